@@ -1,0 +1,150 @@
+// Starts the real parts for end-to-end tests: the local Workers runtime
+// (workerd through wrangler) with a fresh local D1 on free loopback ports,
+// and Debian's Chromium through playwright-core.
+
+import { spawn, execFile } from "node:child_process";
+import { mkdtemp, mkdir, rm, readFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { chromium } from "playwright-core";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const ARTIFACTS = join(ROOT, "tests", "artifacts");
+const WORKER_DIR = join(ROOT, "worker");
+const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
+const ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
+
+const run = promisify(execFile);
+
+/** A port nobody listens on right now, on 127.0.0.1. */
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function wrangler(args) {
+  return run(WRANGLER, args, { cwd: WORKER_DIR, env: ENV, maxBuffer: 16 << 20 });
+}
+
+/**
+ * Starts `wrangler dev` on a fresh D1 (migrated, and seeded with the demo
+ * agent unless `seed` is false). Returns `{ baseUrl, stop, logs }`.
+ */
+export async function startRuntime({ seed = true } = {}) {
+  const state = await mkdtemp(join(tmpdir(), "reverie-e2e-"));
+  await wrangler(["d1", "migrations", "apply", "reverie", "--local", "--persist-to", state]);
+  if (seed) {
+    await wrangler(["d1", "execute", "reverie", "--local", "--file", "seed/demo.sql", "--persist-to", state]);
+  }
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const child = spawn(
+    WRANGLER,
+    ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
+      "--test-scheduled", "--persist-to", state, "--show-interactive-dev-session=false"],
+    { cwd: WORKER_DIR, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let logs = "";
+  child.stdout.on("data", (d) => (logs += d));
+  child.stderr.on("data", (d) => (logs += d));
+  const exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  const baseUrl = `http://127.0.0.1:${port}`;
+
+  const stop = async () => {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    await rm(state, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r(undefined), 250))]);
+    if (code !== undefined) {
+      throw new Error(`wrangler dev exited with ${code} before it was ready:\n${logs}`);
+    }
+    try {
+      const res = await fetch(`${baseUrl}/api/health`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev was not ready within 90 s:\n${logs}`);
+    }
+  }
+  return { baseUrl, stop, logs: () => logs };
+}
+
+/** `fetch` that parses JSON and returns `{ status, body }`. */
+export async function api(baseUrl, path, init = {}) {
+  const res = await fetch(`${baseUrl}${path}`, init);
+  const text = await res.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body };
+}
+
+/** Fires the worker's cron handler the way Cloudflare's scheduler would. */
+export async function triggerCron(baseUrl, cron = "*/5 * * * *") {
+  const res = await fetch(`${baseUrl}/__scheduled?cron=${encodeURIComponent(cron)}`);
+  if (!res.ok) throw new Error(`cron trigger answered ${res.status}: ${await res.text()}`);
+}
+
+/** Debian's Chromium, headless, with a fresh profile. */
+export async function launchBrowser() {
+  const userDataDir = await mkdtemp(join(tmpdir(), "reverie-chromium-"));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  const close = async () => {
+    await context.close();
+    await rm(userDataDir, { recursive: true, force: true });
+  };
+  return { context, close };
+}
+
+/** Saves a screenshot as a test artifact and returns its path. */
+export async function screenshot(page, name) {
+  await mkdir(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/** The workspace version, which the service reports as the core's. */
+export async function workspaceVersion() {
+  const toml = await readFile(join(ROOT, "Cargo.toml"), "utf8");
+  const m = toml.match(/\[workspace\.package\][^[]*?version\s*=\s*"([^"]+)"/);
+  if (!m) throw new Error("no [workspace.package] version in Cargo.toml");
+  return m[1];
+}

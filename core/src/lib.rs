@@ -7,5 +7,28 @@
 //! every rule testable in microseconds and lets the same code run natively,
 //! in the worker and in the browser.
 
+pub mod dedup;
+pub mod entry;
+pub mod error;
+pub mod learn;
+pub mod pass;
+pub mod poison;
+pub mod proposal;
+pub mod review;
+pub mod session;
+pub mod store;
+pub mod supersede;
+pub mod synth;
+pub mod text;
+
+pub use entry::{EntryKind, Id, MemoryEntry, MessageRef, Provenance, Status, Timestamp, Trust};
+pub use error::{Error, Result};
+pub use proposal::{Change, ChangeKind, Evidence, EvidenceSource, Proposal, RiskFlag, RiskKind};
+pub use session::{Message, Role, Session};
+pub use store::{MemoryStore, Scope};
+
 /// The engine's version, reported by the service's health check.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg(feature = "wasm")]
+pub mod wasm;

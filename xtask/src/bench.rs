@@ -1,10 +1,100 @@
-//! Benchmarks that print numbers: throughput on synthetic stores and
-//! consolidation quality on LoCoMo conversations.
+//! Benchmarks that print numbers: throughput on synthetic stores (natively
+//! and in WASM under node) and consolidation quality on LoCoMo.
 
-pub fn scale(_args: &[String]) -> Result<(), String> {
-    Err("bench-scale is not built yet".into())
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::tools::{cargo, run};
+use crate::{root, stage};
+
+/// Store size at which WASM and native are compared.
+const WASM_SIZE: usize = 100_000;
+
+pub fn scale(args: &[String]) -> Result<(), String> {
+    crate::tools::ensure_build_tools()?;
+    let sizes: Vec<String> =
+        if args.is_empty() { ["1000", "10000", "100000", "1000000"].map(String::from).to_vec() } else { args.to_vec() };
+    let native = stage("native pass on synthetic stores", || {
+        json_line(
+            cargo()
+                .args(["run", "--release", "-q", "-p", "reverie-core", "--example", "bench_scale", "--"])
+                .args(&sizes),
+        )
+    })?;
+    let pkg = stage("build core for WASM (node)", build_core_wasm)?;
+    let wasm = stage("WASM pass under node", || {
+        json_line(Command::new("node").arg(root().join("xtask/wasm_scale.mjs")).arg(&pkg).arg(WASM_SIZE.to_string()))
+    })?;
+    let native_at = |n: usize| -> Option<f64> {
+        let sizes = native["sizes"].as_array()?;
+        let i = sizes.iter().position(|s| s.as_u64() == Some(n as u64))?;
+        native["seconds"][i].as_f64()
+    };
+    let wasm_secs = wasm["seconds"][0].as_f64();
+    let ratio = match (wasm_secs, native_at(WASM_SIZE)) {
+        (Some(w), Some(n)) if n > 0.0 => Value::from(w / n),
+        _ => Value::Null,
+    };
+    let summary = serde_json::json!({
+        "bench": "scale",
+        "sizes": native["sizes"],
+        "seconds": native["seconds"],
+        "growth_per_10x": native["growth_per_10x"],
+        "wasm_entries": WASM_SIZE,
+        "wasm_seconds": wasm_secs,
+        "wasm_native_ratio": ratio,
+        "dup_precision": native["dup_precision"],
+        "dup_recall": native["dup_recall"],
+        "supersede_precision": native["supersede_precision"],
+        "supersede_recall": native["supersede_recall"],
+    });
+    println!("{summary}");
+    Ok(())
 }
 
 pub fn quality(_args: &[String]) -> Result<(), String> {
     Err("bench-quality is not built yet".into())
+}
+
+/// Builds `reverie-core` with its JavaScript bindings for node; returns the
+/// package directory.
+pub fn build_core_wasm() -> Result<std::path::PathBuf, String> {
+    run(cargo().args([
+        "build",
+        "-p",
+        "reverie-core",
+        "--lib",
+        "--release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--features",
+        "wasm",
+    ]))?;
+    let out = root().join("target/core-wasm");
+    run(Command::new("wasm-bindgen")
+        .args(["--target", "nodejs", "--out-dir"])
+        .arg(&out)
+        .arg(root().join("target/wasm32-unknown-unknown/release/reverie_core.wasm")))?;
+    // wasm-bindgen's node output is CommonJS; the workspace's package.json
+    // says ES modules, so this folder says otherwise.
+    std::fs::write(out.join("package.json"), "{\"type\": \"commonjs\"}\n")
+        .map_err(|e| format!("cannot write package.json: {e}"))?;
+    Ok(out)
+}
+
+/// Runs `cmd` (stderr shown as it comes) and parses the last line of its
+/// standard output as JSON.
+fn json_line(cmd: &mut Command) -> Result<Value, String> {
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", crate::tools::describe(cmd)))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    if !out.status.success() {
+        return Err(format!("{} failed ({})", crate::tools::describe(cmd), out.status));
+    }
+    let last = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).ok_or("no JSON line in the output")?;
+    serde_json::from_str(last).map_err(|e| format!("unreadable JSON line `{last}`: {e}"))
 }

@@ -9,6 +9,8 @@ use crate::root;
 use crate::tools::{self, cargo, npm_bin, run};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The wasm crates are optimized for size; native code keeps opt-level 3.
+const SIZE_OPT: (&str, &str) = ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s");
 /// The features rustc enables by default for wasm32, so wasm-opt keeps them.
 const WASM_FEATURES: [&str; 6] = [
     "--enable-bulk-memory",
@@ -23,7 +25,9 @@ const WASM_FEATURES: [&str; 6] = [
 /// with the wasm sizes (raw, after wasm-opt, gzip).
 pub fn site() -> Result<String, String> {
     let root = root();
-    run(cargo().args(["build", "-p", "reverie-web", "--release", "--target", WASM_TARGET]))?;
+    run(cargo()
+        .args(["build", "-p", "reverie-web", "--release", "--target", WASM_TARGET])
+        .env(SIZE_OPT.0, SIZE_OPT.1))?;
     let site = root.join("target/site");
     let pkg = site.join("pkg");
     if site.exists() {
@@ -58,6 +62,7 @@ pub fn site() -> Result<String, String> {
 pub fn worker() -> Result<(), String> {
     run(Command::new("worker-build")
         .arg("--release")
+        .env(SIZE_OPT.0, SIZE_OPT.1)
         .current_dir(root().join("worker"))
         .env("ESBUILD_BIN", npm_bin("esbuild"))
         .env("WASM_BINDGEN_BIN", tools::which("wasm-bindgen")?)

@@ -1,0 +1,267 @@
+//! Duplicate detection at scale: exact duplicates by normalized text, and
+//! near-duplicate candidates by MinHash with LSH banding, each candidate
+//! verified by its content-word Jaccard. No all-pairs scan: work grows with
+//! the number of entries and the size of their buckets.
+
+use crate::text::{Features, SIGNATURE_LEN};
+
+/// LSH rows per band; `SIGNATURE_LEN / ROWS` bands. With 2 rows and 12
+/// bands a pair of Jaccard 0.5 becomes a candidate with probability 0.97,
+/// one of 0.3 with 0.68, and one of 0.1 with 0.11.
+const ROWS: usize = 2;
+const BANDS: usize = SIGNATURE_LEN / ROWS;
+/// Buckets larger than this are skipped: they gather items alike only in
+/// common words, and comparing their members would make the pass quadratic.
+const MAX_BUCKET: usize = 16;
+/// Items `similar_pairs` can index: bucket keys carry the index in 24 bits.
+pub const MAX_ITEMS: usize = 1 << 24;
+const INDEX_MASK: u64 = (MAX_ITEMS as u64) - 1;
+
+/// Two items (indices into the caller's slice, `a < b`) and their score.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SimilarPair {
+    pub a: usize,
+    pub b: usize,
+    pub score: f32,
+}
+
+/// Groups of items whose normalized text is identical (groups of two or
+/// more, each sorted, ordered by first member).
+pub fn exact_groups<T: AsRef<Features>>(items: &[T]) -> Vec<Vec<usize>> {
+    let features = |i: usize| items[i].as_ref();
+    let mut keyed: Vec<(u64, usize)> =
+        items.iter().enumerate().map(|(i, f)| (crate::text::hash_str(&f.as_ref().normalized), i)).collect();
+    keyed.sort_unstable();
+    let mut groups = Vec::new();
+    for run in keyed.chunk_by(|x, y| x.0 == y.0) {
+        if run.len() < 2 {
+            continue;
+        }
+        // A 64-bit hash collision must not merge different texts.
+        let mut by_text: Vec<usize> = run.iter().map(|&(_, i)| i).collect();
+        by_text.sort_by(|&x, &y| features(x).normalized.cmp(&features(y).normalized).then(x.cmp(&y)));
+        for same in by_text.chunk_by(|&x, &y| features(x).normalized == features(y).normalized) {
+            if same.len() >= 2 {
+                let mut g = same.to_vec();
+                g.sort_unstable();
+                groups.push(g);
+            }
+        }
+    }
+    groups.sort_by_key(|g| g[0]);
+    groups
+}
+
+/// Pairs of items with content Jaccard `>= min_score`, found through LSH
+/// candidates, sorted by `(a, b)`. Items with no content words are skipped
+/// (exact matching covers them), and so are items past `MAX_ITEMS`.
+pub fn similar_pairs<T: AsRef<Features>>(items: &[T], min_score: f32) -> Vec<SimilarPair> {
+    let features = |i: usize| items[i].as_ref();
+    let mut candidates: Vec<u64> = Vec::new();
+    // Each bucket key keeps its top 40 bits and carries the item index in
+    // the low 24, so a band is a plain u64 array. Two keys that agree on 40
+    // bits only make a candidate that verification then drops. All bands'
+    // keys are computed in one pass over the items.
+    let n = items.len().min(MAX_ITEMS);
+    let mut bands: Vec<Vec<u64>> = (0..BANDS).map(|_| Vec::with_capacity(n)).collect();
+    for (i, f) in items.iter().map(AsRef::as_ref).enumerate().take(n) {
+        if f.content.is_empty() {
+            continue;
+        }
+        for (band, keys) in bands.iter_mut().enumerate() {
+            let mut key = band as u64;
+            for &r in &f.signature[band * ROWS..(band + 1) * ROWS] {
+                key = crate::text::mix(key ^ u64::from(r)).wrapping_add(u64::from(r));
+            }
+            keys.push((key & !INDEX_MASK) | i as u64);
+        }
+    }
+    let mut scratch = Vec::new();
+    for mut keyed in bands {
+        radix_sort_keys(&mut keyed, &mut scratch);
+        for run in keyed.chunk_by(|x, y| x & !INDEX_MASK == y & !INDEX_MASK) {
+            // A bucket this full holds items alike only in common words:
+            // true near-duplicates share rarer words too and meet in
+            // another band, so the bucket is skipped (a stop-bucket).
+            if run.len() < 2 || run.len() > MAX_BUCKET {
+                continue;
+            }
+            for (k, &x) in run.iter().enumerate() {
+                for &y in &run[k + 1..] {
+                    candidates.push(pack((x & INDEX_MASK) as u32, (y & INDEX_MASK) as u32));
+                }
+            }
+        }
+    }
+    candidates.sort_unstable();
+    candidates.dedup();
+    candidates
+        .into_iter()
+        .filter_map(|p| {
+            let (a, b) = unpack(p);
+            let score = features(a).jaccard(features(b));
+            (score >= min_score).then_some(SimilarPair { a, b, score })
+        })
+        .collect()
+}
+
+/// Sorts bucket keys by their top 40 bits (least-significant-digit radix
+/// sort, four 10-bit digits); equal keys keep their order, so items stay in
+/// index order within a bucket. Linear time, which a comparison sort of a
+/// million keys per band is not.
+fn radix_sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
+    const DIGIT: u32 = 10;
+    const BUCKETS: usize = 1 << DIGIT;
+    scratch.clear();
+    scratch.resize(keys.len(), 0);
+    for pass in 0..4 {
+        let shift = 24 + pass * DIGIT;
+        let mut counts = [0usize; BUCKETS];
+        for &k in keys.iter() {
+            counts[((k >> shift) as usize) & (BUCKETS - 1)] += 1;
+        }
+        let mut offset = 0;
+        for c in counts.iter_mut() {
+            let n = *c;
+            *c = offset;
+            offset += n;
+        }
+        for &k in keys.iter() {
+            let d = ((k >> shift) as usize) & (BUCKETS - 1);
+            scratch[counts[d]] = k;
+            counts[d] += 1;
+        }
+        std::mem::swap(keys, scratch);
+    }
+}
+
+fn pack(x: u32, y: u32) -> u64 {
+    let (a, b) = if x < y { (x, y) } else { (y, x) };
+    (u64::from(a) << 32) | u64::from(b)
+}
+
+fn unpack(p: u64) -> (usize, usize) {
+    ((p >> 32) as usize, (p & 0xffff_ffff) as usize)
+}
+
+/// Cosine similarity of two caller-supplied embeddings; `None` when the
+/// lengths differ or either is zero, so a bad vector never counts.
+pub fn cosine(a: &[f32], b: &[f32]) -> Option<f32> {
+    if a.len() != b.len() || a.is_empty() {
+        return None;
+    }
+    let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        dot += f64::from(x) * f64::from(y);
+        na += f64::from(x) * f64::from(x);
+        nb += f64::from(y) * f64::from(y);
+    }
+    let denom = (na * nb).sqrt();
+    (denom > 0.0 && denom.is_finite()).then(|| (dot / denom) as f32)
+}
+
+/// Disjoint sets over `0..n`, for turning pairs into groups.
+pub struct UnionFind {
+    parent: Vec<u32>,
+}
+
+impl UnionFind {
+    pub fn new(n: usize) -> Self {
+        UnionFind { parent: (0..n as u32).collect() }
+    }
+
+    pub fn find(&mut self, mut x: usize) -> usize {
+        while self.parent[x] as usize != x {
+            let grand = self.parent[self.parent[x] as usize];
+            self.parent[x] = grand;
+            x = grand as usize;
+        }
+        x
+    }
+
+    /// Joins the sets of `a` and `b`; the smaller root becomes the root, so
+    /// the result does not depend on the order of unions.
+    pub fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+            self.parent[hi] = lo as u32;
+        }
+    }
+
+    /// The sets with two or more members, each sorted, ordered by first member.
+    pub fn groups(&mut self) -> Vec<Vec<usize>> {
+        let n = self.parent.len();
+        let mut by_root: Vec<(usize, usize)> = (0..n).map(|i| (self.find(i), i)).collect();
+        by_root.sort_unstable();
+        let mut out: Vec<Vec<usize>> = by_root
+            .chunk_by(|x, y| x.0 == y.0)
+            .filter(|run| run.len() > 1)
+            .map(|run| run.iter().map(|&(_, i)| i).collect())
+            .collect();
+        out.sort_by_key(|g| g[0]);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feats(texts: &[&str]) -> Vec<Features> {
+        texts.iter().map(|t| Features::of(t)).collect()
+    }
+
+    #[test]
+    fn exact_groups_ignore_case_and_punctuation() {
+        let f = feats(&["User likes tea.", "deploy on fridays", "user LIKES tea", "USER likes tea!!"]);
+        assert_eq!(exact_groups(&f), vec![vec![0, 2, 3]]);
+    }
+
+    #[test]
+    fn similar_pairs_find_paraphrases_not_strangers() {
+        let f = feats(&[
+            "The user prefers dark mode in the editor",
+            "Deploys to production happen on Tuesday mornings",
+            "User preferred dark mode in editors",
+            "Production deploys happen Tuesday mornings",
+            "The cat sat on the mat",
+        ]);
+        let pairs: Vec<(usize, usize)> = similar_pairs(&f, 0.6).iter().map(|p| (p.a, p.b)).collect();
+        assert_eq!(pairs, vec![(0, 2), (1, 3)]);
+    }
+
+    #[test]
+    fn oversized_buckets_are_skipped() {
+        // 500 entries sharing all but one word land in the same buckets; a
+        // real duplicate pair among them still meets in a small bucket.
+        let mut texts: Vec<String> = (0..500).map(|i| format!("shared words alpha beta gamma delta item{i}")).collect();
+        texts.push("unusual zygote quokka".into());
+        texts.push("Unusual zygotes quokka!".into());
+        let f: Vec<Features> = texts.iter().map(|t| Features::of(t)).collect();
+        let pairs = similar_pairs(&f, 0.5);
+        assert!(pairs.iter().any(|p| (p.a, p.b) == (500, 501)));
+        assert!(pairs.len() < 500 * 16, "{} pairs", pairs.len());
+    }
+
+    #[test]
+    fn union_find_groups_are_order_independent() {
+        let mut a = UnionFind::new(6);
+        a.union(4, 1);
+        a.union(1, 3);
+        a.union(5, 0);
+        let mut b = UnionFind::new(6);
+        b.union(0, 5);
+        b.union(3, 1);
+        b.union(1, 4);
+        assert_eq!(a.groups(), vec![vec![0, 5], vec![1, 3, 4]]);
+        assert_eq!(a.groups(), b.groups());
+    }
+
+    #[test]
+    fn cosine_rejects_mismatched_or_zero_vectors() {
+        assert_eq!(cosine(&[1.0, 0.0], &[1.0, 0.0]), Some(1.0));
+        assert_eq!(cosine(&[1.0], &[1.0, 0.0]), None);
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), None);
+    }
+}

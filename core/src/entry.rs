@@ -1,0 +1,228 @@
+//! Memory entries: what an agent remembers, where it came from, and whether
+//! it still holds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The longest entry text accepted, in bytes. Longer notes are documents,
+/// not memories, and would swamp every similarity measure.
+pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+/// The longest id accepted, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+
+/// Milliseconds since the Unix epoch, UTC. The core never reads a clock:
+/// every time comes in from the caller.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub const HOUR: i64 = 3_600_000;
+    pub const DAY: i64 = 24 * Self::HOUR;
+
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+}
+
+/// An id: 1 to 128 bytes of ASCII letters, digits and `_ - . :`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Id(String);
+
+impl Id {
+    pub fn new(id: impl Into<String>) -> Result<Self> {
+        let id = id.into();
+        if id.is_empty() || id.len() > MAX_ID_BYTES {
+            return Err(Error::invalid("id", format!("must be 1 to {MAX_ID_BYTES} bytes, got {}", id.len())));
+        }
+        if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))) {
+            return Err(Error::invalid("id", format!("`{id}` contains `{bad}`; use letters, digits and _ - . :")));
+        }
+        Ok(Id(id))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Id {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Id::new(s)
+    }
+}
+
+impl From<Id> for String {
+    fn from(id: Id) -> String {
+        id.0
+    }
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What sort of thing an entry records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Fact,
+    Preference,
+    Instruction,
+    Pattern,
+    Mistake,
+    Note,
+}
+
+/// How far the source of a piece of content can be trusted, most trusted
+/// first. Tool output and external pages may carry text written to poison
+/// memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trust {
+    User,
+    Agent,
+    Tool,
+    External,
+}
+
+impl Trust {
+    /// Tool output and external content are data, never instructions.
+    pub fn is_untrusted(self) -> bool {
+        matches!(self, Trust::Tool | Trust::External)
+    }
+}
+
+/// A message in a session transcript: session id and 0-based index.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub session_id: Id,
+    pub message_index: u32,
+}
+
+/// Where an entry came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The least trusted source that contributed to the entry.
+    pub trust: Trust,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<MessageRef>,
+}
+
+impl Default for Provenance {
+    fn default() -> Self {
+        Provenance { trust: Trust::Agent, sources: Vec::new() }
+    }
+}
+
+/// Whether an entry still holds. Entries are never deleted: a retired entry
+/// stays in the store with the reason it was retired.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    /// Newer information overrides this entry from `valid_until` on.
+    Superseded {
+        superseded_by: Id,
+        valid_until: Timestamp,
+    },
+    /// Folded into another entry that says the same (merge, consolidate).
+    Merged {
+        merged_into: Id,
+    },
+    /// Outdated or contradicted, with no successor.
+    Pruned {
+        reason: String,
+    },
+}
+
+impl Status {
+    pub fn is_active(&self) -> bool {
+        matches!(self, Status::Active)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemoryEntry {
+    pub id: Id,
+    pub text: String,
+    pub kind: EntryKind,
+    /// Who or what the entry is about ("user", "acme-api"), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub provenance: Provenance,
+    pub created_at: Timestamp,
+    /// When the fact was last seen to hold; defaults to `created_at`.
+    #[serde(default)]
+    pub observed_at: Option<Timestamp>,
+    #[serde(flatten)]
+    pub status: Status,
+    /// 0.0 ..= 1.0
+    #[serde(default = "default_confidence")]
+    pub confidence: f32,
+}
+
+fn default_confidence() -> f32 {
+    0.8
+}
+
+impl MemoryEntry {
+    /// A new active entry with default provenance and confidence.
+    pub fn new(id: Id, text: impl Into<String>, kind: EntryKind, created_at: Timestamp) -> Self {
+        MemoryEntry {
+            id,
+            text: text.into(),
+            kind,
+            subject: None,
+            tags: Vec::new(),
+            provenance: Provenance::default(),
+            created_at,
+            observed_at: None,
+            status: Status::Active,
+            confidence: default_confidence(),
+        }
+    }
+
+    /// When the entry was last seen to hold.
+    pub fn observed(&self) -> Timestamp {
+        self.observed_at.unwrap_or(self.created_at)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status.is_active()
+    }
+
+    /// Checks the rules serde cannot: non-empty bounded text, a confidence
+    /// in range, a status that does not point at itself.
+    pub fn validate(&self) -> Result<()> {
+        let field = |name: &str| format!("entries[{}].{name}", self.id);
+        if self.text.trim().is_empty() {
+            return Err(Error::invalid(field("text"), "is empty"));
+        }
+        if self.text.len() > MAX_TEXT_BYTES {
+            return Err(Error::invalid(
+                field("text"),
+                format!("is {} bytes; the limit is {MAX_TEXT_BYTES}", self.text.len()),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.confidence) {
+            return Err(Error::invalid(field("confidence"), format!("{} is outside 0..=1", self.confidence)));
+        }
+        match &self.status {
+            Status::Superseded { superseded_by: other, .. } | Status::Merged { merged_into: other }
+                if *other == self.id =>
+            {
+                Err(Error::invalid(field("status"), "an entry cannot be retired in favour of itself"))
+            }
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Reading transcripts for memory material: durable first-person statements
+//! by the user ("I moved to Lyon"), and observations that may recur across
+//! sessions (user corrections, tool failures, stated preferences). Every
+//! item keeps the verbatim sentence and where it was said.
+
+use crate::entry::{EntryKind, Id, Timestamp, Trust};
+use crate::session::{Role, Session};
+use crate::text::{normalize, sentences};
+
+/// A sentence from a transcript and where it was said.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Said {
+    pub quote: String,
+    pub session_id: Id,
+    pub message_index: u32,
+    pub at: Timestamp,
+    pub trust: Trust,
+}
+
+/// A durable statement, rewritten in the third person as a memory entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Statement {
+    pub text: String,
+    pub kind: EntryKind,
+    /// The statement retracts something ("I no longer use Slack") rather
+    /// than stating a new fact.
+    pub retraction: bool,
+    pub said: Said,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ObservationKind {
+    Correction,
+    ToolFailure,
+    Preference,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    pub kind: ObservationKind,
+    pub said: Said,
+}
+
+/// Words that make a statement time-bound rather than durable.
+const EPHEMERAL: &[&str] = &[
+    "today",
+    "tomorrow",
+    "tonight",
+    "yesterday",
+    "now",
+    "currently",
+    "moment",
+    "morning",
+    "afternoon",
+    "evening",
+    "soon",
+    "later",
+    "week",
+    "weekend",
+];
+const DISCOURSE: &[&str] =
+    &["actually", "also", "oh", "btw", "fyi", "by the way", "just so you know", "well", "ok", "okay"];
+/// First-person verbs that state lasting facts, with their third-person form.
+const FIRST_PERSON_VERBS: &[(&str, &str)] = &[
+    ("live", "lives"),
+    ("work", "works"),
+    ("prefer", "prefers"),
+    ("use", "uses"),
+    ("like", "likes"),
+    ("love", "loves"),
+    ("hate", "hates"),
+    ("need", "needs"),
+    ("own", "owns"),
+    ("speak", "speaks"),
+    ("have", "has"),
+    ("moved", "moved"),
+    ("switched", "switched"),
+    ("joined", "joined"),
+    ("started", "started"),
+    ("stopped", "stopped"),
+    ("no longer", "no longer"),
+    ("don't", "does not"),
+    ("do not", "does not"),
+];
+const IDENTITY_WORDS: &[&str] = &["a", "an", "allergic", "vegetarian", "vegan", "based", "from", "originally"];
+const CORRECTION_CUES: &[&str] = &[
+    "no ",
+    "no,",
+    "nope",
+    "that's wrong",
+    "thats wrong",
+    "that is wrong",
+    "that's not",
+    "that is not",
+    "wrong",
+    "i said",
+    "i told you",
+    "you forgot",
+    "stop ",
+    "don't ",
+    "do not ",
+    "please don't",
+    "not what i asked",
+    "again, ",
+];
+const FAILURE_CUES: &[&str] =
+    &["error", "failed", "failure", "exception", "timed out", "timeout", "not found", "permission denied", "traceback"];
+const PREFERENCE_CUES: &[&str] =
+    &["i prefer", "please use", "please always", "always use", "i'd rather", "i would rather"];
+/// Longest sentence kept as a statement or observation, in bytes.
+const MAX_SENTENCE: usize = 300;
+
+/// Durable statements the user made about themselves, in session order.
+pub fn statements(sessions: &[Session]) -> Vec<Statement> {
+    let mut out = Vec::new();
+    for session in sessions {
+        for (index, message) in session.messages.iter().enumerate() {
+            if message.role != Role::User || message.trust() != Trust::User {
+                continue;
+            }
+            for sentence in sentences(&message.content) {
+                if let Some((text, kind, retraction)) = third_person(sentence) {
+                    out.push(Statement { text, kind, retraction, said: said(session, index, sentence) });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Observations that may recur across sessions, in session order.
+pub fn observations(sessions: &[Session]) -> Vec<Observation> {
+    let mut out = Vec::new();
+    for session in sessions {
+        for (index, message) in session.messages.iter().enumerate() {
+            for sentence in sentences(&message.content) {
+                if sentence.len() > MAX_SENTENCE {
+                    continue;
+                }
+                let lower = sentence.to_lowercase();
+                let kind = match message.role {
+                    Role::User if CORRECTION_CUES.iter().any(|c| lower.starts_with(c)) => ObservationKind::Correction,
+                    Role::User if PREFERENCE_CUES.iter().any(|c| lower.contains(c)) => ObservationKind::Preference,
+                    Role::Tool if FAILURE_CUES.iter().any(|c| lower.contains(c)) => ObservationKind::ToolFailure,
+                    _ => continue,
+                };
+                out.push(Observation { kind, said: said(session, index, sentence) });
+            }
+        }
+    }
+    out
+}
+
+fn said(session: &Session, index: usize, sentence: &str) -> Said {
+    Said {
+        quote: sentence.to_string(),
+        session_id: session.id.clone(),
+        message_index: index as u32,
+        at: session.message_time(index),
+        trust: session.messages[index].trust(),
+    }
+}
+
+/// Rewrites "I live in Lyon." as "User lives in Lyon." when the sentence is
+/// a durable first-person statement; `None` otherwise.
+fn third_person(sentence: &str) -> Option<(String, EntryKind, bool)> {
+    if sentence.len() > MAX_SENTENCE || sentence.ends_with('?') {
+        return None;
+    }
+    let normalized = normalize(sentence);
+    let words: Vec<&str> = normalized.split(' ').collect();
+    if words.len() < 3 || words.iter().any(|w| EPHEMERAL.contains(w)) {
+        return None;
+    }
+    let mut rest = sentence.trim().trim_end_matches(['.', '!']).trim();
+    loop {
+        let lower = rest.to_lowercase();
+        let Some(marker) = DISCOURSE.iter().find(|d| lower.starts_with(*d) && lower[d.len()..].starts_with([',', ' ']))
+        else {
+            break;
+        };
+        rest = rest[marker.len()..].trim_start_matches([',', ' ']);
+    }
+    let lower = rest.to_lowercase();
+    if let Some(tail) = strip_prefix_ci(rest, &lower, "my ") {
+        return Some((format!("User's {tail}."), EntryKind::Fact, false));
+    }
+    for prefix in ["i'm ", "i am ", "i’m "] {
+        if let Some(tail) = strip_prefix_ci(rest, &lower, prefix) {
+            let first = tail.split(' ').next().unwrap_or("").to_lowercase();
+            return IDENTITY_WORDS
+                .contains(&first.as_str())
+                .then(|| (format!("User is {tail}."), EntryKind::Fact, false));
+        }
+    }
+    if let Some(tail) = strip_prefix_ci(rest, &lower, "call me ") {
+        return Some((format!("User wants to be called {tail}."), EntryKind::Preference, false));
+    }
+    let tail = strip_prefix_ci(rest, &lower, "i ")?;
+    let tail_lower = tail.to_lowercase();
+    for (verb, third) in FIRST_PERSON_VERBS {
+        if let Some(object) = strip_prefix_ci(tail, &tail_lower, &format!("{verb} ")) {
+            let kind = match *verb {
+                "prefer" | "like" | "love" | "hate" | "don't" | "do not" => EntryKind::Preference,
+                _ => EntryKind::Fact,
+            };
+            let object = conjugate_object(verb, object);
+            let retraction = *verb == "no longer";
+            return Some((format!("User {third} {object}."), kind, retraction));
+        }
+    }
+    None
+}
+
+/// "no longer use Slack" -> "no longer uses Slack"; "don't like X" keeps X.
+fn conjugate_object<'a>(verb: &str, object: &'a str) -> std::borrow::Cow<'a, str> {
+    if verb == "no longer" {
+        let mut parts = object.splitn(2, ' ');
+        let v = parts.next().unwrap_or("");
+        let rest = parts.next().unwrap_or("");
+        if let Some((_, third)) = FIRST_PERSON_VERBS.iter().find(|(base, _)| base.eq_ignore_ascii_case(v)) {
+            return format!("{third} {rest}").trim_end().to_string().into();
+        }
+    }
+    object.into()
+}
+
+fn strip_prefix_ci<'a>(original: &'a str, lower: &str, prefix: &str) -> Option<&'a str> {
+    // Lowercasing can change byte lengths outside ASCII; only trust the
+    // match when the prefix is ASCII and the original agrees byte for byte.
+    if !prefix.is_ascii() || !lower.starts_with(prefix) || !original.is_char_boundary(prefix.len()) {
+        return None;
+    }
+    original[..prefix.len()].eq_ignore_ascii_case(prefix).then(|| original[prefix.len()..].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn third_person_rewrites_durable_statements_only() {
+        let check = |input: &str, expected: Option<&str>| {
+            assert_eq!(third_person(input).map(|(t, _, _)| t).as_deref(), expected, "{input:?}");
+        };
+        check("I live in Lyon.", Some("User lives in Lyon."));
+        check("Actually, I moved to Berlin last year.", Some("User moved to Berlin last year."));
+        check("My editor is Helix!", Some("User's editor is Helix."));
+        check("I'm allergic to peanuts", Some("User is allergic to peanuts."));
+        check("I'm going to the store", None);
+        check("I no longer use Slack.", Some("User no longer uses Slack."));
+        check("Do I live in Lyon?", None);
+        check("I work from home today.", None);
+        check("Call me Sam.", Some("User wants to be called Sam."));
+        check("Ï live here", None);
+    }
+
+    #[test]
+    fn observations_find_corrections_failures_and_preferences() {
+        let session: Session = serde_json::from_str(
+            r#"{"id":"s1","agent_id":"a","started_at":0,"messages":[
+                {"role":"user","content":"No, use tabs. Thanks"},
+                {"role":"tool","content":"ERROR: connection timed out"},
+                {"role":"user","content":"I prefer short answers."},
+                {"role":"assistant","content":"No problem."}]}"#,
+        )
+        .unwrap();
+        let got: Vec<(ObservationKind, String)> =
+            observations(&[session]).into_iter().map(|o| (o.kind, o.said.quote)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (ObservationKind::Correction, "No, use tabs.".into()),
+                (ObservationKind::ToolFailure, "ERROR: connection timed out".into()),
+                (ObservationKind::Preference, "I prefer short answers.".into()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! Proposals: the reviewable output of a pass. Each change says what it does
+//! to which entries, why, on what evidence, how sure it is, and what risks a
+//! reviewer should weigh.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::entry::{Id, MemoryEntry, Timestamp};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Duplicates (paraphrases included) become one entry.
+    Merge,
+    /// Newer information overrides an entry; it stays in history.
+    Supersede,
+    /// An outdated or contradicted entry with no successor is retired.
+    Prune,
+    /// A pattern recurring across sessions becomes an explicit entry.
+    Promote,
+    /// Related notes become one coherent entry.
+    Consolidate,
+    /// A durable fact learnt in the transcripts becomes an entry.
+    Add,
+    /// An entry's wording changes.
+    Edit,
+}
+
+impl ChangeKind {
+    pub const ALL: [ChangeKind; 7] = [
+        ChangeKind::Merge,
+        ChangeKind::Supersede,
+        ChangeKind::Prune,
+        ChangeKind::Promote,
+        ChangeKind::Consolidate,
+        ChangeKind::Add,
+        ChangeKind::Edit,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Merge => "merge",
+            ChangeKind::Supersede => "supersede",
+            ChangeKind::Prune => "prune",
+            ChangeKind::Promote => "promote",
+            ChangeKind::Consolidate => "consolidate",
+            ChangeKind::Add => "add",
+            ChangeKind::Edit => "edit",
+        }
+    }
+}
+
+/// Where a quote comes from. Quotes must occur verbatim there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum EvidenceSource {
+    Message { session_id: Id, message_index: u32 },
+    Entry { entry_id: Id },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub quote: String,
+    #[serde(flatten)]
+    pub source: EvidenceSource,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskKind {
+    /// Evidence contains instruction-like text from an untrusted source.
+    PoisoningSuspected,
+    /// Evidence comes only from tool output or external content.
+    UntrustedSource,
+    /// The store is shared by several agents.
+    SharedStore,
+    /// The change retires many entries at once.
+    LargeDeletion,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiskFlag {
+    pub kind: RiskKind,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub id: Id,
+    pub kind: ChangeKind,
+    /// Existing entries this change retires or rewrites.
+    pub targets: Vec<Id>,
+    /// The entry as it will be after the change (new, rewritten, or the
+    /// successor of a superseded entry); `None` for a prune.
+    pub result: Option<MemoryEntry>,
+    pub justification: String,
+    pub evidence: Vec<Evidence>,
+    /// 0.0 ..= 1.0
+    pub confidence: f32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub risk: Vec<RiskFlag>,
+    /// For promotions: how many distinct sessions show the pattern.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_seen: Option<u32>,
+}
+
+impl Change {
+    pub fn is_risky(&self) -> bool {
+        !self.risk.is_empty()
+    }
+}
+
+/// Tokens spent on the LLM for a proposal (zero for rules-only passes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenCost {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Changes per kind, by the kind's name.
+    pub counts: BTreeMap<String, u32>,
+    /// Candidate changes left out because review history raised the bar.
+    pub held_back: u32,
+    /// LLM-proposed changes dropped as invalid (bad schema, evidence not
+    /// found verbatim in the inputs).
+    pub dropped_llm_changes: u32,
+    /// Groups the rules could not settle (sent to the LLM when one is
+    /// configured).
+    pub unsettled_groups: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub id: Id,
+    pub store_id: Id,
+    pub base_version: u64,
+    pub created_at: Timestamp,
+    pub changes: Vec<Change>,
+    pub token_cost: TokenCost,
+    pub summary: Summary,
+    /// Fingerprint of every target entry as it was at the base version; a
+    /// change whose targets no longer match has moved under the reviewer.
+    pub base_fingerprints: BTreeMap<Id, String>,
+}
+
+impl Proposal {
+    pub fn change(&self, id: &Id) -> Option<&Change> {
+        self.changes.iter().find(|c| &c.id == id)
+    }
+}
+
+/// A stable fingerprint of an entry's full content: FNV-1a over every
+/// field, each length-prefixed so no two entries share an encoding. The
+/// same on every platform.
+pub fn fingerprint(entry: &MemoryEntry) -> String {
+    use crate::entry::Status;
+    struct Fnv(u64);
+    impl Fnv {
+        fn bytes(&mut self, b: &[u8]) {
+            for &x in (b.len() as u64).to_le_bytes().iter().chain(b) {
+                self.0 = (self.0 ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        fn str(&mut self, s: &str) {
+            self.bytes(s.as_bytes());
+        }
+        fn num(&mut self, n: i64) {
+            self.bytes(&n.to_le_bytes());
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    h.str(entry.id.as_str());
+    h.str(&entry.text);
+    h.num(entry.kind as i64);
+    h.str(entry.subject.as_deref().unwrap_or("\u{0}none"));
+    h.num(entry.tags.len() as i64);
+    for t in &entry.tags {
+        h.str(t);
+    }
+    h.num(entry.provenance.trust as i64);
+    for s in &entry.provenance.sources {
+        h.str(s.session_id.as_str());
+        h.num(i64::from(s.message_index));
+    }
+    h.num(entry.created_at.0);
+    h.num(entry.observed_at.map_or(i64::MIN, |t| t.0));
+    match &entry.status {
+        Status::Active => h.num(0),
+        Status::Superseded { superseded_by, valid_until } => {
+            h.num(1);
+            h.str(superseded_by.as_str());
+            h.num(valid_until.0);
+        }
+        Status::Merged { merged_into } => {
+            h.num(2);
+            h.str(merged_into.as_str());
+        }
+        Status::Pruned { reason } => {
+            h.num(3);
+            h.str(reason);
+        }
+    }
+    h.num(i64::from(entry.confidence.to_bits()));
+    format!("{:016x}", h.0)
+}

@@ -1,0 +1,80 @@
+//! Session transcripts: the untrusted raw material of a pass. Transcripts are
+//! kept as they came; the core only reads them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::entry::{Id, Timestamp, Trust, MAX_TEXT_BYTES};
+use crate::error::{Error, Result};
+
+/// The longest message accepted, in bytes (tool outputs can be long).
+pub const MAX_MESSAGE_BYTES: usize = 64 * MAX_TEXT_BYTES;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Assistant,
+    Tool,
+    System,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Timestamp>,
+    /// Overrides the trust implied by the role, e.g. `external` for a tool
+    /// result that carries a fetched web page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<Trust>,
+}
+
+impl Message {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Message { role, content: content.into(), at: None, trust: None }
+    }
+
+    /// The trust of this message's content: explicit, else by role.
+    pub fn trust(&self) -> Trust {
+        self.trust.unwrap_or(match self.role {
+            Role::User => Trust::User,
+            Role::Assistant | Role::System => Trust::Agent,
+            Role::Tool => Trust::Tool,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: Id,
+    pub agent_id: Id,
+    pub started_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
+    pub messages: Vec<Message>,
+}
+
+impl Session {
+    pub fn validate(&self) -> Result<()> {
+        if let Some(end) = self.ended_at {
+            if end < self.started_at {
+                return Err(Error::invalid(format!("sessions[{}].ended_at", self.id), "is before started_at"));
+            }
+        }
+        for (i, m) in self.messages.iter().enumerate() {
+            if m.content.len() > MAX_MESSAGE_BYTES {
+                return Err(Error::invalid(
+                    format!("sessions[{}].messages[{i}].content", self.id),
+                    format!("is {} bytes; the limit is {MAX_MESSAGE_BYTES}", m.content.len()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The time of message `index`: its own, else the session's start.
+    pub fn message_time(&self, index: usize) -> Timestamp {
+        self.messages.get(index).and_then(|m| m.at).unwrap_or(self.started_at)
+    }
+}

@@ -1,0 +1,359 @@
+//! Text normalization and the features every similarity rule works on:
+//! normalized words, content-word hashes, numbers, negation, MinHash
+//! signatures.
+
+/// MinHash signature length: 12 LSH bands of 2 rows.
+pub const SIGNATURE_LEN: usize = 24;
+
+/// Words that carry no content for similarity. Negations are deliberately
+/// absent: "uses vim" and "no longer uses vim" must not look alike.
+pub fn is_stopword(word: &str) -> bool {
+    // A `match` on constant strings compiles to length checks and inline
+    // integer compares; a loop over a slice of strings calls memcmp, and
+    // this runs for every word of every entry.
+    matches!(
+        word,
+        "a" | "about"
+            | "all"
+            | "also"
+            | "an"
+            | "and"
+            | "any"
+            | "are"
+            | "as"
+            | "at"
+            | "be"
+            | "been"
+            | "but"
+            | "by"
+            | "can"
+            | "could"
+            | "did"
+            | "do"
+            | "does"
+            | "for"
+            | "from"
+            | "had"
+            | "has"
+            | "have"
+            | "he"
+            | "her"
+            | "hers"
+            | "him"
+            | "his"
+            | "i"
+            | "if"
+            | "in"
+            | "into"
+            | "is"
+            | "it"
+            | "its"
+            | "just"
+            | "me"
+            | "my"
+            | "of"
+            | "on"
+            | "or"
+            | "our"
+            | "really"
+            | "she"
+            | "so"
+            | "that"
+            | "the"
+            | "their"
+            | "them"
+            | "then"
+            | "there"
+            | "these"
+            | "they"
+            | "this"
+            | "those"
+            | "to"
+            | "too"
+            | "very"
+            | "was"
+            | "we"
+            | "were"
+            | "what"
+            | "when"
+            | "which"
+            | "who"
+            | "will"
+            | "with"
+            | "would"
+            | "you"
+            | "your"
+    )
+}
+
+/// Words that negate; "longer" for "no longer".
+pub fn is_negation(word: &str) -> bool {
+    matches!(
+        word,
+        "not"
+            | "no"
+            | "never"
+            | "none"
+            | "nobody"
+            | "nothing"
+            | "neither"
+            | "nor"
+            | "dont"
+            | "doesnt"
+            | "didnt"
+            | "isnt"
+            | "wasnt"
+            | "cannot"
+            | "cant"
+            | "wont"
+            | "longer"
+    )
+}
+
+/// Lowercases, drops apostrophes (so "user's" and "users" agree), turns
+/// every other non-alphanumeric run into one space, and trims.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_space = false;
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push(c.to_ascii_lowercase());
+        } else if !c.is_ascii() && c.is_alphanumeric() {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.extend(c.to_lowercase());
+        } else if c == '\'' || c == '’' {
+            continue;
+        } else {
+            pending_space = true;
+        }
+    }
+    out
+}
+
+/// A light suffix stripper so "prefers"/"preferred"/"preferring" and
+/// "prefer" agree. Crude on purpose: it only has to be consistent.
+pub fn stem(word: &str) -> &str {
+    if !word.is_ascii() || word.len() < 3 {
+        return word;
+    }
+    let mut stem = word;
+    for suffix in ["ing", "ed", "es", "s", "e"] {
+        if let Some(stripped) = word.strip_suffix(suffix) {
+            if stripped.len() >= 2 && !(suffix == "s" && stripped.ends_with('s')) {
+                stem = stripped;
+                break;
+            }
+        }
+    }
+    // "preferr" -> "prefer", "runn" -> "run"
+    let b = stem.as_bytes();
+    if b.len() >= 4 && b[b.len() - 1] == b[b.len() - 2] && !b"aeiouls".contains(&b[b.len() - 1]) {
+        stem = &stem[..stem.len() - 1];
+    }
+    stem
+}
+
+/// A fast 64-bit hash of a byte string (FNV-1a with a final avalanche), the
+/// same on every platform, so signatures agree natively and in WASM.
+pub fn hash_str(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in s.as_bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    mix(h)
+}
+
+/// SplitMix64's finalizer: a bijective avalanche of 64 bits.
+pub fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Everything the similarity rules need to know about one text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Features {
+    pub normalized: String,
+    /// Hashes of stemmed content words, sorted and deduplicated.
+    pub content: Vec<u64>,
+    /// Hashes of the numbers in the text, sorted and deduplicated.
+    pub numbers: Vec<u64>,
+    pub negated: bool,
+    pub signature: [u32; SIGNATURE_LEN],
+}
+
+impl AsRef<Features> for Features {
+    fn as_ref(&self) -> &Features {
+        self
+    }
+}
+
+impl Features {
+    pub fn of(text: &str) -> Features {
+        let normalized = normalize(text);
+        let mut content = Vec::with_capacity(normalized.len() / 5 + 1);
+        let mut numbers = Vec::new();
+        let mut negated = false;
+        for word in normalized.split_ascii_whitespace() {
+            if is_negation(word) {
+                negated = true;
+                content.push(hash_str(word));
+            } else if word.bytes().any(|b| b.is_ascii_digit()) {
+                let h = hash_str(word);
+                numbers.push(h);
+                content.push(h);
+            } else if !is_stopword(word) {
+                content.push(hash_str(stem(word)));
+            }
+        }
+        content.sort_unstable();
+        content.dedup();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let signature = minhash(&content);
+        Features { normalized, content, numbers, negated, signature }
+    }
+
+    /// Jaccard similarity of the content-word sets.
+    pub fn jaccard(&self, other: &Features) -> f32 {
+        let common = intersection_len(&self.content, &other.content);
+        let union = self.content.len() + other.content.len() - common;
+        if union == 0 {
+            return if self.normalized == other.normalized { 1.0 } else { 0.0 };
+        }
+        common as f32 / union as f32
+    }
+
+    /// Content words only in `self`, only in `other`.
+    pub fn difference_sizes(&self, other: &Features) -> (usize, usize) {
+        let common = intersection_len(&self.content, &other.content);
+        (self.content.len() - common, other.content.len() - common)
+    }
+}
+
+/// Size of the intersection of two sorted, deduplicated slices.
+pub fn intersection_len(a: &[u64], b: &[u64]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
+}
+
+/// MinHash over the content hashes: slot `k` keeps the minimum of the
+/// element hashes under the `k`-th hash function. The element hashes are
+/// already avalanched, so each function is one multiply by an odd
+/// constant keeping the high bits (multiplicative hashing). Empty input
+/// gives all-max slots.
+pub fn minhash(content: &[u64]) -> [u32; SIGNATURE_LEN] {
+    let mut sig = [u32::MAX; SIGNATURE_LEN];
+    for &h in content {
+        for (slot, seed) in sig.iter_mut().zip(SEEDS) {
+            let v = ((h ^ seed).wrapping_mul(seed | 1) >> 32) as u32;
+            *slot = (*slot).min(v);
+        }
+    }
+    sig
+}
+
+const SEEDS: [u64; SIGNATURE_LEN] = {
+    let mut seeds = [0u64; SIGNATURE_LEN];
+    let mut i = 0;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while i < SIGNATURE_LEN {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        // SplitMix64's finalizer, spelled out: `mix` is not const.
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        seeds[i] = z ^ (z >> 31);
+        i += 1;
+    }
+    seeds
+};
+
+/// Splits text into sentences on `.`, `!`, `?` and newlines, trimmed, empty
+/// ones dropped.
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if matches!(c, '.' | '!' | '?' | '\n') {
+            let s = text[start..=i].trim();
+            if s.chars().any(char::is_alphanumeric) {
+                out.push(s);
+            }
+            start = i + c.len_utf8();
+        }
+    }
+    let rest = text[start..].trim();
+    if rest.chars().any(char::is_alphanumeric) {
+        out.push(rest);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_folds_case_punctuation_and_apostrophes() {
+        let check = |input: &str, expected: &str| assert_eq!(normalize(input), expected, "{input:?}");
+        check("The user's  favourite editor is Vim!", "the users favourite editor is vim");
+        check("  --Hello,\tWORLD--  ", "hello world");
+        check("Ünïcode ÉTÉ", "ünïcode été");
+        check("", "");
+        check("!!!", "");
+    }
+
+    #[test]
+    fn paraphrases_score_above_unrelated_text() {
+        let a = Features::of("The user prefers dark mode in the editor.");
+        let b = Features::of("User preferred dark mode in editors");
+        let c = Features::of("Deploys go out on Tuesdays.");
+        assert!(a.jaccard(&b) > 0.99, "{}", a.jaccard(&b));
+        assert!(a.jaccard(&c) < 0.01);
+    }
+
+    #[test]
+    fn stem_agrees_across_inflections() {
+        let check = |words: &[&str]| {
+            let stems: Vec<&str> = words.iter().map(|w| stem(w)).collect();
+            assert!(stems.windows(2).all(|w| w[0] == w[1]), "{words:?} -> {stems:?}");
+        };
+        check(&["prefer", "prefers", "preferred", "preferring"]);
+        check(&["use", "uses", "used", "using"]);
+        check(&["move", "moved", "moves", "moving"]);
+        check(&["editor", "editors"]);
+        check(&["class", "class"]);
+    }
+
+    #[test]
+    fn negation_and_numbers_are_kept() {
+        let f = Features::of("The user no longer uses port 8080");
+        assert!(f.negated);
+        assert_eq!(f.numbers.len(), 1);
+    }
+
+    #[test]
+    fn sentences_split_on_terminators() {
+        assert_eq!(sentences("One. Two! Three?\nFour"), vec!["One.", "Two!", "Three?", "Four"]);
+        assert_eq!(sentences("..."), Vec::<&str>::new());
+    }
+}

@@ -1,0 +1,22 @@
+// Times the same rules-only pass as the native scale benchmark, compiled to
+// WASM and run under node. Usage: node wasm_scale.mjs <pkg dir> <entries>...
+// Prints one JSON line: {"sizes": [...], "seconds": [...]}.
+import { createRequire } from "node:module";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+
+const [pkgDir, ...sizes] = process.argv.slice(2);
+const require = createRequire(import.meta.url);
+const core = require(join(resolve(pkgDir), "reverie_core.js"));
+
+const seconds = [];
+for (const n of sizes.map(Number)) {
+  const bench = new core.SyntheticBench(n, 42);
+  const started = performance.now();
+  const changes = bench.runPass();
+  const secs = (performance.now() - started) / 1000;
+  bench.free();
+  seconds.push(secs);
+  console.error(`wasm n=${n}  pass ${secs.toFixed(3)} s  ${Math.round(n / secs)} entries/s  changes ${changes}`);
+}
+console.log(JSON.stringify({ sizes: sizes.map(Number), seconds }));

@@ -11,6 +11,7 @@ pub mod dedup;
 pub mod entry;
 pub mod error;
 pub mod learn;
+pub mod llm;
 pub mod pass;
 pub mod poison;
 pub mod proposal;

@@ -10,6 +10,7 @@
 pub mod dedup;
 pub mod entry;
 pub mod error;
+pub mod import;
 pub mod learn;
 pub mod llm;
 pub mod pass;

@@ -20,6 +20,7 @@ pub enum Provider {
     /// Anthropic Messages API (`/v1/messages`).
     Anthropic,
     /// Any OpenAI-compatible `/v1/chat/completions`.
+    #[serde(rename = "openai")]
     OpenAi,
 }
 

@@ -24,12 +24,21 @@ fn main() {
         let history = ReviewHistory::default();
         let input = PassInput { store: &synthetic.store, sessions: &[], history: &history, embeddings: None };
         let config = PassConfig::recommended(Id::new("bench").unwrap(), Timestamp(n as i64 * 60_000 + Timestamp::DAY));
-        let started = Instant::now();
-        let out = run_pass(&input, &config).expect("synthetic input is valid");
-        let secs = started.elapsed().as_secs_f64();
+        // The median of a few runs: a shared machine's noise is ±10%.
+        let runs = if n >= 1_000_000 { 3 } else { 5 };
+        let mut times = Vec::new();
+        let mut out = None;
+        for _ in 0..runs {
+            let started = Instant::now();
+            out = Some(run_pass(&input, &config).expect("synthetic input is valid"));
+            times.push(started.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        let secs = times[runs / 2];
+        let out = out.expect("at least one run");
         let q = quality(&out.proposal, &synthetic.truth);
         println!(
-            "n={n:>9}  pass {secs:>8.3} s  {:>12.0} entries/s  changes {:>7}  dup P {:.3} R {:.3}  supersede P {:.3} R {:.3}  counts {:?}",
+            "n={n:>9}  pass {secs:>8.3} s (median of {runs})  {:>12.0} entries/s  changes {:>7}  dup P {:.3} R {:.3}  supersede P {:.3} R {:.3}  counts {:?}",
             n as f64 / secs,
             out.proposal.changes.len(),
             q.0,
@@ -91,7 +100,7 @@ fn quality(p: &Proposal, truth: &Truth) -> (f64, f64, f64, f64) {
         let n = ids.len();
         ids.entry(b).or_insert(n);
     }
-    let mut names: Vec<&Id> = vec![&truth.duplicates[0].0; ids.len()];
+    let mut names: Vec<&Id> = ids.keys().copied().collect();
     for (id, &i) in &ids {
         names[i] = id;
     }

@@ -68,9 +68,11 @@ pub fn similar_pairs<T: AsRef<Features>>(items: &[T], min_score: f32) -> Vec<Sim
         if f.content.is_empty() {
             continue;
         }
+        // Signatures are made here, used once, and never stored.
+        let signature = crate::text::minhash(&f.content);
         for (band, keys) in bands.iter_mut().enumerate() {
             let mut key = band as u64;
-            for &r in &f.signature[band * ROWS..(band + 1) * ROWS] {
+            for &r in &signature[band * ROWS..(band + 1) * ROWS] {
                 key = crate::text::mix(key ^ u64::from(r)).wrapping_add(u64::from(r));
             }
             keys.push((key & !INDEX_MASK) | i as u64);

@@ -560,8 +560,8 @@ impl<'a, 'i> Builder<'a, 'i> {
             for &m in &members {
                 self.claimed[m] = true;
             }
-            let exact =
-                entries.iter().all(|e| self.items[members[0]].features.normalized == crate::text::normalize(&e.text));
+            let first = &self.items[members[0]].features.normalized;
+            let exact = members.iter().all(|&m| self.items[m].features.normalized == *first);
             self.push(
                 Change {
                     id: placeholder_id(),

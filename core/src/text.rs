@@ -186,7 +186,6 @@ pub struct Features {
     /// Hashes of the numbers in the text, sorted and deduplicated.
     pub numbers: Vec<u64>,
     pub negated: bool,
-    pub signature: [u32; SIGNATURE_LEN],
 }
 
 impl AsRef<Features> for Features {
@@ -217,8 +216,7 @@ impl Features {
         content.dedup();
         numbers.sort_unstable();
         numbers.dedup();
-        let signature = minhash(&content);
-        Features { normalized, content, numbers, negated, signature }
+        Features { normalized, content, numbers, negated }
     }
 
     /// Jaccard similarity of the content-word sets.

@@ -125,7 +125,8 @@ fn test() -> Result<(), String> {
     let site = stage("build dashboard (web)", build::site)?;
     println!("{site}");
     stage("build worker", build::worker)?;
-    stage("end-to-end tests (workerd + D1 + Chromium)", runtime::e2e)?;
+    stage("build core for WASM (node)", bench::build_core_wasm)?;
+    stage("end-to-end tests (workerd + D1 + Chromium, core in WASM)", runtime::e2e)?;
     println!("cargo xtask test: all stages passed in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }

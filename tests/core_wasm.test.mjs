@@ -1,0 +1,51 @@
+// The consolidation engine compiled to WASM and run under node: the same
+// pass as natively, through its JSON bindings.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { ROOT } from "./harness.mjs";
+
+const require = createRequire(import.meta.url);
+const core = require(join(ROOT, "target", "core-wasm", "reverie_core.js"));
+
+const DAY = 86_400_000;
+const entry = (id, text, day) => ({ id, text, kind: "fact", created_at: day * DAY, observed_at: day * DAY, status: "active" });
+const store = {
+  id: "store",
+  version: 4,
+  scope: { type: "private", agent_id: "agent" },
+  entries: [
+    entry("m1", "The user prefers dark mode in the editor.", 1),
+    entry("m2", "User preferred dark mode in editors", 2),
+    entry("m3", "The user's shell is bash.", 3),
+    entry("m4", "The user's shell is fish.", 9),
+  ],
+};
+const config = {
+  proposal_id: "p1",
+  now: 30 * DAY,
+  merge_threshold: 0.8,
+  candidate_threshold: 0.5,
+  consolidate_threshold: 0.34,
+  max_consolidate: 8,
+  min_pattern_sessions: 3,
+  stale_after_days: 14,
+  large_deletion: 10,
+};
+
+test("runPass in WASM proposes the merge and the supersession", () => {
+  const out = JSON.parse(core.runPass(JSON.stringify({ store, config })));
+  const summary = out.proposal.changes.map((c) => `${c.kind} ${c.targets.join(",")} -> ${c.result?.id ?? "-"}`);
+  assert.deepEqual(summary, ["supersede m3 -> m4", "merge m1,m2 -> m1"]);
+  assert.equal(out.proposal.base_version, 4);
+  assert.equal(out.proposal.changes[0].result.text, "The user's shell is fish.");
+});
+
+test("bad input throws an error naming the problem", () => {
+  assert.throws(() => core.runPass("{"), /malformed pass request/);
+  const bad = structuredClone(store);
+  bad.entries[0].text = "  ";
+  assert.throws(() => core.runPass(JSON.stringify({ store: bad, config })), /entries\[m1\]\.text.*is empty/);
+});

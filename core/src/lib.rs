@@ -7,6 +7,8 @@
 //! every rule testable in microseconds and lets the same code run natively,
 //! in the worker and in the browser.
 
+pub mod apply;
+pub mod audit;
 pub mod dedup;
 pub mod entry;
 pub mod error;

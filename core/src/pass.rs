@@ -298,8 +298,20 @@ impl<'a, 'i> Builder<'a, 'i> {
 
     /// Newer claims about the same slot retire older ones.
     fn supersede(&mut self) {
-        let claims: Vec<Option<Claim>> =
-            self.items.iter().map(|i| claim_of(i.subject, &i.features.normalized)).collect();
+        // A claim is one sentence: a note of several sentences says more
+        // than one thing, and retiring it for one of them would lose the rest.
+        let claims: Vec<Option<Claim>> = self
+            .items
+            .iter()
+            .map(|i| {
+                let text = i.entry.map_or_else(|| i.statement.map_or("", |s| s.text.as_str()), |e| e.text.as_str());
+                if crate::text::is_single_sentence(text) {
+                    claim_of(i.subject, &i.features.normalized)
+                } else {
+                    None
+                }
+            })
+            .collect();
         let subjects = std::mem::take(&mut self.subjects);
         // Older item -> (newer item, relation), the earliest newer one wins.
         let mut successor: BTreeMap<usize, (usize, Relation)> = BTreeMap::new();
@@ -593,16 +605,13 @@ impl<'a, 'i> Builder<'a, 'i> {
                 continue;
             }
             let f = &self.items[i].features;
-            let time_word = time_bound_phrase(&f.normalized);
+            // Only a one-sentence note is about its time; a longer one holds more.
+            let time_word =
+                if crate::text::is_single_sentence(&entry.text) { time_bound_phrase(&f.normalized) } else { None };
             let (reason, confidence) = if let (Some(w), true) = (time_word, entry.observed().millis() < stale_before) {
                 let days = (self.config.now.millis() - entry.observed().millis()) / Timestamp::DAY;
                 (format!("time-bound (\"{w}\") and observed {days} days ago"), 0.7)
-            } else if f.numbers.is_empty()
-                && !f
-                    .normalized
-                    .split_ascii_whitespace()
-                    .any(|w| !crate::text::is_stopword(w) && !PLEASANTRIES.contains(&w))
-            {
+            } else if carries_no_information(f) {
                 ("carries no durable information (greeting or reaction only)".to_string(), 0.7)
             } else {
                 continue;
@@ -659,6 +668,24 @@ impl<'a, 'i> Builder<'a, 'i> {
                 uf.union(p.a, p.b);
             }
         }
+        // Notes about one subject written from one session are related
+        // whatever their wording: a session's notes become one entry.
+        let mut by_session: Vec<(u64, &Id, usize)> = Vec::new();
+        for (i, item) in self.items.iter().enumerate() {
+            let (Some(e), Some(subject)) = (item.entry, subjects[i]) else { continue };
+            if self.claimed[i] || e.kind != EntryKind::Note {
+                continue;
+            }
+            if let Some(source) = e.provenance.sources.first() {
+                by_session.push((subject, &source.session_id, i));
+            }
+        }
+        by_session.sort_unstable();
+        for run in by_session.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
+            for w in run.windows(2) {
+                uf.union(w[0].2, w[1].2);
+            }
+        }
         for group in uf.groups() {
             let mut members = group;
             members.sort_by_key(|&i| (self.items[i].observed, i));
@@ -708,9 +735,19 @@ impl<'a, 'i> Builder<'a, 'i> {
 
     /// Durable statements from the transcripts not already in memory.
     fn add_statements(&mut self) {
+        // A statement whose message an entry already cites is in memory.
+        let cited: HashSet<(&Id, u32)> = if self.items.iter().any(|i| i.statement.is_some()) {
+            self.items
+                .iter()
+                .filter_map(|i| i.entry)
+                .flat_map(|e| e.provenance.sources.iter().map(|s| (&s.session_id, s.message_index)))
+                .collect()
+        } else {
+            HashSet::default()
+        };
         for i in 0..self.items.len() {
             let Some(s) = self.items[i].statement else { continue };
-            if self.claimed[i] || s.retraction {
+            if self.claimed[i] || s.retraction || cited.contains(&(&s.said.session_id, s.said.message_index)) {
                 continue;
             }
             self.claimed[i] = true;
@@ -940,15 +977,25 @@ fn is_duplicate(a: &Features, b: &Features, score: f32, merge_threshold: f32) ->
     (only_a == 0 || only_b == 0) && score >= 0.6
 }
 
+/// The text of a consolidated entry: every sentence of the notes in order,
+/// except a sentence whose content words another kept sentence already
+/// holds, or one that is only a greeting or a reaction. No content word of
+/// the notes is lost.
 fn distinct_sentences(entries: &[&MemoryEntry]) -> String {
     let mut kept: Vec<(Features, &str)> = Vec::new();
     for e in entries {
         for s in crate::text::sentences(&e.text) {
             let f = Features::of(s);
-            if kept.iter().any(|(k, _)| {
+            if carries_no_information(&f) {
+                continue;
+            }
+            let covered = |k: &Features| {
                 k.normalized == f.normalized
-                    || (is_duplicate(k, &f, k.jaccard(&f), 0.8) && f.content.len() <= k.content.len())
-            }) {
+                    || (k.numbers == f.numbers
+                        && k.negated == f.negated
+                        && crate::text::intersection_len(&k.content, &f.content) == f.content.len())
+            };
+            if kept.iter().any(|(k, _)| covered(k)) {
                 continue;
             }
             kept.push((f, s));
@@ -965,6 +1012,12 @@ fn distinct_sentences(entries: &[&MemoryEntry]) -> String {
         }
     }
     out
+}
+
+/// Only greetings, reactions and function words, no numbers.
+fn carries_no_information(f: &Features) -> bool {
+    f.numbers.is_empty()
+        && !f.normalized.split_ascii_whitespace().any(|w| !crate::text::is_stopword(w) && !PLEASANTRIES.contains(&w))
 }
 
 fn union_sources(entries: &[&MemoryEntry]) -> Vec<MessageRef> {

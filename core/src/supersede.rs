@@ -5,21 +5,21 @@
 
 use crate::text::{hash_str, is_stopword, stem};
 
-/// Verbs whose object is the single current value of a slot: a person lives
-/// in one place and works for one employer at a time.
-const EXCLUSIVE_VERBS: &[(&str, &str)] = &[
-    ("live", "location"),
-    ("lives", "location"),
-    ("lived", "location"),
-    ("living", "location"),
-    ("moved", "location"),
-    ("relocated", "location"),
-    ("based", "location"),
-    ("work", "employer"),
-    ("works", "employer"),
-    ("working", "employer"),
-    ("employed", "employer"),
-    ("joined", "employer"),
+/// Verbs whose object, after the given preposition, is the single current
+/// value of a slot: a person lives in one place and works for one employer
+/// at a time. "Works on X" or "joined a gym" name no such slot.
+const EXCLUSIVE_VERBS: &[(&str, &[&str], &str)] = &[
+    ("live", &["in"], "location"),
+    ("lives", &["in"], "location"),
+    ("lived", &["in"], "location"),
+    ("living", &["in"], "location"),
+    ("moved", &["to"], "location"),
+    ("relocated", &["to"], "location"),
+    ("based", &["in"], "location"),
+    ("work", &["at", "for"], "employer"),
+    ("works", &["at", "for"], "employer"),
+    ("working", &["at", "for"], "employer"),
+    ("employed", &["at", "by"], "employer"),
 ];
 const COPULAS: &[&str] = &["is", "are", "was", "were"];
 const DETERMINERS: &[&str] = &["the", "a", "an", "our", "their", "his", "her", "my", "actually", "now", "currently"];
@@ -93,8 +93,13 @@ pub fn claim_of(explicit_subject: Option<&str>, normalized: &str) -> Option<Clai
             }
         }
     }
-    if let Some(v) = words.iter().position(|w| EXCLUSIVE_VERBS.iter().any(|(verb, _)| verb == w)) {
-        let attribute = EXCLUSIVE_VERBS.iter().find(|(verb, _)| *verb == words[v]).map(|(_, a)| hash_str(a))?;
+    let exclusive = |v: usize| {
+        EXCLUSIVE_VERBS
+            .iter()
+            .find(|(verb, preps, _)| *verb == words[v] && words.get(v + 1).is_some_and(|p| preps.contains(p)))
+    };
+    if let Some((v, (_, _, attribute))) = (0..words.len()).find_map(|v| exclusive(v).map(|e| (v, e))) {
+        let attribute = hash_str(attribute);
         let subject = subject_of(explicit_subject, &words[..v])?;
         if words.iter().any(|w| crate::text::is_negation(w)) {
             return None;

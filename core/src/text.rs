@@ -285,6 +285,23 @@ const SEEDS: [u64; SIGNATURE_LEN] = {
     seeds
 };
 
+/// Whether `text` holds at most one sentence: no `.`, `!`, `?` followed by
+/// a space, and no newline, comes before more words ("2.0" is one word).
+/// Allocation-free, for hot paths.
+pub fn is_single_sentence(text: &str) -> bool {
+    let mut ended = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let next_is_space = chars.peek().is_none_or(|n| n.is_whitespace());
+        if c == '\n' || (matches!(c, '.' | '!' | '?') && next_is_space) {
+            ended = true;
+        } else if ended && c.is_alphanumeric() {
+            return false;
+        }
+    }
+    true
+}
+
 /// Splits text into sentences on `.`, `!`, `?` and newlines, trimmed, empty
 /// ones dropped.
 pub fn sentences(text: &str) -> Vec<&str> {
@@ -347,6 +364,14 @@ mod tests {
         let f = Features::of("The user no longer uses port 8080");
         assert!(f.negated);
         assert_eq!(f.numbers.len(), 1);
+    }
+
+    #[test]
+    fn single_sentences() {
+        assert!(is_single_sentence("User lives in Lyon."));
+        assert!(is_single_sentence("Version 2.0 ships"));
+        assert!(!is_single_sentence("Hi! I live in Lyon."));
+        assert!(is_single_sentence("Wow!!!"));
     }
 
     #[test]

@@ -53,8 +53,22 @@ pub fn scale(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-pub fn quality(_args: &[String]) -> Result<(), String> {
-    Err("bench-quality is not built yet".into())
+/// LoCoMo conversations, read in place from the shared data folder (they
+/// are externally authored and never committed).
+pub fn quality(args: &[String]) -> Result<(), String> {
+    let data = match args {
+        [] => root().join("../shared/data/locomo"),
+        [flag, dir] if flag == "--data" => std::path::PathBuf::from(dir),
+        _ => return Err("usage: cargo xtask bench-quality [--data DIR]".into()),
+    };
+    if !data.is_dir() {
+        return Err(format!("no LoCoMo data at {} (pass --data DIR)", data.display()));
+    }
+    stage("rules-only pass on LoCoMo, events and utterances", || {
+        run(cargo()
+            .args(["run", "--release", "-q", "-p", "reverie-core", "--example", "bench_quality", "--", "--data"])
+            .arg(&data))
+    })
 }
 
 /// Builds `reverie-core` with its JavaScript bindings for node; returns the

@@ -54,13 +54,13 @@ pub fn root() -> PathBuf {
 /// Runs one named stage and prints how long it took, so cold and warm
 /// times can be read off any run.
 pub fn stage<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    println!("==> {name}");
+    eprintln!("==> {name}");
     let started = Instant::now();
     let out = f();
     let secs = started.elapsed().as_secs_f64();
     match &out {
-        Ok(_) => println!("<== {name}: ok in {secs:.1} s"),
-        Err(_) => println!("<== {name}: FAILED after {secs:.1} s"),
+        Ok(_) => eprintln!("<== {name}: ok in {secs:.1} s"),
+        Err(_) => eprintln!("<== {name}: FAILED after {secs:.1} s"),
     }
     out
 }

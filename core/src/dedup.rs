@@ -12,7 +12,7 @@ const ROWS: usize = 2;
 const BANDS: usize = SIGNATURE_LEN / ROWS;
 /// Buckets larger than this are skipped: they gather items alike only in
 /// common words, and comparing their members would make the pass quadratic.
-const MAX_BUCKET: usize = 16;
+const MAX_BUCKET: usize = 8;
 /// Items `similar_pairs` can index: bucket keys carry the index in 24 bits.
 pub const MAX_ITEMS: usize = 1 << 24;
 const INDEX_MASK: u64 = (MAX_ITEMS as u64) - 1;
@@ -26,26 +26,27 @@ pub struct SimilarPair {
 }
 
 /// Groups of items whose normalized text is identical (groups of two or
-/// more, each sorted, ordered by first member).
+/// more, each sorted, ordered by first member). Texts are compared by a
+/// 64-bit hash of the normalized text together with their content, number
+/// and negation sets, so a hash collision alone cannot group two texts.
 pub fn exact_groups<T: AsRef<Features>>(items: &[T]) -> Vec<Vec<usize>> {
     let features = |i: usize| items[i].as_ref();
-    let mut keyed: Vec<(u64, usize)> =
-        items.iter().enumerate().map(|(i, f)| (crate::text::hash_str(&f.as_ref().normalized), i)).collect();
+    let mut keyed: Vec<(u64, usize)> = items.iter().enumerate().map(|(i, f)| (f.as_ref().norm_hash, i)).collect();
     keyed.sort_unstable();
+    let same = |x: usize, y: usize| {
+        let (a, b) = (features(x), features(y));
+        a.norm_hash == b.norm_hash && a.content == b.content && a.numbers == b.numbers && a.negated == b.negated
+    };
     let mut groups = Vec::new();
     for run in keyed.chunk_by(|x, y| x.0 == y.0) {
-        if run.len() < 2 {
-            continue;
-        }
-        // A 64-bit hash collision must not merge different texts.
-        let mut by_text: Vec<usize> = run.iter().map(|&(_, i)| i).collect();
-        by_text.sort_by(|&x, &y| features(x).normalized.cmp(&features(y).normalized).then(x.cmp(&y)));
-        for same in by_text.chunk_by(|&x, &y| features(x).normalized == features(y).normalized) {
-            if same.len() >= 2 {
-                let mut g = same.to_vec();
-                g.sort_unstable();
-                groups.push(g);
+        let mut rest: Vec<usize> = run.iter().map(|&(_, i)| i).collect();
+        while rest.len() >= 2 {
+            let first = rest[0];
+            let (group, others): (Vec<usize>, Vec<usize>) = rest.iter().partition(|&&i| same(first, i));
+            if group.len() >= 2 {
+                groups.push(group);
             }
+            rest = others;
         }
     }
     groups.sort_by_key(|g| g[0]);

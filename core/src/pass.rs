@@ -81,11 +81,6 @@ pub struct PassOutput {
     pub unsettled: Vec<UnsettledGroup>,
 }
 
-/// Words of greeting and reaction that carry no durable information.
-const PLEASANTRIES: &[&str] = &[
-    "amazing", "awesome", "bye", "cool", "glad", "good", "great", "haha", "hello", "hey", "hi", "lol", "nice", "no",
-    "ok", "okay", "sure", "thank", "thanks", "wow", "yeah", "yes", "yep",
-];
 const TIME_BOUND: &[&str] = &["today", "tomorrow", "tonight", "this week", "next week", "this weekend", "right now"];
 
 /// The first time-bound phrase in a normalized text, if any.
@@ -123,10 +118,48 @@ struct Item<'a> {
     entry: Option<&'a MemoryEntry>,
     statement: Option<&'a Statement>,
     kind: EntryKind,
-    subject: Option<&'a str>,
     observed: Timestamp,
     trust: Trust,
     features: Features,
+    /// What the text claims, when it is one sentence with a slot.
+    claim: Option<Claim>,
+    /// Who or what the text is about, as supersession reads it.
+    subject_hash: Option<u64>,
+    /// The time-bound phrase of a one-sentence text ("tomorrow").
+    time_bound: Option<&'static str>,
+}
+
+impl<'a> Item<'a> {
+    /// Reads `text` once into every feature the rules use; `buffer` is
+    /// reused across items to hold the normalized text.
+    #[allow(clippy::too_many_arguments)]
+    fn read(
+        buffer: &mut String,
+        text: &str,
+        entry: Option<&'a MemoryEntry>,
+        statement: Option<&'a Statement>,
+        kind: EntryKind,
+        subject: Option<&'a str>,
+        observed: Timestamp,
+        trust: Trust,
+    ) -> Item<'a> {
+        crate::text::normalize_into(text, buffer);
+        // A claim is one sentence: a note of several sentences says more
+        // than one thing, and retiring it for one of them would lose the
+        // rest. The same holds for a note that mentions "tomorrow".
+        let single = crate::text::is_single_sentence(text);
+        Item {
+            entry,
+            statement,
+            kind,
+            observed,
+            trust,
+            features: Features::of_normalized(buffer),
+            claim: if single { claim_of(subject, buffer) } else { None },
+            subject_hash: subject_of_text(subject, buffer),
+            time_bound: if single { time_bound_phrase(buffer) } else { None },
+        }
+    }
 }
 
 pub fn run_pass(input: &PassInput<'_>, config: &PassConfig) -> Result<PassOutput> {
@@ -149,27 +182,15 @@ pub fn run_pass(input: &PassInput<'_>, config: &PassConfig) -> Result<PassOutput
     if !entries.is_sorted_by(|a, b| a.id <= b.id) {
         entries.sort_by(|a, b| a.id.cmp(&b.id));
     }
-    let mut items: Vec<Item<'_>> = entries
-        .iter()
-        .map(|e| Item {
-            entry: Some(e),
-            statement: None,
-            kind: e.kind,
-            subject: e.subject.as_deref(),
-            observed: e.observed(),
-            trust: e.provenance.trust,
-            features: Features::of(&e.text),
-        })
-        .collect();
-    items.extend(said_statements.iter().map(|s| Item {
-        entry: None,
-        statement: Some(s),
-        kind: s.kind,
-        subject: None,
-        observed: s.said.at,
-        trust: s.said.trust,
-        features: Features::of(&s.text),
-    }));
+    let mut buffer = String::new();
+    let mut items: Vec<Item<'_>> = Vec::with_capacity(entries.len() + said_statements.len());
+    for e in &entries {
+        let (subject, observed, trust) = (e.subject.as_deref(), e.observed(), e.provenance.trust);
+        items.push(Item::read(&mut buffer, &e.text, Some(e), None, e.kind, subject, observed, trust));
+    }
+    for s in &said_statements {
+        items.push(Item::read(&mut buffer, &s.text, None, Some(s), s.kind, None, s.said.at, s.said.trust));
+    }
     let mut pass = Builder::new(input, config, &items);
     pass.supersede();
     pass.merge_duplicates();
@@ -189,8 +210,6 @@ struct Builder<'a, 'i> {
     /// The new entry created for a transcript statement, once made.
     created: HashMap<usize, MemoryEntry>,
     pairs: Vec<crate::dedup::SimilarPair>,
-    /// What each item is about, as supersession reads it.
-    subjects: Vec<Option<u64>>,
     changes: Vec<Change>,
     /// Fingerprint of every target entry at the base version.
     fingerprints: Vec<(Id, String)>,
@@ -223,12 +242,10 @@ impl<'a, 'i> Builder<'a, 'i> {
                 }
             }
         }
-        let subjects = items.iter().map(|i| subject_of_text(i.subject, &i.features.normalized)).collect();
         Builder {
             input,
             config,
             items,
-            subjects,
             claimed: vec![false; items.len()],
             created: HashMap::default(),
             pairs,
@@ -298,21 +315,9 @@ impl<'a, 'i> Builder<'a, 'i> {
 
     /// Newer claims about the same slot retire older ones.
     fn supersede(&mut self) {
-        // A claim is one sentence: a note of several sentences says more
-        // than one thing, and retiring it for one of them would lose the rest.
-        let claims: Vec<Option<Claim>> = self
-            .items
-            .iter()
-            .map(|i| {
-                let text = i.entry.map_or_else(|| i.statement.map_or("", |s| s.text.as_str()), |e| e.text.as_str());
-                if crate::text::is_single_sentence(text) {
-                    claim_of(i.subject, &i.features.normalized)
-                } else {
-                    None
-                }
-            })
-            .collect();
-        let subjects = std::mem::take(&mut self.subjects);
+        let items = self.items;
+        let claims: Vec<Option<&Claim>> = items.iter().map(|i| i.claim.as_ref()).collect();
+        let subjects: Vec<Option<u64>> = items.iter().map(|i| i.subject_hash).collect();
         // Older item -> (newer item, relation), the earliest newer one wins.
         let mut successor: BTreeMap<usize, (usize, Relation)> = BTreeMap::new();
         let mut offer = |older: usize, newer: usize, rel: Relation, items: &[Item<'_>]| {
@@ -343,9 +348,9 @@ impl<'a, 'i> Builder<'a, 'i> {
             for &(_, _, older) in group {
                 for &(_, _, newer) in group {
                     let rel = relation(
-                        claims[newer].as_ref().expect("slot members have claims"),
+                        claims[newer].expect("slot members have claims"),
                         &Older {
-                            claim: claims[older].as_ref(),
+                            claim: claims[older],
                             subject: subjects[older],
                             content: &self.items[older].features.content,
                         },
@@ -389,9 +394,9 @@ impl<'a, 'i> Builder<'a, 'i> {
                     candidates.dedup();
                     for older in candidates {
                         let rel = relation(
-                            c.as_ref().expect("matched Some"),
+                            c.expect("matched Some"),
                             &Older {
-                                claim: claims[older].as_ref(),
+                                claim: claims[older],
                                 subject: subjects[older],
                                 content: &self.items[older].features.content,
                             },
@@ -427,9 +432,9 @@ impl<'a, 'i> Builder<'a, 'i> {
                         continue;
                     }
                     let rel = relation(
-                        c.as_ref().expect("matched Some"),
+                        c.expect("matched Some"),
                         &Older {
-                            claim: claims[older].as_ref(),
+                            claim: claims[older],
                             subject: subjects[older],
                             content: &self.items[older].features.content,
                         },
@@ -441,7 +446,6 @@ impl<'a, 'i> Builder<'a, 'i> {
             }
         }
 
-        self.subjects = subjects;
         for (older, (newer, rel)) in successor {
             // Only stored entries can be retired; a statement superseded by a
             // later statement is simply not added.
@@ -572,8 +576,8 @@ impl<'a, 'i> Builder<'a, 'i> {
             for &m in &members {
                 self.claimed[m] = true;
             }
-            let first = &self.items[members[0]].features.normalized;
-            let exact = members.iter().all(|&m| self.items[m].features.normalized == *first);
+            let first = self.items[members[0]].features.norm_hash;
+            let exact = members.iter().all(|&m| self.items[m].features.norm_hash == first);
             self.push(
                 Change {
                     id: placeholder_id(),
@@ -605,13 +609,11 @@ impl<'a, 'i> Builder<'a, 'i> {
                 continue;
             }
             let f = &self.items[i].features;
-            // Only a one-sentence note is about its time; a longer one holds more.
-            let time_word =
-                if crate::text::is_single_sentence(&entry.text) { time_bound_phrase(&f.normalized) } else { None };
+            let time_word = self.items[i].time_bound;
             let (reason, confidence) = if let (Some(w), true) = (time_word, entry.observed().millis() < stale_before) {
                 let days = (self.config.now.millis() - entry.observed().millis()) / Timestamp::DAY;
                 (format!("time-bound (\"{w}\") and observed {days} days ago"), 0.7)
-            } else if carries_no_information(f) {
+            } else if f.no_information {
                 ("carries no durable information (greeting or reaction only)".to_string(), 0.7)
             } else {
                 continue;
@@ -638,7 +640,7 @@ impl<'a, 'i> Builder<'a, 'i> {
     /// every distinct sentence once. Pairs too close to call as duplicates
     /// and too far to consolidate are left for the LLM.
     fn consolidate(&mut self) {
-        let subjects = std::mem::take(&mut self.subjects);
+        let subjects: Vec<Option<u64>> = self.items.iter().map(|i| i.subject_hash).collect();
         let mut uf = UnionFind::new(self.items.len());
         for p in &self.pairs {
             let (a, b) = (&self.items[p.a], &self.items[p.b]);
@@ -970,7 +972,7 @@ fn is_duplicate(a: &Features, b: &Features, score: f32, merge_threshold: f32) ->
     if a.negated != b.negated || a.numbers != b.numbers {
         return false;
     }
-    if a.normalized == b.normalized || score >= merge_threshold {
+    if a.norm_hash == b.norm_hash || score >= merge_threshold {
         return true;
     }
     let (only_a, only_b) = a.difference_sizes(b);
@@ -986,11 +988,11 @@ fn distinct_sentences(entries: &[&MemoryEntry]) -> String {
     for e in entries {
         for s in crate::text::sentences(&e.text) {
             let f = Features::of(s);
-            if carries_no_information(&f) {
+            if f.no_information {
                 continue;
             }
             let covered = |k: &Features| {
-                k.normalized == f.normalized
+                k.norm_hash == f.norm_hash
                     || (k.numbers == f.numbers
                         && k.negated == f.negated
                         && crate::text::intersection_len(&k.content, &f.content) == f.content.len())
@@ -1012,12 +1014,6 @@ fn distinct_sentences(entries: &[&MemoryEntry]) -> String {
         }
     }
     out
-}
-
-/// Only greetings, reactions and function words, no numbers.
-fn carries_no_information(f: &Features) -> bool {
-    f.numbers.is_empty()
-        && !f.normalized.split_ascii_whitespace().any(|w| !crate::text::is_stopword(w) && !PLEASANTRIES.contains(&w))
 }
 
 fn union_sources(entries: &[&MemoryEntry]) -> Vec<MessageRef> {

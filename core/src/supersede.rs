@@ -21,10 +21,8 @@ const EXCLUSIVE_VERBS: &[(&str, &[&str], &str)] = &[
     ("working", &["at", "for"], "employer"),
     ("employed", &["at", "by"], "employer"),
 ];
-const COPULAS: &[&str] = &["is", "are", "was", "were"];
 const DETERMINERS: &[&str] = &["the", "a", "an", "our", "their", "his", "her", "my", "actually", "now", "currently"];
 const PREPOSITIONS: &[&str] = &["in", "at", "to", "for", "by", "on"];
-const SWITCH_VERBS: &[&str] = &["switched", "moved", "changed", "migrated", "went"];
 
 /// What an entry claims, read off its normalized text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,14 +74,25 @@ pub fn claim_of(explicit_subject: Option<&str>, normalized: &str) -> Option<Clai
         return None;
     }
     let words = &buffer[..n];
+    // One scan for every cue word, most texts have none of them.
+    let (mut no_longer, mut switch, mut copula, mut negated) = (None, None, None, false);
+    for (i, w) in words.iter().enumerate() {
+        match *w {
+            "longer" if i > 0 && words[i - 1] == "no" && no_longer.is_none() => no_longer = Some(i - 1),
+            "switched" | "moved" | "changed" | "migrated" | "went" if switch.is_none() => switch = Some(i),
+            "is" | "are" | "was" | "were" if copula.is_none() => copula = Some(i),
+            _ => {}
+        }
+        negated = negated || crate::text::is_negation(w);
+    }
     // "no longer X"
-    if let Some(p) = words.windows(2).position(|w| w == ["no", "longer"]) {
+    if let Some(p) = no_longer {
         let subject = subject_of(explicit_subject, &words[..p])?;
         let what = content(&words[p + 2..]);
         return (!what.is_empty()).then_some(Claim::Retract { subject, what });
     }
     // "switched from X to Y"
-    if let Some(v) = words.iter().position(|w| SWITCH_VERBS.contains(w)) {
+    if let Some(v) = switch {
         if words.get(v + 1) == Some(&"from") {
             if let Some(to) = words[v + 2..].iter().position(|w| *w == "to").map(|t| t + v + 2) {
                 let subject = subject_of(explicit_subject, &words[..v])?;
@@ -99,23 +108,35 @@ pub fn claim_of(explicit_subject: Option<&str>, normalized: &str) -> Option<Clai
             .find(|(verb, preps, _)| *verb == words[v] && words.get(v + 1).is_some_and(|p| preps.contains(p)))
     };
     if let Some((v, (_, _, attribute))) = (0..words.len()).find_map(|v| exclusive(v).map(|e| (v, e))) {
-        let attribute = hash_str(attribute);
-        let subject = subject_of(explicit_subject, &words[..v])?;
-        if words.iter().any(|w| crate::text::is_negation(w)) {
+        if negated {
             return None;
         }
+        let attribute = hash_str(attribute);
+        let subject = subject_of(explicit_subject, &words[..v])?;
         let value = content(&words[v + 1..]);
         return (!value.is_empty()).then_some(Claim::Slot { subject, attribute, value });
     }
     // "<subject> <attribute words> is <value>", with at least one attribute
     // word: "user's editor is vim" is a slot, "alice is kind" is not.
-    let c = words.iter().position(|w| COPULAS.contains(w))?;
-    let phrase: Vec<&str> = words[..c].iter().copied().filter(|w| !DETERMINERS.contains(w)).collect();
-    if phrase.len() < 2 || words.iter().any(|w| crate::text::is_negation(w)) {
+    let c = copula?;
+    if negated {
         return None;
     }
-    let subject = subject_of(explicit_subject, &phrase)?;
-    let attribute = content(&phrase[1..]).into_iter().fold(0x5107u64, |h, w| crate::text::mix(h ^ w));
+    let mut phrase = words[..c].iter().copied().filter(|w| !DETERMINERS.contains(w));
+    let first = phrase.next()?;
+    // The attribute is the phrase after its first word, order-independent.
+    let mut attribute = 0x5107u64;
+    let mut attribute_words = 0;
+    for w in phrase {
+        attribute_words += 1;
+        if !is_stopword(w) && !PREPOSITIONS.contains(&w) {
+            attribute = attribute.wrapping_add(crate::text::mix(hash_str(stem(w))));
+        }
+    }
+    if attribute_words == 0 {
+        return None;
+    }
+    let subject = subject_of(explicit_subject, &[first])?;
     let value = content(&words[c + 1..]);
     (!value.is_empty()).then_some(Claim::Slot { subject, attribute, value })
 }

@@ -114,6 +114,14 @@ pub fn is_negation(word: &str) -> bool {
 /// every other non-alphanumeric run into one space, and trims.
 pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    normalize_into(text, &mut out);
+    out
+}
+
+/// `normalize` into a buffer the caller reuses (cleared first), so a pass
+/// over a million entries does not allocate a million strings.
+pub fn normalize_into(text: &str, out: &mut String) {
+    out.clear();
     let mut pending_space = false;
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {
@@ -134,7 +142,6 @@ pub fn normalize(text: &str) -> String {
             pending_space = true;
         }
     }
-    out
 }
 
 /// A light suffix stripper so "prefers"/"preferred"/"preferring" and
@@ -177,15 +184,48 @@ pub fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Words of greeting and reaction that carry no durable information.
+pub fn is_pleasantry(word: &str) -> bool {
+    matches!(
+        word,
+        "amazing"
+            | "awesome"
+            | "bye"
+            | "cool"
+            | "glad"
+            | "good"
+            | "great"
+            | "haha"
+            | "hello"
+            | "hey"
+            | "hi"
+            | "lol"
+            | "nice"
+            | "no"
+            | "ok"
+            | "okay"
+            | "sure"
+            | "thank"
+            | "thanks"
+            | "wow"
+            | "yeah"
+            | "yes"
+            | "yep"
+    )
+}
+
 /// Everything the similarity rules need to know about one text.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Features {
-    pub normalized: String,
+    /// Hash of the normalized text: equal texts, equal hashes.
+    pub norm_hash: u64,
     /// Hashes of stemmed content words, sorted and deduplicated.
     pub content: Vec<u64>,
     /// Hashes of the numbers in the text, sorted and deduplicated.
     pub numbers: Vec<u64>,
     pub negated: bool,
+    /// Only greetings, reactions and function words, no numbers.
+    pub no_information: bool,
 }
 
 impl AsRef<Features> for Features {
@@ -196,11 +236,17 @@ impl AsRef<Features> for Features {
 
 impl Features {
     pub fn of(text: &str) -> Features {
-        let normalized = normalize(text);
+        Features::of_normalized(&normalize(text))
+    }
+
+    /// Features of an already normalized text.
+    pub fn of_normalized(normalized: &str) -> Features {
         let mut content = Vec::with_capacity(normalized.len() / 5 + 1);
         let mut numbers = Vec::new();
         let mut negated = false;
+        let mut informative = false;
         for word in normalized.split_ascii_whitespace() {
+            informative = informative || !(is_stopword(word) || is_pleasantry(word));
             if is_negation(word) {
                 negated = true;
                 content.push(hash_str(word));
@@ -216,7 +262,8 @@ impl Features {
         content.dedup();
         numbers.sort_unstable();
         numbers.dedup();
-        Features { normalized, content, numbers, negated }
+        let no_information = numbers.is_empty() && !informative;
+        Features { norm_hash: hash_str(normalized), content, numbers, negated, no_information }
     }
 
     /// Jaccard similarity of the content-word sets.
@@ -224,7 +271,7 @@ impl Features {
         let common = intersection_len(&self.content, &other.content);
         let union = self.content.len() + other.content.len() - common;
         if union == 0 {
-            return if self.normalized == other.normalized { 1.0 } else { 0.0 };
+            return if self.norm_hash == other.norm_hash { 1.0 } else { 0.0 };
         }
         common as f32 / union as f32
     }

@@ -49,3 +49,34 @@ test("bad input throws an error naming the problem", () => {
   bad.entries[0].text = "  ";
   assert.throws(() => core.runPass(JSON.stringify({ store: bad, config })), /entries\[m1\]\.text.*is empty/);
 });
+
+test("apply, audit and rollback round-trip through WASM", () => {
+  const { proposal } = JSON.parse(core.runPass(JSON.stringify({ store, config })));
+  const decisions = Object.fromEntries(proposal.changes.map((c) => [c.id, { decision: "accept" }]));
+  const review = { actor: "user:alice", at: 31 * DAY, decisions };
+  const applied = JSON.parse(core.applyReview(JSON.stringify({ store, proposal, review })));
+  assert.equal(applied.store.version, 5);
+  assert.equal(applied.store.entries.find((e) => e.id === "m3").status, "superseded");
+
+  const records = JSON.parse(core.chainAudit(JSON.stringify({ events: applied.events })));
+  assert.equal(records.length, applied.events.length);
+  assert.deepEqual(JSON.parse(core.verifyAudit(JSON.stringify({ records }))).ok, true);
+  records[1].actor = "user:mallory";
+  const broken = JSON.parse(core.verifyAudit(JSON.stringify({ records })));
+  assert.equal(broken.ok, false);
+  assert.equal(broken.first_bad_seq, 1);
+
+  const back = JSON.parse(core.rollback(JSON.stringify({ current: applied.store, target: store, actor: "user:alice", at: 32 * DAY })));
+  assert.equal(back.store.version, 6);
+  // The original store as the engine reads it (defaults filled in): a
+  // review that rejects everything returns it unchanged.
+  const rejectAll = { ...review, decisions: Object.fromEntries(proposal.changes.map((c) => [c.id, { decision: "reject" }])) };
+  const original = JSON.parse(core.applyReview(JSON.stringify({ store, proposal, review: rejectAll }))).store;
+  assert.equal(original.version, 4);
+  assert.deepEqual(back.store.entries, original.entries);
+
+  const moved = structuredClone(store);
+  moved.version = 5;
+  moved.entries[2].text = "The user's shell is zsh.";
+  assert.throws(() => core.applyReview(JSON.stringify({ store: moved, proposal, review })), /moved from version 4 to 5/);
+});

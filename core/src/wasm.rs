@@ -77,3 +77,87 @@ impl SyntheticBench {
         Ok(out.proposal.changes.len() as u32)
     }
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyRequest {
+    store: MemoryStore,
+    proposal: crate::proposal::Proposal,
+    review: crate::apply::Review,
+}
+
+#[derive(Serialize)]
+struct Applied<'a> {
+    store: &'a MemoryStore,
+    events: &'a [crate::audit::AuditEvent],
+    accepted: &'a [Id],
+    rejected: &'a [Id],
+}
+
+/// Applies a review. Input: `{store, proposal, review}`; output: `{store,
+/// events, accepted, rejected}`. A moved store throws a conflict naming
+/// the changes.
+#[wasm_bindgen(js_name = applyReview)]
+pub fn apply_review_json(request: &str) -> Result<String, JsError> {
+    let req: ApplyRequest = parse("apply request", request)?;
+    let out = crate::apply::apply(&req.store, &req.proposal, &req.review).map_err(|e| JsError::new(&e.to_string()))?;
+    to_json(&Applied { store: &out.store, events: &out.events, accepted: &out.accepted, rejected: &out.rejected })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackRequest {
+    current: MemoryStore,
+    target: MemoryStore,
+    actor: String,
+    at: crate::entry::Timestamp,
+}
+
+/// Rolls back. Input: `{current, target, actor, at}`; output: `{store,
+/// events}`.
+#[wasm_bindgen(js_name = rollback)]
+pub fn rollback_json(request: &str) -> Result<String, JsError> {
+    let req: RollbackRequest = parse("rollback request", request)?;
+    let (store, events) = crate::apply::rollback(&req.current, &req.target, &req.actor, req.at)
+        .map_err(|e| JsError::new(&e.to_string()))?;
+    // A struct, not `json!`: a `Value` would widen f32 confidences to f64
+    // and print 0.8 as 0.800000011920929.
+    #[derive(Serialize)]
+    struct RolledBack {
+        store: MemoryStore,
+        events: Vec<crate::audit::AuditEvent>,
+    }
+    to_json(&RolledBack { store, events })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    #[serde(default)]
+    anchor: Option<crate::audit::AuditRecord>,
+    records: Vec<crate::audit::AuditRecord>,
+}
+
+/// Verifies an audit chain. Input: `{anchor?, records}`; output: `{ok,
+/// records, first_bad_seq?, problem?}`.
+#[wasm_bindgen(js_name = verifyAudit)]
+pub fn verify_audit_json(request: &str) -> Result<String, JsError> {
+    let req: VerifyRequest = parse("audit verification request", request)?;
+    to_json(&crate::audit::verify(req.anchor.as_ref(), &req.records))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChainRequest {
+    #[serde(default)]
+    last: Option<crate::audit::AuditRecord>,
+    events: Vec<crate::audit::AuditEvent>,
+}
+
+/// Appends audit events after the last record. Input: `{last?, events}`;
+/// output: the new records, hashed and chained.
+#[wasm_bindgen(js_name = chainAudit)]
+pub fn chain_audit_json(request: &str) -> Result<String, JsError> {
+    let req: ChainRequest = parse("audit chain request", request)?;
+    to_json(&crate::audit::chain(req.last.as_ref(), req.events))
+}

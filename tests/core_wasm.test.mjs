@@ -23,17 +23,8 @@ const store = {
     entry("m4", "The user's shell is fish.", 9),
   ],
 };
-const config = {
-  proposal_id: "p1",
-  now: 30 * DAY,
-  merge_threshold: 0.8,
-  candidate_threshold: 0.5,
-  consolidate_threshold: 0.34,
-  max_consolidate: 8,
-  min_pattern_sessions: 3,
-  stale_after_days: 14,
-  large_deletion: 10,
-};
+// Only the id and the time are required; the thresholds default.
+const config = { proposal_id: "p1", now: 30 * DAY };
 
 test("runPass in WASM proposes the merge and the supersession", () => {
   const out = JSON.parse(core.runPass(JSON.stringify({ store, config })));
@@ -45,6 +36,7 @@ test("runPass in WASM proposes the merge and the supersession", () => {
 
 test("bad input throws an error naming the problem", () => {
   assert.throws(() => core.runPass("{"), /malformed pass request/);
+  assert.throws(() => core.runPass(JSON.stringify({ store, config: { ...config, merge_threshold: 3 } })), /config\.merge_threshold.*outside/);
   const bad = structuredClone(store);
   bad.entries[0].text = "  ";
   assert.throws(() => core.runPass(JSON.stringify({ store: bad, config })), /entries\[m1\]\.text.*is empty/);

@@ -28,34 +28,92 @@ pub struct PassConfig {
     pub proposal_id: Id,
     pub now: Timestamp,
     /// Content Jaccard at or above which two entries are duplicates.
+    #[serde(default = "defaults::merge_threshold")]
     pub merge_threshold: f32,
     /// Pairs between this and `merge_threshold` are left to the LLM.
+    #[serde(default = "defaults::candidate_threshold")]
     pub candidate_threshold: f32,
     /// Related notes at or above this similarity may be consolidated.
+    #[serde(default = "defaults::consolidate_threshold")]
     pub consolidate_threshold: f32,
     /// Most entries folded into one consolidated entry.
+    #[serde(default = "defaults::max_consolidate")]
     pub max_consolidate: usize,
     /// Sessions a pattern must recur in to be promoted.
+    #[serde(default = "defaults::min_pattern_sessions")]
     pub min_pattern_sessions: u32,
     /// Time-bound entries ("tomorrow", "this week") older than this are pruned.
+    #[serde(default = "defaults::stale_after_days")]
     pub stale_after_days: i64,
     /// A change retiring this many entries or more is a large deletion.
+    #[serde(default = "defaults::large_deletion")]
     pub large_deletion: usize,
 }
 
+/// The recommended settings, one function per field for serde's defaults.
+mod defaults {
+    pub fn merge_threshold() -> f32 {
+        0.8
+    }
+    pub fn candidate_threshold() -> f32 {
+        0.5
+    }
+    pub fn consolidate_threshold() -> f32 {
+        0.34
+    }
+    pub fn max_consolidate() -> usize {
+        8
+    }
+    pub fn min_pattern_sessions() -> u32 {
+        3
+    }
+    pub fn stale_after_days() -> i64 {
+        14
+    }
+    pub fn large_deletion() -> usize {
+        10
+    }
+}
+
 impl PassConfig {
+    /// The recommended settings; a JSON config may name only `proposal_id`
+    /// and `now` and get these.
     pub fn recommended(proposal_id: Id, now: Timestamp) -> Self {
         PassConfig {
             proposal_id,
             now,
-            merge_threshold: 0.8,
-            candidate_threshold: 0.5,
-            consolidate_threshold: 0.34,
-            max_consolidate: 8,
-            min_pattern_sessions: 3,
-            stale_after_days: 14,
-            large_deletion: 10,
+            merge_threshold: defaults::merge_threshold(),
+            candidate_threshold: defaults::candidate_threshold(),
+            consolidate_threshold: defaults::consolidate_threshold(),
+            max_consolidate: defaults::max_consolidate(),
+            min_pattern_sessions: defaults::min_pattern_sessions(),
+            stale_after_days: defaults::stale_after_days(),
+            large_deletion: defaults::large_deletion(),
         }
+    }
+
+    /// Rejects settings no pass can work with.
+    pub fn validate(&self) -> Result<()> {
+        let unit = |name: &str, v: f32| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(Error::invalid(format!("config.{name}"), format!("{v} is outside 0..=1")))
+            }
+        };
+        unit("merge_threshold", self.merge_threshold)?;
+        unit("candidate_threshold", self.candidate_threshold)?;
+        unit("consolidate_threshold", self.consolidate_threshold)?;
+        if self.max_consolidate < 2 {
+            return Err(Error::invalid("config.max_consolidate", "must be at least 2"));
+        }
+        if self.min_pattern_sessions < 1 {
+            return Err(Error::invalid("config.min_pattern_sessions", "must be at least 1"));
+        }
+        if self.stale_after_days < 0 {
+            return Err(Error::invalid("config.stale_after_days", "must not be negative"));
+        }
+        Ok(())
     }
 }
 
@@ -163,6 +221,7 @@ impl<'a> Item<'a> {
 }
 
 pub fn run_pass(input: &PassInput<'_>, config: &PassConfig) -> Result<PassOutput> {
+    config.validate()?;
     input.store.validate()?;
     let mut seen = HashSet::default();
     for s in input.sessions {
@@ -318,6 +377,12 @@ impl<'a, 'i> Builder<'a, 'i> {
         let items = self.items;
         let claims: Vec<Option<&Claim>> = items.iter().map(|i| i.claim.as_ref()).collect();
         let subjects: Vec<Option<u64>> = items.iter().map(|i| i.subject_hash).collect();
+        let relate = |newer: &Claim, older: usize| {
+            relation(
+                newer,
+                &Older { claim: claims[older], subject: subjects[older], content: &items[older].features.content },
+            )
+        };
         // Older item -> (newer item, relation), the earliest newer one wins.
         let mut successor: BTreeMap<usize, (usize, Relation)> = BTreeMap::new();
         let mut offer = |older: usize, newer: usize, rel: Relation, items: &[Item<'_>]| {
@@ -347,14 +412,7 @@ impl<'a, 'i> Builder<'a, 'i> {
         for group in slot_keys.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)).filter(|g| g.len() > 1) {
             for &(_, _, older) in group {
                 for &(_, _, newer) in group {
-                    let rel = relation(
-                        claims[newer].expect("slot members have claims"),
-                        &Older {
-                            claim: claims[older],
-                            subject: subjects[older],
-                            content: &self.items[older].features.content,
-                        },
-                    );
+                    let rel = relate(claims[newer].expect("slot members have claims"), older);
                     if rel == Relation::Replaces {
                         offer(older, newer, rel, self.items);
                     }
@@ -393,14 +451,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                     candidates.sort_unstable();
                     candidates.dedup();
                     for older in candidates {
-                        let rel = relation(
-                            c.expect("matched Some"),
-                            &Older {
-                                claim: claims[older],
-                                subject: subjects[older],
-                                content: &self.items[older].features.content,
-                            },
-                        );
+                        let rel = relate(c.expect("matched Some"), older);
                         if rel == Relation::Replaces {
                             offer(older, newer, rel, self.items);
                         }
@@ -431,14 +482,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                     if older == newer {
                         continue;
                     }
-                    let rel = relation(
-                        c.expect("matched Some"),
-                        &Older {
-                            claim: claims[older],
-                            subject: subjects[older],
-                            content: &self.items[older].features.content,
-                        },
-                    );
+                    let rel = relate(c.expect("matched Some"), older);
                     if rel == Relation::Retracts {
                         offer(older, newer, rel, self.items);
                     }

@@ -58,6 +58,19 @@ test("apply, audit and rollback round-trip through WASM", () => {
   assert.equal(broken.ok, false);
   assert.equal(broken.first_bad_seq, 1);
 
+  const diff = JSON.parse(core.storeDiff(JSON.stringify({ before: store, after: applied.store })));
+  assert.deepEqual(diff.entries.map((d) => `${d.id} ${d.status_before}->${d.status_after}`), [
+    "m1 active->active",
+    "m2 active->merged",
+    "m3 active->superseded",
+  ]);
+  assert.match(diff.unified, /^--- store@4\n\+\+\+ store@5\n/);
+  assert.deepEqual(JSON.parse(core.wordDiff("shell is bash", "shell is fish")), [
+    { tag: "equal", text: "shell is " },
+    { tag: "delete", text: "bash" },
+    { tag: "insert", text: "fish" },
+  ]);
+
   const back = JSON.parse(core.rollback(JSON.stringify({ current: applied.store, target: store, actor: "user:alice", at: 32 * DAY })));
   assert.equal(back.store.version, 6);
   // The original store as the engine reads it (defaults filled in): a

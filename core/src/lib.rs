@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod audit;
 pub mod dedup;
+pub mod diff;
 pub mod entry;
 pub mod error;
 pub mod import;

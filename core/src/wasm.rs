@@ -161,3 +161,38 @@ pub fn chain_audit_json(request: &str) -> Result<String, JsError> {
     let req: ChainRequest = parse("audit chain request", request)?;
     to_json(&crate::audit::chain(req.last.as_ref(), req.events))
 }
+
+/// Word-level diff of two texts: `[{tag, text}]`.
+#[wasm_bindgen(js_name = wordDiff)]
+pub fn word_diff_json(before: &str, after: &str) -> Result<String, JsError> {
+    to_json(&crate::diff::word_diff(before, after))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreDiffRequest {
+    before: MemoryStore,
+    after: MemoryStore,
+}
+
+/// Differences between two versions of a store. Input: `{before, after}`;
+/// output: `{entries: [EntryDiff], unified: "..."}`.
+#[wasm_bindgen(js_name = storeDiff)]
+pub fn store_diff_json(request: &str) -> Result<String, JsError> {
+    let req: StoreDiffRequest = parse("store diff request", request)?;
+    #[derive(Serialize)]
+    struct StoreDiff {
+        entries: Vec<crate::diff::EntryDiff>,
+        unified: String,
+    }
+    let label = |s: &MemoryStore| format!("{}@{}", s.id, s.version);
+    to_json(&StoreDiff {
+        entries: crate::diff::entry_diffs(&req.before.entries, &req.after.entries),
+        unified: crate::diff::store_unified_diff(
+            &req.before.entries,
+            &label(&req.before),
+            &req.after.entries,
+            &label(&req.after),
+        ),
+    })
+}

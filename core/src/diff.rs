@@ -1,0 +1,220 @@
+//! Diffs for reviewers: word-level diffs of an entry's text (structured
+//! spans for the dashboard), per-entry diffs between two versions of a
+//! store, and a unified text diff of a whole store.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use similar::{ChangeTag, TextDiff};
+
+use crate::entry::{Id, MemoryEntry, Status};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiffTag {
+    Equal,
+    Insert,
+    Delete,
+}
+
+/// A run of text with one tag. Equal and deleted spans concatenate to the
+/// text before, equal and inserted spans to the text after.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffSpan {
+    pub tag: DiffTag,
+    pub text: String,
+}
+
+/// Word-level diff of two texts; whitespace stays inside the spans and
+/// adjacent spans with the same tag are joined.
+pub fn word_diff(before: &str, after: &str) -> Vec<DiffSpan> {
+    let diff = TextDiff::from_words(before, after);
+    let mut spans: Vec<DiffSpan> = Vec::new();
+    for change in diff.iter_all_changes() {
+        let tag = match change.tag() {
+            ChangeTag::Equal => DiffTag::Equal,
+            ChangeTag::Insert => DiffTag::Insert,
+            ChangeTag::Delete => DiffTag::Delete,
+        };
+        match spans.last_mut() {
+            Some(last) if last.tag == tag => last.text.push_str(change.value()),
+            _ => spans.push(DiffSpan { tag, text: change.value().to_string() }),
+        }
+    }
+    spans
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryChange {
+    Added,
+    Removed,
+    Changed,
+}
+
+/// How one entry differs between two versions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntryDiff {
+    pub id: Id,
+    pub change: EntryChange,
+    /// Word diff of the text (all inserted for an added entry, all deleted
+    /// for a removed one).
+    pub text: Vec<DiffSpan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_after: Option<String>,
+}
+
+/// The name of a status, as the dashboard shows it.
+pub fn status_name(status: &Status) -> &'static str {
+    match status {
+        Status::Active => "active",
+        Status::Superseded { .. } => "superseded",
+        Status::Merged { .. } => "merged",
+        Status::Pruned { .. } => "pruned",
+    }
+}
+
+/// Entries added, removed or changed between two versions, by id;
+/// unchanged entries are left out.
+pub fn entry_diffs(before: &[MemoryEntry], after: &[MemoryEntry]) -> Vec<EntryDiff> {
+    let old: BTreeMap<&Id, &MemoryEntry> = before.iter().map(|e| (&e.id, e)).collect();
+    let new: BTreeMap<&Id, &MemoryEntry> = after.iter().map(|e| (&e.id, e)).collect();
+    let mut ids: Vec<&Id> = old.keys().chain(new.keys()).copied().collect();
+    ids.sort();
+    ids.dedup();
+    ids.into_iter()
+        .filter_map(|id| {
+            let (b, a) = (old.get(id).copied(), new.get(id).copied());
+            let change = match (b, a) {
+                (None, Some(_)) => EntryChange::Added,
+                (Some(_), None) => EntryChange::Removed,
+                (Some(b), Some(a)) if b != a => EntryChange::Changed,
+                _ => return None,
+            };
+            Some(EntryDiff {
+                id: id.clone(),
+                change,
+                text: word_diff(b.map_or("", |e| e.text.as_str()), a.map_or("", |e| e.text.as_str())),
+                status_before: b.map(|e| status_name(&e.status).to_string()),
+                status_after: a.map(|e| status_name(&e.status).to_string()),
+            })
+        })
+        .collect()
+}
+
+/// One line per entry, sorted by id: `<id> [<kind>] (<status>) <text>`,
+/// newlines in the text shown as `⏎`.
+fn render(entries: &[MemoryEntry]) -> String {
+    let mut sorted: Vec<&MemoryEntry> = entries.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut out = String::new();
+    for e in sorted {
+        let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        out.push_str(&format!("{} [{kind}] ({}) {}\n", e.id, status_name(&e.status), e.text.replace('\n', "⏎")));
+    }
+    out
+}
+
+/// A unified diff (three lines of context) of two versions of a store.
+pub fn store_unified_diff(
+    before: &[MemoryEntry],
+    before_label: &str,
+    after: &[MemoryEntry],
+    after_label: &str,
+) -> String {
+    let (old, new) = (render(before), render(after));
+    TextDiff::from_lines(&old, &new).unified_diff().context_radius(3).header(before_label, after_label).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{EntryKind, Timestamp};
+
+    fn spans(before: &str, after: &str) -> String {
+        word_diff(before, after)
+            .iter()
+            .map(|s| match s.tag {
+                DiffTag::Equal => s.text.clone(),
+                DiffTag::Insert => format!("{{+{}+}}", s.text),
+                DiffTag::Delete => format!("[-{}-]", s.text),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn word_diffs_mark_changed_words() {
+        let check = |before: &str, after: &str, expected: &str| assert_eq!(spans(before, after), expected);
+        check("The user's shell is bash.", "The user's shell is fish.", "The user's shell is [-bash.-]{+fish.+}");
+        check("", "new entry", "{+new entry+}");
+        check("gone", "", "[-gone-]");
+        check("same  text", "same  text", "same  text");
+    }
+
+    #[test]
+    fn spans_rebuild_both_texts() {
+        let pairs = [
+            ("", ""),
+            ("a b c", "a c d"),
+            ("Ünïcode  spaces\nand lines", "Unicode spaces\n\nand lines!"),
+            ("Deploys need a green CI run", "Before deploying, CI must be green"),
+        ];
+        for (before, after) in pairs {
+            let d = word_diff(before, after);
+            let rebuild =
+                |skip: DiffTag| d.iter().filter(|s| s.tag != skip).map(|s| s.text.as_str()).collect::<String>();
+            assert_eq!(rebuild(DiffTag::Insert), before);
+            assert_eq!(rebuild(DiffTag::Delete), after);
+        }
+    }
+
+    fn entry(id: &str, text: &str, status: Status) -> MemoryEntry {
+        let mut e = MemoryEntry::new(Id::new(id).unwrap(), text, EntryKind::Fact, Timestamp(0));
+        e.status = status;
+        e
+    }
+
+    #[test]
+    fn store_diffs() {
+        let before = vec![
+            entry("m1", "The user's shell is bash.", Status::Active),
+            entry("m2", "Deploys happen on Tuesdays.", Status::Active),
+            entry("m3", "Line one\nline two", Status::Active),
+        ];
+        let after = vec![
+            entry(
+                "m1",
+                "The user's shell is bash.",
+                Status::Superseded { superseded_by: Id::new("m4").unwrap(), valid_until: Timestamp(5) },
+            ),
+            entry("m2", "Deploys happen on Tuesdays.", Status::Active),
+            entry("m3", "Line one\nline two", Status::Active),
+            entry("m4", "The user's shell is fish.", Status::Active),
+        ];
+        assert_eq!(
+            store_unified_diff(&before, "store@3", &after, "store@4"),
+            "\
+--- store@3
++++ store@4
+@@ -1,3 +1,4 @@
+-m1 [fact] (active) The user's shell is bash.
++m1 [fact] (superseded) The user's shell is bash.
+ m2 [fact] (active) Deploys happen on Tuesdays.
+ m3 [fact] (active) Line one⏎line two
++m4 [fact] (active) The user's shell is fish.
+"
+        );
+        let diffs = entry_diffs(&before, &after);
+        let summary: Vec<(String, EntryChange, Option<String>, Option<String>)> =
+            diffs.into_iter().map(|d| (d.id.to_string(), d.change, d.status_before, d.status_after)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("m1".into(), EntryChange::Changed, Some("active".into()), Some("superseded".into())),
+                ("m4".into(), EntryChange::Added, None, Some("active".into())),
+            ]
+        );
+    }
+}

@@ -85,3 +85,18 @@ test("apply, audit and rollback round-trip through WASM", () => {
   moved.entries[2].text = "The user's shell is zsh.";
   assert.throws(() => core.applyReview(JSON.stringify({ store: moved, proposal, review })), /moved from version 4 to 5/);
 });
+
+test("outcome comparison flags a regression with its interval", () => {
+  const sessions = (prefix, rate) =>
+    Array.from({ length: 30 }, (_, i) => ({
+      session_id: `${prefix}${i}`,
+      at: i,
+      values: { task_completion_rate: rate + ((i * 7) % 5) * 0.01, error_rate: 0.1 },
+    }));
+  const config = { resamples: 2000, confidence: 0.95, seed: 9, regression_threshold: 0.2 };
+  const report = JSON.parse(core.compareOutcomes(JSON.stringify({ baseline: sessions("b", 0.9), candidate: sessions("c", 0.6), config })));
+  assert.deepEqual(report.regressions, ["task_completion_rate"]);
+  const tcr = report.metrics.find((m) => m.metric === "task_completion_rate");
+  assert.ok(tcr.ci_low <= tcr.difference && tcr.difference <= tcr.ci_high);
+  assert.equal(report.metrics.find((m) => m.metric === "error_rate").verdict, "no_clear_change");
+});

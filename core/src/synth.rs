@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use crate::entry::{EntryKind, Id, MemoryEntry, Timestamp};
+pub use crate::rng::Rng;
 use crate::store::{MemoryStore, Scope};
 
 const SYLLABLES: &[&str] = &[
@@ -54,30 +55,6 @@ const ATTRIBUTES: &[&str] = &[
     "commute",
 ];
 const FILLERS: &[&str] = &["currently", "for now", "these days", "as of this quarter", "per the last review"];
-
-/// A small, fast, seeded PRNG (SplitMix64): the same seed gives the same
-/// store on every platform.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        crate::text::mix(self.0)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 11) % n.max(1) as u64) as usize
-    }
-
-    pub fn chance(&mut self, p: f64) -> bool {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-}
 
 /// What the generator planted.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -196,3 +196,19 @@ pub fn store_diff_json(request: &str) -> Result<String, JsError> {
         ),
     })
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompareRequest {
+    baseline: Vec<crate::outcomes::SessionMetrics>,
+    candidate: Vec<crate::outcomes::SessionMetrics>,
+    config: crate::outcomes::CompareConfig,
+}
+
+/// Compares outcome metrics of two windows. Input: `{baseline, candidate,
+/// config}`; output: `{metrics, regressions}`.
+#[wasm_bindgen(js_name = compareOutcomes)]
+pub fn compare_outcomes_json(request: &str) -> Result<String, JsError> {
+    let req: CompareRequest = parse("outcome comparison request", request)?;
+    to_json(&crate::outcomes::compare(&req.baseline, &req.candidate, &req.config))
+}

@@ -96,7 +96,7 @@ fn test() -> Result<(), String> {
             "warnings",
         ]))
     })?;
-    stage("clippy (wasm32: web, worker)", || {
+    stage("clippy (wasm32: web, worker, core bindings)", || {
         tools::run(tools::cargo().args([
             "clippy",
             "-p",
@@ -105,6 +105,8 @@ fn test() -> Result<(), String> {
             "reverie-worker",
             "-p",
             "reverie-core",
+            "--features",
+            "reverie-core/wasm",
             "--target",
             "wasm32-unknown-unknown",
             "--",

@@ -220,7 +220,9 @@ pub struct Features {
     /// Hash of the normalized text: equal texts, equal hashes.
     pub norm_hash: u64,
     /// Hashes of stemmed content words, sorted and deduplicated.
-    pub content: Vec<u64>,
+    /// Inline up to eight words: most entries fit, so reading a pair's
+    /// words costs one cache miss, not two.
+    pub content: smallvec::SmallVec<[u64; 8]>,
     /// Hashes of the numbers in the text, sorted and deduplicated.
     pub numbers: Vec<u64>,
     pub negated: bool,
@@ -241,7 +243,7 @@ impl Features {
 
     /// Features of an already normalized text.
     pub fn of_normalized(normalized: &str) -> Features {
-        let mut content = Vec::with_capacity(normalized.len() / 5 + 1);
+        let mut content = smallvec::SmallVec::new();
         let mut numbers = Vec::new();
         let mut negated = false;
         let mut informative = false;

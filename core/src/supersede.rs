@@ -5,24 +5,28 @@
 
 use crate::text::{hash_str, is_stopword, stem};
 
-/// Verbs whose object, after the given preposition, is the single current
-/// value of a slot: a person lives in one place and works for one employer
-/// at a time. "Works on X" or "joined a gym" name no such slot.
-const EXCLUSIVE_VERBS: &[(&str, &[&str], &str)] = &[
-    ("live", &["in"], "location"),
-    ("lives", &["in"], "location"),
-    ("lived", &["in"], "location"),
-    ("living", &["in"], "location"),
-    ("moved", &["to"], "location"),
-    ("relocated", &["to"], "location"),
-    ("based", &["in"], "location"),
-    ("work", &["at", "for"], "employer"),
-    ("works", &["at", "for"], "employer"),
-    ("working", &["at", "for"], "employer"),
-    ("employed", &["at", "by"], "employer"),
-];
-const DETERMINERS: &[&str] = &["the", "a", "an", "our", "their", "his", "her", "my", "actually", "now", "currently"];
-const PREPOSITIONS: &[&str] = &["in", "at", "to", "for", "by", "on"];
+/// The slot a verb names when followed by one of its prepositions: a
+/// person lives in one place and works for one employer at a time. "Works
+/// on X" or "joined a gym" name no such slot.
+fn exclusive_slot(verb: &str, next: Option<&&str>) -> Option<&'static str> {
+    let next = *next?;
+    match verb {
+        "live" | "lives" | "lived" | "living" | "based" if next == "in" => Some("location"),
+        "moved" | "relocated" if next == "to" => Some("location"),
+        "work" | "works" | "working" if next == "at" || next == "for" => Some("employer"),
+        "employed" if next == "at" || next == "by" => Some("employer"),
+        _ => None,
+    }
+}
+
+/// Words before a subject that are not the subject.
+fn is_determiner(word: &str) -> bool {
+    matches!(word, "the" | "a" | "an" | "our" | "their" | "his" | "her" | "my" | "actually" | "now" | "currently")
+}
+
+fn is_preposition(word: &str) -> bool {
+    matches!(word, "in" | "at" | "to" | "for" | "by" | "on")
+}
 
 /// What an entry claims, read off its normalized text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +41,7 @@ pub enum Claim {
 
 fn content(words: &[&str]) -> Vec<u64> {
     let mut v: Vec<u64> =
-        words.iter().filter(|w| !is_stopword(w) && !PREPOSITIONS.contains(w)).map(|w| hash_str(stem(w))).collect();
+        words.iter().filter(|w| !is_stopword(w) && !is_preposition(w)).map(|w| hash_str(stem(w))).collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -53,7 +57,7 @@ fn subject_of(explicit: Option<&str>, words: &[&str]) -> Option<u64> {
             return Some(hash_str(stem(&n)));
         }
     }
-    words.iter().find(|w| !DETERMINERS.contains(w)).map(|w| hash_str(stem(w)))
+    words.iter().find(|w| !is_determiner(w)).map(|w| hash_str(stem(w)))
 }
 
 /// Reads the claim an entry makes, if it makes one this module understands.
@@ -102,12 +106,9 @@ pub fn claim_of(explicit_subject: Option<&str>, normalized: &str) -> Option<Clai
             }
         }
     }
-    let exclusive = |v: usize| {
-        EXCLUSIVE_VERBS
-            .iter()
-            .find(|(verb, preps, _)| *verb == words[v] && words.get(v + 1).is_some_and(|p| preps.contains(p)))
-    };
-    if let Some((v, (_, _, attribute))) = (0..words.len()).find_map(|v| exclusive(v).map(|e| (v, e))) {
+    if let Some((v, attribute)) =
+        (0..words.len()).find_map(|v| exclusive_slot(words[v], words.get(v + 1)).map(|a| (v, a)))
+    {
         if negated {
             return None;
         }
@@ -122,14 +123,14 @@ pub fn claim_of(explicit_subject: Option<&str>, normalized: &str) -> Option<Clai
     if negated {
         return None;
     }
-    let mut phrase = words[..c].iter().copied().filter(|w| !DETERMINERS.contains(w));
+    let mut phrase = words[..c].iter().copied().filter(|w| !is_determiner(w));
     let first = phrase.next()?;
     // The attribute is the phrase after its first word, order-independent.
     let mut attribute = 0x5107u64;
     let mut attribute_words = 0;
     for w in phrase {
         attribute_words += 1;
-        if !is_stopword(w) && !PREPOSITIONS.contains(&w) {
+        if !is_stopword(w) && !is_preposition(w) {
             attribute = attribute.wrapping_add(crate::text::mix(hash_str(stem(w))));
         }
     }
@@ -166,7 +167,7 @@ pub fn subject_of_text(explicit_subject: Option<&str>, normalized: &str) -> Opti
     if explicit_subject.is_some() {
         return subject_of(explicit_subject, &[]);
     }
-    normalized.split_ascii_whitespace().find(|w| !DETERMINERS.contains(w)).map(|w| hash_str(stem(w)))
+    normalized.split_ascii_whitespace().find(|w| !is_determiner(w)).map(|w| hash_str(stem(w)))
 }
 
 /// An older entry as supersession sees it.

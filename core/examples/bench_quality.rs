@@ -69,16 +69,24 @@ fn main() {
             run_conversation(file, mode, &mut totals);
         }
         let retention = totals.answers_retained as f64 / totals.answers_found_before.max(1) as f64;
+        let change = |before: usize, after: usize| {
+            let pct = 100.0 * (after as f64 / before.max(1) as f64 - 1.0);
+            if pct <= 0.0 {
+                format!("{:.1}% fewer", -pct)
+            } else {
+                format!("{pct:.1}% more")
+            }
+        };
         eprintln!(
-            "{}: {} conversations, entries {} -> {} ({:.1}% fewer), tokens {} -> {} ({:.1}% fewer), answers held {} -> {}",
+            "{}: {} conversations, entries {} -> {} ({}), tokens {} -> {} ({}), answers held {} -> {}",
             mode.name(),
             totals.conversations,
             totals.entries_before,
             totals.entries_after,
-            100.0 * (1.0 - totals.entries_after as f64 / totals.entries_before.max(1) as f64),
+            change(totals.entries_before, totals.entries_after),
             totals.tokens_before,
             totals.tokens_after,
-            100.0 * (1.0 - totals.tokens_after as f64 / totals.tokens_before.max(1) as f64),
+            change(totals.tokens_before, totals.tokens_after),
             totals.answers_found_before,
             totals.answers_retained,
         );

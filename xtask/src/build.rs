@@ -67,7 +67,7 @@ pub fn worker() -> Result<(), String> {
         .env("ESBUILD_BIN", npm_bin("esbuild"))
         .env("WASM_BINDGEN_BIN", tools::which("wasm-bindgen")?)
         .env("WASM_OPT_BIN", npm_bin("wasm-opt")))?;
-    let wasm = root().join("worker/build/worker/index_bg.wasm");
+    let wasm = root().join("worker/build/index_bg.wasm");
     if wasm.exists() {
         println!("worker wasm: {} bytes, {} bytes gzip -9", file_size(&wasm)?, gzip_size(&wasm)?);
     }

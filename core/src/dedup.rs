@@ -31,8 +31,16 @@ pub struct SimilarPair {
 /// and negation sets, so a hash collision alone cannot group two texts.
 pub fn exact_groups<T: AsRef<Features>>(items: &[T]) -> Vec<Vec<usize>> {
     let features = |i: usize| items[i].as_ref();
-    let mut keyed: Vec<(u64, usize)> = items.iter().enumerate().map(|(i, f)| (f.as_ref().norm_hash, i)).collect();
-    keyed.sort_unstable();
+    // Radix-sorted like the LSH buckets: top 40 bits of the hash, index in
+    // the low 24; `same` below settles what 40 bits cannot.
+    let mut packed: Vec<u64> = items
+        .iter()
+        .take(MAX_ITEMS)
+        .enumerate()
+        .map(|(i, f)| (f.as_ref().norm_hash & !INDEX_MASK) | i as u64)
+        .collect();
+    radix_sort_keys(&mut packed, &mut Vec::new());
+    let keyed: Vec<(u64, usize)> = packed.iter().map(|&k| (k & !INDEX_MASK, (k & INDEX_MASK) as usize)).collect();
     let same = |x: usize, y: usize| {
         let (a, b) = (features(x), features(y));
         a.norm_hash == b.norm_hash && a.content == b.content && a.numbers == b.numbers && a.negated == b.negated
@@ -192,11 +200,19 @@ impl UnionFind {
         }
     }
 
-    /// The sets with two or more members, each sorted, ordered by first member.
+    /// The sets with two or more members, each sorted, ordered by first
+    /// member. Only items that were joined are sorted, not all of them.
     pub fn groups(&mut self) -> Vec<Vec<usize>> {
         let n = self.parent.len();
-        let mut by_root: Vec<(usize, usize)> = (0..n).map(|i| (self.find(i), i)).collect();
+        let joined: Vec<usize> = (0..n).filter(|&i| self.parent[i] as usize != i).collect();
+        let mut by_root: Vec<(usize, usize)> = Vec::with_capacity(joined.len() * 2);
+        for i in joined {
+            let root = self.find(i);
+            by_root.push((root, i));
+            by_root.push((root, root));
+        }
         by_root.sort_unstable();
+        by_root.dedup();
         let mut out: Vec<Vec<usize>> = by_root
             .chunk_by(|x, y| x.0 == y.0)
             .filter(|run| run.len() > 1)

@@ -81,7 +81,10 @@ fn capitalized(s: &str) -> String {
 
 /// A store of `n` active entries: about 80% distinct facts and notes, 8%
 /// exact duplicates (case and punctuation changed), 6% paraphrases and 6%
-/// newer values for an existing fact.
+/// newer values for an existing fact. Subjects are drawn from 28^5 (17
+/// million) made-up names and values from 28^4-word vocabularies, so that up
+/// to a million entries the background stays distinct and only the planted
+/// pairs are alike: the work per entry should not depend on the size.
 pub fn generate(n: usize, seed: u64) -> Synthetic {
     let mut rng = Rng::new(seed);
     let mut entries: Vec<MemoryEntry> = Vec::with_capacity(n);
@@ -129,7 +132,7 @@ pub fn generate(n: usize, seed: u64) -> Synthetic {
             (14..=19, Some(k)) if !touched.contains(&facts[k].0) && facts[k].2 != "note" => {
                 let (old_index, subject, attribute) = facts[k].clone();
                 let old = &entries[old_index];
-                let value = format!("{} {}", word(&mut rng, 3), word(&mut rng, 3));
+                let value = format!("{} {}", word(&mut rng, 4), word(&mut rng, 3));
                 let text = if rng.chance(0.5) {
                     format!("{}'s {attribute} is {value}.", capitalized(&subject))
                 } else {
@@ -144,13 +147,13 @@ pub fn generate(n: usize, seed: u64) -> Synthetic {
             }
             _ if rng.chance(0.75) => {
                 let (subject, attribute) = loop {
-                    let s = word(&mut rng, 4);
+                    let s = word(&mut rng, 5);
                     let a = ATTRIBUTES[rng.below(ATTRIBUTES.len())];
                     if used_slots.insert((s.clone(), a)) {
                         break (s, a);
                     }
                 };
-                let value = format!("{} {}", word(&mut rng, 3), word(&mut rng, 3));
+                let value = format!("{} {}", word(&mut rng, 4), word(&mut rng, 3));
                 facts.push((i, subject.clone(), attribute));
                 MemoryEntry::new(
                     id,
@@ -160,8 +163,8 @@ pub fn generate(n: usize, seed: u64) -> Synthetic {
                 )
             }
             _ => {
-                let subject = word(&mut rng, 4);
-                let words: Vec<String> = (0..6).map(|_| word(&mut rng, 3)).collect();
+                let subject = word(&mut rng, 5);
+                let words: Vec<String> = (0..6).map(|_| word(&mut rng, 4)).collect();
                 let text = format!(
                     "{} mentioned {} near {}.",
                     capitalized(&subject),

@@ -956,7 +956,9 @@ pub fn retired_by(change: &Change) -> usize {
     }
 }
 
-fn add_risk_flags(
+/// Sets a change's risk flags from its evidence (`entries` are the ones it
+/// quotes or targets), the store's scope and how much it retires.
+pub(crate) fn add_risk_flags(
     change: &mut Change,
     entries: &[&MemoryEntry],
     shared: bool,
@@ -988,7 +990,10 @@ fn add_risk_flags(
                 .and_then(|s| s.messages.get(*message_index as usize))
                 .map(|m| poison::signals(&m.content))
                 .unwrap_or_default(),
-            EvidenceSource::Entry { .. } => poison::signals(&ev.quote),
+            EvidenceSource::Entry { entry_id } => entries
+                .iter()
+                .find(|e| e.id == *entry_id)
+                .map_or_else(|| poison::signals(&ev.quote), |e| poison::signals(&e.text)),
         };
         if !signals.is_empty() {
             flags.insert(

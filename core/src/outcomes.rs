@@ -167,33 +167,48 @@ fn compare_metric(
     let (bm, cm) = (mean(&b), mean(&c));
     let difference = cm - bm;
     let confidence = if config.confidence > 0.0 && config.confidence < 1.0 { config.confidence } else { 0.95 };
-    let level = (confidence * 100.0).round();
-    if b.len() < 2 || c.len() < 2 {
-        return MetricComparison {
-            metric: metric.to_string(),
-            direction,
-            baseline_n: b.len(),
-            candidate_n: c.len(),
-            baseline_mean: bm,
-            candidate_mean: cm,
-            difference,
-            ci_low: difference,
-            ci_high: difference,
-            effect_size: 0.0,
-            verdict: Verdict::InsufficientData,
-            rule: "insufficient data: each window needs at least 2 sessions with this metric".into(),
-        };
+    let (ci_low, ci_high, effect_size, verdict, rule) = if b.len() < 2 || c.len() < 2 {
+        let rule = "insufficient data: each window needs at least 2 sessions with this metric".to_string();
+        (difference, difference, 0.0, Verdict::InsufficientData, rule)
+    } else {
+        judge(metric, &b, &c, direction, confidence, config)
+    };
+    MetricComparison {
+        metric: metric.to_string(),
+        direction,
+        baseline_n: b.len(),
+        candidate_n: c.len(),
+        baseline_mean: bm,
+        candidate_mean: cm,
+        difference,
+        ci_low,
+        ci_high,
+        effect_size,
+        verdict,
+        rule,
     }
+}
+
+/// The bootstrap interval, Hedges' g, the verdict and the rule's wording
+/// for two windows of at least two values each.
+fn judge(
+    metric: &str,
+    b: &[f64],
+    c: &[f64],
+    direction: Direction,
+    confidence: f64,
+    config: &CompareConfig,
+) -> (f64, f64, f64, Verdict, String) {
+    let level = (confidence * 100.0).round();
     // Each metric draws from its own stream, so adding a metric does not
     // change another's interval.
     let mut rng = Rng::new(config.seed ^ crate::text::hash_str(metric));
     let resamples = config.resamples.clamp(1, 100_000) as usize;
+    let draw = |v: &[f64], rng: &mut Rng| (0..v.len()).map(|_| v[rng.below(v.len())]).sum::<f64>() / v.len() as f64;
     let mut diffs: Vec<f64> = (0..resamples)
         .map(|_| {
-            let draw =
-                |v: &[f64], rng: &mut Rng| (0..v.len()).map(|_| v[rng.below(v.len())]).sum::<f64>() / v.len() as f64;
-            let db = draw(&b, &mut rng);
-            draw(&c, &mut rng) - db
+            let db = draw(b, &mut rng);
+            draw(c, &mut rng) - db
         })
         .collect();
     diffs.sort_by(f64::total_cmp);
@@ -201,7 +216,7 @@ fn compare_metric(
     let rank = |q: f64| diffs[((q * resamples as f64).ceil() as usize).clamp(1, resamples) - 1];
     let alpha = (1.0 - confidence) / 2.0;
     let (ci_low, ci_high) = (rank(alpha), rank(1.0 - alpha));
-    let g = hedges_g(&b, &c);
+    let g = hedges_g(b, c);
     let t = config.regression_threshold.max(0.0);
     let (worse, better) = match direction {
         Direction::HigherIsBetter => (ci_high < 0.0 && g <= -t, ci_low > 0.0 && g >= t),
@@ -221,20 +236,7 @@ fn compare_metric(
     let rule = format!(
         "regressed when the {level}% bootstrap interval of the difference lies entirely on the {side} (worse) side of 0 and |g| >= {t:.2}; improved symmetrically; otherwise no clear change"
     );
-    MetricComparison {
-        metric: metric.to_string(),
-        direction,
-        baseline_n: b.len(),
-        candidate_n: c.len(),
-        baseline_mean: bm,
-        candidate_mean: cm,
-        difference,
-        ci_low,
-        ci_high,
-        effect_size: g,
-        verdict,
-        rule,
-    }
+    (ci_low, ci_high, g, verdict, rule)
 }
 
 #[cfg(test)]

@@ -104,7 +104,8 @@ pub fn similar_pairs<T: AsRef<Features>>(items: &[T], min_score: f32) -> Vec<Sim
             }
         }
     }
-    candidates.sort_unstable();
+    // Pairs pack two 24-bit indices into 48 bits: five 10-bit digits.
+    radix_sort_bits(&mut candidates, &mut scratch, 0, 5);
     candidates.dedup();
     candidates
         .into_iter()
@@ -116,17 +117,22 @@ pub fn similar_pairs<T: AsRef<Features>>(items: &[T], min_score: f32) -> Vec<Sim
         .collect()
 }
 
-/// Sorts bucket keys by their top 40 bits (least-significant-digit radix
-/// sort, four 10-bit digits); equal keys keep their order, so items stay in
-/// index order within a bucket. Linear time, which a comparison sort of a
-/// million keys per band is not.
+/// Sorts bucket keys by their top 40 bits; equal keys keep their order, so
+/// items stay in index order within a bucket.
 fn radix_sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
+    radix_sort_bits(keys, scratch, 24, 4);
+}
+
+/// Least-significant-digit radix sort on `passes` 10-bit digits from bit
+/// `from` up: linear time, which a comparison sort of millions of keys is
+/// not. Stable, so lower bits not sorted on keep their input order.
+fn radix_sort_bits(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, from: u32, passes: u32) {
     const DIGIT: u32 = 10;
     const BUCKETS: usize = 1 << DIGIT;
     scratch.clear();
     scratch.resize(keys.len(), 0);
-    for pass in 0..4 {
-        let shift = 24 + pass * DIGIT;
+    for pass in 0..passes {
+        let shift = from + pass * DIGIT;
         let mut counts = [0usize; BUCKETS];
         for &k in keys.iter() {
             counts[((k >> shift) as usize) & (BUCKETS - 1)] += 1;

@@ -15,7 +15,8 @@ const BANDS: usize = SIGNATURE_LEN / ROWS;
 const MAX_BUCKET: usize = 8;
 /// Items `similar_pairs` can index: bucket keys carry the index in 24 bits.
 pub const MAX_ITEMS: usize = 1 << 24;
-const INDEX_MASK: u64 = (MAX_ITEMS as u64) - 1;
+/// The low bits of a packed key that carry the item index.
+pub(crate) const INDEX_MASK: u64 = (MAX_ITEMS as u64) - 1;
 
 /// Two items (indices into the caller's slice, `a < b`) and their score.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -119,7 +120,7 @@ pub fn similar_pairs<T: AsRef<Features>>(items: &[T], min_score: f32) -> Vec<Sim
 
 /// Sorts bucket keys by their top 40 bits; equal keys keep their order, so
 /// items stay in index order within a bucket.
-fn radix_sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
+pub(crate) fn radix_sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
     radix_sort_bits(keys, scratch, 24, 4);
 }
 

@@ -398,20 +398,28 @@ impl<'a, 'i> Builder<'a, 'i> {
             }
         };
 
-        // Slots: group by (subject, attribute) by sorting, not hashing: a
-        // million claims must not mean a million small allocations.
-        let mut slot_keys: Vec<(u64, u64, usize)> = claims
+        // Slots: group by (subject, attribute) with a radix sort of packed
+        // keys, not a hash map: a million claims must not mean a million
+        // small allocations. `relate` checks the full subject and attribute,
+        // so keys that agree only on their 40 packed bits change nothing.
+        let mut slot_keys: Vec<u64> = claims
             .iter()
             .enumerate()
+            .take(crate::dedup::MAX_ITEMS)
             .filter_map(|(i, c)| match c {
-                Some(Claim::Slot { subject, attribute, .. }) => Some((*subject, *attribute, i)),
+                Some(Claim::Slot { subject, attribute, .. }) => {
+                    Some((crate::text::mix(subject ^ attribute.rotate_left(17)) & !crate::dedup::INDEX_MASK) | i as u64)
+                }
                 _ => None,
             })
             .collect();
-        slot_keys.sort_unstable();
-        for group in slot_keys.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)).filter(|g| g.len() > 1) {
-            for &(_, _, older) in group {
-                for &(_, _, newer) in group {
+        crate::dedup::radix_sort_keys(&mut slot_keys, &mut Vec::new());
+        let key = |k: &u64| k & !crate::dedup::INDEX_MASK;
+        for group in slot_keys.chunk_by(|x, y| key(x) == key(y)).filter(|g| g.len() > 1) {
+            for &older in group {
+                let older = (older & crate::dedup::INDEX_MASK) as usize;
+                for &newer in group {
+                    let newer = (newer & crate::dedup::INDEX_MASK) as usize;
                     let rel = relate(claims[newer].expect("slot members have claims"), older);
                     if rel == Relation::Replaces {
                         offer(older, newer, rel, self.items);

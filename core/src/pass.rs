@@ -141,6 +141,17 @@ pub struct PassOutput {
 
 const TIME_BOUND: &[&str] = &["today", "tomorrow", "tonight", "this week", "next week", "this weekend", "right now"];
 
+/// The heading of a note that starts "Heading: ..." (one to four words
+/// before a colon near the start), normalized and hashed.
+fn topic_of(text: &str) -> Option<u64> {
+    let (head, rest) = text.split_once(':')?;
+    let words = head.split_whitespace().count();
+    if head.len() > 48 || !(1..=4).contains(&words) || rest.trim().is_empty() || rest.starts_with("//") {
+        return None;
+    }
+    Some(crate::text::hash_str(&crate::text::normalize(head)))
+}
+
 /// The first time-bound phrase in a normalized text, if any.
 fn time_bound_phrase(normalized: &str) -> Option<&'static str> {
     let mut previous = "";
@@ -185,6 +196,8 @@ struct Item<'a> {
     subject_hash: Option<u64>,
     /// The time-bound phrase of a one-sentence text ("tomorrow").
     time_bound: Option<&'static str>,
+    /// The heading of a note written as "Heading: ...".
+    topic: Option<u64>,
 }
 
 impl<'a> Item<'a> {
@@ -216,6 +229,7 @@ impl<'a> Item<'a> {
             claim: if single { claim_of(subject, buffer) } else { None },
             subject_hash: subject_of_text(subject, buffer),
             time_bound: if single { time_bound_phrase(buffer) } else { None },
+            topic: topic_of(text),
         }
     }
 }
@@ -738,6 +752,20 @@ impl<'a, 'i> Builder<'a, 'i> {
         for run in by_session.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
             for w in run.windows(2) {
                 uf.union(w[0].2, w[1].2);
+            }
+        }
+        // Notes under one heading ("Billing API: ...") are related too.
+        let mut by_topic: Vec<(u64, usize)> = Vec::new();
+        for (i, item) in self.items.iter().enumerate() {
+            let (Some(e), Some(topic)) = (item.entry, item.topic) else { continue };
+            if !self.claimed[i] && e.kind == EntryKind::Note {
+                by_topic.push((topic, i));
+            }
+        }
+        by_topic.sort_unstable();
+        for run in by_topic.chunk_by(|x, y| x.0 == y.0) {
+            for w in run.windows(2) {
+                uf.union(w[0].1, w[1].1);
             }
         }
         for group in uf.groups() {

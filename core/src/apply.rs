@@ -63,6 +63,50 @@ pub struct Applied {
     pub rejected: Vec<Id>,
 }
 
+/// Which changes of a proposal may be applied with no person present (the
+/// agent's owner turned the approval gate off), and which wait.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AutoPlan {
+    pub apply: Vec<Id>,
+    /// Each waiting change with the reason it waits.
+    pub wait: Vec<(Id, String)>,
+}
+
+/// The share of a store's active entries an unattended apply may retire.
+pub const AUTO_RETIRE_SHARE: f64 = 0.05;
+
+/// The rule for unattended applies: a change with any risk flag (suspected
+/// poisoning, untrusted-only evidence, a shared store, a large deletion)
+/// waits for a person. If the remaining changes together would retire more
+/// than `max(large_deletion, 5% of the active entries)` entries, every
+/// change that retires entries waits too, and only additions apply.
+pub fn auto_apply_plan(proposal: &Proposal, active_entries: usize, large_deletion: usize) -> AutoPlan {
+    let mut plan = AutoPlan::default();
+    let safe: Vec<&Change> = proposal
+        .changes
+        .iter()
+        .filter(|c| {
+            let flags: Vec<&str> = c.risk.iter().map(|r| r.detail.as_str()).collect();
+            if !flags.is_empty() {
+                plan.wait.push((c.id.clone(), format!("risk flagged: {}", flags.join("; "))));
+            }
+            flags.is_empty()
+        })
+        .collect();
+    let retiring: usize = safe.iter().map(|c| crate::pass::retired_by(c)).sum();
+    let limit = large_deletion.max((active_entries as f64 * AUTO_RETIRE_SHARE).floor() as usize);
+    for c in safe {
+        if retiring > limit && crate::pass::retired_by(c) > 0 {
+            let why =
+                format!("together the changes retire {retiring} of {active_entries} active entries (limit {limit})");
+            plan.wait.push((c.id.clone(), why));
+        } else {
+            plan.apply.push(c.id.clone());
+        }
+    }
+    plan
+}
+
 /// The ids of accepted changes whose target entries differ from what the
 /// proposal saw at its base version.
 pub fn moved_changes(store: &MemoryStore, proposal: &Proposal, accepted: &[&Change]) -> Vec<Id> {
@@ -492,5 +536,44 @@ m5 active: Lunch with Dana tomorrow at noon
             let reverted: std::collections::BTreeSet<&Id> = events.iter().filter_map(|e| e.entry_id.as_ref()).collect();
             assert_eq!(touched, reverted, "seed {seed}");
         }
+    }
+
+    #[test]
+    fn unattended_applies_hold_back_risky_changes_and_large_deletions() {
+        let s = store();
+        let mut p = proposal(&s);
+        let kinds = |p: &Proposal, ids: &[Id]| {
+            ids.iter().map(|i| p.change(i).unwrap().kind.as_str()).collect::<Vec<_>>().join(" ")
+        };
+        // Merge, supersede and prune retire one entry each: three of five,
+        // within a limit of max(10, 5%) but over a limit of max(2, 5%).
+        let plan = auto_apply_plan(&p, 5, 10);
+        assert_eq!(kinds(&p, &plan.apply), "supersede merge prune");
+        assert!(plan.wait.is_empty());
+        let plan = auto_apply_plan(&p, 5, 2);
+        assert!(plan.apply.is_empty());
+        assert_eq!(plan.wait.len(), 3);
+        assert!(plan.wait[0].1.contains("retire 3 of 5 active entries (limit 2)"), "{:?}", plan.wait);
+
+        p.changes[0].risk.push(crate::proposal::RiskFlag {
+            kind: crate::proposal::RiskKind::PoisoningSuspected,
+            detail: "instruction-like text from a tool".into(),
+        });
+        let plan = auto_apply_plan(&p, 5, 10);
+        assert_eq!(kinds(&p, &plan.apply), "merge prune");
+        assert_eq!(
+            plan.wait,
+            vec![(p.changes[0].id.clone(), "risk flagged: instruction-like text from a tool".into())]
+        );
+
+        // What waits is reviewed later as a proposal of its own, against
+        // the version the unattended part made.
+        let first = p.subset(|c| plan.apply.contains(&c.id));
+        let applied = apply(&s, &first, &Review::approve_all(&first, "auto", Timestamp(0))).unwrap();
+        let rest = p.subset(|c| !plan.apply.contains(&c.id));
+        assert_eq!(rest.base_fingerprints.len(), 1, "the superseded entry");
+        let done = apply(&applied.store, &rest, &Review::approve_all(&rest, "user:alice", Timestamp(1))).unwrap();
+        assert_eq!(done.store.version, 9);
+        assert_eq!(done.store.active().count(), 2);
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod config;
 pub mod dedup;
 pub mod diff;
 pub mod entry;
@@ -22,6 +23,7 @@ pub mod poison;
 pub mod proposal;
 pub mod review;
 pub mod rng;
+pub mod schedule;
 pub mod session;
 pub mod store;
 pub mod supersede;

@@ -150,6 +150,28 @@ impl Proposal {
     pub fn change(&self, id: &Id) -> Option<&Change> {
         self.changes.iter().find(|c| &c.id == id)
     }
+
+    /// The same proposal with only the changes `keep` accepts, and the
+    /// fingerprints of their targets: what is left to review after part of
+    /// it was decided.
+    pub fn subset(&self, keep: impl Fn(&Change) -> bool) -> Proposal {
+        let changes: Vec<Change> = self.changes.iter().filter(|c| keep(c)).cloned().collect();
+        let base_fingerprints = changes
+            .iter()
+            .flat_map(|c| &c.targets)
+            .filter_map(|t| self.base_fingerprints.get(t).map(|fp| (t.clone(), fp.clone())))
+            .collect();
+        Proposal {
+            id: self.id.clone(),
+            store_id: self.store_id.clone(),
+            base_version: self.base_version,
+            created_at: self.created_at,
+            changes,
+            token_cost: self.token_cost,
+            summary: self.summary.clone(),
+            base_fingerprints,
+        }
+    }
 }
 
 /// A stable fingerprint of an entry's full content: FNV-1a over every

@@ -36,11 +36,15 @@ async function wrangler(args) {
   return run(WRANGLER, args, { cwd: WORKER_DIR, env: ENV, maxBuffer: 16 << 20 });
 }
 
+/** The admin token every test runtime is started with. */
+export const ADMIN = "rvr_test_admin_0123456789abcdef0123456789abcdef";
+
 /**
  * Starts `wrangler dev` on a fresh D1 (migrated, and seeded with the demo
- * agent unless `seed` is false). Returns `{ baseUrl, stop, logs }`.
+ * agent unless `seed` is false), with `ADMIN_TOKEN` set and any other
+ * worker `vars` given. Returns `{ baseUrl, stop, logs }`.
  */
-export async function startRuntime({ seed = true } = {}) {
+export async function startRuntime({ seed = true, vars = {} } = {}) {
   const state = await mkdtemp(join(tmpdir(), "reverie-e2e-"));
   await wrangler(["d1", "migrations", "apply", "reverie", "--local", "--persist-to", state]);
   if (seed) {
@@ -51,7 +55,8 @@ export async function startRuntime({ seed = true } = {}) {
   const child = spawn(
     WRANGLER,
     ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
-      "--test-scheduled", "--persist-to", state, "--show-interactive-dev-session=false"],
+      "--test-scheduled", "--persist-to", state, "--show-interactive-dev-session=false",
+      ...Object.entries({ ADMIN_TOKEN: ADMIN, ...vars }).flatMap(([k, v]) => ["--var", `${k}:${v}`])],
     { cwd: WORKER_DIR, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
   let logs = "";
@@ -90,20 +95,33 @@ export async function startRuntime({ seed = true } = {}) {
   return { baseUrl, stop, logs: () => logs };
 }
 
-/** `fetch` that parses JSON and returns `{ status, body }`. */
-export async function api(baseUrl, path, init = {}) {
+/**
+ * One API call: `body` is sent as JSON (a string as it is), `token` as the
+ * bearer (the admin's unless given; `null` for none). Returns
+ * `{ status, body, headers }` with the body parsed when it is JSON.
+ */
+export async function api(baseUrl, path, { method, body, token = ADMIN, headers = {} } = {}) {
+  const init = { method: method ?? (body === undefined ? "GET" : "POST"), headers: { ...headers } };
+  if (token) init.headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) {
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    init.headers["content-type"] ??= "application/json";
+  }
   const res = await fetch(`${baseUrl}${path}`, init);
   const text = await res.text();
-  let body;
+  let parsed;
   try {
-    body = JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
-    body = text;
+    parsed = text;
   }
-  return { status: res.status, body };
+  return { status: res.status, body: parsed, headers: res.headers };
 }
 
-/** Fires the worker's cron handler the way Cloudflare's scheduler would. */
+/**
+ * Fires the worker's cron handler the way Cloudflare's scheduler would
+ * (wrangler's test route; the scheduled time is now).
+ */
 export async function triggerCron(baseUrl, cron = "*/5 * * * *") {
   const res = await fetch(`${baseUrl}/__scheduled?cron=${encodeURIComponent(cron)}`);
   if (!res.ok) throw new Error(`cron trigger answered ${res.status}: ${await res.text()}`);

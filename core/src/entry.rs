@@ -166,12 +166,20 @@ pub struct MemoryEntry {
     #[serde(flatten)]
     pub status: Status,
     /// 0.0 ..= 1.0
-    #[serde(default = "default_confidence")]
+    #[serde(default = "default_confidence", serialize_with = "short_f32")]
     pub confidence: f32,
 }
 
 fn default_confidence() -> f32 {
     0.8
+}
+
+/// Writes an `f32` as the shortest decimal that reads back to it, also
+/// when the serializer widens to `f64` first (as `serde_json::Value`
+/// does): `0.8`, not `0.800000011920929`.
+pub(crate) fn short_f32<S: serde::Serializer>(x: &f32, s: S) -> std::result::Result<S::Ok, S::Error> {
+    let shortest: f64 = x.to_string().parse().unwrap_or(f64::from(*x));
+    s.serialize_f64(shortest)
 }
 
 impl MemoryEntry {

@@ -97,6 +97,7 @@ pub struct Change {
     pub justification: String,
     pub evidence: Vec<Evidence>,
     /// 0.0 ..= 1.0
+    #[serde(serialize_with = "crate::entry::short_f32")]
     pub confidence: f32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risk: Vec<RiskFlag>,

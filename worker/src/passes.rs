@@ -1,11 +1,30 @@
-//! Consolidation passes: recording the ones the cron trigger starts, and
-//! listing them.
+//! Consolidation passes: on demand over HTTP and on each agent's schedule
+//! from the cron trigger. A pass loads the store, the sessions of its
+//! window and the review history, runs the core, asks the model about the
+//! groups the rules could not settle (when a key is configured), stores the
+//! proposal, applies the safe part at once when the owner turned approval
+//! off, and tells the webhooks. Every stage is recorded on the pass row, so
+//! progress can be watched; a pass that fails records why and leaves the
+//! store untouched.
 
+use std::collections::BTreeMap;
+
+use reverie_core::apply::{auto_apply_plan, Decision};
+use reverie_core::pass::{retired_by, run_pass, PassConfig, PassInput};
+use reverie_core::schedule::due_slot;
+use reverie_core::{Id, Timestamp};
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
-use worker::{Env, Request, Response, Result, RouteContext};
+use serde_json::{json, Value};
 
-use crate::DB;
+use crate::agents::{self, AgentRow};
+use crate::db::{self, Db};
+use crate::http::{self, ApiError, ApiResult, Query};
+use crate::{llm, proposals, sessions, stores, webhooks, Cx};
+
+/// A pass still `running` after this long was stopped by the runtime.
+const STALE_MS: i64 = 15 * 60_000;
+/// Changes listed in a webhook payload; the rest are in the API.
+const WEBHOOK_CHANGES: usize = 200;
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct PassRow {
@@ -13,34 +32,344 @@ pub(crate) struct PassRow {
     agent_id: String,
     trigger: String,
     status: String,
+    stage: Option<String>,
     started_at: f64,
     finished_at: Option<f64>,
+    proposal_id: Option<String>,
+    store_id: Option<String>,
+    error: Option<String>,
+    stats: Option<String>,
 }
 
-/// `GET /api/v1/passes`: newest first.
-pub(crate) async fn list(_req: Request, ctx: RouteContext<()>) -> Result<Response> {
-    let rows = ctx
-        .env
-        .d1(DB)?
-        .prepare(
-            "SELECT id, agent_id, trigger, status, started_at, finished_at \
-             FROM passes ORDER BY started_at DESC, id DESC LIMIT 100",
+const COLUMNS: &str =
+    "id, agent_id, trigger, status, stage, started_at, finished_at, proposal_id, store_id, error, stats";
+
+impl PassRow {
+    fn describe(&self) -> ApiResult<Value> {
+        let stats: Value = self.stats.as_deref().map(serde_json::from_str).transpose()?.unwrap_or(Value::Null);
+        Ok(json!({
+            "id": self.id, "agent_id": self.agent_id, "trigger": self.trigger, "status": self.status,
+            "stage": self.stage, "started_at": self.started_at as i64, "finished_at": self.finished_at.map(|t| t as i64),
+            "duration_ms": self.finished_at.map(|f| (f - self.started_at) as i64),
+            "proposal_id": self.proposal_id, "store_id": self.store_id, "error": self.error, "stats": stats,
+        }))
+    }
+}
+
+async fn find(db: &Db, id: i64) -> ApiResult<Option<PassRow>> {
+    db.first(&format!("SELECT {COLUMNS} FROM passes WHERE id = ?1"), &[db::n(id)]).await
+}
+
+/// `GET /passes?agent_id=&limit=`: newest first, the caller's agents only.
+pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
+    let agent = q.str("agent_id");
+    if let Some(agent) = agent {
+        cx.who.can_read(agent)?;
+    }
+    let limit = q.limit(100, 1000)?;
+    let grants = if cx.who.require_admin().is_ok() { None } else { Some(serde_json::to_string(&cx.who.agents)?) };
+    let rows: Vec<PassRow> = cx
+        .db
+        .all(
+            &format!(
+                "SELECT {COLUMNS} FROM passes WHERE (?1 IS NULL OR agent_id = ?1) \
+                 AND (?2 IS NULL OR agent_id IN (SELECT value FROM json_each(?2))) \
+                 ORDER BY started_at DESC, id DESC LIMIT ?3"
+            ),
+            &[db::opt_s(agent), db::opt_s(grants.as_deref()), db::n(limit)],
         )
-        .all()
+        .await?;
+    http::json(&json!({ "passes": rows.iter().map(PassRow::describe).collect::<ApiResult<Vec<_>>>()? }))
+}
+
+/// `GET /passes/{id}`.
+pub(crate) async fn show(cx: &Cx, id: &str) -> ApiResult {
+    let n: i64 = id.parse().map_err(|_| ApiError::bad_request(format!("pass id `{id}` is not a number")))?;
+    let row = find(&cx.db, n).await?.ok_or_else(|| ApiError::not_found("pass", id))?;
+    cx.who.can_read(&row.agent_id)?;
+    http::json(&row.describe()?)
+}
+
+/// Claims a pass for `agent`: a new `running` row, unless one is running
+/// already (then `None`).
+async fn claim(db: &Db, agent: &AgentRow, trigger: &str, now: Timestamp) -> ApiResult<Option<i64>> {
+    let result = db
+        .stmt(
+            "INSERT INTO passes (agent_id, trigger, status, stage, started_at, store_id) \
+             SELECT ?1, ?2, 'running', 'queued', ?3, ?4 WHERE NOT EXISTS \
+             (SELECT 1 FROM passes WHERE agent_id = ?1 AND status = 'running' AND started_at > ?5)",
+            &[
+                db::s(&agent.id),
+                db::s(trigger),
+                db::n(now.0),
+                db::opt_s(agent.store_id.as_deref()),
+                db::n(now.0 - STALE_MS),
+            ],
+        )?
+        .run()
+        .await?;
+    if db::changes(&result) == 0 {
+        return Ok(None);
+    }
+    Ok(result.meta()?.and_then(|m| m.last_row_id))
+}
+
+/// `POST /agents/{id}/passes?wait=true|false`: starts a pass now. By
+/// default it answers 202 at once and the pass runs on (poll
+/// `GET /passes/{id}` for its stage); with `wait=true` it answers when the
+/// pass is done.
+pub(crate) async fn start(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
+    cx.who.can_review(agent_id)?;
+    let agent = agents::readable(cx, agent_id).await?;
+    let wait = q.one_of("wait", &["true", "false"])?.as_deref() == Some("true");
+    let trigger = format!("on-demand:{}", cx.who.actor());
+    let id = claim(&cx.db, &agent, &trigger, cx.now).await?.ok_or_else(|| {
+        ApiError::conflict(format!("a pass for agent {agent_id} is running already; wait for it to finish"))
+    })?;
+    if wait {
+        execute(cx, id, &agent).await;
+        let row = find(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("pass", &id.to_string()))?;
+        return http::json_status(201, &row.describe()?);
+    }
+    let row = find(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("pass", &id.to_string()))?;
+    let background = cx.detached()?;
+    cx.defer(async move {
+        execute(&background, id, &agent).await;
+        background.run_deferred().await;
+    });
+    http::json_status(202, &row.describe()?)
+}
+
+/// `POST /scheduler/run?at=`: runs what the cron trigger runs, now or as
+/// of `at` (epoch ms), and says what it did. For operators catching up
+/// after an outage, and for tests of schedules.
+pub(crate) async fn run_scheduler(cx: &Cx, q: &Query) -> ApiResult {
+    cx.who.require_admin()?;
+    let mut at = cx.detached()?;
+    at.now = q.time("at")?.unwrap_or(cx.now);
+    let report = run_scheduled(&at).await?;
+    at.run_deferred().await;
+    http::json(&report)
+}
+
+/// The cron trigger: every agent whose schedule has a due slot gets one
+/// pass (claimed by slot, so overlapping triggers do not double it); stale
+/// passes are closed and due webhook deliveries retried.
+pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
+    // Staleness is judged by the real clock, also when the scheduler is
+    // asked to run as of another time.
+    let real_now = clock();
+    cx.db
+        .run(
+            "UPDATE passes SET status = 'failed', finished_at = ?1, \
+             error = 'the pass did not finish: the runtime stopped it before it could record an outcome' \
+             WHERE status = 'running' AND started_at <= ?2",
+            &[db::n(real_now), db::n(real_now - STALE_MS)],
+        )
+        .await?;
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let ids: Vec<Id> = cx.db.all("SELECT id FROM agents WHERE dreaming_enabled = 1 ORDER BY id", &[]).await?;
+    let mut ran = Vec::new();
+    for Id { id } in ids {
+        let Some(agent) = agents::find(&cx.db, &id).await? else { continue };
+        let config = match agent.config() {
+            Ok(c) => c,
+            Err(e) => {
+                worker::console_error!("agent {id} has an unreadable config: {}", e.message);
+                continue;
+            }
+        };
+        let since = Timestamp(agent.schedule_since.unwrap_or(agent.created_at) as i64);
+        let last = agent.last_slot.map(|t| Timestamp(t as i64));
+        let Some(slot) = due_slot(config.schedule, config.schedule_time, last, since, cx.now) else { continue };
+        let claimed = cx
+            .db
+            .run(
+                "UPDATE agents SET last_slot = ?2 WHERE id = ?1 AND (last_slot IS NULL OR last_slot < ?2)",
+                &[db::s(&id), db::n(slot.0)],
+            )
+            .await?;
+        if claimed == 0 {
+            continue;
+        }
+        let trigger = format!("schedule:{}", config.schedule.as_str());
+        if let Some(pass) = claim(&cx.db, &agent, &trigger, cx.now).await? {
+            execute(cx, pass, &agent).await;
+            ran.push(json!({ "agent_id": id, "pass_id": pass, "slot": slot }));
+        }
+    }
+    let retried = webhooks::retry_due(&cx.db, cx.now).await?;
+    Ok(json!({ "at": cx.now, "passes": ran, "webhook_deliveries_retried": retried }))
+}
+
+/// Runs pass `id` to completion, recording success or the reason it
+/// failed. Never returns an error: the pass row is the outcome.
+pub(crate) async fn execute(cx: &Cx, id: i64, agent: &AgentRow) {
+    let started = clock();
+    let result = run(cx, id, agent, started).await;
+    // Recorded on the pass's own time line: its start plus the time spent.
+    let finished = cx.now.0 + (clock() - started);
+    let (status, error, stats) = match result {
+        Ok(stats) => ("completed", None, Some(stats)),
+        Err(e) => ("failed", Some(e.message), None),
+    };
+    let stats = stats.map(|s| s.to_string());
+    let recorded = cx
+        .db
+        .run(
+            "UPDATE passes SET status = ?2, stage = 'done', finished_at = ?3, error = ?4, stats = COALESCE(?5, stats) WHERE id = ?1",
+            &[db::n(id), db::s(status), db::n(finished), db::opt_s(error.as_deref()), db::opt_s(stats.as_deref())],
+        )
+        .await;
+    if let Err(e) = recorded {
+        worker::console_error!("pass {id} finished ({status}) but could not be recorded: {}", e.message);
+    }
+}
+
+/// The runtime's clock. Inside a Worker it advances at I/O, so stage
+/// times are read after each stage's first I/O (the stage record).
+fn clock() -> i64 {
+    worker::Date::now().as_millis() as i64
+}
+
+async fn stage(db: &Db, id: i64, name: &str) -> ApiResult<i64> {
+    db.run("UPDATE passes SET stage = ?2 WHERE id = ?1", &[db::n(id), db::s(name)]).await?;
+    Ok(clock())
+}
+
+async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Value> {
+    let db = &cx.db;
+    // The pass's "now" is the request's or the schedule's time; the clock
+    // only measures how long the stages take.
+    let now = cx.now;
+    let config = agent.config()?;
+    let t_load = stage(db, id, "loading").await?;
+    let store_row = stores::ensure(db, config.memory_store.as_str(), &agent.id, false, now).await?;
+    let store = stores::load(db, &store_row).await?;
+    let mut agents_of_store = stores::agents_using(db, &store_row.id).await?;
+    if !agents_of_store.contains(&agent.id) {
+        agents_of_store.push(agent.id.clone());
+    }
+    let window_start = Timestamp(now.0 - config.sessions_since.millis());
+    let sessions = sessions::window(db, &agents_of_store, window_start, Timestamp(now.0 + 1)).await?;
+    let history = proposals::history(db, &store_row.id).await?;
+
+    let t_rules = stage(db, id, "rules").await?;
+    let proposal_id = Id::new(format!("prop_{}", &crate::random_hex()[..12]))?;
+    let pass_config = PassConfig::recommended(proposal_id, now);
+    let input = PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+    let mut output = run_pass(&input, &pass_config)?;
+
+    let t_llm = stage(db, id, "llm").await?;
+    let llm_report = match llm::settings(&cx.env) {
+        Err(reason) => json!({ "mode": "rules_only", "reason": format!("the LLM settings are invalid: {reason}") }),
+        Ok(None) => json!({ "mode": "rules_only", "reason": "no LLM key is configured" }),
+        Ok(Some(_)) if output.unsettled.is_empty() => {
+            json!({ "mode": "rules_only", "reason": "the rules settled every group" })
+        }
+        Ok(Some(settings)) => {
+            let report = llm::settle(&settings, &store, &output.unsettled, &mut output.proposal).await;
+            json!({ "mode": "llm", "provider": settings.provider, "model": settings.model, "report": report })
+        }
+    };
+    let proposal = output.proposal;
+
+    let t_save = stage(db, id, "saving").await?;
+    let mut batch = proposals::save(db, &proposal, &agent.id, id)?;
+    batch.push(db.stmt("UPDATE passes SET proposal_id = ?2 WHERE id = ?1", &[db::n(id), db::s(proposal.id.as_str())])?);
+    db.batch(batch).await?;
+    let t_saved = clock();
+
+    let unattended = !config.require_approval && !store_row.is_shared() && !proposal.changes.is_empty();
+    let auto = if unattended {
+        Some(auto_apply(db, &proposal.id, store.active().count(), pass_config.large_deletion, now).await?)
+    } else {
+        None
+    };
+    let t_done = clock();
+
+    let counts: BTreeMap<&str, u32> = proposal.summary.counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let stats = json!({
+        "entries": store.entries.len(),
+        "active_entries": store.active().count(),
+        "base_version": store.version,
+        "sessions": sessions.len(),
+        "window_since": window_start,
+        "changes": proposal.changes.len(),
+        "changes_by_kind": counts,
+        "retires": proposal.changes.iter().map(retired_by).sum::<usize>(),
+        "risky_changes": proposal.changes.iter().filter(|c| c.is_risky()).count(),
+        "unsettled_groups": output.unsettled.len(),
+        "held_back": proposal.summary.held_back,
+        "dropped_llm_changes": proposal.summary.dropped_llm_changes,
+        "input_tokens": proposal.token_cost.input_tokens,
+        "output_tokens": proposal.token_cost.output_tokens,
+        "cost_usd": llm_report["report"]["cost_usd"].as_f64().unwrap_or(0.0),
+        "llm": llm_report,
+        "auto_apply": auto,
+        "timings_ms": {
+            "load": t_rules - t_load, "rules": t_llm - t_rules, "llm": t_save - t_llm,
+            "save": t_saved - t_save, "auto_apply": t_done - t_saved, "total": t_done - started,
+        },
+    });
+
+    let suggested = match &auto {
+        _ if proposal.changes.is_empty() => "none: nothing to consolidate",
+        Some(a) if a["waiting"].as_u64() == Some(0) => "none: applied without review (approval is off for this agent)",
+        Some(_) => "review: some changes wait for a person",
+        None => "review: approve, reject or partly accept the proposal",
+    };
+    let changes = proposals::changes(db, proposal.id.as_str()).await?;
+    let row = proposals::find(db, proposal.id.as_str())
         .await?
-        .results::<PassRow>()?;
-    Response::from_json(&serde_json::json!({ "passes": rows }))
+        .ok_or_else(|| ApiError::not_found("proposal", proposal.id.as_str()))?;
+    let views = proposals::change_views(db, &row, &changes[..changes.len().min(WEBHOOK_CHANGES)]).await?;
+    webhooks::notify(
+        cx,
+        &agent.id,
+        "pass.completed",
+        json!({
+            "agent_id": agent.id, "store_id": store_row.id, "pass_id": id, "proposal_id": proposal.id,
+            "status": row.status, "suggested_action": suggested, "auto_apply": auto, "notify": config.notify,
+            "summary": proposal.summary,
+            "token_cost": proposal.token_cost, "changes": views, "changes_total": changes.len(),
+            "changes_truncated": changes.len() > WEBHOOK_CHANGES,
+        }),
+    )
+    .await?;
+    Ok(stats)
 }
 
-/// Records one pass per enabled agent for this cron tick.
-pub(crate) async fn run_scheduled(env: &Env, cron: &str, scheduled_ms: f64) -> Result<()> {
-    let db = env.d1(DB)?;
-    let insert = db
-        .prepare(
-            "INSERT INTO passes (agent_id, trigger, status, started_at, finished_at) \
-             SELECT id, ?1, 'completed', ?2, ?2 FROM agents WHERE dreaming_enabled = 1",
-        )
-        .bind(&[JsValue::from_str(&format!("cron:{cron}")), JsValue::from_f64(scheduled_ms)])?;
-    insert.run().await?;
-    Ok(())
+/// Applies the changes no person needs to see (core's `auto_apply_plan`)
+/// and leaves the rest pending.
+async fn auto_apply(
+    db: &Db,
+    proposal_id: &Id,
+    active: usize,
+    large_deletion: usize,
+    now: Timestamp,
+) -> ApiResult<Value> {
+    let row = proposals::find(db, proposal_id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("proposal", proposal_id.as_str()))?;
+    let all = proposals::changes(db, &row.id).await?;
+    let proposal = proposals::core_proposal(&row, &all, |_| true)?;
+    let plan = auto_apply_plan(&proposal, active, large_deletion);
+    let waiting: Vec<Value> = plan.wait.iter().map(|(id, why)| json!({ "change_id": id, "reason": why })).collect();
+    if plan.apply.is_empty() {
+        return Ok(json!({ "applied": 0, "waiting": waiting.len(), "wait": waiting }));
+    }
+    let decisions = plan.apply.iter().map(|id| (id.clone(), Decision::Accept)).collect();
+    match proposals::apply_decisions(db, &row, &all, decisions, "reverie:auto-approve", now).await {
+        Ok(outcome) => Ok(json!({
+            "applied": outcome.accepted, "version": outcome.version, "waiting": waiting.len(), "wait": waiting,
+        })),
+        // The store moved while the pass ran: nothing is applied, and the
+        // whole proposal waits for a person.
+        Err(e) if e.status == 409 => Ok(json!({ "applied": 0, "waiting": all.len(), "error": e.message })),
+        Err(e) => Err(e),
+    }
 }

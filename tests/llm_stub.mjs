@@ -1,0 +1,501 @@
+// A local stand-in for the LLM providers, for end-to-end tests. It speaks the
+// real wire formats of the Anthropic Messages API (POST /v1/messages) and
+// OpenAI chat completions (POST /v1/chat/completions), answers the
+// `record_decisions` tool call that core/src/llm.rs forces, and can be told to
+// misbehave (errors, delays, malformed or truncated answers, made-up evidence)
+// one request at a time. Only Node built-ins.
+//
+//   const stub = await startLlmStub();
+//   stub.enqueue({ kind: "status", status: 429, retryAfter: 1 }, { kind: "ok" });
+//   // point the service's base URL at stub.url, run it, then inspect stub.requests
+//   await stub.close();
+
+import { createServer } from "node:http";
+import { randomBytes } from "node:crypto";
+
+const TOOL_NAME = "record_decisions";
+
+/** The behaviours `enqueue` accepts; see `startLlmStub`. */
+const KINDS = new Set([
+  "ok", "distinct", "supersedes", "delay", "status", "malformed", "made_up_evidence", "truncated", "no_tool",
+]);
+
+/** The two endpoints, by method and path. */
+const ROUTES = {
+  "POST /v1/messages": "anthropic",
+  "POST /v1/chat/completions": "openai",
+};
+
+/**
+ * Starts the stub on 127.0.0.1 on a free port. Returns:
+ * - `url`: "http://127.0.0.1:<port>" (the service appends /v1/...);
+ * - `requests`: every request received, in order, as
+ *   `{ path, headers (lower-case keys), body (parsed JSON, or the raw string), at (ms) }`;
+ * - `enqueue(...behaviours)`: queue behaviours, used one per model request in
+ *   FIFO order ("ok" once the queue is empty). Requests refused before they
+ *   reach the "model" (unknown path, missing auth headers, body not JSON) are
+ *   recorded but do not use up a behaviour;
+ * - `reset()`: clears the queue and the recorded requests;
+ * - `close()`: stops the server, dropping open connections and pending delays.
+ *
+ * Behaviours: `{kind:"ok"}`, `{kind:"distinct"}`, `{kind:"supersedes"}`,
+ * `{kind:"delay", ms, then?}`, `{kind:"status", status, retryAfter?}`,
+ * `{kind:"malformed"}`, `{kind:"made_up_evidence"}`, `{kind:"truncated"}`,
+ * `{kind:"no_tool"}`.
+ */
+export async function startLlmStub() {
+  const queue = [];
+  const requests = [];
+  // Resolvers of pending delays, so `close()` can end them at once.
+  const pendingDelays = new Set();
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      // A bug in the stub must not take the test process down; make it loud.
+      console.error("llm_stub: internal error:", err);
+      send(res, 500, {}, { type: "error", error: { type: "api_error", message: `llm_stub: ${err.message}` } });
+    });
+  });
+
+  async function handle(req, res) {
+    const at = Date.now();
+    const raw = await readBody(req);
+    if (raw === null) return; // The client hung up mid-body: nothing to answer.
+    let body = raw;
+    let isJson = false;
+    try {
+      body = JSON.parse(raw);
+      isJson = true;
+    } catch {
+      // Keep the raw text; answered with a 400 below.
+    }
+    requests.push({ path: req.url, headers: { ...req.headers }, body, at });
+
+    const pathname = new URL(req.url, "http://stub").pathname;
+    const provider = ROUTES[`${req.method} ${pathname}`];
+    if (!provider) {
+      return sendError(res, guessProvider(req), 404, `${req.method} ${pathname} is not an endpoint of this stub`);
+    }
+
+    // Authentication first, as the real APIs do.
+    if (provider === "anthropic") {
+      if (!req.headers["x-api-key"]) return sendError(res, provider, 401, "x-api-key header is required");
+      if (!req.headers["anthropic-version"]) {
+        return sendError(res, provider, 400, "anthropic-version: header is required");
+      }
+    } else if (!/^Bearer \S+/.test(req.headers.authorization ?? "")) {
+      return sendError(
+        res,
+        provider,
+        401,
+        "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth.",
+      );
+    }
+
+    if (!isJson || typeof body !== "object" || body === null || Array.isArray(body)) {
+      return sendError(res, provider, 400, "There was an error parsing the body of your request as a JSON object.");
+    }
+
+    // The request reached the "model": it uses up one behaviour.
+    const behaviour = queue.shift() ?? { kind: "ok" };
+    const call = { provider, body, groups: groupsOf(body), inputTokens: Math.ceil(Buffer.byteLength(raw) / 4) };
+    await perform(behaviour, call, res);
+  }
+
+  /** Answers `call` on `res` the way `behaviour` says. */
+  async function perform(behaviour, call, res) {
+    const { provider } = call;
+    switch (behaviour.kind) {
+      case "delay": {
+        const completed = await delay(behaviour.ms, res);
+        // The client gave up (or the stub is closing): nobody to answer.
+        if (!completed) return;
+        return perform(behaviour.then ?? { kind: "ok" }, call, res);
+      }
+      case "status": {
+        const headers = behaviour.retryAfter === undefined ? {} : { "retry-after": String(behaviour.retryAfter) };
+        return sendError(res, provider, behaviour.status, undefined, headers);
+      }
+      case "malformed": {
+        // A real-looking answer cut off halfway: never valid JSON.
+        const full = JSON.stringify(toolAnswer(call, answerFor("ok", call.groups)));
+        return send(res, 200, {}, full.slice(0, Math.floor(full.length / 2)));
+      }
+      case "truncated":
+        return send(res, 200, {}, truncatedAnswer(call));
+      case "no_tool":
+        return send(res, 200, {}, textAnswer(call, "These entries look related, but I would rather not decide."));
+      default:
+        // ok, distinct, supersedes, made_up_evidence: a well-formed tool call.
+        return send(res, 200, {}, toolAnswer(call, answerFor(behaviour.kind, call.groups)));
+    }
+  }
+
+  /**
+   * Waits `ms`; resolves true when the time is up, false as soon as the
+   * client disconnects or the stub closes.
+   */
+  function delay(ms, res) {
+    return new Promise((resolve) => {
+      const finish = (completed) => {
+        clearTimeout(timer);
+        res.off("close", onClose);
+        pendingDelays.delete(finish);
+        resolve(completed);
+      };
+      const onClose = () => finish(false);
+      const timer = setTimeout(() => finish(true), ms);
+      res.on("close", onClose);
+      pendingDelays.add(finish);
+    });
+  }
+
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    requests,
+    enqueue(...behaviours) {
+      behaviours.forEach(validate);
+      queue.push(...behaviours);
+    },
+    reset() {
+      // Cleared in place, so a reference to `stub.requests` stays live.
+      queue.length = 0;
+      requests.length = 0;
+    },
+    async close() {
+      for (const finish of [...pendingDelays]) finish(false);
+      const closed = new Promise((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+/** Throws on a behaviour the stub does not know, so a typo fails the test early. */
+function validate(behaviour) {
+  if (typeof behaviour !== "object" || behaviour === null || !KINDS.has(behaviour.kind)) {
+    throw new TypeError(`llm_stub: unknown behaviour ${JSON.stringify(behaviour)}`);
+  }
+  if (behaviour.kind === "delay") {
+    if (!Number.isFinite(behaviour.ms) || behaviour.ms < 0) {
+      throw new TypeError("llm_stub: a delay needs ms >= 0");
+    }
+    if (behaviour.then !== undefined) validate(behaviour.then);
+  }
+  if (behaviour.kind === "status" && !(Number.isInteger(behaviour.status) && behaviour.status >= 400)) {
+    throw new TypeError("llm_stub: a status behaviour needs an HTTP error status (>= 400)");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Reading the request
+
+/** The request body as text, or null when the client disconnects before sending it all. */
+function readBody(req) {
+  return new Promise((resolve) => {
+    const chunks = [];
+    req.on("data", (chunk) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", () => resolve(null));
+  });
+}
+
+/**
+ * The groups in the user message's fenced ```json block (see `build_request`
+ * in core/src/llm.rs), or [] when there is none. Message content may be a
+ * string or, in both APIs, an array of text blocks.
+ */
+function groupsOf(body) {
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  for (const message of messages) {
+    if (message?.role !== "user") continue;
+    const text = typeof message.content === "string"
+      ? message.content
+      : Array.isArray(message.content)
+      ? message.content.filter((b) => b?.type === "text").map((b) => b.text).join("\n")
+      : "";
+    // Pretty-printed JSON never holds a newline followed by ``` (newlines in
+    // strings are escaped), so the first closing fence ends the data.
+    const fenced = /```json\n([\s\S]*?)\n```/.exec(text);
+    if (!fenced) continue;
+    try {
+      const data = JSON.parse(fenced[1]);
+      if (Array.isArray(data.groups)) return data.groups;
+    } catch {
+      // Not the data block after all; keep looking.
+    }
+  }
+  return [];
+}
+
+/** Which error format fits a request to an unknown path, from its auth header. */
+function guessProvider(req) {
+  return req.headers.authorization && !req.headers["x-api-key"] ? "openai" : "anthropic";
+}
+
+// ---------------------------------------------------------------------------
+// The model's answers (the `record_decisions` tool input)
+
+/** The text of an entry, or "" when it has none. */
+function textOf(entry) {
+  return typeof entry?.text === "string" ? entry.text : "";
+}
+
+function entriesOf(group) {
+  return Array.isArray(group?.entries) ? group.entries : [];
+}
+
+/**
+ * A verbatim quote from `text`: its first (up to) 40 characters, cut between
+ * code points so it stays valid UTF-8 and a substring for the core's check.
+ * Leading whitespace is skipped, since the core rejects blank quotes.
+ */
+function excerpt(text, max = 40) {
+  return Array.from(text.trimStart()).slice(0, max).join("");
+}
+
+/** One evidence item per entry of the group, each quoting that entry. */
+function evidenceFor(group) {
+  return entriesOf(group).map((e) => ({ quote: excerpt(textOf(e)), entry_id: e.entry_id }));
+}
+
+/** The longest text of a group, in UTF-8 bytes like the core measures (first one on a tie). */
+function longestText(group) {
+  let best = "";
+  for (const e of entriesOf(group)) {
+    if (Buffer.byteLength(textOf(e)) > Buffer.byteLength(best)) best = textOf(e);
+  }
+  return best;
+}
+
+/** observed_at as a number: milliseconds in this project, an ISO date tolerated. */
+function observedMillis(entry) {
+  const t = entry?.observed_at;
+  if (typeof t === "number") return t;
+  const parsed = typeof t === "string" ? Date.parse(t) : NaN;
+  return Number.isNaN(parsed) ? -Infinity : parsed;
+}
+
+/** The entry with the greatest observed_at (the first one on a tie). */
+function newestEntry(group) {
+  let newest = null;
+  for (const e of entriesOf(group)) {
+    if (newest === null || observedMillis(e) > observedMillis(newest)) newest = e;
+  }
+  return newest;
+}
+
+/**
+ * A sentence that occurs in none of the entry texts: lengthened until it is
+ * longer than any text it could hide in, if it has to be.
+ */
+function madeUpQuote(groups) {
+  const texts = groups.flatMap((g) => entriesOf(g).map(textOf));
+  let quote = "The team confirmed this in the planning meeting";
+  while (texts.some((t) => t.includes(quote))) quote += " last week, twice";
+  return quote;
+}
+
+/** The tool input for a well-formed answer of `kind` to `groups`. */
+function answerFor(kind, groups) {
+  const decisions = groups.map((group) => {
+    const base = { group: group.group };
+    switch (kind) {
+      case "distinct":
+        return {
+          ...base,
+          verdict: "distinct",
+          justification: "They state different facts.",
+          confidence: 0.9,
+          evidence: evidenceFor(group),
+        };
+      case "supersedes":
+        return {
+          ...base,
+          verdict: "supersedes",
+          newer_entry_id: newestEntry(group)?.entry_id,
+          justification: "The newer entry replaces the older information.",
+          confidence: 0.9,
+          evidence: evidenceFor(group),
+        };
+      case "made_up_evidence": {
+        const quote = madeUpQuote(groups);
+        return {
+          ...base,
+          verdict: "duplicate",
+          merged_text: longestText(group),
+          justification: "They state the same fact.",
+          confidence: 0.9,
+          evidence: entriesOf(group).map((e) => ({ quote, entry_id: e.entry_id })),
+        };
+      }
+      default: // "ok"
+        return {
+          ...base,
+          verdict: "duplicate",
+          merged_text: longestText(group),
+          justification: "They state the same fact.",
+          confidence: 0.9,
+          evidence: evidenceFor(group),
+        };
+    }
+  });
+  return { decisions };
+}
+
+// ---------------------------------------------------------------------------
+// Provider wire formats
+
+function id(prefix) {
+  return prefix + randomBytes(12).toString("hex");
+}
+
+function modelOf(call) {
+  return typeof call.body.model === "string" ? call.body.model : "stub-model";
+}
+
+/** Token usage as each provider spells it. */
+function usage(call, outputTokens) {
+  return call.provider === "anthropic"
+    ? { input_tokens: call.inputTokens, output_tokens: outputTokens }
+    : {
+      prompt_tokens: call.inputTokens,
+      completion_tokens: outputTokens,
+      total_tokens: call.inputTokens + outputTokens,
+    };
+}
+
+/**
+ * A full response body: an Anthropic message with `content` blocks, or an
+ * OpenAI chat completion with one choice holding `message`.
+ */
+function response(call, { content, message, stopReason, finishReason, outputTokens }) {
+  if (call.provider === "anthropic") {
+    return {
+      id: id("msg_"),
+      type: "message",
+      role: "assistant",
+      model: modelOf(call),
+      content,
+      stop_reason: stopReason,
+      stop_sequence: null,
+      usage: usage(call, outputTokens),
+    };
+  }
+  return {
+    id: id("chatcmpl-"),
+    object: "chat.completion",
+    created: Math.floor(Date.now() / 1000),
+    model: modelOf(call),
+    choices: [{ index: 0, message, finish_reason: finishReason }],
+    usage: usage(call, outputTokens),
+  };
+}
+
+/** A completed `record_decisions` tool call carrying `input`. */
+function toolAnswer(call, input) {
+  const args = JSON.stringify(input);
+  return response(call, {
+    content: [{ type: "tool_use", id: id("toolu_"), name: TOOL_NAME, input }],
+    message: { role: "assistant", content: null, tool_calls: [openAiToolCall(args)] },
+    stopReason: "tool_use",
+    finishReason: "tool_calls",
+    outputTokens: Math.ceil(args.length / 4),
+  });
+}
+
+/** A plain text answer, without any tool call. */
+function textAnswer(call, text) {
+  return response(call, {
+    content: [{ type: "text", text }],
+    message: { role: "assistant", content: text },
+    stopReason: "end_turn",
+    finishReason: "stop",
+    outputTokens: Math.ceil(text.length / 4),
+  });
+}
+
+/**
+ * An answer cut off at the token limit: Anthropic's tool input holds only
+ * the start of the first decision, OpenAI's arguments are a cut JSON string.
+ */
+function truncatedAnswer(call) {
+  const full = answerFor("ok", call.groups);
+  const args = JSON.stringify(full);
+  const limit = Number.isInteger(call.body.max_tokens) ? call.body.max_tokens : Math.ceil(args.length / 8);
+  const first = full.decisions[0];
+  const partialInput = { decisions: first ? [{ group: first.group, verdict: first.verdict }] : [] };
+  return response(call, {
+    content: [{ type: "tool_use", id: id("toolu_"), name: TOOL_NAME, input: partialInput }],
+    message: {
+      role: "assistant",
+      content: null,
+      tool_calls: [openAiToolCall(args.slice(0, Math.floor(args.length / 2)))],
+    },
+    stopReason: "max_tokens",
+    finishReason: "length",
+    outputTokens: limit,
+  });
+}
+
+function openAiToolCall(args) {
+  return { id: id("call_"), type: "function", function: { name: TOOL_NAME, arguments: args } };
+}
+
+/** The provider's error type and default message for an HTTP status. */
+function errorKind(provider, status) {
+  if (provider === "anthropic") {
+    const known = {
+      400: ["invalid_request_error", "Invalid request."],
+      401: ["authentication_error", "invalid x-api-key"],
+      403: ["permission_error", "Your API key does not have permission to use the specified resource."],
+      404: ["not_found_error", "The requested resource could not be found."],
+      413: ["request_too_large", "Request exceeds the maximum allowed number of bytes."],
+      429: ["rate_limit_error", "Number of requests has exceeded your per-minute rate limit."],
+      500: ["api_error", "Internal server error"],
+      529: ["overloaded_error", "Overloaded"],
+    };
+    return known[status]
+      ?? (status >= 500 ? ["api_error", "Internal server error"] : ["invalid_request_error", "Invalid request."]);
+  }
+  const known = {
+    401: ["invalid_request_error", "Incorrect API key provided.", "invalid_api_key"],
+    404: ["invalid_request_error", "The requested resource does not exist.", null],
+    429: ["requests", "Rate limit reached for requests.", "rate_limit_exceeded"],
+    503: ["server_error", "The server is overloaded or not ready yet.", null],
+  };
+  return known[status]
+    ?? (status >= 500
+      ? ["server_error", "The server had an error while processing your request.", null]
+      : ["invalid_request_error", "Invalid request.", null]);
+}
+
+/** Answers `status` with the provider's error body (`message` overrides the default text). */
+function sendError(res, provider, status, message, headers = {}) {
+  const [type, defaultMessage, code] = errorKind(provider, status);
+  const text = message ?? defaultMessage;
+  const body = provider === "anthropic"
+    ? { type: "error", error: { type, message: text } }
+    : { error: { message: text, type, param: null, code: code ?? null } };
+  send(res, status, headers, body);
+}
+
+/** Writes a JSON response (a string is sent as is), unless the client is gone. */
+function send(res, status, headers, body) {
+  if (res.headersSent || res.writableEnded || res.destroyed) return;
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}

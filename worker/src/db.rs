@@ -1,0 +1,136 @@
+//! D1, the way this service uses it: typed rows out, bound values in, and
+//! bulk data moved as JSON text. Many rows go in as one JSON array bound to
+//! a single parameter and unpacked by SQLite's `json_each` (D1 caps bound
+//! parameters per statement, not their size); many rows come out as one
+//! `group_concat` string per page, parsed by serde in one go rather than
+//! row object by row object.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, D1Result};
+
+use crate::http::ApiResult;
+
+/// JSON arrays bound as one parameter stay under this many bytes, well
+/// inside D1's 2 MB limit on a single value.
+const CHUNK_BYTES: usize = 512 * 1024;
+
+pub(crate) struct Db(pub D1Database);
+
+pub(crate) fn s(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+pub(crate) fn n(v: i64) -> JsValue {
+    JsValue::from_f64(v as f64)
+}
+
+pub(crate) fn opt_s(v: Option<&str>) -> JsValue {
+    v.map_or(JsValue::NULL, JsValue::from_str)
+}
+
+/// For existence probes: `SELECT 1 AS one ...`.
+#[derive(Deserialize)]
+pub(crate) struct One {
+    #[allow(dead_code)]
+    pub one: i64,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    n: i64,
+    last: Option<serde_json::Value>,
+    doc: Option<String>,
+}
+
+impl Db {
+    pub fn stmt(&self, sql: &str, args: &[JsValue]) -> ApiResult<D1PreparedStatement> {
+        Ok(self.0.prepare(sql).bind(args)?)
+    }
+
+    pub async fn all<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Vec<T>> {
+        Ok(self.stmt(sql, args)?.all().await?.results::<T>()?)
+    }
+
+    pub async fn first<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Option<T>> {
+        Ok(self.stmt(sql, args)?.first::<T>(None).await?)
+    }
+
+    /// Runs a write; returns the number of rows it changed.
+    pub async fn run(&self, sql: &str, args: &[JsValue]) -> ApiResult<usize> {
+        let result = self.stmt(sql, args)?.run().await?;
+        Ok(changes(&result))
+    }
+
+    /// Runs statements as one transaction: all or nothing.
+    pub async fn batch(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<D1Result>> {
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.0.batch(statements).await?)
+    }
+
+    /// Reads a JSON column of many rows, a page at a time. `sql` selects
+    /// `key` and `body` columns, takes the key to start after as `?1`
+    /// (first `start`) and the page size as `?2`, then `args`; it must
+    /// order by `key`.
+    pub async fn json_rows<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        start: JsValue,
+        args: &[JsValue],
+    ) -> ApiResult<Vec<T>> {
+        const PAGE: i64 = 2000;
+        let paged = format!(
+            "SELECT COUNT(*) AS n, MAX(key) AS last, '[' || group_concat(body, ',') || ']' AS doc FROM ({sql})"
+        );
+        let mut out = Vec::new();
+        let mut after = start;
+        loop {
+            let mut bound = vec![after.clone(), n(PAGE)];
+            bound.extend(args.iter().cloned());
+            let page: Option<Page> = self.first(&paged, &bound).await?;
+            let Some(page) = page else { break };
+            if let Some(doc) = &page.doc {
+                let rows: Vec<T> = serde_json::from_str(doc)?;
+                out.extend(rows);
+            }
+            match page.last {
+                Some(serde_json::Value::String(last)) if page.n == PAGE => after = s(&last),
+                Some(serde_json::Value::Number(last)) if page.n == PAGE => {
+                    after = JsValue::from_f64(last.as_f64().unwrap_or(f64::MAX))
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub(crate) fn changes(result: &D1Result) -> usize {
+    result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)
+}
+
+/// `items` as JSON arrays of at most `CHUNK_BYTES` each (an item larger
+/// than that travels alone).
+pub(crate) fn json_chunks<T: Serialize>(items: impl IntoIterator<Item = T>) -> ApiResult<Vec<String>> {
+    let mut chunks = Vec::new();
+    let mut current = String::from("[");
+    for item in items {
+        let text = serde_json::to_string(&item)?;
+        if current.len() > 1 && current.len() + text.len() + 2 > CHUNK_BYTES {
+            current.push(']');
+            chunks.push(std::mem::replace(&mut current, String::from("[")));
+        }
+        if current.len() > 1 {
+            current.push(',');
+        }
+        current.push_str(&text);
+    }
+    if current.len() > 1 {
+        current.push(']');
+        chunks.push(current);
+    }
+    Ok(chunks)
+}

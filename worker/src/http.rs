@@ -1,0 +1,207 @@
+//! The HTTP edge: one error type that becomes the JSON error body, request
+//! bodies read under a size limit and parsed into typed values, query
+//! parameters, and JSON responses.
+
+use std::collections::HashMap;
+
+use reverie_core::Timestamp;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+use worker::{Request, Response};
+
+/// A request that failed, with the status and words the caller sees:
+/// `{"error": {"status": N, "message": "...", ...details}}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub status: u16,
+    pub message: String,
+    /// Extra fields of the error object, e.g. the conflicting changes.
+    pub details: Option<Value>,
+}
+
+pub(crate) type ApiResult<T = Response> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        ApiError { status, message: message.into(), details: None }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, message)
+    }
+    pub fn not_found(kind: &str, id: &str) -> Self {
+        Self::new(404, format!("no {kind} `{id}`"))
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(409, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, message)
+    }
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn into_response(self) -> worker::Result<Response> {
+        let mut error = json!({ "status": self.status, "message": self.message });
+        if let (Some(Value::Object(extra)), Some(obj)) = (self.details, error.as_object_mut()) {
+            obj.extend(extra);
+        }
+        Ok(Response::from_json(&json!({ "error": error }))?.with_status(self.status))
+    }
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(err: worker::Error) -> Self {
+        let text = err.to_string();
+        if text.contains("UNIQUE constraint failed") {
+            // Every write to a store claims its next version (or audit
+            // sequence number) first; a unique violation means another
+            // write got there between our read and our write.
+            return ApiError::conflict(
+                "a concurrent request changed the same data (for a store: it moved to a new version) while this \
+                 one was being written; nothing was saved — reload and try again",
+            );
+        }
+        worker::console_error!("runtime or storage error: {text}");
+        ApiError::new(500, format!("internal error in the runtime or storage: {}", clip(&text, 300)))
+    }
+}
+
+impl From<reverie_core::Error> for ApiError {
+    fn from(err: reverie_core::Error) -> Self {
+        use reverie_core::Error as E;
+        match &err {
+            E::Conflict { base_version, current_version, changes } => {
+                ApiError::conflict(err.to_string()).with_details(json!({
+                    "base_version": base_version,
+                    "current_version": current_version,
+                    "conflicting_changes": changes,
+                }))
+            }
+            _ => ApiError::new(422, err.to_string()),
+        }
+    }
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(err: serde_json::Error) -> Self {
+        ApiError::new(500, format!("internal error: stored JSON is unreadable: {err}"))
+    }
+}
+
+pub(crate) fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Body size limits, by what the body carries.
+pub(crate) mod limits {
+    /// Configs, decisions, small objects.
+    pub const SMALL: usize = 256 * 1024;
+    /// Transcripts and batches of entries.
+    pub const LARGE: usize = 16 * 1024 * 1024;
+}
+
+/// Reads the body as text, refusing more than `limit` bytes.
+pub(crate) async fn body_text(req: &mut Request, limit: usize) -> ApiResult<String> {
+    let too_large = |n: usize| ApiError::new(413, format!("the request body is {n} bytes; the limit here is {limit}"));
+    if let Some(declared) = req.headers().get("content-length")?.and_then(|v| v.trim().parse::<usize>().ok()) {
+        if declared > limit {
+            return Err(too_large(declared));
+        }
+    }
+    let text = req.text().await.map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+    if text.len() > limit {
+        return Err(too_large(text.len()));
+    }
+    Ok(text)
+}
+
+/// Parses a JSON body into `T`; serde's message names the bad field.
+pub(crate) fn parse_json<T: DeserializeOwned>(text: &str) -> ApiResult<T> {
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request("the request body is empty; a JSON object was expected"));
+    }
+    serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+}
+
+pub(crate) async fn json_body<T: DeserializeOwned>(req: &mut Request, limit: usize) -> ApiResult<T> {
+    parse_json(&body_text(req, limit).await?)
+}
+
+/// A JSON body that may be empty (then `T::default()`).
+pub(crate) async fn optional_json_body<T: DeserializeOwned + Default>(req: &mut Request) -> ApiResult<T> {
+    let text = body_text(req, limits::SMALL).await?;
+    if text.trim().is_empty() {
+        return Ok(T::default());
+    }
+    parse_json(&text)
+}
+
+pub(crate) fn json<T: Serialize>(value: &T) -> ApiResult {
+    Ok(Response::from_json(value)?)
+}
+
+pub(crate) fn json_status<T: Serialize>(status: u16, value: &T) -> ApiResult {
+    Ok(Response::from_json(value)?.with_status(status))
+}
+
+pub(crate) fn no_content() -> ApiResult {
+    Ok(Response::empty()?.with_status(204))
+}
+
+/// Query parameters, read into typed values with errors naming the
+/// parameter.
+pub(crate) struct Query(HashMap<String, String>);
+
+impl Query {
+    pub fn of(req: &Request) -> ApiResult<Query> {
+        let url = req.url()?;
+        Ok(Query(url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()))
+    }
+
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    pub fn int(&self, name: &str) -> ApiResult<Option<i64>> {
+        self.str(name)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| ApiError::bad_request(format!("query `{name}`: `{v}` is not a whole number")))
+            })
+            .transpose()
+    }
+
+    pub fn time(&self, name: &str) -> ApiResult<Option<Timestamp>> {
+        Ok(self.int(name)?.map(Timestamp))
+    }
+
+    /// `limit`, defaulting to `default` and capped at `max`.
+    pub fn limit(&self, default: i64, max: i64) -> ApiResult<i64> {
+        match self.int("limit")? {
+            None => Ok(default),
+            Some(n) if (1..=max).contains(&n) => Ok(n),
+            Some(n) => Err(ApiError::bad_request(format!("query `limit`: {n} is outside 1..={max}"))),
+        }
+    }
+
+    /// One of `allowed`, if given.
+    pub fn one_of(&self, name: &str, allowed: &[&str]) -> ApiResult<Option<String>> {
+        match self.str(name) {
+            None => Ok(None),
+            Some(v) if allowed.contains(&v) => Ok(Some(v.to_string())),
+            Some(v) => {
+                Err(ApiError::bad_request(format!("query `{name}`: `{v}` is not one of {}", allowed.join(", "))))
+            }
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Calls to the model for the groups the rules could not settle. The core
+//! builds every request body and checks every answer; this module only
+//! sends, with a timeout per call, retries with backoff on 429 and 5xx, and
+//! a per-pass token budget that is never exceeded. Any failure falls back
+//! to the rules-only proposal, with the reason recorded on the pass.
+
+use futures_util::future::{select, Either};
+use reverie_core::llm::{build_request, check_answer, incorporate, parse_response, request_body, Checked, Provider};
+use reverie_core::pass::UnsettledGroup;
+use reverie_core::proposal::TokenCost;
+use reverie_core::{MemoryStore, Proposal};
+use serde::Serialize;
+use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+
+/// How the service reaches a model, from the environment: `LLM_API_KEY`
+/// (a secret; none means rules-only passes), `LLM_PROVIDER` (`anthropic`,
+/// the default, or `openai` for any OpenAI-compatible endpoint),
+/// `LLM_BASE_URL`, `LLM_MODEL`, `LLM_TIMEOUT_MS`, `LLM_MAX_RETRIES`,
+/// `LLM_TOKEN_BUDGET`, `LLM_MAX_TOKENS`, `LLM_GROUPS_PER_CALL` and the
+/// prices `LLM_USD_PER_MTOK_IN` / `LLM_USD_PER_MTOK_OUT`.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct Settings {
+    pub provider: Provider,
+    pub base_url: String,
+    pub model: String,
+    #[serde(skip)]
+    pub api_key: String,
+    pub timeout_ms: u64,
+    pub max_retries: u32,
+    /// Input plus output tokens one pass may spend, at most.
+    pub token_budget: u64,
+    pub max_tokens: u32,
+    pub groups_per_call: usize,
+    pub usd_per_mtok_in: f64,
+    pub usd_per_mtok_out: f64,
+}
+
+/// The default model: a current Sonnet.
+const ANTHROPIC_MODEL: &str = "claude-sonnet-4-6";
+/// Anthropic's published Sonnet 4.6 prices, US dollars per million tokens.
+const SONNET_USD_IN: f64 = 3.0;
+const SONNET_USD_OUT: f64 = 15.0;
+const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    let value = env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string()));
+    value.ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+fn number<T: std::str::FromStr>(env: &Env, name: &str, default: T) -> Result<T, String> {
+    match var(env, name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| format!("{name}=`{v}` is not a number")),
+    }
+}
+
+/// The settings, `Ok(None)` when no key is configured (rules-only), or an
+/// error naming the bad variable.
+pub(crate) fn settings(env: &Env) -> Result<Option<Settings>, String> {
+    let Some(api_key) = var(env, "LLM_API_KEY").or_else(|| var(env, "ANTHROPIC_API_KEY")) else {
+        return Ok(None);
+    };
+    let provider = match var(env, "LLM_PROVIDER").as_deref() {
+        None | Some("anthropic") => Provider::Anthropic,
+        Some("openai") => Provider::OpenAi,
+        Some(other) => return Err(format!("LLM_PROVIDER=`{other}`: expected anthropic or openai")),
+    };
+    let (default_url, default_model) = match provider {
+        Provider::Anthropic => ("https://api.anthropic.com", Some(ANTHROPIC_MODEL)),
+        Provider::OpenAi => ("https://api.openai.com", None),
+    };
+    let model = var(env, "LLM_MODEL")
+        .or(default_model.map(str::to_string))
+        .ok_or("LLM_MODEL must name the model of an OpenAI-compatible endpoint")?;
+    Ok(Some(Settings {
+        provider,
+        base_url: var(env, "LLM_BASE_URL").unwrap_or_else(|| default_url.to_string()).trim_end_matches('/').to_string(),
+        model,
+        api_key,
+        timeout_ms: number(env, "LLM_TIMEOUT_MS", 60_000)?,
+        max_retries: number(env, "LLM_MAX_RETRIES", 3)?,
+        token_budget: number(env, "LLM_TOKEN_BUDGET", 200_000)?,
+        max_tokens: number(env, "LLM_MAX_TOKENS", 4096)?,
+        groups_per_call: number(env, "LLM_GROUPS_PER_CALL", 20)?.max(1),
+        usd_per_mtok_in: number(env, "LLM_USD_PER_MTOK_IN", SONNET_USD_IN)?,
+        usd_per_mtok_out: number(env, "LLM_USD_PER_MTOK_OUT", SONNET_USD_OUT)?,
+    }))
+}
+
+/// What the model calls of one pass did, for the pass record.
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct Report {
+    pub calls: u32,
+    pub retries: u32,
+    pub groups_sent: usize,
+    pub groups_left: usize,
+    pub changes_added: usize,
+    pub dropped: u32,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+    pub budget_exhausted: bool,
+    /// Why calls failed; the groups they carried stay with the rules.
+    pub failures: Vec<String>,
+}
+
+/// Sends the unsettled groups in batches and folds the checked answers
+/// into `proposal`.
+pub(crate) async fn settle(
+    settings: &Settings,
+    store: &MemoryStore,
+    groups: &[UnsettledGroup],
+    proposal: &mut Proposal,
+) -> Report {
+    let mut report = Report::default();
+    let mut next = 0;
+    while next < groups.len() {
+        let request = build_request(store, &groups[next..], settings.groups_per_call);
+        let batch = settings.groups_per_call.min(groups.len() - next);
+        next += batch;
+        if request.groups.is_empty() {
+            continue;
+        }
+        let body = request_body(&request, settings.provider, &settings.model, settings.max_tokens).to_string();
+        // A conservative bound on what this call may cost: its input at
+        // three characters a token (English runs nearer four), plus every
+        // output token allowed.
+        let estimate = body.len() as u64 / 3 + u64::from(settings.max_tokens);
+        let spent = report.input_tokens + report.output_tokens;
+        if spent + estimate > settings.token_budget {
+            report.budget_exhausted = true;
+            next -= batch;
+            break;
+        }
+        report.calls += 1;
+        report.groups_sent += request.groups.len();
+        let text = match send(settings, &body, &mut report.retries).await {
+            Ok(text) => text,
+            Err(reason) => {
+                report.failures.push(reason);
+                // The endpoint is down or refusing: later batches would
+                // fail the same way, so the rest stays with the rules.
+                break;
+            }
+        };
+        let (answer, usage) = parse_response(settings.provider, &text);
+        report.input_tokens += usage.input_tokens;
+        report.output_tokens += usage.output_tokens;
+        let before = proposal.changes.len();
+        let checked = match answer {
+            Ok(input) => check_answer(&input, &request, store),
+            Err(e) => {
+                report.failures.push(e.to_string());
+                Checked { changes: Vec::new(), dropped: request.groups.len() as u32 }
+            }
+        };
+        report.dropped += checked.dropped;
+        incorporate(proposal, store, checked, usage);
+        report.changes_added += proposal.changes.len() - before;
+    }
+    report.groups_left = groups.len().saturating_sub(next);
+    report.cost_usd =
+        cost(settings, TokenCost { input_tokens: report.input_tokens, output_tokens: report.output_tokens });
+    report
+}
+
+pub(crate) fn cost(settings: &Settings, tokens: TokenCost) -> f64 {
+    (tokens.input_tokens as f64 * settings.usd_per_mtok_in + tokens.output_tokens as f64 * settings.usd_per_mtok_out)
+        / 1_000_000.0
+}
+
+enum Attempt {
+    Done(String),
+    /// Worth trying again, after at least this many milliseconds.
+    Retry(String, u64),
+    Fail(String),
+}
+
+/// One call with retries: 429 waits for `retry-after` (at most 30 s),
+/// 5xx, timeouts and network errors back off 0.5 s, 1 s, 2 s, … (at most
+/// 8 s); other statuses fail at once.
+async fn send(settings: &Settings, body: &str, retries: &mut u32) -> Result<String, String> {
+    let mut attempt = 0;
+    loop {
+        match once(settings, body).await {
+            Attempt::Done(text) => return Ok(text),
+            Attempt::Fail(reason) => return Err(reason),
+            Attempt::Retry(reason, wait_ms) => {
+                if attempt >= settings.max_retries {
+                    return Err(format!("{reason} (gave up after {} attempts)", attempt + 1));
+                }
+                let backoff = 500u64.saturating_mul(1 << attempt.min(4)).min(8_000);
+                Delay::from(std::time::Duration::from_millis(wait_ms.max(backoff))).await;
+                attempt += 1;
+                *retries += 1;
+            }
+        }
+    }
+}
+
+async fn once(settings: &Settings, body: &str) -> Attempt {
+    let headers = Headers::new();
+    let set = |k: &str, v: &str| headers.set(k, v).map_err(|e| e.to_string());
+    let prepared = (|| {
+        set("content-type", "application/json")?;
+        let url = match settings.provider {
+            Provider::Anthropic => {
+                set("x-api-key", &settings.api_key)?;
+                set("anthropic-version", ANTHROPIC_VERSION)?;
+                format!("{}/v1/messages", settings.base_url)
+            }
+            Provider::OpenAi => {
+                set("authorization", &format!("Bearer {}", settings.api_key))?;
+                format!("{}/v1/chat/completions", settings.base_url)
+            }
+        };
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_headers(headers.clone()).with_body(Some(body.into()));
+        Request::new_with_init(&url, &init).map_err(|e| e.to_string())
+    })();
+    let request = match prepared {
+        Ok(r) => r,
+        Err(e) => return Attempt::Fail(format!("cannot build the model request: {e}")),
+    };
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let call = Box::pin(async move {
+        let mut resp = Fetch::Request(request).send_with_signal(&signal).await?;
+        let status = resp.status_code();
+        let retry_after = resp.headers().get("retry-after").ok().flatten();
+        let text = resp.text().await?;
+        Ok::<_, worker::Error>((status, retry_after, text))
+    });
+    let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(settings.timeout_ms)));
+    match select(call, timeout).await {
+        Either::Right(((), _)) => {
+            controller.abort();
+            Attempt::Retry(format!("no answer within {} ms", settings.timeout_ms), 0)
+        }
+        Either::Left((Err(e), _)) => Attempt::Retry(format!("network error: {e}"), 0),
+        Either::Left((Ok((status, retry_after, text)), _)) => match status {
+            200..=299 => Attempt::Done(text),
+            429 => {
+                let wait = retry_after.and_then(|v| v.trim().parse::<f64>().ok()).map_or(0, |s| (s * 1000.0) as u64);
+                Attempt::Retry(format!("rate limited (429): {}", error_message(&text)), wait.min(30_000))
+            }
+            500..=599 => Attempt::Retry(format!("server error ({status}): {}", error_message(&text)), 0),
+            _ => Attempt::Fail(format!("refused ({status}): {}", error_message(&text))),
+        },
+    }
+}
+
+/// The message of a provider's error body, or the start of the body.
+fn error_message(text: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(text).ok();
+    parsed
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| crate::http::clip(text, 200).to_string())
+}

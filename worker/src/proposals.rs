@@ -1,0 +1,489 @@
+//! Proposals in D1 and their review: list (pending first), read one with
+//! each change's entries before, word diff and evidence, and decide —
+//! approve all, reject with a reason, or a decision per change (accept,
+//! reject, edited text). Applying goes through the core; a store that moved
+//! under the proposal answers 409 naming the changes whose entries moved.
+
+use std::collections::{BTreeMap, HashMap};
+
+use reverie_core::apply::{apply, Decision, Review};
+use reverie_core::diff::word_diff;
+use reverie_core::review::{ReviewHistory, Tally};
+use reverie_core::{Change, ChangeKind, Id, MemoryEntry, Proposal, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use worker::{D1PreparedStatement, Request};
+
+use crate::db::{self, Db};
+use crate::http::{self, ApiError, ApiResult, Query};
+use crate::stores::{self, Commit};
+use crate::Cx;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct ProposalRow {
+    pub id: String,
+    pub agent_id: String,
+    pub store_id: String,
+    pub pass_id: Option<i64>,
+    pub base_version: i64,
+    pub status: String,
+    pub created_at: f64,
+    pub updated_at: f64,
+    pub change_count: i64,
+    pub pending_count: i64,
+    pub summary: String,
+    pub token_cost: String,
+    pub reason: Option<String>,
+}
+
+const COLUMNS: &str = "id, agent_id, store_id, pass_id, base_version, status, created_at, updated_at, change_count, \
+     pending_count, summary, token_cost, reason";
+
+/// A stored change and the decision on it, if any.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct ChangeRow {
+    pub seq: i64,
+    pub body: Change,
+    pub fingerprints: BTreeMap<Id, String>,
+    pub decision: Option<Decision>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+    pub applied_version: Option<i64>,
+}
+
+impl ProposalRow {
+    fn describe(&self) -> ApiResult<Value> {
+        Ok(json!({
+            "id": self.id, "agent_id": self.agent_id, "store_id": self.store_id, "pass_id": self.pass_id,
+            "base_version": self.base_version, "status": self.status, "created_at": self.created_at as i64,
+            "updated_at": self.updated_at as i64, "change_count": self.change_count, "pending_count": self.pending_count,
+            "summary": serde_json::from_str::<Value>(&self.summary)?,
+            "token_cost": serde_json::from_str::<Value>(&self.token_cost)?,
+            "reason": self.reason,
+        }))
+    }
+}
+
+/// The statements that store a new proposal.
+pub(crate) fn save(db: &Db, proposal: &Proposal, agent_id: &str, pass_id: i64) -> ApiResult<Vec<D1PreparedStatement>> {
+    let status = if proposal.changes.is_empty() { "empty" } else { "pending" };
+    let mut out = vec![db.stmt(
+        &format!("INSERT INTO proposals ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8, ?9, ?10, NULL)"),
+        &[
+            db::s(proposal.id.as_str()),
+            db::s(agent_id),
+            db::s(proposal.store_id.as_str()),
+            db::n(pass_id),
+            db::n(proposal.base_version as i64),
+            db::s(status),
+            db::n(proposal.created_at.0),
+            db::n(proposal.changes.len() as i64),
+            db::s(&serde_json::to_string(&proposal.summary)?),
+            db::s(&serde_json::to_string(&proposal.token_cost)?),
+        ],
+    )?];
+    let rows = proposal.changes.iter().enumerate().map(|(seq, c)| {
+        let fingerprints: BTreeMap<&Id, &String> =
+            c.targets.iter().filter_map(|t| proposal.base_fingerprints.get(t).map(|fp| (t, fp))).collect();
+        json!({ "seq": seq, "id": c.id, "kind": c.kind, "risky": c.is_risky(), "body": c, "fingerprints": fingerprints })
+    });
+    for chunk in db::json_chunks(rows)? {
+        out.push(db.stmt(
+            "INSERT INTO changes (proposal_id, seq, id, kind, risky, body, fingerprints) \
+             SELECT ?1, json_extract(value, '$.seq'), json_extract(value, '$.id'), json_extract(value, '$.kind'), \
+             json_extract(value, '$.risky'), json_extract(value, '$.body'), json_extract(value, '$.fingerprints') \
+             FROM json_each(?2)",
+            &[db::s(proposal.id.as_str()), db::s(&chunk)],
+        )?);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn find(db: &Db, id: &str) -> ApiResult<Option<ProposalRow>> {
+    db.first(&format!("SELECT {COLUMNS} FROM proposals WHERE id = ?1"), &[db::s(id)]).await
+}
+
+async fn readable(cx: &Cx, id: &str) -> ApiResult<ProposalRow> {
+    let row = find(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("proposal", id))?;
+    cx.who.can_read(&row.agent_id)?;
+    Ok(row)
+}
+
+pub(crate) async fn changes(db: &Db, proposal_id: &str) -> ApiResult<Vec<ChangeRow>> {
+    db.json_rows(
+        "SELECT seq AS key, json_object('seq', seq, 'body', json(body), 'fingerprints', json(fingerprints), \
+         'decision', json(decision_body), 'decided_by', decided_by, 'decided_at', CAST(decided_at AS INTEGER), \
+         'applied_version', applied_version) AS body \
+         FROM changes WHERE proposal_id = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2",
+        db::n(-1),
+        &[db::s(proposal_id)],
+    )
+    .await
+}
+
+/// The core's proposal holding the changes `keep` selects.
+pub(crate) fn core_proposal(
+    row: &ProposalRow,
+    changes: &[ChangeRow],
+    keep: impl Fn(&ChangeRow) -> bool,
+) -> ApiResult<Proposal> {
+    let kept: Vec<&ChangeRow> = changes.iter().filter(|c| keep(c)).collect();
+    Ok(Proposal {
+        id: Id::new(row.id.clone())?,
+        store_id: Id::new(row.store_id.clone())?,
+        base_version: row.base_version as u64,
+        created_at: Timestamp(row.created_at as i64),
+        changes: kept.iter().map(|c| c.body.clone()).collect(),
+        token_cost: serde_json::from_str(&row.token_cost)?,
+        summary: serde_json::from_str(&row.summary)?,
+        base_fingerprints: kept.iter().flat_map(|c| c.fingerprints.clone()).collect(),
+    })
+}
+
+/// `GET /proposals?agent_id=&status=&limit=`: pending first, then newest.
+pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
+    let status = q.one_of("status", &["pending", "partially_applied", "applied", "rejected", "empty"])?;
+    let agent = q.str("agent_id");
+    if let Some(agent) = agent {
+        cx.who.can_read(agent)?;
+    }
+    let limit = q.limit(50, 500)?;
+    let grants = if cx.who.require_admin().is_ok() { None } else { Some(serde_json::to_string(&cx.who.agents)?) };
+    let rows: Vec<ProposalRow> = cx
+        .db
+        .all(
+            &format!(
+                "SELECT {COLUMNS} FROM proposals WHERE (?1 IS NULL OR agent_id = ?1) AND (?2 IS NULL OR status = ?2) \
+                 AND (?3 IS NULL OR agent_id IN (SELECT value FROM json_each(?3))) \
+                 ORDER BY CASE status WHEN 'pending' THEN 0 WHEN 'partially_applied' THEN 1 ELSE 2 END, \
+                 created_at DESC, id LIMIT ?4"
+            ),
+            &[db::opt_s(agent), db::opt_s(status.as_deref()), db::opt_s(grants.as_deref()), db::n(limit)],
+        )
+        .await?;
+    http::json(&json!({ "proposals": rows.iter().map(ProposalRow::describe).collect::<ApiResult<Vec<_>>>()? }))
+}
+
+/// The target entries as they were at `version`.
+async fn entries_at(db: &Db, store_id: &str, ids: &[&Id], version: i64) -> ApiResult<HashMap<Id, MemoryEntry>> {
+    let mut out = HashMap::new();
+    for chunk in db::json_chunks(ids)? {
+        #[derive(Deserialize)]
+        struct Body {
+            body: String,
+        }
+        let rows: Vec<Body> = db
+            .all(
+                "SELECT h.body AS body FROM entry_history h WHERE h.store_id = ?1 \
+                 AND h.id IN (SELECT value FROM json_each(?2)) AND h.body IS NOT NULL \
+                 AND h.version = (SELECT MAX(p.version) FROM entry_history p WHERE p.store_id = ?1 AND p.id = h.id AND p.version <= ?3)",
+                &[db::s(store_id), db::s(&chunk), db::n(version)],
+            )
+            .await?;
+        for r in rows {
+            let e: MemoryEntry = serde_json::from_str(&r.body)?;
+            out.insert(e.id.clone(), e);
+        }
+    }
+    Ok(out)
+}
+
+/// A change as the dashboard and webhooks show it: the entries before,
+/// the word diff from their text to the result's, and the decision.
+fn change_view(c: &ChangeRow, before: &HashMap<Id, MemoryEntry>) -> Value {
+    let entries: Vec<&MemoryEntry> = c.body.targets.iter().filter_map(|t| before.get(t)).collect();
+    let old: Vec<&str> = entries.iter().map(|e| e.text.as_str()).collect();
+    let new = c.body.result.as_ref().map_or("", |r| r.text.as_str());
+    let mut v = serde_json::to_value(&c.body).unwrap_or_default();
+    v["seq"] = json!(c.seq);
+    v["before"] = json!(entries);
+    v["diff"] = json!(word_diff(&old.join("\n"), new));
+    v["decision"] = json!(c.decision);
+    v["decided_by"] = json!(c.decided_by);
+    v["decided_at"] = json!(c.decided_at);
+    v["applied_version"] = json!(c.applied_version);
+    v
+}
+
+pub(crate) async fn change_views(db: &Db, row: &ProposalRow, changes: &[ChangeRow]) -> ApiResult<Vec<Value>> {
+    let ids: Vec<&Id> = changes.iter().flat_map(|c| &c.body.targets).collect();
+    let before = entries_at(db, &row.store_id, &ids, row.base_version).await?;
+    Ok(changes.iter().map(|c| change_view(c, &before)).collect())
+}
+
+/// `GET /proposals/{id}?offset=&limit=`.
+pub(crate) async fn show(cx: &Cx, id: &str, q: &Query) -> ApiResult {
+    let row = readable(cx, id).await?;
+    let all = changes(&cx.db, &row.id).await?;
+    let offset = q.int("offset")?.unwrap_or(0).clamp(0, all.len() as i64) as usize;
+    let limit = q.limit(10_000, 10_000)? as usize;
+    let page = &all[offset..(offset + limit).min(all.len())];
+    let mut out = row.describe()?;
+    out["changes"] = json!(change_views(&cx.db, &row, page).await?);
+    out["offset"] = json!(offset);
+    http::json(&out)
+}
+
+/// The rest of a proposal in a partial decision: rejected (the default,
+/// as "accept these") or left pending for later.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum Rest {
+    #[default]
+    Reject,
+    Pending,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartialBody {
+    decisions: BTreeMap<String, Decision>,
+    #[serde(default)]
+    rest: Rest,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RejectBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /proposals/{id}/approve`.
+pub(crate) async fn approve(cx: &Cx, id: &str) -> ApiResult {
+    decide(cx, id, BTreeMap::new(), Fallback::Accept).await
+}
+
+/// `POST /proposals/{id}/reject` with an optional `{"reason": ...}`.
+pub(crate) async fn reject(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
+    let body: RejectBody = http::optional_json_body(req).await?;
+    let reason = body.reason.map(|r| http::clip(r.trim(), 2000).to_string()).filter(|r| !r.is_empty());
+    decide(cx, id, BTreeMap::new(), Fallback::Reject(reason)).await
+}
+
+/// `POST /proposals/{id}/partial_accept`.
+pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
+    let body: PartialBody = http::json_body(req, http::limits::LARGE).await?;
+    let mut decisions = BTreeMap::new();
+    for (change, decision) in body.decisions {
+        let change = Id::new(change.clone()).map_err(|e| ApiError::new(422, format!("decisions.{change}: {e}")))?;
+        decisions.insert(change, decision);
+    }
+    let fallback = match body.rest {
+        Rest::Reject => {
+            let reason = body.reason.map(|r| http::clip(r.trim(), 2000).to_string()).filter(|r| !r.is_empty());
+            Fallback::Reject(reason.or_else(|| Some("not selected in a partial accept".into())))
+        }
+        Rest::Pending => Fallback::Pending,
+    };
+    decide(cx, id, decisions, fallback).await
+}
+
+/// What pending changes not named in the request get.
+enum Fallback {
+    Accept,
+    Reject(Option<String>),
+    Pending,
+}
+
+async fn decide(cx: &Cx, id: &str, named: BTreeMap<Id, Decision>, fallback: Fallback) -> ApiResult {
+    let row = readable(cx, id).await?;
+    cx.who.can_review(&row.agent_id)?;
+    if !matches!(row.status.as_str(), "pending" | "partially_applied") {
+        return Err(ApiError::conflict(format!(
+            "proposal {id} is {}; only pending proposals can be decided",
+            row.status
+        )));
+    }
+    let all = changes(&cx.db, &row.id).await?;
+    for change in named.keys() {
+        match all.iter().find(|c| &c.body.id == change) {
+            None => return Err(ApiError::new(422, format!("decisions: proposal {id} has no change `{change}`"))),
+            Some(c) if c.decision.is_some() => {
+                return Err(ApiError::conflict(format!(
+                    "change {change} was decided already ({})",
+                    c.decided_by.as_deref().unwrap_or("?")
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    let mut decisions = BTreeMap::new();
+    for c in all.iter().filter(|c| c.decision.is_none()) {
+        let d = match (named.get(&c.body.id), &fallback) {
+            (Some(d), _) => d.clone(),
+            (None, Fallback::Accept) => Decision::Accept,
+            (None, Fallback::Reject(reason)) => Decision::Reject { reason: reason.clone() },
+            (None, Fallback::Pending) => continue,
+        };
+        decisions.insert(c.body.id.clone(), d);
+    }
+    if decisions.is_empty() {
+        return Err(ApiError::new(422, "the request decides no pending change"));
+    }
+    let actor = cx.who.actor();
+    let outcome = apply_decisions(&cx.db, &row, &all, decisions, &actor, cx.now).await?;
+    let event = if outcome.accepted > 0 { "proposal.applied" } else { "proposal.rejected" };
+    crate::webhooks::notify(
+        cx,
+        &row.agent_id,
+        event,
+        json!({
+            "agent_id": row.agent_id, "store_id": row.store_id, "proposal_id": row.id, "status": outcome.status,
+            "version": outcome.version, "accepted": outcome.accepted, "rejected": outcome.rejected,
+            "pending": outcome.pending, "decided_by": actor,
+        }),
+    )
+    .await?;
+    http::json(&json!({
+        "proposal_id": row.id, "status": outcome.status, "version": outcome.version,
+        "accepted": outcome.accepted, "rejected": outcome.rejected, "pending": outcome.pending,
+    }))
+}
+
+pub(crate) struct Outcome {
+    pub status: &'static str,
+    pub version: i64,
+    pub accepted: usize,
+    pub rejected: usize,
+    pub pending: usize,
+}
+
+/// Applies `decisions` (for pending changes of `row`) through the core and
+/// commits the new version, the audit records, the decisions, the
+/// proposal's new status and what the review teaches, all at once.
+pub(crate) async fn apply_decisions(
+    db: &Db,
+    row: &ProposalRow,
+    all: &[ChangeRow],
+    decisions: BTreeMap<Id, Decision>,
+    actor: &str,
+    now: Timestamp,
+) -> ApiResult<Outcome> {
+    let store_row = stores::get(db, &row.store_id).await?;
+    let store = stores::load(db, &store_row).await?;
+    let subset = core_proposal(row, all, |c| decisions.contains_key(&c.body.id))?;
+    let review = Review { actor: actor.to_string(), at: now, decisions: decisions.clone() };
+    let applied = apply(&store, &subset, &review)?;
+    let version = applied.store.version as i64;
+    let accepted_before =
+        all.iter().filter(|c| matches!(c.decision, Some(Decision::Accept | Decision::Edit { .. }))).count();
+    let pending = all.iter().filter(|c| c.decision.is_none()).count() - decisions.len();
+    let accepted_total = accepted_before + applied.accepted.len();
+    let status = match (pending, accepted_total) {
+        (0, 0) => "rejected",
+        (0, _) => "applied",
+        (_, 0) => "pending",
+        _ => "partially_applied",
+    };
+    let mut extra = Vec::new();
+    let rows = decisions.iter().map(|(id, d)| {
+        let kind = match d {
+            Decision::Accept => "accept",
+            Decision::Reject { .. } => "reject",
+            Decision::Edit { .. } => "edit",
+        };
+        let applied_version = (!matches!(d, Decision::Reject { .. })).then_some(version);
+        json!({ "id": id, "decision": kind, "body": d, "applied_version": applied_version })
+    });
+    for chunk in db::json_chunks(rows)? {
+        extra.push(db.stmt(
+            "UPDATE changes SET decision = json_extract(d.value, '$.decision'), decision_body = json_extract(d.value, '$.body'), \
+             decided_by = ?3, decided_at = ?4, applied_version = json_extract(d.value, '$.applied_version') \
+             FROM json_each(?2) AS d WHERE changes.proposal_id = ?1 AND changes.id = json_extract(d.value, '$.id')",
+            &[db::s(&row.id), db::s(&chunk), db::s(actor), db::n(now.0)],
+        )?);
+    }
+    extra.push(db.stmt(
+        "UPDATE proposals SET status = ?2, pending_count = ?3, updated_at = ?4, \
+         reason = COALESCE(?5, reason) WHERE id = ?1",
+        &[
+            db::s(&row.id),
+            db::s(status),
+            db::n(pending as i64),
+            db::n(now.0),
+            db::opt_s(decisions.values().find_map(|d| match d {
+                Decision::Reject { reason } => reason.as_deref(),
+                _ => None,
+            })),
+        ],
+    )?);
+    extra.extend(learn(db, &row.store_id, &subset.changes, &decisions)?);
+    stores::commit(
+        db,
+        Commit {
+            store_id: row.store_id.clone(),
+            from_version: store.version as i64,
+            to_version: version,
+            actor: actor.to_string(),
+            at: now,
+            cause: "proposal",
+            proposal_id: Some(row.id.clone()),
+            note: None,
+            active_entries: applied.store.active().count(),
+            events: applied.events,
+            extra,
+        },
+    )
+    .await?;
+    Ok(Outcome { status, version, accepted: applied.accepted.len(), rejected: applied.rejected.len(), pending })
+}
+
+/// What a review teaches the next pass (core's `ReviewHistory::record`),
+/// as increments that add up under concurrent reviews.
+fn learn(
+    db: &Db,
+    store_id: &str,
+    changes: &[Change],
+    decisions: &BTreeMap<Id, Decision>,
+) -> ApiResult<Vec<D1PreparedStatement>> {
+    let mut learned = ReviewHistory::default();
+    for c in changes {
+        if let Some(d) = decisions.get(&c.id) {
+            learned.record(c.kind, &c.targets, !matches!(d, Decision::Reject { .. }));
+        }
+    }
+    let mut out = Vec::new();
+    for (kind, Tally { accepted, rejected }) in &learned.tallies {
+        out.push(db.stmt(
+            "INSERT INTO review_tallies (store_id, kind, accepted, rejected) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (store_id, kind) DO UPDATE SET accepted = accepted + excluded.accepted, rejected = rejected + excluded.rejected",
+            &[db::s(store_id), db::s(kind.as_str()), db::n(i64::from(*accepted)), db::n(i64::from(*rejected))],
+        )?);
+    }
+    for group in &learned.rejected_groups {
+        out.push(db.stmt(
+            "INSERT OR IGNORE INTO rejected_groups (store_id, members) VALUES (?1, ?2)",
+            &[db::s(store_id), db::s(&serde_json::to_string(group)?)],
+        )?);
+    }
+    Ok(out)
+}
+
+/// The review history of a store, for the next pass.
+pub(crate) async fn history(db: &Db, store_id: &str) -> ApiResult<ReviewHistory> {
+    #[derive(Deserialize)]
+    struct TallyRow {
+        kind: ChangeKind,
+        accepted: u32,
+        rejected: u32,
+    }
+    #[derive(Deserialize)]
+    struct GroupRow {
+        members: String,
+    }
+    let tallies: Vec<TallyRow> =
+        db.all("SELECT kind, accepted, rejected FROM review_tallies WHERE store_id = ?1", &[db::s(store_id)]).await?;
+    let groups: Vec<GroupRow> =
+        db.all("SELECT members FROM rejected_groups WHERE store_id = ?1", &[db::s(store_id)]).await?;
+    let mut history = ReviewHistory::default();
+    for t in tallies {
+        history.tallies.insert(t.kind, Tally { accepted: t.accepted, rejected: t.rejected });
+    }
+    for g in groups {
+        history.rejected_groups.insert(serde_json::from_str(&g.members)?);
+    }
+    Ok(history)
+}

@@ -1,0 +1,312 @@
+//! Session transcripts: ingest (Anthropic Messages, OpenAI chat, or the
+//! project's own shape, detected when not named) with per-session outcome
+//! metrics, list by time window, read one (or a window of its messages),
+//! and record more metrics later. The transcript is kept exactly as sent.
+
+use std::collections::BTreeMap;
+
+use reverie_core::import::{detect_format, import_session, SessionMeta, TranscriptFormat};
+use reverie_core::{Id, Session, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use worker::Request;
+
+use crate::db::{self, Db};
+use crate::http::{self, ApiError, ApiResult, Query};
+use crate::Cx;
+
+/// The most metrics one session may carry.
+const MAX_METRICS: usize = 64;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSession {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    started_at: Option<Timestamp>,
+    #[serde(default)]
+    ended_at: Option<Timestamp>,
+    #[serde(default)]
+    format: Option<TranscriptFormat>,
+    transcript: Value,
+    #[serde(default)]
+    metrics: BTreeMap<String, f64>,
+}
+
+/// Metric names are short snake_case words; values are finite numbers.
+pub(crate) fn check_metrics(metrics: &BTreeMap<String, f64>) -> ApiResult<()> {
+    if metrics.len() > MAX_METRICS {
+        return Err(ApiError::new(422, format!("`metrics` holds {}; the limit is {MAX_METRICS}", metrics.len())));
+    }
+    for (name, value) in metrics {
+        let good_name = (1..=64).contains(&name.len())
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && name.as_bytes()[0].is_ascii_lowercase();
+        if !good_name {
+            return Err(ApiError::new(422, format!("`metrics.{name}`: names are snake_case, 1 to 64 characters")));
+        }
+        if !value.is_finite() {
+            return Err(ApiError::new(422, format!("`metrics.{name}`: must be a finite number")));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Existing {
+    raw: String,
+    body: String,
+    format: String,
+    metrics: String,
+}
+
+/// `POST /agents/{id}/sessions`. Sending the same session again is
+/// harmless (200 with the stored one); the same id with other content is
+/// a conflict.
+pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiResult {
+    cx.who.can_ingest(agent_id)?;
+    crate::agents::readable(cx, agent_id).await?;
+    let new: NewSession = http::json_body(req, http::limits::LARGE).await?;
+    check_metrics(&new.metrics)?;
+    let raw = new.transcript.to_string();
+    let format = match new.format {
+        Some(f) => f,
+        None => detect_format(&raw)?,
+    };
+    let id = match (&new.id, format) {
+        (Some(id), _) => Id::new(id.clone()).map_err(|e| ApiError::new(422, format!("`id`: {e}")))?,
+        (None, TranscriptFormat::Reverie) => Id::new(new.transcript["id"].as_str().unwrap_or_default().to_string())
+            .map_err(|e| ApiError::new(422, format!("`transcript.id`: {e}")))?,
+        (None, _) => Id::new(format!("s_{}", &crate::random_hex()[..16]))?,
+    };
+    let meta = SessionMeta {
+        id: id.clone(),
+        agent_id: Id::new(agent_id.to_string())?,
+        started_at: new.started_at.unwrap_or(cx.now),
+        ended_at: new.ended_at,
+    };
+    let session = import_session(format, &raw, meta)?;
+    if session.agent_id.as_str() != agent_id || session.id != id {
+        return Err(ApiError::new(
+            422,
+            format!(
+                "the transcript is session `{}` of agent `{}`, not `{id}` of `{agent_id}`",
+                session.id, session.agent_id
+            ),
+        ));
+    }
+    let existing: Option<Existing> = cx
+        .db
+        .first(
+            "SELECT raw, body, format, metrics FROM sessions WHERE agent_id = ?1 AND id = ?2",
+            &[db::s(agent_id), db::s(id.as_str())],
+        )
+        .await?;
+    if let Some(existing) = existing {
+        // A client retrying after a lost answer sends the same thing again:
+        // that is harmless. Anything else under the same id is refused, as
+        // sessions are kept exactly as they were sent.
+        let stored: Session = serde_json::from_str(&existing.body)?;
+        let stored_metrics: BTreeMap<String, f64> = serde_json::from_str(&existing.metrics)?;
+        let same = existing.raw == raw
+            && new.started_at.is_none_or(|t| t == stored.started_at)
+            && (new.metrics.is_empty() || new.metrics == stored_metrics);
+        if !same {
+            return Err(ApiError::conflict(format!(
+                "session `{id}` was ingested before with other content, times or metrics; sessions are kept as sent \
+                 (send new ones under a new id, and later metrics to …/sessions/{id}/metrics)"
+            )));
+        }
+        let format = serde_json::from_value(json!(existing.format))?;
+        let metrics = serde_json::to_value(&stored_metrics)?;
+        return http::json(&json!({ "session": summary(&stored, format, &metrics), "created": false }));
+    }
+    let metrics = serde_json::to_string(&new.metrics)?;
+    cx.db
+        .run(
+            "INSERT INTO sessions (agent_id, id, started_at, ended_at, format, message_count, body, raw, metrics, ingested_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            &[
+                db::s(agent_id),
+                db::s(id.as_str()),
+                db::n(session.started_at.0),
+                session.ended_at.map_or(wasm_bindgen::JsValue::NULL, |t| db::n(t.0)),
+                db::s(format_name(format)),
+                db::n(session.messages.len() as i64),
+                db::s(&serde_json::to_string(&session)?),
+                db::s(&raw),
+                db::s(&metrics),
+                db::n(cx.now.0),
+            ],
+        )
+        .await?;
+    http::json_status(
+        201,
+        &json!({ "session": summary(&session, format, &serde_json::to_value(&new.metrics)?), "created": true }),
+    )
+}
+
+fn format_name(format: TranscriptFormat) -> &'static str {
+    match format {
+        TranscriptFormat::Reverie => "reverie",
+        TranscriptFormat::Anthropic => "anthropic",
+        TranscriptFormat::OpenAi => "openai",
+    }
+}
+
+fn summary(session: &Session, format: TranscriptFormat, metrics: &Value) -> Value {
+    json!({
+        "id": session.id, "agent_id": session.agent_id, "started_at": session.started_at,
+        "ended_at": session.ended_at, "format": format_name(format), "message_count": session.messages.len(),
+        "metrics": metrics,
+    })
+}
+
+#[derive(Serialize, Deserialize)]
+struct SessionRow {
+    id: String,
+    started_at: f64,
+    ended_at: Option<f64>,
+    format: String,
+    message_count: i64,
+    metrics: String,
+}
+
+/// `GET /agents/{id}/sessions?since=&until=&limit=&after=`: oldest first
+/// within the window; `after` is the `next_after` of the previous page.
+pub(crate) async fn list(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
+    crate::agents::readable(cx, agent_id).await?;
+    let since = q.time("since")?.unwrap_or(Timestamp(i64::MIN / 2));
+    let until = q.time("until")?.unwrap_or(Timestamp(i64::MAX / 2));
+    let limit = q.limit(100, 1000)?;
+    let (after_time, after_id) = match q.str("after") {
+        None => (i64::MIN / 2, String::new()),
+        Some(cursor) => {
+            let (t, id) = cursor
+                .split_once(':')
+                .ok_or_else(|| ApiError::bad_request("query `after`: not a cursor from `next_after`"))?;
+            (
+                t.parse().map_err(|_| ApiError::bad_request("query `after`: not a cursor from `next_after`"))?,
+                id.to_string(),
+            )
+        }
+    };
+    let rows: Vec<SessionRow> = cx
+        .db
+        .all(
+            "SELECT id, started_at, ended_at, format, message_count, metrics FROM sessions \
+             WHERE agent_id = ?1 AND started_at >= ?2 AND started_at < ?3 AND (started_at > ?4 OR (started_at = ?4 AND id > ?5)) \
+             ORDER BY started_at, id LIMIT ?6",
+            &[db::s(agent_id), db::n(since.0), db::n(until.0), db::n(after_time), db::s(&after_id), db::n(limit)],
+        )
+        .await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| format!("{}:{}", r.started_at as i64, r.id)))
+        .flatten();
+    let sessions = rows
+        .iter()
+        .map(|r| {
+            Ok(json!({
+                "id": r.id, "agent_id": agent_id, "started_at": r.started_at as i64, "ended_at": r.ended_at.map(|t| t as i64),
+                "format": r.format, "message_count": r.message_count, "metrics": serde_json::from_str::<Value>(&r.metrics)?,
+            }))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    http::json(&json!({ "sessions": sessions, "next_after": next }))
+}
+
+#[derive(Deserialize)]
+struct BodyRow {
+    body: String,
+    raw: String,
+    format: String,
+    metrics: String,
+}
+
+/// `GET /agents/{id}/sessions/{sid}?around=N&context=K&raw=true`: the
+/// session as read, or messages N-K..=N+K of it (to show evidence in
+/// context), or the transcript exactly as it was sent.
+pub(crate) async fn show(cx: &Cx, agent_id: &str, session_id: &str, q: &Query) -> ApiResult {
+    crate::agents::readable(cx, agent_id).await?;
+    let row: Option<BodyRow> = cx
+        .db
+        .first(
+            "SELECT body, raw, format, metrics FROM sessions WHERE agent_id = ?1 AND id = ?2",
+            &[db::s(agent_id), db::s(session_id)],
+        )
+        .await?;
+    let row = row.ok_or_else(|| ApiError::not_found("session", &format!("{session_id} of agent {agent_id}")))?;
+    if q.str("raw") == Some("true") {
+        let raw: Value = serde_json::from_str(&row.raw)?;
+        return http::json(&json!({ "id": session_id, "format": row.format, "transcript": raw }));
+    }
+    let session: Session = serde_json::from_str(&row.body)?;
+    let total = session.messages.len();
+    let (first, messages) = match q.int("around")? {
+        None => (0, session.messages.clone()),
+        Some(around) => {
+            let context = q.int("context")?.unwrap_or(3).clamp(0, 50);
+            let lo = around.saturating_sub(context).clamp(0, total as i64) as usize;
+            let hi = around.saturating_add(context).saturating_add(1).clamp(lo as i64, total as i64) as usize;
+            (lo, session.messages[lo..hi].to_vec())
+        }
+    };
+    http::json(&json!({
+        "id": session.id, "agent_id": session.agent_id, "started_at": session.started_at, "ended_at": session.ended_at,
+        "format": row.format, "message_count": total, "first_index": first, "messages": messages,
+        "metrics": serde_json::from_str::<Value>(&row.metrics)?,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsBody {
+    metrics: BTreeMap<String, f64>,
+}
+
+/// `POST /agents/{id}/sessions/{sid}/metrics`: adds or replaces metrics
+/// (built-in or custom) of a session.
+pub(crate) async fn record_metrics(cx: &Cx, agent_id: &str, session_id: &str, req: &mut Request) -> ApiResult {
+    cx.who.can_ingest(agent_id)?;
+    let body: MetricsBody = http::json_body(req, http::limits::SMALL).await?;
+    check_metrics(&body.metrics)?;
+    let changed = cx
+        .db
+        .run(
+            "UPDATE sessions SET metrics = json_patch(metrics, ?3) WHERE agent_id = ?1 AND id = ?2",
+            &[db::s(agent_id), db::s(session_id), db::s(&serde_json::to_string(&body.metrics)?)],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(ApiError::not_found("session", &format!("{session_id} of agent {agent_id}")));
+    }
+    #[derive(Deserialize)]
+    struct M {
+        metrics: String,
+    }
+    let m: Option<M> = cx
+        .db
+        .first("SELECT metrics FROM sessions WHERE agent_id = ?1 AND id = ?2", &[db::s(agent_id), db::s(session_id)])
+        .await?;
+    let metrics: Value = m.map(|m| serde_json::from_str(&m.metrics)).transpose()?.unwrap_or_default();
+    http::json(&json!({ "session_id": session_id, "metrics": metrics }))
+}
+
+/// The sessions of `agents` that started in `[since, until)`, as the core
+/// reads them.
+pub(crate) async fn window(db: &Db, agents: &[String], since: Timestamp, until: Timestamp) -> ApiResult<Vec<Session>> {
+    let mut out = Vec::new();
+    for agent in agents {
+        let sessions: Vec<Session> = db
+            .json_rows(
+                "SELECT id AS key, body FROM sessions WHERE agent_id = ?3 AND id > ?1 \
+                 AND started_at >= ?4 AND started_at < ?5 ORDER BY id LIMIT ?2",
+                db::s(""),
+                &[db::s(agent), db::n(since.0), db::n(until.0)],
+            )
+            .await?;
+        out.extend(sessions);
+    }
+    Ok(out)
+}

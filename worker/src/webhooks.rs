@@ -1,0 +1,377 @@
+//! Webhooks: per-agent endpoints told when a pass completes, a proposal is
+//! applied or rejected, or a store is rolled back. Each delivery is signed
+//! (`Reverie-Signature: t=<ms>,v1=<hex HMAC-SHA256 of "<t>.<body>">` with
+//! the endpoint's secret), logged, and retried: three quick attempts, then
+//! the cron trigger tries again after 1 min, 10 min and 1 h before giving
+//! up. The log is visible through the API.
+
+use hmac::{Hmac, Mac};
+use reverie_core::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use worker::{Delay, Fetch, Headers, Method, Request, RequestInit};
+
+use crate::db::{self, Db};
+use crate::http::{self, ApiError, ApiResult, Query};
+use crate::Cx;
+
+pub(crate) const EVENTS: [&str; 4] = ["pass.completed", "proposal.applied", "proposal.rejected", "store.rolled_back"];
+
+/// Quick attempts made at once, then waits before the cron retries.
+const QUICK_ATTEMPTS: i64 = 3;
+const LATER_WAITS_MS: [i64; 3] = [60_000, 600_000, 3_600_000];
+const MAX_ATTEMPTS: i64 = QUICK_ATTEMPTS + LATER_WAITS_MS.len() as i64;
+const TIMEOUT_MS: u64 = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewWebhook {
+    url: String,
+    #[serde(default)]
+    events: Option<Vec<String>>,
+    #[serde(default)]
+    secret: Option<String>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct WebhookRow {
+    id: String,
+    agent_id: String,
+    url: String,
+    secret: String,
+    events: String,
+    created_at: f64,
+}
+
+fn describe(w: &WebhookRow) -> ApiResult<Value> {
+    Ok(json!({
+        "id": w.id, "agent_id": w.agent_id, "url": w.url, "created_at": w.created_at as i64,
+        "events": serde_json::from_str::<Value>(&w.events)?,
+        "secret_hint": format!("…{}", w.secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect::<String>()),
+    }))
+}
+
+/// `POST /agents/{id}/webhooks`: the secret is shown in this answer only.
+pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut worker::Request) -> ApiResult {
+    cx.who.require_admin()?;
+    crate::agents::readable(cx, agent_id).await?;
+    let new: NewWebhook = http::json_body(req, http::limits::SMALL).await?;
+    let url = worker::Url::parse(new.url.trim()).map_err(|e| ApiError::new(422, format!("`url`: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(ApiError::new(422, "`url` must be an http or https address"));
+    }
+    let events = new.events.unwrap_or_else(|| EVENTS.iter().map(|e| e.to_string()).collect());
+    if events.is_empty() {
+        return Err(ApiError::new(422, format!("`events` must name at least one of {}", EVENTS.join(", "))));
+    }
+    if let Some(bad) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
+        return Err(ApiError::new(422, format!("`events`: `{bad}` is not one of {}", EVENTS.join(", "))));
+    }
+    let secret = match new.secret {
+        Some(s) if (16..=200).contains(&s.chars().count()) => s,
+        Some(_) => return Err(ApiError::new(422, "`secret` must be 16 to 200 characters")),
+        None => format!("whsec_{}", crate::random_hex()),
+    };
+    let row = WebhookRow {
+        id: format!("wh_{}", &crate::random_hex()[..12]),
+        agent_id: agent_id.to_string(),
+        url: url.to_string(),
+        secret: secret.clone(),
+        events: serde_json::to_string(&events)?,
+        created_at: cx.now.0 as f64,
+    };
+    cx.db
+        .run(
+            "INSERT INTO webhooks (id, agent_id, url, secret, events, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            &[db::s(&row.id), db::s(agent_id), db::s(&row.url), db::s(&secret), db::s(&row.events), db::n(cx.now.0)],
+        )
+        .await?;
+    let mut out = describe(&row)?;
+    out["secret"] = json!(secret);
+    http::json_status(201, &out)
+}
+
+/// `GET /agents/{id}/webhooks`.
+pub(crate) async fn list(cx: &Cx, agent_id: &str) -> ApiResult {
+    crate::agents::readable(cx, agent_id).await?;
+    let rows: Vec<WebhookRow> = cx
+        .db
+        .all("SELECT id, agent_id, url, secret, events, created_at FROM webhooks WHERE agent_id = ?1 ORDER BY created_at", &[db::s(agent_id)])
+        .await?;
+    http::json(&json!({ "webhooks": rows.iter().map(describe).collect::<ApiResult<Vec<_>>>()? }))
+}
+
+/// `DELETE /agents/{id}/webhooks/{wid}`; its delivery log stays.
+pub(crate) async fn delete(cx: &Cx, agent_id: &str, id: &str) -> ApiResult {
+    cx.who.require_admin()?;
+    let changed =
+        cx.db.run("DELETE FROM webhooks WHERE id = ?1 AND agent_id = ?2", &[db::s(id), db::s(agent_id)]).await?;
+    if changed == 0 {
+        return Err(ApiError::not_found("webhook", &format!("{id} of agent {agent_id}")));
+    }
+    http::no_content()
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct DeliveryRow {
+    id: String,
+    webhook_id: String,
+    agent_id: String,
+    event: String,
+    payload: String,
+    status: String,
+    attempts: i64,
+    last_status: Option<i64>,
+    last_error: Option<String>,
+    next_attempt_at: Option<f64>,
+    created_at: f64,
+    delivered_at: Option<f64>,
+}
+
+fn delivery_json(d: &DeliveryRow, with_payload: bool) -> ApiResult<Value> {
+    let mut out = json!({
+        "id": d.id, "webhook_id": d.webhook_id, "event": d.event, "status": d.status, "attempts": d.attempts,
+        "last_status": d.last_status, "last_error": d.last_error, "next_attempt_at": d.next_attempt_at.map(|t| t as i64),
+        "created_at": d.created_at as i64, "delivered_at": d.delivered_at.map(|t| t as i64),
+    });
+    if with_payload {
+        out["payload"] = serde_json::from_str(&d.payload)?;
+    }
+    Ok(out)
+}
+
+const DELIVERY_COLUMNS: &str = "id, webhook_id, agent_id, event, payload, status, attempts, last_status, last_error, \
+     next_attempt_at, created_at, delivered_at";
+
+/// `GET /agents/{id}/webhooks/deliveries?limit=&payload=true`: newest first.
+pub(crate) async fn deliveries(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
+    crate::agents::readable(cx, agent_id).await?;
+    let limit = q.limit(50, 500)?;
+    let rows: Vec<DeliveryRow> = cx
+        .db
+        .all(
+            &format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE agent_id = ?1 ORDER BY created_at DESC, id LIMIT ?2"
+            ),
+            &[db::s(agent_id), db::n(limit)],
+        )
+        .await?;
+    let with_payload = q.str("payload") == Some("true");
+    http::json(
+        &json!({ "deliveries": rows.iter().map(|d| delivery_json(d, with_payload)).collect::<ApiResult<Vec<_>>>()? }),
+    )
+}
+
+/// `POST /agents/{id}/webhooks/deliveries/{did}/retry`: one more attempt
+/// now, whatever the delivery's state.
+pub(crate) async fn retry(cx: &Cx, agent_id: &str, id: &str) -> ApiResult {
+    cx.who.can_review(agent_id)?;
+    let row: Option<DeliveryRow> = cx
+        .db
+        .first(
+            &format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1 AND agent_id = ?2"),
+            &[db::s(id), db::s(agent_id)],
+        )
+        .await?;
+    let row = row.ok_or_else(|| ApiError::not_found("delivery", &format!("{id} of agent {agent_id}")))?;
+    let done = attempt(&cx.db, row, cx.now, true).await?;
+    http::json(&delivery_json(&done, false)?)
+}
+
+/// Records a delivery of `event` for every webhook of `agent_id` that
+/// wants it, and returns them for `deliver`.
+async fn enqueue(db: &Db, agent_id: &str, event: &str, payload: &Value, now: Timestamp) -> ApiResult<Vec<DeliveryRow>> {
+    let hooks: Vec<WebhookRow> = db
+        .all(
+            "SELECT id, agent_id, url, secret, events, created_at FROM webhooks WHERE agent_id = ?1",
+            &[db::s(agent_id)],
+        )
+        .await?;
+    let mut out = Vec::new();
+    for hook in hooks {
+        let events: Vec<String> = serde_json::from_str(&hook.events)?;
+        if !events.iter().any(|e| e == event) {
+            continue;
+        }
+        let id = format!("dlv_{}", &crate::random_hex()[..16]);
+        let mut body = payload.clone();
+        body["event"] = json!(event);
+        body["delivery_id"] = json!(id);
+        body["created_at"] = json!(now);
+        let row = DeliveryRow {
+            id,
+            webhook_id: hook.id,
+            agent_id: agent_id.to_string(),
+            event: event.to_string(),
+            payload: body.to_string(),
+            status: "pending".into(),
+            attempts: 0,
+            last_status: None,
+            last_error: None,
+            next_attempt_at: Some(now.0 as f64),
+            created_at: now.0 as f64,
+            delivered_at: None,
+        };
+        db.run(
+            &format!("INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, NULL, NULL, ?6, ?6, NULL)"),
+            &[db::s(&row.id), db::s(&row.webhook_id), db::s(agent_id), db::s(event), db::s(&row.payload), db::n(now.0)],
+        )
+        .await?;
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// Tells `agent_id`'s webhooks about `event`; the sending happens after
+/// the response (or at the end of the cron run).
+pub(crate) async fn notify(cx: &Cx, agent_id: &str, event: &str, payload: Value) -> ApiResult<()> {
+    let rows = enqueue(&cx.db, agent_id, event, &payload, cx.now).await?;
+    if !rows.is_empty() {
+        let db = cx.fresh_db()?;
+        cx.defer(async move {
+            for row in rows {
+                if let Err(e) = deliver(&db, row).await {
+                    worker::console_error!("webhook delivery could not be recorded: {}", e.message);
+                }
+            }
+        });
+    }
+    Ok(())
+}
+
+/// `notify` for every agent using `store_id`.
+pub(crate) async fn notify_store(cx: &Cx, store_id: &str, event: &str, payload: Value) -> ApiResult<()> {
+    for agent in crate::stores::agents_using(&cx.db, store_id).await? {
+        notify(cx, &agent, event, payload.clone()).await?;
+    }
+    Ok(())
+}
+
+/// The quick attempts of a new delivery.
+async fn deliver(db: &Db, mut row: DeliveryRow) -> ApiResult<()> {
+    for quick in 0..QUICK_ATTEMPTS {
+        if quick > 0 {
+            Delay::from(std::time::Duration::from_millis(500 << quick)).await;
+        }
+        row = attempt(db, row, now(), false).await?;
+        if row.status != "pending" || row.attempts >= QUICK_ATTEMPTS {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn now() -> Timestamp {
+    Timestamp(worker::Date::now().as_millis() as i64)
+}
+
+/// Deliveries whose next attempt is due: run by the cron trigger.
+pub(crate) async fn retry_due(db: &Db, now: Timestamp) -> ApiResult<usize> {
+    let rows: Vec<DeliveryRow> = db
+        .all(
+            &format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT 50"),
+            &[db::n(now.0)],
+        )
+        .await?;
+    let n = rows.len();
+    for row in rows {
+        attempt(db, row, now, false).await?;
+    }
+    Ok(n)
+}
+
+/// The signature header value for `body` at `t`.
+pub(crate) fn signature(secret: &str, t: i64, body: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(format!("{t}.{body}").as_bytes());
+    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={t},v1={hex}")
+}
+
+/// One attempt; records the outcome and when to try next.
+async fn attempt(db: &Db, mut row: DeliveryRow, now: Timestamp, manual: bool) -> ApiResult<DeliveryRow> {
+    #[derive(Deserialize)]
+    struct Hook {
+        url: String,
+        secret: String,
+    }
+    let hook: Option<Hook> =
+        db.first("SELECT url, secret FROM webhooks WHERE id = ?1", &[db::s(&row.webhook_id)]).await?;
+    row.attempts += 1;
+    let hook_gone = hook.is_none();
+    let outcome = match hook {
+        None => Err((None, "the webhook was deleted".to_string())),
+        Some(hook) => post(&hook.url, &hook.secret, &row, now).await,
+    };
+    match outcome {
+        Ok(status) => {
+            row.status = "delivered".into();
+            row.last_status = Some(status);
+            row.last_error = None;
+            row.next_attempt_at = None;
+            row.delivered_at = Some(now.0 as f64);
+        }
+        Err((status, error)) => {
+            row.last_status = status;
+            row.last_error = Some(error);
+            let later = row.attempts - QUICK_ATTEMPTS;
+            if hook_gone || (!manual && row.attempts >= MAX_ATTEMPTS) {
+                row.status = "failed".into();
+                row.next_attempt_at = None;
+            } else {
+                row.status = "pending".into();
+                let wait = if later < 0 { 0 } else { LATER_WAITS_MS[(later as usize).min(LATER_WAITS_MS.len() - 1)] };
+                row.next_attempt_at = Some((now.0 + wait) as f64);
+            }
+        }
+    }
+    db.run(
+        "UPDATE deliveries SET status = ?2, attempts = ?3, last_status = ?4, last_error = ?5, next_attempt_at = ?6, \
+         delivered_at = ?7 WHERE id = ?1",
+        &[
+            db::s(&row.id),
+            db::s(&row.status),
+            db::n(row.attempts),
+            row.last_status.map_or(wasm_bindgen::JsValue::NULL, db::n),
+            db::opt_s(row.last_error.as_deref()),
+            row.next_attempt_at.map_or(wasm_bindgen::JsValue::NULL, |t| db::n(t as i64)),
+            row.delivered_at.map_or(wasm_bindgen::JsValue::NULL, |t| db::n(t as i64)),
+        ],
+    )
+    .await?;
+    Ok(row)
+}
+
+/// POSTs the payload; `Ok(status)` for 2xx.
+async fn post(url: &str, secret: &str, row: &DeliveryRow, now: Timestamp) -> Result<i64, (Option<i64>, String)> {
+    let fail = |e: worker::Error| (None, e.to_string());
+    let headers = Headers::new();
+    headers.set("content-type", "application/json").map_err(fail)?;
+    headers.set("user-agent", concat!("Reverie-Webhooks/", env!("CARGO_PKG_VERSION"))).map_err(fail)?;
+    headers.set("reverie-event", &row.event).map_err(fail)?;
+    headers.set("reverie-delivery", &row.id).map_err(fail)?;
+    headers.set("reverie-signature", &signature(secret, now.0, &row.payload)).map_err(fail)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(headers).with_body(Some(row.payload.as_str().into()));
+    let request = Request::new_with_init(url, &init).map_err(fail)?;
+    let controller = worker::AbortController::default();
+    let signal = controller.signal();
+    let call = Box::pin(async move { Fetch::Request(request).send_with_signal(&signal).await });
+    let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(TIMEOUT_MS)));
+    match futures_util::future::select(call, timeout).await {
+        futures_util::future::Either::Right(_) => {
+            controller.abort();
+            Err((None, format!("no answer within {TIMEOUT_MS} ms")))
+        }
+        futures_util::future::Either::Left((Err(e), _)) => Err((None, format!("network error: {e}"))),
+        futures_util::future::Either::Left((Ok(resp), _)) => {
+            let status = i64::from(resp.status_code());
+            if (200..300).contains(&status) {
+                Ok(status)
+            } else {
+                Err((Some(status), format!("the endpoint answered {status}")))
+            }
+        }
+    }
+}

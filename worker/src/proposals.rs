@@ -251,20 +251,30 @@ struct RejectBody {
     reason: Option<String>,
 }
 
+/// A proposal the caller may decide on.
+async fn reviewable(cx: &Cx, id: &str) -> ApiResult<ProposalRow> {
+    let row = readable(cx, id).await?;
+    cx.who.can_review(&row.agent_id)?;
+    Ok(row)
+}
+
 /// `POST /proposals/{id}/approve`.
 pub(crate) async fn approve(cx: &Cx, id: &str) -> ApiResult {
-    decide(cx, id, BTreeMap::new(), Fallback::Accept).await
+    let row = reviewable(cx, id).await?;
+    decide(cx, row, BTreeMap::new(), Fallback::Accept).await
 }
 
 /// `POST /proposals/{id}/reject` with an optional `{"reason": ...}`.
 pub(crate) async fn reject(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
+    let row = reviewable(cx, id).await?;
     let body: RejectBody = http::optional_json_body(req).await?;
     let reason = body.reason.map(|r| http::clip(r.trim(), 2000).to_string()).filter(|r| !r.is_empty());
-    decide(cx, id, BTreeMap::new(), Fallback::Reject(reason)).await
+    decide(cx, row, BTreeMap::new(), Fallback::Reject(reason)).await
 }
 
 /// `POST /proposals/{id}/partial_accept`.
 pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
+    let row = reviewable(cx, id).await?;
     let body: PartialBody = http::json_body(req, http::limits::LARGE).await?;
     let mut decisions = BTreeMap::new();
     for (change, decision) in body.decisions {
@@ -278,7 +288,7 @@ pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
         }
         Rest::Pending => Fallback::Pending,
     };
-    decide(cx, id, decisions, fallback).await
+    decide(cx, row, decisions, fallback).await
 }
 
 /// What pending changes not named in the request get.
@@ -288,9 +298,8 @@ enum Fallback {
     Pending,
 }
 
-async fn decide(cx: &Cx, id: &str, named: BTreeMap<Id, Decision>, fallback: Fallback) -> ApiResult {
-    let row = readable(cx, id).await?;
-    cx.who.can_review(&row.agent_id)?;
+async fn decide(cx: &Cx, row: ProposalRow, named: BTreeMap<Id, Decision>, fallback: Fallback) -> ApiResult {
+    let id = row.id.as_str();
     if !matches!(row.status.as_str(), "pending" | "partially_applied") {
         return Err(ApiError::conflict(format!(
             "proposal {id} is {}; only pending proposals can be decided",

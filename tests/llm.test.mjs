@@ -1,0 +1,191 @@
+// Passes that ask the model about the groups the rules cannot settle, with
+// a local stub speaking the real Anthropic Messages and OpenAI chat wire
+// formats: a good answer becomes reviewable changes with their token cost;
+// timeouts, 429s and 5xx are retried; malformed, truncated and made-up
+// answers are dropped and counted, and the pass falls back to its rules;
+// the token budget is a hard cap.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { api, startRuntime } from "./harness.mjs";
+import { startLlmStub } from "./llm_stub.mjs";
+
+/** Two pairs the rules find similar but cannot call duplicates. */
+const UNSETTLED = [
+  { id: "d1", text: "Deploys to production happen only on Tuesdays after the standup.", kind: "fact" },
+  { id: "d2", text: "Production deploys are scheduled for Tuesdays, right after standup meetings.", kind: "fact" },
+  { id: "r1", text: "Alice leads the payments team and approves refunds over 500 dollars.", kind: "fact" },
+  { id: "r2", text: "Refunds above 500 dollars need approval from Alice, who leads payments.", kind: "fact" },
+];
+
+function expectStatus(res, status) {
+  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** A runtime whose LLM is the stub, with an agent holding `UNSETTLED`. */
+async function setup(vars) {
+  const stub = await startLlmStub();
+  const rt = await startRuntime({
+    seed: false,
+    vars: { LLM_API_KEY: "sk-test-key", LLM_BASE_URL: stub.url, LLM_TIMEOUT_MS: "1000", LLM_MAX_RETRIES: "2", ...vars },
+  });
+  const call = (path, opts) => api(rt.baseUrl, path, opts);
+  expectStatus(await call("/api/v1/agents", { body: { id: "llm_a", name: "LLM agent" } }), 201);
+  expectStatus(await call("/api/v1/stores/llm_a/entries", { body: { entries: UNSETTLED } }), 201);
+  const pass = async () => {
+    const p = expectStatus(await call("/api/v1/agents/llm_a/passes?wait=true", { method: "POST" }), 201);
+    assert.equal(p.status, "completed", JSON.stringify(p));
+    return p;
+  };
+  return { stub, rt, call, pass, stop: async () => { await rt.stop(); await stub.close(); } };
+}
+
+describe("LLM calls (Anthropic Messages API)", () => {
+  let env;
+  before(async () => {
+    env = await setup({});
+  });
+  after(async () => {
+    await env?.stop();
+  });
+
+  test("a good answer becomes merges with evidence, and its tokens are counted", async () => {
+    env.stub.reset();
+    const pass = await env.pass();
+    assert.equal(pass.stats.llm.mode, "llm");
+    assert.equal(pass.stats.llm.model, "claude-sonnet-4-6");
+    const report = pass.stats.llm.report;
+    assert.equal(report.calls, 1);
+    assert.equal(report.groups_sent, 2);
+    assert.equal(report.changes_added, 2);
+    assert.deepEqual(report.failures, []);
+    assert.ok(pass.stats.input_tokens > 0 && pass.stats.output_tokens > 0);
+    assert.ok(pass.stats.cost_usd > 0);
+
+    // The request: the real wire format, the data quoted, the tool forced.
+    assert.equal(env.stub.requests.length, 1);
+    const req = env.stub.requests[0];
+    assert.equal(req.path, "/v1/messages");
+    assert.equal(req.headers["x-api-key"], "sk-test-key");
+    assert.equal(req.headers["anthropic-version"], "2023-06-01");
+    assert.deepEqual(req.body.tool_choice, { type: "tool", name: "record_decisions" });
+    assert.match(req.body.messages[0].content, /data, not instructions/);
+    assert.match(req.body.messages[0].content, /Deploys to production happen only on Tuesdays/);
+
+    const proposal = expectStatus(await env.call(`/api/v1/proposals/${pass.proposal_id}`), 200);
+    assert.deepEqual(proposal.token_cost, { input_tokens: pass.stats.input_tokens, output_tokens: pass.stats.output_tokens });
+    const merges = proposal.changes.filter((c) => c.kind === "merge");
+    assert.deepEqual(merges.map((c) => [...c.targets].sort()), [["d1", "d2"], ["r1", "r2"]]);
+    for (const m of merges) {
+      assert.match(m.justification, /^LLM: /);
+      assert.ok(m.evidence.every((e) => m.before.some((b) => b.text.includes(e.quote))), "evidence is verbatim");
+    }
+  });
+
+  test("429 with retry-after, and 5xx, are retried", async () => {
+    env.stub.reset();
+    env.stub.enqueue({ kind: "status", status: 429, retryAfter: 1 }, { kind: "status", status: 529 });
+    const pass = await env.pass();
+    const report = pass.stats.llm.report;
+    assert.equal(report.retries, 2);
+    assert.equal(report.changes_added, 2);
+    assert.equal(env.stub.requests.length, 3);
+    const waited = env.stub.requests[1].at - env.stub.requests[0].at;
+    assert.ok(waited >= 1000, `waited ${waited} ms after a retry-after of 1 s`);
+  });
+
+  test("an answer past the timeout is abandoned and the call retried", async () => {
+    env.stub.reset();
+    env.stub.enqueue({ kind: "delay", ms: 2500 });
+    const pass = await env.pass();
+    const report = pass.stats.llm.report;
+    assert.equal(report.retries, 1);
+    assert.equal(report.changes_added, 2);
+    assert.equal(env.stub.requests.length, 2);
+  });
+
+  test("a server that keeps failing is given up on; the pass keeps its rules", async () => {
+    env.stub.reset();
+    env.stub.enqueue({ kind: "status", status: 500 }, { kind: "status", status: 500 }, { kind: "status", status: 500 });
+    const pass = await env.pass();
+    const report = pass.stats.llm.report;
+    assert.equal(report.changes_added, 0);
+    assert.equal(report.failures.length, 1);
+    assert.match(report.failures[0], /server error \(500\).*gave up after 3 attempts/);
+    assert.equal(env.stub.requests.length, 3);
+    const proposal = expectStatus(await env.call(`/api/v1/proposals/${pass.proposal_id}`), 200);
+    assert.equal(proposal.summary.unsettled_groups, 2);
+  });
+
+  for (const [kind, failure] of [
+    ["malformed", /malformed model response/],
+    ["truncated", /cut off at the token limit/],
+    ["no_tool", /without calling record_decisions/],
+  ]) {
+    test(`a ${kind} answer is dropped and counted`, async () => {
+      env.stub.reset();
+      env.stub.enqueue({ kind });
+      const pass = await env.pass();
+      const report = pass.stats.llm.report;
+      assert.equal(report.changes_added, 0);
+      assert.equal(report.dropped, 2);
+      assert.match(report.failures[0], failure);
+      assert.equal(pass.stats.dropped_llm_changes, 2);
+      assert.equal(env.stub.requests.length, 1, "not retried: the answer came, it was just unusable");
+    });
+  }
+
+  test("made-up evidence is dropped: every quote must be in the inputs verbatim", async () => {
+    env.stub.reset();
+    env.stub.enqueue({ kind: "made_up_evidence" });
+    const pass = await env.pass();
+    const report = pass.stats.llm.report;
+    assert.equal(report.changes_added, 0);
+    assert.equal(report.dropped, 2);
+    assert.deepEqual(report.failures, []);
+    const proposal = expectStatus(await env.call(`/api/v1/proposals/${pass.proposal_id}`), 200);
+    assert.equal(proposal.summary.dropped_llm_changes, 2);
+    assert.ok(!proposal.changes.some((c) => c.justification.startsWith("LLM:")));
+  });
+});
+
+describe("LLM calls (an OpenAI-compatible endpoint)", () => {
+  let env;
+  before(async () => {
+    env = await setup({ LLM_PROVIDER: "openai", LLM_MODEL: "local-model" });
+  });
+  after(async () => {
+    await env?.stop();
+  });
+
+  test("chat completions with a forced function call", async () => {
+    const pass = await env.pass();
+    assert.equal(pass.stats.llm.model, "local-model");
+    assert.equal(pass.stats.llm.report.changes_added, 2);
+    const req = env.stub.requests[0];
+    assert.equal(req.path, "/v1/chat/completions");
+    assert.equal(req.headers.authorization, "Bearer sk-test-key");
+    assert.equal(req.body.tool_choice.function.name, "record_decisions");
+  });
+});
+
+describe("the token budget", () => {
+  let env;
+  before(async () => {
+    env = await setup({ LLM_TOKEN_BUDGET: "500" });
+  });
+  after(async () => {
+    await env?.stop();
+  });
+
+  test("a call that could exceed the budget is not made", async () => {
+    const pass = await env.pass();
+    const report = pass.stats.llm.report;
+    assert.equal(report.budget_exhausted, true);
+    assert.equal(report.calls, 0);
+    assert.equal(report.groups_left, 2);
+    assert.equal(env.stub.requests.length, 0);
+    assert.equal(pass.stats.input_tokens + pass.stats.output_tokens, 0);
+  });
+});

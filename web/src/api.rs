@@ -1,93 +1,423 @@
-//! Every HTTP call the dashboard makes, in one place.
+//! Every HTTP call the dashboard makes, in one place: the bearer token from
+//! session storage, JSON in and out, errors worded for the person at the
+//! screen, and reads that fall back to the offline cache when the network
+//! is gone.
 
 use std::fmt;
 
-use gloo_net::http::Request;
+use gloo_net::http::{Method, RequestBuilder};
+use reverie_core::apply::Decision;
+use reverie_core::audit::{AuditRecord, Verification};
+use reverie_core::diff::{DiffSpan, EntryDiff};
+use reverie_core::outcomes::{Comparison, SessionMetrics};
+use reverie_core::{Change, MemoryEntry};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-#[derive(Clone, Debug, Deserialize)]
-pub struct Health {
-    pub core_version: String,
-    pub d1: D1Health,
+use crate::cache;
+
+const TOKEN_KEY: &str = "reverie.token";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub struct D1Health {
-    pub roundtrip_ms: f64,
-    pub agents: u32,
+/// The token this tab signed in with (kept for the tab's life only).
+pub fn token() -> Option<String> {
+    storage()?.get_item(TOKEN_KEY).ok().flatten().filter(|t| !t.is_empty())
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize, Deserialize)]
-pub struct Pass {
-    pub id: i64,
-    pub agent_id: String,
-    pub trigger: String,
-    pub status: String,
-    pub started_at: f64,
-    pub finished_at: Option<f64>,
+pub fn set_token(token: Option<&str>) {
+    if let Some(s) = storage() {
+        let _ = match token {
+            Some(t) => s.set_item(TOKEN_KEY, t),
+            None => s.remove_item(TOKEN_KEY),
+        };
+    }
 }
 
-#[derive(Clone, Debug, serde::Serialize, Deserialize)]
-pub struct PassList {
-    pub passes: Vec<Pass>,
-}
-
-/// Why a call failed, worded for the person looking at the screen.
-#[derive(Clone, Debug)]
+/// Why a call failed.
+#[derive(Clone, Debug, PartialEq)]
 pub enum ApiError {
     /// No answer at all: offline, DNS, connection refused.
     Network(String),
-    /// The service answered with an error status.
-    Status { status: u16, message: String },
+    /// The service answered with an error status; `details` holds the
+    /// error object's other fields (e.g. `conflicting_changes`).
+    Status { status: u16, message: String, details: Value },
     /// The service answered 2xx with a body we could not read.
     Body(String),
+}
+
+impl ApiError {
+    pub fn is_network(&self) -> bool {
+        matches!(self, ApiError::Network(_))
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The changes a 409 names as conflicting.
+    pub fn conflicting_changes(&self) -> Vec<String> {
+        match self {
+            ApiError::Status { status: 409, details, .. } => details["conflicting_changes"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ApiError::Network(msg) => write!(f, "no connection to the service ({msg})"),
-            ApiError::Status { status, message } => write!(f, "HTTP {status}: {message}"),
+            ApiError::Network(_) => write!(f, "the service cannot be reached (offline or down)"),
+            ApiError::Status { status: 401, .. } => {
+                write!(f, "your token was not accepted (expired or revoked): sign in again")
+            }
+            ApiError::Status { status, message, .. } => write!(f, "{message} (HTTP {status})"),
             ApiError::Body(msg) => write!(f, "unreadable answer from the service ({msg})"),
         }
     }
 }
 
-pub async fn health() -> Result<Health, ApiError> {
-    get_json("/api/v1/health").await
+/// Where data on screen came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Live,
+    /// The last answer saved on this device: the service is unreachable.
+    Cache,
 }
 
-/// The raw body is returned too, so the caller can cache exactly what the
-/// service said.
-pub async fn passes() -> Result<(PassList, String), ApiError> {
-    let body = get_text("/api/v1/passes").await?;
-    let list = serde_json::from_str(&body).map_err(|e| ApiError::Body(e.to_string()))?;
-    Ok((list, body))
-}
-
-async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    let body = get_text(path).await?;
-    serde_json::from_str(&body).map_err(|e| ApiError::Body(e.to_string()))
-}
-
-async fn get_text(path: &str) -> Result<String, ApiError> {
-    let resp = Request::get(path).send().await.map_err(|e| ApiError::Network(e.to_string()))?;
-    let status = resp.status();
-    let body = resp.text().await.map_err(|e| ApiError::Body(e.to_string()))?;
-    if !resp.ok() {
-        #[derive(Deserialize)]
-        struct ErrorBody {
-            error: ErrorDetail,
-        }
-        #[derive(Deserialize)]
-        struct ErrorDetail {
-            message: String,
-        }
-        let message = serde_json::from_str::<ErrorBody>(&body)
-            .map(|b| b.error.message)
-            .unwrap_or_else(|_| body.chars().take(200).collect());
-        return Err(ApiError::Status { status, message });
+/// Sends one request; the body text of a 2xx answer, or the error.
+pub async fn send(method: Method, path: &str, body: Option<(&str, &str)>) -> Result<String, ApiError> {
+    let mut builder = RequestBuilder::new(path).method(method);
+    if let Some(t) = token() {
+        builder = builder.header("authorization", &format!("Bearer {t}"));
     }
-    Ok(body)
+    let request = match body {
+        Some((content_type, text)) => builder.header("content-type", content_type).body(text.to_string()),
+        None => builder.build(),
+    }
+    .map_err(|e| ApiError::Body(e.to_string()))?;
+    let resp = request.send().await.map_err(|e| ApiError::Network(e.to_string()))?;
+    let status = resp.status();
+    let text = resp.text().await.map_err(|e| ApiError::Network(e.to_string()))?;
+    if resp.ok() {
+        return Ok(text);
+    }
+    let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let error = &parsed["error"];
+    let message = error["message"].as_str().map(str::to_string).unwrap_or_else(|| text.chars().take(200).collect());
+    Err(ApiError::Status { status, message, details: error.clone() })
+}
+
+fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|e| ApiError::Body(e.to_string()))
+}
+
+pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    parse(&send(Method::GET, path, None).await?)
+}
+
+/// A read that is saved on this device when it succeeds and served from
+/// there when the network is gone.
+pub async fn get_cached<T: DeserializeOwned>(path: &str) -> Result<(T, Source), ApiError> {
+    let key = cache::response_key(path);
+    match send(Method::GET, path, None).await {
+        Ok(text) => {
+            let value = parse(&text)?;
+            if let Err(err) = cache::put_response(&key, &text).await {
+                leptos::logging::warn!("{err}");
+            }
+            Ok((value, Source::Live))
+        }
+        Err(err) if err.is_network() => match cache::get_response(&key).await {
+            Ok(Some(text)) => Ok((parse(&text)?, Source::Cache)),
+            _ => Err(err),
+        },
+        Err(err) => Err(err),
+    }
+}
+
+pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, ApiError> {
+    let text = serde_json::to_string(body).map_err(|e| ApiError::Body(e.to_string()))?;
+    parse(&send(Method::POST, path, Some(("application/json", &text))).await?)
+}
+
+// ---- what the service returns ----
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub role: String,
+    pub label: String,
+    pub agents: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoreSummary {
+    pub id: String,
+    pub scope: Option<String>,
+    pub shared: bool,
+    pub version: Option<i64>,
+    pub active_entries: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PassBrief {
+    pub id: i64,
+    pub status: String,
+    pub started_at: i64,
+    pub proposal_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Agent {
+    pub id: String,
+    pub name: String,
+    pub store: StoreSummary,
+    pub enabled: bool,
+    pub schedule: String,
+    pub schedule_time: String,
+    pub sessions_since: String,
+    pub require_approval: bool,
+    pub notify: Vec<String>,
+    pub next_run_at: Option<i64>,
+    pub last_pass: Option<PassBrief>,
+    pub pending_proposals: i64,
+    pub config: Value,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct AgentList {
+    pub agents: Vec<Agent>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pass {
+    pub id: i64,
+    pub agent_id: String,
+    pub trigger: String,
+    pub status: String,
+    pub stage: Option<String>,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub proposal_id: Option<String>,
+    pub error: Option<String>,
+    #[serde(default)]
+    pub stats: Value,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PassList {
+    pub passes: Vec<Pass>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProposalBrief {
+    pub id: String,
+    pub agent_id: String,
+    pub store_id: String,
+    pub base_version: i64,
+    pub status: String,
+    pub created_at: i64,
+    pub change_count: i64,
+    pub pending_count: i64,
+    pub summary: Value,
+    pub token_cost: Value,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ProposalList {
+    pub proposals: Vec<ProposalBrief>,
+}
+
+/// A change as the service shows it for review.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangeView {
+    #[serde(flatten)]
+    pub change: Change,
+    pub seq: usize,
+    pub before: Vec<MemoryEntry>,
+    pub diff: Vec<DiffSpan>,
+    pub decision: Option<Decision>,
+    pub decided_by: Option<String>,
+    pub applied_version: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    #[serde(flatten)]
+    pub brief: ProposalBrief,
+    pub changes: Vec<ChangeView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Decided {
+    pub status: String,
+    pub version: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionExcerpt {
+    pub id: String,
+    pub first_index: usize,
+    pub message_count: usize,
+    pub messages: Vec<Message>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Version {
+    pub version: i64,
+    pub created_at: i64,
+    pub actor: String,
+    pub cause: String,
+    pub proposal_id: Option<String>,
+    pub note: Option<String>,
+    pub active_entries: i64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct VersionList {
+    pub current_version: i64,
+    pub versions: Vec<Version>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct VersionDiff {
+    pub diffs: Vec<EntryDiff>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct AuditPage {
+    pub records: Vec<AuditRecord>,
+    pub next_before: Option<u64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Verified {
+    pub verification: Verification,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RolledBack {
+    pub version: i64,
+    pub entries_changed: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    pub version: i64,
+    pub at: i64,
+    pub cause: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Outcomes {
+    pub store_id: String,
+    pub sessions: Vec<SessionMetrics>,
+    pub markers: Vec<Marker>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Compared {
+    pub comparison: Comparison,
+    pub regressed: bool,
+    pub rollback_to: Option<i64>,
+    pub baseline: Value,
+    pub candidate: Value,
+}
+
+// ---- the calls ----
+
+pub async fn me() -> Result<Me, ApiError> {
+    get("/api/v1/me").await
+}
+
+pub async fn agents() -> Result<(AgentList, Source), ApiError> {
+    get_cached("/api/v1/agents").await
+}
+
+pub async fn agent(id: &str) -> Result<(Agent, Source), ApiError> {
+    get_cached(&format!("/api/v1/agents/{id}")).await
+}
+
+pub async fn save_config(agent: &str, config: &Value) -> Result<(), ApiError> {
+    let text = config.to_string();
+    send(Method::PUT, &format!("/api/v1/agents/{agent}/config"), Some(("application/json", &text))).await.map(drop)
+}
+
+pub async fn start_pass(agent: &str) -> Result<Pass, ApiError> {
+    post(&format!("/api/v1/agents/{agent}/passes"), &serde_json::json!({})).await
+}
+
+pub async fn pass(id: i64) -> Result<Pass, ApiError> {
+    get(&format!("/api/v1/passes/{id}")).await
+}
+
+pub async fn passes(agent: &str) -> Result<(PassList, Source), ApiError> {
+    get_cached(&format!("/api/v1/passes?agent_id={agent}&limit=20")).await
+}
+
+pub async fn proposals(agent: Option<&str>) -> Result<(ProposalList, Source), ApiError> {
+    match agent {
+        Some(a) => get_cached(&format!("/api/v1/proposals?agent_id={a}")).await,
+        None => get_cached("/api/v1/proposals").await,
+    }
+}
+
+pub async fn proposal(id: &str) -> Result<(Proposal, Source), ApiError> {
+    get_cached(&format!("/api/v1/proposals/{id}")).await
+}
+
+/// Decides on a proposal: `decisions` by change id, the rest rejected or
+/// left pending.
+pub async fn decide(proposal: &str, decisions: &Value, rest: &str, reason: Option<&str>) -> Result<Decided, ApiError> {
+    let body = serde_json::json!({ "decisions": decisions, "rest": rest, "reason": reason });
+    post(&format!("/api/v1/proposals/{proposal}/partial_accept"), &body).await
+}
+
+pub async fn session_excerpt(agent: &str, session: &str, around: u32) -> Result<(SessionExcerpt, Source), ApiError> {
+    get_cached(&format!("/api/v1/agents/{agent}/sessions/{session}?around={around}&context=3")).await
+}
+
+pub async fn versions(store: &str) -> Result<(VersionList, Source), ApiError> {
+    get_cached(&format!("/api/v1/stores/{store}/versions?limit=100")).await
+}
+
+pub async fn version_diff(store: &str, version: i64) -> Result<(VersionDiff, Source), ApiError> {
+    get_cached(&format!("/api/v1/stores/{store}/versions/{version}?diff=previous")).await
+}
+
+pub async fn audit(store: &str, before: Option<u64>) -> Result<(AuditPage, Source), ApiError> {
+    let cursor = before.map(|b| format!("&before={b}")).unwrap_or_default();
+    get_cached(&format!("/api/v1/stores/{store}/audit?order=desc&limit=50{cursor}")).await
+}
+
+pub async fn verify(store: &str) -> Result<Verified, ApiError> {
+    get(&format!("/api/v1/stores/{store}/audit/verify")).await
+}
+
+pub async fn rollback(store: &str, version: i64, reason: &str) -> Result<RolledBack, ApiError> {
+    post(&format!("/api/v1/stores/{store}/rollback"), &serde_json::json!({ "version": version, "reason": reason }))
+        .await
+}
+
+pub async fn outcomes(agent: &str, since: i64) -> Result<(Outcomes, Source), ApiError> {
+    get_cached(&format!("/api/v1/agents/{agent}/outcomes?since={since}")).await
+}
+
+pub async fn compare(agent: &str, baseline: &str, candidate: &str) -> Result<Compared, ApiError> {
+    get(&format!("/api/v1/agents/{agent}/outcomes/compare?baseline={baseline}&candidate={candidate}")).await
 }

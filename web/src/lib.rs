@@ -1,13 +1,28 @@
-//! Reverie's review dashboard: a Leptos app rendered in the browser, talking
-//! to the worker's `/api/v1` through `api`, caching in IndexedDB through
-//! `cache` so a reviewer with a flaky connection still sees their data.
+//! Reverie's review dashboard: a Leptos app rendered in the browser. It
+//! talks to the worker's `/api/v1` through `api`, keeps what it read and
+//! the reviewer's decisions in IndexedDB through `cache` and `sync`, and
+//! uses the same core as the service for word diffs and config checks.
+//!
+//! Screens, one module each: `agents` (the list and one agent's settings,
+//! passes and proposals), `review` (a proposal, change by change),
+//! `history` (a store's versions, audit log and rollback), `outcomes`
+//! (metrics over time and the before/after comparison).
 
+mod agents;
 mod api;
 mod cache;
-mod passes;
+mod history;
+mod outcomes;
+mod review;
+mod route;
+mod sync;
+mod widgets;
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::wasm_bindgen;
+
+use crate::api::Me;
+use crate::route::Route;
 
 /// Entry point run by the wasm-bindgen glue when `index.html` loads the app.
 #[wasm_bindgen(start)]
@@ -16,33 +31,142 @@ pub fn start() {
     leptos::mount::mount_to_body(App);
 }
 
+/// Who is signed in, shared with every screen.
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub me: RwSignal<Option<Me>>,
+}
+
+impl Session {
+    pub fn is_admin(&self) -> bool {
+        self.me.with(|m| m.as_ref().is_some_and(|m| m.role == "admin"))
+    }
+
+    pub fn can_review(&self) -> bool {
+        self.me.with(|m| m.as_ref().is_some_and(|m| m.role != "ingest"))
+    }
+}
+
 #[component]
 fn App() -> impl IntoView {
+    let session = Session { me: RwSignal::new(None) };
+    provide_context(session);
+    let sync = sync::SyncState::start();
+    provide_context(sync);
+    let route = route::watch();
+
+    // A token kept from earlier in this tab: check who it is (offline, the
+    // last known answer is used).
+    if api::token().is_some() {
+        leptos::task::spawn_local(async move {
+            match api::get_cached::<Me>("/api/v1/me").await {
+                Ok((me, _)) => session.me.set(Some(me)),
+                Err(e) if e.status() == Some(401) => api::set_token(None),
+                Err(_) => {}
+            }
+        });
+    }
+
     view! {
+        <a class="skip" href="#main">"Skip to content"</a>
         <header class="topbar">
-            <h1>"Reverie"</h1>
-            <HealthBadge/>
+            <a class="brand" href="#/">"Reverie"</a>
+            <nav aria-label="Main">
+                <a href="#/">"Agents"</a>
+            </nav>
+            <sync::Status/>
+            <Who/>
         </header>
-        <main>
-            <passes::PassList/>
+        <main id="main" tabindex="-1">
+            {move || {
+                if session.me.get().is_none() {
+                    return view! { <SignIn/> }.into_any();
+                }
+                match route.get() {
+                    Route::Agents => view! { <agents::AgentList/> }.into_any(),
+                    Route::Agent(id) => view! { <agents::AgentPage id/> }.into_any(),
+                    Route::Proposal(id) => view! { <review::Review id/> }.into_any(),
+                    Route::History(store) => view! { <history::History store/> }.into_any(),
+                    Route::Outcomes(agent) => view! { <outcomes::Outcomes agent/> }.into_any(),
+                    Route::NotFound(path) => view! {
+                        <section class="empty" role="alert">
+                            <h2>"Nothing here"</h2>
+                            <p>{format!("There is no page at {path}. ")}<a href="#/">"Go to the agents."</a></p>
+                        </section>
+                    }.into_any(),
+                }
+            }}
         </main>
     }
 }
 
-/// The service's health in one line: engine version and storage latency.
+/// The signed-in role, and signing out.
 #[component]
-fn HealthBadge() -> impl IntoView {
-    let health = LocalResource::new(api::health);
+fn Who() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let sign_out = move |_| {
+        api::set_token(None);
+        session.me.set(None);
+        route::go("#/");
+    };
+    move || {
+        session.me.get().map(|me| {
+            view! {
+                <span class="who" data-testid="who">
+                    <span class="role">{me.role.clone()}</span>" · "{me.label.clone()}
+                </span>
+                <button class="link" on:click=sign_out>"Sign out"</button>
+            }
+        })
+    }
+}
+
+/// Sign in with an API token; it is kept in this tab's session storage.
+#[component]
+fn SignIn() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let token = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let t = token.get_untracked().trim().to_string();
+        if t.is_empty() {
+            error.set(Some("Paste the API token you were given.".into()));
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            api::set_token(Some(&t));
+            match api::me().await {
+                Ok(me) => session.me.set(Some(me)),
+                Err(e) => {
+                    api::set_token(None);
+                    error.set(Some(match e.status() {
+                        Some(401) => "That token was not accepted: check it, or ask an admin for a new one.".into(),
+                        _ => e.to_string(),
+                    }));
+                }
+            }
+            busy.set(false);
+        });
+    };
     view! {
-        <p class="health" data-testid="health">
-            {move || match health.get() {
-                None => "Checking service…".to_string(),
-                Some(Ok(h)) => format!(
-                    "Service OK · core {} · D1 {:.0} ms · {} agent(s)",
-                    h.core_version, h.d1.roundtrip_ms, h.d1.agents
-                ),
-                Some(Err(err)) => format!("Service unreachable: {err}"),
-            }}
-        </p>
+        <section class="signin" aria-labelledby="signin-title">
+            <h2 id="signin-title">"Sign in"</h2>
+            <p class="muted">"Reverie's API tokens have a role: admins manage everything, reviewers review the agents they are granted."</p>
+            <form on:submit=submit>
+                <label for="token">"API token"</label>
+                <input id="token" name="token" type="password" autocomplete="off" required
+                    aria-describedby="token-error"
+                    prop:value=move || token.get()
+                    on:input=move |ev| token.set(event_target_value(&ev))/>
+                <button type="submit" disabled=move || busy.get()>
+                    {move || if busy.get() { "Signing in…" } else { "Sign in" }}
+                </button>
+                <p id="token-error" class="error" role="alert">{move || error.get()}</p>
+            </form>
+        </section>
     }
 }

@@ -17,6 +17,7 @@ usage: cargo xtask <command>
 commands:
   run            build everything and serve the dashboard and API on
                  http://127.0.0.1:8787 with a local D1 seeded with a demo agent
+  build          build the dashboard and the worker (no tests, no server)
   test           the whole suite: fmt, clippy, native tests, wasm builds,
                  end-to-end tests (workerd + D1 + Chromium)
   bench-scale    consolidation throughput on synthetic stores (1k..1M entries)
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => run(),
+        Some("build") => build(),
         Some("test") => test(),
         Some("bench-scale") => bench::scale(&args[1..]),
         Some("bench-quality") => bench::quality(&args[1..]),
@@ -63,6 +65,13 @@ pub fn stage<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, 
         Err(_) => eprintln!("<== {name}: FAILED after {secs:.1} s"),
     }
     out
+}
+
+fn build() -> Result<(), String> {
+    tools::ensure_build_tools()?;
+    let site = stage("build dashboard (web)", build::site)?;
+    println!("{site}");
+    stage("build worker", build::worker)
 }
 
 fn run() -> Result<(), String> {

@@ -1,0 +1,456 @@
+//! The agents a reviewer may see, and one agent's page: its dreaming
+//! config as a form (checked as it is typed, by the same core the service
+//! uses) and as YAML/JSON to copy, "Dream now" with the pass's progress,
+//! and its proposals and passes.
+
+use leptos::prelude::*;
+use reverie_core::config::ConfigInput;
+use reverie_core::{Error as CoreError, Id};
+use serde_json::{json, Value};
+
+use crate::api::{self, Agent, Pass, Source};
+use crate::widgets::{utc, Failure, Loading, SourceNote};
+use crate::Session;
+
+#[component]
+pub fn AgentList() -> impl IntoView {
+    let agents = LocalResource::new(api::agents);
+    view! {
+        <section aria-labelledby="agents-title">
+            <h2 id="agents-title">"Agents"</h2>
+            {move || match agents.get() {
+                None => view! { <Loading what="agents"/> }.into_any(),
+                Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
+                Some(Ok((list, source))) if list.agents.is_empty() => view! {
+                    <SourceNote source/>
+                    <p class="empty" data-testid="no-agents">"No agents yet. An admin creates them through the API (POST /api/v1/agents)."</p>
+                }.into_any(),
+                Some(Ok((list, source))) => view! {
+                    <SourceNote source/>
+                    <div class="table-wrap">
+                        <table data-testid="agent-table">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Agent"</th>
+                                    <th scope="col">"Memory"</th>
+                                    <th scope="col">"Last pass"</th>
+                                    <th scope="col">"To review"</th>
+                                    <th scope="col">"Schedule"</th>
+                                    <th scope="col">"Approval"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {list.agents.into_iter().map(|a| view! { <AgentRow agent=a/> }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn AgentRow(agent: Agent) -> impl IntoView {
+    let href = format!("#/agents/{}", agent.id);
+    let last =
+        agent.last_pass.as_ref().map_or("never".to_string(), |p| format!("{} · {}", p.status, utc(p.started_at)));
+    let schedule = if agent.enabled { format!("{} at {}", agent.schedule, agent.schedule_time) } else { "off".into() };
+    view! {
+        <tr data-testid="agent-row">
+            <th scope="row"><a href=href>{agent.name.clone()}</a><br/><span class="muted mono">{agent.id.clone()}</span></th>
+            <td>
+                {format!("{} active", agent.store.active_entries)}
+                {agent.store.shared.then(|| view! { " " <span class="badge shared" title="Used by several agents: every pass needs approval">"shared"</span> })}
+                <br/><span class="muted mono">{agent.store.id.clone()}</span>
+            </td>
+            <td>{last}</td>
+            <td>
+                {if agent.pending_proposals > 0 {
+                    view! { <strong class="pending">{format!("{} proposal(s)", agent.pending_proposals)}</strong> }.into_any()
+                } else {
+                    view! { <span class="muted">"none"</span> }.into_any()
+                }}
+            </td>
+            <td>{schedule}</td>
+            <td>{if agent.require_approval { "required" } else { "off (risky changes still wait)" }}</td>
+        </tr>
+    }
+}
+
+#[component]
+pub fn AgentPage(id: String) -> impl IntoView {
+    let reload = RwSignal::new(0u32);
+    let agent = {
+        let id = id.clone();
+        LocalResource::new(move || {
+            reload.track();
+            let id = id.clone();
+            async move { api::agent(&id).await }
+        })
+    };
+    view! {
+        {move || match agent.get() {
+            None => view! { <Loading what="the agent"/> }.into_any(),
+            Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
+            Some(Ok((a, source))) => view! { <AgentView agent=a source reload/> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn AgentView(agent: Agent, source: Source, reload: RwSignal<u32>) -> impl IntoView {
+    let id = agent.id.clone();
+    view! {
+        <nav class="crumbs" aria-label="Breadcrumb"><a href="#/">"Agents"</a>" › "{agent.name.clone()}</nav>
+        <h2>{agent.name.clone()}" "<span class="muted mono">{agent.id.clone()}</span></h2>
+        <SourceNote source/>
+        <p class="links">
+            <a href=format!("#/stores/{}/history", agent.store.id)>"History of "{agent.store.id.clone()}</a>
+            " · "
+            <a href=format!("#/agents/{}/outcomes", agent.id)>"Outcomes"</a>
+        </p>
+        <div class="columns">
+            <Settings agent=agent.clone() reload/>
+            <div>
+                <DreamNow agent=id.clone() reload/>
+                <Proposals agent=id.clone() reload/>
+                <Passes agent=id reload/>
+            </div>
+        </div>
+    }
+}
+
+/// The form's fields, as text the person edits.
+#[derive(Clone, Debug, PartialEq)]
+struct Form {
+    enabled: bool,
+    schedule: String,
+    time: String,
+    window: String,
+    store: String,
+    approval: bool,
+    notify: String,
+}
+
+impl Form {
+    fn of(agent: &Agent) -> Form {
+        Form {
+            enabled: agent.enabled,
+            schedule: agent.schedule.clone(),
+            time: agent.schedule_time.trim_end_matches(" UTC").to_string(),
+            window: agent.sessions_since.clone(),
+            store: agent.store.id.clone(),
+            approval: agent.require_approval,
+            notify: agent.notify.join(", "),
+        }
+    }
+
+    /// The config block this form says, in the announcement's shape.
+    fn document(&self, agent: &str) -> Value {
+        json!({
+            "agent_id": agent,
+            "dreaming": {
+                "enabled": self.enabled,
+                "schedule": self.schedule,
+                "schedule_time": format!("{} UTC", self.time.trim().trim_end_matches("UTC").trim_end()),
+                "inputs": { "sessions_since": self.window.trim(), "memory_store": self.store.trim() },
+                "review": { "require_approval": self.approval, "notify": self.notify },
+            },
+        })
+    }
+}
+
+/// Which form field a config error is about, from its path.
+fn field_of(path: &str) -> &'static str {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    match last.split('[').next().unwrap_or(last) {
+        "schedule" => "schedule",
+        "schedule_time" => "time",
+        "sessions_since" => "window",
+        "memory_store" => "store",
+        "require_approval" => "approval",
+        "notify" => "notify",
+        _ => "form",
+    }
+}
+
+#[component]
+fn Settings(agent: Agent, reload: RwSignal<u32>) -> impl IntoView {
+    let session = expect_context::<Session>();
+    let form = RwSignal::new(Form::of(&agent));
+    let agent_id = agent.id.clone();
+    let shared = agent.store.shared && agent.store.id == Form::of(&agent).store;
+    // Checked as typed, by the core: the same rules the service applies.
+    let checked = Memo::new({
+        let agent_id = agent_id.clone();
+        move |_| {
+            let id = Id::new(agent_id.clone()).map_err(|e| ("form", e.to_string()))?;
+            let doc = form.with(|f| f.document(&agent_id));
+            let input = ConfigInput::parse(&doc, &id).map_err(|e| match e {
+                CoreError::Invalid { field, message } => (field_of(&field), message),
+                other => ("form", other.to_string()),
+            })?;
+            input.resolve(shared).map_err(|e| match e {
+                CoreError::Invalid { field, message } => (field_of(&field), message),
+                other => ("form", other.to_string()),
+            })
+        }
+    });
+    let error_for = move |field: &'static str| {
+        move || checked.with(|c| c.as_ref().err().filter(|(f, _)| *f == field).map(|(_, m)| m.clone()))
+    };
+    let format = RwSignal::new("yaml");
+    let text = move || {
+        checked.with(|c| match c {
+            Ok(config) if format.get() == "yaml" => config.to_yaml(),
+            Ok(config) => serde_json::to_string_pretty(&config.to_json()).unwrap_or_default(),
+            Err(_) => "Fix the form to see the config.".into(),
+        })
+    };
+    let saved = RwSignal::new(None::<Result<String, String>>);
+    let save = {
+        let agent_id = agent_id.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let Ok(config) = checked.get_untracked() else { return };
+            let agent_id = agent_id.clone();
+            saved.set(None);
+            leptos::task::spawn_local(async move {
+                match api::save_config(&agent_id, &config.to_json()).await {
+                    Ok(_) => {
+                        saved.set(Some(Ok("Saved.".into())));
+                        reload.update(|n| *n += 1);
+                    }
+                    Err(e) => saved.set(Some(Err(e.to_string()))),
+                }
+            });
+        }
+    };
+    let copy = move |_| {
+        let t = text();
+        let _ = window().navigator().clipboard().write_text(&t);
+    };
+    let admin = session.is_admin();
+    let set =
+        move |f: fn(&mut Form, String)| move |ev: leptos::ev::Event| form.update(|x| f(x, event_target_value(&ev)));
+    view! {
+        <section class="panel" aria-labelledby="settings-title">
+            <h3 id="settings-title">"Dreaming"</h3>
+            {(!admin).then(|| view! { <p class="muted">"Only admins change the config; you can read it and copy it."</p> })}
+            <form on:submit=save data-testid="settings-form">
+                <fieldset disabled=!admin>
+                    <label class="check">
+                        <input type="checkbox" name="enabled" prop:checked=move || form.with(|f| f.enabled)
+                            on:change=move |ev| form.update(|f| f.enabled = event_target_checked(&ev))/>
+                        " Dreaming enabled"
+                    </label>
+                    <label for="schedule">"Schedule"</label>
+                    <select id="schedule" name="schedule" aria-describedby="schedule-error"
+                        prop:value=move || form.with(|f| f.schedule.clone())
+                        on:change=set(|f, v| f.schedule = v)>
+                        <option value="nightly">"Nightly"</option>
+                        <option value="weekly">"Weekly (Mondays)"</option>
+                        <option value="monthly">"Monthly (the 1st)"</option>
+                        <option value="on-demand">"On demand only"</option>
+                    </select>
+                    <p id="schedule-error" class="error field-error">{error_for("schedule")}</p>
+                    <label for="time">"Time of day (UTC)"</label>
+                    <input id="time" name="time" inputmode="numeric" placeholder="03:00" aria-describedby="time-error"
+                        prop:value=move || form.with(|f| f.time.clone()) on:input=set(|f, v| f.time = v)/>
+                    <p id="time-error" class="error field-error">{error_for("time")}</p>
+                    <label for="window">"Sessions since"</label>
+                    <input id="window" name="window" placeholder="24h" aria-describedby="window-error window-help"
+                        prop:value=move || form.with(|f| f.window.clone()) on:input=set(|f, v| f.window = v)/>
+                    <p id="window-help" class="muted hint">"How far back a pass reads transcripts: 90m, 24h, 7d, 2w."</p>
+                    <p id="window-error" class="error field-error">{error_for("window")}</p>
+                    <label for="store">"Memory store"</label>
+                    <input id="store" name="store" aria-describedby="store-error"
+                        prop:value=move || form.with(|f| f.store.clone()) on:input=set(|f, v| f.store = v)/>
+                    <p id="store-error" class="error field-error">{error_for("store")}</p>
+                    <label class="check">
+                        <input type="checkbox" name="approval" aria-describedby="approval-error"
+                            prop:checked=move || form.with(|f| f.approval)
+                            on:change=move |ev| form.update(|f| f.approval = event_target_checked(&ev))/>
+                        " Require approval (off: safe changes apply at once; risky ones still wait)"
+                    </label>
+                    <p id="approval-error" class="error field-error">{error_for("approval")}</p>
+                    <label for="notify">"Notify"</label>
+                    <input id="notify" name="notify" placeholder="alice@team.example, bot@team.example" aria-describedby="notify-error"
+                        prop:value=move || form.with(|f| f.notify.clone()) on:input=set(|f, v| f.notify = v)/>
+                    <p id="notify-error" class="error field-error">{error_for("notify")}</p>
+                    <p class="error field-error">{error_for("form")}</p>
+                    <div class="form-actions">
+                    <button type="submit" data-testid="save-config" disabled=move || checked.with(|c| c.is_err())>"Save"</button>
+                    <span role="status" class="save-status" data-testid="save-status">
+                        {move || saved.get().map(|r| match r {
+                            Ok(m) => view! { <span class="ok">{m}</span> }.into_any(),
+                            Err(m) => view! { <span class="error">{m}</span> }.into_any(),
+                        })}
+                    </span>
+                    </div>
+                </fieldset>
+            </form>
+            <div class="config-text">
+                <div class="tabs" role="group" aria-label="Config format">
+                    <button class:active=move || format.get() == "yaml" aria-pressed=move || (format.get() == "yaml").to_string()
+                        on:click=move |_| format.set("yaml")>"YAML"</button>
+                    <button class:active=move || format.get() == "json" aria-pressed=move || (format.get() == "json").to_string()
+                        on:click=move |_| format.set("json")>"JSON"</button>
+                    <button on:click=copy>"Copy"</button>
+                </div>
+                <pre data-testid="config-text"><code>{text}</code></pre>
+            </div>
+        </section>
+    }
+}
+
+const STAGES: [(&str, &str); 6] = [
+    ("queued", "Queued"),
+    ("loading", "Reading memory and transcripts"),
+    ("rules", "Finding duplicates and changes"),
+    ("llm", "Asking the model about unclear groups"),
+    ("saving", "Saving the proposal"),
+    ("done", "Done"),
+];
+
+/// Starts a pass and follows it until its proposal is ready.
+#[component]
+fn DreamNow(agent: String, reload: RwSignal<u32>) -> impl IntoView {
+    let session = expect_context::<Session>();
+    let pass = RwSignal::new(None::<Pass>);
+    let error = RwSignal::new(None::<String>);
+    let running = move || pass.with(|p| p.as_ref().is_some_and(|p| p.status == "running"));
+    let start = move |_| {
+        let agent = agent.clone();
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let mut current = match api::start_pass(&agent).await {
+                Ok(p) => p,
+                Err(e) => {
+                    error.set(Some(e.to_string()));
+                    return;
+                }
+            };
+            pass.set(Some(current.clone()));
+            while current.status == "running" {
+                gloo_timers_sleep(400).await;
+                match api::pass(current.id).await {
+                    Ok(p) => current = p,
+                    Err(e) => {
+                        error.set(Some(format!("lost track of the pass: {e}")));
+                        return;
+                    }
+                }
+                pass.set(Some(current.clone()));
+            }
+            reload.update(|n| *n += 1);
+        });
+    };
+    view! {
+        <section class="panel" aria-labelledby="dream-title">
+            <h3 id="dream-title">"Dream now"</h3>
+            <p class="muted">"Run a consolidation pass over the recent sessions; the result is a proposal to review."</p>
+            <button data-testid="dream-now" on:click=start disabled=move || running() || !session.can_review()>
+                {move || if running() { "Dreaming…" } else { "Dream now" }}
+            </button>
+            <p class="error" role="alert">{move || error.get()}</p>
+            {move || pass.get().map(|p| {
+                let stage = p.stage.clone().unwrap_or_default();
+                let reached = STAGES.iter().position(|(s, _)| *s == stage).unwrap_or(0);
+                view! {
+                    <ol class="stages" aria-label="Pass progress" data-testid="pass-progress">
+                        {STAGES.iter().enumerate().map(|(i, (_, label))| {
+                            let class = if i < reached || p.status == "completed" { "done" } else if i == reached { "current" } else { "todo" };
+                            view! { <li class=class aria-current=(class == "current").then_some("step")>{*label}</li> }
+                        }).collect_view()}
+                    </ol>
+                    {match (p.status.as_str(), p.proposal_id.clone()) {
+                        ("completed", Some(pid)) => view! {
+                            <p class="ok" data-testid="pass-done">
+                                {format!("Pass #{} finished: {} change(s). ", p.id, p.stats["changes"].as_u64().unwrap_or(0))}
+                                <a href=format!("#/proposals/{pid}")>"Review the proposal"</a>
+                            </p>
+                        }.into_any(),
+                        ("failed", _) => view! { <p class="error">{format!("The pass failed: {}", p.error.clone().unwrap_or_default())}</p> }.into_any(),
+                        _ => ().into_any(),
+                    }}
+                }
+            })}
+        </section>
+    }
+}
+
+/// Waits `ms` milliseconds.
+pub async fn gloo_timers_sleep(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+#[component]
+fn Proposals(agent: String, reload: RwSignal<u32>) -> impl IntoView {
+    let list = LocalResource::new(move || {
+        reload.track();
+        let agent = agent.clone();
+        async move { api::proposals(Some(&agent)).await }
+    });
+    view! {
+        <section class="panel" aria-labelledby="proposals-title">
+            <h3 id="proposals-title">"Proposals"</h3>
+            {move || match list.get() {
+                None => view! { <Loading what="proposals"/> }.into_any(),
+                Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
+                Some(Ok((l, _))) if l.proposals.is_empty() => view! { <p class="muted">"No proposals yet: dream to make one."</p> }.into_any(),
+                Some(Ok((l, _))) => view! {
+                    <ul class="plain" data-testid="proposal-list">
+                        {l.proposals.into_iter().map(|p| view! {
+                            <li>
+                                <a href=format!("#/proposals/{}", p.id)>{p.id.clone()}</a>
+                                " · " <span class=format!("status {}", p.status)>{p.status.replace('_', " ")}</span>
+                                {format!(" · {} change(s), {} to review · {}", p.change_count, p.pending_count, utc(p.created_at))}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Passes(agent: String, reload: RwSignal<u32>) -> impl IntoView {
+    let list = LocalResource::new(move || {
+        reload.track();
+        let agent = agent.clone();
+        async move { api::passes(&agent).await }
+    });
+    view! {
+        <section class="panel" aria-labelledby="passes-title">
+            <h3 id="passes-title">"Passes"</h3>
+            {move || match list.get() {
+                None => view! { <Loading what="passes"/> }.into_any(),
+                Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
+                Some(Ok((l, _))) if l.passes.is_empty() => view! { <p class="muted">"No passes yet."</p> }.into_any(),
+                Some(Ok((l, _))) => view! {
+                    <table data-testid="pass-table">
+                        <thead><tr><th scope="col">"Pass"</th><th scope="col">"Trigger"</th><th scope="col">"Status"</th><th scope="col">"Started"</th><th scope="col">"Changes"</th><th scope="col">"Tokens"</th></tr></thead>
+                        <tbody>
+                            {l.passes.into_iter().map(|p| view! {
+                                <tr data-testid="pass-row">
+                                    <td>{format!("#{}", p.id)}</td>
+                                    <td>{p.trigger.clone()}</td>
+                                    <td>{p.status.clone()}{p.error.clone().map(|e| view! { <br/><span class="error">{e}</span> })}</td>
+                                    <td>{utc(p.started_at)}</td>
+                                    <td>{p.stats["changes"].as_u64().map(|n| n.to_string()).unwrap_or_default()}</td>
+                                    <td>{(p.stats["input_tokens"].as_u64().unwrap_or(0) + p.stats["output_tokens"].as_u64().unwrap_or(0)).to_string()}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            }}
+        </section>
+    }
+}

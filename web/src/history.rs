@@ -1,0 +1,244 @@
+//! A store's history: its versions (who made each, and why), any version's
+//! diff against the one before, the audit log newest first, the result of
+//! checking its hash chain, and rolling back to a version after a
+//! confirmation. Rolling back makes a new version; nothing is erased.
+
+use leptos::prelude::*;
+use reverie_core::audit::AuditRecord;
+use reverie_core::diff::EntryChange;
+
+use crate::api::{self, Version};
+use crate::widgets::{utc, Diff, Failure, Loading, SourceNote};
+use crate::Session;
+
+#[component]
+pub fn History(store: String) -> impl IntoView {
+    let reload = RwSignal::new(0u32);
+    let versions = {
+        let store = store.clone();
+        LocalResource::new(move || {
+            reload.track();
+            let store = store.clone();
+            async move { api::versions(&store).await }
+        })
+    };
+    let chosen = RwSignal::new(None::<i64>);
+    view! {
+        <nav class="crumbs" aria-label="Breadcrumb"><a href="#/">"Agents"</a>" › history of "{store.clone()}</nav>
+        <h2>"History of "<span class="mono">{store.clone()}</span></h2>
+        <ChainCheck store=store.clone() reload/>
+        <div class="columns">
+            <section class="panel" aria-labelledby="versions-title">
+                <h3 id="versions-title">"Versions"</h3>
+                {let store = store.clone(); move || match versions.get() {
+                    None => view! { <Loading what="versions"/> }.into_any(),
+                    Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
+                    Some(Ok((list, source))) => {
+                        if chosen.get_untracked().is_none() {
+                            chosen.set(Some(list.current_version));
+                        }
+                        view! {
+                            <SourceNote source/>
+                            <ol class="versions" reversed data-testid="versions">
+                                {list.versions.into_iter().map(|v| view! {
+                                    <VersionItem v store=store.clone() current=list.current_version chosen reload/>
+                                }).collect_view()}
+                            </ol>
+                        }.into_any()
+                    }
+                }}
+            </section>
+            <div>
+                {let store = store.clone(); move || chosen.get().map(|v| view! { <VersionDiff store=store.clone() version=v/> })}
+                <AuditLog store=store.clone() reload/>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn VersionItem(
+    v: Version,
+    store: String,
+    current: i64,
+    chosen: RwSignal<Option<i64>>,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
+    let session = expect_context::<Session>();
+    let confirming = RwSignal::new(false);
+    let reason = RwSignal::new(String::new());
+    let result = RwSignal::new(None::<Result<String, String>>);
+    let version = v.version;
+    let rollback = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let store = store.clone();
+        let why = reason.get_untracked();
+        leptos::task::spawn_local(async move {
+            match api::rollback(&store, version, why.trim()).await {
+                Ok(r) => {
+                    result.set(Some(Ok(format!(
+                        "Rolled back: version {} equals version {version} ({} entries changed).",
+                        r.version, r.entries_changed
+                    ))));
+                    confirming.set(false);
+                    reload.update(|n| *n += 1);
+                }
+                Err(e) => result.set(Some(Err(e.to_string()))),
+            }
+        });
+    };
+    let what = match (v.cause.as_str(), &v.proposal_id) {
+        ("proposal", Some(p)) => view! { "applied " <a href=format!("#/proposals/{p}")>{p.clone()}</a> }.into_any(),
+        (cause, _) => view! { {cause.to_string()} }.into_any(),
+    };
+    view! {
+        <li data-testid="version" data-version=version.to_string() class:chosen=move || chosen.get() == Some(version)>
+            <button class="link" on:click=move |_| chosen.set(Some(version)) aria-pressed=move || (chosen.get() == Some(version)).to_string()>
+                {format!("v{version}")}
+            </button>
+            {(version == current).then(|| view! { " " <span class="badge">"current"</span> })}
+            " · " {what} {format!(" · {} · {} · {} active", v.actor, utc(v.created_at), v.active_entries)}
+            {v.note.clone().map(|n| view! { <br/><span class="muted">{n}</span> })}
+            {(version < current && session.can_review()).then(|| view! {
+                " " <button class="link" data-testid="rollback" on:click=move |_| confirming.set(true)>"Roll back to this"</button>
+            })}
+            {move || confirming.get().then(|| view! {
+                <form class="confirm" on:submit=rollback.clone() role="alertdialog" aria-label="Confirm rollback">
+                    <p>{format!("Make a new version equal to v{version}? Every later change is undone in it; the history stays.")}</p>
+                    <label for=format!("reason-{version}")>"Reason"</label>
+                    <input id=format!("reason-{version}") prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))/>
+                    <button type="submit" data-testid="confirm-rollback">"Roll back"</button>
+                    <button type="button" class="link" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                </form>
+            })}
+            {move || result.get().map(|r| match r {
+                Ok(m) => view! { <p class="ok" role="status" data-testid="rollback-done">{m}</p> }.into_any(),
+                Err(m) => view! { <p class="error" role="alert">{m}</p> }.into_any(),
+            })}
+        </li>
+    }
+}
+
+#[component]
+fn VersionDiff(store: String, version: i64) -> impl IntoView {
+    let diff = LocalResource::new(move || {
+        let store = store.clone();
+        async move { api::version_diff(&store, version).await }
+    });
+    view! {
+        <section class="panel" aria-labelledby="diff-title" data-testid="version-diff">
+            <h3 id="diff-title">{format!("v{version} against v{}", version - 1)}</h3>
+            {move || match diff.get() {
+                None => view! { <Loading what="the diff"/> }.into_any(),
+                Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
+                Some(Ok((d, _))) if d.diffs.is_empty() => view! { <p class="muted">"No entry changed in this version."</p> }.into_any(),
+                Some(Ok((d, _))) => view! {
+                    <ul class="entries">
+                        {d.diffs.into_iter().map(|e| {
+                            let change = match e.change {
+                                EntryChange::Added => "added".to_string(),
+                                EntryChange::Removed => "removed".to_string(),
+                                EntryChange::Changed => match (&e.status_before, &e.status_after) {
+                                    (Some(b), Some(a)) if b != a => format!("{b} → {a}"),
+                                    _ => "edited".to_string(),
+                                },
+                            };
+                            view! {
+                                <li data-testid="entry-diff">
+                                    <span class="mono muted">{e.id.to_string()}</span>" "<span class="badge">{change}</span>
+                                    <Diff spans=e.text/>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// Runs the hash-chain check when the page opens and after each rollback.
+#[component]
+fn ChainCheck(store: String, reload: RwSignal<u32>) -> impl IntoView {
+    let check = LocalResource::new(move || {
+        reload.track();
+        let store = store.clone();
+        async move { api::verify(&store).await }
+    });
+    view! {
+        <p class="chain" role="status" data-testid="chain-check">
+            {move || match check.get() {
+                None => "Checking the audit chain…".to_string().into_any(),
+                Some(Err(e)) => view! { <span class="muted">{format!("The audit chain could not be checked: {e}")}</span> }.into_any(),
+                Some(Ok(v)) if v.verification.ok => view! {
+                    <span class="ok">{format!("✓ Audit chain intact: {} records, each hashed with the one before.", v.verification.records)}</span>
+                }.into_any(),
+                Some(Ok(v)) => view! {
+                    <span class="error">{format!("✗ Audit chain broken: {}", v.verification.problem.unwrap_or_default())}</span>
+                }.into_any(),
+            }}
+        </p>
+    }
+}
+
+/// The action of a record as words: `apply change`, `rollback`, ….
+fn action_name(r: &AuditRecord) -> String {
+    serde_json::to_value(r.event.action).ok().and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_default()
+}
+
+#[component]
+fn AuditLog(store: String, reload: RwSignal<u32>) -> impl IntoView {
+    let records = RwSignal::new(Vec::<AuditRecord>::new());
+    let next = RwSignal::new(None::<u64>);
+    let error = RwSignal::new(None::<api::ApiError>);
+    let load = {
+        let store = store.clone();
+        move |before: Option<u64>| {
+            let store = store.clone();
+            leptos::task::spawn_local(async move {
+                match api::audit(&store, before).await {
+                    Ok((page, _)) => {
+                        records.update(|r| {
+                            if before.is_none() {
+                                r.clear();
+                            }
+                            r.extend(page.records);
+                        });
+                        next.set(page.next_before);
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        }
+    };
+    {
+        let load = load.clone();
+        Effect::new(move |_| {
+            reload.track();
+            load(None);
+        });
+    }
+    view! {
+        <section class="panel" aria-labelledby="audit-title">
+            <h3 id="audit-title">"Audit log"</h3>
+            {move || error.get().map(|e| view! { <Failure error=e/> })}
+            <ol class="timeline" data-testid="audit-log">
+                <For each=move || records.get() key=|r| r.seq let:r>
+                    <li data-testid="audit-record">
+                        <span class="mono">{format!("#{}", r.seq)}</span>" "
+                        <strong>{action_name(&r)}</strong>
+                        {format!(" · {} · {} · v{}", r.event.actor, utc(r.event.at.0), r.event.store_version)}
+                        {r.event.proposal_id.clone().map(|p| view! { " · " <a href=format!("#/proposals/{p}")>{p.to_string()}</a> })}
+                        {r.event.change_id.clone().map(|c| format!(" · change {c}"))}
+                        {r.event.entry_id.clone().map(|e| format!(" · entry {e}"))}
+                        {r.event.note.clone().map(|n| view! { <br/><span class="muted">{n}</span> })}
+                    </li>
+                </For>
+            </ol>
+            {move || next.get().map(|before| {
+                let load = load.clone();
+                view! { <button on:click=move |_| load(Some(before))>"Older records"</button> }
+            })}
+        </section>
+    }
+}

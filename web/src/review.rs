@@ -1,0 +1,634 @@
+//! Reviewing a proposal: a summary, then its changes as a list (only the
+//! rows in view are rendered, so thousands of changes scroll smoothly) and
+//! the selected change in full — entries before, the result with a word
+//! diff, justification, evidence that opens into the transcript,
+//! confidence, risk flags. Per change: accept, reject, or edit the text
+//! (with a live diff). Keyboard: j/k move, a accept, r reject, e edit,
+//! ? help. Decisions are kept on this device as they are made, and
+//! submitted through the outbox, so review works offline.
+
+use leptos::html;
+use leptos::prelude::*;
+use reverie_core::apply::Decision;
+use reverie_core::diff::word_diff;
+use reverie_core::{ChangeKind, EvidenceSource, RiskKind};
+
+use crate::api::{self, ChangeView, Proposal, Source};
+use crate::sync::{self, Draft, Sent, State, Submission, SyncState};
+use crate::widgets::{utc, Diff, Failure, Loading, SourceNote};
+use crate::Session;
+
+/// Height of one row of the change list, in pixels (fixed, so the list
+/// can place any row without measuring the others).
+const ROW: f64 = 60.0;
+/// Rows rendered beyond the visible ones, above and below.
+const OVERSCAN: usize = 8;
+
+#[component]
+pub fn Review(id: String) -> impl IntoView {
+    let sync = expect_context::<SyncState>();
+    let reload = RwSignal::new(0u32);
+    let proposal = {
+        let id = id.clone();
+        LocalResource::new(move || {
+            reload.track();
+            sync.landed.track();
+            let id = id.clone();
+            async move { api::proposal(&id).await }
+        })
+    };
+    view! {
+        {move || match proposal.get() {
+            None => view! { <Loading what="the proposal"/> }.into_any(),
+            Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
+            Some(Ok((p, source))) => view! { <ReviewView proposal=p source reload/> }.into_any(),
+        }}
+    }
+}
+
+fn kind_label(kind: ChangeKind) -> &'static str {
+    kind.as_str()
+}
+
+/// One line of text saying what a change does.
+fn headline(c: &ChangeView) -> String {
+    let text = c.change.result.as_ref().map(|r| r.text.as_str()).or_else(|| c.before.first().map(|e| e.text.as_str()));
+    text.unwrap_or("").chars().take(140).collect()
+}
+
+fn decision_name(d: &Decision) -> &'static str {
+    match d {
+        Decision::Accept => "accepted",
+        Decision::Reject { .. } => "rejected",
+        Decision::Edit { .. } => "edited",
+    }
+}
+
+#[component]
+fn ReviewView(proposal: Proposal, source: Source, reload: RwSignal<u32>) -> impl IntoView {
+    let session = expect_context::<Session>();
+    let sync = expect_context::<SyncState>();
+    let pid = proposal.brief.id.clone();
+    let agent = proposal.brief.agent_id.clone();
+    let changes = StoredValue::new(proposal.changes.clone());
+    let count = proposal.changes.len();
+    let draft = RwSignal::new(Draft::new());
+    let selected = RwSignal::new(0usize);
+    let editing = RwSignal::new(None::<String>);
+    let help = RwSignal::new(false);
+    let notice = RwSignal::new(None::<(bool, String)>);
+    let open = matches!(proposal.brief.status.as_str(), "pending" | "partially_applied") && session.can_review();
+
+    {
+        let pid = pid.clone();
+        leptos::task::spawn_local(async move { draft.set(sync::load_draft(&pid).await) });
+    }
+    let persist = {
+        let pid = pid.clone();
+        move || {
+            let pid = pid.clone();
+            let d = draft.get_untracked();
+            leptos::task::spawn_local(async move { sync::save_draft(&pid, &d).await });
+        }
+    };
+
+    // The decision shown for change `i`: the service's, else the draft's.
+    let decision_of = move |i: usize| -> Option<(Decision, bool)> {
+        changes.with_value(|c| {
+            let c = c.get(i)?;
+            if let Some(d) = &c.decision {
+                return Some((d.clone(), true));
+            }
+            draft.with(|d| d.get(c.change.id.as_str()).cloned().map(|d| (d, false)))
+        })
+    };
+    let pending_ids = move || -> Vec<String> {
+        changes.with_value(|c| c.iter().filter(|c| c.decision.is_none()).map(|c| c.change.id.to_string()).collect())
+    };
+
+    let decide = {
+        let persist = persist.clone();
+        Callback::new(move |(i, d): (usize, Option<Decision>)| {
+            if !open {
+                return;
+            }
+            let Some(id) =
+                changes.with_value(|c| c.get(i).filter(|c| c.decision.is_none()).map(|c| c.change.id.to_string()))
+            else {
+                return;
+            };
+            draft.update(|dr| {
+                match d {
+                    Some(d) => dr.insert(id, d),
+                    None => dr.remove(&id),
+                };
+            });
+            persist();
+        })
+    };
+    let select = Callback::new(move |i: usize| {
+        if count > 0 {
+            selected.set(i.min(count - 1));
+            editing.set(None);
+        }
+    });
+
+    // Keyboard: j/k move, a accept, r reject, e edit, ? help, Esc closes.
+    {
+        let handle = window_event_listener(leptos::ev::keydown, move |ev: web_sys::KeyboardEvent| {
+            if ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+                return;
+            }
+            let typing = ev
+                .target()
+                .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+                .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+            if ev.key() == "Escape" {
+                help.set(false);
+                editing.set(None);
+                return;
+            }
+            if typing {
+                return;
+            }
+            let i = selected.get_untracked();
+            match ev.key().as_str() {
+                "j" | "ArrowDown" => select.run(i + 1),
+                "k" | "ArrowUp" => select.run(i.saturating_sub(1)),
+                "a" => {
+                    decide.run((i, Some(Decision::Accept)));
+                    select.run(i + 1);
+                }
+                "r" => {
+                    decide.run((i, Some(Decision::Reject { reason: None })));
+                    select.run(i + 1);
+                }
+                "e" if open => {
+                    let text = edit_text(&changes, draft, i);
+                    if text.is_some() {
+                        editing.set(text);
+                        request_animation_frame(|| focus("edit-text"));
+                    }
+                }
+                "?" => help.update(|h| *h = !*h),
+                _ => return,
+            }
+            ev.prevent_default();
+        });
+        on_cleanup(move || handle.remove());
+    }
+
+    let submit = {
+        let pid = pid.clone();
+        move |decisions: Draft, rest: &'static str, reason: Option<String>| {
+            let submission =
+                Submission { proposal_id: pid.clone(), decisions, rest: rest.into(), reason, state: State::Waiting };
+            notice.set(Some((true, "Sending…".into())));
+            leptos::task::spawn_local(async move {
+                match sync.submit(submission).await {
+                    Sent::Applied { status, version } => {
+                        notice.set(Some((
+                            true,
+                            format!(
+                                "Done: the proposal is {}, the store at version {version}.",
+                                status.replace('_', " ")
+                            ),
+                        )));
+                        reload.update(|n| *n += 1);
+                    }
+                    Sent::Queued => notice
+                        .set(Some((true, "Saved on this device: it will be sent when the connection is back.".into()))),
+                    Sent::Conflict(ids) => notice
+                        .set(Some((false, format!("The store moved: {} change(s) need another look.", ids.len())))),
+                    Sent::Refused(m) => notice.set(Some((false, m))),
+                }
+            });
+        }
+    };
+    let conflicts = {
+        let pid = pid.clone();
+        Memo::new(move |_| match sync.submission(&pid) {
+            Some(Submission { state: State::Conflict { changes, .. }, .. }) => changes,
+            _ => Vec::new(),
+        })
+    };
+    let reject_reason = RwSignal::new(String::new());
+    let rest = RwSignal::new("reject");
+
+    let summary = proposal.brief.summary.clone();
+    let counts: Vec<(String, u64)> = summary["counts"]
+        .as_object()
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect())
+        .unwrap_or_default();
+    let tokens_in = proposal.brief.token_cost["input_tokens"].as_u64().unwrap_or(0);
+    let tokens_out = proposal.brief.token_cost["output_tokens"].as_u64().unwrap_or(0);
+    // Priced at the default model's rates; the pass records its own cost.
+    let cost = (tokens_in as f64 * 3.0 + tokens_out as f64 * 15.0) / 1e6;
+
+    let submit_draft = {
+        let submit = submit.clone();
+        move |_| submit(draft.get_untracked(), rest.get_untracked(), None)
+    };
+    let approve_all = {
+        let submit = submit.clone();
+        move |_| {
+            let all: Draft = pending_ids().into_iter().map(|id| (id, Decision::Accept)).collect();
+            draft.set(all.clone());
+            submit(all, "reject", None)
+        }
+    };
+    let reject_all = {
+        let submit = submit.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let reason = reject_reason.get_untracked().trim().to_string();
+            submit(Draft::new(), "reject", Some(reason).filter(|r| !r.is_empty()))
+        }
+    };
+    let reject_conflicting = {
+        let persist = persist.clone();
+        move |_| {
+            let ids = conflicts.get_untracked();
+            draft.update(|d| {
+                for id in ids {
+                    d.insert(id, Decision::Reject { reason: Some("the store moved under this change".into()) });
+                }
+            });
+            persist();
+        }
+    };
+    let pid_for_dismiss = pid.clone();
+
+    view! {
+        <nav class="crumbs" aria-label="Breadcrumb">
+            <a href="#/">"Agents"</a>" › "<a href=format!("#/agents/{agent}")>{agent.clone()}</a>" › "{pid.clone()}
+        </nav>
+        <section class="review" aria-labelledby="review-title" data-testid="review">
+            <header class="review-head">
+                <h2 id="review-title">"Proposal "<span class="mono">{pid.clone()}</span></h2>
+                <SourceNote source/>
+                <p class="meta">
+                    <span class=format!("status {}", proposal.brief.status) data-testid="proposal-status">{proposal.brief.status.replace('_', " ")}</span>
+                    {format!(" · store {} at version {} · {} · ", proposal.brief.store_id, proposal.brief.base_version, utc(proposal.brief.created_at))}
+                    <a href=format!("#/stores/{}/history", proposal.brief.store_id)>"history"</a>
+                </p>
+                <ul class="chips" aria-label="Changes by kind" data-testid="summary">
+                    {counts.into_iter().map(|(k, n)| view! { <li class=format!("kind {k}")>{format!("{k} {n}")}</li> }).collect_view()}
+                    <li>{format!("{} changes", count)}</li>
+                    <li title="Model tokens spent on this proposal">{format!("{} + {} tokens", tokens_in, tokens_out)}</li>
+                    <li title="At Sonnet prices">{format!("≈ ${cost:.4}")}</li>
+                </ul>
+                {move || {
+                    let ids = conflicts.get();
+                    (!ids.is_empty()).then(|| {
+                        let pid = pid_for_dismiss.clone();
+                        view! {
+                            <div class="banner conflict" role="alert" data-testid="conflict-banner">
+                                <strong>"The store moved since this proposal was made."</strong>
+                                {format!(" These changes touch entries that changed meanwhile: {}. Look at them again, then submit again. ", ids.join(", "))}
+                                <button on:click=reject_conflicting.clone()>"Reject the conflicting changes"</button>
+                                " "
+                                <button class="link" on:click=move |_| { let pid = pid.clone(); leptos::task::spawn_local(async move { sync.dismiss(&pid).await }) }>"Dismiss"</button>
+                            </div>
+                        }
+                    })
+                }}
+                {move || notice.get().map(|(ok, m)| view! {
+                    <p class=if ok { "notice" } else { "notice error" } role="status" data-testid="review-notice">{m}</p>
+                })}
+                {open.then(|| view! {
+                    <div class="actions" data-testid="proposal-actions">
+                        <button data-testid="approve-all" on:click=approve_all>"Approve all"</button>
+                        <form class="inline" on:submit=reject_all>
+                            <label for="reject-reason" class="sr-only">"Reason for rejecting"</label>
+                            <input id="reject-reason" placeholder="Reason (e.g. too aggressive)"
+                                prop:value=move || reject_reason.get() on:input=move |ev| reject_reason.set(event_target_value(&ev))/>
+                            <button type="submit" data-testid="reject-all">"Reject all"</button>
+                        </form>
+                        <span class="submit-group">
+                            <button data-testid="submit-partial" on:click=submit_draft disabled=move || draft.with(|d| d.is_empty())>
+                                {move || format!("Submit {} decision(s)", draft.with(|d| d.len()))}
+                            </button>
+                            <label><input type="radio" name="rest" checked on:change=move |_| rest.set("reject")/>" reject the rest"</label>
+                            <label><input type="radio" name="rest" on:change=move |_| rest.set("pending")/>" leave the rest for later"</label>
+                        </span>
+                        <button class="link" on:click=move |_| help.update(|h| *h = !*h)>"Keys (?)"</button>
+                    </div>
+                })}
+            </header>
+            {if count == 0 {
+                view! { <p class="empty" data-testid="no-changes">"Nothing to consolidate: this pass found no changes to propose."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="review-body">
+                        <ChangeList changes selected decision_of conflicts select/>
+                        <ChangeDetail changes selected decision_of decide editing open agent=agent.clone()/>
+                    </div>
+                }.into_any()
+            }}
+            {move || help.get().then(|| view! { <Help close=move || help.set(false)/> })}
+        </section>
+    }
+}
+
+/// The text to start editing change `i` from: an earlier edit, else the
+/// proposed result. `None` for a prune (nothing to edit).
+fn edit_text(changes: &StoredValue<Vec<ChangeView>>, draft: RwSignal<Draft>, i: usize) -> Option<String> {
+    changes.with_value(|c| {
+        let c = c.get(i)?;
+        if c.decision.is_some() {
+            return None;
+        }
+        if let Some(Decision::Edit { text }) = draft.with_untracked(|d| d.get(c.change.id.as_str()).cloned()) {
+            return Some(text);
+        }
+        c.change.result.as_ref().map(|r| r.text.clone())
+    })
+}
+
+fn focus(id: &str) {
+    if let Some(el) = document().get_element_by_id(id) {
+        if let Ok(el) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el) {
+            let _ = el.focus();
+        }
+    }
+}
+
+/// The list of changes, rendering only the rows in view.
+#[component]
+fn ChangeList(
+    changes: StoredValue<Vec<ChangeView>>,
+    selected: RwSignal<usize>,
+    decision_of: impl Fn(usize) -> Option<(Decision, bool)> + Copy + Send + Sync + 'static,
+    conflicts: Memo<Vec<String>>,
+    select: Callback<usize>,
+) -> impl IntoView {
+    let count = changes.with_value(|c| c.len());
+    let scroll = RwSignal::new(0.0f64);
+    let height = RwSignal::new(600.0f64);
+    let list = NodeRef::<html::Div>::new();
+    let measure = move || {
+        if let Some(el) = list.get_untracked() {
+            scroll.set(f64::from(el.scroll_top()));
+            height.set(f64::from(el.client_height()).max(ROW));
+        }
+    };
+    Effect::new(move |_| {
+        if list.get().is_some() {
+            measure();
+        }
+    });
+    // Keep the selected row in view when the keyboard moves it.
+    Effect::new(move |_| {
+        let i = selected.get() as f64;
+        if let Some(el) = list.get_untracked() {
+            let (top, h) = (f64::from(el.scroll_top()), f64::from(el.client_height()));
+            if i * ROW < top {
+                el.set_scroll_top((i * ROW) as i32);
+            } else if (i + 1.0) * ROW > top + h {
+                el.set_scroll_top(((i + 1.0) * ROW - h) as i32);
+            }
+        }
+    });
+    let window_rows = move || {
+        let first = ((scroll.get() / ROW).floor() as usize).saturating_sub(OVERSCAN);
+        let last = (((scroll.get() + height.get()) / ROW).ceil() as usize + OVERSCAN).min(count);
+        first..last
+    };
+    view! {
+        <div class="change-list" node_ref=list on:scroll=move |_| measure() role="listbox" tabindex="0"
+            aria-label=format!("{count} changes; j and k move") data-testid="change-list"
+            aria-activedescendant=move || format!("change-row-{}", selected.get())>
+            <div class="rows" style=format!("height: {}px", count as f64 * ROW)>
+                <For each=window_rows key=|i| *i let:i>
+                    {changes.with_value(|c| {
+                        let c = &c[i];
+                        let id = c.change.id.to_string();
+                        let kind = kind_label(c.change.kind);
+                        let risky = !c.change.risk.is_empty();
+                        let line = headline(c);
+                        let confidence = format!("{:.0}%", c.change.confidence * 100.0);
+                        let conflict_id = id.clone();
+                        view! {
+                            <div class="row" role="option" id=format!("change-row-{i}") data-testid="change-row"
+                                data-change=id.clone()
+                                style=format!("top: {}px; height: {}px", i as f64 * ROW, ROW)
+                                aria-selected=move || (selected.get() == i).to_string()
+                                class:selected=move || selected.get() == i
+                                on:click=move |_| select.run(i)>
+                                <span class=format!("kind {kind}")>{kind}</span>
+                                {risky.then(|| view! { <span class="risk-icon" title="Risk flagged">"⚠ risk"</span> })}
+                                <span class="line">{line}</span>
+                                <span class="conf">{confidence}</span>
+                                <span class="state">
+                                    {move || conflicts.with(|c| c.contains(&conflict_id)).then(|| view! { <span class="badge conflict">"conflict"</span> })}
+                                    {move || decision_of(i).map(|(d, done)| view! {
+                                        <span class=format!("decision {}{}", decision_name(&d), if done { " done" } else { "" })>
+                                            {decision_name(&d)}
+                                        </span>
+                                    })}
+                                </span>
+                            </div>
+                        }
+                    })}
+                </For>
+            </div>
+        </div>
+    }
+}
+
+/// The selected change in full, with the reviewer's actions.
+#[component]
+fn ChangeDetail(
+    changes: StoredValue<Vec<ChangeView>>,
+    selected: RwSignal<usize>,
+    decision_of: impl Fn(usize) -> Option<(Decision, bool)> + Copy + Send + Sync + 'static,
+    decide: Callback<(usize, Option<Decision>)>,
+    editing: RwSignal<Option<String>>,
+    open: bool,
+    agent: String,
+) -> impl IntoView {
+    move || {
+        let i = selected.get();
+        let Some(c) = changes.with_value(|c| c.get(i).cloned()) else { return ().into_any() };
+        let before_text = c.before.iter().map(|e| e.text.as_str()).collect::<Vec<_>>().join("\n");
+        let result = c.change.result.clone();
+        let locked = c.decision.is_some();
+        let id = c.change.id.to_string();
+
+        let before_for_edit = before_text.clone();
+        let start_edit = {
+            let text = result.as_ref().map(|r| r.text.clone());
+            move |_| {
+                if let Some(t) = text.clone() {
+                    editing.set(Some(t));
+                    request_animation_frame(|| focus("edit-text"));
+                }
+            }
+        };
+        view! {
+            <article class="change-detail" aria-labelledby="change-title" data-testid="change-detail">
+                <h3 id="change-title">
+                    <span class=format!("kind {}", kind_label(c.change.kind))>{kind_label(c.change.kind)}</span>
+                    " " <span class="mono">{id.clone()}</span>
+                    <span class="muted">{format!(" · {} of {}", i + 1, changes.with_value(|c| c.len()))}</span>
+                </h3>
+                {(!c.change.risk.is_empty()).then(|| view! {
+                    <div class="banner risk" role="note" data-testid="risk-flags">
+                        <strong>"Risk flags"</strong>
+                        <ul>
+                            {c.change.risk.iter().map(|r| view! {
+                                <li><strong>{risk_label(r.kind)}</strong>": "{r.detail.clone()}</li>
+                            }).collect_view()}
+                        </ul>
+                    </div>
+                })}
+                <p class="justification">{c.change.justification.clone()}</p>
+                <p class="muted">
+                    {format!("Confidence {:.0}%", c.change.confidence * 100.0)}
+                    {c.change.sessions_seen.map(|n| format!(" · seen in {n} sessions"))}
+                </p>
+                <h4>"Before"</h4>
+                {if c.before.is_empty() {
+                    view! { <p class="muted">"A new entry."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="entries">
+                            {c.before.iter().map(|e| view! {
+                                <li><span class="mono muted">{e.id.to_string()}</span>" "{e.text.clone()}</li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+                <h4>"After"</h4>
+                {match &result {
+                    None => view! { <p class="muted">"Retired: no entry replaces it."</p> }.into_any(),
+                    Some(_) => view! { <Diff spans=c.diff.clone()/> }.into_any(),
+                }}
+                {move || editing.get().map(|text| {
+                    let before = before_for_edit.clone();
+
+                    let live = RwSignal::new(text.clone());
+                    view! {
+                        <div class="editor" data-testid="editor">
+                            <label for="edit-text">"Your wording"</label>
+                            <textarea id="edit-text" rows="4" prop:value=text
+                                on:input=move |ev| live.set(event_target_value(&ev))></textarea>
+                            <p class="muted">"Live diff from the entries before:"</p>
+                            {move || view! { <Diff spans=word_diff(&before, &live.get())/> }}
+                            <button data-testid="save-edit" on:click=move |_| {
+                                let t = live.get_untracked();
+                                if !t.trim().is_empty() {
+                                    decide.run((i, Some(Decision::Edit { text: t })));
+                                    editing.set(None);
+                                }
+                            }>"Keep this wording"</button>
+                            <button class="link" on:click=move |_| editing.set(None)>"Cancel"</button>
+                        </div>
+                    }
+                })}
+                <Evidence change=c.clone() agent=agent.clone()/>
+                <div class="decide" role="group" aria-label="Decision on this change">
+                    {move || decision_of(i).map(|(d, done)| view! {
+                        <p class="decided" data-testid="decision">
+                            {if done { "Decided: " } else { "Your decision: " }}<strong>{decision_name(&d)}</strong>
+                            {match d { Decision::Edit { text } => format!(" — “{text}”"), _ => String::new() }}
+                        </p>
+                    })}
+                    {(open && !locked).then(|| view! {
+                        <button data-testid="accept" on:click=move |_| decide.run((i, Some(Decision::Accept)))>"Accept (a)"</button>
+                        <button data-testid="reject" on:click=move |_| decide.run((i, Some(Decision::Reject { reason: None })))>"Reject (r)"</button>
+                        {result.is_some().then(|| view! { <button data-testid="edit" on:click=start_edit.clone()>"Edit (e)"</button> })}
+                        <button class="link" on:click=move |_| decide.run((i, None))>"Undecide"</button>
+                    })}
+                </div>
+            </article>
+        }
+        .into_any()
+    }
+}
+
+fn risk_label(kind: RiskKind) -> &'static str {
+    match kind {
+        RiskKind::PoisoningSuspected => "Possible memory poisoning",
+        RiskKind::UntrustedSource => "Untrusted source only",
+        RiskKind::SharedStore => "Shared store",
+        RiskKind::LargeDeletion => "Large deletion",
+    }
+}
+
+/// Evidence quotes; a quote from a transcript opens into the messages
+/// around it.
+#[component]
+fn Evidence(change: ChangeView, agent: String) -> impl IntoView {
+    if change.change.evidence.is_empty() {
+        return ().into_any();
+    }
+    view! {
+        <h4>"Evidence"</h4>
+        <ul class="evidence" data-testid="evidence">
+            {change.change.evidence.into_iter().map(|e| {
+                let agent = agent.clone();
+                match e.source {
+                    EvidenceSource::Entry { entry_id } => view! {
+                        <li><q>{e.quote}</q><span class="muted">{format!(" — entry {entry_id}")}</span></li>
+                    }.into_any(),
+                    EvidenceSource::Message { session_id, message_index } => {
+                        let shown = RwSignal::new(None::<Result<api::SessionExcerpt, String>>);
+                        let sid = session_id.to_string();
+                        let expand = move |_| {
+                            if shown.get_untracked().is_some() {
+                                shown.set(None);
+                                return;
+                            }
+                            let (agent, sid) = (agent.clone(), sid.clone());
+                            leptos::task::spawn_local(async move {
+                                let r = api::session_excerpt(&agent, &sid, message_index).await;
+                                shown.set(Some(r.map(|(x, _)| x).map_err(|e| e.to_string())));
+                            });
+                        };
+                        view! {
+                            <li>
+                                <q>{e.quote}</q>
+                                <span class="muted">{format!(" — session {session_id}, message {message_index} ")}</span>
+                                <button class="link" data-testid="expand-evidence" aria-expanded=move || shown.with(|s| s.is_some()).to_string()
+                                    on:click=expand>{move || if shown.with(|s| s.is_some()) { "hide transcript" } else { "show in transcript" }}</button>
+                                {move || shown.get().map(|r| match r {
+                                    Err(m) => view! { <p class="error">{m}</p> }.into_any(),
+                                    Ok(x) => view! {
+                                        <ol class="transcript" start=(x.first_index + 1).to_string() data-testid="transcript">
+                                            {x.messages.into_iter().enumerate().map(|(k, m)| {
+                                                let here = x.first_index + k == message_index as usize;
+                                                view! { <li class:quoted=here><strong>{m.role}": "</strong>{m.content}</li> }
+                                            }).collect_view()}
+                                        </ol>
+                                    }.into_any(),
+                                })}
+                            </li>
+                        }.into_any()
+                    }
+                }
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
+}
+
+#[component]
+fn Help(close: impl Fn() + 'static) -> impl IntoView {
+    view! {
+        <div class="help" role="dialog" aria-modal="false" aria-labelledby="help-title" data-testid="help">
+            <h3 id="help-title">"Keyboard"</h3>
+            <dl>
+                <dt>"j / ↓"</dt><dd>"next change"</dd>
+                <dt>"k / ↑"</dt><dd>"previous change"</dd>
+                <dt>"a"</dt><dd>"accept, then move on"</dd>
+                <dt>"r"</dt><dd>"reject, then move on"</dd>
+                <dt>"e"</dt><dd>"edit the resulting text"</dd>
+                <dt>"?"</dt><dd>"this help"</dd>
+                <dt>"Esc"</dt><dd>"close help or the editor"</dd>
+            </dl>
+            <button on:click=move |_| close()>"Close"</button>
+        </div>
+    }
+}

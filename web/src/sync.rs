@@ -1,0 +1,246 @@
+//! Review without a connection. A reviewer's decisions on a proposal are a
+//! draft kept on this device as they are made; submitting puts them in an
+//! outbox that is sent at once, or when the connection comes back. A
+//! submission the service refuses because the store moved (409) is kept,
+//! marked with the conflicting changes, so the reviewer can look at those
+//! again: no decision is dropped without the reviewer seeing it.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use reverie_core::apply::Decision;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{self, ApiError};
+use crate::cache;
+
+const OUTBOX: &str = "outbox";
+
+/// Decisions in progress on one proposal, by change id.
+pub type Draft = BTreeMap<String, Decision>;
+
+fn draft_key(proposal: &str) -> String {
+    format!("draft:{proposal}")
+}
+
+pub async fn load_draft(proposal: &str) -> Draft {
+    match cache::get_state(&draft_key(proposal)).await {
+        Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_default(),
+        _ => Draft::new(),
+    }
+}
+
+pub async fn save_draft(proposal: &str, draft: &Draft) {
+    let result = match draft.is_empty() {
+        true => cache::delete_state(&draft_key(proposal)).await,
+        false => cache::put_state(&draft_key(proposal), &serde_json::to_string(draft).unwrap_or_default()).await,
+    };
+    if let Err(e) = result {
+        leptos::logging::warn!("the draft could not be saved on this device: {e}");
+    }
+}
+
+/// Where a submission stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    /// Not yet accepted by the service (offline, or not tried yet).
+    Waiting,
+    /// The store moved under the proposal: these changes touch moved
+    /// entries and need another look.
+    Conflict { changes: Vec<String>, message: String },
+    /// Refused for another reason (e.g. decided by someone else already).
+    Refused { message: String },
+}
+
+/// Decisions on one proposal on their way to the service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Submission {
+    pub proposal_id: String,
+    pub decisions: Draft,
+    /// What happens to the changes not decided: "reject" or "pending".
+    pub rest: String,
+    pub reason: Option<String>,
+    #[serde(flatten)]
+    pub state: State,
+}
+
+async fn load_outbox() -> Vec<Submission> {
+    match cache::get_state(OUTBOX).await {
+        Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+async fn save_outbox(items: &[Submission]) -> Result<(), String> {
+    cache::put_state(OUTBOX, &serde_json::to_string(items).map_err(|e| e.to_string())?).await
+}
+
+/// What sending one submission came to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sent {
+    /// Accepted: the proposal's new status and the store's version.
+    Applied {
+        status: String,
+        version: i64,
+    },
+    /// Kept on this device until the connection is back.
+    Queued,
+    Conflict(Vec<String>),
+    Refused(String),
+}
+
+/// The sync state every screen can read.
+#[derive(Clone, Copy)]
+pub struct SyncState {
+    pub online: RwSignal<bool>,
+    /// Submissions not yet accepted, by proposal id.
+    pub outbox: RwSignal<Vec<Submission>>,
+    /// Bumped whenever a submission lands, so screens reload.
+    pub landed: RwSignal<u32>,
+    /// What the service answered to the last submission that landed, by
+    /// proposal.
+    results: StoredValue<BTreeMap<String, api::Decided>>,
+}
+
+impl SyncState {
+    /// Starts watching the connection and sends what waits whenever it
+    /// comes back (and every 20 s while anything waits).
+    pub fn start() -> SyncState {
+        let online = window().navigator().on_line();
+        let sync = SyncState {
+            online: RwSignal::new(online),
+            outbox: RwSignal::new(Vec::new()),
+            landed: RwSignal::new(0),
+            results: StoredValue::new(BTreeMap::new()),
+        };
+        leptos::task::spawn_local(async move {
+            sync.outbox.set(load_outbox().await);
+            sync.flush().await;
+        });
+        let on = window_event_listener(leptos::ev::online, move |_| {
+            sync.online.set(true);
+            leptos::task::spawn_local(async move { sync.flush().await });
+        });
+        let off = window_event_listener(leptos::ev::offline, move |_| sync.online.set(false));
+        let timer = set_interval_with_handle(
+            move || {
+                let waiting = sync.outbox.with_untracked(|o| o.iter().any(|s| s.state == State::Waiting));
+                if waiting {
+                    leptos::task::spawn_local(async move { sync.flush().await });
+                }
+            },
+            std::time::Duration::from_secs(20),
+        )
+        .ok();
+        on_cleanup(move || {
+            on.remove();
+            off.remove();
+            if let Some(t) = timer {
+                t.clear();
+            }
+        });
+        sync
+    }
+
+    /// Queues a submission (replacing any earlier one for the proposal)
+    /// and tries to send it now.
+    pub async fn submit(self, submission: Submission) -> Sent {
+        let id = submission.proposal_id.clone();
+        let mut items = self.outbox.get_untracked();
+        items.retain(|s| s.proposal_id != id);
+        items.push(submission);
+        if let Err(e) = save_outbox(&items).await {
+            leptos::logging::warn!("the outbox could not be saved on this device: {e}");
+        }
+        self.outbox.set(items);
+        self.flush().await;
+        self.outcome_of(&id)
+    }
+
+    fn outcome_of(&self, id: &str) -> Sent {
+        match self.outbox.with_untracked(|o| o.iter().find(|s| s.proposal_id == id).map(|s| s.state.clone())) {
+            None => {
+                let landed = self.results.with_value(|r| r.get(id).cloned());
+                landed.map_or(Sent::Queued, |d| Sent::Applied { status: d.status, version: d.version })
+            }
+            Some(State::Waiting) => Sent::Queued,
+            Some(State::Conflict { changes, .. }) => Sent::Conflict(changes),
+            Some(State::Refused { message }) => Sent::Refused(message),
+        }
+    }
+
+    /// Sends every waiting submission in order; stops at the first network
+    /// failure (the rest would fail the same way).
+    pub async fn flush(self) {
+        let items = self.outbox.get_untracked();
+        if !items.iter().any(|s| s.state == State::Waiting) {
+            return;
+        }
+        let mut kept = Vec::with_capacity(items.len());
+        let mut landed = 0;
+        let mut reachable = true;
+        for mut item in items {
+            if !reachable || item.state != State::Waiting {
+                kept.push(item);
+                continue;
+            }
+            let decisions = serde_json::to_value(&item.decisions).unwrap_or_default();
+            match api::decide(&item.proposal_id, &decisions, &item.rest, item.reason.as_deref()).await {
+                Ok(decided) => {
+                    self.results.update_value(|r| {
+                        r.insert(item.proposal_id.clone(), decided);
+                    });
+                    save_draft(&item.proposal_id, &Draft::new()).await;
+                    landed += 1;
+                    continue;
+                }
+                Err(ApiError::Network(_)) => reachable = false,
+                Err(e) if e.status() == Some(409) && !e.conflicting_changes().is_empty() => {
+                    item.state = State::Conflict { changes: e.conflicting_changes(), message: e.to_string() };
+                }
+                Err(e) => item.state = State::Refused { message: e.to_string() },
+            }
+            kept.push(item);
+        }
+        self.online.set(reachable);
+        if let Err(e) = save_outbox(&kept).await {
+            leptos::logging::warn!("the outbox could not be saved on this device: {e}");
+        }
+        self.outbox.set(kept);
+        if landed > 0 {
+            self.landed.update(|n| *n += 1);
+        }
+    }
+
+    /// Forgets a submission (after the reviewer dealt with its conflict).
+    pub async fn dismiss(self, proposal_id: &str) {
+        let mut items = self.outbox.get_untracked();
+        items.retain(|s| s.proposal_id != proposal_id);
+        let _ = save_outbox(&items).await;
+        self.outbox.set(items);
+    }
+
+    pub fn submission(&self, proposal_id: &str) -> Option<Submission> {
+        self.outbox.with(|o| o.iter().find(|s| s.proposal_id == proposal_id).cloned())
+    }
+}
+
+/// The connection and the outbox, in the top bar.
+#[component]
+pub fn Status() -> impl IntoView {
+    let sync = expect_context::<SyncState>();
+    let waiting = move || sync.outbox.with(|o| o.iter().filter(|s| s.state == State::Waiting).count());
+    view! {
+        <span class="sync" role="status" aria-live="polite">
+            {move || (!sync.online.get()).then(|| view! {
+                <span class="badge offline" data-testid="offline-badge">"Offline"</span>
+            })}
+            {move || (waiting() > 0).then(|| view! {
+                <span class="badge waiting" data-testid="outbox-badge">
+                    {format!("{} review(s) waiting to sync", waiting())}
+                </span>
+            })}
+        </span>
+    }
+}

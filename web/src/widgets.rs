@@ -1,0 +1,63 @@
+//! Small pieces several screens use: word diffs, times, the "offline copy"
+//! note, error and loading states.
+
+use leptos::prelude::*;
+use reverie_core::diff::{DiffSpan, DiffTag};
+
+use crate::api::{ApiError, Source};
+
+/// A word diff: deletions struck through, insertions underlined, each
+/// also marked for screen readers.
+#[component]
+pub fn Diff(spans: Vec<DiffSpan>) -> impl IntoView {
+    view! {
+        <p class="diff">
+            {spans.into_iter().map(|s| match s.tag {
+                DiffTag::Equal => view! { <span>{s.text}</span> }.into_any(),
+                DiffTag::Delete => view! { <del><span class="sr-only">"removed: "</span>{s.text}</del> }.into_any(),
+                DiffTag::Insert => view! { <ins><span class="sr-only">"added: "</span>{s.text}</ins> }.into_any(),
+            }).collect_view()}
+        </p>
+    }
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC.
+pub fn utc(epoch_ms: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(epoch_ms as f64));
+    date.to_iso_string().as_string().unwrap_or_default().replace('T', " ").chars().take(16).collect::<String>() + " UTC"
+}
+
+/// Says the data shown is the copy saved on this device.
+#[component]
+pub fn SourceNote(source: Source) -> impl IntoView {
+    (source == Source::Cache).then(|| {
+        view! {
+            <p class="badge offline" data-testid="offline-copy" role="status">
+                "Offline · showing the copy saved on this device"
+            </p>
+        }
+    })
+}
+
+/// A failed load, worded for the reader, with what to do next.
+#[component]
+pub fn Failure(error: ApiError) -> impl IntoView {
+    let hint = match &error {
+        ApiError::Network(_) => "Nothing of this is saved on this device yet. Reconnect and it will load.",
+        ApiError::Status { status: 401, .. } => "Sign out and sign in with a valid token.",
+        ApiError::Status { status: 403, .. } => "Your token is not granted this agent.",
+        ApiError::Status { status: 404, .. } => "It may have been deleted, or the link is wrong.",
+        _ => "Try again in a moment.",
+    };
+    view! {
+        <div class="failure" role="alert" data-testid="failure">
+            <p class="error">{error.to_string()}</p>
+            <p class="muted">{hint}</p>
+        </div>
+    }
+}
+
+#[component]
+pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
+    view! { <p class="muted loading" aria-busy="true">{format!("Loading {what}…")}</p> }
+}

@@ -23,7 +23,7 @@ pub fn AgentList() -> impl IntoView {
                 Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
                 Some(Ok((list, source))) if list.agents.is_empty() => view! {
                     <SourceNote source/>
-                    <p class="empty" data-testid="no-agents">"No agents yet. An admin creates them through the API (POST /api/v1/agents)."</p>
+                    <p class="empty-state" data-testid="no-agents">"No agents yet. An admin creates them through the API (POST /api/v1/agents)."</p>
                 }.into_any(),
                 Some(Ok((list, source))) => view! {
                     <SourceNote source/>
@@ -80,11 +80,11 @@ fn AgentRow(agent: Agent) -> impl IntoView {
 
 #[component]
 pub fn AgentPage(id: String) -> impl IntoView {
-    let reload = RwSignal::new(0u32);
+    // Bumped when a pass finishes: the proposal and pass lists reload.
+    let lists = RwSignal::new(0u32);
     let agent = {
         let id = id.clone();
         LocalResource::new(move || {
-            reload.track();
             let id = id.clone();
             async move { api::agent(&id).await }
         })
@@ -93,13 +93,13 @@ pub fn AgentPage(id: String) -> impl IntoView {
         {move || match agent.get() {
             None => view! { <Loading what="the agent"/> }.into_any(),
             Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-            Some(Ok((a, source))) => view! { <AgentView agent=a source reload/> }.into_any(),
+            Some(Ok((a, source))) => view! { <AgentView agent=a source lists/> }.into_any(),
         }}
     }
 }
 
 #[component]
-fn AgentView(agent: Agent, source: Source, reload: RwSignal<u32>) -> impl IntoView {
+fn AgentView(agent: Agent, source: Source, lists: RwSignal<u32>) -> impl IntoView {
     let id = agent.id.clone();
     view! {
         <nav class="crumbs" aria-label="Breadcrumb"><a href="#/">"Agents"</a>" › "{agent.name.clone()}</nav>
@@ -111,11 +111,11 @@ fn AgentView(agent: Agent, source: Source, reload: RwSignal<u32>) -> impl IntoVi
             <a href=format!("#/agents/{}/outcomes", agent.id)>"Outcomes"</a>
         </p>
         <div class="columns">
-            <Settings agent=agent.clone() reload/>
+            <Settings agent=agent.clone()/>
             <div>
-                <DreamNow agent=id.clone() reload/>
-                <Proposals agent=id.clone() reload/>
-                <Passes agent=id reload/>
+                <DreamNow agent=id.clone() lists/>
+                <Proposals agent=id.clone() lists/>
+                <Passes agent=id lists/>
             </div>
         </div>
     }
@@ -176,7 +176,7 @@ fn field_of(path: &str) -> &'static str {
 }
 
 #[component]
-fn Settings(agent: Agent, reload: RwSignal<u32>) -> impl IntoView {
+fn Settings(agent: Agent) -> impl IntoView {
     let session = expect_context::<Session>();
     let form = RwSignal::new(Form::of(&agent));
     let agent_id = agent.id.clone();
@@ -218,10 +218,7 @@ fn Settings(agent: Agent, reload: RwSignal<u32>) -> impl IntoView {
             saved.set(None);
             leptos::task::spawn_local(async move {
                 match api::save_config(&agent_id, &config.to_json()).await {
-                    Ok(_) => {
-                        saved.set(Some(Ok("Saved.".into())));
-                        reload.update(|n| *n += 1);
-                    }
+                    Ok(()) => saved.set(Some(Ok("Saved.".into()))),
                     Err(e) => saved.set(Some(Err(e.to_string()))),
                 }
             });
@@ -316,7 +313,7 @@ const STAGES: [(&str, &str); 6] = [
 
 /// Starts a pass and follows it until its proposal is ready.
 #[component]
-fn DreamNow(agent: String, reload: RwSignal<u32>) -> impl IntoView {
+fn DreamNow(agent: String, lists: RwSignal<u32>) -> impl IntoView {
     let session = expect_context::<Session>();
     let pass = RwSignal::new(None::<Pass>);
     let error = RwSignal::new(None::<String>);
@@ -344,7 +341,7 @@ fn DreamNow(agent: String, reload: RwSignal<u32>) -> impl IntoView {
                 }
                 pass.set(Some(current.clone()));
             }
-            reload.update(|n| *n += 1);
+            lists.update(|n| *n += 1);
         });
     };
     view! {
@@ -390,9 +387,9 @@ pub async fn gloo_timers_sleep(ms: u32) {
 }
 
 #[component]
-fn Proposals(agent: String, reload: RwSignal<u32>) -> impl IntoView {
+fn Proposals(agent: String, lists: RwSignal<u32>) -> impl IntoView {
     let list = LocalResource::new(move || {
-        reload.track();
+        lists.track();
         let agent = agent.clone();
         async move { api::proposals(Some(&agent)).await }
     });
@@ -420,9 +417,9 @@ fn Proposals(agent: String, reload: RwSignal<u32>) -> impl IntoView {
 }
 
 #[component]
-fn Passes(agent: String, reload: RwSignal<u32>) -> impl IntoView {
+fn Passes(agent: String, lists: RwSignal<u32>) -> impl IntoView {
     let list = LocalResource::new(move || {
-        reload.track();
+        lists.track();
         let agent = agent.clone();
         async move { api::passes(&agent).await }
     });

@@ -341,8 +341,9 @@ pub struct Compared {
 
 // ---- the calls ----
 
-pub async fn me() -> Result<Me, ApiError> {
-    get("/api/v1/me").await
+/// Who the token belongs to; saved, so a reload offline still knows.
+pub async fn me() -> Result<(Me, Source), ApiError> {
+    get_cached("/api/v1/me").await
 }
 
 pub async fn agents() -> Result<(AgentList, Source), ApiError> {

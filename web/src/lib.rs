@@ -59,7 +59,7 @@ fn App() -> impl IntoView {
     // last known answer is used).
     if api::token().is_some() {
         leptos::task::spawn_local(async move {
-            match api::get_cached::<Me>("/api/v1/me").await {
+            match api::me().await {
                 Ok((me, _)) => session.me.set(Some(me)),
                 Err(e) if e.status() == Some(401) => api::set_token(None),
                 Err(_) => {}
@@ -89,7 +89,7 @@ fn App() -> impl IntoView {
                     Route::History(store) => view! { <history::History store/> }.into_any(),
                     Route::Outcomes(agent) => view! { <outcomes::Outcomes agent/> }.into_any(),
                     Route::NotFound(path) => view! {
-                        <section class="empty" role="alert">
+                        <section class="empty-state" role="alert">
                             <h2>"Nothing here"</h2>
                             <p>{format!("There is no page at {path}. ")}<a href="#/">"Go to the agents."</a></p>
                         </section>
@@ -140,7 +140,7 @@ fn SignIn() -> impl IntoView {
         leptos::task::spawn_local(async move {
             api::set_token(Some(&t));
             match api::me().await {
-                Ok(me) => session.me.set(Some(me)),
+                Ok((me, _)) => session.me.set(Some(me)),
                 Err(e) => {
                     api::set_token(None);
                     error.set(Some(match e.status() {

@@ -38,7 +38,7 @@ pub fn Outcomes(agent: String) -> impl IntoView {
                     <SourceNote source/>
                     <Compare agent=agent.clone() store=o.store_id.clone() markers=o.markers.clone()/>
                     {if metrics.is_empty() {
-                        view! { <p class="empty">"No session metrics in the last 30 days. Send them with each session (metrics) or later (…/sessions/{id}/metrics)."</p> }.into_any()
+                        view! { <p class="empty-state">"No session metrics in the last 30 days. Send them with each session (metrics) or later (…/sessions/{id}/metrics)."</p> }.into_any()
                     } else {
                         view! {
                             <div class="charts">

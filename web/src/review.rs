@@ -28,6 +28,9 @@ const OVERSCAN: usize = 8;
 pub fn Review(id: String) -> impl IntoView {
     let sync = expect_context::<SyncState>();
     let reload = RwSignal::new(0u32);
+    // Lives above the view, which is rebuilt when the proposal reloads
+    // after a decision lands: the message about it must survive that.
+    let notice = RwSignal::new(None::<(bool, String)>);
     let proposal = {
         let id = id.clone();
         LocalResource::new(move || {
@@ -41,7 +44,7 @@ pub fn Review(id: String) -> impl IntoView {
         {move || match proposal.get() {
             None => view! { <Loading what="the proposal"/> }.into_any(),
             Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-            Some(Ok((p, source))) => view! { <ReviewView proposal=p source reload/> }.into_any(),
+            Some(Ok((p, source))) => view! { <ReviewView proposal=p source reload notice/> }.into_any(),
         }}
     }
 }
@@ -65,7 +68,12 @@ fn decision_name(d: &Decision) -> &'static str {
 }
 
 #[component]
-fn ReviewView(proposal: Proposal, source: Source, reload: RwSignal<u32>) -> impl IntoView {
+fn ReviewView(
+    proposal: Proposal,
+    source: Source,
+    reload: RwSignal<u32>,
+    notice: RwSignal<Option<(bool, String)>>,
+) -> impl IntoView {
     let session = expect_context::<Session>();
     let sync = expect_context::<SyncState>();
     let pid = proposal.brief.id.clone();
@@ -76,7 +84,6 @@ fn ReviewView(proposal: Proposal, source: Source, reload: RwSignal<u32>) -> impl
     let selected = RwSignal::new(0usize);
     let editing = RwSignal::new(None::<String>);
     let help = RwSignal::new(false);
-    let notice = RwSignal::new(None::<(bool, String)>);
     let open = matches!(proposal.brief.status.as_str(), "pending" | "partially_applied") && session.can_review();
 
     {
@@ -212,6 +219,13 @@ fn ReviewView(proposal: Proposal, source: Source, reload: RwSignal<u32>) -> impl
             _ => Vec::new(),
         })
     };
+    // A conflict found while syncing replaces the "saved on this device"
+    // message: the banner says what happened.
+    Effect::new(move |_| {
+        if !conflicts.get().is_empty() {
+            notice.set(None);
+        }
+    });
     let reject_reason = RwSignal::new(String::new());
     let rest = RwSignal::new("reject");
 
@@ -317,7 +331,7 @@ fn ReviewView(proposal: Proposal, source: Source, reload: RwSignal<u32>) -> impl
                 })}
             </header>
             {if count == 0 {
-                view! { <p class="empty" data-testid="no-changes">"Nothing to consolidate: this pass found no changes to propose."</p> }.into_any()
+                view! { <p class="empty-state" data-testid="no-changes">"Nothing to consolidate: this pass found no changes to propose."</p> }.into_any()
             } else {
                 view! {
                     <div class="review-body">

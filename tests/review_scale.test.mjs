@@ -1,0 +1,87 @@
+// A proposal of 5,000 changes in the dashboard: only the rows in view are
+// in the page, the keyboard and scrolling reach any change, and the time
+// to first render is printed (a measurement, not a pass/fail threshold).
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { ADMIN, api, launchBrowser, screenshot, startRuntime } from "./harness.mjs";
+
+const PAIRS = 5000;
+let rt;
+let browser;
+let proposalId;
+
+/** A made-up word, different for each (i, k): pairs share no words. */
+function word(i, k) {
+  const syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "po", "da", "fe", "gu", "hi", "ju", "ke"];
+  let n = i * 7 + k * 104_729 + 12_345;
+  let w = "";
+  for (let s = 0; s < 4; s++) {
+    w += syllables[n % syllables.length];
+    n = Math.floor(n / syllables.length) + s * 31;
+  }
+  return w;
+}
+
+before(async () => {
+  rt = await startRuntime({ seed: false });
+  const call = (path, opts) => api(rt.baseUrl, path, opts);
+  assert.equal((await call("/api/v1/agents", { body: { id: "big", name: "Big store" } })).status, 201);
+  const entries = [];
+  for (let i = 0; i < PAIRS; i++) {
+    const text = `The ${word(i, 0)} account uses ${word(i, 1)} for ${word(i, 2)} and ${word(i, 3)} reports.`;
+    entries.push({ id: `e${String(i).padStart(5, "0")}a`, text }, { id: `e${String(i).padStart(5, "0")}b`, text });
+  }
+  for (let start = 0; start < entries.length; start += 5000) {
+    const res = await call("/api/v1/stores/big/entries", { body: { entries: entries.slice(start, start + 5000) } });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+  }
+  const started = Date.now();
+  const pass = await call("/api/v1/agents/big/passes?wait=true", { method: "POST" });
+  assert.equal(pass.status, 201, JSON.stringify(pass.body));
+  console.log(`pass over ${entries.length} entries: ${Date.now() - started} ms wall, stages ${JSON.stringify(pass.body.stats.timings_ms)}`);
+  assert.equal(pass.body.stats.changes, PAIRS);
+  proposalId = pass.body.proposal_id;
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await rt?.stop();
+});
+
+describe("a proposal of 5,000 changes", () => {
+  test("renders only the rows in view, and every change is reachable", async () => {
+    const page = await browser.context.newPage();
+    await page.goto(rt.baseUrl);
+    await page.getByLabel("API token").fill(ADMIN);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByTestId("agent-row").first().waitFor();
+
+    const t0 = Date.now();
+    await page.goto(`${rt.baseUrl}/#/proposals/${proposalId}`);
+    await page.getByTestId("change-row").first().waitFor();
+    const firstRender = Date.now() - t0;
+    const inDom = await page.getByTestId("change-row").count();
+    assert.ok(inDom < 60, `${inDom} rows in the page: only those in view (and a few around) are rendered`);
+    assert.match(await page.getByTestId("change-list").getAttribute("aria-label"), /5000 changes/);
+    await screenshot(page, "14-review-5000");
+
+    // Jump to the end by scrolling, then walk with the keyboard.
+    const t1 = Date.now();
+    await page.getByTestId("change-list").evaluate((el) => {
+      el.scrollTop = el.scrollHeight;
+    });
+    await page.locator("#change-row-4999").waitFor();
+    const toEnd = Date.now() - t1;
+    await page.locator("#change-row-4999").click();
+    const t2 = Date.now();
+    for (let i = 0; i < 50; i++) await page.keyboard.press("k");
+    await page.locator("#change-row-4949.selected").waitFor();
+    const perKey = (Date.now() - t2) / 50;
+    assert.ok((await page.getByTestId("change-row").count()) < 60);
+    console.log(
+      `5000-change proposal: first rows after ${firstRender} ms (fetch, parse, render); ` +
+        `scrolled to the last change in ${toEnd} ms; ${perKey.toFixed(1)} ms per key press; ${inDom} rows in the page`,
+    );
+  });
+});

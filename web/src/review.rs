@@ -288,7 +288,7 @@ fn ReviewView(
                 </p>
                 <ul class="chips" aria-label="Changes by kind" data-testid="summary">
                     {counts.into_iter().map(|(k, n)| view! { <li class=format!("kind {k}")>{format!("{k} {n}")}</li> }).collect_view()}
-                    <li>{format!("{} changes", count)}</li>
+                    <li>{format!("{} changes", proposal.brief.change_count)}</li>
                     <li title="Model tokens spent on this proposal">{format!("{} + {} tokens", tokens_in, tokens_out)}</li>
                     <li title="At Sonnet prices">{format!("≈ ${cost:.4}")}</li>
                 </ul>
@@ -330,6 +330,12 @@ fn ReviewView(
                     </div>
                 })}
             </header>
+            {(proposal.brief.change_count as usize > count).then(|| view! {
+                <p class="banner" role="note">{format!(
+                    "Showing the first {count} of {} changes: the service sends at most 10,000 at a time.",
+                    proposal.brief.change_count
+                )}</p>
+            })}
             {if count == 0 {
                 view! { <p class="empty-state" data-testid="no-changes">"Nothing to consolidate: this pass found no changes to propose."</p> }.into_any()
             } else {

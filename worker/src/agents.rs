@@ -51,14 +51,27 @@ const SELECT: &str = "SELECT a.id, a.name, a.config, a.store_id, a.created_at, a
         ORDER BY started_at DESC, id DESC LIMIT 1) AS last_pass \
      FROM agents a LEFT JOIN stores s ON s.id = a.store_id";
 
+/// The agent's row without the counts the listing shows: what every
+/// request about an agent needs, at one indexed lookup.
+const SELECT_LIGHT: &str = "SELECT a.id, a.name, a.config, a.store_id, a.created_at, a.updated_at, a.schedule_since, \
+     a.last_slot, s.scope, s.version, NULL AS active_entries, NULL AS pending_proposals, NULL AS last_pass \
+     FROM agents a LEFT JOIN stores s ON s.id = a.store_id";
+
+/// The agent with its summary counts.
 pub(crate) async fn find(db: &Db, id: &str) -> ApiResult<Option<AgentRow>> {
     db.first(&format!("{SELECT} WHERE a.id = ?1 AND a.deleted_at IS NULL"), &[db::s(id)]).await
 }
 
-/// The agent, if it exists and the caller may read it.
+/// The agent without summary counts.
+pub(crate) async fn find_light(db: &Db, id: &str) -> ApiResult<Option<AgentRow>> {
+    db.first(&format!("{SELECT_LIGHT} WHERE a.id = ?1 AND a.deleted_at IS NULL"), &[db::s(id)]).await
+}
+
+/// The agent (without summary counts), if it exists and the caller may
+/// read it.
 pub(crate) async fn readable(cx: &Cx, id: &str) -> ApiResult<AgentRow> {
     cx.who.can_read(id)?;
-    find(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("agent", id))
+    find_light(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("agent", id))
 }
 
 fn describe(row: &AgentRow, now: Timestamp) -> ApiResult<Value> {
@@ -103,7 +116,8 @@ pub(crate) async fn list(cx: &Cx) -> ApiResult {
 
 /// `GET /agents/{id}`.
 pub(crate) async fn show(cx: &Cx, id: &str) -> ApiResult {
-    let row = readable(cx, id).await?;
+    cx.who.can_read(id)?;
+    let row = find(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("agent", id))?;
     http::json(&describe(&row, cx.now)?)
 }
 

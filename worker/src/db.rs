@@ -74,31 +74,39 @@ impl Db {
     /// Reads a JSON column of many rows, a page at a time. `sql` selects
     /// `key` and `body` columns, takes the key to start after as `?1`
     /// (first `start`) and the page size as `?2`, then `args`; it must
-    /// order by `key`.
+    /// order by `key`. A page is one string, which D1 caps at 2 MB: a page
+    /// too big for that is asked for again at half the rows.
     pub async fn json_rows<T: DeserializeOwned>(
         &self,
         sql: &str,
         start: JsValue,
         args: &[JsValue],
     ) -> ApiResult<Vec<T>> {
-        const PAGE: i64 = 2000;
         let paged = format!(
             "SELECT COUNT(*) AS n, MAX(key) AS last, '[' || group_concat(body, ',') || ']' AS doc FROM ({sql})"
         );
+        let mut rows_per_page: i64 = 1000;
         let mut out = Vec::new();
         let mut after = start;
         loop {
-            let mut bound = vec![after.clone(), n(PAGE)];
+            let mut bound = vec![after.clone(), n(rows_per_page)];
             bound.extend(args.iter().cloned());
-            let page: Option<Page> = self.first(&paged, &bound).await?;
+            let page: Option<Page> = match self.stmt(&paged, &bound)?.first::<Page>(None).await {
+                Ok(page) => page,
+                Err(e) if e.to_string().contains("TOOBIG") && rows_per_page > 1 => {
+                    rows_per_page /= 2;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let Some(page) = page else { break };
             if let Some(doc) = &page.doc {
                 let rows: Vec<T> = serde_json::from_str(doc)?;
                 out.extend(rows);
             }
             match page.last {
-                Some(serde_json::Value::String(last)) if page.n == PAGE => after = s(&last),
-                Some(serde_json::Value::Number(last)) if page.n == PAGE => {
+                Some(serde_json::Value::String(last)) if page.n == rows_per_page => after = s(&last),
+                Some(serde_json::Value::Number(last)) if page.n == rows_per_page => {
                     after = JsValue::from_f64(last.as_f64().unwrap_or(f64::MAX))
                 }
                 _ => break,

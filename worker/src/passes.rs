@@ -174,7 +174,7 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
     let ids: Vec<Id> = cx.db.all("SELECT id FROM agents WHERE dreaming_enabled = 1 ORDER BY id", &[]).await?;
     let mut ran = Vec::new();
     for Id { id } in ids {
-        let Some(agent) = agents::find(&cx.db, &id).await? else { continue };
+        let Some(agent) = agents::find_light(&cx.db, &id).await? else { continue };
         let config = match agent.config() {
             Ok(c) => c,
             Err(e) => {

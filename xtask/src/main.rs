@@ -22,6 +22,8 @@ commands:
                  end-to-end tests (workerd + D1 + Chromium)
   bench-scale    consolidation throughput on synthetic stores (1k..1M entries)
   bench-quality  consolidation quality on LoCoMo conversations [--data DIR]
+  load-test      the service under load on loopback [SESSIONS [ENTRIES]]
+                 (default 10000 sessions, a 100000-entry store)
 ";
 
 fn main() -> ExitCode {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench-scale") => bench::scale(&args[1..]),
         Some("bench-quality") => bench::quality(&args[1..]),
+        Some("load-test") => load_test(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())
@@ -65,6 +68,13 @@ pub fn stage<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, 
         Err(_) => eprintln!("<== {name}: FAILED after {secs:.1} s"),
     }
     out
+}
+
+fn load_test(args: &[String]) -> Result<(), String> {
+    build()?;
+    stage("load test (workerd + D1 on loopback)", || {
+        tools::run(std::process::Command::new("node").arg(root().join("tests/load.mjs")).args(args).current_dir(root()))
+    })
 }
 
 fn build() -> Result<(), String> {

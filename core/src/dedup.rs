@@ -47,7 +47,7 @@ pub fn exact_groups<T: AsRef<Features>>(items: &[T]) -> Vec<Vec<usize>> {
         a.norm_hash == b.norm_hash && a.content == b.content && a.numbers == b.numbers && a.negated == b.negated
     };
     let mut groups = Vec::new();
-    for run in keyed.chunk_by(|x, y| x.0 == y.0) {
+    for run in keyed.chunk_by(|x, y| x.0 == y.0).filter(|run| run.len() >= 2) {
         let mut rest: Vec<usize> = run.iter().map(|&(_, i)| i).collect();
         while rest.len() >= 2 {
             let first = rest[0];

@@ -32,15 +32,19 @@ fn is_preposition(word: &str) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Claim {
     /// `subject`'s `attribute` has one current value.
-    Slot { subject: u64, attribute: u64, value: Vec<u64> },
+    Slot { subject: u64, attribute: u64, value: Words },
     /// "`subject` switched from `old` to `new`": retires claims naming `old`.
-    Switch { subject: u64, old: Vec<u64>, attribute: u64 },
+    Switch { subject: u64, old: Words, attribute: u64 },
     /// "`subject` no longer `what`": retires claims containing `what`.
-    Retract { subject: u64, what: Vec<u64> },
+    Retract { subject: u64, what: Words },
 }
 
-fn content(words: &[&str]) -> Vec<u64> {
-    let mut v: Vec<u64> =
+/// Content-word hashes of a claim's part: a handful, kept inline so a
+/// million claims are not a million allocations.
+pub type Words = smallvec::SmallVec<[u64; 4]>;
+
+fn content(words: &[&str]) -> Words {
+    let mut v: Words =
         words.iter().filter(|w| !is_stopword(w) && !is_preposition(w)).map(|w| hash_str(stem(w))).collect();
     v.sort_unstable();
     v.dedup();

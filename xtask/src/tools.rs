@@ -89,7 +89,7 @@ fn ensure_wasm_bindgen() -> Result<(), String> {
 
 fn ensure_worker_build() -> Result<(), String> {
     let have = output(Command::new("worker-build").arg("--version")).unwrap_or_default();
-    if have.split_whitespace().nth(1) == Some(WORKER_BUILD_VERSION) {
+    if have.split_whitespace().last() == Some(WORKER_BUILD_VERSION) {
         return Ok(());
     }
     run(cargo().args(["install", "worker-build", "--version", WORKER_BUILD_VERSION, "--locked"]))

@@ -59,6 +59,9 @@ before(async () => {
   browser = await launchBrowser();
   page = await browser.context.newPage();
   page.on("pageerror", (err) => errors.push(err.message));
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && /panicked/.test(msg.text())) errors.push(msg.text());
+  });
 });
 after(async () => {
   await browser?.close();
@@ -253,6 +256,52 @@ describe("the review dashboard", () => {
     assert.equal(await page.getByTestId("conflict-banner").count(), 0);
   });
 
+  test("evidence from a transcript opens into the messages around it", async () => {
+    for (let i = 0; i < 3; i++) {
+      expectOk(await call("/api/v1/agents/web_a/sessions", {
+        body: {
+          id: `tz_${i}`, started_at: Date.now() - (i + 1) * 3_600_000,
+          transcript: { messages: [
+            { role: "user", content: `Can you book the call for ${i + 2} pm?` },
+            { role: "assistant", content: "Booked for 2 pm PST." },
+            { role: "user", content: "No, use CET times, not PST: we are in Berlin." },
+            { role: "assistant", content: "Sorry, CET it is." },
+          ] },
+        },
+      }));
+    }
+    const pass = expectOk(await call("/api/v1/agents/web_a/passes?wait=true", { method: "POST" }));
+    await page.goto(`${rt.baseUrl}/#/proposals/${pass.proposal_id}`);
+    const promote = page.getByTestId("change-row").filter({ hasText: /promote/i });
+    await promote.first().click();
+    assert.match(await page.getByTestId("change-detail").innerText(), /seen in 3 sessions/);
+    await page.getByTestId("expand-evidence").first().click();
+    const transcript = page.getByTestId("transcript").first();
+    await transcript.waitFor();
+    assert.match(await transcript.locator("li.quoted").innerText(), /No, use CET times, not PST/);
+    assert.ok((await transcript.locator("li").count()) >= 3, "the messages around the quote are shown");
+    await screenshot(page, "13-evidence-transcript");
+  });
+
+  test("a page seen before shows its saved copy at once while the service is slow", async () => {
+    await page.goto(reviewed);
+    await page.getByTestId("change-row").first().waitFor();
+    await page.goto(`${rt.baseUrl}/#/`);
+    await page.getByTestId("agent-row").first().waitFor();
+    let release;
+    const held = new Promise((r) => (release = r));
+    await page.route("**/api/v1/proposals/*", async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.goto(reviewed);
+    await page.getByTestId("change-row").first().waitFor({ timeout: 5000 });
+    await page.getByTestId("saved-copy").waitFor();
+    release();
+    await page.getByTestId("saved-copy").waitFor({ state: "detached" });
+    await page.unroute("**/api/v1/proposals/*");
+  });
+
   test("a reviewer sees only the agents granted, and the review page fits a narrow window", async () => {
     const reviewer = expectOk(await call("/api/v1/tokens", { body: { role: "reviewer", agents: ["web_a"], label: "bob" } }));
     await page.getByRole("button", { name: "Sign out" }).click();
@@ -264,7 +313,7 @@ describe("the review dashboard", () => {
     await page.setViewportSize({ width: 420, height: 860 });
     await page.goto(reviewed);
     await page.getByTestId("change-row").first().waitFor();
-    await screenshot(page, "13-review-narrow");
+    await screenshot(page, "14-review-narrow");
     await page.setViewportSize({ width: 1280, height: 800 });
     assert.deepEqual(errors, [], "no uncaught errors in the page");
   });

@@ -64,7 +64,7 @@ describe("a proposal of 5,000 changes", () => {
     const inDom = await page.getByTestId("change-row").count();
     assert.ok(inDom < 60, `${inDom} rows in the page: only those in view (and a few around) are rendered`);
     assert.match(await page.getByTestId("change-list").getAttribute("aria-label"), /5000 changes/);
-    await screenshot(page, "14-review-5000");
+    await screenshot(page, "15-review-5000");
 
     // Jump to the end by scrolling, then walk with the keyboard.
     const t1 = Date.now();

@@ -14,18 +14,19 @@ use crate::Session;
 
 #[component]
 pub fn AgentList() -> impl IntoView {
-    let agents = LocalResource::new(api::agents);
+    let agents = api::agents();
+    let source = agents.source;
     view! {
         <section aria-labelledby="agents-title">
             <h2 id="agents-title">"Agents"</h2>
-            {move || match agents.get() {
+            {move || match agents.data.get() {
                 None => view! { <Loading what="agents"/> }.into_any(),
                 Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-                Some(Ok((list, source))) if list.agents.is_empty() => view! {
+                Some(Ok(list)) if list.agents.is_empty() => view! {
                     <SourceNote source/>
                     <p class="empty-state" data-testid="no-agents">"No agents yet. An admin creates them through the API (POST /api/v1/agents)."</p>
                 }.into_any(),
-                Some(Ok((list, source))) => view! {
+                Some(Ok(list)) => view! {
                     <SourceNote source/>
                     <div class="table-wrap">
                         <table data-testid="agent-table">
@@ -82,24 +83,19 @@ fn AgentRow(agent: Agent) -> impl IntoView {
 pub fn AgentPage(id: String) -> impl IntoView {
     // Bumped when a pass finishes: the proposal and pass lists reload.
     let lists = RwSignal::new(0u32);
-    let agent = {
-        let id = id.clone();
-        LocalResource::new(move || {
-            let id = id.clone();
-            async move { api::agent(&id).await }
-        })
-    };
+    let agent = api::agent(id);
+    let source = agent.source;
     view! {
-        {move || match agent.get() {
+        {move || match agent.data.get() {
             None => view! { <Loading what="the agent"/> }.into_any(),
             Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-            Some(Ok((a, source))) => view! { <AgentView agent=a source lists/> }.into_any(),
+            Some(Ok(a)) => view! { <AgentView agent=a source lists/> }.into_any(),
         }}
     }
 }
 
 #[component]
-fn AgentView(agent: Agent, source: Source, lists: RwSignal<u32>) -> impl IntoView {
+fn AgentView(agent: Agent, source: RwSignal<Source>, lists: RwSignal<u32>) -> impl IntoView {
     let id = agent.id.clone();
     view! {
         <nav class="crumbs" aria-label="Breadcrumb"><a href="#/">"Agents"</a>" › "{agent.name.clone()}</nav>
@@ -388,19 +384,18 @@ pub async fn gloo_timers_sleep(ms: u32) {
 
 #[component]
 fn Proposals(agent: String, lists: RwSignal<u32>) -> impl IntoView {
-    let list = LocalResource::new(move || {
+    let list = api::proposals(move || {
         lists.track();
-        let agent = agent.clone();
-        async move { api::proposals(Some(&agent)).await }
+        agent.clone()
     });
     view! {
         <section class="panel" aria-labelledby="proposals-title">
             <h3 id="proposals-title">"Proposals"</h3>
-            {move || match list.get() {
+            {move || match list.data.get() {
                 None => view! { <Loading what="proposals"/> }.into_any(),
                 Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-                Some(Ok((l, _))) if l.proposals.is_empty() => view! { <p class="muted">"No proposals yet: dream to make one."</p> }.into_any(),
-                Some(Ok((l, _))) => view! {
+                Some(Ok(l)) if l.proposals.is_empty() => view! { <p class="muted">"No proposals yet: dream to make one."</p> }.into_any(),
+                Some(Ok(l)) => view! {
                     <ul class="plain" data-testid="proposal-list">
                         {l.proposals.into_iter().map(|p| view! {
                             <li>
@@ -418,19 +413,18 @@ fn Proposals(agent: String, lists: RwSignal<u32>) -> impl IntoView {
 
 #[component]
 fn Passes(agent: String, lists: RwSignal<u32>) -> impl IntoView {
-    let list = LocalResource::new(move || {
+    let list = api::passes(move || {
         lists.track();
-        let agent = agent.clone();
-        async move { api::passes(&agent).await }
+        agent.clone()
     });
     view! {
         <section class="panel" aria-labelledby="passes-title">
             <h3 id="passes-title">"Passes"</h3>
-            {move || match list.get() {
+            {move || match list.data.get() {
                 None => view! { <Loading what="passes"/> }.into_any(),
                 Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-                Some(Ok((l, _))) if l.passes.is_empty() => view! { <p class="muted">"No passes yet."</p> }.into_any(),
-                Some(Ok((l, _))) => view! {
+                Some(Ok(l)) if l.passes.is_empty() => view! { <p class="muted">"No passes yet."</p> }.into_any(),
+                Some(Ok(l)) => view! {
                     <table data-testid="pass-table">
                         <thead><tr><th scope="col">"Pass"</th><th scope="col">"Trigger"</th><th scope="col">"Status"</th><th scope="col">"Started"</th><th scope="col">"Changes"</th><th scope="col">"Tokens"</th></tr></thead>
                         <tbody>

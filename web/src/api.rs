@@ -6,6 +6,7 @@
 use std::fmt;
 
 use gloo_net::http::{Method, RequestBuilder};
+use leptos::prelude::*;
 use reverie_core::apply::Decision;
 use reverie_core::audit::{AuditRecord, Verification};
 use reverie_core::diff::{DiffSpan, EntryDiff};
@@ -90,7 +91,10 @@ impl fmt::Display for ApiError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
     Live,
-    /// The last answer saved on this device: the service is unreachable.
+    /// The copy saved on this device, shown at once while the service is
+    /// asked for the current one.
+    Saved,
+    /// The copy saved on this device: the service is unreachable.
     Cache,
 }
 
@@ -143,6 +147,76 @@ pub async fn get_cached<T: DeserializeOwned>(path: &str) -> Result<(T, Source), 
         },
         Err(err) => Err(err),
     }
+}
+
+/// A read shown without waiting: the copy saved on this device at once
+/// (if any), then the service's answer when it comes (and saved for next
+/// time). `data` changes only when the answer differs from what is shown.
+pub struct Swr<T: Send + Sync + 'static> {
+    pub data: RwSignal<Option<Result<T, ApiError>>>,
+    pub source: RwSignal<Source>,
+    /// The path and a hash of the answer on screen.
+    shown: StoredValue<(String, u64)>,
+}
+
+impl<T: Send + Sync + 'static> Clone for Swr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: Send + Sync + 'static> Copy for Swr<T> {}
+
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Reads `path()` stale-while-revalidate; reads again whenever a signal
+/// `path` reads changes.
+pub fn swr<T: DeserializeOwned + Send + Sync + 'static>(path: impl Fn() -> String + 'static) -> Swr<T> {
+    let out = Swr {
+        data: RwSignal::new(None),
+        source: RwSignal::new(Source::Live),
+        shown: StoredValue::new((String::new(), 0)),
+    };
+    Effect::new(move |_| {
+        let path = path();
+        // The page may be left while this runs: every access below is a
+        // `try_`, which does nothing once the signals are gone.
+        leptos::task::spawn_local(async move {
+            let key = cache::response_key(&path);
+            let Some(new_path) = out.shown.try_with_value(|(p, _)| *p != path) else { return };
+            if new_path {
+                if let Ok(Some(text)) = cache::get_response(&key).await {
+                    if let Ok(value) = parse::<T>(&text) {
+                        out.data.try_set(Some(Ok(value)));
+                        out.source.try_set(Source::Saved);
+                        out.shown.try_set_value((path.clone(), fnv(&text)));
+                    }
+                }
+            }
+            match send(Method::GET, &path, None).await {
+                Ok(text) => {
+                    let hash = fnv(&text);
+                    if out.shown.try_with_value(|shown| *shown != (path.clone(), hash)) == Some(true) {
+                        out.data.try_set(Some(parse(&text)));
+                        out.shown.try_set_value((path.clone(), hash));
+                    }
+                    out.source.try_set(Source::Live);
+                    if let Err(err) = cache::put_response(&key, &text).await {
+                        leptos::logging::warn!("{err}");
+                    }
+                }
+                Err(err) if err.is_network() && out.shown.try_with_value(|(p, _)| *p == path) == Some(true) => {
+                    out.source.try_set(Source::Cache);
+                }
+                Err(err) => {
+                    out.data.try_set(Some(Err(err)));
+                    out.shown.try_set_value((String::new(), 0));
+                }
+            }
+        });
+    });
+    out
 }
 
 pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, ApiError> {
@@ -346,12 +420,12 @@ pub async fn me() -> Result<(Me, Source), ApiError> {
     get_cached("/api/v1/me").await
 }
 
-pub async fn agents() -> Result<(AgentList, Source), ApiError> {
-    get_cached("/api/v1/agents").await
+pub fn agents() -> Swr<AgentList> {
+    swr(|| "/api/v1/agents".to_string())
 }
 
-pub async fn agent(id: &str) -> Result<(Agent, Source), ApiError> {
-    get_cached(&format!("/api/v1/agents/{id}")).await
+pub fn agent(id: String) -> Swr<Agent> {
+    swr(move || format!("/api/v1/agents/{id}"))
 }
 
 pub async fn save_config(agent: &str, config: &Value) -> Result<(), ApiError> {
@@ -367,19 +441,16 @@ pub async fn pass(id: i64) -> Result<Pass, ApiError> {
     get(&format!("/api/v1/passes/{id}")).await
 }
 
-pub async fn passes(agent: &str) -> Result<(PassList, Source), ApiError> {
-    get_cached(&format!("/api/v1/passes?agent_id={agent}&limit=20")).await
+pub fn passes(agent: impl Fn() -> String + 'static) -> Swr<PassList> {
+    swr(move || format!("/api/v1/passes?agent_id={}&limit=20", agent()))
 }
 
-pub async fn proposals(agent: Option<&str>) -> Result<(ProposalList, Source), ApiError> {
-    match agent {
-        Some(a) => get_cached(&format!("/api/v1/proposals?agent_id={a}")).await,
-        None => get_cached("/api/v1/proposals").await,
-    }
+pub fn proposals(agent: impl Fn() -> String + 'static) -> Swr<ProposalList> {
+    swr(move || format!("/api/v1/proposals?agent_id={}", agent()))
 }
 
-pub async fn proposal(id: &str) -> Result<(Proposal, Source), ApiError> {
-    get_cached(&format!("/api/v1/proposals/{id}")).await
+pub fn proposal(id: impl Fn() -> String + 'static) -> Swr<Proposal> {
+    swr(move || format!("/api/v1/proposals/{}", id()))
 }
 
 /// Decides on a proposal: `decisions` by change id, the rest rejected or
@@ -393,12 +464,12 @@ pub async fn session_excerpt(agent: &str, session: &str, around: u32) -> Result<
     get_cached(&format!("/api/v1/agents/{agent}/sessions/{session}?around={around}&context=3")).await
 }
 
-pub async fn versions(store: &str) -> Result<(VersionList, Source), ApiError> {
-    get_cached(&format!("/api/v1/stores/{store}/versions?limit=100")).await
+pub fn versions(store: impl Fn() -> String + 'static) -> Swr<VersionList> {
+    swr(move || format!("/api/v1/stores/{}/versions?limit=100", store()))
 }
 
-pub async fn version_diff(store: &str, version: i64) -> Result<(VersionDiff, Source), ApiError> {
-    get_cached(&format!("/api/v1/stores/{store}/versions/{version}?diff=previous")).await
+pub fn version_diff(store: String, version: i64) -> Swr<VersionDiff> {
+    swr(move || format!("/api/v1/stores/{store}/versions/{version}?diff=previous"))
 }
 
 pub async fn audit(store: &str, before: Option<u64>) -> Result<(AuditPage, Source), ApiError> {
@@ -415,8 +486,8 @@ pub async fn rollback(store: &str, version: i64, reason: &str) -> Result<RolledB
         .await
 }
 
-pub async fn outcomes(agent: &str, since: i64) -> Result<(Outcomes, Source), ApiError> {
-    get_cached(&format!("/api/v1/agents/{agent}/outcomes?since={since}")).await
+pub fn outcomes(agent: String, since: i64) -> Swr<Outcomes> {
+    swr(move || format!("/api/v1/agents/{agent}/outcomes?since={since}"))
 }
 
 pub async fn compare(agent: &str, baseline: &str, candidate: &str) -> Result<Compared, ApiError> {

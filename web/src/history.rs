@@ -16,24 +16,30 @@ pub fn History(store: String) -> impl IntoView {
     let reload = RwSignal::new(0u32);
     let versions = {
         let store = store.clone();
-        LocalResource::new(move || {
+        api::versions(move || {
             reload.track();
-            let store = store.clone();
-            async move { api::versions(&store).await }
+            store.clone()
         })
     };
+    let source = versions.source;
     let chosen = RwSignal::new(None::<i64>);
+    // Above the list, which is rebuilt when a rollback reloads it.
+    let notice = RwSignal::new(None::<Result<String, String>>);
     view! {
         <nav class="crumbs" aria-label="Breadcrumb"><a href="#/">"Agents"</a>" › history of "{store.clone()}</nav>
         <h2>"History of "<span class="mono">{store.clone()}</span></h2>
         <ChainCheck store=store.clone() reload/>
+        {move || notice.get().map(|r| match r {
+            Ok(m) => view! { <p class="ok" role="status" data-testid="rollback-done">{m}</p> }.into_any(),
+            Err(m) => view! { <p class="error" role="alert">{m}</p> }.into_any(),
+        })}
         <div class="columns">
             <section class="panel" aria-labelledby="versions-title">
                 <h3 id="versions-title">"Versions"</h3>
-                {let store = store.clone(); move || match versions.get() {
+                {let store = store.clone(); move || match versions.data.get() {
                     None => view! { <Loading what="versions"/> }.into_any(),
                     Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-                    Some(Ok((list, source))) => {
+                    Some(Ok(list)) => {
                         if chosen.get_untracked().is_none() {
                             chosen.set(Some(list.current_version));
                         }
@@ -41,7 +47,7 @@ pub fn History(store: String) -> impl IntoView {
                             <SourceNote source/>
                             <ol class="versions" reversed data-testid="versions">
                                 {list.versions.into_iter().map(|v| view! {
-                                    <VersionItem v store=store.clone() current=list.current_version chosen reload/>
+                                    <VersionItem v store=store.clone() current=list.current_version chosen reload notice/>
                                 }).collect_view()}
                             </ol>
                         }.into_any()
@@ -63,11 +69,11 @@ fn VersionItem(
     current: i64,
     chosen: RwSignal<Option<i64>>,
     reload: RwSignal<u32>,
+    notice: RwSignal<Option<Result<String, String>>>,
 ) -> impl IntoView {
     let session = expect_context::<Session>();
     let confirming = RwSignal::new(false);
     let reason = RwSignal::new(String::new());
-    let result = RwSignal::new(None::<Result<String, String>>);
     let version = v.version;
     let rollback = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -76,14 +82,14 @@ fn VersionItem(
         leptos::task::spawn_local(async move {
             match api::rollback(&store, version, why.trim()).await {
                 Ok(r) => {
-                    result.set(Some(Ok(format!(
+                    notice.set(Some(Ok(format!(
                         "Rolled back: version {} equals version {version} ({} entries changed).",
                         r.version, r.entries_changed
                     ))));
                     confirming.set(false);
                     reload.update(|n| *n += 1);
                 }
-                Err(e) => result.set(Some(Err(e.to_string()))),
+                Err(e) => notice.set(Some(Err(e.to_string()))),
             }
         });
     };
@@ -111,28 +117,21 @@ fn VersionItem(
                     <button type="button" class="link" on:click=move |_| confirming.set(false)>"Cancel"</button>
                 </form>
             })}
-            {move || result.get().map(|r| match r {
-                Ok(m) => view! { <p class="ok" role="status" data-testid="rollback-done">{m}</p> }.into_any(),
-                Err(m) => view! { <p class="error" role="alert">{m}</p> }.into_any(),
-            })}
         </li>
     }
 }
 
 #[component]
 fn VersionDiff(store: String, version: i64) -> impl IntoView {
-    let diff = LocalResource::new(move || {
-        let store = store.clone();
-        async move { api::version_diff(&store, version).await }
-    });
+    let diff = api::version_diff(store, version);
     view! {
         <section class="panel" aria-labelledby="diff-title" data-testid="version-diff">
             <h3 id="diff-title">{format!("v{version} against v{}", version - 1)}</h3>
-            {move || match diff.get() {
+            {move || match diff.data.get() {
                 None => view! { <Loading what="the diff"/> }.into_any(),
                 Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-                Some(Ok((d, _))) if d.diffs.is_empty() => view! { <p class="muted">"No entry changed in this version."</p> }.into_any(),
-                Some(Ok((d, _))) => view! {
+                Some(Ok(d)) if d.diffs.is_empty() => view! { <p class="muted">"No entry changed in this version."</p> }.into_any(),
+                Some(Ok(d)) => view! {
                     <ul class="entries">
                         {d.diffs.into_iter().map(|e| {
                             let change = match e.change {

@@ -17,22 +17,17 @@ const DAY: i64 = 86_400_000;
 #[component]
 pub fn Outcomes(agent: String) -> impl IntoView {
     let since = js_sys::Date::now() as i64 - 30 * DAY;
-    let data = {
-        let agent = agent.clone();
-        LocalResource::new(move || {
-            let agent = agent.clone();
-            async move { api::outcomes(&agent, since).await }
-        })
-    };
+    let data = api::outcomes(agent.clone(), since);
+    let source = data.source;
     view! {
         <nav class="crumbs" aria-label="Breadcrumb">
             <a href="#/">"Agents"</a>" › "<a href=format!("#/agents/{agent}")>{agent.clone()}</a>" › outcomes"
         </nav>
         <h2>"Outcomes of "<span class="mono">{agent.clone()}</span></h2>
-        {move || match data.get() {
+        {move || match data.data.get() {
             None => view! { <Loading what="metrics"/> }.into_any(),
             Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-            Some(Ok((o, source))) => {
+            Some(Ok(o)) => {
                 let metrics = by_metric(&o.sessions);
                 view! {
                     <SourceNote source/>

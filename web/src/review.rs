@@ -31,20 +31,18 @@ pub fn Review(id: String) -> impl IntoView {
     // Lives above the view, which is rebuilt when the proposal reloads
     // after a decision lands: the message about it must survive that.
     let notice = RwSignal::new(None::<(bool, String)>);
-    let proposal = {
-        let id = id.clone();
-        LocalResource::new(move || {
-            reload.track();
-            sync.landed.track();
-            let id = id.clone();
-            async move { api::proposal(&id).await }
-        })
-    };
+    let selected = RwSignal::new(0usize);
+    let proposal = api::proposal(move || {
+        reload.track();
+        sync.landed.track();
+        id.clone()
+    });
+    let source = proposal.source;
     view! {
-        {move || match proposal.get() {
+        {move || match proposal.data.get() {
             None => view! { <Loading what="the proposal"/> }.into_any(),
             Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-            Some(Ok((p, source))) => view! { <ReviewView proposal=p source reload notice/> }.into_any(),
+            Some(Ok(p)) => view! { <ReviewView proposal=p source reload notice selected/> }.into_any(),
         }}
     }
 }
@@ -70,9 +68,10 @@ fn decision_name(d: &Decision) -> &'static str {
 #[component]
 fn ReviewView(
     proposal: Proposal,
-    source: Source,
+    source: RwSignal<Source>,
     reload: RwSignal<u32>,
     notice: RwSignal<Option<(bool, String)>>,
+    selected: RwSignal<usize>,
 ) -> impl IntoView {
     let session = expect_context::<Session>();
     let sync = expect_context::<SyncState>();
@@ -81,7 +80,6 @@ fn ReviewView(
     let changes = StoredValue::new(proposal.changes.clone());
     let count = proposal.changes.len();
     let draft = RwSignal::new(Draft::new());
-    let selected = RwSignal::new(0usize);
     let editing = RwSignal::new(None::<String>);
     let help = RwSignal::new(false);
     let open = matches!(proposal.brief.status.as_str(), "pending" | "partially_applied") && session.can_review();

@@ -27,16 +27,23 @@ pub fn utc(epoch_ms: i64) -> String {
     date.to_iso_string().as_string().unwrap_or_default().replace('T', " ").chars().take(16).collect::<String>() + " UTC"
 }
 
-/// Says the data shown is the copy saved on this device.
+/// Says when the data shown is the copy saved on this device: offline, or
+/// while the current one is on its way.
 #[component]
-pub fn SourceNote(source: Source) -> impl IntoView {
-    (source == Source::Cache).then(|| {
-        view! {
+pub fn SourceNote(source: RwSignal<Source>) -> impl IntoView {
+    move || {
+        match source.get() {
+        Source::Cache => Some(view! {
             <p class="badge offline" data-testid="offline-copy" role="status">
                 "Offline · showing the copy saved on this device"
             </p>
-        }
-    })
+        }.into_any()),
+        Source::Saved => Some(view! {
+            <p class="muted refreshing" data-testid="saved-copy" role="status">"Showing the saved copy · refreshing…"</p>
+        }.into_any()),
+        Source::Live => None,
+    }
+    }
 }
 
 /// A failed load, worded for the reader, with what to do next.

@@ -153,13 +153,15 @@ fn radix_sort_bits(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, from: u32, passe
     }
 }
 
+/// A pair of item indices (each below `MAX_ITEMS`, 24 bits) in 48 bits,
+/// smaller index first, so sorting packed pairs sorts by `(a, b)`.
 fn pack(x: u32, y: u32) -> u64 {
     let (a, b) = if x < y { (x, y) } else { (y, x) };
-    (u64::from(a) << 32) | u64::from(b)
+    (u64::from(a) << 24) | u64::from(b)
 }
 
 fn unpack(p: u64) -> (usize, usize) {
-    ((p >> 32) as usize, (p & 0xffff_ffff) as usize)
+    ((p >> 24) as usize, (p & INDEX_MASK) as usize)
 }
 
 /// Cosine similarity of two caller-supplied embeddings; `None` when the
@@ -268,6 +270,18 @@ mod tests {
         let pairs = similar_pairs(&f, 0.5);
         assert!(pairs.iter().any(|p| (p.a, p.b) == (500, 501)));
         assert!(pairs.len() < 500 * 16, "{} pairs", pairs.len());
+    }
+
+    #[test]
+    fn packed_pairs_sort_and_dedup_for_any_index() {
+        // Indices past 2^18 once fell outside the sorted bits: pairs of a
+        // million-entry store came out unsorted, with duplicates.
+        let big = (MAX_ITEMS - 1) as u32;
+        let mut keys = vec![pack(270_000, 280_000), pack(big, 262_200), pack(280_000, 270_000), pack(1, 2), pack(big, 3)];
+        radix_sort_bits(&mut keys, &mut Vec::new(), 0, 5);
+        keys.dedup();
+        let pairs: Vec<(usize, usize)> = keys.into_iter().map(unpack).collect();
+        assert_eq!(pairs, vec![(1, 2), (3, big as usize), (262_200, big as usize), (270_000, 280_000)]);
     }
 
     #[test]

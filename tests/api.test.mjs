@@ -138,6 +138,20 @@ describe("agents and their dreaming config", () => {
     assert.match(res.body.error.message, /shared by several agents: its passes always need approval/);
     const store = expectStatus(await call("/api/v1/stores/team_kb"), 200);
     assert.deepEqual(store.agents, ["shared_a", "shared_b"]);
+
+    // A pass on the shared store reads both agents' sessions, so its
+    // proposal is for tokens granted both.
+    await addEntries("team_kb", DUPLICATES);
+    const pass = await runPass("shared_a");
+    const onlyA = expectStatus(await call("/api/v1/tokens", { body: { role: "reviewer", agents: ["shared_a"], label: "a only" } }), 201);
+    const both = expectStatus(await call("/api/v1/tokens", { body: { role: "reviewer", agents: ["shared_a", "shared_b"], label: "both" } }), 201);
+    const refused = await call(`/api/v1/proposals/${pass.proposal_id}`, { token: onlyA.token });
+    assert.equal(refused.status, 403);
+    assert.match(refused.body.error.message, /not granted `shared_b`/);
+    const listed = expectStatus(await call("/api/v1/proposals", { token: onlyA.token }), 200);
+    assert.ok(!listed.proposals.some((p) => p.id === pass.proposal_id));
+    expectStatus(await call(`/api/v1/proposals/${pass.proposal_id}`, { token: both.token }), 200);
+    assert.ok(pass.stats.risky_changes > 0, "every change on a shared store is flagged");
   });
 
   test("renaming and deleting an agent keeps its history", async () => {
@@ -189,6 +203,20 @@ describe("sessions", () => {
     assert.equal(again.created, false);
     const other = { ...body, transcript: { messages: [{ role: "user", content: "Twice" }] } };
     expectStatus(await call("/api/v1/agents/sess_a/sessions", { body: other }), 409);
+  });
+
+  test("the transcript is kept byte for byte, and an oversize one is refused", async () => {
+    const transcript = '{"messages":[{"role":"user","content":"Price is 1.50 EUR"}],"zeta":1,"alpha":2.50}';
+    const body = `{"id":"s_exact","started_at":9000,"transcript":${transcript}}`;
+    expectStatus(await call("/api/v1/agents/sess_a/sessions", { body }), 201);
+    const res = await fetch(`${rt.baseUrl}/api/v1/agents/sess_a/sessions/s_exact?raw=true`, {
+      headers: { authorization: `Bearer ${(await import("./harness.mjs")).ADMIN}` },
+    });
+    assert.equal(await res.text(), `{"id":"s_exact","format":"openai","transcript":${transcript}}`);
+    const huge = { id: "s_huge", transcript: { messages: [{ role: "user", content: "x".repeat(1_000_000) }] } };
+    const refused = await call("/api/v1/agents/sess_a/sessions", { body: huge });
+    assert.equal(refused.status, 413);
+    assert.match(refused.body.error.message, /limit here is 921600/);
   });
 
   test("sessions list by window, read in context, and take metrics", async () => {
@@ -358,13 +386,26 @@ describe("passes and review", () => {
     assert.equal(conflict.body.error.base_version, 1);
     assert.equal(conflict.body.error.current_version, 2);
     assert.ok(conflict.body.error.conflicting_changes.length >= 1);
-    expectStatus(await call(`/api/v1/proposals/${older.id}/reject`, { body: { reason: "superseded by a newer pass" } }), 200);
+    // The merge was only left over in a partial accept: nobody chose to
+    // reject it, so review memory did not learn from it and it comes back.
+    const isDarkModeMerge = (c) => c.kind === "merge" && c.targets.includes("m1") && c.targets.includes("m2");
+    const rerun = await proposal((await runPass("rev_a")).proposal_id);
+    assert.ok(rerun.changes.some(isDarkModeMerge), "the merge is proposed again");
+    // Rejecting the older proposal, which holds the same merge, is a
+    // choice: it is remembered, and the merge is not proposed again.
+    expectStatus(await call(`/api/v1/proposals/${older.id}/reject`, { body: { reason: "keep both dark-mode notes" } }), 200);
     expectStatus(await call(`/api/v1/proposals/${older.id}/approve`, { method: "POST" }), 409);
+    const next = await proposal((await runPass("rev_a")).proposal_id);
+    assert.ok(!next.changes.some(isDarkModeMerge));
+  });
 
-    // The rejected merge is not proposed again.
-    const next = await runPass("rev_a");
-    const nextProposal = await proposal(next.proposal_id);
-    assert.ok(!nextProposal.changes.some((c) => c.kind === "merge" && c.targets.includes("m1") && c.targets.includes("m2")));
+  test("partial accept can accept the rest; other reviewers' conflicts are not lost", async () => {
+    await createAgent("rest_a");
+    await addEntries("rest_a", DUPLICATES);
+    const pass = await runPass("rest_a");
+    const done = expectStatus(await call(`/api/v1/proposals/${pass.proposal_id}/partial_accept`, { body: { decisions: {}, rest: "accept" } }), 200);
+    assert.equal(done.status, "applied");
+    assert.equal(done.accepted, 2);
   });
 
   test("history shows the new version; rolling back makes another, and the chain verifies", async () => {

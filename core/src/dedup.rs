@@ -277,7 +277,8 @@ mod tests {
         // Indices past 2^18 once fell outside the sorted bits: pairs of a
         // million-entry store came out unsorted, with duplicates.
         let big = (MAX_ITEMS - 1) as u32;
-        let mut keys = vec![pack(270_000, 280_000), pack(big, 262_200), pack(280_000, 270_000), pack(1, 2), pack(big, 3)];
+        let mut keys =
+            vec![pack(270_000, 280_000), pack(big, 262_200), pack(280_000, 270_000), pack(1, 2), pack(big, 3)];
         radix_sort_bits(&mut keys, &mut Vec::new(), 0, 5);
         keys.dedup();
         let pairs: Vec<(usize, usize)> = keys.into_iter().map(unpack).collect();

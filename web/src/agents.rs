@@ -314,31 +314,54 @@ fn DreamNow(agent: String, lists: RwSignal<u32>) -> impl IntoView {
     let pass = RwSignal::new(None::<Pass>);
     let error = RwSignal::new(None::<String>);
     let running = move || pass.with(|p| p.as_ref().is_some_and(|p| p.status == "running"));
+    // The pass runs inside the request that starts it (work after a
+    // response is cut short by the platform); while it runs, the agent's
+    // newest pass is read for its stage. Both stop when the page is left.
     let start = move |_| {
         let agent = agent.clone();
         error.set(None);
+        let done = StoredValue::new(false);
+        let runner = agent.clone();
         leptos::task::spawn_local(async move {
-            let mut current = match api::start_pass(&agent).await {
-                Ok(p) => p,
-                Err(e) => {
-                    error.set(Some(e.to_string()));
-                    return;
+            let result = api::run_pass(&runner).await;
+            done.try_set_value(true);
+            match result {
+                Ok(p) => {
+                    pass.try_set(Some(p));
                 }
-            };
-            pass.set(Some(current.clone()));
-            while current.status == "running" {
+                Err(e) => {
+                    error.try_set(Some(e.to_string()));
+                }
+            }
+            lists.try_update(|n| *n += 1);
+        });
+        leptos::task::spawn_local(async move {
+            let started = js_sys::Date::now() as i64;
+            loop {
                 gloo_timers_sleep(400).await;
-                match api::pass(current.id).await {
-                    Ok(p) => current = p,
-                    Err(e) => {
-                        error.set(Some(format!("lost track of the pass: {e}")));
-                        return;
+                if done.try_get_value() != Some(false) {
+                    break;
+                }
+                if let Ok(list) = api::latest_pass(&agent).await {
+                    let newest = list.passes.into_iter().next().filter(|p| p.started_at >= started - 5_000);
+                    if done.try_get_value() == Some(false) && newest.is_some() && pass.try_set(newest).is_some() {
+                        break;
                     }
                 }
-                pass.set(Some(current.clone()));
             }
-            lists.update(|n| *n += 1);
         });
+        pass.set(Some(Pass {
+            id: 0,
+            agent_id: String::new(),
+            trigger: String::new(),
+            status: "running".into(),
+            stage: Some("queued".into()),
+            started_at: js_sys::Date::now() as i64,
+            finished_at: None,
+            proposal_id: None,
+            error: None,
+            stats: serde_json::Value::Null,
+        }));
     };
     view! {
         <section class="panel" aria-labelledby="dream-title">

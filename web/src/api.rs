@@ -157,6 +157,9 @@ pub struct Swr<T: Send + Sync + 'static> {
     pub source: RwSignal<Source>,
     /// The path and a hash of the answer on screen.
     shown: StoredValue<(String, u64)>,
+    /// Bumped by each read; an answer to an older read is dropped, so a
+    /// slow answer cannot replace a newer one.
+    generation: StoredValue<u64>,
 }
 
 impl<T: Send + Sync + 'static> Clone for Swr<T> {
@@ -177,11 +180,15 @@ pub fn swr<T: DeserializeOwned + Send + Sync + 'static>(path: impl Fn() -> Strin
         data: RwSignal::new(None),
         source: RwSignal::new(Source::Live),
         shown: StoredValue::new((String::new(), 0)),
+        generation: StoredValue::new(0),
     };
     Effect::new(move |_| {
         let path = path();
         // The page may be left while this runs: every access below is a
         // `try_`, which does nothing once the signals are gone.
+        out.generation.update_value(|g| *g += 1);
+        let mine = out.generation.get_value();
+        let current = move || out.generation.try_get_value() == Some(mine);
         leptos::task::spawn_local(async move {
             let key = cache::response_key(&path);
             let Some(new_path) = out.shown.try_with_value(|(p, _)| *p != path) else { return };
@@ -194,7 +201,11 @@ pub fn swr<T: DeserializeOwned + Send + Sync + 'static>(path: impl Fn() -> Strin
                     }
                 }
             }
-            match send(Method::GET, &path, None).await {
+            let answer = send(Method::GET, &path, None).await;
+            if !current() {
+                return;
+            }
+            match answer {
                 Ok(text) => {
                     let hash = fnv(&text);
                     if out.shown.try_with_value(|shown| *shown != (path.clone(), hash)) == Some(true) {
@@ -206,7 +217,12 @@ pub fn swr<T: DeserializeOwned + Send + Sync + 'static>(path: impl Fn() -> Strin
                         leptos::logging::warn!("{err}");
                     }
                 }
-                Err(err) if err.is_network() && out.shown.try_with_value(|(p, _)| *p == path) == Some(true) => {
+                // Something is on screen already: keep it, marked as the
+                // saved copy, rather than trade it for an error page.
+                Err(err) if out.shown.try_with_value(|(p, _)| *p == path) == Some(true) => {
+                    if !err.is_network() {
+                        leptos::logging::warn!("refreshing {path} failed: {err}");
+                    }
                     out.source.try_set(Source::Cache);
                 }
                 Err(err) => {
@@ -433,12 +449,14 @@ pub async fn save_config(agent: &str, config: &Value) -> Result<(), ApiError> {
     send(Method::PUT, &format!("/api/v1/agents/{agent}/config"), Some(("application/json", &text))).await.map(drop)
 }
 
-pub async fn start_pass(agent: &str) -> Result<Pass, ApiError> {
-    post(&format!("/api/v1/agents/{agent}/passes"), &serde_json::json!({})).await
+/// Runs a pass and answers when it is done.
+pub async fn run_pass(agent: &str) -> Result<Pass, ApiError> {
+    post(&format!("/api/v1/agents/{agent}/passes?wait=true"), &serde_json::json!({})).await
 }
 
-pub async fn pass(id: i64) -> Result<Pass, ApiError> {
-    get(&format!("/api/v1/passes/{id}")).await
+/// The agent's newest pass, to follow one that is running.
+pub async fn latest_pass(agent: &str) -> Result<PassList, ApiError> {
+    get(&format!("/api/v1/passes?agent_id={agent}&limit=1")).await
 }
 
 pub fn passes(agent: impl Fn() -> String + 'static) -> Swr<PassList> {

@@ -51,7 +51,7 @@ impl Session {
 fn App() -> impl IntoView {
     let session = Session { me: RwSignal::new(None) };
     provide_context(session);
-    let sync = sync::SyncState::start();
+    let sync = sync::SyncState::start(Signal::derive(move || session.me.with(|m| m.is_some())));
     provide_context(sync);
     let route = route::watch();
 

@@ -84,9 +84,16 @@ fn ReviewView(
     let help = RwSignal::new(false);
     let open = matches!(proposal.brief.status.as_str(), "pending" | "partially_applied") && session.can_review();
 
+    // Decisions wait for the saved draft, so a key pressed while it loads
+    // neither overwrites it nor is overwritten by it.
+    let draft_ready = RwSignal::new(false);
     {
         let pid = pid.clone();
-        leptos::task::spawn_local(async move { draft.set(sync::load_draft(&pid).await) });
+        leptos::task::spawn_local(async move {
+            let saved = sync::load_draft(&pid).await;
+            draft.try_set(saved);
+            draft_ready.try_set(true);
+        });
     }
     let persist = {
         let pid = pid.clone();
@@ -114,7 +121,7 @@ fn ReviewView(
     let decide = {
         let persist = persist.clone();
         Callback::new(move |(i, d): (usize, Option<Decision>)| {
-            if !open {
+            if !open || !draft_ready.get_untracked() {
                 return;
             }
             let Some(id) =
@@ -217,6 +224,13 @@ fn ReviewView(
             _ => Vec::new(),
         })
     };
+    let refused = {
+        let pid = pid.clone();
+        Memo::new(move |_| match sync.submission(&pid) {
+            Some(Submission { state: State::Refused { message }, .. }) => Some(message),
+            _ => None,
+        })
+    };
     // A conflict found while syncing replaces the "saved on this device"
     // message: the banner says what happened.
     Effect::new(move |_| {
@@ -225,7 +239,7 @@ fn ReviewView(
         }
     });
     let reject_reason = RwSignal::new(String::new());
-    let rest = RwSignal::new("reject");
+    let rest = RwSignal::new("pending");
 
     let summary = proposal.brief.summary.clone();
     let counts: Vec<(String, u64)> = summary["counts"]
@@ -241,13 +255,10 @@ fn ReviewView(
         let submit = submit.clone();
         move |_| submit(draft.get_untracked(), rest.get_untracked(), None)
     };
+    // Every pending change, also those beyond the ones loaded here.
     let approve_all = {
         let submit = submit.clone();
-        move |_| {
-            let all: Draft = pending_ids().into_iter().map(|id| (id, Decision::Accept)).collect();
-            draft.set(all.clone());
-            submit(all, "reject", None)
-        }
+        move |_| submit(Draft::new(), "accept", None)
     };
     let reject_all = {
         let submit = submit.clone();
@@ -257,19 +268,33 @@ fn ReviewView(
             submit(Draft::new(), "reject", Some(reason).filter(|r| !r.is_empty()))
         }
     };
-    let reject_conflicting = {
+    // The conflicting changes leave the submission (and stay pending, to
+    // be looked at again); the others are decided as before: with nothing
+    // decided one by one, that was "accept all".
+    let set_aside = {
         let persist = persist.clone();
+        let pid = pid.clone();
         move |_| {
             let ids = conflicts.get_untracked();
+            let was_all = sync.submission(&pid).is_some_and(|s| s.decisions.is_empty() && s.rest == "accept");
             draft.update(|d| {
-                for id in ids {
-                    d.insert(id, Decision::Reject { reason: Some("the store moved under this change".into()) });
+                if was_all {
+                    *d = pending_ids().into_iter().map(|id| (id, Decision::Accept)).collect();
+                }
+                for id in &ids {
+                    d.remove(id);
                 }
             });
+            rest.set("pending");
             persist();
+            let pid = pid.clone();
+            leptos::task::spawn_local(async move { sync.dismiss(&pid).await });
+            notice
+                .set(Some((true, format!("{} conflicting change(s) set aside; submit to apply the rest.", ids.len()))));
         }
     };
     let pid_for_dismiss = pid.clone();
+    let pid_for_refused = pid.clone();
 
     view! {
         <nav class="crumbs" aria-label="Breadcrumb">
@@ -298,13 +323,22 @@ fn ReviewView(
                             <div class="banner conflict" role="alert" data-testid="conflict-banner">
                                 <strong>"The store moved since this proposal was made."</strong>
                                 {format!(" These changes touch entries that changed meanwhile: {}. Look at them again, then submit again. ", ids.join(", "))}
-                                <button on:click=reject_conflicting.clone()>"Reject the conflicting changes"</button>
+                                <button data-testid="set-aside" on:click=set_aside.clone()>"Set the conflicting changes aside"</button>
                                 " "
                                 <button class="link" on:click=move |_| { let pid = pid.clone(); leptos::task::spawn_local(async move { sync.dismiss(&pid).await }) }>"Dismiss"</button>
                             </div>
                         }
                     })
                 }}
+                {move || refused.get().map(|m| {
+                    let pid = pid_for_refused.clone();
+                    view! {
+                        <div class="banner conflict" role="alert" data-testid="refused-banner">
+                            <strong>"Your decisions were refused: "</strong>{m}" "
+                            <button class="link" on:click=move |_| { let pid = pid.clone(); leptos::task::spawn_local(async move { sync.dismiss(&pid).await }) }>"Dismiss"</button>
+                        </div>
+                    }
+                })}
                 {move || notice.get().map(|(ok, m)| view! {
                     <p class=if ok { "notice" } else { "notice error" } role="status" data-testid="review-notice">{m}</p>
                 })}
@@ -321,8 +355,8 @@ fn ReviewView(
                             <button data-testid="submit-partial" on:click=submit_draft disabled=move || draft.with(|d| d.is_empty())>
                                 {move || format!("Submit {} decision(s)", draft.with(|d| d.len()))}
                             </button>
-                            <label><input type="radio" name="rest" checked on:change=move |_| rest.set("reject")/>" reject the rest"</label>
-                            <label><input type="radio" name="rest" on:change=move |_| rest.set("pending")/>" leave the rest for later"</label>
+                            <label><input type="radio" name="rest" prop:checked=move || rest.get() == "pending" on:change=move |_| rest.set("pending")/>" leave the rest for later"</label>
+                            <label><input type="radio" name="rest" prop:checked=move || rest.get() == "reject" on:change=move |_| rest.set("reject")/>" reject the rest"</label>
                         </span>
                         <button class="link" on:click=move |_| help.update(|h| *h = !*h)>"Keys (?)"</button>
                     </div>

@@ -94,29 +94,44 @@ pub enum Sent {
 #[derive(Clone, Copy)]
 pub struct SyncState {
     pub online: RwSignal<bool>,
-    /// Submissions not yet accepted, by proposal id.
+    /// Submissions not yet accepted, by proposal id, of the signed-in
+    /// token (empty when nobody is signed in).
     pub outbox: RwSignal<Vec<Submission>>,
     /// Bumped whenever a submission lands, so screens reload.
     pub landed: RwSignal<u32>,
     /// What the service answered to the last submission that landed, by
     /// proposal.
     results: StoredValue<BTreeMap<String, api::Decided>>,
+    /// A flush is running: another waits for it rather than sending the
+    /// same submissions twice.
+    flushing: StoredValue<bool>,
+    again: StoredValue<bool>,
 }
 
 impl SyncState {
     /// Starts watching the connection and sends what waits whenever it
-    /// comes back (and every 20 s while anything waits).
-    pub fn start() -> SyncState {
+    /// comes back (and every 20 s while anything waits). `signed_in` says
+    /// who is signed in: the outbox is theirs, loaded when they sign in
+    /// and put away when they sign out.
+    pub fn start(signed_in: Signal<bool>) -> SyncState {
         let online = window().navigator().on_line();
         let sync = SyncState {
             online: RwSignal::new(online),
             outbox: RwSignal::new(Vec::new()),
             landed: RwSignal::new(0),
             results: StoredValue::new(BTreeMap::new()),
+            flushing: StoredValue::new(false),
+            again: StoredValue::new(false),
         };
-        leptos::task::spawn_local(async move {
-            sync.outbox.set(load_outbox().await);
-            sync.flush().await;
+        Effect::new(move |_| {
+            if signed_in.get() {
+                leptos::task::spawn_local(async move {
+                    sync.outbox.try_set(load_outbox().await);
+                    sync.flush().await;
+                });
+            } else {
+                sync.outbox.set(Vec::new());
+            }
         });
         let on = window_event_listener(leptos::ev::online, move |_| {
             sync.online.set(true);
@@ -147,15 +162,23 @@ impl SyncState {
     /// and tries to send it now.
     pub async fn submit(self, submission: Submission) -> Sent {
         let id = submission.proposal_id.clone();
-        let mut items = self.outbox.get_untracked();
-        items.retain(|s| s.proposal_id != id);
-        items.push(submission);
+        self.outbox.update(|items| {
+            items.retain(|s| s.proposal_id != id);
+            items.push(submission);
+        });
+        self.save().await;
+        self.flush().await;
+        self.outcome_of(&id)
+    }
+
+    async fn save(self) {
+        if api::token().is_none() {
+            return;
+        }
+        let items = self.outbox.get_untracked();
         if let Err(e) = save_outbox(&items).await {
             leptos::logging::warn!("the outbox could not be saved on this device: {e}");
         }
-        self.outbox.set(items);
-        self.flush().await;
-        self.outcome_of(&id)
     }
 
     fn outcome_of(&self, id: &str) -> Sent {
@@ -170,44 +193,78 @@ impl SyncState {
         }
     }
 
-    /// Sends every waiting submission in order; stops at the first network
-    /// failure (the rest would fail the same way).
+    /// Sends every waiting submission in order, one flush at a time; stops
+    /// at the first network failure (the rest would fail the same way).
+    /// Failures that may pass — the service down (5xx), a request that
+    /// raced another (409 without conflicting changes), an expired token —
+    /// leave the submission waiting; only a refusal that will not change
+    /// (a conflict, a decision already taken, bad input) is final.
     pub async fn flush(self) {
-        let items = self.outbox.get_untracked();
-        if !items.iter().any(|s| s.state == State::Waiting) {
+        if api::token().is_none() {
             return;
         }
-        let mut kept = Vec::with_capacity(items.len());
-        let mut landed = 0;
-        let mut reachable = true;
-        for mut item in items {
-            if !reachable || item.state != State::Waiting {
-                kept.push(item);
-                continue;
+        if self.flushing.get_value() {
+            self.again.set_value(true);
+            return;
+        }
+        self.flushing.set_value(true);
+        loop {
+            self.again.set_value(false);
+            self.flush_once().await;
+            if !self.again.get_value() {
+                break;
             }
+        }
+        self.flushing.set_value(false);
+    }
+
+    async fn flush_once(self) {
+        let waiting: Vec<Submission> =
+            self.outbox.with_untracked(|o| o.iter().filter(|s| s.state == State::Waiting).cloned().collect());
+        if waiting.is_empty() {
+            return;
+        }
+        let mut landed = 0;
+        for item in waiting {
             let decisions = serde_json::to_value(&item.decisions).unwrap_or_default();
-            match api::decide(&item.proposal_id, &decisions, &item.rest, item.reason.as_deref()).await {
+            let outcome = match api::decide(&item.proposal_id, &decisions, &item.rest, item.reason.as_deref()).await {
                 Ok(decided) => {
                     self.results.update_value(|r| {
                         r.insert(item.proposal_id.clone(), decided);
                     });
                     save_draft(&item.proposal_id, &Draft::new()).await;
                     landed += 1;
-                    continue;
+                    None
                 }
-                Err(ApiError::Network(_)) => reachable = false,
+                Err(ApiError::Network(_)) => {
+                    self.online.set(false);
+                    break;
+                }
                 Err(e) if e.status() == Some(409) && !e.conflicting_changes().is_empty() => {
-                    item.state = State::Conflict { changes: e.conflicting_changes(), message: e.to_string() };
+                    Some(State::Conflict { changes: e.conflicting_changes(), message: e.to_string() })
                 }
-                Err(e) => item.state = State::Refused { message: e.to_string() },
+                Err(e) if matches!(e.status(), Some(401) | Some(409) | Some(500..=599)) => Some(State::Waiting),
+                Err(e) => Some(State::Refused { message: e.to_string() }),
+            };
+            self.online.set(true);
+            // Merged into the outbox as it is now: a submission queued or
+            // replaced meanwhile is kept as it is.
+            self.outbox.update(|items| {
+                let same = |s: &Submission| s.proposal_id == item.proposal_id && s.decisions == item.decisions;
+                match &outcome {
+                    None => items.retain(|s| !same(s)),
+                    Some(state) => {
+                        if let Some(s) = items.iter_mut().find(|s| same(s)) {
+                            s.state = state.clone();
+                        }
+                    }
+                }
+            });
+            if outcome == Some(State::Waiting) {
+                break;
             }
-            kept.push(item);
         }
-        self.online.set(reachable);
-        if let Err(e) = save_outbox(&kept).await {
-            leptos::logging::warn!("the outbox could not be saved on this device: {e}");
-        }
-        self.outbox.set(kept);
+        self.save().await;
         if landed > 0 {
             self.landed.update(|n| *n += 1);
         }
@@ -215,10 +272,8 @@ impl SyncState {
 
     /// Forgets a submission (after the reviewer dealt with its conflict).
     pub async fn dismiss(self, proposal_id: &str) {
-        let mut items = self.outbox.get_untracked();
-        items.retain(|s| s.proposal_id != proposal_id);
-        let _ = save_outbox(&items).await;
-        self.outbox.set(items);
+        self.outbox.update(|items| items.retain(|s| s.proposal_id != proposal_id));
+        self.save().await;
     }
 
     pub fn submission(&self, proposal_id: &str) -> Option<Submission> {

@@ -106,8 +106,11 @@ pub(crate) fn clip(s: &str, max: usize) -> &str {
 pub(crate) mod limits {
     /// Configs, decisions, small objects.
     pub const SMALL: usize = 256 * 1024;
-    /// Transcripts and batches of entries.
+    /// Batches of entries.
     pub const LARGE: usize = 16 * 1024 * 1024;
+    /// A session: kept whole, as sent and as read, in one D1 row (D1 caps
+    /// a row at 2 MB).
+    pub const SESSION: usize = 900 * 1024;
 }
 
 /// Reads the body as text, refusing more than `limit` bytes.

@@ -100,6 +100,9 @@ pub(crate) struct Report {
     pub output_tokens: u64,
     pub cost_usd: f64,
     pub budget_exhausted: bool,
+    /// Tokens possibly billed for attempts that got no usable answer
+    /// (timeouts, errors), counted at their upper bound.
+    pub unanswered_tokens: u64,
     /// Why calls failed; the groups they carried stay with the rules.
     pub failures: Vec<String>,
 }
@@ -122,27 +125,36 @@ pub(crate) async fn settle(
             continue;
         }
         let body = request_body(&request, settings.provider, &settings.model, settings.max_tokens).to_string();
-        // A conservative bound on what this call may cost: its input at
-        // three characters a token (English runs nearer four), plus every
-        // output token allowed.
-        let estimate = body.len() as u64 / 3 + u64::from(settings.max_tokens);
-        let spent = report.input_tokens + report.output_tokens;
-        if spent + estimate > settings.token_budget {
+        // A conservative bound on what one attempt may cost: its input at
+        // two bytes a token (prose runs nearer four; ids, JSON and other
+        // scripts run denser), plus every output token allowed. Attempts
+        // that time out or fail may still be billed, so each one is
+        // counted at this bound against the budget.
+        let estimate = body.len() as u64 / 2 + u64::from(settings.max_tokens);
+        let attempts = 1 + u64::from(settings.max_retries);
+        if report.input_tokens + report.output_tokens + report.unanswered_tokens + estimate * attempts
+            > settings.token_budget
+        {
             report.budget_exhausted = true;
             next -= batch;
             break;
         }
         report.calls += 1;
         report.groups_sent += request.groups.len();
+        let retries_before = report.retries;
         let text = match send(settings, &body, &mut report.retries).await {
             Ok(text) => text,
             Err(reason) => {
+                report.unanswered_tokens += estimate * u64::from(report.retries - retries_before + 1);
                 report.failures.push(reason);
                 // The endpoint is down or refusing: later batches would
-                // fail the same way, so the rest stays with the rules.
+                // fail the same way, so this batch and the rest stay with
+                // the rules.
+                next -= batch;
                 break;
             }
         };
+        report.unanswered_tokens += estimate * u64::from(report.retries - retries_before);
         let (answer, usage) = parse_response(settings.provider, &text);
         report.input_tokens += usage.input_tokens;
         report.output_tokens += usage.output_tokens;

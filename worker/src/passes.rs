@@ -196,9 +196,21 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
             continue;
         }
         let trigger = format!("schedule:{}", config.schedule.as_str());
-        if let Some(pass) = claim(&cx.db, &agent, &trigger, cx.now).await? {
-            execute(cx, pass, &agent).await;
-            ran.push(json!({ "agent_id": id, "pass_id": pass, "slot": slot }));
+        match claim(&cx.db, &agent, &trigger, cx.now).await? {
+            Some(pass) => {
+                execute(cx, pass, &agent).await;
+                ran.push(json!({ "agent_id": id, "pass_id": pass, "slot": slot }));
+            }
+            // A pass is running already (say, one started by hand): the
+            // slot is given back, so the next trigger runs it.
+            None => {
+                cx.db
+                    .run(
+                        "UPDATE agents SET last_slot = ?3 WHERE id = ?1 AND last_slot = ?2",
+                        &[db::s(&id), db::n(slot.0), last.map_or(wasm_bindgen::JsValue::NULL, |t| db::n(t.0))],
+                    )
+                    .await?;
+            }
         }
     }
     let retried = webhooks::retry_due(&cx.db, cx.now).await?;
@@ -339,7 +351,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
             "changes_truncated": changes.len() > WEBHOOK_CHANGES,
         }),
     )
-    .await?;
+    .await;
     Ok(stats)
 }
 
@@ -363,7 +375,9 @@ async fn auto_apply(
         return Ok(json!({ "applied": 0, "waiting": waiting.len(), "wait": waiting }));
     }
     let decisions = plan.apply.iter().map(|id| (id.clone(), Decision::Accept)).collect();
-    match proposals::apply_decisions(db, &row, &all, decisions, "reverie:auto-approve", now).await {
+    // No person chose these: review memory learns nothing from them.
+    let learn_from = std::collections::BTreeSet::new();
+    match proposals::apply_decisions(db, &row, &all, decisions, &learn_from, "reverie:auto-approve", now).await {
         Ok(outcome) => Ok(json!({
             "applied": outcome.accepted, "version": outcome.version, "waiting": waiting.len(), "wait": waiting,
         })),

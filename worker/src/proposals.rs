@@ -4,7 +4,7 @@
 //! reject, edited text). Applying goes through the core; a store that moved
 //! under the proposal answers 409 naming the changes whose entries moved.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use reverie_core::apply::{apply, Decision, Review};
 use reverie_core::diff::word_diff;
@@ -106,7 +106,29 @@ pub(crate) async fn find(db: &Db, id: &str) -> ApiResult<Option<ProposalRow>> {
 async fn readable(cx: &Cx, id: &str) -> ApiResult<ProposalRow> {
     let row = find(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("proposal", id))?;
     cx.who.can_read(&row.agent_id)?;
+    shared_store_grants(cx, &row.store_id).await?;
     Ok(row)
+}
+
+/// A pass on a shared store reads the sessions of every agent using it and
+/// quotes them as evidence: its proposals are for tokens granted all of
+/// those agents.
+async fn shared_store_grants(cx: &Cx, store_id: &str) -> ApiResult<()> {
+    if cx.who.require_admin().is_ok() {
+        return Ok(());
+    }
+    let Some(store) = stores::find(&cx.db, store_id).await? else { return Ok(()) };
+    if !store.is_shared() {
+        return Ok(());
+    }
+    let agents = stores::agents_using(&cx.db, store_id).await?;
+    match agents.iter().find(|a| cx.who.can_read(a).is_err()) {
+        None => Ok(()),
+        Some(missing) => Err(ApiError::forbidden(format!(
+            "proposals on the shared store `{store_id}` quote the sessions of every agent using it; this token is \
+             not granted `{missing}`"
+        ))),
+    }
 }
 
 pub(crate) async fn changes(db: &Db, proposal_id: &str) -> ApiResult<Vec<ChangeRow>> {
@@ -161,7 +183,22 @@ pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
             &[db::opt_s(agent), db::opt_s(status.as_deref()), db::opt_s(grants.as_deref()), db::n(limit)],
         )
         .await?;
-    http::json(&json!({ "proposals": rows.iter().map(ProposalRow::describe).collect::<ApiResult<Vec<_>>>()? }))
+    let mut visible = Vec::with_capacity(rows.len());
+    let mut granted: HashMap<String, bool> = HashMap::new();
+    for row in &rows {
+        let ok = match granted.get(&row.store_id) {
+            Some(ok) => *ok,
+            None => {
+                let ok = shared_store_grants(cx, &row.store_id).await.is_ok();
+                granted.insert(row.store_id.clone(), ok);
+                ok
+            }
+        };
+        if ok {
+            visible.push(row.describe()?);
+        }
+    }
+    http::json(&json!({ "proposals": visible }))
 }
 
 /// The target entries as they were at `version`.
@@ -225,12 +262,13 @@ pub(crate) async fn show(cx: &Cx, id: &str, q: &Query) -> ApiResult {
 }
 
 /// The rest of a proposal in a partial decision: rejected (the default,
-/// as "accept these") or left pending for later.
+/// as "accept these"), accepted, or left pending for later.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 enum Rest {
     #[default]
     Reject,
+    Accept,
     Pending,
 }
 
@@ -269,7 +307,7 @@ pub(crate) async fn reject(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     let row = reviewable(cx, id).await?;
     let body: RejectBody = http::optional_json_body(req).await?;
     let reason = body.reason.map(|r| http::clip(r.trim(), 2000).to_string()).filter(|r| !r.is_empty());
-    decide(cx, row, BTreeMap::new(), Fallback::Reject(reason)).await
+    decide(cx, row, BTreeMap::new(), Fallback::Reject { reason, learn: true }).await
 }
 
 /// `POST /proposals/{id}/partial_accept`.
@@ -284,8 +322,10 @@ pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     let fallback = match body.rest {
         Rest::Reject => {
             let reason = body.reason.map(|r| http::clip(r.trim(), 2000).to_string()).filter(|r| !r.is_empty());
-            Fallback::Reject(reason.or_else(|| Some("not selected in a partial accept".into())))
+            let reason = reason.or_else(|| Some("not selected in a partial accept".into()));
+            Fallback::Reject { reason, learn: false }
         }
+        Rest::Accept => Fallback::Accept,
         Rest::Pending => Fallback::Pending,
     };
     decide(cx, row, decisions, fallback).await
@@ -294,7 +334,12 @@ pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
 /// What pending changes not named in the request get.
 enum Fallback {
     Accept,
-    Reject(Option<String>),
+    /// Rejected; `learn` says whether review memory learns from it (a
+    /// rejection someone chose does; the rest of a partial accept does not).
+    Reject {
+        reason: Option<String>,
+        learn: bool,
+    },
     Pending,
 }
 
@@ -320,20 +365,24 @@ async fn decide(cx: &Cx, row: ProposalRow, named: BTreeMap<Id, Decision>, fallba
         }
     }
     let mut decisions = BTreeMap::new();
+    let mut chosen = BTreeSet::new();
     for c in all.iter().filter(|c| c.decision.is_none()) {
-        let d = match (named.get(&c.body.id), &fallback) {
-            (Some(d), _) => d.clone(),
-            (None, Fallback::Accept) => Decision::Accept,
-            (None, Fallback::Reject(reason)) => Decision::Reject { reason: reason.clone() },
+        let (d, learn) = match (named.get(&c.body.id), &fallback) {
+            (Some(d), _) => (d.clone(), true),
+            (None, Fallback::Accept) => (Decision::Accept, true),
+            (None, Fallback::Reject { reason, learn }) => (Decision::Reject { reason: reason.clone() }, *learn),
             (None, Fallback::Pending) => continue,
         };
+        if learn {
+            chosen.insert(c.body.id.clone());
+        }
         decisions.insert(c.body.id.clone(), d);
     }
     if decisions.is_empty() {
         return Err(ApiError::new(422, "the request decides no pending change"));
     }
     let actor = cx.who.actor();
-    let outcome = apply_decisions(&cx.db, &row, &all, decisions, &actor, cx.now).await?;
+    let outcome = apply_decisions(&cx.db, &row, &all, decisions, &chosen, &actor, cx.now).await?;
     let event = if outcome.accepted > 0 { "proposal.applied" } else { "proposal.rejected" };
     crate::webhooks::notify(
         cx,
@@ -345,7 +394,7 @@ async fn decide(cx: &Cx, row: ProposalRow, named: BTreeMap<Id, Decision>, fallba
             "pending": outcome.pending, "decided_by": actor,
         }),
     )
-    .await?;
+    .await;
     http::json(&json!({
         "proposal_id": row.id, "status": outcome.status, "version": outcome.version,
         "accepted": outcome.accepted, "rejected": outcome.rejected, "pending": outcome.pending,
@@ -368,6 +417,7 @@ pub(crate) async fn apply_decisions(
     row: &ProposalRow,
     all: &[ChangeRow],
     decisions: BTreeMap<Id, Decision>,
+    learn_from: &BTreeSet<Id>,
     actor: &str,
     now: Timestamp,
 ) -> ApiResult<Outcome> {
@@ -419,7 +469,7 @@ pub(crate) async fn apply_decisions(
             })),
         ],
     )?);
-    extra.extend(learn(db, &row.store_id, &subset.changes, &decisions)?);
+    extra.extend(learn(db, &row.store_id, &subset.changes, &decisions, learn_from)?);
     stores::commit(
         db,
         Commit {
@@ -441,15 +491,18 @@ pub(crate) async fn apply_decisions(
 }
 
 /// What a review teaches the next pass (core's `ReviewHistory::record`),
-/// as increments that add up under concurrent reviews.
+/// as increments that add up under concurrent reviews. Only decisions a
+/// person chose teach: not the changes left over in a partial accept, nor
+/// unattended applies.
 fn learn(
     db: &Db,
     store_id: &str,
     changes: &[Change],
     decisions: &BTreeMap<Id, Decision>,
+    learn_from: &BTreeSet<Id>,
 ) -> ApiResult<Vec<D1PreparedStatement>> {
     let mut learned = ReviewHistory::default();
-    for c in changes {
+    for c in changes.iter().filter(|c| learn_from.contains(&c.id)) {
         if let Some(d) = decisions.get(&c.id) {
             learned.record(c.kind, &c.targets, !matches!(d, Decision::Reject { .. }));
         }

@@ -29,7 +29,8 @@ struct NewSession {
     ended_at: Option<Timestamp>,
     #[serde(default)]
     format: Option<TranscriptFormat>,
-    transcript: Value,
+    /// Kept byte for byte as it came.
+    transcript: Box<serde_json::value::RawValue>,
     #[serde(default)]
     metrics: BTreeMap<String, f64>,
 }
@@ -67,17 +68,20 @@ struct Existing {
 pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiResult {
     cx.who.can_ingest(agent_id)?;
     crate::agents::readable(cx, agent_id).await?;
-    let new: NewSession = http::json_body(req, http::limits::LARGE).await?;
+    let new: NewSession = http::json_body(req, http::limits::SESSION).await?;
     check_metrics(&new.metrics)?;
-    let raw = new.transcript.to_string();
+    let raw = new.transcript.get().to_string();
     let format = match new.format {
         Some(f) => f,
         None => detect_format(&raw)?,
     };
     let id = match (&new.id, format) {
         (Some(id), _) => Id::new(id.clone()).map_err(|e| ApiError::new(422, format!("`id`: {e}")))?,
-        (None, TranscriptFormat::Reverie) => Id::new(new.transcript["id"].as_str().unwrap_or_default().to_string())
-            .map_err(|e| ApiError::new(422, format!("`transcript.id`: {e}")))?,
+        (None, TranscriptFormat::Reverie) => {
+            let named: Value = serde_json::from_str(&raw).unwrap_or_default();
+            Id::new(named["id"].as_str().unwrap_or_default().to_string())
+                .map_err(|e| ApiError::new(422, format!("`transcript.id`: {e}")))?
+        }
         (None, _) => Id::new(format!("s_{}", &crate::random_hex()[..16]))?,
     };
     let meta = SessionMeta {
@@ -238,8 +242,16 @@ pub(crate) async fn show(cx: &Cx, agent_id: &str, session_id: &str, q: &Query) -
         .await?;
     let row = row.ok_or_else(|| ApiError::not_found("session", &format!("{session_id} of agent {agent_id}")))?;
     if q.str("raw") == Some("true") {
-        let raw: Value = serde_json::from_str(&row.raw)?;
-        return http::json(&json!({ "id": session_id, "format": row.format, "transcript": raw }));
+        // The transcript goes out byte for byte as it came in.
+        let text = format!(
+            r#"{{"id":{},"format":{},"transcript":{}}}"#,
+            Value::from(session_id),
+            Value::from(row.format.as_str()),
+            row.raw
+        );
+        let mut resp = worker::Response::ok(text)?;
+        resp.headers_mut().set("content-type", "application/json")?;
+        return Ok(resp);
     }
     let session: Session = serde_json::from_str(&row.body)?;
     let total = session.messages.len();

@@ -486,7 +486,7 @@ pub(crate) async fn rollback(cx: &Cx, id: &str, req: &mut Request) -> ApiResult 
             "store_id": row.id, "version": next.version, "rolled_back_to": body.version, "entries_changed": changed,
         }),
     )
-    .await?;
+    .await;
     http::json(&json!({
         "store_id": row.id, "version": next.version, "rolled_back_to": body.version, "entries_changed": changed,
     }))

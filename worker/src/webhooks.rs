@@ -209,13 +209,23 @@ async fn enqueue(db: &Db, agent_id: &str, event: &str, payload: &Value, now: Tim
             attempts: 0,
             last_status: None,
             last_error: None,
-            next_attempt_at: Some(now.0 as f64),
+            // The quick attempts are made by the request that queued it;
+            // the cron trigger only steps in if they did not finish.
+            next_attempt_at: Some((now.0 + LATER_WAITS_MS[0]) as f64),
             created_at: now.0 as f64,
             delivered_at: None,
         };
         db.run(
-            &format!("INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, NULL, NULL, ?6, ?6, NULL)"),
-            &[db::s(&row.id), db::s(&row.webhook_id), db::s(agent_id), db::s(event), db::s(&row.payload), db::n(now.0)],
+            &format!("INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, NULL, NULL, ?7, ?6, NULL)"),
+            &[
+                db::s(&row.id),
+                db::s(&row.webhook_id),
+                db::s(agent_id),
+                db::s(event),
+                db::s(&row.payload),
+                db::n(now.0),
+                db::n(now.0 + LATER_WAITS_MS[0]),
+            ],
         )
         .await?;
         out.push(row);
@@ -224,8 +234,30 @@ async fn enqueue(db: &Db, agent_id: &str, event: &str, payload: &Value, now: Tim
 }
 
 /// Tells `agent_id`'s webhooks about `event`; the sending happens after
-/// the response (or at the end of the cron run).
-pub(crate) async fn notify(cx: &Cx, agent_id: &str, event: &str, payload: Value) -> ApiResult<()> {
+/// the response (or at the end of the cron run). It runs after what it
+/// reports was saved, so a failure here is logged, never turned into the
+/// request's error.
+pub(crate) async fn notify(cx: &Cx, agent_id: &str, event: &str, payload: Value) {
+    if let Err(e) = notify_or_fail(cx, agent_id, event, fit(payload)).await {
+        worker::console_error!("webhook {event} for agent {agent_id} was not queued: {}", e.message);
+    }
+}
+
+/// Webhook payloads stay under this many bytes (D1 keeps each in one
+/// value); a long list of changes is shortened, and says so.
+const MAX_PAYLOAD: usize = 512 * 1024;
+
+fn fit(mut payload: Value) -> Value {
+    while payload.to_string().len() > MAX_PAYLOAD {
+        let Some(changes) = payload["changes"].as_array_mut().filter(|c| !c.is_empty()) else { break };
+        let keep = changes.len() / 2;
+        changes.truncate(keep);
+        payload["changes_truncated"] = json!(true);
+    }
+    payload
+}
+
+async fn notify_or_fail(cx: &Cx, agent_id: &str, event: &str, payload: Value) -> ApiResult<()> {
     let rows = enqueue(&cx.db, agent_id, event, &payload, cx.now).await?;
     if !rows.is_empty() {
         let db = cx.fresh_db()?;
@@ -241,11 +273,15 @@ pub(crate) async fn notify(cx: &Cx, agent_id: &str, event: &str, payload: Value)
 }
 
 /// `notify` for every agent using `store_id`.
-pub(crate) async fn notify_store(cx: &Cx, store_id: &str, event: &str, payload: Value) -> ApiResult<()> {
-    for agent in crate::stores::agents_using(&cx.db, store_id).await? {
-        notify(cx, &agent, event, payload.clone()).await?;
+pub(crate) async fn notify_store(cx: &Cx, store_id: &str, event: &str, payload: Value) {
+    match crate::stores::agents_using(&cx.db, store_id).await {
+        Ok(agents) => {
+            for agent in agents {
+                notify(cx, &agent, event, payload.clone()).await;
+            }
+        }
+        Err(e) => worker::console_error!("webhook {event} for store {store_id} was not queued: {}", e.message),
     }
-    Ok(())
 }
 
 /// The quick attempts of a new delivery.
@@ -289,12 +325,25 @@ pub(crate) fn signature(secret: &str, t: i64, body: &str) -> String {
     format!("t={t},v1={hex}")
 }
 
-/// One attempt; records the outcome and when to try next.
+/// One attempt; records the outcome and when to try next. The attempt is
+/// claimed first (its number moves on only if nobody else moved it), so a
+/// delivery the cron trigger and a request both pick up is sent once.
 async fn attempt(db: &Db, mut row: DeliveryRow, now: Timestamp, manual: bool) -> ApiResult<DeliveryRow> {
     #[derive(Deserialize)]
     struct Hook {
         url: String,
         secret: String,
+    }
+    let claimed = db
+        .run(
+            "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?3 WHERE id = ?1 AND attempts = ?2",
+            &[db::s(&row.id), db::n(row.attempts), db::n(now.0 + LATER_WAITS_MS[1])],
+        )
+        .await?;
+    if claimed == 0 {
+        let current: Option<DeliveryRow> =
+            db.first(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1"), &[db::s(&row.id)]).await?;
+        return current.ok_or_else(|| ApiError::not_found("delivery", &row.id));
     }
     let hook: Option<Hook> =
         db.first("SELECT url, secret FROM webhooks WHERE id = ?1", &[db::s(&row.webhook_id)]).await?;
@@ -327,8 +376,8 @@ async fn attempt(db: &Db, mut row: DeliveryRow, now: Timestamp, manual: bool) ->
         }
     }
     db.run(
-        "UPDATE deliveries SET status = ?2, attempts = ?3, last_status = ?4, last_error = ?5, next_attempt_at = ?6, \
-         delivered_at = ?7 WHERE id = ?1",
+        "UPDATE deliveries SET status = ?2, last_status = ?4, last_error = ?5, next_attempt_at = ?6, \
+         delivered_at = ?7 WHERE id = ?1 AND attempts = ?3",
         &[
             db::s(&row.id),
             db::s(&row.status),

@@ -247,6 +247,12 @@ fn clock() -> i64 {
     worker::Date::now().as_millis() as i64
 }
 
+/// Whether the environment's `REVERIE_FAULT` (for tests of failure paths
+/// only; never set in a deployment) names this point.
+fn fault_injected(cx: &Cx, point: &str) -> bool {
+    cx.env.var("REVERIE_FAULT").map(|v| v.to_string() == point).unwrap_or(false)
+}
+
 async fn stage(db: &Db, id: i64, name: &str) -> ApiResult<i64> {
     db.run("UPDATE passes SET stage = ?2 WHERE id = ?1", &[db::n(id), db::s(name)]).await?;
     Ok(clock())
@@ -292,6 +298,14 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
     let t_save = stage(db, id, "saving").await?;
     let mut batch = proposals::save(db, &proposal, &agent.id, id)?;
     batch.push(db.stmt("UPDATE passes SET proposal_id = ?2 WHERE id = ?1", &[db::n(id), db::s(proposal.id.as_str())])?);
+    if fault_injected(cx, "pass-save") {
+        // A statement that breaks a CHECK constraint, last in the batch:
+        // the tests' proof that a save failing half-way leaves nothing.
+        batch.push(db.stmt(
+            "INSERT INTO stores (id, scope, version, created_at) VALUES ('fault-injected', 'neither', 0, 0)",
+            &[],
+        )?);
+    }
     db.batch(batch).await?;
     let t_saved = clock();
 

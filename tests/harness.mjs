@@ -166,3 +166,18 @@ export async function workspaceVersion() {
   if (!m) throw new Error("no [workspace.package] version in Cargo.toml");
   return m[1];
 }
+
+/**
+ * A made-up word, the same for the same `(i, k)` and different across
+ * them: synthetic entries that share no words unless a test wants them to.
+ */
+export function madeUpWord(i, k, syllableCount = 4) {
+  const syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "po", "da", "fe", "gu", "hi", "ju", "ke"];
+  let n = i * 7 + k * 104_729 + 12_345;
+  let w = "";
+  for (let s = 0; s < syllableCount; s++) {
+    w += syllables[n % syllables.length];
+    n = Math.floor(n / syllables.length) + s * 31;
+  }
+  return w;
+}

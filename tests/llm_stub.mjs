@@ -328,24 +328,10 @@ function answerFor(kind, groups) {
         };
       case "made_up_evidence": {
         const quote = madeUpQuote(groups);
-        return {
-          ...base,
-          verdict: "duplicate",
-          merged_text: longestText(group),
-          justification: "They state the same fact.",
-          confidence: 0.9,
-          evidence: entriesOf(group).map((e) => ({ quote, entry_id: e.entry_id })),
-        };
+        return duplicateOf(base, group, entriesOf(group).map((e) => ({ quote, entry_id: e.entry_id })));
       }
       default: // "ok"
-        return {
-          ...base,
-          verdict: "duplicate",
-          merged_text: longestText(group),
-          justification: "They state the same fact.",
-          confidence: 0.9,
-          evidence: evidenceFor(group),
-        };
+        return duplicateOf(base, group, evidenceFor(group));
     }
   });
   return { decisions };
@@ -353,6 +339,18 @@ function answerFor(kind, groups) {
 
 // ---------------------------------------------------------------------------
 // Provider wire formats
+
+/** A "duplicate" decision for `group`, with the evidence given. */
+function duplicateOf(base, group, evidence) {
+  return {
+    ...base,
+    verdict: "duplicate",
+    merged_text: longestText(group),
+    justification: "They state the same fact.",
+    confidence: 0.9,
+    evidence,
+  };
+}
 
 function id(prefix) {
   return prefix + randomBytes(12).toString("hex");

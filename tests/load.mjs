@@ -8,7 +8,7 @@
 //
 // `runLoad` is also used by load_smoke.test.mjs at a small size.
 
-import { api, startRuntime } from "./harness.mjs";
+import { api, madeUpWord, startRuntime } from "./harness.mjs";
 
 const HOUR = 3_600_000;
 
@@ -49,17 +49,7 @@ async function hammer(n, concurrency, work) {
   return { latencies, wallMs: performance.now() - started };
 }
 
-/** A made-up word per (i, k). */
-function word(i, k) {
-  const syl = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "po", "da", "fe", "gu", "hi", "ju", "ke"];
-  let n = i * 7 + k * 104_729 + 12_345;
-  let w = "";
-  for (let s = 0; s < 3; s++) {
-    w += syl[n % syl.length];
-    n = Math.floor(n / syl.length) + s * 31;
-  }
-  return w;
-}
+const word = (i, k) => madeUpWord(i, k, 3);
 
 /** Entry `i` of a store where every tenth entry repeats the one before it
  * and every twentieth restates a slot with a newer value. */

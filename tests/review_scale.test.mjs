@@ -4,24 +4,15 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ADMIN, api, launchBrowser, screenshot, startRuntime } from "./harness.mjs";
+import { ADMIN, api, launchBrowser, madeUpWord, screenshot, startRuntime } from "./harness.mjs";
 
 const PAIRS = 5000;
 let rt;
 let browser;
 let proposalId;
 
-/** A made-up word, different for each (i, k): pairs share no words. */
-function word(i, k) {
-  const syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "po", "da", "fe", "gu", "hi", "ju", "ke"];
-  let n = i * 7 + k * 104_729 + 12_345;
-  let w = "";
-  for (let s = 0; s < 4; s++) {
-    w += syllables[n % syllables.length];
-    n = Math.floor(n / syllables.length) + s * 31;
-  }
-  return w;
-}
+/** Pairs share no words with each other. */
+const word = (i, k) => madeUpWord(i, k, 4);
 
 before(async () => {
   rt = await startRuntime({ seed: false });

@@ -194,6 +194,7 @@ describe("the review dashboard", () => {
     await page.getByTestId("chart").first().waitFor();
     assert.equal(await page.getByTestId("chart").count(), 2);
     assert.ok((await page.getByTestId("chart-marker").count()) >= 4, "versions are marked on every chart");
+    assert.ok((await page.getByTestId("chart-pass").count()) >= 2, "and passes too");
     await page.getByLabel("Baseline: sessions under").selectOption("1");
     await page.getByLabel("against").selectOption("2");
     await page.getByTestId("regression-banner").waitFor();

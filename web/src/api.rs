@@ -413,11 +413,21 @@ pub struct Marker {
     pub cause: String,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PassMark {
+    pub id: i64,
+    pub at: i64,
+    pub status: String,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct Outcomes {
     pub store_id: String,
     pub sessions: Vec<SessionMetrics>,
+    /// New store versions: applies, rollbacks, entry writes.
     pub markers: Vec<Marker>,
+    #[serde(default)]
+    pub passes: Vec<PassMark>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use reverie_core::outcomes::{MetricComparison, SessionMetrics, Verdict};
 
-use crate::api::{self, Marker};
+use crate::api::{self, Marker, PassMark};
 use crate::widgets::{utc, Failure, Loading, SourceNote};
 use crate::Session;
 
@@ -38,7 +38,7 @@ pub fn Outcomes(agent: String) -> impl IntoView {
                         view! {
                             <div class="charts">
                                 {metrics.into_iter().map(|(name, points)| view! {
-                                    <Chart name points markers=o.markers.clone()/>
+                                    <Chart name points markers=o.markers.clone() passes=o.passes.clone()/>
                                 }).collect_view()}
                             </div>
                         }.into_any()
@@ -83,9 +83,10 @@ fn short(v: f64) -> String {
 /// One metric as a line of points over time, with a vertical mark at each
 /// new store version.
 #[component]
-fn Chart(name: String, points: Vec<(i64, f64)>, markers: Vec<Marker>) -> impl IntoView {
-    let t0 = points.iter().map(|p| p.0).chain(markers.iter().map(|m| m.at)).min().unwrap_or(0);
-    let t1 = points.iter().map(|p| p.0).chain(markers.iter().map(|m| m.at)).max().unwrap_or(1).max(t0 + 1);
+fn Chart(name: String, points: Vec<(i64, f64)>, markers: Vec<Marker>, passes: Vec<PassMark>) -> impl IntoView {
+    let times = || points.iter().map(|p| p.0).chain(markers.iter().map(|m| m.at)).chain(passes.iter().map(|p| p.at));
+    let t0 = times().min().unwrap_or(0);
+    let t1 = times().max().unwrap_or(1).max(t0 + 1);
     let (mut lo, mut hi) =
         points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     if !lo.is_finite() || (hi - lo).abs() < f64::EPSILON {
@@ -121,6 +122,15 @@ fn Chart(name: String, points: Vec<(i64, f64)>, markers: Vec<Marker>) -> impl In
                         <g class=format!("marker {}", m.cause) data-testid="chart-marker">
                             <line x1=mx y1=PAD_T x2=mx y2=H - PAD_B/>
                             <text x=mx + 3.0 y=PAD_T + 10.0>{format!("v{} {}", m.version, m.cause)}</text>
+                        </g>
+                    }
+                }).collect_view()}
+                {passes.iter().map(|p| {
+                    let px = x(p.at);
+                    view! {
+                        <g class="pass-mark" data-testid="chart-pass">
+                            <line x1=px y1=H - PAD_B - 8.0 x2=px y2=H - PAD_B/>
+                            <title>{format!("pass #{} ({}) at {}", p.id, p.status, utc(p.at))}</title>
                         </g>
                     }
                 }).collect_view()}
@@ -212,7 +222,7 @@ fn Compare(agent: String, store: String, markers: Vec<Marker>) -> impl IntoView 
                             "{} baseline and {} candidate sessions. ",
                             c.baseline["sessions"].as_u64().unwrap_or(0),
                             c.candidate["sessions"].as_u64().unwrap_or(0)
-                        )}{c.comparison.metrics.first().map(|m| m.rule.clone())}</p>
+                        )}{c.comparison.metrics.first().map(|m| format!("The rule: {}.", m.rule.trim_end_matches('.')))}</p>
                         <div class="table-wrap">
                             <table data-testid="comparison">
                                 <thead><tr>

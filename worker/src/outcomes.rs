@@ -70,9 +70,29 @@ pub(crate) async fn series(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
         .filter(|v| (since..until).contains(&(v.created_at as i64)) && v.version > 0)
         .map(|v| json!({ "version": v.version, "at": v.created_at as i64, "cause": v.cause, "proposal_id": v.proposal_id }))
         .collect();
-    http::json(
-        &json!({ "agent_id": agent_id, "store_id": store_id, "since": since, "until": until, "sessions": sessions, "markers": markers }),
-    )
+    #[derive(Deserialize)]
+    struct PassRow {
+        id: i64,
+        started_at: f64,
+        status: String,
+        proposal_id: Option<String>,
+    }
+    let passes: Vec<PassRow> = cx
+        .db
+        .all(
+            "SELECT id, started_at, status, proposal_id FROM passes WHERE agent_id = ?1 AND started_at >= ?2 \
+             AND started_at < ?3 ORDER BY started_at LIMIT 1000",
+            &[db::s(agent_id), db::n(since), db::n(until)],
+        )
+        .await?;
+    let passes: Vec<Value> = passes
+        .into_iter()
+        .map(|p| json!({ "id": p.id, "at": p.started_at as i64, "status": p.status, "proposal_id": p.proposal_id }))
+        .collect();
+    http::json(&json!({
+        "agent_id": agent_id, "store_id": store_id, "since": since, "until": until,
+        "sessions": sessions, "markers": markers, "passes": passes,
+    }))
 }
 
 /// A window: `v<N>` (sessions begun while version N was current) or

@@ -85,11 +85,23 @@ pub fn AgentPage(id: String) -> impl IntoView {
     let lists = RwSignal::new(0u32);
     let agent = api::agent(id);
     let source = agent.source;
+    // The page is rebuilt only when what it shows changes (name, store,
+    // config), not when counts do: a form being filled in is kept.
+    let shown = Memo::new(move |_| {
+        agent.data.with(|d| match d {
+            None => None,
+            Some(Err(e)) => Some(Err(e.clone())),
+            Some(Ok(a)) => Some(Ok((a.name.clone(), a.store.id.clone(), a.config.clone()))),
+        })
+    });
     view! {
-        {move || match agent.data.get() {
+        {move || match shown.get() {
             None => view! { <Loading what="the agent"/> }.into_any(),
             Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-            Some(Ok(a)) => view! { <AgentView agent=a source lists/> }.into_any(),
+            Some(Ok(_)) => match agent.data.get_untracked() {
+                Some(Ok(a)) => view! { <AgentView agent=a source lists/> }.into_any(),
+                _ => ().into_any(),
+            },
         }}
     }
 }

@@ -23,6 +23,10 @@ use crate::{llm, proposals, sessions, stores, webhooks, Cx};
 
 /// A pass still `running` after this long was stopped by the runtime.
 const STALE_MS: i64 = 15 * 60_000;
+/// Passes one cron tick runs at most; agents still due wait for the next
+/// tick (their slot stays unclaimed), so a busy 03:00 spreads over a few
+/// ticks instead of one invocation running past the platform's limits.
+const PASSES_PER_TICK: usize = 10;
 /// Changes listed in a webhook payload; the rest are in the API.
 const WEBHOOK_CHANGES: usize = 200;
 
@@ -174,6 +178,9 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
     let ids: Vec<Id> = cx.db.all("SELECT id FROM agents WHERE dreaming_enabled = 1 ORDER BY id", &[]).await?;
     let mut ran = Vec::new();
     for Id { id } in ids {
+        if ran.len() >= PASSES_PER_TICK {
+            break;
+        }
         let Some(agent) = agents::find_light(&cx.db, &id).await? else { continue };
         let config = match agent.config() {
             Ok(c) => c,

@@ -24,8 +24,9 @@ fn main() {
         let history = ReviewHistory::default();
         let input = PassInput { store: &synthetic.store, sessions: &[], history: &history, embeddings: None };
         let config = PassConfig::recommended(Id::new("bench").unwrap(), Timestamp(n as i64 * 60_000 + Timestamp::DAY));
-        // The median of a few runs: a shared machine's noise is ±10%.
-        let runs = if n >= 1_000_000 { 3 } else { 5 };
+        // The median of several runs (nine below a million entries, three
+        // at a million): a shared machine's noise is ±10% a run.
+        let runs = if n >= 1_000_000 { 3 } else { 9 };
         let mut times = Vec::new();
         let mut out = None;
         for _ in 0..runs {

@@ -82,17 +82,11 @@ pub const AUTO_RETIRE_SHARE: f64 = 0.05;
 /// change that retires entries waits too, and only additions apply.
 pub fn auto_apply_plan(proposal: &Proposal, active_entries: usize, large_deletion: usize) -> AutoPlan {
     let mut plan = AutoPlan::default();
-    let safe: Vec<&Change> = proposal
-        .changes
-        .iter()
-        .filter(|c| {
-            let flags: Vec<&str> = c.risk.iter().map(|r| r.detail.as_str()).collect();
-            if !flags.is_empty() {
-                plan.wait.push((c.id.clone(), format!("risk flagged: {}", flags.join("; "))));
-            }
-            flags.is_empty()
-        })
-        .collect();
+    let (risky, safe): (Vec<&Change>, Vec<&Change>) = proposal.changes.iter().partition(|c| c.is_risky());
+    for c in risky {
+        let flags: Vec<&str> = c.risk.iter().map(|r| r.detail.as_str()).collect();
+        plan.wait.push((c.id.clone(), format!("risk flagged: {}", flags.join("; "))));
+    }
     let retiring: usize = safe.iter().map(|c| crate::pass::retired_by(c)).sum();
     let limit = large_deletion.max((active_entries as f64 * AUTO_RETIRE_SHARE).floor() as usize);
     for c in safe {
@@ -129,10 +123,11 @@ pub fn apply(store: &MemoryStore, proposal: &Proposal, review: &Review) -> Resul
             message: format!("proposal {} is for store {}, not {}", proposal.id, proposal.store_id, store.id),
         });
     }
-    for id in review.decisions.keys() {
-        if proposal.change(id).is_none() {
-            return Err(Error::UnknownId { kind: "change", id: id.to_string() });
-        }
+    // A set, not `proposal.change` per decision: a proposal of tens of
+    // thousands of changes approved whole would be quadratic.
+    let known: std::collections::HashSet<&Id> = proposal.changes.iter().map(|c| &c.id).collect();
+    if let Some(id) = review.decisions.keys().find(|id| !known.contains(id)) {
+        return Err(Error::UnknownId { kind: "change", id: id.to_string() });
     }
     let missing: Vec<&str> =
         proposal.changes.iter().filter(|c| !review.decisions.contains_key(&c.id)).map(|c| c.id.as_str()).collect();

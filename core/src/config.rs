@@ -328,11 +328,10 @@ fn collect<'a>(
 ) -> Result<()> {
     for (key, value) in object {
         let path = if section.is_empty() { key.clone() } else { format!("{section}.{key}") };
-        if let Some((name, _)) =
-            SECTIONS.iter().find(|(name, parent)| name == key && (section.is_empty() || *parent == section))
-        {
+        if SECTIONS.iter().any(|(name, parent)| name == key && (section.is_empty() || *parent == section)) {
             match value {
-                Value::Object(inner) => collect(inner, if section.is_empty() { name } else { &path }, leaves)?,
+                // `path` is the section's name at the top, `dreaming.<name>` inside.
+                Value::Object(inner) => collect(inner, &path, leaves)?,
                 Value::Null => {}
                 other => {
                     return Err(Error::invalid(path, format!("must be a mapping of fields, got {}", kind_of(other))))

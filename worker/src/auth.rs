@@ -86,6 +86,16 @@ impl Principal {
         }
     }
 
+    /// The granted agents as a JSON array for SQL's `json_each`, or `None`
+    /// for an admin (every agent): lists filter with
+    /// `(?N IS NULL OR agent_id IN (SELECT value FROM json_each(?N)))`.
+    pub fn grant_filter(&self) -> ApiResult<Option<String>> {
+        match self.role {
+            Role::Admin => Ok(None),
+            _ => Ok(Some(serde_json::to_string(&self.agents)?)),
+        }
+    }
+
     /// Whether any of `agents` is granted (for shared stores).
     pub fn can_read_any(&self, agents: &[String]) -> ApiResult<()> {
         match agents.iter().find(|a| self.granted(a)) {
@@ -160,8 +170,7 @@ pub(crate) async fn create(cx: &Cx, req: &mut Request) -> ApiResult {
         }
     }
     for agent in &new.agents {
-        let known: Option<db::One> = cx.db.first("SELECT 1 AS one FROM agents WHERE id = ?1", &[db::s(agent)]).await?;
-        if known.is_none() {
+        if crate::agents::find_light(&cx.db, agent).await?.is_none() {
             return Err(ApiError::new(422, format!("`agents`: no agent `{agent}`")));
         }
     }

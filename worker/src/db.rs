@@ -30,13 +30,6 @@ pub(crate) fn opt_s(v: Option<&str>) -> JsValue {
     v.map_or(JsValue::NULL, JsValue::from_str)
 }
 
-/// For existence probes: `SELECT 1 AS one ...`.
-#[derive(Deserialize)]
-pub(crate) struct One {
-    #[allow(dead_code)]
-    pub one: i64,
-}
-
 #[derive(Deserialize)]
 struct Page {
     n: i64,
@@ -55,6 +48,21 @@ impl Db {
 
     pub async fn first<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Option<T>> {
         Ok(self.stmt(sql, args)?.first::<T>(None).await?)
+    }
+
+    /// The rows' JSON column `body`, parsed.
+    pub async fn bodies<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Vec<T>> {
+        #[derive(Deserialize)]
+        struct Body {
+            body: String,
+        }
+        let rows: Vec<Body> = self.all(sql, args).await?;
+        rows.iter().map(|r| Ok(serde_json::from_str(&r.body)?)).collect()
+    }
+
+    /// The first row's JSON column `body`, parsed.
+    pub async fn body<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Option<T>> {
+        Ok(self.bodies(sql, args).await?.into_iter().next())
     }
 
     /// Runs a write; returns the number of rows it changed.

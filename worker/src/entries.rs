@@ -66,20 +66,15 @@ async fn writable(cx: &Cx, store_id: &str) -> ApiResult<StoreRow> {
     }
 }
 
-#[derive(Deserialize)]
-struct BodyRow {
-    body: String,
-}
-
 /// `GET /stores/{id}/entries?status=&kind=&after=&limit=`.
 pub(crate) async fn list(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
     let (row, _) = stores::readable(cx, store_id).await?;
     let status = q.one_of("status", &["active", "superseded", "merged", "pruned"])?;
     let kind = q.one_of("kind", &["fact", "preference", "instruction", "pattern", "mistake", "note"])?;
     let limit = q.limit(100, 5000)?;
-    let rows: Vec<BodyRow> = cx
+    let entries: Vec<Value> = cx
         .db
-        .all(
+        .bodies(
             "SELECT body FROM entries WHERE store_id = ?1 AND id > ?2 AND (?3 IS NULL OR status = ?3) \
              AND (?4 IS NULL OR kind = ?4) ORDER BY id LIMIT ?5",
             &[
@@ -91,18 +86,15 @@ pub(crate) async fn list(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
             ],
         )
         .await?;
-    let entries: Vec<Value> = rows.iter().map(|r| serde_json::from_str(&r.body)).collect::<Result<_, _>>()?;
     let next = (entries.len() as i64 == limit).then(|| entries.last().and_then(|e| e["id"].as_str())).flatten();
     http::json(&json!({ "store_id": row.id, "version": row.version, "entries": entries, "next_after": next }))
 }
 
 async fn current(cx: &Cx, row: &StoreRow, entry_id: &str) -> ApiResult<MemoryEntry> {
-    let found: Option<BodyRow> = cx
-        .db
-        .first("SELECT body FROM entries WHERE store_id = ?1 AND id = ?2", &[db::s(&row.id), db::s(entry_id)])
-        .await?;
-    let found = found.ok_or_else(|| ApiError::not_found("entry", &format!("{entry_id} in store {}", row.id)))?;
-    Ok(serde_json::from_str(&found.body)?)
+    cx.db
+        .body("SELECT body FROM entries WHERE store_id = ?1 AND id = ?2", &[db::s(&row.id), db::s(entry_id)])
+        .await?
+        .ok_or_else(|| ApiError::not_found("entry", &format!("{entry_id} in store {}", row.id)))
 }
 
 /// `GET /stores/{id}/entries/{entry}`.
@@ -133,8 +125,21 @@ fn event(
     })
 }
 
+/// Active entries of the store's current version, as its version row
+/// records them (one key lookup, not a count over every entry).
 async fn active_count(cx: &Cx, row: &StoreRow) -> ApiResult<usize> {
-    Ok(stores::status_counts(&cx.db, &row.id).await?.get("active").copied().unwrap_or(0) as usize)
+    #[derive(Deserialize)]
+    struct Active {
+        active_entries: i64,
+    }
+    let found: Option<Active> = cx
+        .db
+        .first(
+            "SELECT active_entries FROM store_versions WHERE store_id = ?1 AND version = ?2",
+            &[db::s(&row.id), db::n(row.version)],
+        )
+        .await?;
+    Ok(found.map_or(0, |a| a.active_entries.max(0) as usize))
 }
 
 async fn save(cx: &Cx, row: &StoreRow, events: Vec<AuditEvent>, active: usize) -> ApiResult<()> {
@@ -258,7 +263,7 @@ pub(crate) async fn edit(cx: &Cx, store_id: &str, entry_id: &str, req: &mut Requ
 pub(crate) async fn delete(cx: &Cx, store_id: &str, entry_id: &str) -> ApiResult {
     let row = writable(cx, store_id).await?;
     let before = current(cx, &row, entry_id).await?;
-    let active = active_count(cx, &row).await? - usize::from(before.is_active());
+    let active = active_count(cx, &row).await?.saturating_sub(usize::from(before.is_active()));
     save(cx, &row, vec![event(cx, &row, AuditAction::DeleteEntry, Some(before), None)?], active).await?;
     http::json(&json!({ "store_id": row.id, "version": row.version + 1, "deleted": entry_id }))
 }

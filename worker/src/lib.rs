@@ -1,8 +1,8 @@
 //! Reverie's edge service: a thin shell of routing, auth, storage and
 //! network IO around `reverie-core`. No consolidation rule lives here.
 //!
-//! Every route is in `route` below, one line each; handlers live in the
-//! module of the resource they serve.
+//! Every route is in `route` below, path first, then method; handlers live
+//! in the module of the resource they serve.
 
 mod agents;
 mod auth;
@@ -51,7 +51,11 @@ pub(crate) struct Cx {
 impl Cx {
     fn new(env: Env, who: Principal, now: Timestamp) -> worker::Result<Cx> {
         let db = Db(env.d1(DB)?);
-        Ok(Cx { env, db, who, now, deferred: RefCell::new(Vec::new()) })
+        Ok(Cx::with_db(env, db, who, now))
+    }
+
+    fn with_db(env: Env, db: Db, who: Principal, now: Timestamp) -> Cx {
+        Cx { env, db, who, now, deferred: RefCell::new(Vec::new()) }
     }
 
     /// Runs `work` after the response is sent (or at the end of a cron run).
@@ -107,7 +111,9 @@ pub(crate) fn random_hex() -> String {
     }
 }
 
-fn now() -> Timestamp {
+/// The runtime's clock. Inside a Worker it moves on only at I/O, so a
+/// stage's time is read after the stage's first I/O.
+pub(crate) fn now() -> Timestamp {
     Timestamp(worker::Date::now().as_millis() as i64)
 }
 
@@ -128,16 +134,12 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 }
 
 async fn handle(mut req: Request, env: Env, ctx: &Context, path: &str) -> ApiResult {
-    let who = auth::authenticate(&req, &env, &Db(env.d1(DB)?)).await?;
-    let cx = Cx::new(env, who, now())?;
+    let db = Db(env.d1(DB)?);
+    let who = auth::authenticate(&req, &env, &db).await?;
+    let cx = Cx::with_db(env, db, who, now());
     let result = route(&cx, &mut req, path).await;
-    let deferred: Vec<Deferred> = cx.deferred.borrow_mut().drain(..).collect();
-    if !deferred.is_empty() {
-        ctx.wait_until(async move {
-            for work in deferred {
-                work.await;
-            }
-        });
+    if !cx.deferred.borrow().is_empty() {
+        ctx.wait_until(async move { cx.run_deferred().await });
     }
     result
 }

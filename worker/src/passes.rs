@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use reverie_core::apply::{auto_apply_plan, Decision};
 use reverie_core::pass::{retired_by, run_pass, PassConfig, PassInput};
 use reverie_core::schedule::due_slot;
-use reverie_core::{Id, Timestamp};
+use reverie_core::{Id, MemoryStore, Proposal, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -71,7 +71,7 @@ pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
         cx.who.can_read(agent)?;
     }
     let limit = q.limit(100, 1000)?;
-    let grants = if cx.who.require_admin().is_ok() { None } else { Some(serde_json::to_string(&cx.who.agents)?) };
+    let grants = cx.who.grant_filter()?;
     let rows: Vec<PassRow> = cx
         .db
         .all(
@@ -162,7 +162,7 @@ pub(crate) async fn run_scheduler(cx: &Cx, q: &Query) -> ApiResult {
 pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
     // Staleness is judged by the real clock, also when the scheduler is
     // asked to run as of another time.
-    let real_now = clock();
+    let real_now = crate::now().0;
     cx.db
         .run(
             "UPDATE passes SET status = 'failed', finished_at = ?1, \
@@ -227,10 +227,10 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
 /// Runs pass `id` to completion, recording success or the reason it
 /// failed. Never returns an error: the pass row is the outcome.
 pub(crate) async fn execute(cx: &Cx, id: i64, agent: &AgentRow) {
-    let started = clock();
+    let started = crate::now().0;
     let result = run(cx, id, agent, started).await;
     // Recorded on the pass's own time line: its start plus the time spent.
-    let finished = cx.now.0 + (clock() - started);
+    let finished = cx.now.0 + (crate::now().0 - started);
     let (status, error, stats) = match result {
         Ok(stats) => ("completed", None, Some(stats)),
         Err(e) => ("failed", Some(e.message), None),
@@ -248,12 +248,6 @@ pub(crate) async fn execute(cx: &Cx, id: i64, agent: &AgentRow) {
     }
 }
 
-/// The runtime's clock. Inside a Worker it advances at I/O, so stage
-/// times are read after each stage's first I/O (the stage record).
-fn clock() -> i64 {
-    worker::Date::now().as_millis() as i64
-}
-
 /// Whether the environment's `REVERIE_FAULT` (for tests of failure paths
 /// only; never set in a deployment) names this point.
 fn fault_injected(cx: &Cx, point: &str) -> bool {
@@ -262,7 +256,7 @@ fn fault_injected(cx: &Cx, point: &str) -> bool {
 
 async fn stage(db: &Db, id: i64, name: &str) -> ApiResult<i64> {
     db.run("UPDATE passes SET stage = ?2 WHERE id = ?1", &[db::n(id), db::s(name)]).await?;
-    Ok(clock())
+    Ok(crate::now().0)
 }
 
 async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Value> {
@@ -314,15 +308,16 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
         )?);
     }
     db.batch(batch).await?;
-    let t_saved = clock();
+    let t_saved = crate::now().0;
 
     let unattended = !config.require_approval && !store_row.is_shared() && !proposal.changes.is_empty();
-    let auto = if unattended {
-        Some(auto_apply(db, &proposal.id, store.active().count(), pass_config.large_deletion, now).await?)
+    let (auto, status) = if unattended {
+        let (report, status) = auto_apply(db, &store, &proposal, pass_config.large_deletion, now).await?;
+        (Some(report), status)
     } else {
-        None
+        (None, if proposal.changes.is_empty() { "empty" } else { "pending" })
     };
-    let t_done = clock();
+    let t_done = crate::now().0;
 
     let counts: BTreeMap<&str, u32> = proposal.summary.counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let stats = json!({
@@ -355,21 +350,21 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
         Some(_) => "review: some changes wait for a person",
         None => "review: approve, reject or partly accept the proposal",
     };
-    let changes = proposals::changes(db, proposal.id.as_str()).await?;
-    let row = proposals::find(db, proposal.id.as_str())
-        .await?
-        .ok_or_else(|| ApiError::not_found("proposal", proposal.id.as_str()))?;
-    let views = proposals::change_views(db, &row, &changes[..changes.len().min(WEBHOOK_CHANGES)]).await?;
+    // The first changes as stored (with what the unattended apply decided),
+    // not all of them read back.
+    let shown = proposals::first_changes(db, proposal.id.as_str(), WEBHOOK_CHANGES).await?;
+    let views = proposals::change_views(db, &store_row.id, proposal.base_version as i64, &shown).await?;
+    let total = proposal.changes.len();
     webhooks::notify(
         cx,
         &agent.id,
         "pass.completed",
         json!({
             "agent_id": agent.id, "store_id": store_row.id, "pass_id": id, "proposal_id": proposal.id,
-            "status": row.status, "suggested_action": suggested, "auto_apply": auto, "notify": config.notify,
+            "status": status, "suggested_action": suggested, "auto_apply": auto, "notify": config.notify,
             "summary": proposal.summary,
-            "token_cost": proposal.token_cost, "changes": views, "changes_total": changes.len(),
-            "changes_truncated": changes.len() > WEBHOOK_CHANGES,
+            "token_cost": proposal.token_cost, "changes": views, "changes_total": total,
+            "changes_truncated": total > WEBHOOK_CHANGES,
         }),
     )
     .await;
@@ -377,34 +372,37 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
 }
 
 /// Applies the changes no person needs to see (core's `auto_apply_plan`)
-/// and leaves the rest pending.
+/// to the store the pass read, and leaves the rest pending. Returns the
+/// report for the pass record and the proposal's status.
 async fn auto_apply(
     db: &Db,
-    proposal_id: &Id,
-    active: usize,
+    store: &MemoryStore,
+    proposal: &Proposal,
     large_deletion: usize,
     now: Timestamp,
-) -> ApiResult<Value> {
-    let row = proposals::find(db, proposal_id.as_str())
-        .await?
-        .ok_or_else(|| ApiError::not_found("proposal", proposal_id.as_str()))?;
-    let all = proposals::changes(db, &row.id).await?;
-    let proposal = proposals::core_proposal(&row, &all, |_| true)?;
-    let plan = auto_apply_plan(&proposal, active, large_deletion);
+) -> ApiResult<(Value, &'static str)> {
+    let plan = auto_apply_plan(proposal, store.active().count(), large_deletion);
     let waiting: Vec<Value> = plan.wait.iter().map(|(id, why)| json!({ "change_id": id, "reason": why })).collect();
     if plan.apply.is_empty() {
-        return Ok(json!({ "applied": 0, "waiting": waiting.len(), "wait": waiting }));
+        return Ok((json!({ "applied": 0, "waiting": waiting.len(), "wait": waiting }), "pending"));
     }
-    let decisions = plan.apply.iter().map(|id| (id.clone(), Decision::Accept)).collect();
-    // No person chose these: review memory learns nothing from them.
-    let learn_from = std::collections::BTreeSet::new();
-    match proposals::apply_decisions(db, &row, &all, decisions, &learn_from, "reverie:auto-approve", now).await {
-        Ok(outcome) => Ok(json!({
-            "applied": outcome.accepted, "version": outcome.version, "waiting": waiting.len(), "wait": waiting,
-        })),
+    let decided = proposals::Decisions {
+        decisions: plan.apply.iter().map(|id| (id.clone(), Decision::Accept)).collect(),
+        // No person chose these: review memory learns nothing from them.
+        learn_from: Default::default(),
+        actor: "reverie:auto-approve",
+        at: now,
+    };
+    match proposals::apply_decisions(db, store, proposal, 0, decided).await {
+        Ok(outcome) => Ok((
+            json!({ "applied": outcome.accepted, "version": outcome.version, "waiting": waiting.len(), "wait": waiting }),
+            outcome.status,
+        )),
         // The store moved while the pass ran: nothing is applied, and the
         // whole proposal waits for a person.
-        Err(e) if e.status == 409 => Ok(json!({ "applied": 0, "waiting": all.len(), "error": e.message })),
+        Err(e) if e.status == 409 => {
+            Ok((json!({ "applied": 0, "waiting": proposal.changes.len(), "error": e.message }), "pending"))
+        }
         Err(e) => Err(e),
     }
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use reverie_core::apply::{apply, Decision, Review};
 use reverie_core::diff::word_diff;
 use reverie_core::review::{ReviewHistory, Tally};
-use reverie_core::{Change, ChangeKind, Id, MemoryEntry, Proposal, Timestamp};
+use reverie_core::{Change, ChangeKind, Id, MemoryEntry, MemoryStore, Proposal, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{D1PreparedStatement, Request};
@@ -131,16 +131,22 @@ async fn shared_store_grants(cx: &Cx, store_id: &str) -> ApiResult<()> {
     }
 }
 
+/// A stored change as one JSON object (`ChangeRow`'s shape).
+const CHANGE_JSON: &str = "json_object('seq', seq, 'body', json(body), 'fingerprints', json(fingerprints), \
+     'decision', json(decision_body), 'decided_by', decided_by, 'decided_at', CAST(decided_at AS INTEGER), \
+     'applied_version', applied_version)";
+
 pub(crate) async fn changes(db: &Db, proposal_id: &str) -> ApiResult<Vec<ChangeRow>> {
-    db.json_rows(
-        "SELECT seq AS key, json_object('seq', seq, 'body', json(body), 'fingerprints', json(fingerprints), \
-         'decision', json(decision_body), 'decided_by', decided_by, 'decided_at', CAST(decided_at AS INTEGER), \
-         'applied_version', applied_version) AS body \
-         FROM changes WHERE proposal_id = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2",
-        db::n(-1),
-        &[db::s(proposal_id)],
-    )
-    .await
+    let sql = format!(
+        "SELECT seq AS key, {CHANGE_JSON} AS body FROM changes WHERE proposal_id = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2"
+    );
+    db.json_rows(&sql, db::n(-1), &[db::s(proposal_id)]).await
+}
+
+/// The first `limit` changes of a proposal.
+pub(crate) async fn first_changes(db: &Db, proposal_id: &str, limit: usize) -> ApiResult<Vec<ChangeRow>> {
+    let sql = format!("SELECT {CHANGE_JSON} AS body FROM changes WHERE proposal_id = ?1 ORDER BY seq LIMIT ?2");
+    db.bodies(&sql, &[db::s(proposal_id), db::n(limit as i64)]).await
 }
 
 /// The core's proposal holding the changes `keep` selects.
@@ -170,7 +176,7 @@ pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
         cx.who.can_read(agent)?;
     }
     let limit = q.limit(50, 500)?;
-    let grants = if cx.who.require_admin().is_ok() { None } else { Some(serde_json::to_string(&cx.who.agents)?) };
+    let grants = cx.who.grant_filter()?;
     let rows: Vec<ProposalRow> = cx
         .db
         .all(
@@ -204,23 +210,14 @@ pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
 /// The target entries as they were at `version`.
 async fn entries_at(db: &Db, store_id: &str, ids: &[&Id], version: i64) -> ApiResult<HashMap<Id, MemoryEntry>> {
     let mut out = HashMap::new();
+    let sql = format!(
+        "SELECT h.body AS body FROM entry_history h WHERE h.store_id = ?1 \
+         AND h.id IN (SELECT value FROM json_each(?2)) AND {}",
+        stores::as_of("?3")
+    );
     for chunk in db::json_chunks(ids)? {
-        #[derive(Deserialize)]
-        struct Body {
-            body: String,
-        }
-        let rows: Vec<Body> = db
-            .all(
-                "SELECT h.body AS body FROM entry_history h WHERE h.store_id = ?1 \
-                 AND h.id IN (SELECT value FROM json_each(?2)) AND h.body IS NOT NULL \
-                 AND h.version = (SELECT MAX(p.version) FROM entry_history p WHERE p.store_id = ?1 AND p.id = h.id AND p.version <= ?3)",
-                &[db::s(store_id), db::s(&chunk), db::n(version)],
-            )
-            .await?;
-        for r in rows {
-            let e: MemoryEntry = serde_json::from_str(&r.body)?;
-            out.insert(e.id.clone(), e);
-        }
+        let entries: Vec<MemoryEntry> = db.bodies(&sql, &[db::s(store_id), db::s(&chunk), db::n(version)]).await?;
+        out.extend(entries.into_iter().map(|e| (e.id.clone(), e)));
     }
     Ok(out)
 }
@@ -242,9 +239,15 @@ fn change_view(c: &ChangeRow, before: &HashMap<Id, MemoryEntry>) -> Value {
     v
 }
 
-pub(crate) async fn change_views(db: &Db, row: &ProposalRow, changes: &[ChangeRow]) -> ApiResult<Vec<Value>> {
+/// `changes` of a proposal on `store_id` made at `base_version`, as shown.
+pub(crate) async fn change_views(
+    db: &Db,
+    store_id: &str,
+    base_version: i64,
+    changes: &[ChangeRow],
+) -> ApiResult<Vec<Value>> {
     let ids: Vec<&Id> = changes.iter().flat_map(|c| &c.body.targets).collect();
-    let before = entries_at(db, &row.store_id, &ids, row.base_version).await?;
+    let before = entries_at(db, store_id, &ids, base_version).await?;
     Ok(changes.iter().map(|c| change_view(c, &before)).collect())
 }
 
@@ -256,7 +259,7 @@ pub(crate) async fn show(cx: &Cx, id: &str, q: &Query) -> ApiResult {
     let limit = q.limit(10_000, 10_000)? as usize;
     let page = &all[offset..(offset + limit).min(all.len())];
     let mut out = row.describe()?;
-    out["changes"] = json!(change_views(&cx.db, &row, page).await?);
+    out["changes"] = json!(change_views(&cx.db, &row.store_id, row.base_version, page).await?);
     out["offset"] = json!(offset);
     http::json(&out)
 }
@@ -352,8 +355,9 @@ async fn decide(cx: &Cx, row: ProposalRow, named: BTreeMap<Id, Decision>, fallba
         )));
     }
     let all = changes(&cx.db, &row.id).await?;
+    let by_id: HashMap<&Id, &ChangeRow> = all.iter().map(|c| (&c.body.id, c)).collect();
     for change in named.keys() {
-        match all.iter().find(|c| &c.body.id == change) {
+        match by_id.get(change) {
             None => return Err(ApiError::new(422, format!("decisions: proposal {id} has no change `{change}`"))),
             Some(c) if c.decision.is_some() => {
                 return Err(ApiError::conflict(format!(
@@ -382,7 +386,19 @@ async fn decide(cx: &Cx, row: ProposalRow, named: BTreeMap<Id, Decision>, fallba
         return Err(ApiError::new(422, "the request decides no pending change"));
     }
     let actor = cx.who.actor();
-    let outcome = apply_decisions(&cx.db, &row, &all, decisions, &chosen, &actor, cx.now).await?;
+    let store_row = stores::get(&cx.db, &row.store_id).await?;
+    let store = stores::load(&cx.db, &store_row).await?;
+    let pending = core_proposal(&row, &all, |c| c.decision.is_none())?;
+    let accepted_before =
+        all.iter().filter(|c| matches!(c.decision, Some(Decision::Accept | Decision::Edit { .. }))).count();
+    let outcome = apply_decisions(
+        &cx.db,
+        &store,
+        &pending,
+        accepted_before,
+        Decisions { decisions, learn_from: chosen, actor: &actor, at: cx.now },
+    )
+    .await?;
     let event = if outcome.accepted > 0 { "proposal.applied" } else { "proposal.rejected" };
     crate::webhooks::notify(
         cx,
@@ -409,27 +425,35 @@ pub(crate) struct Outcome {
     pub pending: usize,
 }
 
-/// Applies `decisions` (for pending changes of `row`) through the core and
-/// commits the new version, the audit records, the decisions, the
-/// proposal's new status and what the review teaches, all at once.
+/// Decisions on some pending changes of a proposal, and who made them.
+pub(crate) struct Decisions<'a> {
+    pub decisions: BTreeMap<Id, Decision>,
+    /// The decisions review memory learns from (see `learn`).
+    pub learn_from: BTreeSet<Id>,
+    pub actor: &'a str,
+    pub at: Timestamp,
+}
+
+/// Applies `decided` to `store` through the core — `pending` holds the
+/// proposal's undecided changes, `accepted_before` counts those accepted
+/// earlier — and commits the new version, the audit records, the
+/// decisions, the proposal's new status and what the review teaches, all
+/// at once. A store that moved since it was read makes the commit a 409.
 pub(crate) async fn apply_decisions(
     db: &Db,
-    row: &ProposalRow,
-    all: &[ChangeRow],
-    decisions: BTreeMap<Id, Decision>,
-    learn_from: &BTreeSet<Id>,
-    actor: &str,
-    now: Timestamp,
+    store: &MemoryStore,
+    pending: &Proposal,
+    accepted_before: usize,
+    decided: Decisions<'_>,
 ) -> ApiResult<Outcome> {
-    let store_row = stores::get(db, &row.store_id).await?;
-    let store = stores::load(db, &store_row).await?;
-    let subset = core_proposal(row, all, |c| decisions.contains_key(&c.body.id))?;
+    let Decisions { decisions, learn_from, actor, at: now } = decided;
+    let proposal_id = pending.id.to_string();
+    let store_id = store.id.to_string();
+    let subset = pending.subset(|c| decisions.contains_key(&c.id));
     let review = Review { actor: actor.to_string(), at: now, decisions: decisions.clone() };
-    let applied = apply(&store, &subset, &review)?;
+    let applied = apply(store, &subset, &review)?;
     let version = applied.store.version as i64;
-    let accepted_before =
-        all.iter().filter(|c| matches!(c.decision, Some(Decision::Accept | Decision::Edit { .. }))).count();
-    let pending = all.iter().filter(|c| c.decision.is_none()).count() - decisions.len();
+    let pending = pending.changes.len() - decisions.len();
     let accepted_total = accepted_before + applied.accepted.len();
     let status = match (pending, accepted_total) {
         (0, 0) => "rejected",
@@ -452,14 +476,14 @@ pub(crate) async fn apply_decisions(
             "UPDATE changes SET decision = json_extract(d.value, '$.decision'), decision_body = json_extract(d.value, '$.body'), \
              decided_by = ?3, decided_at = ?4, applied_version = json_extract(d.value, '$.applied_version') \
              FROM json_each(?2) AS d WHERE changes.proposal_id = ?1 AND changes.id = json_extract(d.value, '$.id')",
-            &[db::s(&row.id), db::s(&chunk), db::s(actor), db::n(now.0)],
+            &[db::s(&proposal_id), db::s(&chunk), db::s(actor), db::n(now.0)],
         )?);
     }
     extra.push(db.stmt(
         "UPDATE proposals SET status = ?2, pending_count = ?3, updated_at = ?4, \
          reason = COALESCE(?5, reason) WHERE id = ?1",
         &[
-            db::s(&row.id),
+            db::s(&proposal_id),
             db::s(status),
             db::n(pending as i64),
             db::n(now.0),
@@ -469,17 +493,17 @@ pub(crate) async fn apply_decisions(
             })),
         ],
     )?);
-    extra.extend(learn(db, &row.store_id, &subset.changes, &decisions, learn_from)?);
+    extra.extend(learn(db, &store_id, &subset.changes, &decisions, &learn_from)?);
     stores::commit(
         db,
         Commit {
-            store_id: row.store_id.clone(),
+            store_id: store_id.clone(),
             from_version: store.version as i64,
             to_version: version,
             actor: actor.to_string(),
             at: now,
             cause: "proposal",
-            proposal_id: Some(row.id.clone()),
+            proposal_id: Some(proposal_id.clone()),
             note: None,
             active_entries: applied.store.active().count(),
             events: applied.events,

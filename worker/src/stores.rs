@@ -92,15 +92,24 @@ pub(crate) async fn load_version(db: &Db, row: &StoreRow, version: i64) -> ApiRe
     if !(0..row.version).contains(&version) {
         return Err(ApiError::not_found("version", &format!("{version} of store {} (now at {})", row.id, row.version)));
     }
-    let entries: Vec<MemoryEntry> = db.json_rows(AT_VERSION, db::s(""), &[db::s(&row.id), db::n(version)]).await?;
+    let sql = format!(
+        "SELECT h.id AS key, h.body AS body FROM entry_history h WHERE h.store_id = ?3 AND h.id > ?1 AND {} \
+         ORDER BY h.id LIMIT ?2",
+        as_of("?4")
+    );
+    let entries: Vec<MemoryEntry> = db.json_rows(&sql, db::s(""), &[db::s(&row.id), db::n(version)]).await?;
     assemble(db, row, version, entries).await
 }
 
-/// Entries as of version `?4`: each entry's latest state at or before it.
-const AT_VERSION: &str = "SELECT h.id AS key, h.body AS body FROM entry_history h \
-     WHERE h.store_id = ?3 AND h.id > ?1 AND h.body IS NOT NULL \
-     AND h.version = (SELECT MAX(p.version) FROM entry_history p WHERE p.store_id = ?3 AND p.id = h.id AND p.version <= ?4) \
-     ORDER BY h.id LIMIT ?2";
+/// The SQL condition that `entry_history h` is its entry's state as of the
+/// version in parameter `version`: the latest at or before it, and not a
+/// removal.
+pub(crate) fn as_of(version: &str) -> String {
+    format!(
+        "h.body IS NOT NULL AND h.version = (SELECT MAX(p.version) FROM entry_history p \
+         WHERE p.store_id = h.store_id AND p.id = h.id AND p.version <= {version})"
+    )
+}
 
 async fn assemble(db: &Db, row: &StoreRow, version: i64, mut entries: Vec<MemoryEntry>) -> ApiResult<MemoryStore> {
     entries.sort_by(|a, b| a.id.cmp(&b.id));
@@ -412,10 +421,6 @@ pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult 
     }
     let limit = q.limit(500, 5000)?;
     let after_id = q.str("after").unwrap_or("");
-    #[derive(Deserialize)]
-    struct Body {
-        body: String,
-    }
     let (sql, args) = if version == row.version {
         (
             "SELECT body FROM entries WHERE store_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3".to_string(),
@@ -423,15 +428,15 @@ pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult 
         )
     } else {
         (
-            "SELECT h.body AS body FROM entry_history h WHERE h.store_id = ?1 AND h.id > ?2 AND h.body IS NOT NULL \
-             AND h.version = (SELECT MAX(p.version) FROM entry_history p WHERE p.store_id = ?1 AND p.id = h.id AND p.version <= ?4) \
-             ORDER BY h.id LIMIT ?3"
-                .to_string(),
+            format!(
+                "SELECT h.body AS body FROM entry_history h WHERE h.store_id = ?1 AND h.id > ?2 AND {} \
+                 ORDER BY h.id LIMIT ?3",
+                as_of("?4")
+            ),
             vec![db::s(&row.id), db::s(after_id), db::n(limit), db::n(version)],
         )
     };
-    let rows: Vec<Body> = cx.db.all(&sql, &args).await?;
-    let entries: Vec<MemoryEntry> = rows.iter().map(|r| serde_json::from_str(&r.body)).collect::<Result<_, _>>()?;
+    let entries: Vec<MemoryEntry> = cx.db.bodies(&sql, &args).await?;
     let next = (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.id.to_string())).flatten();
     http::json(&json!({ "store_id": row.id, "version": version, "entries": entries, "next_after": next }))
 }

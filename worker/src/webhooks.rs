@@ -290,16 +290,12 @@ async fn deliver(db: &Db, mut row: DeliveryRow) -> ApiResult<()> {
         if quick > 0 {
             Delay::from(std::time::Duration::from_millis(500 << quick)).await;
         }
-        row = attempt(db, row, now(), false).await?;
+        row = attempt(db, row, crate::now(), false).await?;
         if row.status != "pending" || row.attempts >= QUICK_ATTEMPTS {
             break;
         }
     }
     Ok(())
-}
-
-fn now() -> Timestamp {
-    Timestamp(worker::Date::now().as_millis() as i64)
 }
 
 /// Deliveries whose next attempt is due: run by the cron trigger.

@@ -9,7 +9,7 @@ use reverie_core::{Error as CoreError, Id};
 use serde_json::{json, Value};
 
 use crate::api::{self, Agent, Pass, Source};
-use crate::widgets::{utc, Failure, Loading, SourceNote};
+use crate::widgets::{loaded, utc, SourceNote};
 use crate::Session;
 
 #[component]
@@ -19,14 +19,12 @@ pub fn AgentList() -> impl IntoView {
     view! {
         <section aria-labelledby="agents-title">
             <h2 id="agents-title">"Agents"</h2>
-            {move || match agents.data.get() {
-                None => view! { <Loading what="agents"/> }.into_any(),
-                Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-                Some(Ok(list)) if list.agents.is_empty() => view! {
+            {loaded("agents", move || agents.data.get(), move |v| match v {
+                list if list.agents.is_empty() => view! {
                     <SourceNote source/>
                     <p class="empty-state" data-testid="no-agents">"No agents yet. An admin creates them through the API (POST /api/v1/agents)."</p>
                 }.into_any(),
-                Some(Ok(list)) => view! {
+                list => view! {
                     <SourceNote source/>
                     <div class="table-wrap">
                         <table data-testid="agent-table">
@@ -46,7 +44,7 @@ pub fn AgentList() -> impl IntoView {
                         </table>
                     </div>
                 }.into_any(),
-            }}
+            })}
         </section>
     }
 }
@@ -95,14 +93,10 @@ pub fn AgentPage(id: String) -> impl IntoView {
         })
     });
     view! {
-        {move || match shown.get() {
-            None => view! { <Loading what="the agent"/> }.into_any(),
-            Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-            Some(Ok(_)) => match agent.data.get_untracked() {
-                Some(Ok(a)) => view! { <AgentView agent=a source lists/> }.into_any(),
-                _ => ().into_any(),
-            },
-        }}
+        {loaded("the agent", move || shown.get(), move |_| match agent.data.get_untracked() {
+            Some(Ok(a)) => view! { <AgentView agent=a source lists/> }.into_any(),
+            _ => ().into_any(),
+        })}
     }
 }
 
@@ -426,11 +420,9 @@ fn Proposals(agent: String, lists: RwSignal<u32>) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="proposals-title">
             <h3 id="proposals-title">"Proposals"</h3>
-            {move || match list.data.get() {
-                None => view! { <Loading what="proposals"/> }.into_any(),
-                Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-                Some(Ok(l)) if l.proposals.is_empty() => view! { <p class="muted">"No proposals yet: dream to make one."</p> }.into_any(),
-                Some(Ok(l)) => view! {
+            {loaded("proposals", move || list.data.get(), move |v| match v {
+                l if l.proposals.is_empty() => view! { <p class="muted">"No proposals yet: dream to make one."</p> }.into_any(),
+                l => view! {
                     <ul class="plain" data-testid="proposal-list">
                         {l.proposals.into_iter().map(|p| view! {
                             <li>
@@ -441,7 +433,7 @@ fn Proposals(agent: String, lists: RwSignal<u32>) -> impl IntoView {
                         }).collect_view()}
                     </ul>
                 }.into_any(),
-            }}
+            })}
         </section>
     }
 }
@@ -455,11 +447,9 @@ fn Passes(agent: String, lists: RwSignal<u32>) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="passes-title">
             <h3 id="passes-title">"Passes"</h3>
-            {move || match list.data.get() {
-                None => view! { <Loading what="passes"/> }.into_any(),
-                Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-                Some(Ok(l)) if l.passes.is_empty() => view! { <p class="muted">"No passes yet."</p> }.into_any(),
-                Some(Ok(l)) => view! {
+            {loaded("passes", move || list.data.get(), move |v| match v {
+                l if l.passes.is_empty() => view! { <p class="muted">"No passes yet."</p> }.into_any(),
+                l => view! {
                     <table data-testid="pass-table">
                         <thead><tr><th scope="col">"Pass"</th><th scope="col">"Trigger"</th><th scope="col">"Status"</th><th scope="col">"Started"</th><th scope="col">"Changes"</th><th scope="col">"Tokens"</th></tr></thead>
                         <tbody>
@@ -476,7 +466,7 @@ fn Passes(agent: String, lists: RwSignal<u32>) -> impl IntoView {
                         </tbody>
                     </table>
                 }.into_any(),
-            }}
+            })}
         </section>
     }
 }

@@ -8,7 +8,7 @@ use reverie_core::audit::AuditRecord;
 use reverie_core::diff::EntryChange;
 
 use crate::api::{self, Version};
-use crate::widgets::{utc, Diff, Failure, Loading, SourceNote};
+use crate::widgets::{loaded, utc, Diff, Failure, SourceNote};
 use crate::Session;
 
 #[component]
@@ -36,10 +36,7 @@ pub fn History(store: String) -> impl IntoView {
         <div class="columns">
             <section class="panel" aria-labelledby="versions-title">
                 <h3 id="versions-title">"Versions"</h3>
-                {let store = store.clone(); move || match versions.data.get() {
-                    None => view! { <Loading what="versions"/> }.into_any(),
-                    Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-                    Some(Ok(list)) => {
+                {let store = store.clone(); loaded("versions", move || versions.data.get(), move |list| {
                         if chosen.get_untracked().is_none() {
                             chosen.set(Some(list.current_version));
                         }
@@ -51,8 +48,7 @@ pub fn History(store: String) -> impl IntoView {
                                 }).collect_view()}
                             </ol>
                         }.into_any()
-                    }
-                }}
+                    })}
             </section>
             <div>
                 {let store = store.clone(); move || chosen.get().map(|v| view! { <VersionDiff store=store.clone() version=v/> })}
@@ -127,11 +123,9 @@ fn VersionDiff(store: String, version: i64) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="diff-title" data-testid="version-diff">
             <h3 id="diff-title">{format!("v{version} against v{}", version - 1)}</h3>
-            {move || match diff.data.get() {
-                None => view! { <Loading what="the diff"/> }.into_any(),
-                Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-                Some(Ok(d)) if d.diffs.is_empty() => view! { <p class="muted">"No entry changed in this version."</p> }.into_any(),
-                Some(Ok(d)) => view! {
+            {loaded("the diff", move || diff.data.get(), move |v| match v {
+                d if d.diffs.is_empty() => view! { <p class="muted">"No entry changed in this version."</p> }.into_any(),
+                d => view! {
                     <ul class="entries">
                         {d.diffs.into_iter().map(|e| {
                             let change = match e.change {
@@ -151,7 +145,7 @@ fn VersionDiff(store: String, version: i64) -> impl IntoView {
                         }).collect_view()}
                     </ul>
                 }.into_any(),
-            }}
+            })}
         </section>
     }
 }

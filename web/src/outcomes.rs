@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use reverie_core::outcomes::{MetricComparison, SessionMetrics, Verdict};
 
 use crate::api::{self, Marker, PassMark};
-use crate::widgets::{utc, Failure, Loading, SourceNote};
+use crate::widgets::{loaded, utc, SourceNote};
 use crate::Session;
 
 const DAY: i64 = 86_400_000;
@@ -24,10 +24,7 @@ pub fn Outcomes(agent: String) -> impl IntoView {
             <a href="#/">"Agents"</a>" › "<a href=format!("#/agents/{agent}")>{agent.clone()}</a>" › outcomes"
         </nav>
         <h2>"Outcomes of "<span class="mono">{agent.clone()}</span></h2>
-        {move || match data.data.get() {
-            None => view! { <Loading what="metrics"/> }.into_any(),
-            Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-            Some(Ok(o)) => {
+        {loaded("metrics", move || data.data.get(), move |o| {
                 let metrics = by_metric(&o.sessions);
                 view! {
                     <SourceNote source/>
@@ -44,8 +41,7 @@ pub fn Outcomes(agent: String) -> impl IntoView {
                         }.into_any()
                     }}
                 }.into_any()
-            }
-        }}
+            })}
     }
 }
 
@@ -188,10 +184,7 @@ fn Compare(agent: String, store: String, markers: Vec<Marker>) -> impl IntoView 
                 <label for="candidate">" against "</label>
                 <select id="candidate" on:change=move |ev| candidate.set(event_target_value(&ev).parse().unwrap_or(0))>{options(candidate)}</select>
             </p>
-            {move || match result.get() {
-                None => view! { <Loading what="the comparison"/> }.into_any(),
-                Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-                Some(Ok(c)) => {
+            {loaded("the comparison", move || result.get(), move |c| {
                     let to = c.rollback_to;
                     let do_rollback = do_rollback.clone();
                     view! {
@@ -233,8 +226,7 @@ fn Compare(agent: String, store: String, markers: Vec<Marker>) -> impl IntoView 
                             </table>
                         </div>
                     }.into_any()
-                }
-            }}
+                })}
         </section>
     }
 }

@@ -15,7 +15,7 @@ use reverie_core::{ChangeKind, EvidenceSource, RiskKind};
 
 use crate::api::{self, ChangeView, Proposal, Source};
 use crate::sync::{self, Draft, Sent, State, Submission, SyncState};
-use crate::widgets::{utc, Diff, Failure, Loading, SourceNote};
+use crate::widgets::{loaded, utc, Diff, SourceNote};
 use crate::Session;
 
 /// Height of one row of the change list, in pixels (fixed, so the list
@@ -39,11 +39,7 @@ pub fn Review(id: String) -> impl IntoView {
     });
     let source = proposal.source;
     view! {
-        {move || match proposal.data.get() {
-            None => view! { <Loading what="the proposal"/> }.into_any(),
-            Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
-            Some(Ok(p)) => view! { <ReviewView proposal=p source reload notice selected/> }.into_any(),
-        }}
+        {loaded("the proposal", move || proposal.data.get(), move |p| view! { <ReviewView proposal=p source reload notice selected/> }.into_any())}
     }
 }
 

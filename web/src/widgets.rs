@@ -64,6 +64,20 @@ pub fn Failure(error: ApiError) -> impl IntoView {
     }
 }
 
+/// A read as a view: "Loading …" until it answers, its failure worded for
+/// the reader, else `done` of what it read.
+pub fn loaded<T: 'static>(
+    what: &'static str,
+    state: impl Fn() -> Option<Result<T, ApiError>> + Send + Sync + 'static,
+    done: impl Fn(T) -> AnyView + Send + Sync + 'static,
+) -> impl IntoView {
+    move || match state() {
+        None => view! { <Loading what/> }.into_any(),
+        Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
+        Some(Ok(data)) => done(data),
+    }
+}
+
 #[component]
 pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
     view! { <p class="muted loading" aria-busy="true">{format!("Loading {what}…")}</p> }

@@ -132,7 +132,7 @@ pub fn generate(n: usize, seed: u64) -> Synthetic {
             (14..=19, Some(k)) if !touched.contains(&facts[k].0) && facts[k].2 != "note" => {
                 let (old_index, subject, attribute) = facts[k].clone();
                 let old = &entries[old_index];
-                let value = format!("{} {}", word(&mut rng, 4), word(&mut rng, 3));
+                let value = format!("{} {}", word(&mut rng, 4), word(&mut rng, 4));
                 let text = if rng.chance(0.5) {
                     format!("{}'s {attribute} is {value}.", capitalized(&subject))
                 } else {
@@ -153,7 +153,7 @@ pub fn generate(n: usize, seed: u64) -> Synthetic {
                         break (s, a);
                     }
                 };
-                let value = format!("{} {}", word(&mut rng, 4), word(&mut rng, 3));
+                let value = format!("{} {}", word(&mut rng, 4), word(&mut rng, 4));
                 facts.push((i, subject.clone(), attribute));
                 MemoryEntry::new(
                     id,

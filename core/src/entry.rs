@@ -43,6 +43,12 @@ impl Id {
         Ok(Id(id))
     }
 
+    /// An id not yet given, for a value built before its id is known; it
+    /// costs no allocation and must be replaced before anyone sees it.
+    pub(crate) const fn unassigned() -> Self {
+        Id(String::new())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -179,6 +179,16 @@ impl Proposal {
 /// field, each length-prefixed so no two entries share an encoding. The
 /// same on every platform.
 pub fn fingerprint(entry: &MemoryEntry) -> String {
+    fingerprint_text(fingerprint_hash(entry))
+}
+
+/// How a fingerprint is written: sixteen hex digits.
+pub(crate) fn fingerprint_text(hash: u64) -> String {
+    format!("{hash:016x}")
+}
+
+/// The hash `fingerprint` writes out.
+pub(crate) fn fingerprint_hash(entry: &MemoryEntry) -> u64 {
     use crate::entry::Status;
     struct Fnv(u64);
     impl Fnv {
@@ -227,5 +237,5 @@ pub fn fingerprint(entry: &MemoryEntry) -> String {
         }
     }
     h.num(i64::from(entry.confidence.to_bits()));
-    format!("{:016x}", h.0)
+    h.0
 }

@@ -24,9 +24,15 @@ fn main() {
         let history = ReviewHistory::default();
         let input = PassInput { store: &synthetic.store, sessions: &[], history: &history, embeddings: None };
         let config = PassConfig::recommended(Id::new("bench").unwrap(), Timestamp(n as i64 * 60_000 + Timestamp::DAY));
-        // The median of several runs (nine below a million entries, three
-        // at a million): a shared machine's noise is ±10% a run.
-        let runs = if n >= 1_000_000 { 3 } else { 9 };
+        // The median of several runs: a shared machine's noise is ±10% a
+        // run, more for passes of a few milliseconds, so small stores get
+        // more runs (25 below 100k entries, 9 below a million, 3 at a
+        // million) for a median as steady as the large ones'.
+        let runs = match n {
+            0..100_000 => 25,
+            100_000..1_000_000 => 9,
+            _ => 3,
+        };
         let mut times = Vec::new();
         let mut out = None;
         for _ in 0..runs {

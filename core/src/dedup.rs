@@ -66,8 +66,9 @@ pub struct SimilarPair {
 
 /// Groups of items whose normalized text is identical (groups of two or
 /// more, each sorted, ordered by first member). Texts are compared by a
-/// 64-bit hash of the normalized text together with their content, number
-/// and negation sets, so a hash collision alone cannot group two texts.
+/// 64-bit hash of the normalized text together with their content-word set
+/// (numbers included) and negation, so a hash collision alone cannot group
+/// two texts.
 pub fn exact_groups<T: AsRef<Features>>(items: &[T]) -> Vec<Vec<usize>> {
     let features = |i: usize| items[i].as_ref();
     // Radix-sorted like the LSH buckets: top 40 bits of the hash, index in

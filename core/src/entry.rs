@@ -27,9 +27,12 @@ impl Timestamp {
 }
 
 /// An id: 1 to 128 bytes of ASCII letters, digits and `_ - . :`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Id(String);
+///
+/// Shared, not copied: a pass names each entry in targets, evidence, results
+/// and base fingerprints, and a clone is a count, not an allocation.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Id(std::sync::Arc<str>);
 
 impl Id {
     pub fn new(id: impl Into<String>) -> Result<Self> {
@@ -40,13 +43,14 @@ impl Id {
         if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))) {
             return Err(Error::invalid("id", format!("`{id}` contains `{bad}`; use letters, digits and _ - . :")));
         }
-        Ok(Id(id))
+        Ok(Id(id.into()))
     }
 
-    /// An id not yet given, for a value built before its id is known; it
-    /// costs no allocation and must be replaced before anyone sees it.
-    pub(crate) const fn unassigned() -> Self {
-        Id(String::new())
+    /// An id not yet given, for a value built before its id is known; one
+    /// shared empty id, to be replaced before anyone sees it.
+    pub(crate) fn unassigned() -> Self {
+        static EMPTY: std::sync::OnceLock<Id> = std::sync::OnceLock::new();
+        EMPTY.get_or_init(|| Id("".into())).clone()
     }
 
     pub fn as_str(&self) -> &str {
@@ -63,7 +67,13 @@ impl TryFrom<String> for Id {
 
 impl From<Id> for String {
     fn from(id: Id) -> String {
-        id.0
+        id.0.as_ref().to_owned()
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 
@@ -238,5 +248,23 @@ impl MemoryEntry {
             }
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_plain_strings_in_json_and_shared_when_cloned() {
+        let id = Id::new("m0001.e2").unwrap();
+        assert_eq!(serde_json::to_string(&id).unwrap(), r#""m0001.e2""#);
+        assert_eq!(serde_json::from_str::<Id>(r#""m0001.e2""#).unwrap(), id);
+        assert!(serde_json::from_str::<Id>(r#""m 1""#).is_err());
+        assert!(serde_json::from_str::<Id>(r#""""#).is_err());
+        let copy = id.clone();
+        assert!(std::ptr::eq(id.as_str(), copy.as_str()), "a clone shares the text");
+        assert_eq!(String::from(copy), "m0001.e2");
+        assert!(Id::new("a").unwrap() < Id::new("b").unwrap());
     }
 }

@@ -125,7 +125,7 @@ pub fn apply(store: &MemoryStore, proposal: &Proposal, review: &Review) -> Resul
     }
     // A set, not `proposal.change` per decision: a proposal of tens of
     // thousands of changes approved whole would be quadratic.
-    let known: std::collections::HashSet<&Id> = proposal.changes.iter().map(|c| &c.id).collect();
+    let known: rustc_hash::FxHashSet<&Id> = proposal.changes.iter().map(|c| &c.id).collect();
     if let Some(id) = review.decisions.keys().find(|id| !known.contains(id)) {
         return Err(Error::UnknownId { kind: "change", id: id.to_string() });
     }

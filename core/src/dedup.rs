@@ -83,7 +83,7 @@ pub fn exact_groups<T: AsRef<Features>>(items: &[T]) -> Vec<Vec<usize>> {
     let keyed: Vec<(u64, usize)> = packed.iter().map(|&k| (k & !INDEX_MASK, (k & INDEX_MASK) as usize)).collect();
     let same = |x: usize, y: usize| {
         let (a, b) = (features(x), features(y));
-        a.norm_hash == b.norm_hash && a.content == b.content && a.numbers == b.numbers && a.negated == b.negated
+        a.norm_hash == b.norm_hash && a.content == b.content && a.negated == b.negated
     };
     let mut groups = Vec::new();
     for run in keyed.chunk_by(|x, y| x.0 == y.0).filter(|run| run.len() >= 2) {

@@ -208,6 +208,14 @@ struct Items<'a> {
     topics: Vec<Option<u64>>,
 }
 
+/// The rows, as a slice: what most rules read.
+impl<'a> std::ops::Deref for Items<'a> {
+    type Target = [Item<'a>];
+    fn deref(&self) -> &[Item<'a>] {
+        &self.rows
+    }
+}
+
 impl<'a> Items<'a> {
     fn with_capacity(n: usize) -> Self {
         Items {
@@ -253,9 +261,9 @@ impl<'a> Items<'a> {
 
 pub fn run_pass(input: &PassInput<'_>, config: &PassConfig) -> Result<PassOutput> {
     config.validate()?;
-    // Items are read as validation walks the store, in id order when the
-    // store is kept so (it usually is); otherwise they are read again,
-    // sorted. Canonical order, so results do not depend on input order.
+    // Items are read as validation walks the store, while it is in id
+    // order (stores usually are); otherwise they are read from the sorted
+    // entries. Canonical order, so results do not depend on input order.
     let mut buffer = String::new();
     let store = input.store;
     let mut items = Items::with_capacity(store.entries.len());
@@ -295,9 +303,7 @@ pub fn run_pass(input: &PassInput<'_>, config: &PassConfig) -> Result<PassOutput
 struct Builder<'a, 'i> {
     input: &'a PassInput<'a>,
     config: &'a PassConfig,
-    items: &'i [Item<'a>],
-    /// The columns of `items` that single rules read.
-    columns: &'i Items<'a>,
+    items: &'i Items<'a>,
     /// Items already used by a change: each entry is touched by at most one.
     claimed: Vec<bool>,
     /// The new entry created for a transcript statement, once made.
@@ -315,11 +321,10 @@ struct Builder<'a, 'i> {
 }
 
 impl<'a, 'i> Builder<'a, 'i> {
-    fn new(input: &'a PassInput<'a>, config: &'a PassConfig, columns: &'i Items<'a>) -> Self {
-        let items = &columns.rows[..];
+    fn new(input: &'a PassInput<'a>, config: &'a PassConfig, items: &'i Items<'a>) -> Self {
         let min = config.consolidate_threshold.min(config.candidate_threshold);
-        let mut pairs = similar_pairs(items, min);
-        for group in exact_groups(items) {
+        let mut pairs = similar_pairs(&items[..], min);
+        for group in exact_groups(&items[..]) {
             for (k, &a) in group.iter().enumerate() {
                 for &b in &group[k + 1..] {
                     pairs.push(crate::dedup::SimilarPair { a, b, score: 1.0 });
@@ -342,7 +347,6 @@ impl<'a, 'i> Builder<'a, 'i> {
             input,
             config,
             items,
-            columns,
             claimed: vec![false; items.len()],
             created: HashMap::default(),
             pairs,
@@ -414,7 +418,7 @@ impl<'a, 'i> Builder<'a, 'i> {
     /// Newer claims about the same slot retire older ones.
     fn supersede(&mut self) {
         let items = self.items;
-        let (claims, subjects) = (&self.columns.claims, &self.columns.subjects);
+        let (claims, subjects) = (&self.items.claims, &self.items.subjects);
         let relate = |newer: &Claim, older: usize| {
             relation(
                 newer,
@@ -708,7 +712,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                 continue;
             }
             let f = &self.items[i].features;
-            let time_word = self.columns.time_bounds[i];
+            let time_word = self.items.time_bounds[i];
             let (reason, confidence) = if let (Some(w), true) = (time_word, entry.observed().millis() < stale_before) {
                 let days = (self.config.now.millis() - entry.observed().millis()) / Timestamp::DAY;
                 (format!("time-bound (\"{w}\") and observed {days} days ago"), 0.7)
@@ -739,7 +743,7 @@ impl<'a, 'i> Builder<'a, 'i> {
     /// every distinct sentence once. Pairs too close to call as duplicates
     /// and too far to consolidate are left for the LLM.
     fn consolidate(&mut self) {
-        let subjects = &self.columns.subjects;
+        let subjects = &self.items.subjects;
         let mut uf = UnionFind::new(self.items.len());
         for p in &self.pairs {
             let (a, b) = (&self.items[p.a], &self.items[p.b]);
@@ -790,7 +794,7 @@ impl<'a, 'i> Builder<'a, 'i> {
         // Notes under one heading ("Billing API: ...") are related too.
         let mut by_topic: Vec<(u64, usize)> = Vec::new();
         for (i, item) in self.items.iter().enumerate() {
-            let (Some(e), Some(topic)) = (item.entry, self.columns.topics[i]) else { continue };
+            let (Some(e), Some(topic)) = (item.entry, self.items.topics[i]) else { continue };
             if !self.claimed[i] && e.kind == EntryKind::Note {
                 by_topic.push((topic, i));
             }

@@ -51,8 +51,9 @@ impl MemoryStore {
 
     /// `validate`, handing each active entry to `visit` on the way, while
     /// it is in cache: a million-entry store is then read from memory once,
-    /// not once to check and again to use. Tells whether the entries are in
-    /// id order; if not, they were visited out of order. On an error some
+    /// not once to check and again to use. Entries are visited only while
+    /// they are in id order; the answer says whether all of them were (if
+    /// not, the caller sorts and reads them itself). On an error some
     /// entries may have been visited.
     pub(crate) fn validate_visiting<'s>(&'s self, mut visit: impl FnMut(&'s MemoryEntry)) -> Result<bool> {
         // Stores are usually kept in id order: then ids are unique when each
@@ -62,10 +63,10 @@ impl MemoryStore {
         let mut points_elsewhere = false;
         for (k, entry) in self.entries.iter().enumerate() {
             entry.validate()?;
-            if entry.is_active() {
+            sorted = sorted && (k == 0 || self.entries[k - 1].id < entry.id);
+            if sorted && entry.is_active() {
                 visit(entry);
             }
-            sorted = sorted && (k == 0 || self.entries[k - 1].id < entry.id);
             points_elsewhere =
                 points_elsewhere || matches!(entry.status, Status::Superseded { .. } | Status::Merged { .. });
         }

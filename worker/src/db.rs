@@ -30,6 +30,12 @@ pub(crate) fn opt_s(v: Option<&str>) -> JsValue {
     v.map_or(JsValue::NULL, JsValue::from_str)
 }
 
+/// A row of one JSON column, `body`.
+#[derive(Deserialize)]
+struct Body {
+    body: String,
+}
+
 #[derive(Deserialize)]
 struct Page {
     n: i64,
@@ -52,17 +58,14 @@ impl Db {
 
     /// The rows' JSON column `body`, parsed.
     pub async fn bodies<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Vec<T>> {
-        #[derive(Deserialize)]
-        struct Body {
-            body: String,
-        }
         let rows: Vec<Body> = self.all(sql, args).await?;
         rows.iter().map(|r| Ok(serde_json::from_str(&r.body)?)).collect()
     }
 
     /// The first row's JSON column `body`, parsed.
     pub async fn body<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Option<T>> {
-        Ok(self.bodies(sql, args).await?.into_iter().next())
+        let row: Option<Body> = self.first(sql, args).await?;
+        row.map(|r| Ok(serde_json::from_str(&r.body)?)).transpose()
     }
 
     /// Runs a write; returns the number of rows it changed.

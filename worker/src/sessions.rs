@@ -75,22 +75,21 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
         Some(f) => f,
         None => detect_format(&raw)?,
     };
-    let id = match (&new.id, format) {
-        (Some(id), _) => Id::new(id.clone()).map_err(|e| ApiError::new(422, format!("`id`: {e}")))?,
-        (None, TranscriptFormat::Reverie) => {
-            let named: Value = serde_json::from_str(&raw).unwrap_or_default();
-            Id::new(named["id"].as_str().unwrap_or_default().to_string())
-                .map_err(|e| ApiError::new(422, format!("`transcript.id`: {e}")))?
-        }
-        (None, _) => Id::new(format!("s_{}", &crate::random_hex()[..16]))?,
-    };
+    let given = new.id.as_ref().map(|id| Id::new(id.clone()).map_err(|e| ApiError::new(422, format!("`id`: {e}"))));
+    let given = given.transpose()?;
+    // A Reverie session names itself (the import reads its id and times);
+    // other transcripts get the id given, or a new one.
     let meta = SessionMeta {
-        id: id.clone(),
+        id: match &given {
+            Some(id) => id.clone(),
+            None => Id::new(format!("s_{}", &crate::random_hex()[..16]))?,
+        },
         agent_id: Id::new(agent_id.to_string())?,
         started_at: new.started_at.unwrap_or(cx.now),
         ended_at: new.ended_at,
     };
     let session = import_session(format, &raw, meta)?;
+    let id = given.unwrap_or_else(|| session.id.clone());
     if session.agent_id.as_str() != agent_id || session.id != id {
         return Err(ApiError::new(
             422,

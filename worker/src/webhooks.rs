@@ -188,6 +188,9 @@ async fn enqueue(db: &Db, agent_id: &str, event: &str, payload: &Value, now: Tim
             &[db::s(agent_id)],
         )
         .await?;
+    // The quick attempts are made by the request that queued a delivery;
+    // the cron trigger only steps in if they did not finish.
+    let later = now.0 + LATER_WAITS_MS[0];
     let mut out = Vec::new();
     for hook in hooks {
         let events: Vec<String> = serde_json::from_str(&hook.events)?;
@@ -209,9 +212,7 @@ async fn enqueue(db: &Db, agent_id: &str, event: &str, payload: &Value, now: Tim
             attempts: 0,
             last_status: None,
             last_error: None,
-            // The quick attempts are made by the request that queued it;
-            // the cron trigger only steps in if they did not finish.
-            next_attempt_at: Some((now.0 + LATER_WAITS_MS[0]) as f64),
+            next_attempt_at: Some(later as f64),
             created_at: now.0 as f64,
             delivered_at: None,
         };
@@ -224,7 +225,7 @@ async fn enqueue(db: &Db, agent_id: &str, event: &str, payload: &Value, now: Tim
                 db::s(event),
                 db::s(&row.payload),
                 db::n(now.0),
-                db::n(now.0 + LATER_WAITS_MS[0]),
+                db::n(later),
             ],
         )
         .await?;

@@ -11,6 +11,7 @@ use reverie_core::apply::Decision;
 use reverie_core::audit::{AuditRecord, Verification};
 use reverie_core::diff::{DiffSpan, EntryDiff};
 use reverie_core::outcomes::{Comparison, SessionMetrics};
+use reverie_core::text::hash_str;
 use reverie_core::{Change, MemoryEntry};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -169,10 +170,6 @@ impl<T: Send + Sync + 'static> Clone for Swr<T> {
 }
 impl<T: Send + Sync + 'static> Copy for Swr<T> {}
 
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
-
 /// Reads `path()` stale-while-revalidate; reads again whenever a signal
 /// `path` reads changes.
 pub fn swr<T: DeserializeOwned + Send + Sync + 'static>(path: impl Fn() -> String + 'static) -> Swr<T> {
@@ -197,7 +194,7 @@ pub fn swr<T: DeserializeOwned + Send + Sync + 'static>(path: impl Fn() -> Strin
                     if let Ok(value) = parse::<T>(&text) {
                         out.data.try_set(Some(Ok(value)));
                         out.source.try_set(Source::Saved);
-                        out.shown.try_set_value((path.clone(), fnv(&text)));
+                        out.shown.try_set_value((path.clone(), hash_str(&text)));
                     }
                 }
             }
@@ -207,7 +204,7 @@ pub fn swr<T: DeserializeOwned + Send + Sync + 'static>(path: impl Fn() -> Strin
             }
             match answer {
                 Ok(text) => {
-                    let hash = fnv(&text);
+                    let hash = hash_str(&text);
                     if out.shown.try_with_value(|shown| *shown != (path.clone(), hash)) == Some(true) {
                         out.data.try_set(Some(parse(&text)));
                         out.shown.try_set_value((path.clone(), hash));

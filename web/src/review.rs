@@ -264,11 +264,21 @@ fn ReviewView(
             submit(Draft::new(), "reject", Some(reason).filter(|r| !r.is_empty()))
         }
     };
+    // Forgets this proposal's submission on the device, once its conflict
+    // or refusal has been seen.
+    let dismiss = {
+        let pid = pid.clone();
+        move || {
+            let pid = pid.clone();
+            leptos::task::spawn_local(async move { sync.dismiss(&pid).await });
+        }
+    };
     // The conflicting changes leave the submission (and stay pending, to
     // be looked at again); the others are decided as before: with nothing
     // decided one by one, that was "accept all".
     let set_aside = {
         let persist = persist.clone();
+        let dismiss = dismiss.clone();
         let pid = pid.clone();
         move |_| {
             let ids = conflicts.get_untracked();
@@ -283,14 +293,12 @@ fn ReviewView(
             });
             rest.set("pending");
             persist();
-            let pid = pid.clone();
-            leptos::task::spawn_local(async move { sync.dismiss(&pid).await });
+            dismiss();
             notice
                 .set(Some((true, format!("{} conflicting change(s) set aside; submit to apply the rest.", ids.len()))));
         }
     };
-    let pid_for_dismiss = pid.clone();
-    let pid_for_refused = pid.clone();
+    let dismiss_refused = dismiss.clone();
 
     view! {
         <nav class="crumbs" aria-label="Breadcrumb">
@@ -314,24 +322,24 @@ fn ReviewView(
                 {move || {
                     let ids = conflicts.get();
                     (!ids.is_empty()).then(|| {
-                        let pid = pid_for_dismiss.clone();
+                        let dismiss = dismiss.clone();
                         view! {
                             <div class="banner conflict" role="alert" data-testid="conflict-banner">
                                 <strong>"The store moved since this proposal was made."</strong>
                                 {format!(" These changes touch entries that changed meanwhile: {}. Look at them again, then submit again. ", ids.join(", "))}
                                 <button data-testid="set-aside" on:click=set_aside.clone()>"Set the conflicting changes aside"</button>
                                 " "
-                                <button class="link" on:click=move |_| { let pid = pid.clone(); leptos::task::spawn_local(async move { sync.dismiss(&pid).await }) }>"Dismiss"</button>
+                                <button class="link" on:click=move |_| dismiss()>"Dismiss"</button>
                             </div>
                         }
                     })
                 }}
                 {move || refused.get().map(|m| {
-                    let pid = pid_for_refused.clone();
+                    let dismiss = dismiss_refused.clone();
                     view! {
                         <div class="banner conflict" role="alert" data-testid="refused-banner">
                             <strong>"Your decisions were refused: "</strong>{m}" "
-                            <button class="link" on:click=move |_| { let pid = pid.clone(); leptos::task::spawn_local(async move { sync.dismiss(&pid).await }) }>"Dismiss"</button>
+                            <button class="link" on:click=move |_| dismiss()>"Dismiss"</button>
                         </div>
                     }
                 })}

@@ -3,7 +3,7 @@
 //! verified by its content-word Jaccard. No all-pairs scan: work grows with
 //! the number of entries and the size of their buckets.
 
-use crate::text::{Features, SIGNATURE_LEN};
+use crate::text::{Features, FeaturesRef, SIGNATURE_LEN};
 
 /// LSH rows per band; `SIGNATURE_LEN / ROWS` bands. With 2 rows and 12
 /// bands a pair of Jaccard 0.5 becomes a candidate with probability 0.97,
@@ -56,7 +56,24 @@ impl Sketch {
     }
 }
 
-/// Two items (indices into the caller's slice, `a < b`) and their score.
+/// Texts' features by index: a slice of `Features`, or a pass's items,
+/// whose content words share one array.
+pub trait FeatureTable {
+    /// How many texts the table holds.
+    fn count(&self) -> usize;
+    fn features(&self, i: usize) -> FeaturesRef<'_>;
+}
+
+impl FeatureTable for [Features] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn features(&self, i: usize) -> FeaturesRef<'_> {
+        self[i].borrowed()
+    }
+}
+
+/// Two items (indices into the caller's table, `a < b`) and their score.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SimilarPair {
     pub a: usize,
@@ -69,16 +86,12 @@ pub struct SimilarPair {
 /// 64-bit hash of the normalized text together with their content-word set
 /// (numbers included) and negation, so a hash collision alone cannot group
 /// two texts.
-pub fn exact_groups<T: AsRef<Features>>(items: &[T]) -> Vec<Vec<usize>> {
-    let features = |i: usize| items[i].as_ref();
+pub fn exact_groups(items: &(impl FeatureTable + ?Sized)) -> Vec<Vec<usize>> {
+    let features = |i: usize| items.features(i);
     // Radix-sorted like the LSH buckets: top 40 bits of the hash, index in
     // the low 24; `same` below settles what 40 bits cannot.
-    let mut packed: Vec<u64> = items
-        .iter()
-        .take(MAX_ITEMS)
-        .enumerate()
-        .map(|(i, f)| (f.as_ref().norm_hash & !INDEX_MASK) | i as u64)
-        .collect();
+    let mut packed: Vec<u64> =
+        (0..items.count().min(MAX_ITEMS)).map(|i| (features(i).norm_hash & !INDEX_MASK) | i as u64).collect();
     radix_sort_keys(&mut packed, &mut Vec::new());
     let keyed: Vec<(u64, usize)> = packed.iter().map(|&k| (k & !INDEX_MASK, (k & INDEX_MASK) as usize)).collect();
     let same = |x: usize, y: usize| {
@@ -104,23 +117,24 @@ pub fn exact_groups<T: AsRef<Features>>(items: &[T]) -> Vec<Vec<usize>> {
 /// Pairs of items with content Jaccard `>= min_score`, found through LSH
 /// candidates, sorted by `(a, b)`. Items with no content words are skipped
 /// (exact matching covers them), and so are items past `MAX_ITEMS`.
-pub fn similar_pairs<T: AsRef<Features>>(items: &[T], min_score: f32) -> Vec<SimilarPair> {
-    let features = |i: usize| items[i].as_ref();
+pub fn similar_pairs(items: &(impl FeatureTable + ?Sized), min_score: f32) -> Vec<SimilarPair> {
+    let features = |i: usize| items.features(i);
     let mut candidates: Vec<u64> = Vec::new();
     // Each bucket key keeps its top 40 bits and carries the item index in
     // the low 24, so a band is a plain u64 array. Two keys that agree on 40
     // bits only make a candidate that verification then drops. All bands'
     // keys are computed in one pass over the items.
-    let n = items.len().min(MAX_ITEMS);
+    let n = items.count().min(MAX_ITEMS);
     let mut bands: Vec<Vec<u64>> = (0..BANDS).map(|_| Vec::with_capacity(n)).collect();
     let mut sketches = vec![Sketch::default(); n];
-    for (i, f) in items.iter().map(AsRef::as_ref).enumerate().take(n) {
+    for (i, sketch) in sketches.iter_mut().enumerate() {
+        let f = features(i);
         if f.content.is_empty() {
             continue;
         }
-        sketches[i] = Sketch::of(&f.content);
+        *sketch = Sketch::of(f.content);
         // Signatures are made here, used once, and never stored.
-        let signature = crate::text::minhash(&f.content);
+        let signature = crate::text::minhash(f.content);
         for (band, keys) in bands.iter_mut().enumerate() {
             let mut key = band as u64;
             for &r in &signature[band * ROWS..(band + 1) * ROWS] {
@@ -156,7 +170,7 @@ pub fn similar_pairs<T: AsRef<Features>>(items: &[T], min_score: f32) -> Vec<Sim
             if sketches[a].jaccard_bound(&sketches[b]) < min_score {
                 return None;
             }
-            let score = features(a).jaccard(features(b));
+            let score = features(a).jaccard(&features(b));
             (score >= min_score).then_some(SimilarPair { a, b, score })
         })
         .collect()
@@ -287,7 +301,7 @@ mod tests {
     #[test]
     fn exact_groups_ignore_case_and_punctuation() {
         let f = feats(&["User likes tea.", "deploy on fridays", "user LIKES tea", "USER likes tea!!"]);
-        assert_eq!(exact_groups(&f), vec![vec![0, 2, 3]]);
+        assert_eq!(exact_groups(&f[..]), vec![vec![0, 2, 3]]);
     }
 
     #[test]
@@ -299,7 +313,7 @@ mod tests {
             "Production deploys happen Tuesday mornings",
             "The cat sat on the mat",
         ]);
-        let pairs: Vec<(usize, usize)> = similar_pairs(&f, 0.6).iter().map(|p| (p.a, p.b)).collect();
+        let pairs: Vec<(usize, usize)> = similar_pairs(&f[..], 0.6).iter().map(|p| (p.a, p.b)).collect();
         assert_eq!(pairs, vec![(0, 2), (1, 3)]);
     }
 
@@ -311,7 +325,7 @@ mod tests {
         texts.push("unusual zygote quokka".into());
         texts.push("Unusual zygotes quokka!".into());
         let f: Vec<Features> = texts.iter().map(|t| Features::of(t)).collect();
-        let pairs = similar_pairs(&f, 0.5);
+        let pairs = similar_pairs(&f[..], 0.5);
         assert!(pairs.iter().any(|p| (p.a, p.b) == (500, 501)));
         assert!(pairs.len() < 500 * 16, "{} pairs", pairs.len());
     }

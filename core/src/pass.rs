@@ -8,6 +8,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::dedup::FeatureTable;
 use crate::dedup::{cosine, exact_groups, similar_pairs, UnionFind};
 use crate::entry::{EntryKind, Id, MemoryEntry, MessageRef, Provenance, Timestamp, Trust};
 use crate::error::{Error, Result};
@@ -21,7 +22,7 @@ use crate::review::ReviewHistory;
 use crate::session::Session;
 use crate::store::MemoryStore;
 use crate::supersede::{claim_of, relation, subject_of_text, Claim, Older, Relation};
-use crate::text::Features;
+use crate::text::{Features, FeaturesRef, Span};
 
 /// Settings of a pass. `recommended` gives the defaults the service uses.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -176,12 +177,6 @@ fn time_bound_phrase(normalized: &str) -> Option<&'static str> {
     None
 }
 
-impl AsRef<Features> for Item<'_> {
-    fn as_ref(&self) -> &Features {
-        &self.features
-    }
-}
-
 /// One thing the pass reasons about: an active entry, or a statement read
 /// from a transcript that may become one.
 struct Item<'a> {
@@ -190,14 +185,21 @@ struct Item<'a> {
     kind: EntryKind,
     observed: Timestamp,
     trust: Trust,
-    features: Features,
+    /// Content words are in `Items::words`.
+    features: Features<Span>,
 }
 
+const _: () = assert!(std::mem::size_of::<Item<'_>>() <= 64, "an item row fits a cache line");
+
 /// Every item of a pass, with what only one rule reads kept in columns of
-/// its own: the stages that go over every item then move 128 bytes an item,
-/// not 256, and a million items fit in half the memory.
+/// its own: the stages that go over every item then move 64 bytes an item.
+/// Content words of every item share one array, so reading a million
+/// texts makes no allocation per text.
 struct Items<'a> {
     rows: Vec<Item<'a>>,
+    words: Vec<u64>,
+    /// Set when `words` outgrew its 32-bit offsets (billions of words).
+    too_many_words: bool,
     /// What each text claims, when it is one sentence with a slot.
     claims: Vec<Option<Claim>>,
     /// Who or what each text is about, as supersession reads it.
@@ -216,15 +218,36 @@ impl<'a> std::ops::Deref for Items<'a> {
     }
 }
 
+impl FeatureTable for Items<'_> {
+    fn count(&self) -> usize {
+        self.rows.len()
+    }
+    fn features(&self, i: usize) -> FeaturesRef<'_> {
+        Items::features(self, i)
+    }
+}
+
 impl<'a> Items<'a> {
     fn with_capacity(n: usize) -> Self {
         Items {
             rows: Vec::with_capacity(n),
+            words: Vec::with_capacity(n * 8),
+            too_many_words: false,
             claims: Vec::with_capacity(n),
             subjects: Vec::with_capacity(n),
             time_bounds: Vec::with_capacity(n),
             topics: Vec::with_capacity(n),
         }
+    }
+
+    /// Item `i`'s features, its content words borrowed.
+    fn features(&self, i: usize) -> FeaturesRef<'_> {
+        let f = &self.rows[i].features;
+        f.with_content(&self.words[f.content.range()])
+    }
+
+    fn content(&self, i: usize) -> &[u64] {
+        &self.words[self.rows[i].features.content.range()]
     }
 
     fn read_entry(&mut self, buffer: &mut String, e: &'a MemoryEntry) {
@@ -251,7 +274,11 @@ impl<'a> Items<'a> {
         // than one thing, and retiring it for one of them would lose the
         // rest. The same holds for a note that mentions "tomorrow".
         let single = crate::text::is_single_sentence(text);
-        self.rows.push(Item { entry, statement, kind, observed, trust, features: Features::of_normalized(buffer) });
+        let Some(features) = Features::append_normalized(buffer, &mut self.words) else {
+            self.too_many_words = true;
+            return;
+        };
+        self.rows.push(Item { entry, statement, kind, observed, trust, features });
         self.claims.push(if single { claim_of(subject, buffer) } else { None });
         self.subjects.push(subject_of_text(subject, buffer));
         self.time_bounds.push(if single { time_bound_phrase(buffer) } else { None });
@@ -290,6 +317,9 @@ pub fn run_pass(input: &PassInput<'_>, config: &PassConfig) -> Result<PassOutput
     for s in &said_statements {
         items.read(&mut buffer, &s.text, None, Some(s), s.kind, None, s.said.at, s.said.trust);
     }
+    if items.too_many_words {
+        return Err(Error::invalid("store", "holds more than 4 billion words; split it"));
+    }
     let mut pass = Builder::new(input, config, &items);
     pass.supersede();
     pass.merge_duplicates();
@@ -323,8 +353,8 @@ struct Builder<'a, 'i> {
 impl<'a, 'i> Builder<'a, 'i> {
     fn new(input: &'a PassInput<'a>, config: &'a PassConfig, items: &'i Items<'a>) -> Self {
         let min = config.consolidate_threshold.min(config.candidate_threshold);
-        let mut pairs = similar_pairs(&items[..], min);
-        for group in exact_groups(&items[..]) {
+        let mut pairs = similar_pairs(items, min);
+        for group in exact_groups(items) {
             for (k, &a) in group.iter().enumerate() {
                 for &b in &group[k + 1..] {
                     pairs.push(crate::dedup::SimilarPair { a, b, score: 1.0 });
@@ -422,11 +452,7 @@ impl<'a, 'i> Builder<'a, 'i> {
         let relate = |newer: &Claim, older: usize| {
             relation(
                 newer,
-                &Older {
-                    claim: claims[older].as_ref(),
-                    subject: subjects[older],
-                    content: &items[older].features.content,
-                },
+                &Older { claim: claims[older].as_ref(), subject: subjects[older], content: items.content(older) },
             )
         };
         // Older item -> (newer item, relation), the earliest newer one wins.
@@ -521,9 +547,9 @@ impl<'a, 'i> Builder<'a, 'i> {
         }
         if !retract_keys.is_empty() {
             let mut holders: HashMap<(u64, u64), Vec<usize>> = HashMap::default();
-            for (i, item) in self.items.iter().enumerate() {
-                let Some(s) = subjects[i] else { continue };
-                for &w in &item.features.content {
+            for (i, subject) in subjects.iter().enumerate() {
+                let Some(s) = *subject else { continue };
+                for &w in self.items.content(i) {
                     if retract_keys.contains(&(s, w)) {
                         holders.entry((s, w)).or_default().push(i);
                     }
@@ -630,7 +656,12 @@ impl<'a, 'i> Builder<'a, 'i> {
             let (a, b) = (&self.items[p.a], &self.items[p.b]);
             if self.claimed[p.a]
                 || self.claimed[p.b]
-                || !is_duplicate(&a.features, &b.features, p.score, self.config.merge_threshold)
+                || !is_duplicate(
+                    &self.items.features(p.a),
+                    &self.items.features(p.b),
+                    p.score,
+                    self.config.merge_threshold,
+                )
             {
                 continue;
             }
@@ -894,25 +925,25 @@ impl<'a, 'i> Builder<'a, 'i> {
         let obs = observations(sessions);
         let features: Vec<Features> = obs.iter().map(|o| Features::of(&o.said.quote)).collect();
         let mut uf = UnionFind::new(obs.len());
-        for p in similar_pairs(&features, 0.5) {
+        for p in similar_pairs(&features[..], 0.5) {
             if obs[p.a].kind == obs[p.b].kind {
                 uf.union(p.a, p.b);
             }
         }
-        for g in exact_groups(&features) {
+        for g in exact_groups(&features[..]) {
             for w in g.windows(2) {
                 if obs[w[0]].kind == obs[w[1]].kind {
                     uf.union(w[0], w[1]);
                 }
             }
         }
-        let known: Vec<Features> = self
-            .items
-            .iter()
-            .filter(|i| {
-                matches!(i.kind, EntryKind::Pattern | EntryKind::Mistake | EntryKind::Preference) && i.entry.is_some()
+        let known: Vec<FeaturesRef<'_>> = (0..self.items.len())
+            .filter(|&i| {
+                let item = &self.items[i];
+                matches!(item.kind, EntryKind::Pattern | EntryKind::Mistake | EntryKind::Preference)
+                    && item.entry.is_some()
             })
-            .map(|i| i.features.clone())
+            .map(|i| self.items.features(i))
             .collect();
         for group in uf.groups() {
             // One piece of evidence per session: its first observation.
@@ -1093,7 +1124,7 @@ pub(crate) fn add_risk_flags(
 
 /// Whether two texts say the same thing: close enough, or one adding
 /// nothing to the other, and never when numbers or negation differ.
-fn is_duplicate(a: &Features, b: &Features, score: f32, merge_threshold: f32) -> bool {
+fn is_duplicate(a: &FeaturesRef<'_>, b: &FeaturesRef<'_>, score: f32, merge_threshold: f32) -> bool {
     if a.negated != b.negated || a.numbers != b.numbers {
         return false;
     }

@@ -214,15 +214,16 @@ pub fn is_pleasantry(word: &str) -> bool {
     )
 }
 
-/// Everything the similarity rules need to know about one text.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Features {
+/// Everything the similarity rules need to know about one text. `W` holds
+/// the content words: inline by default, a slice when borrowed (see
+/// `FeaturesRef`), or a `Span` of an array many texts share, as a pass
+/// keeps them so that a million texts are one allocation, not a million.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Features<W = smallvec::SmallVec<[u64; 8]>> {
     /// Hash of the normalized text: equal texts, equal hashes.
     pub norm_hash: u64,
     /// Hashes of stemmed content words, sorted and deduplicated.
-    /// Inline up to eight words: most entries fit, so reading a pair's
-    /// words costs one cache miss, not two.
-    pub content: smallvec::SmallVec<[u64; 8]>,
+    pub content: W,
     /// One hash of the set of numbers in the text, 0 when it has none:
     /// rules only ask whether two texts name the same numbers, and a set
     /// of them per text would be a heap allocation per text.
@@ -232,9 +233,27 @@ pub struct Features {
     pub no_information: bool,
 }
 
-impl AsRef<Features> for Features {
-    fn as_ref(&self) -> &Features {
-        self
+/// Features with their content words borrowed.
+pub type FeaturesRef<'a> = Features<&'a [u64]>;
+
+/// Where a text's content words lie in an array shared by many texts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.start as usize + self.len as usize
+    }
+
+    pub fn len(self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len == 0
     }
 }
 
@@ -246,36 +265,56 @@ impl Features {
     /// Features of an already normalized text.
     pub fn of_normalized(normalized: &str) -> Features {
         let mut content = smallvec::SmallVec::new();
-        let mut numbers: smallvec::SmallVec<[u64; 4]> = smallvec::SmallVec::new();
-        let mut negated = false;
-        let mut informative = false;
-        for word in normalized.split_ascii_whitespace() {
-            informative = informative || !(is_stopword(word) || is_pleasantry(word));
-            if is_negation(word) {
-                negated = true;
-                content.push(hash_str(word));
-            } else if word.bytes().any(|b| b.is_ascii_digit()) {
-                let h = hash_str(word);
-                numbers.push(h);
-                content.push(h);
-            } else if !is_stopword(word) {
-                content.push(hash_str(stem(word)));
-            }
-        }
+        let f = scan(normalized, |h| content.push(h));
         content.sort_unstable();
         content.dedup();
-        numbers.sort_unstable();
-        numbers.dedup();
-        let no_information = numbers.is_empty() && !informative;
-        // Sorted and deduplicated, so the same set gives the same hash.
-        let numbers = numbers.iter().fold(0, |acc, &h| mix(acc ^ h).max(1));
-        Features { norm_hash: hash_str(normalized), content, numbers, negated, no_information }
+        f.with_content(content)
     }
 
+    pub fn borrowed(&self) -> FeaturesRef<'_> {
+        self.with_content(&self.content[..])
+    }
+}
+
+impl Features<Span> {
+    /// Features of a normalized text, its content words appended to
+    /// `words`; `None` when `words` would pass `u32::MAX` entries.
+    pub fn append_normalized(normalized: &str, words: &mut Vec<u64>) -> Option<Features<Span>> {
+        let start = words.len();
+        let f = scan(normalized, |h| words.push(h));
+        words[start..].sort_unstable();
+        let mut kept = start;
+        for k in start..words.len() {
+            if kept == start || words[k] != words[kept - 1] {
+                words[kept] = words[k];
+                kept += 1;
+            }
+        }
+        words.truncate(kept);
+        let span = Span { start: u32::try_from(start).ok()?, len: u32::try_from(kept - start).ok()? };
+        Some(f.with_content(span))
+    }
+}
+
+impl<W> Features<W> {
+    /// The same features with other content words.
+    pub fn with_content<V>(&self, content: V) -> Features<V> {
+        Features {
+            norm_hash: self.norm_hash,
+            content,
+            numbers: self.numbers,
+            negated: self.negated,
+            no_information: self.no_information,
+        }
+    }
+}
+
+impl<W: AsRef<[u64]>> Features<W> {
     /// Jaccard similarity of the content-word sets.
-    pub fn jaccard(&self, other: &Features) -> f32 {
-        let common = intersection_len(&self.content, &other.content);
-        let union = self.content.len() + other.content.len() - common;
+    pub fn jaccard<V: AsRef<[u64]>>(&self, other: &Features<V>) -> f32 {
+        let (a, b) = (self.content.as_ref(), other.content.as_ref());
+        let common = intersection_len(a, b);
+        let union = a.len() + b.len() - common;
         if union == 0 {
             return if self.norm_hash == other.norm_hash { 1.0 } else { 0.0 };
         }
@@ -283,10 +322,38 @@ impl Features {
     }
 
     /// Content words only in `self`, only in `other`.
-    pub fn difference_sizes(&self, other: &Features) -> (usize, usize) {
-        let common = intersection_len(&self.content, &other.content);
-        (self.content.len() - common, other.content.len() - common)
+    pub fn difference_sizes<V: AsRef<[u64]>>(&self, other: &Features<V>) -> (usize, usize) {
+        let (a, b) = (self.content.as_ref(), other.content.as_ref());
+        let common = intersection_len(a, b);
+        (a.len() - common, b.len() - common)
     }
+}
+
+/// Reads a normalized text: hands each content word's hash to `push`
+/// (unsorted, maybe repeated) and returns the rest of its features.
+fn scan(normalized: &str, mut push: impl FnMut(u64)) -> Features<()> {
+    let mut numbers: smallvec::SmallVec<[u64; 4]> = smallvec::SmallVec::new();
+    let mut negated = false;
+    let mut informative = false;
+    for word in normalized.split_ascii_whitespace() {
+        informative = informative || !(is_stopword(word) || is_pleasantry(word));
+        if is_negation(word) {
+            negated = true;
+            push(hash_str(word));
+        } else if word.bytes().any(|b| b.is_ascii_digit()) {
+            let h = hash_str(word);
+            numbers.push(h);
+            push(h);
+        } else if !is_stopword(word) {
+            push(hash_str(stem(word)));
+        }
+    }
+    numbers.sort_unstable();
+    numbers.dedup();
+    let no_information = numbers.is_empty() && !informative;
+    // Sorted and deduplicated, so the same set gives the same hash.
+    let numbers = numbers.iter().fold(0, |acc, &h| mix(acc ^ h).max(1));
+    Features { norm_hash: hash_str(normalized), content: (), numbers, negated, no_information }
 }
 
 /// Size of the intersection of two sorted, deduplicated slices.
@@ -379,6 +446,19 @@ pub fn sentences(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn features_in_a_shared_array_match_features_held_inline() {
+        let texts = ["Not 3 of the 3 cats, not one!", "", "hi thanks", "the the the", "Alice's editor is vim 9.1"];
+        let mut words = vec![7];
+        for text in texts {
+            let owned = Features::of(text);
+            let shared = Features::append_normalized(&normalize(text), &mut words).expect("few words");
+            assert_eq!(&words[shared.content.range()], &owned.content[..], "{text:?}");
+            assert_eq!(shared.with_content(()), owned.with_content(()), "{text:?}");
+        }
+        assert_eq!(words[0], 7, "earlier words are left alone");
+    }
 
     #[test]
     fn normalize_folds_case_punctuation_and_apostrophes() {

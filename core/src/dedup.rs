@@ -93,14 +93,13 @@ pub fn exact_groups(items: &(impl FeatureTable + ?Sized)) -> Vec<Vec<usize>> {
     let mut packed: Vec<u64> =
         (0..items.count().min(MAX_ITEMS)).map(|i| (features(i).norm_hash & !INDEX_MASK) | i as u64).collect();
     radix_sort_keys(&mut packed, &mut Vec::new());
-    let keyed: Vec<(u64, usize)> = packed.iter().map(|&k| (k & !INDEX_MASK, (k & INDEX_MASK) as usize)).collect();
     let same = |x: usize, y: usize| {
         let (a, b) = (features(x), features(y));
         a.norm_hash == b.norm_hash && a.content == b.content && a.negated == b.negated
     };
     let mut groups = Vec::new();
-    for run in keyed.chunk_by(|x, y| x.0 == y.0).filter(|run| run.len() >= 2) {
-        let mut rest: Vec<usize> = run.iter().map(|&(_, i)| i).collect();
+    for run in packed.chunk_by(|x, y| (x ^ y) & !INDEX_MASK == 0).filter(|run| run.len() >= 2) {
+        let mut rest: Vec<usize> = run.iter().map(|&k| (k & INDEX_MASK) as usize).collect();
         while rest.len() >= 2 {
             let first = rest[0];
             let (group, others): (Vec<usize>, Vec<usize>) = rest.iter().partition(|&&i| same(first, i));

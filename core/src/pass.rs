@@ -3,13 +3,13 @@
 //! the same inputs in any order give the same proposal.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroU64;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::dedup::FeatureTable;
-use crate::dedup::{cosine, exact_groups, similar_pairs, UnionFind};
+use crate::dedup::{cosine, exact_groups, similar_pairs, FeatureTable, UnionFind};
 use crate::entry::{EntryKind, Id, MemoryEntry, MessageRef, Provenance, Timestamp, Trust};
 use crate::error::{Error, Result};
 use crate::learn::{observations, statements, ObservationKind, Said, Statement};
@@ -141,6 +141,12 @@ pub struct PassOutput {
     pub unsettled: Vec<UnsettledGroup>,
 }
 
+/// A hash as a column keeps it: eight bytes, not sixteen. A hash of 0
+/// (odds 2^-64) is read as 1, one more way two hashes may collide.
+fn hash_key(hash: u64) -> NonZeroU64 {
+    NonZeroU64::new(hash).unwrap_or(NonZeroU64::MIN)
+}
+
 const TIME_BOUND: &[&str] = &["today", "tomorrow", "tonight", "this week", "next week", "this weekend", "right now"];
 
 /// The heading of a note that starts "Heading: ..." (one to four words
@@ -154,8 +160,9 @@ fn topic_of(text: &str) -> Option<u64> {
     Some(crate::text::hash_str(&crate::text::normalize(head)))
 }
 
-/// The first time-bound phrase in a normalized text, if any.
-fn time_bound_phrase(normalized: &str) -> Option<&'static str> {
+/// The first time-bound phrase in a normalized text, if any, as its place
+/// in `TIME_BOUND`.
+fn time_bound_phrase(normalized: &str) -> Option<u8> {
     let mut previous = "";
     for word in normalized.split_ascii_whitespace() {
         // Every word of every phrase is 3 to 8 letters long.
@@ -163,13 +170,13 @@ fn time_bound_phrase(normalized: &str) -> Option<&'static str> {
             previous = word;
             continue;
         }
-        for phrase in TIME_BOUND {
+        for (k, phrase) in TIME_BOUND.iter().enumerate() {
             let hit = match phrase.split_once(' ') {
                 Some((first, second)) => previous == first && word == second,
                 None => word == *phrase,
             };
             if hit {
-                return Some(phrase);
+                return Some(k as u8);
             }
         }
         previous = word;
@@ -203,11 +210,11 @@ struct Items<'a> {
     /// What each text claims, when it is one sentence with a slot.
     claims: Vec<Option<Claim>>,
     /// Who or what each text is about, as supersession reads it.
-    subjects: Vec<Option<u64>>,
+    subjects: Vec<Option<NonZeroU64>>,
     /// The time-bound phrase of a one-sentence text ("tomorrow").
-    time_bounds: Vec<Option<&'static str>>,
+    time_bounds: Vec<Option<u8>>,
     /// The heading of a note written as "Heading: ...".
-    topics: Vec<Option<u64>>,
+    topics: Vec<Option<NonZeroU64>>,
 }
 
 /// The rows, as a slice: what most rules read.
@@ -280,9 +287,9 @@ impl<'a> Items<'a> {
         };
         self.rows.push(Item { entry, statement, kind, observed, trust, features });
         self.claims.push(if single { claim_of(subject, buffer) } else { None });
-        self.subjects.push(subject_of_text(subject, buffer));
+        self.subjects.push(subject_of_text(subject, buffer).map(hash_key));
         self.time_bounds.push(if single { time_bound_phrase(buffer) } else { None });
-        self.topics.push(topic_of(text));
+        self.topics.push(topic_of(text).map(hash_key));
     }
 }
 
@@ -452,7 +459,11 @@ impl<'a, 'i> Builder<'a, 'i> {
         let relate = |newer: &Claim, older: usize| {
             relation(
                 newer,
-                &Older { claim: claims[older].as_ref(), subject: subjects[older], content: items.content(older) },
+                &Older {
+                    claim: claims[older].as_ref(),
+                    subject: subjects[older].map(NonZeroU64::get),
+                    content: items.content(older),
+                },
             )
         };
         // Older item -> (newer item, relation), the earliest newer one wins.
@@ -548,7 +559,7 @@ impl<'a, 'i> Builder<'a, 'i> {
         if !retract_keys.is_empty() {
             let mut holders: HashMap<(u64, u64), Vec<usize>> = HashMap::default();
             for (i, subject) in subjects.iter().enumerate() {
-                let Some(s) = *subject else { continue };
+                let Some(s) = subject.map(NonZeroU64::get) else { continue };
                 for &w in self.items.content(i) {
                     if retract_keys.contains(&(s, w)) {
                         holders.entry((s, w)).or_default().push(i);
@@ -743,7 +754,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                 continue;
             }
             let f = &self.items[i].features;
-            let time_word = self.items.time_bounds[i];
+            let time_word = self.items.time_bounds[i].map(|k| TIME_BOUND[usize::from(k)]);
             let (reason, confidence) = if let (Some(w), true) = (time_word, entry.observed().millis() < stale_before) {
                 let days = (self.config.now.millis() - entry.observed().millis()) / Timestamp::DAY;
                 (format!("time-bound (\"{w}\") and observed {days} days ago"), 0.7)
@@ -806,7 +817,7 @@ impl<'a, 'i> Builder<'a, 'i> {
         }
         // Notes about one subject written from one session are related
         // whatever their wording: a session's notes become one entry.
-        let mut by_session: Vec<(u64, &Id, usize)> = Vec::new();
+        let mut by_session: Vec<(NonZeroU64, &Id, usize)> = Vec::new();
         for (i, item) in self.items.iter().enumerate() {
             let (Some(e), Some(subject)) = (item.entry, subjects[i]) else { continue };
             if self.claimed[i] || e.kind != EntryKind::Note {
@@ -823,7 +834,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             }
         }
         // Notes under one heading ("Billing API: ...") are related too.
-        let mut by_topic: Vec<(u64, usize)> = Vec::new();
+        let mut by_topic: Vec<(NonZeroU64, usize)> = Vec::new();
         for (i, item) in self.items.iter().enumerate() {
             let (Some(e), Some(topic)) = (item.entry, self.items.topics[i]) else { continue };
             if !self.claimed[i] && e.kind == EntryKind::Note {

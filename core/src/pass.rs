@@ -481,21 +481,29 @@ impl<'a, 'i> Builder<'a, 'i> {
             }
         };
 
-        // Slots: group by (subject, attribute) with a radix sort of packed
-        // keys, not a hash map: a million claims must not mean a million
-        // small allocations. `relate` checks the full subject and attribute,
-        // so keys that agree only on their 40 packed bits change nothing.
-        let mut slot_keys: Vec<u64> = claims
-            .iter()
-            .enumerate()
-            .take(crate::dedup::MAX_ITEMS)
-            .filter_map(|(i, c)| match c {
-                Some(Claim::Slot { subject, attribute, .. }) => {
-                    Some((crate::text::mix(subject ^ attribute.rotate_left(17)) & !crate::dedup::INDEX_MASK) | i as u64)
+        // One read of the claims sorts them by kind. Slots are grouped by
+        // (subject, attribute) with a radix sort of packed keys, not a hash
+        // map: a million claims must not mean a million small allocations.
+        // `relate` checks the full subject and attribute, so keys that agree
+        // only on their 40 packed bits change nothing.
+        let mut slot_keys: Vec<u64> = Vec::new();
+        let (mut switches, mut retractions) = (Vec::new(), Vec::new());
+        // Slots by (subject, value word), only for the words switches name.
+        let mut switch_keys: HashSet<(u64, u64)> = HashSet::default();
+        for (i, c) in claims.iter().enumerate() {
+            match c {
+                Some(Claim::Slot { subject, attribute, .. }) if i < crate::dedup::MAX_ITEMS => {
+                    let key = crate::text::mix(subject ^ attribute.rotate_left(17)) & !crate::dedup::INDEX_MASK;
+                    slot_keys.push(key | i as u64);
                 }
-                _ => None,
-            })
-            .collect();
+                Some(Claim::Switch { subject, old, .. }) => {
+                    switch_keys.extend(old.iter().map(|w| (*subject, *w)));
+                    switches.push(i);
+                }
+                Some(Claim::Retract { .. }) => retractions.push(i),
+                _ => {}
+            }
+        }
         crate::dedup::radix_sort_keys(&mut slot_keys, &mut Vec::new());
         let key = |k: &u64| k & !crate::dedup::INDEX_MASK;
         for group in slot_keys.chunk_by(|x, y| key(x) == key(y)).filter(|g| g.len() > 1) {
@@ -510,15 +518,6 @@ impl<'a, 'i> Builder<'a, 'i> {
                 }
             }
         }
-        // Slots by (subject, value word), only for the words switches name.
-        let switch_keys: HashSet<(u64, u64)> = claims
-            .iter()
-            .filter_map(|c| match c {
-                Some(Claim::Switch { subject, old, .. }) => Some(old.iter().map(move |w| (*subject, *w))),
-                _ => None,
-            })
-            .flatten()
-            .collect();
         let mut by_value_word: HashMap<(u64, u64), Vec<usize>> = HashMap::default();
         if !switch_keys.is_empty() {
             for (i, c) in claims.iter().enumerate() {
@@ -533,29 +532,26 @@ impl<'a, 'i> Builder<'a, 'i> {
         }
         // Switches: "switched from X to Y" retires slots whose value names X.
         // Retractions: "no longer X" retires items containing all of X.
-        let mut retract_keys: HashSet<(u64, u64)> = HashSet::default();
-        for (newer, c) in claims.iter().enumerate() {
-            match c {
-                Some(Claim::Switch { subject, old, .. }) => {
-                    let mut candidates: Vec<usize> =
-                        old.iter().filter_map(|w| by_value_word.get(&(*subject, *w))).flatten().copied().collect();
-                    candidates.sort_unstable();
-                    candidates.dedup();
-                    for older in candidates {
-                        let rel = relate(c.as_ref().expect("matched Some"), older);
-                        if rel == Relation::Replaces {
-                            offer(older, newer, rel, self.items);
-                        }
-                    }
+        for &newer in &switches {
+            let Some(c @ Claim::Switch { subject, old, .. }) = &claims[newer] else { continue };
+            let mut candidates: Vec<usize> =
+                old.iter().filter_map(|w| by_value_word.get(&(*subject, *w))).flatten().copied().collect();
+            candidates.sort_unstable();
+            candidates.dedup();
+            for older in candidates {
+                let rel = relate(c, older);
+                if rel == Relation::Replaces {
+                    offer(older, newer, rel, self.items);
                 }
-                Some(Claim::Retract { subject, what }) => {
-                    if let Some(&w) = what.first() {
-                        retract_keys.insert((*subject, w));
-                    }
-                }
-                _ => {}
             }
         }
+        let retract_keys: HashSet<(u64, u64)> = retractions
+            .iter()
+            .filter_map(|&i| match &claims[i] {
+                Some(Claim::Retract { subject, what }) => what.first().map(|&w| (*subject, w)),
+                _ => None,
+            })
+            .collect();
         if !retract_keys.is_empty() {
             let mut holders: HashMap<(u64, u64), Vec<usize>> = HashMap::default();
             for (i, subject) in subjects.iter().enumerate() {
@@ -566,14 +562,14 @@ impl<'a, 'i> Builder<'a, 'i> {
                     }
                 }
             }
-            for (newer, c) in claims.iter().enumerate() {
-                let Some(Claim::Retract { subject, what }) = c else { continue };
+            for &newer in &retractions {
+                let Some(c @ Claim::Retract { subject, what }) = &claims[newer] else { continue };
                 let Some(list) = what.first().and_then(|w| holders.get(&(*subject, *w))) else { continue };
                 for &older in list {
                     if older == newer {
                         continue;
                     }
-                    let rel = relate(c.as_ref().expect("matched Some"), older);
+                    let rel = relate(c, older);
                     if rel == Relation::Retracts {
                         offer(older, newer, rel, self.items);
                     }

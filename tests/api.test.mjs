@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
-import { api, startRuntime, triggerCron } from "./harness.mjs";
+import { api, expectStatus, startRuntime, triggerCron } from "./harness.mjs";
 
 const DAY = 86_400_000;
 
@@ -20,12 +20,6 @@ before(async () => {
 after(async () => {
   await rt?.stop();
 });
-
-/** Asserts a status, showing the body when it differs. */
-function expectStatus(res, status) {
-  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 async function createAgent(id, config) {
   return expectStatus(await call("/api/v1/agents", { body: { id, name: `Agent ${id}`, config } }), 201);

@@ -5,17 +5,12 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { api, startRuntime } from "./harness.mjs";
+import { api, expectStatus, startRuntime } from "./harness.mjs";
 
 const ENTRIES = [
   { id: "f1", text: "The user prefers dark mode in the editor.", kind: "preference" },
   { id: "f2", text: "User preferred dark mode in editors", kind: "preference" },
 ];
-
-function expectStatus(res, status) {
-  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 describe("a pass that fails half-way", () => {
   let rt;

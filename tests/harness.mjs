@@ -2,6 +2,7 @@
 // (workerd through wrangler) with a fresh local D1 on free loopback ports,
 // and Debian's Chromium through playwright-core.
 
+import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
 import { mkdtemp, mkdir, rm, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -165,6 +166,13 @@ export async function workspaceVersion() {
   const m = toml.match(/\[workspace\.package\][^[]*?version\s*=\s*"([^"]+)"/);
   if (!m) throw new Error("no [workspace.package] version in Cargo.toml");
   return m[1];
+}
+
+/** Asserts an API answer's status, showing the body when it differs, and
+ * returns the body. */
+export function expectStatus(res, status) {
+  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
 }
 
 /**

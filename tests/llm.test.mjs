@@ -7,7 +7,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { api, startRuntime } from "./harness.mjs";
+import { api, expectStatus, startRuntime } from "./harness.mjs";
 import { startLlmStub } from "./llm_stub.mjs";
 
 /** Two pairs the rules find similar but cannot call duplicates. */
@@ -17,11 +17,6 @@ const UNSETTLED = [
   { id: "r1", text: "Alice leads the payments team and approves refunds over 500 dollars.", kind: "fact" },
   { id: "r2", text: "Refunds above 500 dollars need approval from Alice, who leads payments.", kind: "fact" },
 ];
-
-function expectStatus(res, status) {
-  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 /** A runtime whose LLM is the stub, with an agent holding `UNSETTLED`. */
 async function setup(vars) {

@@ -310,19 +310,20 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
     db.batch(batch).await?;
     let t_saved = crate::now().0;
 
+    let active = store.active().count();
     let unattended = !config.require_approval && !store_row.is_shared() && !proposal.changes.is_empty();
     let (auto, status) = if unattended {
-        let (report, status) = auto_apply(db, &store, &proposal, pass_config.large_deletion, now).await?;
+        let (report, status) = auto_apply(db, &store, active, &proposal, pass_config.large_deletion, now).await?;
         (Some(report), status)
     } else {
-        (None, if proposal.changes.is_empty() { "empty" } else { "pending" })
+        (None, proposals::initial_status(&proposal))
     };
     let t_done = crate::now().0;
 
     let counts: BTreeMap<&str, u32> = proposal.summary.counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let stats = json!({
         "entries": store.entries.len(),
-        "active_entries": store.active().count(),
+        "active_entries": active,
         "base_version": store.version,
         "sessions": sessions.len(),
         "window_since": window_start,
@@ -372,16 +373,18 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
 }
 
 /// Applies the changes no person needs to see (core's `auto_apply_plan`)
-/// to the store the pass read, and leaves the rest pending. Returns the
-/// report for the pass record and the proposal's status.
+/// to the store the pass read (`active` of its entries active), and leaves
+/// the rest pending. Returns the report for the pass record and the
+/// proposal's status.
 async fn auto_apply(
     db: &Db,
     store: &MemoryStore,
+    active: usize,
     proposal: &Proposal,
     large_deletion: usize,
     now: Timestamp,
 ) -> ApiResult<(Value, &'static str)> {
-    let plan = auto_apply_plan(proposal, store.active().count(), large_deletion);
+    let plan = auto_apply_plan(proposal, active, large_deletion);
     let waiting: Vec<Value> = plan.wait.iter().map(|(id, why)| json!({ "change_id": id, "reason": why })).collect();
     if plan.apply.is_empty() {
         return Ok((json!({ "applied": 0, "waiting": waiting.len(), "wait": waiting }), "pending"));

@@ -64,9 +64,18 @@ impl ProposalRow {
     }
 }
 
+/// The status a proposal is saved with, before anyone decides on it.
+pub(crate) fn initial_status(proposal: &Proposal) -> &'static str {
+    if proposal.changes.is_empty() {
+        "empty"
+    } else {
+        "pending"
+    }
+}
+
 /// The statements that store a new proposal.
 pub(crate) fn save(db: &Db, proposal: &Proposal, agent_id: &str, pass_id: i64) -> ApiResult<Vec<D1PreparedStatement>> {
-    let status = if proposal.changes.is_empty() { "empty" } else { "pending" };
+    let status = initial_status(proposal);
     let mut out = vec![db.stmt(
         &format!("INSERT INTO proposals ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8, ?9, ?10, NULL)"),
         &[

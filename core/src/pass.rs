@@ -944,13 +944,15 @@ impl<'a, 'i> Builder<'a, 'i> {
                 }
             }
         }
-        let known: Vec<FeaturesRef<'_>> = (0..self.items.len())
-            .filter(|&i| {
-                let item = &self.items[i];
+        let known: Vec<FeaturesRef<'_>> = self
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| {
                 matches!(item.kind, EntryKind::Pattern | EntryKind::Mistake | EntryKind::Preference)
                     && item.entry.is_some()
             })
-            .map(|i| self.items.features(i))
+            .map(|(i, _)| self.items.features(i))
             .collect();
         for group in uf.groups() {
             // One piece of evidence per session: its first observation.

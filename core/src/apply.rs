@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{AuditAction, AuditEvent};
 use crate::entry::{Id, MemoryEntry, Status, Timestamp, MAX_TEXT_BYTES};
 use crate::error::{Error, Result};
-use crate::proposal::{fingerprint, Change, ChangeKind, Proposal};
+use crate::proposal::{Change, ChangeKind, Fingerprint, Proposal};
 use crate::store::MemoryStore;
 
 /// A reviewer's decision on one change.
@@ -109,7 +109,7 @@ pub fn moved_changes(store: &MemoryStore, proposal: &Proposal, accepted: &[&Chan
         .iter()
         .filter(|c| {
             c.targets.iter().any(|t| match (current.get(t), proposal.base_fingerprints.get(t)) {
-                (Some(e), Some(fp)) => &fingerprint(e) != fp,
+                (Some(e), Some(&fp)) => Fingerprint::of(e) != fp,
                 _ => true,
             })
         })

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::entry::{Id, MemoryEntry, MAX_TEXT_BYTES};
 use crate::pass::UnsettledGroup;
-use crate::proposal::{fingerprint, Change, ChangeKind, Evidence, EvidenceSource, Proposal, TokenCost};
+use crate::proposal::{Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, Proposal, TokenCost};
 use crate::store::MemoryStore;
 
 /// Which wire format the model endpoint speaks.
@@ -360,7 +360,7 @@ pub fn incorporate(proposal: &mut Proposal, store: &MemoryStore, checked: Checke
         touched.extend(change.targets.iter().cloned());
         for t in &change.targets {
             if let Some(e) = store.get(t) {
-                proposal.base_fingerprints.insert(t.clone(), fingerprint(e));
+                proposal.base_fingerprints.insert(t.clone(), Fingerprint::of(e));
             }
         }
         if let Ok(id) = Id::new(format!("c{:04}", proposal.changes.len() + 1)) {

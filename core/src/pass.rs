@@ -15,8 +15,7 @@ use crate::error::{Error, Result};
 use crate::learn::{observations, statements, ObservationKind, Said, Statement};
 use crate::poison;
 use crate::proposal::{
-    fingerprint_hash, fingerprint_text, Change, ChangeKind, Evidence, EvidenceSource, Proposal, RiskFlag, RiskKind,
-    Summary, TokenCost,
+    Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, Proposal, RiskFlag, RiskKind, Summary, TokenCost,
 };
 use crate::review::ReviewHistory;
 use crate::session::Session;
@@ -205,6 +204,9 @@ const _: () = assert!(std::mem::size_of::<Item<'_>>() <= 64, "an item row fits a
 struct Items<'a> {
     rows: Vec<Item<'a>>,
     words: Vec<u64>,
+    /// How many rows are the store's active entries (they come first, then
+    /// transcript statements).
+    entries: usize,
     /// Set when `words` outgrew its 32-bit offsets (billions of words).
     too_many_words: bool,
     /// What each text claims, when it is one sentence with a slot.
@@ -239,6 +241,7 @@ impl<'a> Items<'a> {
         Items {
             rows: Vec::with_capacity(n),
             words: Vec::with_capacity(n * 8),
+            entries: 0,
             too_many_words: false,
             claims: Vec::with_capacity(n),
             subjects: Vec::with_capacity(n),
@@ -286,6 +289,7 @@ impl<'a> Items<'a> {
             return;
         };
         self.rows.push(Item { entry, statement, kind, observed, trust, features });
+        self.entries += usize::from(entry.is_some());
         self.claims.push(if single { claim_of(subject, buffer) } else { None });
         self.subjects.push(subject_of_text(subject, buffer).map(hash_key));
         self.time_bounds.push(if single { time_bound_phrase(buffer) } else { None });
@@ -350,7 +354,7 @@ struct Builder<'a, 'i> {
     /// Fingerprint of every target entry at the base version, hashed while
     /// the entry is at hand and kept by item: items are in id order, so
     /// sorting by item sorts by id without comparing a single string.
-    fingerprints: Vec<(u32, Id, u64)>,
+    fingerprints: Vec<(u32, Id, Fingerprint)>,
     sessions: HashMap<&'a Id, &'a Session>,
     held_back: u32,
     unsettled: Vec<UnsettledGroup>,
@@ -439,7 +443,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             involved.iter().filter_map(|&i| self.items[i].entry).collect();
         for &i in involved {
             if let Some(e) = self.items[i].entry.filter(|e| change.targets.contains(&e.id)) {
-                self.fingerprints.push((i as u32, e.id.clone(), fingerprint_hash(e)));
+                self.fingerprints.push((i as u32, e.id.clone(), Fingerprint::of(e)));
             }
         }
         add_risk_flags(
@@ -1007,7 +1011,7 @@ impl<'a, 'i> Builder<'a, 'i> {
 
     fn finish(mut self) -> PassOutput {
         let store = self.input.store;
-        let active = store.active().count();
+        let active = self.items.entries;
         let retired: usize = self.changes.iter().map(retired_by).sum();
         let proposal_wide_large = retired >= self.config.large_deletion && retired * 4 > active;
         if proposal_wide_large {
@@ -1026,10 +1030,8 @@ impl<'a, 'i> Builder<'a, 'i> {
         }
         self.fingerprints.sort_unstable_by_key(|f| f.0);
         self.fingerprints.dedup_by_key(|f| f.0);
-        let base_fingerprints: BTreeMap<Id, String> = std::mem::take(&mut self.fingerprints)
-            .into_iter()
-            .map(|(_, id, hash)| (id, fingerprint_text(hash)))
-            .collect();
+        let base_fingerprints: BTreeMap<Id, Fingerprint> =
+            std::mem::take(&mut self.fingerprints).into_iter().map(|(_, id, fp)| (id, fp)).collect();
         let mut per_kind = [0u32; ChangeKind::ALL.len()];
         for change in &self.changes {
             per_kind[ChangeKind::ALL.iter().position(|k| *k == change.kind).unwrap_or(0)] += 1;

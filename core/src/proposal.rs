@@ -3,10 +3,13 @@
 //! reviewer should weigh.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::entry::{Id, MemoryEntry, Timestamp};
+use crate::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,7 +147,7 @@ pub struct Proposal {
     pub summary: Summary,
     /// Fingerprint of every target entry as it was at the base version; a
     /// change whose targets no longer match has moved under the reviewer.
-    pub base_fingerprints: BTreeMap<Id, String>,
+    pub base_fingerprints: BTreeMap<Id, Fingerprint>,
 }
 
 impl Proposal {
@@ -160,7 +163,7 @@ impl Proposal {
         let base_fingerprints = changes
             .iter()
             .flat_map(|c| &c.targets)
-            .filter_map(|t| self.base_fingerprints.get(t).map(|fp| (t.clone(), fp.clone())))
+            .filter_map(|t| self.base_fingerprints.get(t).map(|&fp| (t.clone(), fp)))
             .collect();
         Proposal {
             id: self.id.clone(),
@@ -177,18 +180,45 @@ impl Proposal {
 
 /// A stable fingerprint of an entry's full content: FNV-1a over every
 /// field, each length-prefixed so no two entries share an encoding. The
-/// same on every platform.
-pub fn fingerprint(entry: &MemoryEntry) -> String {
-    fingerprint_text(fingerprint_hash(entry))
+/// same on every platform; written as sixteen hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fingerprint(u64);
+
+impl Fingerprint {
+    pub fn of(entry: &MemoryEntry) -> Fingerprint {
+        Fingerprint(hash_entry(entry))
+    }
 }
 
-/// How a fingerprint is written: sixteen hex digits.
-pub(crate) fn fingerprint_text(hash: u64) -> String {
-    format!("{hash:016x}")
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
 }
 
-/// The hash `fingerprint` writes out.
-pub(crate) fn fingerprint_hash(entry: &MemoryEntry) -> u64 {
+impl FromStr for Fingerprint {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Fingerprint> {
+        match u64::from_str_radix(s, 16) {
+            Ok(hash) if s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(Fingerprint(hash)),
+            _ => Err(Error::invalid("fingerprint", format!("must be sixteen hex digits, got `{s}`"))),
+        }
+    }
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fingerprint {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+fn hash_entry(entry: &MemoryEntry) -> u64 {
     use crate::entry::Status;
     struct Fnv(u64);
     impl Fnv {
@@ -238,4 +268,30 @@ pub(crate) fn fingerprint_hash(entry: &MemoryEntry) -> u64 {
     }
     h.num(i64::from(entry.confidence.to_bits()));
     h.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::EntryKind;
+
+    #[test]
+    fn fingerprints_are_sixteen_hex_digits_both_ways() {
+        let entry = MemoryEntry::new(Id::new("m1").unwrap(), "User prefers tabs", EntryKind::Preference, Timestamp(0));
+        let fp = Fingerprint::of(&entry);
+        let json = serde_json::to_string(&fp).unwrap();
+        assert_eq!(json.len(), 18, "quoted sixteen digits: {json}");
+        assert_eq!(serde_json::from_str::<Fingerprint>(&json).unwrap(), fp);
+        let mut edited = entry.clone();
+        edited.text.push('.');
+        assert_ne!(Fingerprint::of(&edited), fp);
+        for bad in ["", "12", "+123456789abcdef", "0123456789abcdeg", "0123456789abcdef0"] {
+            assert!(
+                matches!(bad.parse::<Fingerprint>(), Err(Error::Invalid { .. })),
+                "`{bad}` is not a fingerprint"
+            );
+        }
+        assert!(serde_json::from_str::<Fingerprint>("\"xyz\"").is_err());
+        assert!(serde_json::from_str::<Fingerprint>("7").is_err());
+    }
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use reverie_core::apply::{apply, Decision, Review};
 use reverie_core::diff::word_diff;
 use reverie_core::review::{ReviewHistory, Tally};
-use reverie_core::{Change, ChangeKind, Id, MemoryEntry, MemoryStore, Proposal, Timestamp};
+use reverie_core::{Change, ChangeKind, Fingerprint, Id, MemoryEntry, MemoryStore, Proposal, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{D1PreparedStatement, Request};
@@ -44,7 +44,7 @@ const COLUMNS: &str = "id, agent_id, store_id, pass_id, base_version, status, cr
 pub(crate) struct ChangeRow {
     pub seq: i64,
     pub body: Change,
-    pub fingerprints: BTreeMap<Id, String>,
+    pub fingerprints: BTreeMap<Id, Fingerprint>,
     pub decision: Option<Decision>,
     pub decided_by: Option<String>,
     pub decided_at: Option<i64>,
@@ -92,7 +92,7 @@ pub(crate) fn save(db: &Db, proposal: &Proposal, agent_id: &str, pass_id: i64) -
         ],
     )?];
     let rows = proposal.changes.iter().enumerate().map(|(seq, c)| {
-        let fingerprints: BTreeMap<&Id, &String> =
+        let fingerprints: BTreeMap<&Id, &Fingerprint> =
             c.targets.iter().filter_map(|t| proposal.base_fingerprints.get(t).map(|fp| (t, fp))).collect();
         json!({ "seq": seq, "id": c.id, "kind": c.kind, "risky": c.is_risky(), "body": c, "fingerprints": fingerprints })
     });

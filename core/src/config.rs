@@ -211,7 +211,7 @@ impl ConfigInput {
             let bad = |message: String| Error::invalid(path.clone(), message);
             match field {
                 "agent_id" => {
-                    let named = Id::new(as_str(value, &path)?.to_string()).map_err(|e| bad(e.to_string()))?;
+                    let named = Id::new(as_str(value, &path)?).map_err(|e| bad(e.to_string()))?;
                     if &named != agent_id {
                         return Err(bad(format!("names `{named}`, but this is the config of `{agent_id}`")));
                     }
@@ -228,8 +228,7 @@ impl ConfigInput {
                 "schedule_time" => input.schedule_time = Some(TimeOfDay::parse(as_str(value, &path)?).map_err(bad)?),
                 "sessions_since" => input.sessions_since = Some(Window::parse(as_str(value, &path)?).map_err(bad)?),
                 "memory_store" => {
-                    input.memory_store =
-                        Some(Id::new(as_str(value, &path)?.trim().to_string()).map_err(|e| bad(e.to_string()))?)
+                    input.memory_store = Some(Id::new(as_str(value, &path)?.trim()).map_err(|e| bad(e.to_string()))?)
                 }
                 _ => input.notify = Some(notify_list(value, &path)?),
             }

@@ -28,33 +28,117 @@ impl Timestamp {
 
 /// An id: 1 to 128 bytes of ASCII letters, digits and `_ - . :`.
 ///
-/// Shared, not copied: a pass names each entry in targets, evidence, results
-/// and base fingerprints, and a clone is a count, not an allocation.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(try_from = "String")]
-pub struct Id(std::sync::Arc<str>);
+/// A pass names each entry in targets, evidence, results and base
+/// fingerprints, so ids are copied and compared often, mostly ids of
+/// entries far apart in a large store. An id of up to `INLINE_ID_BYTES`
+/// (most are) is held in the value itself: copying or comparing it reads
+/// nothing else. A longer one is shared, and a copy is a count.
+#[derive(Clone)]
+pub struct Id(IdRepr);
+
+/// The longest id held inline: with its length and the variant tag, an
+/// `Id` is three words, like a `String`.
+const INLINE_ID_BYTES: usize = 22;
+
+#[derive(Clone)]
+enum IdRepr {
+    Inline { len: u8, bytes: [u8; INLINE_ID_BYTES] },
+    Shared(std::sync::Arc<str>),
+}
+
+const _: () = assert!(std::mem::size_of::<Id>() == 24, "an id is three words");
 
 impl Id {
-    pub fn new(id: impl Into<String>) -> Result<Self> {
-        let id = id.into();
+    pub fn new(id: impl AsRef<str>) -> Result<Self> {
+        let id = id.as_ref();
         if id.is_empty() || id.len() > MAX_ID_BYTES {
             return Err(Error::invalid("id", format!("must be 1 to {MAX_ID_BYTES} bytes, got {}", id.len())));
         }
         if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))) {
             return Err(Error::invalid("id", format!("`{id}` contains `{bad}`; use letters, digits and _ - . :")));
         }
-        Ok(Id(id.into()))
+        Ok(Id::from_valid(id))
     }
 
-    /// An id not yet given, for a value built before its id is known; one
-    /// shared empty id, to be replaced before anyone sees it.
+    fn from_valid(id: &str) -> Self {
+        if id.len() <= INLINE_ID_BYTES {
+            let mut bytes = [0; INLINE_ID_BYTES];
+            bytes[..id.len()].copy_from_slice(id.as_bytes());
+            Id(IdRepr::Inline { len: id.len() as u8, bytes })
+        } else {
+            Id(IdRepr::Shared(id.into()))
+        }
+    }
+
+    /// An id not yet given, for a value built before its id is known; empty,
+    /// to be replaced before anyone sees it.
     pub(crate) fn unassigned() -> Self {
-        static EMPTY: std::sync::OnceLock<Id> = std::sync::OnceLock::new();
-        EMPTY.get_or_init(|| Id("".into())).clone()
+        Id::from_valid("")
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Inline bytes are copied from a `str` whole, never cut.
+            IdRepr::Inline { .. } => std::str::from_utf8(self.as_bytes()).expect("an inline id is a whole str"),
+            IdRepr::Shared(s) => s,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            IdRepr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            IdRepr::Shared(s) => s.as_bytes(),
+        }
+    }
+}
+
+impl PartialEq for Id {
+    fn eq(&self, other: &Id) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Id {}
+
+impl PartialOrd for Id {
+    fn partial_cmp(&self, other: &Id) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The order of the text: bytes compare as the `str`s do.
+impl Ord for Id {
+    fn cmp(&self, other: &Id) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl std::hash::Hash for Id {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl std::fmt::Debug for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Id").field(&self.as_str()).finish()
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        // Read from the input in place: an id read needs no `String`.
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Id;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an id string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Id, E> {
+                Id::new(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
     }
 }
 
@@ -67,19 +151,19 @@ impl TryFrom<String> for Id {
 
 impl From<Id> for String {
     fn from(id: Id) -> String {
-        id.0.as_ref().to_owned()
+        id.as_str().to_owned()
     }
 }
 
 impl Serialize for Id {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+        serializer.serialize_str(self.as_str())
     }
 }
 
 impl std::fmt::Display for Id {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -256,15 +340,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_plain_strings_in_json_and_shared_when_cloned() {
+    fn ids_are_plain_strings_in_json_held_inline_when_short() {
         let id = Id::new("m0001.e2").unwrap();
         assert_eq!(serde_json::to_string(&id).unwrap(), r#""m0001.e2""#);
         assert_eq!(serde_json::from_str::<Id>(r#""m0001.e2""#).unwrap(), id);
+        assert_eq!(serde_json::from_str::<Id>(r#""m0001\u002ee2""#).unwrap(), id, "escapes are read");
         assert!(serde_json::from_str::<Id>(r#""m 1""#).is_err());
         assert!(serde_json::from_str::<Id>(r#""""#).is_err());
+        assert!(serde_json::from_str::<Id>("7").is_err());
+        assert_eq!(format!("{id} {id:?}"), r#"m0001.e2 Id("m0001.e2")"#);
         let copy = id.clone();
-        assert!(std::ptr::eq(id.as_str(), copy.as_str()), "a clone shares the text");
+        assert!(!std::ptr::eq(id.as_str(), copy.as_str()), "a short id is copied whole");
         assert_eq!(String::from(copy), "m0001.e2");
-        assert!(Id::new("a").unwrap() < Id::new("b").unwrap());
+
+        let long = Id::new("a".repeat(INLINE_ID_BYTES + 1)).unwrap();
+        let copy = long.clone();
+        assert!(std::ptr::eq(long.as_str(), copy.as_str()), "a long id's clone shares the text");
+        assert_eq!(serde_json::from_str::<Id>(&serde_json::to_string(&long).unwrap()).unwrap(), long);
+        assert!(Id::new("a".repeat(MAX_ID_BYTES + 1)).is_err());
+
+        // Inline and shared ids order as their text does.
+        let inline = Id::new("a".repeat(INLINE_ID_BYTES)).unwrap();
+        let ordered = [Id::new("a").unwrap(), inline.clone(), long.clone(), Id::new("b").unwrap()];
+        assert!(ordered.windows(2).all(|w| w[0] < w[1] && w[0].as_str() < w[1].as_str()));
+        assert_ne!(inline, long);
+        let hash = |id: &Id| {
+            use std::hash::{BuildHasher, BuildHasherDefault};
+            BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(id)
+        };
+        assert_eq!(hash(&inline), hash(&Id::new("a".repeat(INLINE_ID_BYTES)).unwrap()));
     }
 }

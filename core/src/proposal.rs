@@ -286,10 +286,7 @@ mod tests {
         edited.text.push('.');
         assert_ne!(Fingerprint::of(&edited), fp);
         for bad in ["", "12", "+123456789abcdef", "0123456789abcdeg", "0123456789abcdef0"] {
-            assert!(
-                matches!(bad.parse::<Fingerprint>(), Err(Error::Invalid { .. })),
-                "`{bad}` is not a fingerprint"
-            );
+            assert!(matches!(bad.parse::<Fingerprint>(), Err(Error::Invalid { .. })), "`{bad}` is not a fingerprint");
         }
         assert!(serde_json::from_str::<Fingerprint>("\"xyz\"").is_err());
         assert!(serde_json::from_str::<Fingerprint>("7").is_err());

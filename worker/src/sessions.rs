@@ -84,7 +84,7 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
             Some(id) => id.clone(),
             None => Id::new(format!("s_{}", &crate::random_hex()[..16]))?,
         },
-        agent_id: Id::new(agent_id.to_string())?,
+        agent_id: Id::new(agent_id)?,
         started_at: new.started_at.unwrap_or(cx.now),
         ended_at: new.ended_at,
     };

@@ -162,18 +162,43 @@ pub fn similar_pairs(items: &(impl FeatureTable + ?Sized), min_score: f32) -> Ve
     // Pairs pack two 24-bit indices into 48 bits: five 10-bit digits.
     radix_sort_bits(&mut candidates, &mut scratch, 0, 5);
     candidates.dedup();
-    candidates
-        .into_iter()
-        .filter_map(|p| {
+    let mut pairs = Vec::new();
+    for batch in candidates.chunks(BATCH) {
+        // A batch at a time, each step for every pair before the next step:
+        // the bounds (two sketch loads each, no branch), then a word of each
+        // text that passed, then the comparisons. The loads of a step are
+        // independent, so on a table larger than the cache their waits on
+        // memory overlap; pair after pair, each branch would stall on them.
+        let mut bounds = [0f32; BATCH];
+        for (bound, &p) in bounds.iter_mut().zip(batch) {
             let (a, b) = unpack(p);
-            if sketches[a].jaccard_bound(&sketches[b]) < min_score {
-                return None;
+            *bound = sketches[a].jaccard_bound(&sketches[b]);
+        }
+        let mut first_words = 0;
+        for (&bound, &p) in bounds.iter().zip(batch) {
+            if bound >= min_score {
+                let (a, b) = unpack(p);
+                first_words ^= features(a).content.first().copied().unwrap_or(0);
+                first_words ^= features(b).content.first().copied().unwrap_or(0);
+            }
+        }
+        std::hint::black_box(first_words);
+        for (&bound, &p) in bounds.iter().zip(batch) {
+            let (a, b) = unpack(p);
+            if bound < min_score {
+                continue;
             }
             let score = features(a).jaccard(&features(b));
-            (score >= min_score).then_some(SimilarPair { a, b, score })
-        })
-        .collect()
+            if score >= min_score {
+                pairs.push(SimilarPair { a, b, score });
+            }
+        }
+    }
+    pairs
 }
+
+/// Candidate pairs verified together in one batch.
+const BATCH: usize = 64;
 
 /// Sorts bucket keys by their top 40 bits; equal keys keep their order, so
 /// items stay in index order within a bucket.

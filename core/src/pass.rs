@@ -197,6 +197,10 @@ struct Item<'a> {
 
 const _: () = assert!(std::mem::size_of::<Item<'_>>() <= 64, "an item row fits a cache line");
 
+/// Groups or pairs of items `Items::warm_claims` and `warm_entries` load
+/// at once.
+const WARM_BATCH: usize = 8;
+
 /// Every item of a pass, with what only one rule reads kept in columns of
 /// its own: the stages that go over every item then move 64 bytes an item.
 /// Content words of every item share one array, so reading a million
@@ -258,6 +262,51 @@ impl<'a> Items<'a> {
 
     fn content(&self, i: usize) -> &[u64] {
         &self.words[self.rows[i].features.content.range()]
+    }
+
+    /// Loads what supersession compares of each item in `batch`: its row,
+    /// claim, subject and first content word. See `warm_entries`.
+    fn warm_claims(&self, batch: impl Iterator<Item = usize>) {
+        let mut sum = 0u64;
+        let mut words: smallvec::SmallVec<[usize; 2 * WARM_BATCH]> = smallvec::SmallVec::new();
+        for i in batch {
+            let claim = self.claims[i].as_ref().map_or(0, |c| match c {
+                Claim::Slot { subject, .. } | Claim::Switch { subject, .. } | Claim::Retract { subject, .. } => {
+                    *subject
+                }
+            });
+            sum ^= claim ^ self.subjects[i].map_or(0, NonZeroU64::get) ^ self.rows[i].observed.millis() as u64;
+            words.push(i);
+        }
+        for i in words {
+            sum ^= self.content(i).first().copied().unwrap_or(0);
+        }
+        std::hint::black_box(sum);
+    }
+
+    /// Loads what building a change reads of each item's entry in `batch`:
+    /// its row, every field of the entry, then its id, text and subject, a
+    /// level at a time. The loads of a level are independent, so on a store
+    /// larger than the cache their waits on memory overlap; item after
+    /// item, each would queue behind the last.
+    fn warm_entries(&self, batch: impl Iterator<Item = usize>) {
+        let mut entries: smallvec::SmallVec<[&MemoryEntry; 2 * WARM_BATCH]> = smallvec::SmallVec::new();
+        entries.extend(batch.filter_map(|i| self.rows[i].entry));
+        let mut sum = 0usize;
+        for e in &entries {
+            sum ^= e.confidence.to_bits() as usize
+                ^ e.text.len()
+                ^ e.subject.as_ref().map_or(0, String::len)
+                ^ e.tags.len()
+                ^ e.provenance.sources.len()
+                ^ e.observed().millis() as usize
+                ^ usize::from(e.is_active());
+        }
+        let first = |s: &str| usize::from(s.as_bytes().first().copied().unwrap_or(0));
+        for e in &entries {
+            sum ^= first(&e.text) ^ e.subject.as_deref().map_or(0, first) ^ first(e.id.as_str());
+        }
+        std::hint::black_box(sum);
     }
 
     fn read_entry(&mut self, buffer: &mut String, e: &'a MemoryEntry) {
@@ -510,11 +559,14 @@ impl<'a, 'i> Builder<'a, 'i> {
         }
         crate::dedup::radix_sort_keys(&mut slot_keys, &mut Vec::new());
         let key = |k: &u64| k & !crate::dedup::INDEX_MASK;
-        for group in slot_keys.chunk_by(|x, y| key(x) == key(y)).filter(|g| g.len() > 1) {
-            for &older in group {
-                let older = (older & crate::dedup::INDEX_MASK) as usize;
-                for &newer in group {
-                    let newer = (newer & crate::dedup::INDEX_MASK) as usize;
+        let groups: Vec<&[u64]> = slot_keys.chunk_by(|x, y| key(x) == key(y)).filter(|g| g.len() > 1).collect();
+        let item = |k: &u64| (k & crate::dedup::INDEX_MASK) as usize;
+        for (g, group) in groups.iter().enumerate() {
+            if g % WARM_BATCH == 0 {
+                items.warm_claims(groups[g..].iter().take(WARM_BATCH).flat_map(|group| group.iter().map(item)));
+            }
+            for older in group.iter().map(item) {
+                for newer in group.iter().map(item) {
                     let rel = relate(claims[newer].as_ref().expect("slot members have claims"), older);
                     if rel == Relation::Replaces {
                         offer(older, newer, rel, self.items);
@@ -581,7 +633,11 @@ impl<'a, 'i> Builder<'a, 'i> {
             }
         }
 
-        for (older, (newer, rel)) in successor {
+        let successor: Vec<(usize, (usize, Relation))> = successor.into_iter().collect();
+        for (k, &(older, (newer, rel))) in successor.iter().enumerate() {
+            if k % WARM_BATCH == 0 {
+                self.items.warm_entries(successor[k..].iter().take(WARM_BATCH).flat_map(|&(o, (n, _))| [o, n]));
+            }
             // Only stored entries can be retired; a statement superseded by a
             // later statement is simply not added.
             let Some(old_entry) = self.items[older].entry else {
@@ -694,7 +750,12 @@ impl<'a, 'i> Builder<'a, 'i> {
         weakest.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
         weakest.dedup_by_key(|w| w.0);
         let mut weakest = weakest.into_iter().peekable();
-        for group in uf.groups() {
+        let mut groups = uf.groups();
+        for g in 0..groups.len() {
+            if g % WARM_BATCH == 0 {
+                self.items.warm_entries(groups[g..].iter().take(WARM_BATCH).flatten().copied());
+            }
+            let group = std::mem::take(&mut groups[g]);
             let score = weakest.peek().filter(|w| w.0 == group[0]).map_or(1.0, |w| w.1);
             while weakest.next_if(|w| w.0 <= group[0]).is_some() {}
             let mut members = group;

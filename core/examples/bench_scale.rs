@@ -120,7 +120,7 @@ fn quality(p: &Proposal, truth: &Truth) -> (f64, f64, f64, f64) {
         uf.union(ids[a], ids[b]);
     }
     let mut truth_dups = BTreeSet::new();
-    for g in uf.groups() {
+    for g in uf.groups().iter() {
         for (i, &a) in g.iter().enumerate() {
             for &b in &g[i + 1..] {
                 truth_dups.insert(ordered(names[a], names[b]));

@@ -750,16 +750,15 @@ impl<'a, 'i> Builder<'a, 'i> {
         weakest.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
         weakest.dedup_by_key(|w| w.0);
         let mut weakest = weakest.into_iter().peekable();
-        let mut groups = uf.groups();
+        let groups = uf.groups();
         for g in 0..groups.len() {
             if g % WARM_BATCH == 0 {
-                self.items.warm_entries(groups[g..].iter().take(WARM_BATCH).flatten().copied());
+                self.items.warm_entries((g..g + WARM_BATCH).flat_map(|k| groups.get(k)).copied());
             }
-            let group = std::mem::take(&mut groups[g]);
+            let group = groups.get(g);
             let score = weakest.peek().filter(|w| w.0 == group[0]).map_or(1.0, |w| w.1);
             while weakest.next_if(|w| w.0 <= group[0]).is_some() {}
-            let mut members = group;
-            members.retain(|&i| !self.claimed[i]);
+            let members: smallvec::SmallVec<[usize; 8]> = group.iter().copied().filter(|&i| !self.claimed[i]).collect();
             if members.len() < 2 {
                 continue;
             }
@@ -908,8 +907,8 @@ impl<'a, 'i> Builder<'a, 'i> {
                 uf.union(w[0].1, w[1].1);
             }
         }
-        for group in uf.groups() {
-            let mut members = group;
+        for group in uf.groups().iter() {
+            let mut members = group.to_vec();
             members.sort_by_key(|&i| (self.items[i].observed, i));
             for chunk in members.chunks(self.config.max_consolidate.max(2)) {
                 if chunk.len() < 2 {
@@ -1019,10 +1018,10 @@ impl<'a, 'i> Builder<'a, 'i> {
             })
             .map(|(i, _)| self.items.features(i))
             .collect();
-        for group in uf.groups() {
+        for group in uf.groups().iter() {
             // One piece of evidence per session: its first observation.
             let mut per_session: BTreeMap<&Id, usize> = BTreeMap::new();
-            for &i in &group {
+            for &i in group {
                 per_session.entry(&obs[i].said.session_id).or_insert(i);
             }
             let n = per_session.len() as u32;

@@ -13,6 +13,8 @@ const BANDS: usize = SIGNATURE_LEN / ROWS;
 /// Buckets larger than this are skipped: they gather items alike only in
 /// common words, and comparing their members would make the pass quadratic.
 const MAX_BUCKET: usize = 8;
+/// Bits of an LSH bucket hash: three 10-bit radix digits.
+const BUCKET_BITS: u32 = 30;
 /// Items `similar_pairs` can index: bucket keys carry the index in 24 bits.
 pub const MAX_ITEMS: usize = 1 << 24;
 /// The low bits of a packed key that carry the item index.
@@ -119,12 +121,14 @@ pub fn exact_groups(items: &(impl FeatureTable + ?Sized)) -> Vec<Vec<usize>> {
 pub fn similar_pairs(items: &(impl FeatureTable + ?Sized), min_score: f32) -> Vec<SimilarPair> {
     let features = |i: usize| items.features(i);
     let mut candidates: Vec<u64> = Vec::new();
-    // Each bucket key keeps its top 40 bits and carries the item index in
-    // the low 24, so a band is a plain u64 array. Two keys that agree on 40
-    // bits only make a candidate that verification then drops. All bands'
-    // keys are computed in one pass over the items.
+    // A band keeps a 30-bit bucket hash per item with content words, in
+    // item order, and `indexed` the items they belong to: all bands are
+    // computed in one pass over the items, at 4 bytes an item a band. Two
+    // items whose hashes agree by chance make a candidate that
+    // verification then drops.
     let n = items.count().min(MAX_ITEMS);
-    let mut bands: Vec<Vec<u64>> = (0..BANDS).map(|_| Vec::with_capacity(n)).collect();
+    let mut bands: Vec<Vec<u32>> = (0..BANDS).map(|_| Vec::with_capacity(n)).collect();
+    let mut indexed: Vec<u32> = Vec::with_capacity(n);
     let mut sketches = vec![Sketch::default(); n];
     for (i, sketch) in sketches.iter_mut().enumerate() {
         let f = features(i);
@@ -132,20 +136,27 @@ pub fn similar_pairs(items: &(impl FeatureTable + ?Sized), min_score: f32) -> Ve
             continue;
         }
         *sketch = Sketch::of(f.content);
+        indexed.push(i as u32);
         // Signatures are made here, used once, and never stored.
         let signature = crate::text::minhash(f.content);
-        for (band, keys) in bands.iter_mut().enumerate() {
+        for (band, hashes) in bands.iter_mut().enumerate() {
             let mut key = band as u64;
             for &r in &signature[band * ROWS..(band + 1) * ROWS] {
                 key = crate::text::mix(key ^ u64::from(r)).wrapping_add(u64::from(r));
             }
-            keys.push((key & !INDEX_MASK) | i as u64);
+            hashes.push((key >> (64 - BUCKET_BITS)) as u32);
         }
     }
+    // A band's buckets: its hashes sorted with the item each belongs to in
+    // the low 32 bits, then read off in runs of one hash.
+    let mut keyed: Vec<u64> = Vec::with_capacity(indexed.len());
     let mut scratch = Vec::new();
-    for mut keyed in bands {
-        radix_sort_keys(&mut keyed, &mut scratch);
-        for run in keyed.chunk_by(|x, y| x & !INDEX_MASK == y & !INDEX_MASK) {
+    for hashes in bands {
+        keyed.clear();
+        keyed.extend(hashes.iter().zip(&indexed).map(|(&h, &i)| u64::from(h) << 32 | u64::from(i)));
+        drop(hashes);
+        radix_sort_bits(&mut keyed, &mut scratch, 32, BUCKET_BITS / 10);
+        for run in keyed.chunk_by(|x, y| x >> 32 == y >> 32) {
             // A bucket this full holds items alike only in common words:
             // true near-duplicates share rarer words too and meet in
             // another band, so the bucket is skipped (a stop-bucket).
@@ -154,7 +165,7 @@ pub fn similar_pairs(items: &(impl FeatureTable + ?Sized), min_score: f32) -> Ve
             }
             for (k, &x) in run.iter().enumerate() {
                 for &y in &run[k + 1..] {
-                    candidates.push(pack((x & INDEX_MASK) as u32, (y & INDEX_MASK) as u32));
+                    candidates.push(pack(x as u32, y as u32));
                 }
             }
         }

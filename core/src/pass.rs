@@ -809,14 +809,17 @@ impl<'a, 'i> Builder<'a, 'i> {
     fn prune(&mut self) {
         let stale_before = self.config.now.millis() - self.config.stale_after_days * Timestamp::DAY;
         for i in 0..self.items.len() {
-            let Some(entry) = self.items[i].entry else { continue };
+            // The row has what the rule reads; the entry is read only to
+            // retire it.
+            let item = &self.items[i];
+            let Some(entry) = item.entry else { continue };
             if self.claimed[i] {
                 continue;
             }
-            let f = &self.items[i].features;
+            let f = &item.features;
             let time_word = self.items.time_bounds[i].map(|k| TIME_BOUND[usize::from(k)]);
-            let (reason, confidence) = if let (Some(w), true) = (time_word, entry.observed().millis() < stale_before) {
-                let days = (self.config.now.millis() - entry.observed().millis()) / Timestamp::DAY;
+            let (reason, confidence) = if let (Some(w), true) = (time_word, item.observed.millis() < stale_before) {
+                let days = (self.config.now.millis() - item.observed.millis()) / Timestamp::DAY;
                 (format!("time-bound (\"{w}\") and observed {days} days ago"), 0.7)
             } else if f.no_information {
                 ("carries no durable information (greeting or reaction only)".to_string(), 0.7)
@@ -879,8 +882,9 @@ impl<'a, 'i> Builder<'a, 'i> {
         // whatever their wording: a session's notes become one entry.
         let mut by_session: Vec<(NonZeroU64, &Id, usize)> = Vec::new();
         for (i, item) in self.items.iter().enumerate() {
+            // Rows say which items are notes: only a note's entry is read.
             let (Some(e), Some(subject)) = (item.entry, subjects[i]) else { continue };
-            if self.claimed[i] || e.kind != EntryKind::Note {
+            if self.claimed[i] || item.kind != EntryKind::Note {
                 continue;
             }
             if let Some(source) = e.provenance.sources.first() {
@@ -896,8 +900,8 @@ impl<'a, 'i> Builder<'a, 'i> {
         // Notes under one heading ("Billing API: ...") are related too.
         let mut by_topic: Vec<(NonZeroU64, usize)> = Vec::new();
         for (i, item) in self.items.iter().enumerate() {
-            let (Some(e), Some(topic)) = (item.entry, self.items.topics[i]) else { continue };
-            if !self.claimed[i] && e.kind == EntryKind::Note {
+            let Some(topic) = self.items.topics[i] else { continue };
+            if item.entry.is_some() && !self.claimed[i] && item.kind == EntryKind::Note {
                 by_topic.push((topic, i));
             }
         }

@@ -88,7 +88,7 @@ pub struct SimilarPair {
 /// 64-bit hash of the normalized text together with their content-word set
 /// (numbers included) and negation, so a hash collision alone cannot group
 /// two texts.
-pub fn exact_groups(items: &(impl FeatureTable + ?Sized)) -> Vec<Vec<usize>> {
+pub fn exact_groups(items: &(impl FeatureTable + ?Sized)) -> Groups {
     let features = |i: usize| items.features(i);
     // Radix-sorted like the LSH buckets: top 40 bits of the hash, index in
     // the low 24; `same` below settles what 40 bits cannot.
@@ -99,19 +99,38 @@ pub fn exact_groups(items: &(impl FeatureTable + ?Sized)) -> Vec<Vec<usize>> {
         let (a, b) = (features(x), features(y));
         a.norm_hash == b.norm_hash && a.content == b.content && a.negated == b.negated
     };
-    let mut groups = Vec::new();
+    // Groups as found (in hash order) in one array, with their first
+    // members, then laid out by first member.
+    let mut found: Vec<usize> = Vec::new();
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    let (mut rest, mut others): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
     for run in packed.chunk_by(|x, y| (x ^ y) & !INDEX_MASK == 0).filter(|run| run.len() >= 2) {
-        let mut rest: Vec<usize> = run.iter().map(|&k| (k & INDEX_MASK) as usize).collect();
+        rest.clear();
+        rest.extend(run.iter().map(|&k| (k & INDEX_MASK) as usize));
         while rest.len() >= 2 {
-            let first = rest[0];
-            let (group, others): (Vec<usize>, Vec<usize>) = rest.iter().partition(|&&i| same(first, i));
-            if group.len() >= 2 {
-                groups.push(group);
+            let (first, start) = (rest[0], found.len());
+            others.clear();
+            for &i in &rest {
+                if same(first, i) {
+                    found.push(i);
+                } else {
+                    others.push(i);
+                }
             }
-            rest = others;
+            if found.len() - start >= 2 {
+                spans.push((first, start, found.len()));
+            } else {
+                found.truncate(start);
+            }
+            std::mem::swap(&mut rest, &mut others);
         }
     }
-    groups.sort_by_key(|g| g[0]);
+    spans.sort_unstable();
+    let mut groups = Groups { members: Vec::with_capacity(found.len()), ends: Vec::with_capacity(spans.len()) };
+    for (_, start, end) in spans {
+        groups.members.extend_from_slice(&found[start..end]);
+        groups.ends.push(groups.members.len());
+    }
     groups
 }
 
@@ -367,7 +386,7 @@ mod tests {
     #[test]
     fn exact_groups_ignore_case_and_punctuation() {
         let f = feats(&["User likes tea.", "deploy on fridays", "user LIKES tea", "USER likes tea!!"]);
-        assert_eq!(exact_groups(&f[..]), vec![vec![0, 2, 3]]);
+        assert_eq!(exact_groups(&f[..]).iter().collect::<Vec<_>>(), [&[0, 2, 3][..]]);
     }
 
     #[test]

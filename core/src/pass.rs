@@ -414,7 +414,7 @@ impl<'a, 'i> Builder<'a, 'i> {
     fn new(input: &'a PassInput<'a>, config: &'a PassConfig, items: &'i Items<'a>) -> Self {
         let min = config.consolidate_threshold.min(config.candidate_threshold);
         let mut pairs = similar_pairs(items, min);
-        for group in exact_groups(items) {
+        for group in exact_groups(items).iter() {
             for (k, &a) in group.iter().enumerate() {
                 for &b in &group[k + 1..] {
                     pairs.push(crate::dedup::SimilarPair { a, b, score: 1.0 });
@@ -1005,7 +1005,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                 uf.union(p.a, p.b);
             }
         }
-        for g in exact_groups(&features[..]) {
+        for g in exact_groups(&features[..]).iter() {
             for w in g.windows(2) {
                 if obs[w[0]].kind == obs[w[1]].kind {
                     uf.union(w[0], w[1]);

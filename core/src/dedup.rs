@@ -238,18 +238,22 @@ pub(crate) fn radix_sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
 
 /// Least-significant-digit radix sort on `passes` 10-bit digits from bit
 /// `from` up: linear time, which a comparison sort of millions of keys is
-/// not. Stable, so lower bits not sorted on keep their input order.
+/// not. Stable, so lower bits not sorted on keep their input order. One
+/// read counts every digit; then each pass moves the keys once.
 fn radix_sort_bits(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, from: u32, passes: u32) {
     const DIGIT: u32 = 10;
     const BUCKETS: usize = 1 << DIGIT;
-    scratch.clear();
-    scratch.resize(keys.len(), 0);
-    for pass in 0..passes {
-        let shift = from + pass * DIGIT;
-        let mut counts = [0usize; BUCKETS];
-        for &k in keys.iter() {
-            counts[((k >> shift) as usize) & (BUCKETS - 1)] += 1;
+    let digit = |k: u64, pass: u32| ((k >> (from + pass * DIGIT)) as usize) & (BUCKETS - 1);
+    let mut counts = vec![[0usize; BUCKETS]; passes as usize];
+    for &k in keys.iter() {
+        for (pass, counts) in (0..passes).zip(counts.iter_mut()) {
+            counts[digit(k, pass)] += 1;
         }
+    }
+    // Every slot is written before it is read; only new length is zeroed.
+    scratch.truncate(keys.len());
+    scratch.resize(keys.len(), 0);
+    for (pass, mut counts) in (0..passes).zip(counts) {
         let mut offset = 0;
         for c in counts.iter_mut() {
             let n = *c;
@@ -257,7 +261,7 @@ fn radix_sort_bits(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, from: u32, passe
             offset += n;
         }
         for &k in keys.iter() {
-            let d = ((k >> shift) as usize) & (BUCKETS - 1);
+            let d = digit(k, pass);
             scratch[counts[d]] = k;
             counts[d] += 1;
         }

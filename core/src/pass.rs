@@ -960,17 +960,18 @@ impl<'a, 'i> Builder<'a, 'i> {
 
     /// Durable statements from the transcripts not already in memory.
     fn add_statements(&mut self) {
+        // Statements are the rows after the store's entries.
+        let statements = self.items.entries..self.items.len();
+        if statements.is_empty() {
+            return;
+        }
         // A statement whose message an entry already cites is in memory.
-        let cited: HashSet<(&Id, u32)> = if self.items.iter().any(|i| i.statement.is_some()) {
-            self.items
-                .iter()
-                .filter_map(|i| i.entry)
-                .flat_map(|e| e.provenance.sources.iter().map(|s| (&s.session_id, s.message_index)))
-                .collect()
-        } else {
-            HashSet::default()
-        };
-        for i in 0..self.items.len() {
+        let cited: HashSet<(&Id, u32)> = self.items[..self.items.entries]
+            .iter()
+            .filter_map(|i| i.entry)
+            .flat_map(|e| e.provenance.sources.iter().map(|s| (&s.session_id, s.message_index)))
+            .collect();
+        for i in statements {
             let Some(s) = self.items[i].statement else { continue };
             if self.claimed[i] || s.retraction || cited.contains(&(&s.said.session_id, s.said.message_index)) {
                 continue;
@@ -1012,6 +1013,10 @@ impl<'a, 'i> Builder<'a, 'i> {
                 }
             }
         }
+        let groups = uf.groups();
+        if groups.is_empty() {
+            return;
+        }
         let known: Vec<FeaturesRef<'_>> = self
             .items
             .iter()
@@ -1022,7 +1027,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             })
             .map(|(i, _)| self.items.features(i))
             .collect();
-        for group in uf.groups().iter() {
+        for group in groups.iter() {
             // One piece of evidence per session: its first observation.
             let mut per_session: BTreeMap<&Id, usize> = BTreeMap::new();
             for &i in group {

@@ -267,18 +267,17 @@ impl<'a> Items<'a> {
     /// Loads what supersession compares of each item in `batch`: its row,
     /// claim, subject and first content word. See `warm_entries`.
     fn warm_claims(&self, batch: impl Iterator<Item = usize>) {
+        let batch: smallvec::SmallVec<[usize; 2 * WARM_BATCH]> = batch.collect();
         let mut sum = 0u64;
-        let mut words: smallvec::SmallVec<[usize; 2 * WARM_BATCH]> = smallvec::SmallVec::new();
-        for i in batch {
+        for &i in &batch {
             let claim = self.claims[i].as_ref().map_or(0, |c| match c {
                 Claim::Slot { subject, .. } | Claim::Switch { subject, .. } | Claim::Retract { subject, .. } => {
                     *subject
                 }
             });
             sum ^= claim ^ self.subjects[i].map_or(0, NonZeroU64::get) ^ self.rows[i].observed.millis() as u64;
-            words.push(i);
         }
-        for i in words {
+        for &i in &batch {
             sum ^= self.content(i).first().copied().unwrap_or(0);
         }
         std::hint::black_box(sum);

@@ -199,8 +199,9 @@ impl fmt::Display for Fingerprint {
 impl FromStr for Fingerprint {
     type Err = Error;
     fn from_str(s: &str) -> Result<Fingerprint> {
+        let hex = s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
         match u64::from_str_radix(s, 16) {
-            Ok(hash) if s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(Fingerprint(hash)),
+            Ok(hash) if hex => Ok(Fingerprint(hash)),
             _ => Err(Error::invalid("fingerprint", format!("must be sixteen hex digits, got `{s}`"))),
         }
     }

@@ -75,7 +75,7 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
         Some(f) => f,
         None => detect_format(&raw)?,
     };
-    let given = new.id.as_ref().map(|id| Id::new(id.clone()).map_err(|e| ApiError::new(422, format!("`id`: {e}"))));
+    let given = new.id.as_ref().map(|id| Id::new(id).map_err(|e| ApiError::new(422, format!("`id`: {e}"))));
     let given = given.transpose()?;
     // A Reverie session names itself (the import reads its id and times);
     // other transcripts get the id given, or a new one.

@@ -363,9 +363,7 @@ pub fn incorporate(proposal: &mut Proposal, store: &MemoryStore, checked: Checke
                 proposal.base_fingerprints.insert(t.clone(), Fingerprint::of(e));
             }
         }
-        if let Ok(id) = Id::new(format!("c{:04}", proposal.changes.len() + 1)) {
-            change.id = id;
-        }
+        change.id = crate::proposal::change_id(proposal.changes.len() + 1);
         // The same flags as rules-only changes: poisoning signals in the
         // quoted entries, untrusted-only evidence, shared store, size.
         let quoted: Vec<&MemoryEntry> =

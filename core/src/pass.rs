@@ -486,7 +486,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                 return;
             }
         }
-        change.id = Id::new(format!("c{:04}", self.changes.len() + 1)).expect("change numbers make valid ids");
+        change.id = crate::proposal::change_id(self.changes.len() + 1);
         let entries: smallvec::SmallVec<[&MemoryEntry; 8]> =
             involved.iter().filter_map(|&i| self.items[i].entry).collect();
         for &i in involved {

@@ -150,6 +150,11 @@ pub struct Proposal {
     pub base_fingerprints: BTreeMap<Id, Fingerprint>,
 }
 
+/// The id of a proposal's `n`-th change (from 1): "c0001", "c0002", ….
+pub(crate) fn change_id(n: usize) -> Id {
+    Id::new(format!("c{n:04}")).expect("change numbers make valid ids")
+}
+
 impl Proposal {
     pub fn change(&self, id: &Id) -> Option<&Change> {
         self.changes.iter().find(|c| &c.id == id)

@@ -13,7 +13,7 @@ const BANDS: usize = SIGNATURE_LEN / ROWS;
 /// Buckets larger than this are skipped: they gather items alike only in
 /// common words, and comparing their members would make the pass quadratic.
 const MAX_BUCKET: usize = 8;
-/// Bits of an LSH bucket hash: three 10-bit radix digits.
+/// Bits of an LSH bucket hash.
 const BUCKET_BITS: u32 = 30;
 /// Items `similar_pairs` can index: bucket keys carry the index in 24 bits.
 pub const MAX_ITEMS: usize = 1 << 24;
@@ -174,7 +174,7 @@ pub fn similar_pairs(items: &(impl FeatureTable + ?Sized), min_score: f32) -> Ve
         keyed.clear();
         keyed.extend(hashes.iter().zip(&indexed).map(|(&h, &i)| u64::from(h) << 32 | u64::from(i)));
         drop(hashes);
-        radix_sort_bits(&mut keyed, &mut scratch, 32, BUCKET_BITS / 10);
+        radix_sort_bits(&mut keyed, &mut scratch, 32, BUCKET_BITS);
         for run in keyed.chunk_by(|x, y| x >> 32 == y >> 32) {
             // A bucket this full holds items alike only in common words:
             // true near-duplicates share rarer words too and meet in
@@ -189,8 +189,8 @@ pub fn similar_pairs(items: &(impl FeatureTable + ?Sized), min_score: f32) -> Ve
             }
         }
     }
-    // Pairs pack two 24-bit indices into 48 bits: five 10-bit digits.
-    radix_sort_bits(&mut candidates, &mut scratch, 0, 5);
+    // Pairs pack two 24-bit indices into 48 bits.
+    radix_sort_bits(&mut candidates, &mut scratch, 0, 48);
     candidates.dedup();
     let mut pairs = Vec::new();
     for batch in candidates.chunks(BATCH) {
@@ -233,39 +233,100 @@ const BATCH: usize = 64;
 /// Sorts bucket keys by their top 40 bits; equal keys keep their order, so
 /// items stay in index order within a bucket.
 pub(crate) fn radix_sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
-    radix_sort_bits(keys, scratch, 24, 4);
+    radix_sort_bits(keys, scratch, 24, 40);
 }
 
-/// Least-significant-digit radix sort on `passes` 10-bit digits from bit
-/// `from` up: linear time, which a comparison sort of millions of keys is
-/// not. Stable, so lower bits not sorted on keep their input order. One
-/// read counts every digit; then each pass moves the keys once.
-fn radix_sort_bits(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, from: u32, passes: u32) {
-    const DIGIT: u32 = 10;
-    const BUCKETS: usize = 1 << DIGIT;
-    let digit = |k: u64, pass: u32| ((k >> (from + pass * DIGIT)) as usize) & (BUCKETS - 1);
-    let mut counts = vec![[0usize; BUCKETS]; passes as usize];
-    for &k in keys.iter() {
-        for (pass, counts) in (0..passes).zip(counts.iter_mut()) {
-            counts[digit(k, pass)] += 1;
-        }
-    }
+/// Radix sort on `bits` bits from bit `from` up: linear time, which a
+/// comparison sort of millions of keys is not. Bits below `from` are not
+/// compared: every caller keeps an item index there, increasing in input
+/// order, and keys agreeing on the sorted bits keep that order. Bits above
+/// the sorted ones are zero.
+///
+/// The top bits first scatter the keys into partitions of about
+/// `PARTITION` keys, a few kilobytes each; then each partition is sorted
+/// on its own, least significant digit first, while it sits in the
+/// fastest cache. A plain least-significant-digit sort moves the whole
+/// array once a digit, and once the array outgrows the cache every one of
+/// those moves waits on memory.
+fn radix_sort_bits(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, from: u32, bits: u32) {
+    const PARTITION: usize = 1024;
+    let n = keys.len();
     // Every slot is written before it is read; only new length is zeroed.
-    scratch.truncate(keys.len());
-    scratch.resize(keys.len(), 0);
-    for (pass, mut counts) in (0..passes).zip(counts) {
+    scratch.truncate(n);
+    scratch.resize(n, 0);
+    let top = (usize::BITS - (n / PARTITION).leading_zeros()).min(bits).min(MAX_DIGIT);
+    if top == 0 {
+        sort_partition(keys, scratch, from, bits);
+        return;
+    }
+    let shift = from + bits - top;
+    let partition = |k: u64| (k >> shift) as usize & ((1 << top) - 1);
+    let mut ends = vec![0usize; 1 << top];
+    for &k in keys.iter() {
+        ends[partition(k)] += 1;
+    }
+    let mut next = Vec::with_capacity(ends.len());
+    let mut offset = 0;
+    for end in ends.iter_mut() {
+        next.push(offset);
+        offset += *end;
+        *end = offset;
+    }
+    for &k in keys.iter() {
+        let p = partition(k);
+        scratch[next[p]] = k;
+        next[p] += 1;
+    }
+    // The partitions are in `scratch`; `keys` is free to serve as the
+    // buffer each partition is sorted through.
+    let mut start = 0;
+    for end in ends {
+        sort_partition(&mut scratch[start..end], &mut keys[start..end], from, bits - top);
+        start = end;
+    }
+    std::mem::swap(keys, scratch);
+}
+
+/// Widest digit `radix_sort_bits` sorts on in one pass.
+const MAX_DIGIT: u32 = 10;
+
+/// Sorts `keys` (see `radix_sort_bits`) through `buffer`, of the same
+/// length, in passes of at most `MAX_DIGIT` bits.
+fn sort_partition(keys: &mut [u64], buffer: &mut [u64], from: u32, bits: u32) {
+    // Below this a comparison sort wins: its cost is not a table per pass.
+    // Comparing whole keys orders equal sorted bits by the index below
+    // them, as a stable sort would.
+    const SMALL: usize = 64;
+    if keys.len() <= SMALL || bits == 0 {
+        keys.sort_unstable();
+        return;
+    }
+    let passes = bits.div_ceil(MAX_DIGIT);
+    let width = bits.div_ceil(passes);
+    let (mut src, mut dst) = (keys, buffer);
+    for pass in 0..passes {
+        let shift = from + pass * width;
+        let digit = |k: u64| (k >> shift) as usize & ((1 << width) - 1);
+        let mut next = [0u32; 1 << MAX_DIGIT];
+        for &k in src.iter() {
+            next[digit(k)] += 1;
+        }
         let mut offset = 0;
-        for c in counts.iter_mut() {
-            let n = *c;
-            *c = offset;
-            offset += n;
+        for slot in &mut next[..1 << width] {
+            let count = *slot;
+            *slot = offset;
+            offset += count;
         }
-        for &k in keys.iter() {
-            let d = digit(k, pass);
-            scratch[counts[d]] = k;
-            counts[d] += 1;
+        for &k in src.iter() {
+            let d = digit(k);
+            dst[next[d] as usize] = k;
+            next[d] += 1;
         }
-        std::mem::swap(keys, scratch);
+        std::mem::swap(&mut src, &mut dst);
+    }
+    // After an odd number of passes the sorted keys are in the buffer.
+    if passes % 2 == 1 {
+        dst.copy_from_slice(src);
     }
 }
 
@@ -426,10 +487,38 @@ mod tests {
         let big = (MAX_ITEMS - 1) as u32;
         let mut keys =
             vec![pack(270_000, 280_000), pack(big, 262_200), pack(280_000, 270_000), pack(1, 2), pack(big, 3)];
-        radix_sort_bits(&mut keys, &mut Vec::new(), 0, 5);
+        radix_sort_bits(&mut keys, &mut Vec::new(), 0, 48);
         keys.dedup();
         let pairs: Vec<(usize, usize)> = keys.into_iter().map(unpack).collect();
         assert_eq!(pairs, vec![(1, 2), (3, big as usize), (262_200, big as usize), (270_000, 280_000)]);
+    }
+
+    #[test]
+    fn radix_sort_agrees_with_a_comparison_sort() {
+        // Sizes on both sides of a partition and of the comparison-sort
+        // cutoff; narrow hash ranges make long runs of equal sorted bits,
+        // whose indices must stay in input order.
+        let mut rng = crate::rng::Rng::new(11);
+        for (n, from, bits, range) in [
+            (0, 32, 30, 1 << 30),
+            (1, 32, 30, 1 << 30),
+            (60, 32, 30, 3),
+            (900, 32, 30, 1 << 30),
+            (5_000, 32, 30, 40),
+            (70_000, 32, 30, 1 << 30),
+            (70_000, 24, 40, 1 << 40),
+            (3_000, 0, 48, 1 << 48),
+        ] {
+            let mut keys: Vec<u64> =
+                (0..n as u64).map(|i| (rng.below(range) as u64) << from | (i & INDEX_MASK)).collect();
+            if from == 0 {
+                keys.iter_mut().for_each(|k| *k = rng.below(range) as u64);
+            }
+            let mut expected = keys.clone();
+            expected.sort_by_key(|k| k >> from);
+            radix_sort_bits(&mut keys, &mut Vec::new(), from, bits);
+            assert_eq!(keys, expected, "{n} keys, bits {from}..{}", from + bits);
+        }
     }
 
     #[test]

@@ -690,7 +690,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                     id: placeholder_id(),
                     kind: ChangeKind::Supersede,
                     targets: vec![old_entry.id.clone()],
-                    justification: format!("{why}: \"{}\" replaces \"{}\"", result.text, old_entry.text),
+                    justification: replaces(why, &result.text, &old_entry.text),
                     result: Some(result),
                     evidence,
                     confidence,
@@ -1131,6 +1131,16 @@ impl<'a, 'i> Builder<'a, 'i> {
             unsettled: self.unsettled,
         }
     }
+}
+
+/// A supersession's justification, `why: "new" replaces "old"`, made in
+/// one allocation of its exact size (`format!` guesses, then grows).
+fn replaces(why: &str, new: &str, old: &str) -> String {
+    let mut out = String::with_capacity(why.len() + new.len() + old.len() + 16);
+    for part in [why, ": \"", new, "\" replaces \"", old, "\""] {
+        out.push_str(part);
+    }
+    out
 }
 
 /// Entries a change takes out of the active set.

@@ -518,18 +518,14 @@ impl<'a, 'i> Builder<'a, 'i> {
                 },
             )
         };
-        // Older item -> (newer item, relation), the earliest newer one wins.
-        let mut successor: BTreeMap<usize, (usize, Relation)> = BTreeMap::new();
+        // Every (older, newer) pair that may retire the older item, with
+        // the newer's time: sorted at the end, the earliest newer one wins.
+        // A list, not a map kept sorted as it grows, whose every insert
+        // would walk a tree larger than the cache.
+        let mut offers: Vec<(usize, Timestamp, usize, Relation)> = Vec::new();
         let mut offer = |older: usize, newer: usize, rel: Relation, items: &[Item<'_>]| {
-            if items[newer].observed <= items[older].observed {
-                return;
-            }
-            let better = match successor.get(&older) {
-                Some(&(current, _)) => (items[newer].observed, newer) < (items[current].observed, current),
-                None => true,
-            };
-            if better {
-                successor.insert(older, (newer, rel));
+            if items[newer].observed > items[older].observed {
+                offers.push((older, items[newer].observed, newer, rel));
             }
         };
 
@@ -573,27 +569,35 @@ impl<'a, 'i> Builder<'a, 'i> {
                 }
             }
         }
-        let mut by_value_word: HashMap<(u64, u64), Vec<usize>> = HashMap::default();
+        // Slots whose value has a word a switch names, as (subject, word,
+        // item), sorted: each switch finds its candidates by binary search.
+        let mut by_value_word: Vec<(u64, u64, usize)> = Vec::new();
         if !switch_keys.is_empty() {
             for (i, c) in claims.iter().enumerate() {
                 if let Some(Claim::Slot { subject, value, .. }) = c {
                     for w in value {
                         if switch_keys.contains(&(*subject, *w)) {
-                            by_value_word.entry((*subject, *w)).or_default().push(i);
+                            by_value_word.push((*subject, *w, i));
                         }
                     }
                 }
             }
+            by_value_word.sort_unstable();
         }
         // Switches: "switched from X to Y" retires slots whose value names X.
         // Retractions: "no longer X" retires items containing all of X.
+        let mut candidates: Vec<usize> = Vec::new();
         for &newer in &switches {
             let Some(c @ Claim::Switch { subject, old, .. }) = &claims[newer] else { continue };
-            let mut candidates: Vec<usize> =
-                old.iter().filter_map(|w| by_value_word.get(&(*subject, *w))).flatten().copied().collect();
+            candidates.clear();
+            for &w in old {
+                let start = by_value_word.partition_point(|&(s, v, _)| (s, v) < (*subject, w));
+                let named = by_value_word[start..].iter().take_while(|&&(s, v, _)| (s, v) == (*subject, w));
+                candidates.extend(named.map(|&(_, _, i)| i));
+            }
             candidates.sort_unstable();
             candidates.dedup();
-            for older in candidates {
+            for &older in &candidates {
                 let rel = relate(c, older);
                 if rel == Relation::Replaces {
                     offer(older, newer, rel, self.items);
@@ -632,7 +636,12 @@ impl<'a, 'i> Builder<'a, 'i> {
             }
         }
 
-        let successor: Vec<(usize, (usize, Relation))> = successor.into_iter().collect();
+        // Per older item, the earliest newer one, ties to the first item. A
+        // pair offered twice comes from one rule, with one relation.
+        offers.sort_unstable_by_key(|&(older, at, newer, _)| (older, at, newer));
+        offers.dedup_by_key(|&mut (older, ..)| older);
+        let successor: Vec<(usize, (usize, Relation))> =
+            offers.into_iter().map(|(older, _, newer, rel)| (older, (newer, rel))).collect();
         for (k, &(older, (newer, rel))) in successor.iter().enumerate() {
             if k % WARM_BATCH == 0 {
                 self.items.warm_entries(successor[k..].iter().take(WARM_BATCH).flat_map(|&(o, (n, _))| [o, n]));

@@ -20,7 +20,7 @@ use crate::proposal::{
 use crate::review::ReviewHistory;
 use crate::session::Session;
 use crate::store::MemoryStore;
-use crate::supersede::{claim_of, relation, subject_of_text, Claim, Older, Relation};
+use crate::supersede::{claim_of, relation, subject_of_text, Claim, ClaimRef, Older, Relation};
 use crate::text::{Features, FeaturesRef, Span};
 
 /// Settings of a pass. `recommended` gives the defaults the service uses.
@@ -196,6 +196,7 @@ struct Item<'a> {
 }
 
 const _: () = assert!(std::mem::size_of::<Item<'_>>() <= 64, "an item row fits a cache line");
+const _: () = assert!(std::mem::size_of::<Option<Claim<Span>>>() <= 32, "a claim is half a cache line");
 
 /// Groups or pairs of items `Items::warm_claims` and `warm_entries` load
 /// at once.
@@ -213,8 +214,10 @@ struct Items<'a> {
     entries: usize,
     /// Set when `words` outgrew its 32-bit offsets (billions of words).
     too_many_words: bool,
-    /// What each text claims, when it is one sentence with a slot.
-    claims: Vec<Option<Claim>>,
+    /// What each text claims, when it is one sentence with a slot; the
+    /// words of every claim are in `claim_words`.
+    claims: Vec<Option<Claim<Span>>>,
+    claim_words: Vec<u64>,
     /// Who or what each text is about, as supersession reads it.
     subjects: Vec<Option<NonZeroU64>>,
     /// The time-bound phrase of a one-sentence text ("tomorrow").
@@ -248,6 +251,7 @@ impl<'a> Items<'a> {
             entries: 0,
             too_many_words: false,
             claims: Vec::with_capacity(n),
+            claim_words: Vec::new(),
             subjects: Vec::with_capacity(n),
             time_bounds: Vec::with_capacity(n),
             topics: Vec::with_capacity(n),
@@ -264,21 +268,23 @@ impl<'a> Items<'a> {
         &self.words[self.rows[i].features.content.range()]
     }
 
+    /// Item `i`'s claim, its words borrowed.
+    fn claim(&self, i: usize) -> Option<ClaimRef<'_>> {
+        self.claims[i].map(|c| c.with_words(&self.claim_words[c.words().range()]))
+    }
+
     /// Loads what supersession compares of each item in `batch`: its row,
     /// claim, subject and first content word. See `warm_entries`.
     fn warm_claims(&self, batch: impl Iterator<Item = usize>) {
         let batch: smallvec::SmallVec<[usize; 2 * WARM_BATCH]> = batch.collect();
         let mut sum = 0u64;
         for &i in &batch {
-            let claim = self.claims[i].as_ref().map_or(0, |c| match c {
-                Claim::Slot { subject, .. } | Claim::Switch { subject, .. } | Claim::Retract { subject, .. } => {
-                    *subject
-                }
-            });
+            let claim = self.claims[i].map_or(0, |c| c.subject());
             sum ^= claim ^ self.subjects[i].map_or(0, NonZeroU64::get) ^ self.rows[i].observed.millis() as u64;
         }
         for &i in &batch {
-            sum ^= self.content(i).first().copied().unwrap_or(0);
+            let words = self.claims[i].map_or(&[][..], |c| &self.claim_words[c.words().range()]);
+            sum ^= words.first().copied().unwrap_or(0) ^ self.content(i).first().copied().unwrap_or(0);
         }
         std::hint::black_box(sum);
     }
@@ -336,9 +342,19 @@ impl<'a> Items<'a> {
             self.too_many_words = true;
             return;
         };
+        let claim = match if single { claim_of(subject, buffer) } else { None } {
+            Some(c) => match Span::append(&mut self.claim_words, c.words()) {
+                Some(words) => Some(c.with_words(words)),
+                None => {
+                    self.too_many_words = true;
+                    return;
+                }
+            },
+            None => None,
+        };
         self.rows.push(Item { entry, statement, kind, observed, trust, features });
         self.entries += usize::from(entry.is_some());
-        self.claims.push(if single { claim_of(subject, buffer) } else { None });
+        self.claims.push(claim);
         self.subjects.push(subject_of_text(subject, buffer).map(hash_key));
         self.time_bounds.push(if single { time_bound_phrase(buffer) } else { None });
         self.topics.push(topic_of(text).map(hash_key));
@@ -507,12 +523,12 @@ impl<'a, 'i> Builder<'a, 'i> {
     /// Newer claims about the same slot retire older ones.
     fn supersede(&mut self) {
         let items = self.items;
-        let (claims, subjects) = (&self.items.claims, &self.items.subjects);
-        let relate = |newer: &Claim, older: usize| {
+        let subjects = &self.items.subjects;
+        let relate = |newer: ClaimRef<'_>, older: usize| {
             relation(
                 newer,
                 &Older {
-                    claim: claims[older].as_ref(),
+                    claim: items.claim(older),
                     subject: subjects[older].map(NonZeroU64::get),
                     content: items.content(older),
                 },
@@ -538,14 +554,14 @@ impl<'a, 'i> Builder<'a, 'i> {
         let (mut switches, mut retractions) = (Vec::new(), Vec::new());
         // Slots by (subject, value word), only for the words switches name.
         let mut switch_keys: HashSet<(u64, u64)> = HashSet::default();
-        for (i, c) in claims.iter().enumerate() {
-            match c {
+        for i in 0..items.len() {
+            match items.claim(i) {
                 Some(Claim::Slot { subject, attribute, .. }) if i < crate::dedup::MAX_ITEMS => {
                     let key = crate::text::mix(subject ^ attribute.rotate_left(17)) & !crate::dedup::INDEX_MASK;
                     slot_keys.push(key | i as u64);
                 }
                 Some(Claim::Switch { subject, old, .. }) => {
-                    switch_keys.extend(old.iter().map(|w| (*subject, *w)));
+                    switch_keys.extend(old.iter().map(|&w| (subject, w)));
                     switches.push(i);
                 }
                 Some(Claim::Retract { .. }) => retractions.push(i),
@@ -562,7 +578,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             }
             for older in group.iter().map(item) {
                 for newer in group.iter().map(item) {
-                    let rel = relate(claims[newer].as_ref().expect("slot members have claims"), older);
+                    let rel = relate(items.claim(newer).expect("slot members have claims"), older);
                     if rel == Relation::Replaces {
                         offer(older, newer, rel, self.items);
                     }
@@ -573,11 +589,11 @@ impl<'a, 'i> Builder<'a, 'i> {
         // item), sorted: each switch finds its candidates by binary search.
         let mut by_value_word: Vec<(u64, u64, usize)> = Vec::new();
         if !switch_keys.is_empty() {
-            for (i, c) in claims.iter().enumerate() {
-                if let Some(Claim::Slot { subject, value, .. }) = c {
-                    for w in value {
-                        if switch_keys.contains(&(*subject, *w)) {
-                            by_value_word.push((*subject, *w, i));
+            for i in 0..items.len() {
+                if let Some(Claim::Slot { subject, value, .. }) = items.claim(i) {
+                    for &w in value {
+                        if switch_keys.contains(&(subject, w)) {
+                            by_value_word.push((subject, w, i));
                         }
                     }
                 }
@@ -588,11 +604,11 @@ impl<'a, 'i> Builder<'a, 'i> {
         // Retractions: "no longer X" retires items containing all of X.
         let mut candidates: Vec<usize> = Vec::new();
         for &newer in &switches {
-            let Some(c @ Claim::Switch { subject, old, .. }) = &claims[newer] else { continue };
+            let Some(c @ Claim::Switch { subject, old, .. }) = items.claim(newer) else { continue };
             candidates.clear();
             for &w in old {
-                let start = by_value_word.partition_point(|&(s, v, _)| (s, v) < (*subject, w));
-                let named = by_value_word[start..].iter().take_while(|&&(s, v, _)| (s, v) == (*subject, w));
+                let start = by_value_word.partition_point(|&(s, v, _)| (s, v) < (subject, w));
+                let named = by_value_word[start..].iter().take_while(|&&(s, v, _)| (s, v) == (subject, w));
                 candidates.extend(named.map(|&(_, _, i)| i));
             }
             candidates.sort_unstable();
@@ -606,8 +622,8 @@ impl<'a, 'i> Builder<'a, 'i> {
         }
         let retract_keys: HashSet<(u64, u64)> = retractions
             .iter()
-            .filter_map(|&i| match &claims[i] {
-                Some(Claim::Retract { subject, what }) => what.first().map(|&w| (*subject, w)),
+            .filter_map(|&i| match items.claim(i) {
+                Some(Claim::Retract { subject, what }) => what.first().map(|&w| (subject, w)),
                 _ => None,
             })
             .collect();
@@ -622,8 +638,8 @@ impl<'a, 'i> Builder<'a, 'i> {
                 }
             }
             for &newer in &retractions {
-                let Some(c @ Claim::Retract { subject, what }) = &claims[newer] else { continue };
-                let Some(list) = what.first().and_then(|w| holders.get(&(*subject, *w))) else { continue };
+                let Some(c @ Claim::Retract { subject, what }) = items.claim(newer) else { continue };
+                let Some(list) = what.first().and_then(|&w| holders.get(&(subject, w))) else { continue };
                 for &older in list {
                     if older == newer {
                         continue;

@@ -28,20 +28,57 @@ fn is_preposition(word: &str) -> bool {
     matches!(word, "in" | "at" | "to" | "for" | "by" | "on")
 }
 
-/// What an entry claims, read off its normalized text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Claim {
+/// What an entry claims, read off its normalized text. `W` holds the
+/// content-word hashes of its value (sorted, deduplicated): inline as
+/// `claim_of` makes them, borrowed, or a `Span` of an array a pass keeps
+/// for every claim, so a claim takes 32 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim<W = Words> {
     /// `subject`'s `attribute` has one current value.
-    Slot { subject: u64, attribute: u64, value: Words },
+    Slot { subject: u64, attribute: u64, value: W },
     /// "`subject` switched from `old` to `new`": retires claims naming `old`.
-    Switch { subject: u64, old: Words, attribute: u64 },
+    Switch { subject: u64, old: W, attribute: u64 },
     /// "`subject` no longer `what`": retires claims containing `what`.
-    Retract { subject: u64, what: Words },
+    Retract { subject: u64, what: W },
 }
 
 /// Content-word hashes of a claim's part: a handful, kept inline so a
 /// million claims are not a million allocations.
 pub type Words = smallvec::SmallVec<[u64; 4]>;
+
+/// A claim with its words borrowed.
+pub type ClaimRef<'a> = Claim<&'a [u64]>;
+
+impl<W> Claim<W> {
+    pub fn subject(&self) -> u64 {
+        match self {
+            Claim::Slot { subject, .. } | Claim::Switch { subject, .. } | Claim::Retract { subject, .. } => *subject,
+        }
+    }
+
+    /// The words of the claim's part: a slot's value, a switch's old
+    /// value, what a retraction retracts.
+    pub fn words(&self) -> &W {
+        match self {
+            Claim::Slot { value: w, .. } | Claim::Switch { old: w, .. } | Claim::Retract { what: w, .. } => w,
+        }
+    }
+
+    /// The same claim with other words.
+    pub fn with_words<V>(&self, words: V) -> Claim<V> {
+        match *self {
+            Claim::Slot { subject, attribute, .. } => Claim::Slot { subject, attribute, value: words },
+            Claim::Switch { subject, attribute, .. } => Claim::Switch { subject, old: words, attribute },
+            Claim::Retract { subject, .. } => Claim::Retract { subject, what: words },
+        }
+    }
+}
+
+impl Claim {
+    pub fn borrowed(&self) -> ClaimRef<'_> {
+        self.with_words(&self.words()[..])
+    }
+}
 
 fn content(words: &[&str]) -> Words {
     let mut v: Words =
@@ -176,19 +213,18 @@ pub fn subject_of_text(explicit_subject: Option<&str>, normalized: &str) -> Opti
 
 /// An older entry as supersession sees it.
 pub struct Older<'a> {
-    pub claim: Option<&'a Claim>,
+    pub claim: Option<ClaimRef<'a>>,
     pub subject: Option<u64>,
     /// Sorted content-word hashes, as in `text::Features`.
     pub content: &'a [u64],
 }
 
 /// How `newer` bears on `older`.
-pub fn relation(newer: &Claim, older: &Older<'_>) -> Relation {
+pub fn relation(newer: ClaimRef<'_>, older: &Older<'_>) -> Relation {
     let contains_all = |what: &[u64]| what.iter().all(|w| older.content.binary_search(w).is_ok());
     if let Claim::Retract { subject, what } = newer {
-        let retracts = older.subject == Some(*subject)
-            && !matches!(older.claim, Some(Claim::Retract { .. }))
-            && contains_all(what);
+        let retracts =
+            older.subject == Some(subject) && !matches!(older.claim, Some(Claim::Retract { .. })) && contains_all(what);
         return if retracts { Relation::Retracts } else { Relation::Unrelated };
     }
     let Some(older_claim) = older.claim else { return Relation::Unrelated };
@@ -229,7 +265,12 @@ mod tests {
         let n = claim_of(None, &normalize(newer)).expect("newer makes a claim");
         let o = claim_of(None, &normalize(older));
         let content = Features::of(older).content;
-        relation(&n, &Older { claim: o.as_ref(), subject: subject_of_text(None, &normalize(older)), content: &content })
+        let older = Older {
+            claim: o.as_ref().map(Claim::borrowed),
+            subject: subject_of_text(None, &normalize(older)),
+            content: &content,
+        };
+        relation(n.borrowed(), &older)
     }
 
     #[test]

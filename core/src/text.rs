@@ -236,14 +236,23 @@ pub struct Features<W = smallvec::SmallVec<[u64; 8]>> {
 /// Features with their content words borrowed.
 pub type FeaturesRef<'a> = Features<&'a [u64]>;
 
-/// Where a text's content words lie in an array shared by many texts.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Where a text's words lie in an array shared by many texts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Span {
     start: u32,
     len: u32,
 }
 
 impl Span {
+    /// Appends `new` to `words`; where it now lies, or `None` (and `words`
+    /// unchanged) when that is past `u32::MAX` entries.
+    pub fn append(words: &mut Vec<u64>, new: &[u64]) -> Option<Span> {
+        let span = Span { start: u32::try_from(words.len()).ok()?, len: u32::try_from(new.len()).ok()? };
+        u32::try_from(words.len() + new.len()).ok()?;
+        words.extend_from_slice(new);
+        Some(span)
+    }
+
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.start as usize + self.len as usize
     }

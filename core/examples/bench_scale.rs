@@ -17,37 +17,56 @@ fn main() {
         .map(|a| a.parse().unwrap_or_else(|_| panic!("sizes are entry counts, got `{a}`")))
         .collect();
     let sizes = if sizes.is_empty() { vec![1_000, 10_000, 100_000, 1_000_000] } else { sizes };
+    let stores: Vec<_> = sizes.iter().map(|&n| generate(n, 42)).collect();
+    let history = ReviewHistory::default();
+    let inputs: Vec<_> = stores
+        .iter()
+        .map(|s| PassInput { store: &s.store, sessions: &[], history: &history, embeddings: None })
+        .collect();
+    let configs: Vec<_> = sizes
+        .iter()
+        .map(|&n| PassConfig::recommended(Id::new("bench").unwrap(), Timestamp(n as i64 * 60_000 + Timestamp::DAY)))
+        .collect();
+    // Sizes take turns, a round at a time: on a shared machine a slow
+    // spell of a few seconds then slows every size a little, instead of
+    // one size a lot, and a ratio of two sizes' times stays a ratio of
+    // like with like. In each round a size first runs once untimed, so
+    // its timed runs start from its own state of the caches and the heap,
+    // not the state the previous size left. Small stores get more timed
+    // runs (a few-millisecond pass is noisier), for medians of 25 runs
+    // below 100k entries, 10 below a million and 5 at a million.
+    const ROUNDS: usize = 5;
+    let timed_per_round = |n: usize| match n {
+        0..100_000 => 5,
+        100_000..1_000_000 => 2,
+        _ => 1,
+    };
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); sizes.len()];
+    let mut outputs: Vec<Option<_>> = (0..sizes.len()).map(|_| None).collect();
+    for _ in 0..ROUNDS {
+        for (k, &n) in sizes.iter().enumerate() {
+            for run in 0..=timed_per_round(n) {
+                // The previous run's proposal is freed before the clock
+                // starts: the figure is the pass, not the caller dropping
+                // its last result.
+                drop(outputs[k].take());
+                let started = Instant::now();
+                let result = run_pass(&inputs[k], &configs[k]).expect("synthetic input is valid");
+                if run > 0 {
+                    times[k].push(started.elapsed().as_secs_f64());
+                }
+                outputs[k] = Some(result);
+            }
+        }
+    }
     let mut seconds = Vec::new();
     let mut last_quality = None;
-    for &n in &sizes {
-        let synthetic = generate(n, 42);
-        let history = ReviewHistory::default();
-        let input = PassInput { store: &synthetic.store, sessions: &[], history: &history, embeddings: None };
-        let config = PassConfig::recommended(Id::new("bench").unwrap(), Timestamp(n as i64 * 60_000 + Timestamp::DAY));
-        // The median of several runs: a shared machine's noise is ±10% a
-        // run, more for passes of a few milliseconds, so small stores get
-        // more runs (25 below 100k entries, 9 below a million, 3 at a
-        // million) for a median as steady as the large ones'.
-        let runs = match n {
-            0..100_000 => 25,
-            100_000..1_000_000 => 9,
-            _ => 3,
-        };
-        let mut times = Vec::new();
-        let mut out = None;
-        for _ in 0..runs {
-            // The previous run's proposal is freed before the clock starts:
-            // the figure is the pass, not the caller dropping its last result.
-            drop(out.take());
-            let started = Instant::now();
-            let result = run_pass(&input, &config).expect("synthetic input is valid");
-            times.push(started.elapsed().as_secs_f64());
-            out = Some(result);
-        }
-        times.sort_by(f64::total_cmp);
-        let secs = times[runs / 2];
-        let out = out.expect("at least one run");
-        let q = quality(&out.proposal, &synthetic.truth);
+    for (k, &n) in sizes.iter().enumerate() {
+        let runs = times[k].len();
+        times[k].sort_by(f64::total_cmp);
+        let secs = times[k][runs / 2];
+        let out = outputs[k].take().expect("every size ran");
+        let q = quality(&out.proposal, &stores[k].truth);
         println!(
             "n={n:>9}  pass {secs:>8.3} s (median of {runs})  {:>12.0} entries/s  changes {:>7}  dup P {:.3} R {:.3}  supersede P {:.3} R {:.3}  counts {:?}",
             n as f64 / secs,

@@ -487,6 +487,13 @@ impl<'a, 'i> Builder<'a, 'i> {
         e
     }
 
+    /// Makes room for `n` more changes, so the list of changes (a few
+    /// hundred bytes each) is not copied again and again as it grows.
+    fn reserve(&mut self, n: usize) {
+        self.changes.reserve(n);
+        self.fingerprints.reserve(2 * n);
+    }
+
     /// Records a change. `involved` are the items whose entries it targets
     /// or quotes: risk flags and base fingerprints come from them, so no
     /// lookup over the whole store is needed.
@@ -658,6 +665,7 @@ impl<'a, 'i> Builder<'a, 'i> {
         offers.dedup_by_key(|&mut (older, ..)| older);
         let successor: Vec<(usize, (usize, Relation))> =
             offers.into_iter().map(|(older, _, newer, rel)| (older, (newer, rel))).collect();
+        self.reserve(successor.len());
         for (k, &(older, (newer, rel))) in successor.iter().enumerate() {
             if k % WARM_BATCH == 0 {
                 self.items.warm_entries(successor[k..].iter().take(WARM_BATCH).flat_map(|&(o, (n, _))| [o, n]));
@@ -775,6 +783,7 @@ impl<'a, 'i> Builder<'a, 'i> {
         weakest.dedup_by_key(|w| w.0);
         let mut weakest = weakest.into_iter().peekable();
         let groups = uf.groups();
+        self.reserve(groups.len());
         for g in 0..groups.len() {
             if g % WARM_BATCH == 0 {
                 self.items.warm_entries((g..g + WARM_BATCH).flat_map(|k| groups.get(k)).copied());

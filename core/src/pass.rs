@@ -17,7 +17,7 @@ use crate::poison;
 use crate::proposal::{
     Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, Proposal, RiskFlag, RiskKind, Summary, TokenCost,
 };
-use crate::review::ReviewHistory;
+use crate::review::{RejectedIndex, ReviewHistory};
 use crate::session::Session;
 use crate::store::MemoryStore;
 use crate::supersede::{claim_of, relation, subject_of_text, Claim, ClaimRef, Older, Relation};
@@ -409,6 +409,8 @@ struct Builder<'a, 'i> {
     input: &'a PassInput<'a>,
     config: &'a PassConfig,
     items: &'i Items<'a>,
+    /// The review history's rejected groups, by entry.
+    rejected: RejectedIndex<'a>,
     /// Items already used by a change: each entry is touched by at most one.
     claimed: Vec<bool>,
     /// The new entry created for a transcript statement, once made.
@@ -452,6 +454,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             input,
             config,
             items,
+            rejected: input.history.rejected_index(),
             claimed: vec![false; items.len()],
             created: HashMap::default(),
             pairs,
@@ -504,7 +507,7 @@ impl<'a, 'i> Builder<'a, 'i> {
         }
         if matches!(change.kind, ChangeKind::Merge | ChangeKind::Consolidate) {
             let ids: smallvec::SmallVec<[&Id; 8]> = change.targets.iter().collect();
-            if self.input.history.rejected_together(&ids) {
+            if self.rejected.together(&ids) {
                 self.held_back += 1;
                 return;
             }

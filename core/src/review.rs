@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::entry::Id;
 use crate::proposal::ChangeKind;
@@ -44,10 +46,16 @@ impl ReviewHistory {
         BASE_THRESHOLD + (rejected_share - 0.5).max(0.0) * 0.9
     }
 
-    /// Whether merging these entries (or a superset of two of them) was
-    /// rejected before.
-    pub fn rejected_together(&self, ids: &[&Id]) -> bool {
-        self.rejected_groups.iter().any(|group| ids.iter().filter(|id| group.binary_search(id).is_ok()).count() >= 2)
+    /// The rejected groups indexed by entry, for asking about many changes:
+    /// each question then costs the entries it names, not the history.
+    pub fn rejected_index(&self) -> RejectedIndex<'_> {
+        let mut groups_of: FxHashMap<&Id, SmallVec<[u32; 2]>> = FxHashMap::default();
+        for (g, group) in self.rejected_groups.iter().enumerate() {
+            for id in group {
+                groups_of.entry(id).or_default().push(g as u32);
+            }
+        }
+        RejectedIndex { groups_of }
     }
 
     /// Learns from one reviewed change.
@@ -63,6 +71,25 @@ impl ReviewHistory {
                 self.rejected_groups.insert(group);
             }
         }
+    }
+}
+
+/// Which rejected groups each entry is in (see `ReviewHistory::rejected_index`).
+pub struct RejectedIndex<'h> {
+    groups_of: FxHashMap<&'h Id, SmallVec<[u32; 2]>>,
+}
+
+impl RejectedIndex<'_> {
+    /// Whether merging these entries (or a superset of two of them) was
+    /// rejected before: two of them share a rejected group.
+    pub fn together(&self, ids: &[&Id]) -> bool {
+        if self.groups_of.is_empty() {
+            return false;
+        }
+        let mut groups: SmallVec<[u32; 8]> =
+            ids.iter().filter_map(|id| self.groups_of.get(id)).flatten().copied().collect();
+        groups.sort_unstable();
+        groups.windows(2).any(|w| w[0] == w[1])
     }
 }
 
@@ -93,9 +120,22 @@ mod tests {
     fn a_rejected_merge_is_remembered_for_any_pair_of_its_entries() {
         let mut h = ReviewHistory::default();
         h.record(ChangeKind::Merge, &[id("m3"), id("m1"), id("m2")], false);
-        assert!(h.rejected_together(&[&id("m1"), &id("m3")]));
-        assert!(!h.rejected_together(&[&id("m1"), &id("m9")]));
+        h.record(ChangeKind::Consolidate, &[id("m4"), id("m1")], false);
         h.record(ChangeKind::Merge, &[id("m5"), id("m6")], true);
-        assert!(!h.rejected_together(&[&id("m5"), &id("m6")]));
+        let rejected = h.rejected_index();
+        let check = |ids: &[&str], expected: bool| {
+            let ids: Vec<Id> = ids.iter().map(|s| id(s)).collect();
+            let ids: Vec<&Id> = ids.iter().collect();
+            assert_eq!(rejected.together(&ids), expected, "{ids:?}");
+        };
+        check(&["m1", "m3"], true);
+        check(&["m9", "m2", "m3"], true);
+        check(&["m4", "m1"], true);
+        // m1 is in both groups, but m4 and m3 never met in one.
+        check(&["m4", "m3"], false);
+        check(&["m1", "m9"], false);
+        check(&["m1"], false);
+        check(&["m5", "m6"], false);
+        assert!(!ReviewHistory::default().rejected_index().together(&[&id("m1"), &id("m3")]));
     }
 }

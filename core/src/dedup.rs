@@ -3,6 +3,8 @@
 //! verified by its content-word Jaccard. No all-pairs scan: work grows with
 //! the number of entries and the size of their buckets.
 
+use rustc_hash::{FxHashMap, FxHashSet};
+
 use crate::text::{Features, FeaturesRef, SIGNATURE_LEN};
 
 /// LSH rows per band; `SIGNATURE_LEN / ROWS` bands. With 2 rows and 12
@@ -225,6 +227,72 @@ pub fn similar_pairs(items: &(impl FeatureTable + ?Sized), min_score: f32) -> Ve
         }
     }
     pairs
+}
+
+/// For each query, whether some text of `table` has a content Jaccard of
+/// at least `min_score` with it. Exact, unlike LSH, and without comparing
+/// every query with every text: by prefix filtering (Chaudhuri et al.,
+/// "A Primitive Operator for Similarity Joins in Data Cleaning", ICDE
+/// 2006). Order every set's words rarest first. Two sets of Jaccard at
+/// least `min_score` share at least `o` words, `o` the least overlap the
+/// score allows for either set's size alone; then the rarest word they
+/// share lies among the first `len - o + 1` words of each. So each text is
+/// indexed under those first words, each query looks only there, and the
+/// few texts found are compared in full.
+pub fn any_similar(table: &[FeaturesRef<'_>], queries: &[FeaturesRef<'_>], min_score: f32) -> Vec<bool> {
+    if min_score <= 0.0 {
+        return vec![!table.is_empty(); queries.len()];
+    }
+    // The least overlap of a set of `len` words with one it has a score of
+    // `min_score` with: the score is at most overlap / len, computed as
+    // `Features::jaccard` computes it.
+    let least_overlap = |len: usize| (0..=len).find(|&o| o as f32 / len as f32 >= min_score);
+    let mut frequency: FxHashMap<u64, u32> = FxHashMap::default();
+    for t in table {
+        for &w in t.content {
+            *frequency.entry(w).or_default() += 1;
+        }
+    }
+    let rarest_first = |content: &[u64], words: &mut Vec<(u32, u64)>| {
+        words.clear();
+        words.extend(content.iter().map(|&w| (frequency.get(&w).copied().unwrap_or(0), w)));
+        words.sort_unstable();
+    };
+    // (word, text) for the first words of every text; texts with no
+    // content words by their normalized text, the only thing that can
+    // make their score reach `min_score`.
+    let mut postings: Vec<(u64, u32)> = Vec::new();
+    let mut empty: FxHashSet<u64> = FxHashSet::default();
+    let mut words = Vec::new();
+    for (k, t) in table.iter().enumerate() {
+        if t.content.is_empty() {
+            empty.insert(t.norm_hash);
+            continue;
+        }
+        let Some(o) = least_overlap(t.content.len()) else { continue };
+        rarest_first(t.content, &mut words);
+        postings.extend(words[..t.content.len() - o + 1].iter().map(|&(_, w)| (w, k as u32)));
+    }
+    postings.sort_unstable();
+    let mut candidates: Vec<u32> = Vec::new();
+    queries
+        .iter()
+        .map(|q| {
+            if q.content.is_empty() {
+                return empty.contains(&q.norm_hash);
+            }
+            let Some(o) = least_overlap(q.content.len()) else { return false };
+            rarest_first(q.content, &mut words);
+            candidates.clear();
+            for &(_, w) in &words[..q.content.len() - o + 1] {
+                let start = postings.partition_point(|&(pw, _)| pw < w);
+                candidates.extend(postings[start..].iter().take_while(|&&(pw, _)| pw == w).map(|&(_, k)| k));
+            }
+            candidates.sort_unstable();
+            candidates.dedup();
+            candidates.iter().any(|&k| table[k as usize].jaccard(q) >= min_score)
+        })
+        .collect()
 }
 
 /// Candidate pairs verified together in one batch.
@@ -491,6 +559,32 @@ mod tests {
         keys.dedup();
         let pairs: Vec<(usize, usize)> = keys.into_iter().map(unpack).collect();
         assert_eq!(pairs, vec![(1, 2), (3, big as usize), (262_200, big as usize), (270_000, 280_000)]);
+    }
+
+    #[test]
+    fn any_similar_finds_what_comparing_every_pair_finds() {
+        // A small vocabulary and one very common word: most sets share
+        // some word, many reach the threshold, and word frequencies are
+        // skewed as the prefix order assumes. Some sets are empty.
+        let mut rng = crate::rng::Rng::new(3);
+        let set = |rng: &mut crate::rng::Rng| {
+            let len = rng.below(5) + usize::from(rng.chance(0.9)) * 2;
+            let words: Vec<String> = (0..len)
+                .map(|_| if rng.chance(0.3) { "common".into() } else { format!("w{}", rng.below(30)) })
+                .collect();
+            Features::of(&words.join(" "))
+        };
+        for min_score in [0.0, 0.5, 0.67, 0.8, 1.0] {
+            let table: Vec<Features> = (0..300).map(|_| set(&mut rng)).collect();
+            let queries: Vec<Features> = (0..300).map(|_| set(&mut rng)).collect();
+            let table: Vec<FeaturesRef<'_>> = table.iter().map(Features::borrowed).collect();
+            let queries: Vec<FeaturesRef<'_>> = queries.iter().map(Features::borrowed).collect();
+            let expected: Vec<bool> = queries.iter().map(|q| table.iter().any(|t| t.jaccard(q) >= min_score)).collect();
+            assert_eq!(any_similar(&table, &queries, min_score), expected, "min_score {min_score}");
+            let found = expected.iter().filter(|&&m| m).count();
+            assert!(min_score == 0.0 || (10..=290).contains(&found), "{found} queries match at {min_score}");
+        }
+        assert_eq!(any_similar(&[], &[Features::of("tea").borrowed()], 0.5), [false]);
     }
 
     #[test]

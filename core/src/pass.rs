@@ -9,7 +9,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::dedup::{cosine, exact_groups, similar_pairs, FeatureTable, UnionFind};
+use crate::dedup::{any_similar, cosine, exact_groups, similar_pairs, FeatureTable, UnionFind};
 use crate::entry::{EntryKind, Id, MemoryEntry, MessageRef, Provenance, Timestamp, Trust};
 use crate::error::{Error, Result};
 use crate::learn::{observations, statements, ObservationKind, Said, Statement};
@@ -1053,6 +1053,21 @@ impl<'a, 'i> Builder<'a, 'i> {
         if groups.is_empty() {
             return;
         }
+        // The groups seen in enough sessions, each with one piece of
+        // evidence per session: the session's first observation.
+        let recurring: Vec<BTreeMap<&Id, usize>> = groups
+            .iter()
+            .map(|group| {
+                let mut per_session: BTreeMap<&Id, usize> = BTreeMap::new();
+                for &i in group {
+                    per_session.entry(&obs[i].said.session_id).or_insert(i);
+                }
+                per_session
+            })
+            .filter(|per_session| per_session.len() as u32 >= self.config.min_pattern_sessions)
+            .collect();
+        let representative =
+            |per_session: &BTreeMap<&Id, usize>| *per_session.values().next().expect("groups have members");
         let known: Vec<FeaturesRef<'_>> = self
             .items
             .iter()
@@ -1063,20 +1078,11 @@ impl<'a, 'i> Builder<'a, 'i> {
             })
             .map(|(i, _)| self.items.features(i))
             .collect();
-        for group in groups.iter() {
-            // One piece of evidence per session: its first observation.
-            let mut per_session: BTreeMap<&Id, usize> = BTreeMap::new();
-            for &i in group {
-                per_session.entry(&obs[i].said.session_id).or_insert(i);
-            }
+        let quoted: Vec<FeaturesRef<'_>> = recurring.iter().map(|p| features[representative(p)].borrowed()).collect();
+        let already_known = any_similar(&known, &quoted, 0.5);
+        for (per_session, _) in recurring.iter().zip(already_known).filter(|(_, known)| !known) {
             let n = per_session.len() as u32;
-            if n < self.config.min_pattern_sessions {
-                continue;
-            }
-            let representative = *per_session.values().next().expect("n >= 1");
-            if known.iter().any(|k| k.jaccard(&features[representative]) >= 0.5) {
-                continue;
-            }
+            let representative = representative(per_session);
             let quote = obs[representative].said.quote.trim();
             let (kind, label) = match obs[representative].kind {
                 ObservationKind::Correction => (EntryKind::Pattern, "Recurring user correction"),

@@ -9,7 +9,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::dedup::{any_similar, cosine, exact_groups, similar_pairs, FeatureTable, UnionFind};
+use crate::dedup::{any_similar, cosine, exact_groups, similar_pairs, FeatureTable, Groups, UnionFind};
 use crate::entry::{EntryKind, Id, MemoryEntry, MessageRef, Provenance, Timestamp, Trust};
 use crate::error::{Error, Result};
 use crate::learn::{observations, statements, ObservationKind, Said, Statement};
@@ -415,7 +415,11 @@ struct Builder<'a, 'i> {
     claimed: Vec<bool>,
     /// The new entry created for a transcript statement, once made.
     created: HashMap<usize, MemoryEntry>,
+    /// Near-duplicate candidates, sorted by `(a, b)`.
     pairs: Vec<crate::dedup::SimilarPair>,
+    /// Groups of items whose normalized texts are identical, until
+    /// `merge_duplicates` uses them up.
+    exact: Groups,
     changes: Vec<Change>,
     /// Fingerprint of every target entry at the base version, hashed while
     /// the entry is at hand and kept by item: items are in id order, so
@@ -430,16 +434,12 @@ struct Builder<'a, 'i> {
 impl<'a, 'i> Builder<'a, 'i> {
     fn new(input: &'a PassInput<'a>, config: &'a PassConfig, items: &'i Items<'a>) -> Self {
         let min = config.consolidate_threshold.min(config.candidate_threshold);
+        // Near duplicates as scored pairs, sorted; exact duplicates as
+        // groups: a group of k copies is k - 1 joins, where its pairs would
+        // be k(k - 1)/2 (ten thousand copies, fifty million pairs).
+        // Embeddings join the score of near duplicates only.
         let mut pairs = similar_pairs(items, min);
-        for group in exact_groups(items).iter() {
-            for (k, &a) in group.iter().enumerate() {
-                for &b in &group[k + 1..] {
-                    pairs.push(crate::dedup::SimilarPair { a, b, score: 1.0 });
-                }
-            }
-        }
-        pairs.sort_by(|x, y| (x.a, x.b).cmp(&(y.a, y.b)).then(y.score.total_cmp(&x.score)));
-        pairs.dedup_by_key(|p| (p.a, p.b));
+        let exact = exact_groups(items);
         if let Some(embeddings) = input.embeddings {
             for p in &mut pairs {
                 let (Some(a), Some(b)) = (items[p.a].entry, items[p.b].entry) else { continue };
@@ -458,6 +458,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             claimed: vec![false; items.len()],
             created: HashMap::default(),
             pairs,
+            exact,
             changes: Vec::new(),
             fingerprints: Vec::new(),
             sessions: input.sessions.iter().map(|s| (&s.id, s)).collect(),
@@ -515,9 +516,14 @@ impl<'a, 'i> Builder<'a, 'i> {
         change.id = crate::proposal::change_id(self.changes.len() + 1);
         let entries: smallvec::SmallVec<[&MemoryEntry; 8]> =
             involved.iter().filter_map(|&i| self.items[i].entry).collect();
-        for &i in involved {
-            if let Some(e) = self.items[i].entry.filter(|e| change.targets.contains(&e.id)) {
-                self.fingerprints.push((i as u32, e.id.clone(), Fingerprint::of(e)));
+        {
+            // Sorted, as a merge of ten thousand copies targets ten thousand.
+            let mut targets: smallvec::SmallVec<[&Id; 8]> = change.targets.iter().collect();
+            targets.sort_unstable();
+            for &i in involved {
+                if let Some(e) = self.items[i].entry.filter(|e| targets.binary_search(&&e.id).is_ok()) {
+                    self.fingerprints.push((i as u32, e.id.clone(), Fingerprint::of(e)));
+                }
             }
         }
         add_risk_flags(
@@ -754,29 +760,34 @@ impl<'a, 'i> Builder<'a, 'i> {
         // The pairs joined, with their scores: a group's justification names
         // its weakest pair.
         let mut joined: Vec<(usize, f32)> = Vec::new();
-        for p in &self.pairs {
-            let (a, b) = (&self.items[p.a], &self.items[p.b]);
-            if self.claimed[p.a]
-                || self.claimed[p.b]
-                || !is_duplicate(
-                    &self.items.features(p.a),
-                    &self.items.features(p.b),
-                    p.score,
-                    self.config.merge_threshold,
-                )
-            {
-                continue;
-            }
-            match (a.entry, b.entry) {
-                (Some(_), Some(_)) => {
-                    uf.union(p.a, p.b);
-                    joined.push((p.a, p.score));
+        // Pairs are taken in order of their first item. An exact group
+        // joins at its first member still unclaimed when its turn comes,
+        // with every later member: as if each pair of the group were
+        // taken, since the pairs of later members would join nothing more.
+        let exact = std::mem::take(&mut self.exact);
+        let mut members: Vec<(usize, usize)> =
+            exact.iter().enumerate().flat_map(|(g, group)| group.iter().map(move |&i| (i, g))).collect();
+        members.sort_unstable();
+        let mut joined_group = vec![false; exact.len()];
+        let (mut near, mut members) = (0, members.into_iter().peekable());
+        loop {
+            let next_near = self.pairs.get(near);
+            match (next_near, members.peek()) {
+                (_, Some(&(m, g))) if next_near.is_none_or(|p| m <= p.a) => {
+                    members.next();
+                    if joined_group[g] || self.claimed[m] {
+                        continue;
+                    }
+                    joined_group[g] = true;
+                    for &other in exact.get(g).iter().filter(|&&other| other > m) {
+                        self.join_duplicates(&mut uf, &mut joined, m, other, 1.0);
+                    }
                 }
-                // A statement already in memory adds nothing.
-                (Some(_), None) => self.claimed[p.b] = true,
-                (None, Some(_)) => self.claimed[p.a] = true,
-                // Two statements saying the same: keep the earlier.
-                (None, None) => self.claimed[p.b] = true,
+                (Some(&p), _) => {
+                    near += 1;
+                    self.join_duplicates(&mut uf, &mut joined, p.a, p.b, p.score);
+                }
+                (None, _) => break,
             }
         }
         // A group's root is its smallest member, so the lowest score per
@@ -837,6 +848,27 @@ impl<'a, 'i> Builder<'a, 'i> {
                 },
                 &members,
             );
+        }
+    }
+
+    /// Joins two duplicates (`a < b`) unless either is already used: two
+    /// entries into one group, an entry and a statement by dropping the
+    /// statement, two statements by keeping the earlier.
+    fn join_duplicates(&mut self, uf: &mut UnionFind, joined: &mut Vec<(usize, f32)>, a: usize, b: usize, score: f32) {
+        let (fa, fb) = (self.items.features(a), self.items.features(b));
+        if self.claimed[a] || self.claimed[b] || !is_duplicate(&fa, &fb, score, self.config.merge_threshold) {
+            return;
+        }
+        match (self.items[a].entry, self.items[b].entry) {
+            (Some(_), Some(_)) => {
+                uf.union(a, b);
+                joined.push((a, score));
+            }
+            // A statement already in memory adds nothing.
+            (Some(_), None) => self.claimed[b] = true,
+            (None, Some(_)) => self.claimed[a] = true,
+            // Two statements saying the same: keep the earlier.
+            (None, None) => self.claimed[b] = true,
         }
     }
 
@@ -1206,6 +1238,10 @@ pub(crate) fn add_risk_flags(
 ) {
     let mut flags: BTreeMap<RiskKind, String> = BTreeMap::new();
     let mut untrusted_only = !change.evidence.is_empty();
+    // Evidence names entries by id, and a change may quote thousands.
+    let mut by_id: smallvec::SmallVec<[&MemoryEntry; 8]> = entries.into();
+    by_id.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let entry = |id: &Id| by_id.binary_search_by(|e| e.id.cmp(id)).ok().map(|k| by_id[k]);
     for ev in &change.evidence {
         let trust = match &ev.source {
             EvidenceSource::Message { session_id, message_index } => sessions
@@ -1214,7 +1250,7 @@ pub(crate) fn add_risk_flags(
                 .map(|m| m.trust())
                 .unwrap_or(Trust::External),
             EvidenceSource::Entry { entry_id } => {
-                entries.iter().find(|e| e.id == *entry_id).map(|e| e.provenance.trust).unwrap_or(Trust::External)
+                entry(entry_id).map(|e| e.provenance.trust).unwrap_or(Trust::External)
             }
         };
         if !trust.is_untrusted() {
@@ -1229,10 +1265,9 @@ pub(crate) fn add_risk_flags(
                 .and_then(|s| s.messages.get(*message_index as usize))
                 .map(|m| poison::signals(&m.content))
                 .unwrap_or_default(),
-            EvidenceSource::Entry { entry_id } => entries
-                .iter()
-                .find(|e| e.id == *entry_id)
-                .map_or_else(|| poison::signals(&ev.quote), |e| poison::signals(&e.text)),
+            EvidenceSource::Entry { entry_id } => {
+                entry(entry_id).map_or_else(|| poison::signals(&ev.quote), |e| poison::signals(&e.text))
+            }
         };
         if !signals.is_empty() {
             flags.insert(
@@ -1424,6 +1459,24 @@ merge [m1,m2] -> m1: The user prefers dark mode in the editor.
 merge [m3,m4] -> m3: Deploys happen on Tuesdays.
 ",
         );
+    }
+
+    #[test]
+    fn thousands_of_copies_merge_into_one_change() {
+        // An exact group is joined member by member: its pairs would be
+        // 12.5 million here, and its change's targets are looked up sorted.
+        let mut lines = String::from("a1 | fact | 1 | Deploys happen on Tuesdays.\n");
+        for k in 0..5_000 {
+            lines.push_str(&format!("c{k:05} | preference | 2 | The user prefers dark mode!\n"));
+        }
+        let store = store(&lines);
+        let history = ReviewHistory::default();
+        let input = PassInput { store: &store, sessions: &[], history: &history, embeddings: None };
+        let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
+        let [merge] = &out.proposal.changes[..] else { panic!("one change, got {}", render(&out.proposal)) };
+        assert_eq!((merge.kind, merge.targets.len()), (ChangeKind::Merge, 5_000));
+        assert!(merge.risk.iter().any(|r| r.kind == RiskKind::LargeDeletion));
+        assert_eq!(out.proposal.base_fingerprints.len(), 5_000);
     }
 
     #[test]

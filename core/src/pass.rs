@@ -588,16 +588,34 @@ impl<'a, 'i> Builder<'a, 'i> {
         let key = |k: &u64| k & !crate::dedup::INDEX_MASK;
         let groups: Vec<&[u64]> = slot_keys.chunk_by(|x, y| key(x) == key(y)).filter(|g| g.len() > 1).collect();
         let item = |k: &u64| (k & crate::dedup::INDEX_MASK) as usize;
+        let (mut by_time, mut next_other): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
         for (g, group) in groups.iter().enumerate() {
             if g % WARM_BATCH == 0 {
                 items.warm_claims(groups[g..].iter().take(WARM_BATCH).flat_map(|group| group.iter().map(item)));
             }
-            for older in group.iter().map(item) {
-                for newer in group.iter().map(item) {
-                    let rel = relate(items.claim(newer).expect("slot members have claims"), older);
-                    if rel == Relation::Replaces {
-                        offer(older, newer, rel, self.items);
+            // Members by time: an older member's successor is the first
+            // later one that replaces it, so a slot restated ten thousand
+            // times is not a hundred million comparisons. Members making
+            // the same claim as the one before bear on an older member the
+            // same way, so a run of them is passed over at once.
+            by_time.clear();
+            by_time.extend(group.iter().map(item));
+            by_time.sort_unstable_by_key(|&i| (items[i].observed, i));
+            let claim = |i: usize| items.claim(i).expect("slot members have claims");
+            next_other.clear();
+            next_other.resize(by_time.len(), by_time.len());
+            for p in (0..by_time.len().saturating_sub(1)).rev() {
+                let same = claim(by_time[p + 1]) == claim(by_time[p]);
+                next_other[p] = if same { next_other[p + 1] } else { p + 1 };
+            }
+            for &older in by_time.iter() {
+                let mut p = by_time.partition_point(|&i| items[i].observed <= items[older].observed);
+                while let Some(&newer) = by_time.get(p) {
+                    if relate(claim(newer), older) == Relation::Replaces {
+                        offer(older, newer, Relation::Replaces, self.items);
+                        break;
                     }
+                    p = next_other[p];
                 }
             }
         }
@@ -1477,6 +1495,37 @@ merge [m3,m4] -> m3: Deploys happen on Tuesdays.
         assert_eq!((merge.kind, merge.targets.len()), (ChangeKind::Merge, 5_000));
         assert!(merge.risk.iter().any(|r| r.kind == RiskKind::LargeDeletion));
         assert_eq!(out.proposal.base_fingerprints.len(), 5_000);
+    }
+
+    #[test]
+    fn a_slot_restated_many_times_is_superseded_by_each_next_value() {
+        // Runs of one value, then another: each statement is retired by the
+        // first later one naming a different value.
+        let mut rng = crate::rng::Rng::new(4);
+        let values: Vec<&str> = (0..2_000).map(|_| ["Vim", "Helix", "Zed"][rng.below(3)]).collect();
+        let mut lines = String::new();
+        for (k, value) in values.iter().enumerate() {
+            lines.push_str(&format!("s{k:04} | fact | {} | The user's editor is {value}.\n", k + 1));
+        }
+        let store = store(&lines);
+        let history = ReviewHistory::default();
+        let input = PassInput { store: &store, sessions: &[], history: &history, embeddings: None };
+        let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
+        let got: Vec<(String, String)> = out
+            .proposal
+            .changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::Supersede)
+            .map(|c| (c.targets[0].to_string(), c.result.as_ref().unwrap().id.to_string()))
+            .collect();
+        let expected: Vec<(String, String)> = (0..values.len())
+            .filter_map(|k| {
+                let next = (k + 1..values.len()).find(|&j| values[j] != values[k])?;
+                Some((format!("s{k:04}"), format!("s{next:04}")))
+            })
+            .collect();
+        assert_eq!(got.len(), expected.len());
+        assert_eq!(got, expected);
     }
 
     #[test]

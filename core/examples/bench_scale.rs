@@ -8,13 +8,16 @@ use std::time::Instant;
 use reverie_core::dedup::UnionFind;
 use reverie_core::pass::{run_pass, PassConfig, PassInput};
 use reverie_core::review::ReviewHistory;
-use reverie_core::synth::{generate, Truth};
-use reverie_core::{ChangeKind, Id, Proposal, Timestamp};
+use reverie_core::synth::{generate, Rng, Truth};
+use reverie_core::{ChangeKind, EntryKind, Id, MemoryEntry, MemoryStore, Proposal, Scope, Timestamp};
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().unwrap_or_else(|_| panic!("sizes are entry counts, got `{a}`")))
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let with_stress = args.iter().any(|a| a == "--stress");
+    let sizes: Vec<usize> = args
+        .iter()
+        .filter(|a| *a != "--stress")
+        .map(|a| a.parse().unwrap_or_else(|_| panic!("sizes are entry counts or --stress, got `{a}`")))
         .collect();
     let sizes = if sizes.is_empty() { vec![1_000, 10_000, 100_000, 1_000_000] } else { sizes };
     let stores: Vec<_> = sizes.iter().map(|&n| generate(n, 42)).collect();
@@ -87,6 +90,7 @@ fn main() {
         .collect();
     let growth_per_10x = growth.iter().copied().fold(0.0, f64::max);
     let (dp, dr, sp, sr) = last_quality.unwrap_or_default();
+    let stress: BTreeMap<&str, f64> = if with_stress { stress() } else { BTreeMap::new() };
     println!(
         "{}",
         serde_json::json!({
@@ -96,8 +100,67 @@ fn main() {
             "growth_per_10x": growth_per_10x,
             "dup_precision": dp, "dup_recall": dr,
             "supersede_precision": sp, "supersede_recall": sr,
+            "stress_seconds": stress,
         })
     );
+}
+
+/// Stores of one shape repeated, which a rule comparing every member of a
+/// group with every other would make quadratic, each of `STRESS` entries:
+/// one text copied, one slot restated with three values, and a synthetic
+/// store whose review history rejected merging a tenth as many pairs. The
+/// median of three passes each.
+fn stress() -> BTreeMap<&'static str, f64> {
+    const STRESS: usize = 100_000;
+    let repeated = |text: &dyn Fn(&mut Rng) -> String, kind: EntryKind| {
+        let mut rng = Rng::new(7);
+        let entries = (0..STRESS)
+            .map(|k| {
+                let id = Id::new(format!("r{k:07}")).expect("generated ids are valid");
+                MemoryEntry::new(id, text(&mut rng), kind, Timestamp(k as i64 * 60_000))
+            })
+            .collect();
+        let agent_id = Id::new("agent_stress").expect("valid literal");
+        MemoryStore {
+            id: Id::new("stress").expect("valid literal"),
+            version: 1,
+            scope: Scope::Private { agent_id },
+            entries,
+        }
+    };
+    let copies = repeated(&|_| "The user prefers dark mode.".into(), EntryKind::Preference);
+    let one_slot =
+        repeated(&|rng| format!("The user's editor is {}.", ["Vim", "Helix", "Zed"][rng.below(3)]), EntryKind::Fact);
+    let synthetic = generate(STRESS, 42).store;
+    let mut rejected = ReviewHistory::default();
+    let mut rng = Rng::new(9);
+    for _ in 0..STRESS / 10 {
+        let mut pair = [rng.below(STRESS), rng.below(STRESS)].map(|k| synthetic.entries[k].id.clone());
+        pair.sort();
+        rejected.rejected_groups.insert(pair.to_vec());
+    }
+    let empty = ReviewHistory::default();
+    let shapes =
+        [("copies", &copies, &empty), ("one_slot", &one_slot, &empty), ("rejected_history", &synthetic, &rejected)];
+    let mut seconds = BTreeMap::new();
+    for (name, store, history) in shapes {
+        let input = PassInput { store, sessions: &[], history, embeddings: None };
+        let config =
+            PassConfig::recommended(Id::new("bench").unwrap(), Timestamp(STRESS as i64 * 60_000 + Timestamp::DAY));
+        let mut times: Vec<f64> = (0..3)
+            .map(|_| {
+                let started = Instant::now();
+                let out = run_pass(&input, &config).expect("stress input is valid");
+                let secs = started.elapsed().as_secs_f64();
+                drop(out);
+                secs
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        println!("stress {name:<16} {STRESS:>9} entries  pass {:>8.3} s (median of 3)", times[1]);
+        seconds.insert(name, times[1]);
+    }
+    seconds
 }
 
 /// Pairwise precision and recall of merges against planted duplicates, and

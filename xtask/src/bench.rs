@@ -22,7 +22,9 @@ pub fn scale(args: &[String]) -> Result<(), String> {
                 .args(sizes),
         )
     };
-    let native = stage("native pass on synthetic stores", || native_scale(&sizes))?;
+    let native = stage("native pass on synthetic stores, and stress shapes", || {
+        native_scale(&[sizes.as_slice(), &["--stress".to_string()]].concat())
+    })?;
     // WASM runs one size in a process of its own; so does the native pass
     // it is compared with, so neither inherits the heap or caches of
     // other sizes.
@@ -49,6 +51,7 @@ pub fn scale(args: &[String]) -> Result<(), String> {
         "dup_recall": native["dup_recall"],
         "supersede_precision": native["supersede_precision"],
         "supersede_recall": native["supersede_recall"],
+        "stress_seconds": native["stress_seconds"],
     });
     println!("{summary}");
     Ok(())

@@ -9,14 +9,14 @@ const [pkgDir, ...sizes] = process.argv.slice(2);
 const require = createRequire(import.meta.url);
 const core = require(join(resolve(pkgDir), "reverie_core.js"));
 
-// The median of five runs, as natively: the first also pays for the
-// engine's optimizing compile of the module.
-const RUNS = 5;
+// One untimed run first, as natively (it also pays for the engine's
+// optimizing compile of the module), then the median of nine.
+const RUNS = 9;
 const seconds = [];
 for (const n of sizes.map(Number)) {
   const bench = new core.SyntheticBench(n, 42);
   const times = [];
-  let changes = 0;
+  let changes = bench.runPass();
   for (let i = 0; i < RUNS; i++) {
     const started = performance.now();
     changes = bench.runPass();

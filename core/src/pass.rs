@@ -568,18 +568,13 @@ impl<'a, 'i> Builder<'a, 'i> {
         // only on their 40 packed bits change nothing.
         let mut slot_keys: Vec<u64> = Vec::new();
         let (mut switches, mut retractions) = (Vec::new(), Vec::new());
-        // Slots by (subject, value word), only for the words switches name.
-        let mut switch_keys: HashSet<(u64, u64)> = HashSet::default();
         for i in 0..items.len() {
             match items.claim(i) {
                 Some(Claim::Slot { subject, attribute, .. }) if i < crate::dedup::MAX_ITEMS => {
                     let key = crate::text::mix(subject ^ attribute.rotate_left(17)) & !crate::dedup::INDEX_MASK;
                     slot_keys.push(key | i as u64);
                 }
-                Some(Claim::Switch { subject, old, .. }) => {
-                    switch_keys.extend(old.iter().map(|&w| (subject, w)));
-                    switches.push(i);
-                }
+                Some(Claim::Switch { .. }) => switches.push(i),
                 Some(Claim::Retract { .. }) => retractions.push(i),
                 _ => {}
             }
@@ -619,68 +614,51 @@ impl<'a, 'i> Builder<'a, 'i> {
                 }
             }
         }
-        // Slots whose value has a word a switch names, as (subject, word,
-        // item), sorted: each switch finds its candidates by binary search.
-        let mut by_value_word: Vec<(u64, u64, usize)> = Vec::new();
-        if !switch_keys.is_empty() {
-            for i in 0..items.len() {
-                if let Some(Claim::Slot { subject, value, .. }) = items.claim(i) {
-                    for &w in value {
-                        if switch_keys.contains(&(subject, w)) {
-                            by_value_word.push((subject, w, i));
-                        }
-                    }
-                }
-            }
-            by_value_word.sort_unstable();
-        }
         // Switches: "switched from X to Y" retires slots whose value names X.
         // Retractions: "no longer X" retires items containing all of X.
-        let mut candidates: Vec<usize> = Vec::new();
-        for &newer in &switches {
-            let Some(c @ Claim::Switch { subject, old, .. }) = items.claim(newer) else { continue };
-            candidates.clear();
-            for &w in old {
-                let start = by_value_word.partition_point(|&(s, v, _)| (s, v) < (subject, w));
-                let named = by_value_word[start..].iter().take_while(|&&(s, v, _)| (s, v) == (subject, w));
-                candidates.extend(named.map(|&(_, _, i)| i));
+        // Each is kept under (subject, word named, time, item), sorted, and
+        // each item that may be retired looks up the words it holds: its
+        // successor is the first later cue that bears on it, found by
+        // binary search, however many cues name the same word.
+        let first_after = |cues: &[(u64, u64, Timestamp, usize)], older: usize, subject: u64, word: u64, rel| {
+            let at = items[older].observed;
+            let start = cues.partition_point(|&(s, w, t, _)| (s, w, t) <= (subject, word, at));
+            cues[start..]
+                .iter()
+                .take_while(|&&(s, w, ..)| (s, w) == (subject, word))
+                .map(|&(.., newer)| newer)
+                .find(|&newer| relate(items.claim(newer).expect("cues have claims"), older) == rel)
+        };
+        let mut switched: Vec<(u64, u64, Timestamp, usize)> = Vec::new();
+        for &i in &switches {
+            if let Some(Claim::Switch { subject, old, .. }) = items.claim(i) {
+                switched.extend(old.iter().map(|&w| (subject, w, items[i].observed, i)));
             }
-            candidates.sort_unstable();
-            candidates.dedup();
-            for &older in &candidates {
-                let rel = relate(c, older);
-                if rel == Relation::Replaces {
-                    offer(older, newer, rel, self.items);
+        }
+        switched.sort_unstable();
+        if !switched.is_empty() {
+            for older in 0..items.len() {
+                let Some(Claim::Slot { subject, value, .. }) = items.claim(older) else { continue };
+                for &w in value {
+                    if let Some(newer) = first_after(&switched, older, subject, w, Relation::Replaces) {
+                        offer(older, newer, Relation::Replaces, self.items);
+                    }
                 }
             }
         }
-        let retract_keys: HashSet<(u64, u64)> = retractions
-            .iter()
-            .filter_map(|&i| match items.claim(i) {
-                Some(Claim::Retract { subject, what }) => what.first().map(|&w| (subject, w)),
-                _ => None,
-            })
-            .collect();
-        if !retract_keys.is_empty() {
-            let mut holders: HashMap<(u64, u64), Vec<usize>> = HashMap::default();
-            for (i, subject) in subjects.iter().enumerate() {
-                let Some(s) = subject.map(NonZeroU64::get) else { continue };
-                for &w in self.items.content(i) {
-                    if retract_keys.contains(&(s, w)) {
-                        holders.entry((s, w)).or_default().push(i);
-                    }
-                }
+        let mut retracting: Vec<(u64, u64, Timestamp, usize)> = Vec::new();
+        for &i in &retractions {
+            if let Some(Claim::Retract { subject, what: [w, ..] }) = items.claim(i) {
+                retracting.push((subject, *w, items[i].observed, i));
             }
-            for &newer in &retractions {
-                let Some(c @ Claim::Retract { subject, what }) = items.claim(newer) else { continue };
-                let Some(list) = what.first().and_then(|&w| holders.get(&(subject, w))) else { continue };
-                for &older in list {
-                    if older == newer {
-                        continue;
-                    }
-                    let rel = relate(c, older);
-                    if rel == Relation::Retracts {
-                        offer(older, newer, rel, self.items);
+        }
+        retracting.sort_unstable();
+        if !retracting.is_empty() {
+            for (older, subject) in subjects.iter().enumerate() {
+                let Some(s) = subject.map(NonZeroU64::get) else { continue };
+                for &w in items.content(older) {
+                    if let Some(newer) = first_after(&retracting, older, s, w, Relation::Retracts) {
+                        offer(older, newer, Relation::Retracts, self.items);
                     }
                 }
             }
@@ -1525,6 +1503,48 @@ merge [m3,m4] -> m3: Deploys happen on Tuesdays.
             })
             .collect();
         assert_eq!(got.len(), expected.len());
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn many_switches_retire_each_slot_at_the_first_switch_that_names_it() {
+        // Editors named e0..e9 over and over, each statement followed, some
+        // time later, by switches from one of them: each slot statement is
+        // retired by the first later switch from its editor.
+        let mut rng = crate::rng::Rng::new(8);
+        let mut lines = String::new();
+        let mut said: Vec<(bool, usize)> = Vec::new();
+        for k in 0..3_000 {
+            let (switch, editor) = (rng.chance(0.5), rng.below(10));
+            let text = if switch {
+                format!("The user switched from e{editor} to zed{k}.")
+            } else {
+                format!("The user's editor is e{editor}.")
+            };
+            lines.push_str(&format!("s{k:04} | fact | {} | {text}\n", k + 1));
+            said.push((switch, editor));
+        }
+        let store = store(&lines);
+        let history = ReviewHistory::default();
+        let input = PassInput { store: &store, sessions: &[], history: &history, embeddings: None };
+        let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
+        let got: BTreeSet<(String, String)> = out
+            .proposal
+            .changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::Supersede && c.result.as_ref().unwrap().text.contains("switched"))
+            .map(|c| (c.targets[0].to_string(), c.result.as_ref().unwrap().id.to_string()))
+            .collect();
+        let expected: BTreeSet<(String, String)> = (0..said.len())
+            .filter(|&k| !said[k].0)
+            .filter_map(|k| {
+                let by_value = (k + 1..said.len()).find(|&j| !said[j].0 && said[j].1 != said[k].1);
+                let by_switch = (k + 1..said.len()).find(|&j| said[j] == (true, said[k].1))?;
+                // A later statement of another editor retires it first.
+                (by_value.is_none_or(|v| by_switch < v)).then(|| (format!("s{k:04}"), format!("s{by_switch:04}")))
+            })
+            .collect();
+        assert!(expected.len() > 100, "{} switch supersessions", expected.len());
         assert_eq!(got, expected);
     }
 

@@ -107,9 +107,10 @@ fn main() {
 
 /// Stores of one shape repeated, which a rule comparing every member of a
 /// group with every other would make quadratic, each of `STRESS` entries:
-/// one text copied, one slot restated with three values, and a synthetic
-/// store whose review history rejected merging a tenth as many pairs. The
-/// median of three passes each.
+/// one text copied, one slot restated with three values, one slot restated
+/// and switched from one of ten values to another, and a synthetic store
+/// whose review history rejected merging a tenth as many pairs. The median
+/// of three passes each.
 fn stress() -> BTreeMap<&'static str, f64> {
     const STRESS: usize = 100_000;
     let repeated = |text: &dyn Fn(&mut Rng) -> String, kind: EntryKind| {
@@ -131,6 +132,13 @@ fn stress() -> BTreeMap<&'static str, f64> {
     let copies = repeated(&|_| "The user prefers dark mode.".into(), EntryKind::Preference);
     let one_slot =
         repeated(&|rng| format!("The user's editor is {}.", ["Vim", "Helix", "Zed"][rng.below(3)]), EntryKind::Fact);
+    let switches = repeated(
+        &|rng| match rng.below(2) {
+            0 => format!("The user's editor is e{}.", rng.below(10)),
+            _ => format!("The user switched from e{} to e{}.", rng.below(10), rng.below(10)),
+        },
+        EntryKind::Fact,
+    );
     let synthetic = generate(STRESS, 42).store;
     let mut rejected = ReviewHistory::default();
     let mut rng = Rng::new(9);
@@ -140,8 +148,12 @@ fn stress() -> BTreeMap<&'static str, f64> {
         rejected.rejected_groups.insert(pair.to_vec());
     }
     let empty = ReviewHistory::default();
-    let shapes =
-        [("copies", &copies, &empty), ("one_slot", &one_slot, &empty), ("rejected_history", &synthetic, &rejected)];
+    let shapes = [
+        ("copies", &copies, &empty),
+        ("one_slot", &one_slot, &empty),
+        ("switches", &switches, &empty),
+        ("rejected_history", &synthetic, &rejected),
+    ];
     let mut seconds = BTreeMap::new();
     for (name, store, history) in shapes {
         let input = PassInput { store, sessions: &[], history, embeddings: None };

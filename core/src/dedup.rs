@@ -240,6 +240,10 @@ pub fn similar_pairs(items: &(impl FeatureTable + ?Sized), min_score: f32) -> Ve
 /// indexed under those first words, each query looks only there, and the
 /// few texts found are compared in full.
 pub fn any_similar(table: &[FeaturesRef<'_>], queries: &[FeaturesRef<'_>], min_score: f32) -> Vec<bool> {
+    // No score reaches more than 1 (or NaN); every score reaches 0.
+    if min_score.is_nan() || min_score > 1.0 {
+        return vec![false; queries.len()];
+    }
     if min_score <= 0.0 {
         return vec![!table.is_empty(); queries.len()];
     }
@@ -574,7 +578,7 @@ mod tests {
                 .collect();
             Features::of(&words.join(" "))
         };
-        for min_score in [0.0, 0.5, 0.67, 0.8, 1.0] {
+        for min_score in [0.0, 0.5, 0.67, 0.8, 1.0, 1.5, f32::NAN] {
             let table: Vec<Features> = (0..300).map(|_| set(&mut rng)).collect();
             let queries: Vec<Features> = (0..300).map(|_| set(&mut rng)).collect();
             let table: Vec<FeaturesRef<'_>> = table.iter().map(Features::borrowed).collect();
@@ -582,7 +586,10 @@ mod tests {
             let expected: Vec<bool> = queries.iter().map(|q| table.iter().any(|t| t.jaccard(q) >= min_score)).collect();
             assert_eq!(any_similar(&table, &queries, min_score), expected, "min_score {min_score}");
             let found = expected.iter().filter(|&&m| m).count();
-            assert!(min_score == 0.0 || (10..=290).contains(&found), "{found} queries match at {min_score}");
+            assert!(
+                !(0.0..=1.0).contains(&min_score) || min_score == 0.0 || (10..=290).contains(&found),
+                "{found} queries match at {min_score}"
+            );
         }
         assert_eq!(any_similar(&[], &[Features::of("tea").borrowed()], 0.5), [false]);
     }

@@ -50,8 +50,14 @@ impl ReviewHistory {
     /// each question then costs the entries it names, not the history.
     pub fn rejected_index(&self) -> RejectedIndex<'_> {
         let mut groups_of: FxHashMap<&Id, SmallVec<[u32; 2]>> = FxHashMap::default();
+        let mut members: SmallVec<[&Id; 8]> = SmallVec::new();
         for (g, group) in self.rejected_groups.iter().enumerate() {
-            for id in group {
+            // Groups come from callers too: an id listed twice is one member.
+            members.clear();
+            members.extend(group);
+            members.sort_unstable();
+            members.dedup();
+            for &id in &members {
                 groups_of.entry(id).or_default().push(g as u32);
             }
         }
@@ -68,6 +74,7 @@ impl ReviewHistory {
             if matches!(kind, ChangeKind::Merge | ChangeKind::Consolidate) && targets.len() >= 2 {
                 let mut group = targets.to_vec();
                 group.sort();
+                group.dedup();
                 self.rejected_groups.insert(group);
             }
         }
@@ -136,6 +143,13 @@ mod tests {
         check(&["m1", "m9"], false);
         check(&["m1"], false);
         check(&["m5", "m6"], false);
+        // Histories are also read from JSON: unsorted groups and repeated ids.
+        let mut h = ReviewHistory::default();
+        h.rejected_groups.insert(vec![id("e2"), id("e1")]);
+        h.rejected_groups.insert(vec![id("e7"), id("e7")]);
+        let rejected = h.rejected_index();
+        assert!(rejected.together(&[&id("e1"), &id("e2")]));
+        assert!(!rejected.together(&[&id("e7"), &id("e8")]));
         assert!(!ReviewHistory::default().rejected_index().together(&[&id("m1"), &id("m3")]));
     }
 }

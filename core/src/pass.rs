@@ -151,7 +151,10 @@ const TIME_BOUND: &[&str] = &["today", "tomorrow", "tonight", "this week", "next
 /// The heading of a note that starts "Heading: ..." (one to four words
 /// before a colon near the start), normalized and hashed.
 fn topic_of(text: &str) -> Option<u64> {
-    let (head, rest) = text.split_once(':')?;
+    // A colon past the 49th byte makes a heading too long: only the start
+    // of the text is searched.
+    let colon = text.bytes().take(49).position(|b| b == b':')?;
+    let (head, rest) = (&text[..colon], &text[colon + 1..]);
     let words = head.split_whitespace().count();
     if head.len() > 48 || !(1..=4).contains(&words) || rest.trim().is_empty() || rest.starts_with("//") {
         return None;

@@ -418,17 +418,18 @@ const SEEDS: [u64; SIGNATURE_LEN] = {
 /// a space, and no newline, comes before more words ("2.0" is one word).
 /// Allocation-free, for hot paths.
 pub fn is_single_sentence(text: &str) -> bool {
-    let mut ended = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        let next_is_space = chars.peek().is_none_or(|n| n.is_whitespace());
-        if c == '\n' || (matches!(c, '.' | '!' | '?') && next_is_space) {
-            ended = true;
-        } else if ended && c.is_alphanumeric() {
-            return false;
-        }
+    // The marks are ASCII, so bytes can be searched for them; only the
+    // text after the first end is read as characters.
+    let bytes = text.as_bytes();
+    let ends_here = |i: usize| match bytes[i] {
+        b'\n' => true,
+        b'.' | b'!' | b'?' => text[i + 1..].chars().next().is_none_or(char::is_whitespace),
+        _ => false,
+    };
+    match (0..bytes.len()).find(|&i| ends_here(i)) {
+        Some(end) => !text[end + 1..].chars().any(char::is_alphanumeric),
+        None => true,
     }
-    true
 }
 
 /// Splits text into sentences on `.`, `!`, `?` and newlines, trimmed, empty
@@ -518,6 +519,13 @@ mod tests {
         assert!(is_single_sentence("Version 2.0 ships"));
         assert!(!is_single_sentence("Hi! I live in Lyon."));
         assert!(is_single_sentence("Wow!!!"));
+        assert!(!is_single_sentence("Café. ¡Olé!  "));
+        assert!(is_single_sentence("¡Olé, café!  "));
+        assert!(!is_single_sentence("Ends here.\u{00a0}Then more"));
+        assert!(!is_single_sentence("One\ntwo"));
+        assert!(is_single_sentence("Trailing line\n"));
+        assert!(!is_single_sentence("Done? É"));
+        assert!(is_single_sentence(""));
     }
 
     #[test]

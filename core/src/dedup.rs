@@ -314,21 +314,26 @@ pub(crate) fn radix_sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
 /// order, and keys agreeing on the sorted bits keep that order. Bits above
 /// the sorted ones are zero.
 ///
-/// The top bits first scatter the keys into partitions of about
-/// `PARTITION` keys, a few kilobytes each; then each partition is sorted
-/// on its own, least significant digit first, while it sits in the
+/// A large array's top bits first scatter its keys into partitions of
+/// about `PARTITION` keys, a few kilobytes each; then each partition is
+/// sorted on its own, least significant digit first, while it sits in the
 /// fastest cache. A plain least-significant-digit sort moves the whole
 /// array once a digit, and once the array outgrows the cache every one of
 /// those moves waits on memory.
 fn radix_sort_bits(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, from: u32, bits: u32) {
     const PARTITION: usize = 1024;
+    // Fewer keys than this (two megabytes, a core's share of the cache on
+    // a typical server) stay in the cache through every pass:
+    // partitioning them first would only add work.
+    const IN_CACHE: usize = 1 << 18;
     let n = keys.len();
     // Every slot is written before it is read; only new length is zeroed.
     scratch.truncate(n);
     scratch.resize(n, 0);
-    let top = (usize::BITS - (n / PARTITION).leading_zeros()).min(bits).min(MAX_DIGIT);
+    let top = if n < IN_CACHE { 0 } else { (usize::BITS - (n / PARTITION).leading_zeros()).min(bits).min(MAX_DIGIT) };
+    let mut counts = Vec::new();
     if top == 0 {
-        sort_partition(keys, scratch, from, bits);
+        sort_partition(keys, scratch, from, bits, &mut counts);
         return;
     }
     let shift = from + bits - top;
@@ -353,7 +358,7 @@ fn radix_sort_bits(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, from: u32, bits:
     // buffer each partition is sorted through.
     let mut start = 0;
     for end in ends {
-        sort_partition(&mut scratch[start..end], &mut keys[start..end], from, bits - top);
+        sort_partition(&mut scratch[start..end], &mut keys[start..end], from, bits - top, &mut counts);
         start = end;
     }
     std::mem::swap(keys, scratch);
@@ -364,7 +369,7 @@ const MAX_DIGIT: u32 = 10;
 
 /// Sorts `keys` (see `radix_sort_bits`) through `buffer`, of the same
 /// length, in passes of at most `MAX_DIGIT` bits.
-fn sort_partition(keys: &mut [u64], buffer: &mut [u64], from: u32, bits: u32) {
+fn sort_partition(keys: &mut [u64], buffer: &mut [u64], from: u32, bits: u32, counts: &mut Vec<[u32; 1 << MAX_DIGIT]>) {
     // Below this a comparison sort wins: its cost is not a table per pass.
     // Comparing whole keys orders equal sorted bits by the index below
     // them, as a stable sort would.
@@ -373,16 +378,23 @@ fn sort_partition(keys: &mut [u64], buffer: &mut [u64], from: u32, bits: u32) {
         keys.sort_unstable();
         return;
     }
-    let passes = bits.div_ceil(MAX_DIGIT);
-    let width = bits.div_ceil(passes);
-    let (mut src, mut dst) = (keys, buffer);
-    for pass in 0..passes {
-        let shift = from + pass * width;
-        let digit = |k: u64| (k >> shift) as usize & ((1 << width) - 1);
-        let mut next = [0u32; 1 << MAX_DIGIT];
-        for &k in src.iter() {
-            next[digit(k)] += 1;
+    let passes = bits.div_ceil(MAX_DIGIT) as usize;
+    let width = bits.div_ceil(passes as u32);
+    // A digit is at most `MAX_DIGIT` bits, which the mask makes plain to
+    // the compiler: no bounds check in the loops below.
+    let digit = |k: u64, pass: usize| {
+        (k >> (from + pass as u32 * width)) as usize & ((1 << width) - 1) & ((1 << MAX_DIGIT) - 1)
+    };
+    // One read counts every digit; then each pass moves the keys once.
+    counts.clear();
+    counts.resize(passes, [0; 1 << MAX_DIGIT]);
+    for &k in keys.iter() {
+        for (pass, table) in counts.iter_mut().enumerate() {
+            table[digit(k, pass)] += 1;
         }
+    }
+    let (mut src, mut dst) = (keys, buffer);
+    for (pass, next) in counts.iter_mut().enumerate() {
         let mut offset = 0;
         for slot in &mut next[..1 << width] {
             let count = *slot;
@@ -390,7 +402,7 @@ fn sort_partition(keys: &mut [u64], buffer: &mut [u64], from: u32, bits: u32) {
             offset += count;
         }
         for &k in src.iter() {
-            let d = digit(k);
+            let d = digit(k, pass);
             dst[next[d] as usize] = k;
             next[d] += 1;
         }
@@ -606,8 +618,8 @@ mod tests {
             (60, 32, 30, 3),
             (900, 32, 30, 1 << 30),
             (5_000, 32, 30, 40),
-            (70_000, 32, 30, 1 << 30),
-            (70_000, 24, 40, 1 << 40),
+            (300_000, 32, 30, 1 << 30),
+            (300_000, 24, 40, 1 << 40),
             (3_000, 0, 48, 1 << 48),
         ] {
             let mut keys: Vec<u64> =

@@ -601,10 +601,14 @@ impl<'a, 'i> Builder<'a, 'i> {
             by_time.sort_unstable_by_key(|&i| (items[i].observed, i));
             let claim = |i: usize| items.claim(i).expect("slot members have claims");
             next_other.clear();
-            next_other.resize(by_time.len(), by_time.len());
-            for p in (0..by_time.len().saturating_sub(1)).rev() {
-                let same = claim(by_time[p + 1]) == claim(by_time[p]);
-                next_other[p] = if same { next_other[p + 1] } else { p + 1 };
+            next_other.extend(1..=by_time.len());
+            // Runs are worth finding only in a slot stated many times.
+            if by_time.len() > WARM_BATCH {
+                for p in (0..by_time.len() - 1).rev() {
+                    if claim(by_time[p + 1]) == claim(by_time[p]) {
+                        next_other[p] = next_other[p + 1];
+                    }
+                }
             }
             for &older in by_time.iter() {
                 let mut p = by_time.partition_point(|&i| items[i].observed <= items[older].observed);
@@ -639,10 +643,15 @@ impl<'a, 'i> Builder<'a, 'i> {
             }
         }
         switched.sort_unstable();
+        // Most items name no word a cue names: a set says so in one lookup.
+        let named = |cues: &[(u64, u64, Timestamp, usize)]| -> HashSet<(u64, u64)> {
+            cues.iter().map(|&(s, w, ..)| (s, w)).collect()
+        };
+        let switch_named = named(&switched);
         if !switched.is_empty() {
             for older in 0..items.len() {
                 let Some(Claim::Slot { subject, value, .. }) = items.claim(older) else { continue };
-                for &w in value {
+                for &w in value.iter().filter(|&&w| switch_named.contains(&(subject, w))) {
                     if let Some(newer) = first_after(&switched, older, subject, w, Relation::Replaces) {
                         offer(older, newer, Relation::Replaces, self.items);
                     }
@@ -656,10 +665,11 @@ impl<'a, 'i> Builder<'a, 'i> {
             }
         }
         retracting.sort_unstable();
+        let retract_named = named(&retracting);
         if !retracting.is_empty() {
             for (older, subject) in subjects.iter().enumerate() {
                 let Some(s) = subject.map(NonZeroU64::get) else { continue };
-                for &w in items.content(older) {
+                for &w in items.content(older).iter().filter(|&&w| retract_named.contains(&(s, w))) {
                     if let Some(newer) = first_after(&retracting, older, s, w, Relation::Retracts) {
                         offer(older, newer, Relation::Retracts, self.items);
                     }
@@ -854,8 +864,10 @@ impl<'a, 'i> Builder<'a, 'i> {
     /// entries into one group, an entry and a statement by dropping the
     /// statement, two statements by keeping the earlier.
     fn join_duplicates(&mut self, uf: &mut UnionFind, joined: &mut Vec<(usize, f32)>, a: usize, b: usize, score: f32) {
-        let (fa, fb) = (self.items.features(a), self.items.features(b));
-        if self.claimed[a] || self.claimed[b] || !is_duplicate(&fa, &fb, score, self.config.merge_threshold) {
+        if self.claimed[a]
+            || self.claimed[b]
+            || !is_duplicate(&self.items.features(a), &self.items.features(b), score, self.config.merge_threshold)
+        {
             return;
         }
         match (self.items[a].entry, self.items[b].entry) {

@@ -36,11 +36,11 @@ fn main() {
     // like with like. In each round a size first runs once untimed, so
     // its timed runs start from its own state of the caches and the heap,
     // not the state the previous size left. Small stores get more timed
-    // runs (a few-millisecond pass is noisier), for medians of 25 runs
-    // below 100k entries, 10 below a million and 5 at a million.
-    const ROUNDS: usize = 5;
+    // runs (a few-millisecond pass is noisier), for medians of 27 runs
+    // below 100k entries, 18 below a million and 9 at a million.
+    const ROUNDS: usize = 9;
     let timed_per_round = |n: usize| match n {
-        0..100_000 => 5,
+        0..100_000 => 3,
         100_000..1_000_000 => 2,
         _ => 1,
     };

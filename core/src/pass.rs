@@ -1445,13 +1445,18 @@ mod tests {
         out
     }
 
-    fn check(store_lines: &str, session_lines: &str, expected: &str) {
+    /// The proposal of a pass with the recommended settings and no review
+    /// history.
+    fn propose(store_lines: &str, session_lines: &str) -> Proposal {
         let store = store(store_lines);
         let sessions = sessions(session_lines);
         let history = ReviewHistory::default();
         let input = PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
-        let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
-        assert_eq!(render(&out.proposal).trim(), expected.trim());
+        run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap().proposal
+    }
+
+    fn check(store_lines: &str, session_lines: &str, expected: &str) {
+        assert_eq!(render(&propose(store_lines, session_lines)).trim(), expected.trim());
     }
 
     #[test]
@@ -1480,14 +1485,11 @@ merge [m3,m4] -> m3: Deploys happen on Tuesdays.
         for k in 0..5_000 {
             lines.push_str(&format!("c{k:05} | preference | 2 | The user prefers dark mode!\n"));
         }
-        let store = store(&lines);
-        let history = ReviewHistory::default();
-        let input = PassInput { store: &store, sessions: &[], history: &history, embeddings: None };
-        let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
-        let [merge] = &out.proposal.changes[..] else { panic!("one change, got {}", render(&out.proposal)) };
+        let proposal = propose(&lines, "");
+        let [merge] = &proposal.changes[..] else { panic!("one change, got {}", render(&proposal)) };
         assert_eq!((merge.kind, merge.targets.len()), (ChangeKind::Merge, 5_000));
         assert!(merge.risk.iter().any(|r| r.kind == RiskKind::LargeDeletion));
-        assert_eq!(out.proposal.base_fingerprints.len(), 5_000);
+        assert_eq!(proposal.base_fingerprints.len(), 5_000);
     }
 
     #[test]
@@ -1500,12 +1502,8 @@ merge [m3,m4] -> m3: Deploys happen on Tuesdays.
         for (k, value) in values.iter().enumerate() {
             lines.push_str(&format!("s{k:04} | fact | {} | The user's editor is {value}.\n", k + 1));
         }
-        let store = store(&lines);
-        let history = ReviewHistory::default();
-        let input = PassInput { store: &store, sessions: &[], history: &history, embeddings: None };
-        let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
-        let got: Vec<(String, String)> = out
-            .proposal
+        let proposal = propose(&lines, "");
+        let got: Vec<(String, String)> = proposal
             .changes
             .iter()
             .filter(|c| c.kind == ChangeKind::Supersede)
@@ -1539,12 +1537,8 @@ merge [m3,m4] -> m3: Deploys happen on Tuesdays.
             lines.push_str(&format!("s{k:04} | fact | {} | {text}\n", k + 1));
             said.push((switch, editor));
         }
-        let store = store(&lines);
-        let history = ReviewHistory::default();
-        let input = PassInput { store: &store, sessions: &[], history: &history, embeddings: None };
-        let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
-        let got: BTreeSet<(String, String)> = out
-            .proposal
+        let proposal = propose(&lines, "");
+        let got: BTreeSet<(String, String)> = proposal
             .changes
             .iter()
             .filter(|c| c.kind == ChangeKind::Supersede && c.result.as_ref().unwrap().text.contains("switched"))

@@ -515,10 +515,29 @@ m5 active: Lunch with Dana tomorrow at noon
 
     #[test]
     fn apply_then_rollback_restores_the_store_byte_for_byte() {
+        // Whole and partial reviews: odd seeds accept, reject or edit each
+        // change at random.
+        let mut edits_seen = 0;
         for seed in 0..30 {
             let s = crate::synth::generate(200, seed).store;
             let p = proposal(&s);
-            let applied = apply(&s, &p, &Review::approve_all(&p, "u", Timestamp(0))).unwrap();
+            let mut review = Review::approve_all(&p, "u", Timestamp(0));
+            if seed % 2 == 1 {
+                let mut rng = crate::rng::Rng::new(seed);
+                for c in &p.changes {
+                    let decision = match rng.below(3) {
+                        0 => Decision::Reject { reason: None },
+                        1 if c.result.is_some() => Decision::Edit { text: format!("Edited {}.", c.id) },
+                        _ => Decision::Accept,
+                    };
+                    review.decisions.insert(c.id.clone(), decision);
+                }
+            }
+            let applied = apply(&s, &p, &review).unwrap();
+            let edited = applied.store.active().filter(|e| e.text.starts_with("Edited c")).count();
+            let edits = review.decisions.values().filter(|d| matches!(d, Decision::Edit { .. })).count();
+            assert_eq!(edited, edits, "seed {seed}");
+            edits_seen += edits;
             let (restored, events) = rollback(&applied.store, &s, "u", Timestamp(1)).unwrap();
             assert_eq!(restored.version, applied.store.version + 1);
             assert_eq!(
@@ -531,6 +550,7 @@ m5 active: Lunch with Dana tomorrow at noon
             let reverted: std::collections::BTreeSet<&Id> = events.iter().filter_map(|e| e.entry_id.as_ref()).collect();
             assert_eq!(touched, reverted, "seed {seed}");
         }
+        assert!(edits_seen > 20, "{edits_seen} edits");
     }
 
     #[test]

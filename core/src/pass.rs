@@ -151,12 +151,12 @@ const TIME_BOUND: &[&str] = &["today", "tomorrow", "tonight", "this week", "next
 /// The heading of a note that starts "Heading: ..." (one to four words
 /// before a colon near the start), normalized and hashed.
 fn topic_of(text: &str) -> Option<u64> {
-    // A colon past the 49th byte makes a heading too long: only the start
-    // of the text is searched.
+    // A heading is at most 48 bytes, so only the start of the text is
+    // searched for its colon.
     let colon = text.bytes().take(49).position(|b| b == b':')?;
     let (head, rest) = (&text[..colon], &text[colon + 1..]);
     let words = head.split_whitespace().count();
-    if head.len() > 48 || !(1..=4).contains(&words) || rest.trim().is_empty() || rest.starts_with("//") {
+    if !(1..=4).contains(&words) || rest.trim().is_empty() || rest.starts_with("//") {
         return None;
     }
     Some(crate::text::hash_str(&crate::text::normalize(head)))

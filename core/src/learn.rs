@@ -82,6 +82,39 @@ const FIRST_PERSON_VERBS: &[(&str, &str)] = &[
     ("don't", "does not"),
     ("do not", "does not"),
 ];
+/// Words that speak of the speaker or the listener. A rewritten statement
+/// that still holds one reads wrongly ("User loves that it teaches me"),
+/// and "you" names someone the memory does not know.
+const PERSONAL_WORDS: &[&str] = &[
+    "i",
+    "i'm",
+    "i've",
+    "i'd",
+    "i'll",
+    "me",
+    "my",
+    "mine",
+    "myself",
+    "we",
+    "we're",
+    "we've",
+    "we'd",
+    "we'll",
+    "us",
+    "our",
+    "ours",
+    "ourselves",
+    "you",
+    "you're",
+    "you've",
+    "you'd",
+    "you'll",
+    "your",
+    "yours",
+    "yourself",
+];
+/// Where a sentence may be cut and still leave a whole clause before it.
+const CLAUSE_BREAKS: &[&str] = &["; ", " – ", " — ", " - ", ", but ", ", and ", ", so ", ", which ", ", because "];
 const IDENTITY_WORDS: &[&str] = &["a", "an", "allergic", "vegetarian", "vegan", "based", "from", "originally"];
 const CORRECTION_CUES: &[&str] = &[
     "no ",
@@ -183,14 +216,15 @@ fn third_person(sentence: &str) -> Option<(String, EntryKind, bool)> {
     }
     let lower = rest.to_lowercase();
     if let Some(tail) = strip_prefix_ci(rest, &lower, "my ") {
-        return Some((format!("User's {tail}."), EntryKind::Fact, false));
+        return Some((format!("User's {}.", impersonal(tail)?), EntryKind::Fact, false));
     }
     for prefix in ["i'm ", "i am ", "i’m "] {
         if let Some(tail) = strip_prefix_ci(rest, &lower, prefix) {
             let first = tail.split(' ').next().unwrap_or("").to_lowercase();
             return IDENTITY_WORDS
                 .contains(&first.as_str())
-                .then(|| (format!("User is {tail}."), EntryKind::Fact, false));
+                .then(|| Some((format!("User is {}.", impersonal(tail)?), EntryKind::Fact, false)))
+                .flatten();
         }
     }
     if let Some(tail) = strip_prefix_ci(rest, &lower, "call me ") {
@@ -204,12 +238,47 @@ fn third_person(sentence: &str) -> Option<(String, EntryKind, bool)> {
                 "prefer" | "like" | "love" | "hate" | "don't" | "do not" => EntryKind::Preference,
                 _ => EntryKind::Fact,
             };
-            let object = conjugate_object(verb, object);
+            let object = conjugate_object(verb, impersonal(object)?);
             let retraction = *verb == "no longer";
             return Some((format!("User {third} {object}."), kind, retraction));
         }
     }
     None
+}
+
+/// The rest of a statement without the speaker or the listener in it: whole
+/// when it names neither, cut at the last clause break before the first
+/// word that does ("yoga, so I hosted a class" -> "yoga"), or `None` when
+/// no clause of at least two words comes before that word.
+fn impersonal(tail: &str) -> Option<&str> {
+    let lower = tail.to_lowercase();
+    let personal = |word: &str| {
+        PERSONAL_WORDS.contains(&word)
+            || (word.contains('’') && PERSONAL_WORDS.contains(&word.replace('’', "'").as_str()))
+    };
+    let mut word_start = None;
+    let mut first = None;
+    for (i, c) in lower.char_indices().chain([(lower.len(), ' ')]) {
+        let in_word = c.is_alphanumeric() || c == '\'' || c == '’';
+        match word_start {
+            None if in_word => word_start = Some(i),
+            Some(start) if !in_word => {
+                if personal(&lower[start..i]) {
+                    first = Some(start);
+                    break;
+                }
+                word_start = None;
+            }
+            _ => {}
+        }
+    }
+    let Some(first) = first else { return Some(tail) };
+    // Lowercasing may change byte lengths outside ASCII; cut only where
+    // the original and the lowered text agree.
+    let cut = CLAUSE_BREAKS.iter().filter_map(|b| lower[..first].rfind(b)).max()?;
+    let kept = tail.get(..cut).filter(|k| lower.get(..cut) == Some(k.to_lowercase().as_str()))?;
+    let kept = kept.trim_end_matches([',', ' ']);
+    (kept.split_whitespace().count() >= 2).then_some(kept)
 }
 
 /// "no longer use Slack" -> "no longer uses Slack"; "don't like X" keeps X.
@@ -227,11 +296,12 @@ fn conjugate_object<'a>(verb: &str, object: &'a str) -> std::borrow::Cow<'a, str
 
 fn strip_prefix_ci<'a>(original: &'a str, lower: &str, prefix: &str) -> Option<&'a str> {
     // Lowercasing can change byte lengths outside ASCII; only trust the
-    // match when the prefix is ASCII and the original agrees byte for byte.
-    if !prefix.is_ascii() || !lower.starts_with(prefix) || !original.is_char_boundary(prefix.len()) {
+    // match when the original's own first bytes lower to the prefix.
+    if !lower.starts_with(prefix) {
         return None;
     }
-    original[..prefix.len()].eq_ignore_ascii_case(prefix).then(|| original[prefix.len()..].trim())
+    let head = original.get(..prefix.len())?;
+    (head.to_lowercase() == prefix).then(|| original[prefix.len()..].trim())
 }
 
 #[cfg(test)]
@@ -253,6 +323,23 @@ mod tests {
         check("I work from home today.", None);
         check("Call me Sam.", Some("User wants to be called Sam."));
         check("Ï live here", None);
+        // The speaker or the listener left in the rest: cut at a clause
+        // break before them, or no statement.
+        check(
+            "My neighbors were interested in yoga, so I hosted a class.",
+            Some("User's neighbors were interested in yoga."),
+        );
+        check("I love all dances, but contemporary is my top pick.", Some("User loves all dances."));
+        check(
+            "I started playing guitar five years ago; it's a way to express myself.",
+            Some("User started playing guitar five years ago."),
+        );
+        check("I love that it teaches me patience.", None);
+        check("I love that you chose pottery.", None);
+        check("My colleagues and I went to a convention.", None);
+        check("My friends, family and mentors are my rocks.", None);
+        check("I’m from Lyon, but you’d never guess it.", Some("User is from Lyon."));
+        check("My café is Ça Va – we go there a lot.", Some("User's café is Ça Va."));
     }
 
     #[test]

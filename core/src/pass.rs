@@ -146,6 +146,24 @@ fn hash_key(hash: u64) -> NonZeroU64 {
     NonZeroU64::new(hash).unwrap_or(NonZeroU64::MIN)
 }
 
+/// Where a chain of successors starting at `newer` ends: statements
+/// (which are not entries yet) are followed to their own successors, until
+/// a stored entry, a retraction or a statement nothing replaces.
+/// `successor` is sorted by its first field; successors are strictly later,
+/// so a chain cannot loop.
+fn last_in_chain(
+    successor: &[(usize, (usize, Relation))],
+    items: &Items<'_>,
+    mut newer: usize,
+    mut rel: Relation,
+) -> (usize, Relation) {
+    while items[newer].entry.is_none() && items[newer].statement.is_some_and(|s| !s.retraction) {
+        let Ok(k) = successor.binary_search_by_key(&newer, |&(older, _)| older) else { break };
+        (newer, rel) = successor[k].1;
+    }
+    (newer, rel)
+}
+
 const TIME_BOUND: &[&str] = &["today", "tomorrow", "tonight", "this week", "next week", "this weekend", "right now"];
 
 /// The heading of a note that starts "Heading: ..." (one to four words
@@ -697,15 +715,29 @@ impl<'a, 'i> Builder<'a, 'i> {
             if self.claimed[older] {
                 continue;
             }
+            // A statement that a later statement replaces in turn is never
+            // added, so the entry is retired by the last of them: memory
+            // must not end up holding an intermediate value next to it.
+            let first = newer;
+            let (newer, rel) = last_in_chain(&successor, self.items, newer, rel);
             let newer_item = &self.items[newer];
             let retraction_statement = newer_item.statement.is_some_and(|s| s.retraction);
-            let evidence = vec![entry_quote(old_entry), self.quote_of(newer)];
+            // The evidence is the entry, what replaced it first and, when
+            // that was replaced in turn, the last word on it.
+            let mut evidence = vec![entry_quote(old_entry), self.quote_of(first)];
+            if newer != first {
+                evidence.push(self.quote_of(newer));
+            }
+            let replaced_first = |why: String| match self.items[first].statement.filter(|_| newer != first) {
+                Some(s) => format!("{why}, after \"{}\"", s.said.quote),
+                None => why,
+            };
             if retraction_statement {
                 // The user said it no longer holds and gave no successor.
-                let reason = format!(
+                let reason = replaced_first(format!(
                     "contradicted by the user: \"{}\"",
                     newer_item.statement.map(|s| s.said.quote.as_str()).unwrap_or("")
-                );
+                ));
                 self.claimed[older] = true;
                 self.claimed[newer] = true;
                 self.push(
@@ -741,7 +773,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                     id: placeholder_id(),
                     kind: ChangeKind::Supersede,
                     targets: vec![old_entry.id.clone()],
-                    justification: replaces(why, &result.text, &old_entry.text),
+                    justification: replaced_first(replaces(why, &result.text, &old_entry.text)),
                     result: Some(result),
                     evidence,
                     confidence,
@@ -1608,6 +1640,38 @@ supersede [m1] -> p1.e1: User moved to Berlin.
 prune [m2]
 add [] -> p1.e2: User speaks Portuguese.
 ",
+        );
+    }
+
+    #[test]
+    fn a_slot_restated_in_transcripts_is_superseded_by_the_last_statement() {
+        // Helix is replaced by Zed within the transcripts: Vim is retired
+        // by Zed, and Helix is never added beside it. Session ids are not
+        // in time order. A chain ending in "no longer" prunes.
+        check(
+            r"
+m1 | fact | 10 | User's editor is Vim.
+m2 | fact | 10 | User's browser is Firefox.
+",
+            r"
+b | 100 | user | My editor is Helix. My browser is Arc.
+a | 101 | user | My editor is Zed. I no longer have Arc.
+",
+            r"
+supersede [m1] -> p1.e1: User's editor is Zed.
+prune [m2]
+",
+        );
+        let p = propose(
+            "m1 | fact | 10 | User's editor is Vim.",
+            "b | 100 | user | My editor is Helix.\na | 101 | user | My editor is Zed.",
+        );
+        let quotes: Vec<&str> = p.changes[0].evidence.iter().map(|e| e.quote.as_str()).collect();
+        assert_eq!(quotes, ["User's editor is Vim.", "My editor is Helix.", "My editor is Zed."]);
+        assert!(
+            p.changes[0].justification.ends_with(", after \"My editor is Helix.\""),
+            "{}",
+            p.changes[0].justification
         );
     }
 

@@ -410,8 +410,16 @@ pub fn run_pass(input: &PassInput<'_>, config: &PassConfig) -> Result<PassOutput
         sessions.sort_by(|a, b| a.id.cmp(&b.id));
     }
     let said_statements = statements(&sessions);
+    // Statements of one session said at one time (messages without times
+    // of their own take the session's start) are a millisecond apart in
+    // the order they were said, so that the later one replaces the earlier.
+    let mut previous: Option<(&Id, Timestamp)> = None;
+    let mut tie = 0;
     for s in &said_statements {
-        items.read(&mut buffer, &s.text, None, Some(s), s.kind, None, s.said.at, s.said.trust);
+        let at = (&s.said.session_id, s.said.at);
+        tie = if previous == Some(at) { tie + 1 } else { 0 };
+        previous = Some(at);
+        items.read(&mut buffer, &s.text, None, Some(s), s.kind, None, Timestamp(s.said.at.0 + tie), s.said.trust);
     }
     if items.too_many_words {
         return Err(Error::invalid("store", "holds more than 4 billion words; split it"));
@@ -806,6 +814,15 @@ impl<'a, 'i> Builder<'a, 'i> {
         // with every later member: as if each pair of the group were
         // taken, since the pairs of later members would join nothing more.
         let exact = std::mem::take(&mut self.exact);
+        // A statement that supersession made an entry of will be in memory:
+        // its repeats, word for word, add nothing.
+        if !self.created.is_empty() {
+            for group in exact.iter().filter(|g| g.iter().any(|i| self.created.contains_key(i))) {
+                for &i in group.iter().filter(|&&i| self.items[i].entry.is_none()) {
+                    self.claimed[i] = true;
+                }
+            }
+        }
         let mut members: Vec<(usize, usize)> =
             exact.iter().enumerate().flat_map(|(g, group)| group.iter().map(move |&i| (i, g))).collect();
         members.sort_unstable();
@@ -894,15 +911,24 @@ impl<'a, 'i> Builder<'a, 'i> {
 
     /// Joins two duplicates (`a < b`) unless either is already used: two
     /// entries into one group, an entry and a statement by dropping the
-    /// statement, two statements by keeping the earlier.
+    /// statement, two statements by keeping the earlier, or the one
+    /// supersession already made an entry of.
     fn join_duplicates(&mut self, uf: &mut UnionFind, joined: &mut Vec<(usize, f32)>, a: usize, b: usize, score: f32) {
-        if self.claimed[a]
-            || self.claimed[b]
+        // A statement made an entry by supersession is claimed, but still
+        // a reason to drop a statement repeating it.
+        let (made_a, made_b) = (self.created.contains_key(&a), self.created.contains_key(&b));
+        if (self.claimed[a] && !made_a)
+            || (self.claimed[b] && !made_b)
+            || (made_a && made_b)
             || !is_duplicate(&self.items.features(a), &self.items.features(b), score, self.config.merge_threshold)
         {
             return;
         }
         match (self.items[a].entry, self.items[b].entry) {
+            (None, None) if made_b => self.claimed[a] = true,
+            (None, None) if made_a => self.claimed[b] = true,
+            // A stored entry and a statement about to become one: leave both.
+            _ if made_a || made_b => {}
             (Some(_), Some(_)) => {
                 uf.union(a, b);
                 joined.push((a, score));
@@ -1661,6 +1687,24 @@ a | 101 | user | My editor is Zed. I no longer have Arc.
 supersede [m1] -> p1.e1: User's editor is Zed.
 prune [m2]
 ",
+        );
+        // Within one message or session, with no time of their own, the
+        // later statement is the later word.
+        check(
+            "m1 | fact | 10 | User's editor is Vim.",
+            "s1 | 100 | user | My editor is Helix.\ns1 | 100 | assistant | Noted.\ns1 | 100 | user | Actually, my editor is Zed.",
+            "supersede [m1] -> p1.e1: User's editor is Zed.",
+        );
+        check(
+            "",
+            "s1 | 100 | user | My editor is Helix. Actually, my editor is Zed.",
+            "add [] -> p1.e1: User's editor is Zed.",
+        );
+        // A value restated after it replaced a stored one is added once.
+        check(
+            "m1 | fact | 10 | User's editor is Vim.",
+            "a | 100 | user | My editor is Zed.\nb | 101 | user | My editor is Zed.\nc | 102 | user | My editor is Zed!",
+            "supersede [m1] -> p1.e1: User's editor is Zed.",
         );
         let p = propose(
             "m1 | fact | 10 | User's editor is Vim.",

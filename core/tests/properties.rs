@@ -4,10 +4,11 @@
 
 use std::collections::HashSet;
 
+use reverie_core::apply::{apply, Review};
 use reverie_core::pass::{run_pass, PassConfig, PassInput};
 use reverie_core::review::ReviewHistory;
 use reverie_core::synth::{generate, Rng};
-use reverie_core::{EvidenceSource, Id, MemoryStore, Message, Role, Session, Timestamp};
+use reverie_core::{EntryKind, EvidenceSource, Id, MemoryEntry, MemoryStore, Message, Role, Session, Timestamp};
 
 const CASES: u64 = 60;
 
@@ -99,6 +100,34 @@ fn proposals_do_not_depend_on_session_order() {
             .count();
     }
     assert!(changes_from_sessions > 30, "{changes_from_sessions} changes cite sessions");
+}
+
+#[test]
+fn memory_keeps_only_the_last_value_the_user_stated() {
+    for seed in 0..CASES / 2 {
+        let mut store = generate(50 + (seed as usize * 11) % 200, seed).store;
+        store.entries.push(MemoryEntry::new(
+            Id::new("editor").unwrap(),
+            "User's editor is Emacs.",
+            EntryKind::Fact,
+            Timestamp(8_000 * Timestamp::DAY),
+        ));
+        let mut sessions = sessions(3 + seed as usize % 9, seed);
+        let out = pass_with(&store, &sessions);
+        let applied = apply(&store, &out.proposal, &Review::approve_all(&out.proposal, "u", Timestamp(0))).unwrap();
+        sessions.sort_by_key(|s| s.started_at);
+        // The last thing said with a prefix, in time order.
+        let said = |prefix: &str| {
+            let mut said = sessions.iter().flat_map(|s| &s.messages).filter_map(|m| m.content.strip_prefix(prefix));
+            said.next_back().map(str::to_string)
+        };
+        let kept = |prefix: &str| -> Vec<String> {
+            applied.store.active().filter_map(|e| e.text.strip_prefix(prefix)).map(str::to_string).collect()
+        };
+        let editor = said("My editor is ").unwrap_or_else(|| "Emacs.".into());
+        assert_eq!(kept("User's editor is "), [editor], "seed {seed}");
+        assert_eq!(kept("User lives in "), Vec::from_iter(said("I live in ")), "seed {seed}");
+    }
 }
 
 #[test]

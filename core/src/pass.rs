@@ -728,6 +728,14 @@ impl<'a, 'i> Builder<'a, 'i> {
             // must not end up holding an intermediate value next to it.
             let first = newer;
             let (newer, rel) = last_in_chain(&successor, self.items, newer, rel);
+            // The last word may be the entry's own value again ("Zed", then
+            // "Vim" again): the entry stands, and the statement repeating it
+            // is dropped as its duplicate.
+            if newer != first
+                && items.claim(newer).zip(items.claim(older)).is_some_and(|(n, o)| crate::supersede::restates(n, o))
+            {
+                continue;
+            }
             let newer_item = &self.items[newer];
             let retraction_statement = newer_item.statement.is_some_and(|s| s.retraction);
             // The evidence is the entry, what replaced it first and, when
@@ -1699,6 +1707,12 @@ prune [m2]
             "",
             "s1 | 100 | user | My editor is Helix. Actually, my editor is Zed.",
             "add [] -> p1.e1: User's editor is Zed.",
+        );
+        // Back to the stored value by the end: the entry stands.
+        check(
+            "m1 | fact | 10 | User's editor is Vim.",
+            "a | 100 | user | My editor is Zed.\nb | 101 | user | My editor is Vim.",
+            "",
         );
         // A value restated after it replaced a stored one is added once.
         check(

@@ -256,6 +256,20 @@ pub fn relation(newer: ClaimRef<'_>, older: &Older<'_>) -> Relation {
     }
 }
 
+/// Whether `newer` states the same slot with the same value as `older`
+/// ("vim" and "vim 9" count as the same, as in `relation`).
+pub fn restates(newer: ClaimRef<'_>, older: ClaimRef<'_>) -> bool {
+    match (newer, older) {
+        (Claim::Slot { subject: s1, attribute: a1, .. }, Claim::Slot { subject: s2, attribute: a2, .. }) => {
+            s1 == s2
+                && a1 == a2
+                && relation(newer, &Older { claim: Some(older), subject: Some(s2), content: &[] })
+                    == Relation::Unrelated
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +285,18 @@ mod tests {
             content: &content,
         };
         relation(n.borrowed(), &older)
+    }
+
+    #[test]
+    fn restatements() {
+        let restates = |newer: &str, older: &str| {
+            let claim = |t: &str| claim_of(None, &normalize(t)).expect("makes a claim");
+            super::restates(claim(newer).borrowed(), claim(older).borrowed())
+        };
+        assert!(restates("User's editor is set to Vim 9", "User's editor is Vim"));
+        assert!(!restates("User's editor is Helix", "User's editor is Vim"));
+        assert!(!restates("User's shell is Vim", "User's editor is Vim"));
+        assert!(!restates("User switched from Helix to Vim", "User's editor is Vim"));
     }
 
     #[test]

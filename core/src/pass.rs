@@ -20,7 +20,7 @@ use crate::proposal::{
 use crate::review::{RejectedIndex, ReviewHistory};
 use crate::session::Session;
 use crate::store::MemoryStore;
-use crate::supersede::{claim_of, relation, subject_of_text, Claim, ClaimRef, Older, Relation};
+use crate::supersede::{claim_of, relation, restates, subject_of_text, Claim, ClaimRef, Older, Relation};
 use crate::text::{Features, FeaturesRef, Span};
 
 /// Settings of a pass. `recommended` gives the defaults the service uses.
@@ -731,9 +731,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             // The last word may be the entry's own value again ("Zed", then
             // "Vim" again): the entry stands, and the statement repeating it
             // is dropped as its duplicate.
-            if newer != first
-                && items.claim(newer).zip(items.claim(older)).is_some_and(|(n, o)| crate::supersede::restates(n, o))
-            {
+            if newer != first && items.claim(newer).zip(items.claim(older)).is_some_and(|(n, o)| restates(n, o)) {
                 continue;
             }
             let newer_item = &self.items[newer];
@@ -799,6 +797,23 @@ impl<'a, 'i> Builder<'a, 'i> {
                 &[older, newer],
             );
         }
+
+        // A statement restating a value memory will hold (a stored entry
+        // left standing, or a statement just made an entry) adds nothing.
+        // After supersession every such holder in a slot has the slot's
+        // last value, so one holder is enough to compare with.
+        for group in groups.iter().filter(|g| g.iter().any(|k| item(k) >= items.entries)) {
+            let holds = |i: usize| (items[i].entry.is_some() && !self.claimed[i]) || self.created.contains_key(&i);
+            let Some(holder) = group.iter().map(item).filter(|&i| holds(i)).max_by_key(|&i| (items[i].observed, i))
+            else {
+                continue;
+            };
+            for i in group.iter().map(item).filter(|&i| i >= items.entries && i != holder) {
+                if !self.claimed[i] && items.claim(i).zip(items.claim(holder)).is_some_and(|(s, h)| restates(s, h)) {
+                    self.claimed[i] = true;
+                }
+            }
+        }
     }
 
     fn quote_of(&self, item: usize) -> Evidence {
@@ -822,15 +837,6 @@ impl<'a, 'i> Builder<'a, 'i> {
         // with every later member: as if each pair of the group were
         // taken, since the pairs of later members would join nothing more.
         let exact = std::mem::take(&mut self.exact);
-        // A statement that supersession made an entry of will be in memory:
-        // its repeats, word for word, add nothing.
-        if !self.created.is_empty() {
-            for group in exact.iter().filter(|g| g.iter().any(|i| self.created.contains_key(i))) {
-                for &i in group.iter().filter(|&&i| self.items[i].entry.is_none()) {
-                    self.claimed[i] = true;
-                }
-            }
-        }
         let mut members: Vec<(usize, usize)> =
             exact.iter().enumerate().flat_map(|(g, group)| group.iter().map(move |&i| (i, g))).collect();
         members.sort_unstable();
@@ -1713,6 +1719,12 @@ prune [m2]
             "m1 | fact | 10 | User's editor is Vim.",
             "a | 100 | user | My editor is Zed.\nb | 101 | user | My editor is Vim.",
             "",
+        );
+        // The same value in other words: "moved to", then "lives in".
+        check(
+            "m1 | fact | 10 | User lives in Paris.",
+            "a | 100 | user | I moved to Berlin.\nb | 101 | user | I live in Berlin.",
+            "supersede [m1] -> p1.e1: User moved to Berlin.",
         );
         // A value restated after it replaced a stored one is added once.
         check(

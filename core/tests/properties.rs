@@ -51,8 +51,11 @@ fn sessions(count: usize, seed: u64) -> Vec<Session> {
     (0..count)
         .map(|k| {
             let messages = (0..2 + rng.below(5))
-                .map(|_| match rng.below(6) {
-                    0 => Message::new(Role::User, format!("I live in {}.", CITIES[rng.below(4)])),
+                .map(|_| match rng.below(8) {
+                    0 if rng.chance(0.5) => Message::new(Role::User, format!("I live in {}.", CITIES[rng.below(4)])),
+                    0 => Message::new(Role::User, format!("I moved to {}.", CITIES[rng.below(4)])),
+                    6 => Message::new(Role::User, "I use Slack for chat."),
+                    7 => Message::new(Role::User, "I no longer use Slack."),
                     1 => Message::new(Role::User, format!("My editor is {}.", EDITORS[rng.below(3)])),
                     2 => Message::new(Role::User, "No, use tabs for indentation, not spaces."),
                     3 => Message::new(Role::User, format!("I prefer {} for quick edits.", EDITORS[rng.below(3)])),
@@ -106,27 +109,45 @@ fn proposals_do_not_depend_on_session_order() {
 fn memory_keeps_only_the_last_value_the_user_stated() {
     for seed in 0..CASES / 2 {
         let mut store = generate(50 + (seed as usize * 11) % 200, seed).store;
-        store.entries.push(MemoryEntry::new(
-            Id::new("editor").unwrap(),
-            "User's editor is Emacs.",
-            EntryKind::Fact,
-            Timestamp(8_000 * Timestamp::DAY),
-        ));
+        for (id, text) in [
+            ("editor", "User's editor is Emacs."),
+            ("city", "User lives in Paris."),
+            ("chat", "User uses Slack for chat."),
+        ] {
+            store.entries.push(MemoryEntry::new(
+                Id::new(id).unwrap(),
+                text,
+                EntryKind::Fact,
+                Timestamp(8_000 * Timestamp::DAY),
+            ));
+        }
         let mut sessions = sessions(3 + seed as usize % 9, seed);
         let out = pass_with(&store, &sessions);
         let applied = apply(&store, &out.proposal, &Review::approve_all(&out.proposal, "u", Timestamp(0))).unwrap();
         sessions.sort_by_key(|s| s.started_at);
-        // The last thing said with a prefix, in time order.
-        let said = |prefix: &str| {
-            let mut said = sessions.iter().flat_map(|s| &s.messages).filter_map(|m| m.content.strip_prefix(prefix));
-            said.next_back().map(str::to_string)
+        // The last thing said with one of some prefixes, in time order,
+        // with the prefix it was said with.
+        let said = |prefixes: &[&str]| {
+            let mut said = sessions
+                .iter()
+                .flat_map(|s| &s.messages)
+                .filter_map(|m| prefixes.iter().find_map(|&p| Some((p.to_string(), m.content.strip_prefix(p)?))));
+            said.next_back().map(|(p, rest)| (p, rest.to_string()))
         };
-        let kept = |prefix: &str| -> Vec<String> {
-            applied.store.active().filter_map(|e| e.text.strip_prefix(prefix)).map(str::to_string).collect()
+        // What memory holds after any of some prefixes.
+        let kept = |prefixes: &[&str]| -> Vec<String> {
+            let held = applied.store.active().filter_map(|e| prefixes.iter().find_map(|&p| e.text.strip_prefix(p)));
+            held.map(str::to_string).collect()
         };
-        let editor = said("My editor is ").unwrap_or_else(|| "Emacs.".into());
-        assert_eq!(kept("User's editor is "), [editor], "seed {seed}");
-        assert_eq!(kept("User lives in "), Vec::from_iter(said("I live in ")), "seed {seed}");
+        let editor = said(&["My editor is "]).map_or("Emacs.".into(), |(_, value)| value);
+        assert_eq!(kept(&["User's editor is "]), [editor], "seed {seed}");
+        let city = said(&["I live in ", "I moved to "]).map_or("Paris.".into(), |(_, value)| value);
+        assert_eq!(kept(&["User lives in ", "User moved to "]), [city], "seed {seed}");
+        let chat = match said(&["I use Slack", "I no longer use Slack"]) {
+            Some((p, _)) if p.contains("no longer") => vec![],
+            _ => vec![" for chat.".to_string()],
+        };
+        assert_eq!(kept(&["User uses Slack"]), chat, "seed {seed}");
     }
 }
 

@@ -1183,13 +1183,16 @@ impl<'a, 'i> Builder<'a, 'i> {
             .collect();
         let representative =
             |per_session: &BTreeMap<&Id, usize>| *per_session.values().next().expect("groups have members");
+        // Memory after this proposal: stored entries, and statements this
+        // pass adds ("I prefer short answers" said in three sessions is
+        // one entry, not an addition and a promotion).
         let known: Vec<FeaturesRef<'_>> = self
             .items
             .iter()
             .enumerate()
-            .filter(|(_, item)| {
+            .filter(|&(i, item)| {
                 matches!(item.kind, EntryKind::Pattern | EntryKind::Mistake | EntryKind::Preference)
-                    && item.entry.is_some()
+                    && (item.entry.is_some() || self.created.contains_key(&i))
             })
             .map(|(i, _)| self.items.features(i))
             .collect();
@@ -1795,6 +1798,12 @@ s5 | 5 | tool | Error: disk quota exceeded
 promote [] -> p1.e1: Recurring user correction (3 sessions): "No, use tabs not spaces."
 promote [] -> p1.e2: Recurring tool failure (3 sessions): "Error: disk quota exceeded" [PoisoningSuspected,UntrustedSource]
 "#,
+        );
+        // A preference the pass adds as a statement is not promoted too.
+        check(
+            "",
+            "s1 | 1 | user | I prefer short answers.\ns2 | 2 | user | I prefer short answers.\ns3 | 3 | user | I prefer short answers.",
+            "add [] -> p1.e1: User prefers short answers.",
         );
     }
 }

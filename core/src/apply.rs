@@ -76,8 +76,8 @@ pub struct AutoPlan {
 pub const AUTO_RETIRE_SHARE: f64 = 0.05;
 
 /// The rule for unattended applies: a change with any risk flag (suspected
-/// poisoning, untrusted-only evidence, a shared store, a large deletion)
-/// waits for a person. If the remaining changes together would retire more
+/// poisoning, untrusted-only evidence, a shared store, a large deletion,
+/// a secret in the new entry) waits for a person. If the remaining changes together would retire more
 /// than `max(large_deletion, 5% of the active entries)` entries, every
 /// change that retires entries waits too, and only additions apply.
 pub fn auto_apply_plan(proposal: &Proposal, active_entries: usize, large_deletion: usize) -> AutoPlan {

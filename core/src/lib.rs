@@ -24,6 +24,7 @@ pub mod proposal;
 pub mod review;
 pub mod rng;
 pub mod schedule;
+pub mod sensitive;
 pub mod session;
 pub mod store;
 pub mod supersede;

@@ -1372,6 +1372,15 @@ pub(crate) fn add_risk_flags(
     if retired >= large_deletion {
         flags.insert(RiskKind::LargeDeletion, format!("retires {retired} entries at once"));
     }
+    if let Some(result) = &change.result {
+        let secrets = crate::sensitive::secrets(&result.text);
+        if !secrets.is_empty() {
+            flags.insert(
+                RiskKind::SensitiveData,
+                format!("the new entry would keep what looks like a secret: {}", secrets.join(", ")),
+            );
+        }
+    }
     change.risk = flags.into_iter().map(|(kind, detail)| RiskFlag { kind, detail }).collect();
 }
 
@@ -1798,6 +1807,12 @@ s5 | 5 | tool | Error: disk quota exceeded
 promote [] -> p1.e1: Recurring user correction (3 sessions): "No, use tabs not spaces."
 promote [] -> p1.e2: Recurring tool failure (3 sessions): "Error: disk quota exceeded" [PoisoningSuspected,UntrustedSource]
 "#,
+        );
+        // A secret the user mentions is flagged, so it waits for a person.
+        check(
+            "",
+            "s1 | 1 | user | My password is hunter2. My editor is Zed.",
+            "add [] -> p1.e1: User's password is hunter2. [SensitiveData]\nadd [] -> p1.e2: User's editor is Zed.",
         );
         // A preference the pass adds as a statement is not promoted too.
         check(

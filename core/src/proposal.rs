@@ -80,6 +80,9 @@ pub enum RiskKind {
     SharedStore,
     /// The change retires many entries at once.
     LargeDeletion,
+    /// The resulting entry holds what looks like a secret (a password, a
+    /// key, a card number).
+    SensitiveData,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

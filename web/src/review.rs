@@ -610,6 +610,7 @@ fn risk_label(kind: RiskKind) -> &'static str {
         RiskKind::UntrustedSource => "Untrusted source only",
         RiskKind::SharedStore => "Shared store",
         RiskKind::LargeDeletion => "Large deletion",
+        RiskKind::SensitiveData => "Sensitive data",
     }
 }
 

@@ -802,7 +802,8 @@ impl<'a, 'i> Builder<'a, 'i> {
         // left standing, or a statement just made an entry) adds nothing.
         // After supersession every such holder in a slot has the slot's
         // last value, so one holder is enough to compare with.
-        for group in groups.iter().filter(|g| g.iter().any(|k| item(k) >= items.entries)) {
+        let statements = items.len() > items.entries;
+        for group in groups.iter().filter(|g| statements && g.iter().any(|k| item(k) >= items.entries)) {
             let holds = |i: usize| (items[i].entry.is_some() && !self.claimed[i]) || self.created.contains_key(&i);
             let Some(holder) = group.iter().map(item).filter(|&i| holds(i)).max_by_key(|&i| (items[i].observed, i))
             else {

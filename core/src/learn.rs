@@ -251,19 +251,22 @@ fn third_person(sentence: &str) -> Option<(String, EntryKind, bool)> {
 /// word that does ("yoga, so I hosted a class" -> "yoga"), or `None` when
 /// no clause of at least two words comes before that word.
 fn impersonal(tail: &str) -> Option<&str> {
-    let lower = tail.to_lowercase();
+    // Words as written: "I" is always a capital, the others are lowercase
+    // inside a sentence, so "the US" or a title such as "Someone Like You"
+    // is not the speaker or the listener.
     let personal = |word: &str| {
-        PERSONAL_WORDS.contains(&word)
-            || (word.contains('’') && PERSONAL_WORDS.contains(&word.replace('’', "'").as_str()))
+        let word = word.replace('’', "'");
+        PERSONAL_WORDS.contains(&word.as_str())
+            || (word.starts_with('I') && PERSONAL_WORDS.contains(&word.to_lowercase().as_str()) && word.len() <= 4)
     };
     let mut word_start = None;
     let mut first = None;
-    for (i, c) in lower.char_indices().chain([(lower.len(), ' ')]) {
+    for (i, c) in tail.char_indices().chain([(tail.len(), ' ')]) {
         let in_word = c.is_alphanumeric() || c == '\'' || c == '’';
         match word_start {
             None if in_word => word_start = Some(i),
             Some(start) if !in_word => {
-                if personal(&lower[start..i]) {
+                if personal(&tail[start..i]) {
                     first = Some(start);
                     break;
                 }
@@ -273,11 +276,8 @@ fn impersonal(tail: &str) -> Option<&str> {
         }
     }
     let Some(first) = first else { return Some(tail) };
-    // Lowercasing may change byte lengths outside ASCII; cut only where
-    // the original and the lowered text agree.
-    let cut = CLAUSE_BREAKS.iter().filter_map(|b| lower[..first].rfind(b)).max()?;
-    let kept = tail.get(..cut).filter(|k| lower.get(..cut) == Some(k.to_lowercase().as_str()))?;
-    let kept = kept.trim_end_matches([',', ' ']);
+    let cut = CLAUSE_BREAKS.iter().filter_map(|b| tail[..first].rfind(b)).max()?;
+    let kept = tail[..cut].trim_end_matches([',', ' ']);
     (kept.split_whitespace().count() >= 2).then_some(kept)
 }
 
@@ -340,6 +340,10 @@ mod tests {
         check("My friends, family and mentors are my rocks.", None);
         check("I’m from Lyon, but you’d never guess it.", Some("User is from Lyon."));
         check("My café is Ça Va – we go there a lot.", Some("User's café is Ça Va."));
+        // "US" and a title are not the speaker or the listener.
+        check("I live in the US.", Some("User lives in the US."));
+        check("My favorite song is Someone Like You.", Some("User's favorite song is Someone Like You."));
+        check("I like Rust and Go, but I’ll learn Zig.", Some("User likes Rust and Go."));
     }
 
     #[test]

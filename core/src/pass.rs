@@ -419,7 +419,16 @@ pub fn run_pass(input: &PassInput<'_>, config: &PassConfig) -> Result<PassOutput
         let at = (&s.said.session_id, s.said.at);
         tie = if previous == Some(at) { tie + 1 } else { 0 };
         previous = Some(at);
-        items.read(&mut buffer, &s.text, None, Some(s), s.kind, None, Timestamp(s.said.at.0 + tie), s.said.trust);
+        items.read(
+            &mut buffer,
+            &s.text,
+            None,
+            Some(s),
+            s.kind,
+            None,
+            Timestamp(s.said.at.0.saturating_add(tie)),
+            s.said.trust,
+        );
     }
     if items.too_many_words {
         return Err(Error::invalid("store", "holds more than 4 billion words; split it"));
@@ -1756,6 +1765,16 @@ prune [m2]
             "{}",
             p.changes[0].justification
         );
+    }
+
+    #[test]
+    fn statements_at_the_end_of_time_do_not_overflow() {
+        let mut sessions = sessions("s1 | 1 | user | My editor is Helix. Actually, my editor is Zed.");
+        sessions[0].started_at = Timestamp(i64::MAX);
+        let (store, history) = (store(""), ReviewHistory::default());
+        let input = PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+        let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
+        assert!(!out.proposal.changes.is_empty());
     }
 
     #[test]

@@ -221,10 +221,10 @@ fn third_person(sentence: &str) -> Option<(String, EntryKind, bool)> {
     for prefix in ["i'm ", "i am ", "i’m "] {
         if let Some(tail) = strip_prefix_ci(rest, &lower, prefix) {
             let first = tail.split(' ').next().unwrap_or("").to_lowercase();
-            return IDENTITY_WORDS
-                .contains(&first.as_str())
-                .then(|| Some((format!("User is {}.", impersonal(tail)?), EntryKind::Fact, false)))
-                .flatten();
+            if !IDENTITY_WORDS.contains(&first.as_str()) {
+                return None;
+            }
+            return Some((format!("User is {}.", impersonal(tail)?), EntryKind::Fact, false));
         }
     }
     if let Some(tail) = strip_prefix_ci(rest, &lower, "call me ") {
@@ -257,7 +257,7 @@ fn impersonal(tail: &str) -> Option<&str> {
     let personal = |word: &str| {
         let word = word.replace('’', "'");
         PERSONAL_WORDS.contains(&word.as_str())
-            || (word.starts_with('I') && PERSONAL_WORDS.contains(&word.to_lowercase().as_str()) && word.len() <= 4)
+            || (word.starts_with('I') && PERSONAL_WORDS.contains(&word.to_lowercase().as_str()))
     };
     let mut word_start = None;
     let mut first = None;

@@ -811,8 +811,10 @@ impl<'a, 'i> Builder<'a, 'i> {
         // left standing, or a statement just made an entry) adds nothing.
         // After supersession every such holder in a slot has the slot's
         // last value, so one holder is enough to compare with.
-        let statements = items.len() > items.entries;
-        for group in groups.iter().filter(|g| statements && g.iter().any(|k| item(k) >= items.entries)) {
+        if items.len() == items.entries {
+            return;
+        }
+        for group in groups.iter().filter(|g| g.iter().any(|k| item(k) >= items.entries)) {
             let holds = |i: usize| (items[i].entry.is_some() && !self.claimed[i]) || self.created.contains_key(&i);
             let Some(holder) = group.iter().map(item).filter(|&i| holds(i)).max_by_key(|&i| (items[i].observed, i))
             else {
@@ -935,24 +937,15 @@ impl<'a, 'i> Builder<'a, 'i> {
 
     /// Joins two duplicates (`a < b`) unless either is already used: two
     /// entries into one group, an entry and a statement by dropping the
-    /// statement, two statements by keeping the earlier, or the one
-    /// supersession already made an entry of.
+    /// statement, two statements by keeping the earlier.
     fn join_duplicates(&mut self, uf: &mut UnionFind, joined: &mut Vec<(usize, f32)>, a: usize, b: usize, score: f32) {
-        // A statement made an entry by supersession is claimed, but still
-        // a reason to drop a statement repeating it.
-        let (made_a, made_b) = (self.created.contains_key(&a), self.created.contains_key(&b));
-        if (self.claimed[a] && !made_a)
-            || (self.claimed[b] && !made_b)
-            || (made_a && made_b)
+        if self.claimed[a]
+            || self.claimed[b]
             || !is_duplicate(&self.items.features(a), &self.items.features(b), score, self.config.merge_threshold)
         {
             return;
         }
         match (self.items[a].entry, self.items[b].entry) {
-            (None, None) if made_b => self.claimed[a] = true,
-            (None, None) if made_a => self.claimed[b] = true,
-            // A stored entry and a statement about to become one: leave both.
-            _ if made_a || made_b => {}
             (Some(_), Some(_)) => {
                 uf.union(a, b);
                 joined.push((a, score));

@@ -4,22 +4,11 @@
 //! resulting entry holds one carries a risk flag, so a person sees it and
 //! it is never applied unattended.
 
-/// Words that name a secret, as single tokens (compared ignoring case).
-const SECRET_WORDS: &[&str] = &[
-    "password",
-    "passwords",
-    "passwd",
-    "passcode",
-    "passphrase",
-    "apikey",
-    "api_key",
-    "secret_key",
-    "access_token",
-    "auth_token",
-    "ssn",
-    "cvv",
-    "iban",
-];
+/// Words that name a secret, compared ignoring case with each part of a
+/// token ("DB_PASSWORD" has the part "PASSWORD"); names of two parts, such
+/// as "api_key", are `SECRET_PHRASES`.
+const SECRET_WORDS: &[&str] =
+    &["password", "passwords", "passwd", "passcode", "passphrase", "apikey", "ssn", "cvv", "iban"];
 
 /// Two-word names of secrets: the words in order, then what to call it.
 const SECRET_PHRASES: &[(&str, &str, &str)] = &[

@@ -16,7 +16,10 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const ARTIFACTS = join(ROOT, "tests", "artifacts");
 const WORKER_DIR = join(ROOT, "worker");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
-const ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
+const ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_UPDATE_NOTIFIER: "1", CI: "true" };
+// `cargo xtask test` builds into a folder of its own and names the wrangler
+// config pointing at it; run by hand, the committed config is used.
+const CONFIG = process.env.REVERIE_WRANGLER_CONFIG ? ["--config", process.env.REVERIE_WRANGLER_CONFIG] : [];
 
 const run = promisify(execFile);
 
@@ -34,7 +37,15 @@ export async function freePort() {
 }
 
 async function wrangler(args) {
-  return run(WRANGLER, args, { cwd: WORKER_DIR, env: ENV, maxBuffer: 16 << 20 });
+  return run(WRANGLER, [...args, ...CONFIG], { cwd: WORKER_DIR, env: ENV, maxBuffer: 16 << 20 });
+}
+
+/** Says once per test file which runtime and browser the tests ran on. */
+const announced = new Set();
+function announce(what, version) {
+  if (announced.has(what)) return;
+  announced.add(what);
+  console.log(`${what} ${version}`);
 }
 
 /** The admin token every test runtime is started with. */
@@ -47,6 +58,7 @@ export const ADMIN = "rvr_test_admin_0123456789abcdef0123456789abcdef";
  */
 export async function startRuntime({ seed = true, vars = {} } = {}) {
   const state = await mkdtemp(join(tmpdir(), "reverie-e2e-"));
+  if (!announced.has("wrangler")) announce("wrangler", (await wrangler(["--version"])).stdout.trim());
   await wrangler(["d1", "migrations", "apply", "reverie", "--local", "--persist-to", state]);
   if (seed) {
     await wrangler(["d1", "execute", "reverie", "--local", "--file", "seed/demo.sql", "--persist-to", state]);
@@ -56,7 +68,7 @@ export async function startRuntime({ seed = true, vars = {} } = {}) {
   const child = spawn(
     WRANGLER,
     ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
-      "--test-scheduled", "--persist-to", state, "--show-interactive-dev-session=false",
+      "--test-scheduled", "--persist-to", state, "--show-interactive-dev-session=false", ...CONFIG,
       ...Object.entries({ ADMIN_TOKEN: ADMIN, ...vars }).flatMap(([k, v]) => ["--var", `${k}:${v}`])],
     { cwd: WORKER_DIR, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -145,11 +157,17 @@ export async function launchBrowser() {
       "--disable-sync",
     ],
   });
+  announce("chromium", context.browser()?.version() ?? (await chromiumVersion()));
   const close = async () => {
     await context.close();
     await rm(userDataDir, { recursive: true, force: true });
   };
   return { context, close };
+}
+
+async function chromiumVersion() {
+  const { stdout } = await run(process.env.CHROMIUM_PATH || "/usr/bin/chromium", ["--version"]);
+  return stdout.trim();
 }
 
 /** Saves a screenshot as a test artifact and returns its path. */

@@ -12,7 +12,7 @@ use crate::{root, stage};
 const WASM_SIZE: usize = 100_000;
 
 pub fn scale(args: &[String]) -> Result<(), String> {
-    crate::tools::ensure_build_tools()?;
+    crate::tools::BuildTools::ensure()?;
     let sizes: Vec<String> =
         if args.is_empty() { ["1000", "10000", "100000", "1000000"].map(String::from).to_vec() } else { args.to_vec() };
     let native_scale = |sizes: &[String]| {
@@ -29,7 +29,7 @@ pub fn scale(args: &[String]) -> Result<(), String> {
     // it is compared with, so neither inherits the heap or caches of
     // other sizes. The two take turns, three times, and the ratio is of
     // their medians: a slow spell then lands on a turn, not on one side.
-    let pkg = stage("build core for WASM (node)", build_core_wasm)?;
+    let pkg = stage("build core for WASM (node)", crate::build::core_wasm)?;
     let (mut native_alone, mut wasm) = (Vec::new(), Vec::new());
     stage("native and WASM passes on the WASM size, taking turns", || {
         for _ in 0..3 {
@@ -78,32 +78,6 @@ pub fn quality(args: &[String]) -> Result<(), String> {
             .args(["run", "--release", "-q", "-p", "reverie-core", "--example", "bench_quality", "--", "--data"])
             .arg(&data))
     })
-}
-
-/// Builds `reverie-core` with its JavaScript bindings for node; returns the
-/// package directory.
-pub fn build_core_wasm() -> Result<std::path::PathBuf, String> {
-    run(cargo().args([
-        "build",
-        "-p",
-        "reverie-core",
-        "--lib",
-        "--release",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--features",
-        "wasm",
-    ]))?;
-    let out = root().join("target/core-wasm");
-    run(Command::new("wasm-bindgen")
-        .args(["--target", "nodejs", "--out-dir"])
-        .arg(&out)
-        .arg(root().join("target/wasm32-unknown-unknown/release/reverie_core.wasm")))?;
-    // wasm-bindgen's node output is CommonJS; the workspace's package.json
-    // says ES modules, so this folder says otherwise.
-    std::fs::write(out.join("package.json"), "{\"type\": \"commonjs\"}\n")
-        .map_err(|e| format!("cannot write package.json: {e}"))?;
-    Ok(out)
 }
 
 fn median(values: &mut [f64]) -> f64 {

@@ -8,11 +8,15 @@ mod runtime;
 mod tools;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use build::Outputs;
+use tools::BuildTools;
+
 const USAGE: &str = "\
-usage: cargo xtask <command>
+usage: cargo xtask <command> [--verbose]
 
 commands:
   run            build everything and serve the dashboard and API on
@@ -20,18 +24,35 @@ commands:
   build          build the dashboard and the worker (no tests, no server)
   test           the whole suite: fmt, clippy, native tests, wasm builds,
                  end-to-end tests (workerd + D1 + Chromium)
+  e2e [FILE...]  build, then run only the end-to-end files whose names
+                 contain FILE (e.g. `cargo xtask e2e dashboard`)
   bench-scale    consolidation throughput on synthetic stores (1k..1M entries)
   bench-quality  consolidation quality on LoCoMo conversations [--data DIR]
   load-test      the service under load on loopback [SESSIONS [ENTRIES]]
                  (default 10000 sessions, a 100000-entry store)
+
+--verbose shows the output of every tool (wrangler's included), which is
+otherwise kept to a log and shown only when a step fails.
 ";
 
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// Whether `--verbose` was given.
+pub fn verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--verbose" || a == "-v") {
+        args.remove(i);
+        VERBOSE.store(true, Ordering::Relaxed);
+    }
     let result = match args.first().map(String::as_str) {
         Some("run") => run(),
         Some("build") => build(),
         Some("test") => test(),
+        Some("e2e") => e2e(&args[1..]),
         Some("bench-scale") => bench::scale(&args[1..]),
         Some("bench-quality") => bench::quality(&args[1..]),
         Some("load-test") => load_test(&args[1..]),
@@ -71,34 +92,67 @@ pub fn stage<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, 
 }
 
 fn load_test(args: &[String]) -> Result<(), String> {
-    build()?;
+    let outputs = build_into(Outputs::e2e())?;
     stage("load test (workerd + D1 on loopback)", || {
-        tools::run(std::process::Command::new("node").arg(root().join("tests/load.mjs")).args(args).current_dir(root()))
+        tools::run(runtime::runtime_env(Command::new("node").arg(root().join("tests/load.mjs")).args(args), &outputs))
     })
 }
 
+/// Compiles the dashboard and the worker while the wasm-bindgen CLI
+/// installs (if it must), then binds both into `outputs`.
+fn build_into(outputs: Outputs) -> Result<Outputs, String> {
+    let tools = BuildTools::start()?;
+    compile_and_bind(tools, outputs)
+}
+
+fn compile_and_bind(tools: BuildTools, outputs: Outputs) -> Result<Outputs, String> {
+    let compiled = stage("compile dashboard and worker (wasm32)", build::compile);
+    // Waited for even when compiling failed, so its error is not lost.
+    let installed = tools.finish();
+    compiled?;
+    installed?;
+    // Two single-threaded optimizer runs, side by side.
+    let (site, worker) = stage("bind dashboard and worker", || {
+        std::thread::scope(|s| {
+            let worker = s.spawn(|| build::worker(&outputs.worker));
+            let site = build::site(&outputs.site);
+            let worker = worker.join().map_err(|_| "binding the worker panicked".to_string())?;
+            Ok((site?, worker?))
+        })
+    })?;
+    println!("{site}\n{worker}");
+    build::wrangler_config(&outputs)?;
+    Ok(outputs)
+}
+
 fn build() -> Result<(), String> {
-    tools::ensure_build_tools()?;
-    let site = stage("build dashboard (web)", build::site)?;
-    println!("{site}");
-    stage("build worker", build::worker)
+    build_into(Outputs::deploy()).map(drop)
 }
 
 fn run() -> Result<(), String> {
-    tools::ensure_build_tools()?;
-    let site = stage("build dashboard (web)", build::site)?;
-    println!("{site}");
-    stage("build worker", build::worker)?;
+    let started = Instant::now();
+    build_into(Outputs::deploy())?;
     let state = root().join(".reverie/state");
     stage("apply D1 migrations", || runtime::migrate(&state))?;
     stage("seed demo agent", || runtime::seed_demo(&state))?;
-    println!("Reverie is starting on http://127.0.0.1:8787 (Ctrl-C stops it)");
+    eprintln!("(ready {:.1} s after `cargo xtask run` started)", started.elapsed().as_secs_f64());
     runtime::serve(&state, 8787)
+}
+
+fn e2e(only: &[String]) -> Result<(), String> {
+    tools::ensure_chromium()?;
+    let outputs = build_into(Outputs::e2e())?;
+    if only.iter().any(|f| f.contains("core_wasm")) || only.is_empty() {
+        stage("build core for WASM (node)", build::core_wasm)?;
+    }
+    stage("end-to-end tests (workerd + D1 + Chromium)", || runtime::e2e(&outputs, only))
 }
 
 fn test() -> Result<(), String> {
     let started = Instant::now();
-    tools::ensure_build_tools()?;
+    // The wasm-bindgen CLI (if missing) installs while the checks, native
+    // tests and the wasm compile run.
+    let tools = BuildTools::start()?;
     tools::ensure_chromium()?;
     stage("cargo fmt --check", || tools::run(tools::cargo().args(["fmt", "--all", "--check"])))?;
     stage("clippy (native)", || {
@@ -143,11 +197,9 @@ fn test() -> Result<(), String> {
             "reverie-worker",
         ]))
     })?;
-    let site = stage("build dashboard (web)", build::site)?;
-    println!("{site}");
-    stage("build worker", build::worker)?;
-    stage("build core for WASM (node)", bench::build_core_wasm)?;
-    stage("end-to-end tests (workerd + D1 + Chromium, core in WASM)", runtime::e2e)?;
+    let outputs = compile_and_bind(tools, Outputs::e2e())?;
+    stage("build core for WASM (node)", build::core_wasm)?;
+    stage("end-to-end tests (workerd + D1 + Chromium, core in WASM)", || runtime::e2e(&outputs, &[]))?;
     println!("cargo xtask test: all stages passed in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -6,30 +6,36 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 
+use crate::build::Outputs;
 use crate::root;
-use crate::tools::{chromium_path, npm_bin, run};
+use crate::tools::{chromium_path, npm_bin, run, run_quietly};
 
-/// A wrangler command run from `worker/`, with telemetry off.
+/// A wrangler command run from `worker/`, with telemetry and update checks
+/// off.
 fn wrangler() -> Command {
     let mut cmd = Command::new(npm_bin("wrangler"));
-    cmd.current_dir(root().join("worker")).env("WRANGLER_SEND_METRICS", "false");
+    cmd.current_dir(root().join("worker")).env("WRANGLER_SEND_METRICS", "false").env("NO_UPDATE_NOTIFIER", "1");
     cmd
 }
 
 /// Applies `worker/migrations` to the local D1 kept under `state`.
 pub fn migrate(state: &Path) -> Result<(), String> {
-    run(wrangler()
-        .args(["d1", "migrations", "apply", "reverie", "--local", "--persist-to"])
-        .arg(state)
-        .env("CI", "true"))
+    run_quietly(
+        wrangler()
+            .args(["d1", "migrations", "apply", "reverie", "--local", "--persist-to"])
+            .arg(state)
+            .env("CI", "true"),
+    )
 }
 
 /// Inserts the demo agent unless it is already there.
 pub fn seed_demo(state: &Path) -> Result<(), String> {
-    run(wrangler()
-        .args(["d1", "execute", "reverie", "--local", "--file", "seed/demo.sql", "--persist-to"])
-        .arg(state)
-        .env("CI", "true"))
+    run_quietly(
+        wrangler()
+            .args(["d1", "execute", "reverie", "--local", "--file", "seed/demo.sql", "--persist-to"])
+            .arg(state)
+            .env("CI", "true"),
+    )
 }
 
 /// Worker settings passed through from the environment when set: the
@@ -67,33 +73,61 @@ pub fn admin_token(state: &Path) -> Result<String, String> {
 
 /// Serves the worker and dashboard on 127.0.0.1:`port`, fills the demo
 /// agent (once) and runs its first pass, then serves until interrupted.
+/// The runtime's own output goes to `.reverie/wrangler.log` unless
+/// `--verbose`.
 pub fn serve(state: &Path, port: u16) -> Result<(), String> {
     let token = admin_token(state)?;
+    let home = state.parent().unwrap_or(state);
     let mut cmd = wrangler();
     cmd.args(["dev", "--local", "--ip", "127.0.0.1", "--port", &port.to_string(), "--test-scheduled", "--persist-to"])
         .arg(state)
-        .args(["--var", &format!("ADMIN_TOKEN:{token}")]);
+        .args(["--show-interactive-dev-session=false", "--var", &format!("ADMIN_TOKEN:{token}")]);
     for name in PASSED_VARS {
         if let Some(value) = std::env::var(name).ok().filter(|v| !v.is_empty()) {
             cmd.args(["--var", &format!("{name}:{value}")]);
         }
     }
+    let log_path = home.join("wrangler.log");
+    if !crate::verbose() {
+        let log = std::fs::File::create(&log_path).map_err(|e| format!("cannot write {}: {e}", log_path.display()))?;
+        let err = log.try_clone().map_err(|e| e.to_string())?;
+        cmd.stdout(log).stderr(err);
+    }
     let mut child = cmd.spawn().map_err(|e| format!("cannot start wrangler: {e}"))?;
     let base = format!("http://127.0.0.1:{port}");
-    let ready = wait_until_healthy(port, &mut child);
+    let ready = crate::stage("start the local runtime", || wait_until_healthy(port, &mut child));
     if let Err(e) = ready {
         let _ = child.kill();
-        return Err(e);
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        return Err(format!("{e}\n{}", last_lines(&log, 40)));
     }
-    run(Command::new("node").arg(root().join("xtask/demo.mjs")).arg(&base).arg(&token))?;
-    println!("\nReverie is running: open {base} and sign in with the admin token\n\n    {token}\n");
-    println!("(kept in .reverie/admin-token; Ctrl-C stops the service)");
+    crate::stage("fill the demo agent and run its first pass", || {
+        run(Command::new("node").arg(root().join("xtask/demo.mjs")).arg(&base).arg(&token))
+    })?;
+    let shown = |p: &Path| p.strip_prefix(root()).unwrap_or(p).display().to_string();
+    println!(
+        "\nReverie is running.\n\n  \
+         Dashboard and API  {base}\n  \
+         Admin token        {token}\n                     (kept in {})\n  \
+         Data               {} (local D1; delete the folder to start over)\n  \
+         Runtime log        {}\n  \
+         Stop               Ctrl-C\n",
+        shown(&home.join("admin-token")),
+        shown(state),
+        if crate::verbose() { "shown above (--verbose)".to_string() } else { shown(&log_path) },
+    );
     let status = child.wait().map_err(|e| format!("wrangler: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("wrangler dev stopped ({status})"))
+        Err(format!("wrangler dev stopped ({status}); see {}", shown(&log_path)))
     }
+}
+
+/// The last `n` lines of `text`.
+pub fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Polls `/api/health` until it answers 200 (two minutes at most).
@@ -122,24 +156,34 @@ fn health_ok(port: u16) -> bool {
         && answer.starts_with("HTTP/1.1 200")
 }
 
-/// Runs every `tests/*.test.mjs` with node's test runner. Each file starts
-/// its own runtime on a free loopback port with a fresh D1.
-pub fn e2e() -> Result<(), String> {
+/// Runs the end-to-end test files (every `tests/*.test.mjs` when `only`
+/// is empty; otherwise those whose names contain one of `only`) with node's
+/// test runner, against the build in `outputs`. Each file starts its own
+/// runtime on a free loopback port with a fresh D1.
+pub fn e2e(outputs: &Outputs, only: &[String]) -> Result<(), String> {
     let tests = root().join("tests");
     let mut files: Vec<_> = std::fs::read_dir(&tests)
         .map_err(|e| format!("cannot list {}: {e}", tests.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            only.is_empty() || only.iter().any(|o| name.contains(o.as_str()))
+        })
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err("no end-to-end tests found in tests/".into());
+        return Err(format!("no end-to-end tests in tests/ match {only:?}"));
     }
-    run(Command::new("node")
-        .arg("--test")
-        .arg("--test-concurrency=1")
-        .args(&files)
-        .current_dir(root())
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("CHROMIUM_PATH", chromium_path()))
+    run(runtime_env(Command::new("node").arg("--test").arg("--test-concurrency=1").args(&files), outputs))
+}
+
+/// The environment the test harness reads: which wrangler config to start
+/// the runtime with, and which Chromium to drive.
+pub fn runtime_env<'a>(cmd: &'a mut Command, outputs: &Outputs) -> &'a mut Command {
+    cmd.current_dir(root()).env("WRANGLER_SEND_METRICS", "false").env("CHROMIUM_PATH", chromium_path());
+    if let Some(config) = &outputs.config {
+        cmd.env("REVERIE_WRANGLER_CONFIG", config);
+    }
+    cmd
 }

@@ -6,8 +6,6 @@ use std::process::Command;
 
 use crate::{root, stage};
 
-/// worker-build's version; it accepts wasm-bindgen 0.2.122..=0.2.129.
-const WORKER_BUILD_VERSION: &str = "0.8.7";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// A `cargo` command using the same cargo that runs xtask.
@@ -28,6 +26,20 @@ pub fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
+/// Runs `cmd` with its output captured, shown only if it fails (or
+/// always, with `--verbose`).
+pub fn run_quietly(cmd: &mut Command) -> Result<(), String> {
+    if crate::verbose() {
+        return run(cmd);
+    }
+    let out = cmd.output().map_err(|e| format!("cannot start {}: {e}", describe(cmd)))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    Err(format!("{} failed ({})\n{}", describe(cmd), out.status, crate::runtime::last_lines(&text, 40)))
+}
+
 /// Runs `cmd` and returns its standard output, or `None` if it could not
 /// start or failed.
 pub fn output(cmd: &mut Command) -> Option<String> {
@@ -44,14 +56,44 @@ pub fn describe(cmd: &Command) -> String {
     s
 }
 
-/// Everything `run` and `test` need to build: the wasm target, the
-/// wasm-bindgen CLI at the lockfile's version, worker-build, and the npm
-/// packages from the lockfile.
-pub fn ensure_build_tools() -> Result<(), String> {
-    stage("ensure rustup target wasm32-unknown-unknown", ensure_wasm_target)?;
-    stage("ensure wasm-bindgen-cli", ensure_wasm_bindgen)?;
-    stage("ensure worker-build", ensure_worker_build)?;
-    stage("ensure npm packages (npm ci)", ensure_npm_packages)
+/// What `run` and `test` need before they compile: the wasm target and the
+/// npm packages from the lockfile. The wasm-bindgen CLI is needed only
+/// after compiling, so `BuildTools::start` installs it alongside.
+pub struct BuildTools {
+    wasm_bindgen: Option<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+impl BuildTools {
+    /// Ensures the target and packages, and starts installing the
+    /// wasm-bindgen CLI in the background if it is missing (its output goes
+    /// to a log, shown if it fails).
+    pub fn start() -> Result<BuildTools, String> {
+        stage("ensure rustup target wasm32-unknown-unknown", ensure_wasm_target)?;
+        stage("ensure npm packages (npm ci)", ensure_npm_packages)?;
+        let want = locked_wasm_bindgen_version()?;
+        let have = output(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
+        if have.split_whitespace().nth(1) == Some(want.as_str()) {
+            return Ok(BuildTools { wasm_bindgen: None });
+        }
+        eprintln!(
+            "==> installing wasm-bindgen-cli {want} in the background (log: target/xtask/wasm-bindgen-install.log)"
+        );
+        let handle = std::thread::spawn(move || install_wasm_bindgen(&want));
+        Ok(BuildTools { wasm_bindgen: Some(handle) })
+    }
+
+    /// Waits for the background install, if one runs.
+    pub fn finish(self) -> Result<(), String> {
+        let Some(handle) = self.wasm_bindgen else { return Ok(()) };
+        stage("wait for wasm-bindgen-cli", || {
+            handle.join().map_err(|_| "the wasm-bindgen install panicked".to_string())?
+        })
+    }
+
+    /// Everything at once, for commands with nothing to overlap.
+    pub fn ensure() -> Result<(), String> {
+        BuildTools::start()?.finish()
+    }
 }
 
 fn ensure_wasm_target() -> Result<(), String> {
@@ -78,21 +120,32 @@ pub fn locked_wasm_bindgen_version() -> Result<String, String> {
     Err("Cargo.lock has no wasm-bindgen package".into())
 }
 
-fn ensure_wasm_bindgen() -> Result<(), String> {
-    let want = locked_wasm_bindgen_version()?;
-    let have = output(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
-    if have.split_whitespace().nth(1) == Some(want.as_str()) {
-        return Ok(());
+/// Installs the CLI alone: no default features (they only add TLS for the
+/// test runner's downloads, a fifth of the compile time).
+fn install_wasm_bindgen(version: &str) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let dir = root().join("target/xtask");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let log_path = dir.join("wasm-bindgen-install.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| format!("cannot write {}: {e}", log_path.display()))?;
+    let err = log.try_clone().map_err(|e| e.to_string())?;
+    let result = run(cargo()
+        .args(["install", "wasm-bindgen-cli", "--version", version, "--locked", "--no-default-features"])
+        .args(["--bin", "wasm-bindgen"])
+        .stdout(log)
+        .stderr(err));
+    match result {
+        Ok(()) => {
+            eprintln!("    (wasm-bindgen-cli {version} installed in {:.1} s)", started.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Err(e) => {
+            let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail: Vec<&str> = tail.lines().rev().take(30).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            Err(format!("{e}\n{}", tail.join("\n")))
+        }
     }
-    run(cargo().args(["install", "wasm-bindgen-cli", "--version", &want, "--locked"]))
-}
-
-fn ensure_worker_build() -> Result<(), String> {
-    let have = output(Command::new("worker-build").arg("--version")).unwrap_or_default();
-    if have.split_whitespace().last() == Some(WORKER_BUILD_VERSION) {
-        return Ok(());
-    }
-    run(cargo().args(["install", "worker-build", "--version", WORKER_BUILD_VERSION, "--locked"]))
 }
 
 /// `npm ci` when `node_modules` was not installed from the current
@@ -126,14 +179,4 @@ pub fn chromium_path() -> PathBuf {
 /// A binary installed by `npm ci`.
 pub fn npm_bin(name: &str) -> PathBuf {
     root().join("node_modules/.bin").join(name)
-}
-
-/// The full path of a program on PATH, for tools that want one in an
-/// environment variable.
-pub fn which(name: &str) -> Result<PathBuf, String> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| format!("`{name}` is not on PATH"))
 }

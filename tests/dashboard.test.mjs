@@ -1,11 +1,16 @@
 // The dashboard in Debian's Chromium against the local runtime: sign in,
 // configure a schedule, dream now, review by mouse and keyboard, submit a
 // partial decision, see the version in history, roll back, read outcome
-// charts and a regression, and review offline — from the cache, synced on
-// reconnect, with a conflict when the store moved meanwhile. Every screen
-// is saved as a screenshot in tests/artifacts.
+// charts and a regression, and review without the service — the network
+// cut while the app runs, a reload while offline, the service down while
+// the network is up — synced when it is back, with a conflict when the
+// store moved meanwhile. Every screen is saved as a screenshot in
+// tests/artifacts.
+//
+// Each test has its own agent (made through the API) and its own browser
+// context, so a test that fails fails alone.
 
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ADMIN, api, launchBrowser, screenshot, startRuntime } from "./harness.mjs";
 
@@ -13,10 +18,8 @@ const DAY = 86_400_000;
 let rt;
 let call;
 let browser;
-let page;
-const errors = [];
-/** The address of the proposal reviewed first. */
-let reviewed;
+/** Pages opened by the running test, checked for uncaught errors after it. */
+let pages = [];
 
 function expectOk(res) {
   assert.ok(res.status < 300, `${res.status}: ${JSON.stringify(res.body)}`);
@@ -29,21 +32,11 @@ async function ingest(agent, id, metrics) {
   }));
 }
 
-/** The app shell must be under the service worker before going offline. */
-async function waitForServiceWorker() {
-  await page.evaluate(async () => {
-    await navigator.serviceWorker.ready;
-    if (!navigator.serviceWorker.controller) {
-      await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r, { once: true }));
-    }
-  });
-}
-
-before(async () => {
-  rt = await startRuntime();
-  call = (path, opts) => api(rt.baseUrl, path, opts);
-  expectOk(await call("/api/v1/agents", { body: { id: "web_a", name: "Support bot" } }));
-  expectOk(await call("/api/v1/stores/web_a/entries", {
+/** An agent whose store holds a duplicate pair, a superseded fact and a
+ * stale note: a pass proposes a merge, a supersession and a prune. */
+async function agentWithMemory(id, name = `Agent ${id}`) {
+  expectOk(await call("/api/v1/agents", { body: { id, name } }));
+  expectOk(await call(`/api/v1/stores/${id}/entries`, {
     body: { entries: [
       { id: "m1", text: "The user prefers dark mode in the editor.", kind: "preference" },
       { id: "m2", text: "User preferred dark mode in editors", kind: "preference" },
@@ -52,16 +45,56 @@ before(async () => {
       { id: "m5", text: "Lunch with Dana tomorrow at noon", kind: "note", observed_at: Date.now() - 30 * DAY },
     ] },
   }));
-  // Sessions under version 1: tasks done, few errors.
-  for (let i = 0; i < 8; i++) {
-    await ingest("web_a", `before_${i}`, { task_completion_rate: 0.9 + (i % 3) * 0.02, error_rate: 0.05 + (i % 2) * 0.01 });
-  }
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  page.on("pageerror", (err) => errors.push(err.message));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && /panicked/.test(msg.text())) errors.push(msg.text());
+  return id;
+}
+
+async function pass(agent) {
+  return expectOk(await call(`/api/v1/agents/${agent}/passes?wait=true`, { method: "POST" }));
+}
+
+/** A page in a fresh browser context, signed in as `token` (the admin
+ * unless given; `null` for none). */
+async function openPage({ token = ADMIN, ...options } = {}) {
+  const page = await browser.newPage({ token: token ?? undefined, ...options });
+  pages.push(page);
+  return page;
+}
+
+/** The app shell must be under the service worker before going offline. */
+async function waitForServiceWorker(page) {
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r, { once: true }));
+    }
   });
+}
+
+/** The top bar's connection badge, in the state given. */
+function connectionBadge(page, state) {
+  const badge = page.getByTestId("connection-badge");
+  return state ? badge.and(page.locator(`[data-state="${state}"]`)) : badge;
+}
+
+/** Moves the keyboard selection in the change list to row `target`. */
+async function selectRow(page, target) {
+  await page.locator("body").click({ position: { x: 5, y: 5 } });
+  const selected = async () => Number((await page.locator(".row.selected").getAttribute("id")).replace("change-row-", ""));
+  while ((await selected()) !== target) {
+    await page.keyboard.press((await selected()) < target ? "j" : "k");
+  }
+}
+
+before(async () => {
+  rt = await startRuntime();
+  call = (path, opts) => api(rt.baseUrl, path, opts);
+  browser = await launchBrowser();
+});
+afterEach(async () => {
+  const errors = pages.flatMap((p) => p.errors);
+  pages = [];
+  await browser.closePages();
+  assert.deepEqual(errors, [], "no uncaught errors in the page");
 });
 after(async () => {
   await browser?.close();
@@ -70,6 +103,8 @@ after(async () => {
 
 describe("the review dashboard", () => {
   test("sign in: a wrong token is refused, the admin's accepted", async () => {
+    await agentWithMemory("signin_a", "Support bot");
+    const page = await openPage({ token: null });
     await page.goto(rt.baseUrl);
     await page.getByLabel("API token").waitFor();
     await screenshot(page, "01-sign-in");
@@ -80,14 +115,15 @@ describe("the review dashboard", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByTestId("agent-row").first().waitFor();
     assert.match(await page.getByTestId("who").innerText(), /admin/);
-    assert.equal(await page.getByTestId("agent-row").count(), 2);
     const row = page.getByTestId("agent-row").filter({ hasText: "Support bot" });
     assert.match(await row.innerText(), /5 active/);
     await screenshot(page, "02-agents");
   });
 
   test("configure a schedule, checked as it is typed", async () => {
-    await page.getByRole("link", { name: "Support bot" }).click();
+    await agentWithMemory("config_a");
+    const page = await openPage();
+    await page.goto(`${rt.baseUrl}/#/agents/config_a`);
     await page.getByTestId("settings-form").waitFor();
     await page.getByLabel("Schedule").selectOption("weekly");
     await page.getByLabel("Time of day (UTC)").fill("25:00");
@@ -102,24 +138,32 @@ describe("the review dashboard", () => {
     await page.getByTestId("save-config").click();
     await page.getByTestId("save-status").getByText("Saved.").waitFor();
     await screenshot(page, "03-agent-settings");
-    const agent = expectOk(await call("/api/v1/agents/web_a"));
+    const agent = expectOk(await call("/api/v1/agents/config_a"));
     assert.equal(agent.schedule, "weekly");
     assert.equal(agent.schedule_time, "04:30 UTC");
     assert.deepEqual(agent.notify, ["alice@team.example", "review-bot@team.example"]);
   });
 
   test("dream now shows the pass's progress until the proposal is ready", async () => {
+    await agentWithMemory("dream_a");
+    const page = await openPage();
+    await page.goto(`${rt.baseUrl}/#/agents/dream_a`);
     await page.getByTestId("dream-now").click();
     await page.getByTestId("pass-done").waitFor();
     assert.match(await page.getByTestId("pass-progress").innerText(), /Finding duplicates/);
     await screenshot(page, "04-dream-now");
     await page.getByTestId("pass-done").getByRole("link", { name: "Review the proposal" }).click();
     await page.getByTestId("change-row").first().waitFor();
-    reviewed = page.url();
+    assert.equal(await page.getByTestId("change-row").count(), 3);
   });
 
   test("review with the mouse and the keyboard, then submit a partial decision", async () => {
+    await agentWithMemory("review_a");
+    const { proposal_id } = await pass("review_a");
+    const page = await openPage();
+    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
     const rows = page.getByTestId("change-row");
+    await rows.first().waitFor();
     assert.equal(await rows.count(), 3);
     const kinds = await rows.allInnerTexts();
     const index = (kind) => kinds.findIndex((t) => t.toLowerCase().includes(kind));
@@ -128,12 +172,7 @@ describe("the review dashboard", () => {
     await page.getByTestId("accept").click();
     await page.getByTestId("decision").getByText("accepted").waitFor();
     // Keyboard: move to the supersession and edit its text.
-    await page.locator("body").click({ position: { x: 5, y: 5 } });
-    const target = index("supersede");
-    const selected = async () => Number((await page.locator(".row.selected").getAttribute("id")).replace("change-row-", ""));
-    while ((await selected()) !== target) {
-      await page.keyboard.press((await selected()) < target ? "j" : "k");
-    }
+    await selectRow(page, index("supersede"));
     await page.keyboard.press("e");
     await page.getByTestId("editor").waitFor();
     await page.locator("#edit-text").fill("The user's shell is fish, since March.");
@@ -142,10 +181,7 @@ describe("the review dashboard", () => {
     await page.getByTestId("save-edit").click();
     await page.getByTestId("decision").getByText("edited").waitFor();
     // Keyboard: reject the prune.
-    await page.locator("body").click({ position: { x: 5, y: 5 } });
-    while ((await selected()) !== index("prune")) {
-      await page.keyboard.press((await selected()) < index("prune") ? "j" : "k");
-    }
+    await selectRow(page, index("prune"));
     await page.keyboard.press("r");
     await page.keyboard.press("?");
     await page.getByTestId("help").waitFor();
@@ -157,18 +193,25 @@ describe("the review dashboard", () => {
     await page.getByTestId("review-notice").getByText("the store at version 2").waitFor();
     await page.getByTestId("proposal-status").filter({ hasText: /applied/i }).waitFor();
     await screenshot(page, "07-review-submitted");
-    const m4 = expectOk(await call("/api/v1/stores/web_a/entries/m4"));
+    const m4 = expectOk(await call("/api/v1/stores/review_a/entries/m4"));
     assert.equal(m4.text, "The user's shell is fish, since March.");
-    const m5 = expectOk(await call("/api/v1/stores/web_a/entries/m5"));
+    const m5 = expectOk(await call("/api/v1/stores/review_a/entries/m5"));
     assert.equal(m5.status, "active", "the rejected prune left it alone");
   });
 
   test("history shows the new version and its diff, the chain verifies, and a rollback is confirmed", async () => {
-    // Sessions under version 2: fewer tasks done, more errors.
-    for (let i = 0; i < 8; i++) {
-      await ingest("web_a", `after_${i}`, { task_completion_rate: 0.6 + (i % 3) * 0.02, error_rate: 0.2 + (i % 2) * 0.01 });
-    }
-    await page.getByRole("link", { name: "history" }).click();
+    await agentWithMemory("history_a");
+    const p = expectOk(await call(`/api/v1/proposals/${(await pass("history_a")).proposal_id}`));
+    const id = (kind) => p.changes.find((c) => c.kind === kind).id;
+    expectOk(await call(`/api/v1/proposals/${p.id}/partial_accept`, {
+      body: { decisions: {
+        [id("merge")]: { decision: "accept" },
+        [id("supersede")]: { decision: "edit", text: "The user's shell is fish, since March." },
+        [id("prune")]: { decision: "reject", reason: "still planned" },
+      } },
+    }));
+    const page = await openPage();
+    await page.goto(`${rt.baseUrl}/#/stores/history_a/history`);
     await page.getByTestId("version").first().waitFor();
     await page.getByTestId("chain-check").getByText("Audit chain intact").waitFor();
     const newest = page.getByTestId("version").first();
@@ -185,12 +228,23 @@ describe("the review dashboard", () => {
     assert.match(await page.getByTestId("rollback-done").innerText(), /version 3 equals version 1/);
     await page.getByTestId("chain-check").getByText("Audit chain intact").waitFor();
     await screenshot(page, "09-history-rolled-back");
-    const m4 = expectOk(await call("/api/v1/stores/web_a/entries/m4"));
+    const m4 = expectOk(await call("/api/v1/stores/history_a/entries/m4"));
     assert.equal(m4.text, "The user's shell is fish.");
   });
 
   test("outcome charts, the comparison, and the regression banner", async () => {
-    await page.goto(`${rt.baseUrl}/#/agents/web_a/outcomes`);
+    await agentWithMemory("outcomes_a");
+    // Sessions under version 1: tasks done, few errors; under version 2
+    // (the pass applied): fewer tasks done, more errors.
+    for (let i = 0; i < 8; i++) {
+      await ingest("outcomes_a", `before_${i}`, { task_completion_rate: 0.9 + (i % 3) * 0.02, error_rate: 0.05 + (i % 2) * 0.01 });
+    }
+    expectOk(await call(`/api/v1/proposals/${(await pass("outcomes_a")).proposal_id}/approve`, { method: "POST" }));
+    for (let i = 0; i < 8; i++) {
+      await ingest("outcomes_a", `after_${i}`, { task_completion_rate: 0.6 + (i % 3) * 0.02, error_rate: 0.2 + (i % 2) * 0.01 });
+    }
+    const page = await openPage();
+    await page.goto(`${rt.baseUrl}/#/agents/outcomes_a/outcomes`);
     await page.getByTestId("chart").first().waitFor();
     assert.equal(await page.getByTestId("chart").count(), 2);
     assert.ok((await page.getByTestId("chart-marker").count()) >= 4, "versions are marked on every chart");
@@ -203,47 +257,108 @@ describe("the review dashboard", () => {
     await screenshot(page, "10-outcomes");
   });
 
-  test("offline: review a cached proposal, queue the decision, sync on reconnect", async () => {
-    const pass = expectOk(await call("/api/v1/agents/web_a/passes?wait=true", { method: "POST" }));
-    await page.goto(`${rt.baseUrl}/#/proposals/${pass.proposal_id}`);
+  test("network cut while reviewing: the decision is queued, and synced when the network is back", async () => {
+    await agentWithMemory("cut_a");
+    const { proposal_id } = await pass("cut_a");
+    const page = await openPage();
+    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
     await page.getByTestId("change-row").first().waitFor();
-    await waitForServiceWorker();
-    await browser.context.setOffline(true);
-    await page.reload();
-    await page.getByTestId("offline-copy").waitFor();
-    await page.getByTestId("offline-badge").waitFor();
-    await page.getByTestId("change-row").first().click();
-    await page.getByTestId("accept").click();
-    await page.getByTestId("submit-partial").click();
-    await page.getByTestId("review-notice").getByText("Saved on this device").waitFor();
-    await page.getByTestId("outbox-badge").waitFor();
-    await screenshot(page, "11-offline-review");
-    assert.equal(expectOk(await call(`/api/v1/proposals/${pass.proposal_id}`)).status, "pending", "nothing sent yet");
-    await browser.context.setOffline(false);
+    assert.equal(await connectionBadge(page).count(), 0, "online: no badge");
+    await page.context().setOffline(true);
+    try {
+      await connectionBadge(page, "offline").waitFor();
+      assert.equal(await connectionBadge(page).innerText(), "Offline");
+      await page.getByTestId("change-row").first().click();
+      await page.getByTestId("accept").click();
+      await page.getByTestId("submit-partial").click();
+      await page.getByTestId("review-notice").getByText("Saved on this device").waitFor();
+      await page.getByTestId("outbox-badge").waitFor();
+      await screenshot(page, "11-offline-review");
+      assert.equal(expectOk(await call(`/api/v1/proposals/${proposal_id}`)).status, "pending", "nothing sent yet");
+    } finally {
+      await page.context().setOffline(false);
+    }
     await page.getByTestId("outbox-badge").waitFor({ state: "detached" });
-    const after = expectOk(await call(`/api/v1/proposals/${pass.proposal_id}`));
+    await connectionBadge(page).waitFor({ state: "detached" });
+    const after = expectOk(await call(`/api/v1/proposals/${proposal_id}`));
     assert.notEqual(after.status, "pending");
     assert.equal(after.changes.filter((c) => c.decision?.decision === "accept").length, 1);
     await page.getByTestId("proposal-status").filter({ hasNotText: "pending" }).waitFor();
   });
 
+  test("reload while offline: the app and the proposal open from this device, the badge says so", async () => {
+    await agentWithMemory("reload_a");
+    const { proposal_id } = await pass("reload_a");
+    const page = await openPage();
+    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
+    await page.getByTestId("change-row").first().waitFor();
+    await waitForServiceWorker(page);
+    await page.context().setOffline(true);
+    try {
+      await page.reload();
+      await page.getByTestId("offline-copy").waitFor();
+      // Whether the browser admits to being offline in a page reloaded
+      // from the service worker differs between versions; either way the
+      // app must not claim to be connected.
+      await connectionBadge(page).waitFor();
+      assert.match(await connectionBadge(page).innerText(), /^(Offline|Service unreachable)$/);
+      assert.match(await page.getByTestId("offline-copy").innerText(), /showing the copy saved on this device/);
+      assert.ok((await page.getByTestId("change-row").count()) > 0);
+    } finally {
+      await page.context().setOffline(false);
+    }
+    // Back online: noticed without a reload.
+    await connectionBadge(page).waitFor({ state: "detached" });
+  });
+
+  test("service down while the network is up: 'Service unreachable', then back", async () => {
+    await agentWithMemory("down_a");
+    const { proposal_id } = await pass("down_a");
+    // Requests are stopped in the page's network stack, which a service
+    // worker would bypass.
+    const page = await openPage({ serviceWorkers: "block" });
+    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
+    await page.getByTestId("change-row").first().waitFor();
+    await page.route("**/api/**", (route) => route.abort("connectionrefused"));
+    await page.goto(`${rt.baseUrl}/#/agents/down_a`);
+    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
+    await connectionBadge(page, "unreachable").waitFor();
+    assert.equal(await connectionBadge(page).innerText(), "Service unreachable");
+    await page.getByTestId("offline-copy").getByText("Service unreachable").waitFor();
+    await screenshot(page, "11b-service-unreachable");
+    // A gateway answering for the service that is down is the same.
+    await page.unroute("**/api/**");
+    await connectionBadge(page).waitFor({ state: "detached" });
+    await page.route("**/api/**", (route) => route.fulfill({ status: 503, contentType: "text/html", body: "<h1>503 Service Unavailable</h1>" }));
+    await page.goto(`${rt.baseUrl}/#/agents/down_a`);
+    await connectionBadge(page, "unreachable").waitFor();
+    await page.unroute("**/api/**");
+    await connectionBadge(page).waitFor({ state: "detached" });
+  });
+
   test("offline with a conflict: the store moved meanwhile, the reviewer sees which changes", async () => {
-    expectOk(await call("/api/v1/stores/web_a/entries", {
+    expectOk(await call("/api/v1/agents", { body: { id: "conflict_a", name: "Conflicts" } }));
+    expectOk(await call("/api/v1/stores/conflict_a/entries", {
       body: { entries: [
         { id: "c1", text: "The staging cluster runs on Kubernetes 1.29.", kind: "fact", observed_at: Date.now() - 9 * DAY },
         { id: "c2", text: "The staging cluster runs on Kubernetes 1.31.", kind: "fact", observed_at: Date.now() - DAY },
+        { id: "c3", text: "Lunch with Dana tomorrow at noon", kind: "note", observed_at: Date.now() - 30 * DAY },
       ] },
     }));
-    const first = expectOk(await call("/api/v1/agents/web_a/passes?wait=true", { method: "POST" }));
-    const second = expectOk(await call("/api/v1/agents/web_a/passes?wait=true", { method: "POST" }));
+    const first = await pass("conflict_a");
+    const second = await pass("conflict_a");
+    const page = await openPage();
     await page.goto(`${rt.baseUrl}/#/proposals/${second.proposal_id}`);
     await page.getByTestId("change-row").first().waitFor();
-    await browser.context.setOffline(true);
-    await page.getByTestId("approve-all").click();
-    await page.getByTestId("review-notice").getByText("Saved on this device").waitFor();
-    // Meanwhile someone else applies the first proposal: the same entries move.
-    expectOk(await call(`/api/v1/proposals/${first.proposal_id}/approve`, { method: "POST" }));
-    await browser.context.setOffline(false);
+    await page.context().setOffline(true);
+    try {
+      await page.getByTestId("approve-all").click();
+      await page.getByTestId("review-notice").getByText("Saved on this device").waitFor();
+      // Meanwhile someone else applies the first proposal: the same entries move.
+      expectOk(await call(`/api/v1/proposals/${first.proposal_id}/approve`, { method: "POST" }));
+    } finally {
+      await page.context().setOffline(false);
+    }
     await page.getByTestId("conflict-banner").waitFor();
     const banner = await page.getByTestId("conflict-banner").innerText();
     assert.match(banner, /The store moved/);
@@ -255,10 +370,11 @@ describe("the review dashboard", () => {
     await page.getByTestId("set-aside").click();
     assert.equal(await page.getByTestId("conflict-banner").count(), 0);
     await page.locator(".badge.conflict").first().waitFor({ state: "detached" });
-    assert.equal(await page.getByTestId("submit-partial").innerText(), `Submit ${(await page.getByTestId("change-row").count()) - conflicting.length} decision(s)`);
+    const rows = await page.getByTestId("change-row").count();
+    assert.equal(await page.getByTestId("submit-partial").innerText(), `Submit ${rows - conflicting.length} decision(s)`);
     await page.getByTestId("change-row").first().click();
     await page.locator("body").click({ position: { x: 5, y: 5 } });
-    for (let i = 0; i < (await page.getByTestId("change-row").count()); i++) await page.keyboard.press("r");
+    for (let i = 0; i < rows; i++) await page.keyboard.press("r");
     await page.getByTestId("submit-partial").click();
     await page.getByTestId("review-notice").getByText("the store at version").waitFor();
     const settled = expectOk(await call(`/api/v1/proposals/${second.proposal_id}`));
@@ -267,8 +383,9 @@ describe("the review dashboard", () => {
   });
 
   test("evidence from a transcript opens into the messages around it", async () => {
+    await agentWithMemory("evidence_a");
     for (let i = 0; i < 3; i++) {
-      expectOk(await call("/api/v1/agents/web_a/sessions", {
+      expectOk(await call("/api/v1/agents/evidence_a/sessions", {
         body: {
           id: `tz_${i}`, started_at: Date.now() - (i + 1) * 3_600_000,
           transcript: { messages: [
@@ -280,8 +397,9 @@ describe("the review dashboard", () => {
         },
       }));
     }
-    const pass = expectOk(await call("/api/v1/agents/web_a/passes?wait=true", { method: "POST" }));
-    await page.goto(`${rt.baseUrl}/#/proposals/${pass.proposal_id}`);
+    const { proposal_id } = await pass("evidence_a");
+    const page = await openPage();
+    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
     const promote = page.getByTestId("change-row").filter({ hasText: /promote/i });
     await promote.first().click();
     assert.match(await page.getByTestId("change-detail").innerText(), /seen in 3 sessions/);
@@ -294,6 +412,10 @@ describe("the review dashboard", () => {
   });
 
   test("a page seen before shows its saved copy at once while the service is slow", async () => {
+    await agentWithMemory("slow_a");
+    const { proposal_id } = await pass("slow_a");
+    const reviewed = `${rt.baseUrl}/#/proposals/${proposal_id}`;
+    const page = await openPage();
     await page.goto(reviewed);
     await page.getByTestId("change-row").first().waitFor();
     await page.goto(`${rt.baseUrl}/#/`);
@@ -313,18 +435,23 @@ describe("the review dashboard", () => {
   });
 
   test("a reviewer sees only the agents granted, and the review page fits a narrow window", async () => {
-    const reviewer = expectOk(await call("/api/v1/tokens", { body: { role: "reviewer", agents: ["web_a"], label: "bob" } }));
-    await page.getByRole("button", { name: "Sign out" }).click();
+    await agentWithMemory("granted_a");
+    await agentWithMemory("other_a");
+    const { proposal_id } = await pass("granted_a");
+    const reviewer = expectOk(await call("/api/v1/tokens", { body: { role: "reviewer", agents: ["granted_a"], label: "bob" } }));
+    const page = await openPage({ token: null });
+    await page.goto(rt.baseUrl);
     await page.getByLabel("API token").fill(reviewer.token);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByTestId("agent-row").first().waitFor();
     assert.equal(await page.getByTestId("agent-row").count(), 1);
+    assert.match(await page.getByTestId("agent-row").innerText(), /granted_a/);
     assert.match(await page.getByTestId("who").innerText(), /reviewer · bob/i);
     await page.setViewportSize({ width: 420, height: 860 });
-    await page.goto(reviewed);
+    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
     await page.getByTestId("change-row").first().waitFor();
     await screenshot(page, "14-review-narrow");
-    await page.setViewportSize({ width: 1280, height: 800 });
-    assert.deepEqual(errors, [], "no uncaught errors in the page");
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("API token").waitFor();
   });
 });

@@ -140,13 +140,17 @@ export async function triggerCron(baseUrl, cron = "*/5 * * * *") {
   if (!res.ok) throw new Error(`cron trigger answered ${res.status}: ${await res.text()}`);
 }
 
-/** Debian's Chromium, headless, with a fresh profile. */
+/**
+ * Debian's Chromium, headless. Every page it opens (`newPage`) lives in a
+ * context of its own — its own storage, service worker, network state and
+ * sign-in — so one test's state cannot leak into the next. `token` signs
+ * the page in (put in session storage before the app starts); `errors`
+ * collects the page's uncaught errors and Rust panics.
+ */
 export async function launchBrowser() {
-  const userDataDir = await mkdtemp(join(tmpdir(), "reverie-chromium-"));
-  const context = await chromium.launchPersistentContext(userDataDir, {
+  const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
     headless: true,
-    viewport: { width: 1280, height: 800 },
     args: [
       "--no-sandbox",
       "--disable-gpu",
@@ -157,17 +161,34 @@ export async function launchBrowser() {
       "--disable-sync",
     ],
   });
-  announce("chromium", context.browser()?.version() ?? (await chromiumVersion()));
-  const close = async () => {
-    await context.close();
-    await rm(userDataDir, { recursive: true, force: true });
+  announce("chromium", browser.version());
+  const contexts = new Set();
+  const newPage = async ({ token, viewport = { width: 1280, height: 800 }, serviceWorkers = "allow" } = {}) => {
+    const context = await browser.newContext({ viewport, serviceWorkers });
+    contexts.add(context);
+    if (token) {
+      await context.addInitScript((t) => {
+        if (!sessionStorage.getItem("reverie.token")) sessionStorage.setItem("reverie.token", t);
+      }, token);
+    }
+    const page = await context.newPage();
+    page.errors = [];
+    page.on("pageerror", (err) => page.errors.push(err.message));
+    page.on("console", (msg) => {
+      if (msg.type() === "error" && /panicked/.test(msg.text())) page.errors.push(msg.text());
+    });
+    return page;
   };
-  return { context, close };
-}
-
-async function chromiumVersion() {
-  const { stdout } = await run(process.env.CHROMIUM_PATH || "/usr/bin/chromium", ["--version"]);
-  return stdout.trim();
+  /** Closes every context opened so far (each test's, after it). */
+  const closePages = async () => {
+    for (const context of contexts) await context.close().catch(() => {});
+    contexts.clear();
+  };
+  const close = async () => {
+    await closePages();
+    await browser.close();
+  };
+  return { newPage, closePages, close };
 }
 
 /** Saves a screenshot as a test artifact and returns its path. */

@@ -42,7 +42,7 @@ after(async () => {
 
 describe("a proposal of 5,000 changes", () => {
   test("renders only the rows in view, and every change is reachable", async () => {
-    const page = await browser.context.newPage();
+    const page = await browser.newPage();
     await page.goto(rt.baseUrl);
     await page.getByLabel("API token").fill(ADMIN);
     await page.getByRole("button", { name: "Sign in" }).click();

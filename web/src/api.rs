@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cache;
+use crate::connection::{self, Outcome};
 
 const TOKEN_KEY: &str = "reverie.token";
 
@@ -110,13 +111,32 @@ pub async fn send(method: Method, path: &str, body: Option<(&str, &str)>) -> Res
         None => builder.build(),
     }
     .map_err(|e| ApiError::Body(e.to_string()))?;
-    let resp = request.send().await.map_err(|e| ApiError::Network(e.to_string()))?;
+    let resp = match request.send().await {
+        Ok(resp) => resp,
+        Err(e) => {
+            connection::report(Outcome::NoAnswer);
+            return Err(ApiError::Network(e.to_string()));
+        }
+    };
     let status = resp.status();
-    let text = resp.text().await.map_err(|e| ApiError::Network(e.to_string()))?;
+    let text = match resp.text().await {
+        Ok(text) => text,
+        Err(e) => {
+            connection::report(Outcome::NoAnswer);
+            return Err(ApiError::Network(e.to_string()));
+        }
+    };
+    let parsed: Value = if resp.ok() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+    // A gateway's page instead of the service's own error: the service is
+    // down behind it.
+    let gateway = matches!(status, 502..=504) && parsed.get("error").is_none();
+    connection::report(if gateway { Outcome::GatewayDown } else { Outcome::Answered });
     if resp.ok() {
         return Ok(text);
     }
-    let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if gateway {
+        return Err(ApiError::Network(format!("HTTP {status} from a gateway")));
+    }
     let error = &parsed["error"];
     let message = error["message"].as_str().map(str::to_string).unwrap_or_else(|| text.chars().take(200).collect());
     Err(ApiError::Status { status, message, details: error.clone() })
@@ -124,6 +144,12 @@ pub async fn send(method: Method, path: &str, body: Option<(&str, &str)>) -> Res
 
 fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
     serde_json::from_str(text).map_err(|e| ApiError::Body(e.to_string()))
+}
+
+/// The service's health route (no token needed); its answer, or silence,
+/// tells `connection` whether the service can be reached.
+pub async fn health() -> Result<(), ApiError> {
+    send(Method::GET, "/api/v1/health", None).await.map(drop)
 }
 
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {

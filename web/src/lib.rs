@@ -11,6 +11,7 @@
 mod agents;
 mod api;
 mod cache;
+mod connection;
 mod history;
 mod outcomes;
 mod review;
@@ -51,6 +52,7 @@ impl Session {
 fn App() -> impl IntoView {
     let session = Session { me: RwSignal::new(None) };
     provide_context(session);
+    connection::watch();
     let sync = sync::SyncState::start(Signal::derive(move || session.me.with(|m| m.is_some())));
     provide_context(sync);
     let route = route::watch();

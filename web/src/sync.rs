@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{self, ApiError};
 use crate::cache;
+use crate::connection::{self, Connection};
 
 const OUTBOX: &str = "outbox";
 
@@ -93,7 +94,6 @@ pub enum Sent {
 /// The sync state every screen can read.
 #[derive(Clone, Copy)]
 pub struct SyncState {
-    pub online: RwSignal<bool>,
     /// Submissions not yet accepted, by proposal id, of the signed-in
     /// token (empty when nobody is signed in).
     pub outbox: RwSignal<Vec<Submission>>,
@@ -109,14 +109,12 @@ pub struct SyncState {
 }
 
 impl SyncState {
-    /// Starts watching the connection and sends what waits whenever it
-    /// comes back (and every 20 s while anything waits). `signed_in` says
-    /// who is signed in: the outbox is theirs, loaded when they sign in
-    /// and put away when they sign out.
+    /// Sends what waits whenever the service can be reached again (and
+    /// every 20 s while anything waits). `signed_in` says who is signed
+    /// in: the outbox is theirs, loaded when they sign in and put away when
+    /// they sign out.
     pub fn start(signed_in: Signal<bool>) -> SyncState {
-        let online = window().navigator().on_line();
         let sync = SyncState {
-            online: RwSignal::new(online),
             outbox: RwSignal::new(Vec::new()),
             landed: RwSignal::new(0),
             results: StoredValue::new(BTreeMap::new()),
@@ -133,11 +131,14 @@ impl SyncState {
                 sync.outbox.set(Vec::new());
             }
         });
-        let on = window_event_listener(leptos::ev::online, move |_| {
-            sync.online.set(true);
-            leptos::task::spawn_local(async move { sync.flush().await });
+        let state = connection::current();
+        Effect::new(move |was: Option<Connection>| {
+            let now = state.get();
+            if was.is_some_and(|w| !w.is_online()) && now.is_online() {
+                leptos::task::spawn_local(async move { sync.flush().await });
+            }
+            now
         });
-        let off = window_event_listener(leptos::ev::offline, move |_| sync.online.set(false));
         let timer = set_interval_with_handle(
             move || {
                 let waiting = sync.outbox.with_untracked(|o| o.iter().any(|s| s.state == State::Waiting));
@@ -149,8 +150,6 @@ impl SyncState {
         )
         .ok();
         on_cleanup(move || {
-            on.remove();
-            off.remove();
             if let Some(t) = timer {
                 t.clear();
             }
@@ -236,17 +235,13 @@ impl SyncState {
                     landed += 1;
                     None
                 }
-                Err(ApiError::Network(_)) => {
-                    self.online.set(false);
-                    break;
-                }
+                Err(ApiError::Network(_)) => break,
                 Err(e) if e.status() == Some(409) && !e.conflicting_changes().is_empty() => {
                     Some(State::Conflict { changes: e.conflicting_changes(), message: e.to_string() })
                 }
                 Err(e) if matches!(e.status(), Some(401) | Some(409) | Some(500..=599)) => Some(State::Waiting),
                 Err(e) => Some(State::Refused { message: e.to_string() }),
             };
-            self.online.set(true);
             // Merged into the outbox as it is now: a submission queued or
             // replaced meanwhile is kept as it is.
             self.outbox.update(|items| {
@@ -285,12 +280,19 @@ impl SyncState {
 #[component]
 pub fn Status() -> impl IntoView {
     let sync = expect_context::<SyncState>();
+    let state = connection::current();
     let waiting = move || sync.outbox.with(|o| o.iter().filter(|s| s.state == State::Waiting).count());
     view! {
         <span class="sync" role="status" aria-live="polite">
-            {move || (!sync.online.get()).then(|| view! {
-                <span class="badge offline" data-testid="offline-badge">"Offline"</span>
-            })}
+            {move || {
+                let now = state.get();
+                now.label().map(|label| view! {
+                    <span class="badge offline" data-testid="connection-badge"
+                        data-state=if now == Connection::Offline { "offline" } else { "unreachable" }>
+                        {label}
+                    </span>
+                })
+            }}
             {move || (waiting() > 0).then(|| view! {
                 <span class="badge waiting" data-testid="outbox-badge">
                     {format!("{} review(s) waiting to sync", waiting())}

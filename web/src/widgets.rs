@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use reverie_core::diff::{DiffSpan, DiffTag};
 
 use crate::api::{ApiError, Source};
+use crate::connection;
 
 /// A word diff: deletions struck through, insertions underlined, each
 /// also marked for screen readers.
@@ -35,7 +36,8 @@ pub fn SourceNote(source: RwSignal<Source>) -> impl IntoView {
         match source.get() {
         Source::Cache => Some(view! {
             <p class="badge offline" data-testid="offline-copy" role="status">
-                "Offline · showing the copy saved on this device"
+                {move || connection::current().get().label().unwrap_or("Not refreshed")}
+                " · showing the copy saved on this device"
             </p>
         }.into_any()),
         Source::Saved => Some(view! {
@@ -50,7 +52,9 @@ pub fn SourceNote(source: RwSignal<Source>) -> impl IntoView {
 #[component]
 pub fn Failure(error: ApiError) -> impl IntoView {
     let hint = match &error {
-        ApiError::Network(_) => "Nothing of this is saved on this device yet. Reconnect and it will load.",
+        ApiError::Network(_) => {
+            "Nothing of this is saved on this device yet. It loads once the service can be reached again."
+        }
         ApiError::Status { status: 401, .. } => "Sign out and sign in with a valid token.",
         ApiError::Status { status: 403, .. } => "Your token is not granted this agent.",
         ApiError::Status { status: 404, .. } => "It may have been deleted, or the link is wrong.",

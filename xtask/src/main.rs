@@ -135,8 +135,7 @@ fn run() -> Result<(), String> {
     let state = root().join(".reverie/state");
     stage("apply D1 migrations", || runtime::migrate(&state))?;
     stage("seed demo agent", || runtime::seed_demo(&state))?;
-    eprintln!("(ready {:.1} s after `cargo xtask run` started)", started.elapsed().as_secs_f64());
-    runtime::serve(&state, 8787)
+    runtime::serve(&state, 8787, started)
 }
 
 fn e2e(only: &[String]) -> Result<(), String> {

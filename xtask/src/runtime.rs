@@ -75,7 +75,7 @@ pub fn admin_token(state: &Path) -> Result<String, String> {
 /// agent (once) and runs its first pass, then serves until interrupted.
 /// The runtime's own output goes to `.reverie/wrangler.log` unless
 /// `--verbose`.
-pub fn serve(state: &Path, port: u16) -> Result<(), String> {
+pub fn serve(state: &Path, port: u16, started: std::time::Instant) -> Result<(), String> {
     let token = admin_token(state)?;
     let home = state.parent().unwrap_or(state);
     let mut cmd = wrangler();
@@ -106,12 +106,13 @@ pub fn serve(state: &Path, port: u16) -> Result<(), String> {
     })?;
     let shown = |p: &Path| p.strip_prefix(root()).unwrap_or(p).display().to_string();
     println!(
-        "\nReverie is running.\n\n  \
+        "\nReverie is running ({:.0} s after `cargo xtask run` started).\n\n  \
          Dashboard and API  {base}\n  \
          Admin token        {token}\n                     (kept in {})\n  \
          Data               {} (local D1; delete the folder to start over)\n  \
          Runtime log        {}\n  \
          Stop               Ctrl-C\n",
+        started.elapsed().as_secs_f64(),
         shown(&home.join("admin-token")),
         shown(state),
         if crate::verbose() { "shown above (--verbose)".to_string() } else { shown(&log_path) },

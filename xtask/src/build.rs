@@ -89,7 +89,7 @@ pub fn site(out: &Path) -> Result<String, String> {
     } else {
         let staging = staging_for(&built)?;
         let pkg = staging.join("pkg");
-        run(Command::new("wasm-bindgen")
+        run(Command::new(tools::wasm_bindgen())
             .args(["--target", "web", "--no-typescript", "--out-dir"])
             .arg(&pkg)
             .arg(&raw))?;
@@ -130,7 +130,7 @@ pub fn worker(out: &Path) -> Result<String, String> {
         let staging = staging_for(&built)?;
         // `module` output with the flags the worker crate's panic recovery
         // relies on (a reset function and an abort handler).
-        run(Command::new("wasm-bindgen")
+        run(Command::new(tools::wasm_bindgen())
             .args(["--target", "module", "--out-name", "index", "--no-typescript"])
             .args(["--experimental-reset-state-function", "--force-enable-abort-handler", "--out-dir"])
             .arg(&staging)
@@ -210,7 +210,7 @@ pub fn core_wasm() -> Result<PathBuf, String> {
         return Ok(out);
     }
     let staging = staging_for(&out)?;
-    run(Command::new("wasm-bindgen").args(["--target", "nodejs", "--out-dir"]).arg(&staging).arg(&raw))?;
+    run(Command::new(tools::wasm_bindgen()).args(["--target", "nodejs", "--out-dir"]).arg(&staging).arg(&raw))?;
     // wasm-bindgen's node output is CommonJS; the workspace's package.json
     // says ES modules, so this folder says otherwise.
     write(&staging.join("package.json"), "{\"type\": \"commonjs\"}\n")?;

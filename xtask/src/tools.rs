@@ -71,7 +71,7 @@ impl BuildTools {
         stage("ensure rustup target wasm32-unknown-unknown", ensure_wasm_target)?;
         stage("ensure npm packages (npm ci)", ensure_npm_packages)?;
         let want = locked_wasm_bindgen_version()?;
-        let have = output(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
+        let have = output(Command::new(wasm_bindgen()).arg("--version")).unwrap_or_default();
         if have.split_whitespace().nth(1) == Some(want.as_str()) {
             return Ok(BuildTools { wasm_bindgen: None });
         }
@@ -174,6 +174,18 @@ pub fn ensure_chromium() -> Result<(), String> {
 
 pub fn chromium_path() -> PathBuf {
     std::env::var_os("CHROMIUM_PATH").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+/// The wasm-bindgen CLI: the one `cargo install` put in cargo's home (where
+/// `BuildTools` installs it, on PATH or not), else whichever is on PATH.
+pub fn wasm_bindgen() -> PathBuf {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    match home.map(|h| h.join("bin/wasm-bindgen")) {
+        Some(path) if path.is_file() => path,
+        _ => PathBuf::from("wasm-bindgen"),
+    }
 }
 
 /// A binary installed by `npm ci`.

@@ -12,7 +12,7 @@ use crate::{root, stage};
 const WASM_SIZE: usize = 100_000;
 
 pub fn scale(args: &[String]) -> Result<(), String> {
-    crate::tools::BuildTools::ensure()?;
+    crate::tools::ensure_build_tools()?;
     let sizes: Vec<String> =
         if args.is_empty() { ["1000", "10000", "100000", "1000000"].map(String::from).to_vec() } else { args.to_vec() };
     let native_scale = |sizes: &[String]| {

@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use build::Outputs;
-use tools::BuildTools;
 
 const USAGE: &str = "\
 usage: cargo xtask <command> [--verbose]
@@ -98,19 +97,15 @@ fn load_test(args: &[String]) -> Result<(), String> {
     })
 }
 
-/// Compiles the dashboard and the worker while the wasm-bindgen CLI
-/// installs (if it must), then binds both into `outputs`.
+/// Installs what the build needs, then compiles the dashboard and the
+/// worker and binds both into `outputs`.
 fn build_into(outputs: Outputs) -> Result<Outputs, String> {
-    let tools = BuildTools::start()?;
-    compile_and_bind(tools, outputs)
+    tools::ensure_build_tools()?;
+    compile_and_bind(outputs)
 }
 
-fn compile_and_bind(tools: BuildTools, outputs: Outputs) -> Result<Outputs, String> {
-    let compiled = stage("compile dashboard and worker (wasm32)", build::compile);
-    // Waited for even when compiling failed, so its error is not lost.
-    let installed = tools.finish();
-    compiled?;
-    installed?;
+fn compile_and_bind(outputs: Outputs) -> Result<Outputs, String> {
+    stage("compile dashboard and worker (wasm32)", build::compile)?;
     // Two single-threaded optimizer runs, side by side.
     let (site, worker) = stage("bind dashboard and worker", || {
         std::thread::scope(|s| {
@@ -149,9 +144,7 @@ fn e2e(only: &[String]) -> Result<(), String> {
 
 fn test() -> Result<(), String> {
     let started = Instant::now();
-    // The wasm-bindgen CLI (if missing) installs while the checks, native
-    // tests and the wasm compile run.
-    let tools = BuildTools::start()?;
+    tools::ensure_build_tools()?;
     tools::ensure_chromium()?;
     stage("cargo fmt --check", || tools::run(tools::cargo().args(["fmt", "--all", "--check"])))?;
     stage("clippy (native)", || {
@@ -196,7 +189,7 @@ fn test() -> Result<(), String> {
             "reverie-worker",
         ]))
     })?;
-    let outputs = compile_and_bind(tools, Outputs::e2e())?;
+    let outputs = compile_and_bind(Outputs::e2e())?;
     stage("build core for WASM (node)", build::core_wasm)?;
     stage("end-to-end tests (workerd + D1 + Chromium, core in WASM)", || runtime::e2e(&outputs, &[]))?;
     println!("cargo xtask test: all stages passed in {:.1} s", started.elapsed().as_secs_f64());

@@ -56,44 +56,22 @@ pub fn describe(cmd: &Command) -> String {
     s
 }
 
-/// What `run` and `test` need before they compile: the wasm target and the
-/// npm packages from the lockfile. The wasm-bindgen CLI is needed only
-/// after compiling, so `BuildTools::start` installs it alongside.
-pub struct BuildTools {
-    wasm_bindgen: Option<std::thread::JoinHandle<Result<(), String>>>,
-}
-
-impl BuildTools {
-    /// Ensures the target and packages, and starts installing the
-    /// wasm-bindgen CLI in the background if it is missing (its output goes
-    /// to a log, shown if it fails).
-    pub fn start() -> Result<BuildTools, String> {
-        stage("ensure rustup target wasm32-unknown-unknown", ensure_wasm_target)?;
-        stage("ensure npm packages (npm ci)", ensure_npm_packages)?;
+/// Everything `run` and `test` need to build: the wasm target, the npm
+/// packages from the lockfile and the wasm-bindgen CLI at the lockfile's
+/// version. (Installing the CLI beside the first compile was tried: on two
+/// cores the two took no less time together than one after the other.)
+pub fn ensure_build_tools() -> Result<(), String> {
+    stage("ensure rustup target wasm32-unknown-unknown", ensure_wasm_target)?;
+    stage("ensure npm packages (npm ci)", ensure_npm_packages)?;
+    stage("ensure wasm-bindgen-cli", || {
         let want = locked_wasm_bindgen_version()?;
         let have = output(Command::new(wasm_bindgen()).arg("--version")).unwrap_or_default();
         if have.split_whitespace().nth(1) == Some(want.as_str()) {
-            return Ok(BuildTools { wasm_bindgen: None });
+            return Ok(());
         }
-        eprintln!(
-            "==> installing wasm-bindgen-cli {want} in the background (log: target/xtask/wasm-bindgen-install.log)"
-        );
-        let handle = std::thread::spawn(move || install_wasm_bindgen(&want));
-        Ok(BuildTools { wasm_bindgen: Some(handle) })
-    }
-
-    /// Waits for the background install, if one runs.
-    pub fn finish(self) -> Result<(), String> {
-        let Some(handle) = self.wasm_bindgen else { return Ok(()) };
-        stage("wait for wasm-bindgen-cli", || {
-            handle.join().map_err(|_| "the wasm-bindgen install panicked".to_string())?
-        })
-    }
-
-    /// Everything at once, for commands with nothing to overlap.
-    pub fn ensure() -> Result<(), String> {
-        BuildTools::start()?.finish()
-    }
+        eprintln!("    installing {want} (log: target/xtask/wasm-bindgen-install.log)");
+        install_wasm_bindgen(&want)
+    })
 }
 
 fn ensure_wasm_target() -> Result<(), String> {
@@ -123,7 +101,6 @@ pub fn locked_wasm_bindgen_version() -> Result<String, String> {
 /// Installs the CLI alone: no default features (they only add TLS for the
 /// test runner's downloads, a fifth of the compile time).
 fn install_wasm_bindgen(version: &str) -> Result<(), String> {
-    let started = std::time::Instant::now();
     let dir = root().join("target/xtask");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let log_path = dir.join("wasm-bindgen-install.log");
@@ -135,10 +112,7 @@ fn install_wasm_bindgen(version: &str) -> Result<(), String> {
         .stdout(log)
         .stderr(err));
     match result {
-        Ok(()) => {
-            eprintln!("    (wasm-bindgen-cli {version} installed in {:.1} s)", started.elapsed().as_secs_f64());
-            Ok(())
-        }
+        Ok(()) => Ok(()),
         Err(e) => {
             let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
             let tail: Vec<&str> = tail.lines().rev().take(30).collect();
@@ -177,7 +151,7 @@ pub fn chromium_path() -> PathBuf {
 }
 
 /// The wasm-bindgen CLI: the one `cargo install` put in cargo's home (where
-/// `BuildTools` installs it, on PATH or not), else whichever is on PATH.
+/// `ensure_build_tools` installs it, on PATH or not), else whichever is on PATH.
 pub fn wasm_bindgen() -> PathBuf {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)

@@ -5,6 +5,8 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+pub use crate::groups::{Groups, UnionFind};
+use crate::radix::{radix_sort_bits, radix_sort_keys};
 use crate::text::{Features, FeaturesRef, SIGNATURE_LEN};
 
 /// LSH rows per band; `SIGNATURE_LEN / ROWS` bands. With 2 rows and 12
@@ -302,118 +304,6 @@ pub fn any_similar(table: &[FeaturesRef<'_>], queries: &[FeaturesRef<'_>], min_s
 /// Candidate pairs verified together in one batch.
 const BATCH: usize = 64;
 
-/// Sorts bucket keys by their top 40 bits; equal keys keep their order, so
-/// items stay in index order within a bucket.
-pub(crate) fn radix_sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
-    radix_sort_bits(keys, scratch, 24, 40);
-}
-
-/// Radix sort on `bits` bits from bit `from` up: linear time, which a
-/// comparison sort of millions of keys is not. Bits below `from` are not
-/// compared: every caller keeps an item index there, increasing in input
-/// order, and keys agreeing on the sorted bits keep that order. Bits above
-/// the sorted ones are zero.
-///
-/// A large array's top bits first scatter its keys into partitions of
-/// about `PARTITION` keys, a few kilobytes each; then each partition is
-/// sorted on its own, least significant digit first, while it sits in the
-/// fastest cache. A plain least-significant-digit sort moves the whole
-/// array once a digit, and once the array outgrows the cache every one of
-/// those moves waits on memory.
-fn radix_sort_bits(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, from: u32, bits: u32) {
-    const PARTITION: usize = 1024;
-    // Fewer keys than this (two megabytes, a core's share of the cache on
-    // a typical server) stay in the cache through every pass:
-    // partitioning them first would only add work.
-    const IN_CACHE: usize = 1 << 18;
-    let n = keys.len();
-    // Every slot is written before it is read; only new length is zeroed.
-    scratch.truncate(n);
-    scratch.resize(n, 0);
-    let top = if n < IN_CACHE { 0 } else { (usize::BITS - (n / PARTITION).leading_zeros()).min(bits).min(MAX_DIGIT) };
-    let mut counts = Vec::new();
-    if top == 0 {
-        sort_partition(keys, scratch, from, bits, &mut counts);
-        return;
-    }
-    let shift = from + bits - top;
-    let partition = |k: u64| (k >> shift) as usize & ((1 << top) - 1);
-    let mut ends = vec![0usize; 1 << top];
-    for &k in keys.iter() {
-        ends[partition(k)] += 1;
-    }
-    let mut next = Vec::with_capacity(ends.len());
-    let mut offset = 0;
-    for end in ends.iter_mut() {
-        next.push(offset);
-        offset += *end;
-        *end = offset;
-    }
-    for &k in keys.iter() {
-        let p = partition(k);
-        scratch[next[p]] = k;
-        next[p] += 1;
-    }
-    // The partitions are in `scratch`; `keys` is free to serve as the
-    // buffer each partition is sorted through.
-    let mut start = 0;
-    for end in ends {
-        sort_partition(&mut scratch[start..end], &mut keys[start..end], from, bits - top, &mut counts);
-        start = end;
-    }
-    std::mem::swap(keys, scratch);
-}
-
-/// Widest digit `radix_sort_bits` sorts on in one pass.
-const MAX_DIGIT: u32 = 10;
-
-/// Sorts `keys` (see `radix_sort_bits`) through `buffer`, of the same
-/// length, in passes of at most `MAX_DIGIT` bits.
-fn sort_partition(keys: &mut [u64], buffer: &mut [u64], from: u32, bits: u32, counts: &mut Vec<[u32; 1 << MAX_DIGIT]>) {
-    // Below this a comparison sort wins: its cost is not a table per pass.
-    // Comparing whole keys orders equal sorted bits by the index below
-    // them, as a stable sort would.
-    const SMALL: usize = 64;
-    if keys.len() <= SMALL || bits == 0 {
-        keys.sort_unstable();
-        return;
-    }
-    let passes = bits.div_ceil(MAX_DIGIT) as usize;
-    let width = bits.div_ceil(passes as u32);
-    // A digit is at most `MAX_DIGIT` bits, which the mask makes plain to
-    // the compiler: no bounds check in the loops below.
-    let digit = |k: u64, pass: usize| {
-        (k >> (from + pass as u32 * width)) as usize & ((1 << width) - 1) & ((1 << MAX_DIGIT) - 1)
-    };
-    // One read counts every digit; then each pass moves the keys once.
-    counts.clear();
-    counts.resize(passes, [0; 1 << MAX_DIGIT]);
-    for &k in keys.iter() {
-        for (pass, table) in counts.iter_mut().enumerate() {
-            table[digit(k, pass)] += 1;
-        }
-    }
-    let (mut src, mut dst) = (keys, buffer);
-    for (pass, next) in counts.iter_mut().enumerate() {
-        let mut offset = 0;
-        for slot in &mut next[..1 << width] {
-            let count = *slot;
-            *slot = offset;
-            offset += count;
-        }
-        for &k in src.iter() {
-            let d = digit(k, pass);
-            dst[next[d] as usize] = k;
-            next[d] += 1;
-        }
-        std::mem::swap(&mut src, &mut dst);
-    }
-    // After an odd number of passes the sorted keys are in the buffer.
-    if passes % 2 == 1 {
-        dst.copy_from_slice(src);
-    }
-}
-
 /// A pair of item indices (each below `MAX_ITEMS`, 24 bits) in 48 bits,
 /// smaller index first, so sorting packed pairs sorts by `(a, b)`.
 fn pack(x: u32, y: u32) -> u64 {
@@ -439,89 +329,6 @@ pub fn cosine(a: &[f32], b: &[f32]) -> Option<f32> {
     }
     let denom = (na * nb).sqrt();
     (denom > 0.0 && denom.is_finite()).then(|| (dot / denom) as f32)
-}
-
-/// Disjoint sets over `0..n`, for turning pairs into groups.
-pub struct UnionFind {
-    parent: Vec<u32>,
-}
-
-impl UnionFind {
-    pub fn new(n: usize) -> Self {
-        UnionFind { parent: (0..n as u32).collect() }
-    }
-
-    pub fn find(&mut self, mut x: usize) -> usize {
-        while self.parent[x] as usize != x {
-            let grand = self.parent[self.parent[x] as usize];
-            self.parent[x] = grand;
-            x = grand as usize;
-        }
-        x
-    }
-
-    /// Joins the sets of `a` and `b`; the smaller root becomes the root, so
-    /// the result does not depend on the order of unions.
-    pub fn union(&mut self, a: usize, b: usize) {
-        let (ra, rb) = (self.find(a), self.find(b));
-        if ra != rb {
-            let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
-            self.parent[hi] = lo as u32;
-        }
-    }
-
-    /// The sets with two or more members, each sorted, ordered by first
-    /// member. Only items that were joined are sorted, not all of them.
-    pub fn groups(&mut self) -> Groups {
-        // A root is its set's smallest member (`union` keeps the smaller
-        // root), so sorting by root, then member, lines the groups up by
-        // first member, each sorted.
-        let joined: Vec<usize> = (0..self.parent.len()).filter(|&i| self.parent[i] as usize != i).collect();
-        let mut by_root: Vec<u64> = Vec::with_capacity(joined.len() * 2);
-        for i in joined {
-            let root = self.find(i) as u64;
-            by_root.push(root << 32 | i as u64);
-            by_root.push(root << 32 | root);
-        }
-        by_root.sort_unstable();
-        by_root.dedup();
-        let mut groups = Groups { members: Vec::with_capacity(by_root.len()), ends: Vec::new() };
-        for run in by_root.chunk_by(|x, y| x >> 32 == y >> 32).filter(|run| run.len() > 1) {
-            groups.members.extend(run.iter().map(|&k| (k & u64::from(u32::MAX)) as usize));
-            groups.ends.push(groups.members.len());
-        }
-        groups
-    }
-}
-
-/// Sets of two or more from `UnionFind::groups`, each sorted, ordered by
-/// first member; all in one array, however many there are.
-#[derive(Debug, Default, PartialEq)]
-pub struct Groups {
-    members: Vec<usize>,
-    /// Where each group ends in `members`.
-    ends: Vec<usize>,
-}
-
-impl Groups {
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// Group `k`; empty past the last.
-    pub fn get(&self, k: usize) -> &[usize] {
-        let Some(&end) = self.ends.get(k) else { return &[] };
-        let start = if k == 0 { 0 } else { self.ends[k - 1] };
-        &self.members[start..end]
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &[usize]> + '_ {
-        (0..self.len()).map(|k| self.get(k))
-    }
 }
 
 #[cfg(test)]
@@ -607,34 +414,6 @@ mod tests {
     }
 
     #[test]
-    fn radix_sort_agrees_with_a_comparison_sort() {
-        // Sizes on both sides of a partition and of the comparison-sort
-        // cutoff; narrow hash ranges make long runs of equal sorted bits,
-        // whose indices must stay in input order.
-        let mut rng = crate::rng::Rng::new(11);
-        for (n, from, bits, range) in [
-            (0, 32, 30, 1 << 30),
-            (1, 32, 30, 1 << 30),
-            (60, 32, 30, 3),
-            (900, 32, 30, 1 << 30),
-            (5_000, 32, 30, 40),
-            (300_000, 32, 30, 1 << 30),
-            (300_000, 24, 40, 1 << 40),
-            (3_000, 0, 48, 1 << 48),
-        ] {
-            let mut keys: Vec<u64> =
-                (0..n as u64).map(|i| (rng.below(range) as u64) << from | (i & INDEX_MASK)).collect();
-            if from == 0 {
-                keys.iter_mut().for_each(|k| *k = rng.below(range) as u64);
-            }
-            let mut expected = keys.clone();
-            expected.sort_by_key(|k| k >> from);
-            radix_sort_bits(&mut keys, &mut Vec::new(), from, bits);
-            assert_eq!(keys, expected, "{n} keys, bits {from}..{}", from + bits);
-        }
-    }
-
-    #[test]
     fn sketches_bound_the_jaccard_from_above() {
         // Small vocabularies make shared words and shared bits common; few
         // words per set make the bound tight, so a bound one ulp too low
@@ -670,23 +449,6 @@ mod tests {
         let a = words(&["mention", "kalo", "mire", "sato", "vido", "elfu", "ganhi", "joku"]);
         let b = words(&["mention", "lanmor", "nepa", "quiro", "senta", "ulve", "wyxo", "joku"]);
         assert!(Sketch::of(&a).jaccard_bound(&Sketch::of(&b)) < 0.34);
-    }
-
-    #[test]
-    fn union_find_groups_are_order_independent() {
-        let mut a = UnionFind::new(6);
-        a.union(4, 1);
-        a.union(1, 3);
-        a.union(5, 0);
-        let mut b = UnionFind::new(6);
-        b.union(0, 5);
-        b.union(3, 1);
-        b.union(1, 4);
-        let groups = a.groups();
-        assert_eq!(groups.iter().collect::<Vec<_>>(), [&[0, 5][..], &[1, 3, 4]]);
-        assert_eq!((groups.len(), groups.get(2)), (2, &[][..]));
-        assert_eq!(groups, b.groups());
-        assert!(UnionFind::new(3).groups().is_empty());
     }
 
     #[test]

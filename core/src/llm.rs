@@ -368,7 +368,7 @@ pub fn incorporate(proposal: &mut Proposal, store: &MemoryStore, checked: Checke
         // quoted entries, untrusted-only evidence, shared store, size.
         let quoted: Vec<&MemoryEntry> =
             change.targets.iter().chain(change.result.iter().map(|r| &r.id)).filter_map(|id| store.get(id)).collect();
-        crate::pass::add_risk_flags(
+        crate::risk::add_risk_flags(
             &mut change,
             &quoted,
             store.scope.is_shared(),

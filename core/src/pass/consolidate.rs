@@ -1,0 +1,164 @@
+//! Stage 4: related notes about one subject become one entry.
+
+use std::num::NonZeroU64;
+
+use crate::dedup::UnionFind;
+use crate::entry::{EntryKind, Id, MemoryEntry, Provenance, Trust};
+use crate::proposal::{Change, ChangeKind};
+use crate::text::Features;
+
+use super::builder::{entry_quote, placeholder_id, union_sources, union_tags, Builder};
+use super::UnsettledGroup;
+
+impl Builder<'_, '_> {
+    /// Related notes about the same subject become one entry that keeps
+    /// every distinct sentence once. Pairs too close to call as duplicates
+    /// and too far to consolidate are left for the LLM.
+    pub(super) fn consolidate(&mut self) {
+        let subjects = &self.items.subjects;
+        let mut uf = UnionFind::new(self.items.len());
+        for p in &self.pairs {
+            let (a, b) = (&self.items[p.a], &self.items[p.b]);
+            let (Some(ea), Some(eb)) = (a.entry, b.entry) else { continue };
+            if self.claimed[p.a] || self.claimed[p.b] {
+                continue;
+            }
+            // Texts alike but for a number or a negation contradict each
+            // other: only a person or the LLM can say which holds.
+            let conflicting = a.features.numbers != b.features.numbers || a.features.negated != b.features.negated;
+            if p.score >= self.config.candidate_threshold && (p.score < self.config.merge_threshold || conflicting) {
+                self.unsettled.push(UnsettledGroup { entries: vec![ea.id.clone(), eb.id.clone()], score: p.score });
+            }
+            // Pairs this close are near-duplicates the rules could not
+            // settle; folding both sentences into one note would only
+            // repeat them.
+            if p.score >= self.config.candidate_threshold {
+                continue;
+            }
+            let consolidatable = matches!(a.kind, EntryKind::Note | EntryKind::Fact);
+            if p.score >= self.config.consolidate_threshold
+                && a.kind == b.kind
+                && consolidatable
+                && subjects[p.a].is_some()
+                && subjects[p.a] == subjects[p.b]
+            {
+                uf.union(p.a, p.b);
+            }
+        }
+        // Notes about one subject written from one session are related
+        // whatever their wording: a session's notes become one entry.
+        let mut by_session: Vec<(NonZeroU64, &Id, usize)> = Vec::new();
+        for (i, item) in self.items.iter().enumerate() {
+            // Rows say which items are notes: only a note's entry is read.
+            let (Some(e), Some(subject)) = (item.entry, subjects[i]) else { continue };
+            if self.claimed[i] || item.kind != EntryKind::Note {
+                continue;
+            }
+            if let Some(source) = e.provenance.sources.first() {
+                by_session.push((subject, &source.session_id, i));
+            }
+        }
+        by_session.sort_unstable();
+        for run in by_session.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
+            for w in run.windows(2) {
+                uf.union(w[0].2, w[1].2);
+            }
+        }
+        // Notes under one heading ("Billing API: ...") are related too.
+        let mut by_topic: Vec<(NonZeroU64, usize)> = Vec::new();
+        for (i, item) in self.items.iter().enumerate() {
+            let Some(topic) = self.items.topics[i] else { continue };
+            if item.entry.is_some() && !self.claimed[i] && item.kind == EntryKind::Note {
+                by_topic.push((topic, i));
+            }
+        }
+        by_topic.sort_unstable();
+        for run in by_topic.chunk_by(|x, y| x.0 == y.0) {
+            for w in run.windows(2) {
+                uf.union(w[0].1, w[1].1);
+            }
+        }
+        for group in uf.groups().iter() {
+            let mut members = group.to_vec();
+            members.sort_by_key(|&i| (self.items[i].observed, i));
+            for chunk in members.chunks(self.config.max_consolidate.max(2)) {
+                if chunk.len() < 2 {
+                    continue;
+                }
+                let entries: Vec<&MemoryEntry> = chunk.iter().filter_map(|&i| self.items[i].entry).collect();
+                let text = distinct_sentences(&entries);
+                let first = entries[0];
+                let mut result = MemoryEntry::new(self.new_entry_id(), text, first.kind, self.config.now);
+                result.subject = entries.iter().find_map(|e| e.subject.clone());
+                result.tags = union_tags(&entries);
+                result.provenance = Provenance {
+                    trust: entries.iter().map(|e| e.provenance.trust).max().unwrap_or(Trust::Agent),
+                    sources: union_sources(&entries),
+                };
+                result.observed_at = entries.iter().map(|e| e.observed()).max();
+                result.confidence = entries.iter().map(|e| e.confidence).fold(0.0, f32::max);
+                if result.text.len() > crate::entry::MAX_TEXT_BYTES {
+                    continue;
+                }
+                for &m in chunk {
+                    self.claimed[m] = true;
+                }
+                self.push(
+                    Change {
+                        id: placeholder_id(),
+                        kind: ChangeKind::Consolidate,
+                        targets: entries.iter().map(|e| e.id.clone()).collect(),
+                        justification: format!(
+                            "{} related notes about the same subject, combined keeping every distinct sentence once",
+                            entries.len()
+                        ),
+                        evidence: entries.iter().map(|e| entry_quote(e)).collect(),
+                        confidence: 0.6,
+                        result: Some(result),
+                        risk: Vec::new(),
+                        sessions_seen: None,
+                    },
+                    chunk,
+                );
+            }
+        }
+        self.unsettled.retain(|g| !g.entries.is_empty());
+    }
+}
+
+/// The text of a consolidated entry: every sentence of the notes in order,
+/// except a sentence whose content words another kept sentence already
+/// holds, or one that is only a greeting or a reaction. No content word of
+/// the notes is lost.
+pub(super) fn distinct_sentences(entries: &[&MemoryEntry]) -> String {
+    let mut kept: Vec<(Features, &str)> = Vec::new();
+    for e in entries {
+        for s in crate::text::sentences(&e.text) {
+            let f = Features::of(s);
+            if f.no_information {
+                continue;
+            }
+            let covered = |k: &Features| {
+                k.norm_hash == f.norm_hash
+                    || (k.numbers == f.numbers
+                        && k.negated == f.negated
+                        && crate::text::intersection_len(&k.content, &f.content) == f.content.len())
+            };
+            if kept.iter().any(|(k, _)| covered(k)) {
+                continue;
+            }
+            kept.push((f, s));
+        }
+    }
+    let mut out = String::new();
+    for (_, s) in kept {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(s);
+        if !s.ends_with(['.', '!', '?']) {
+            out.push('.');
+        }
+    }
+    out
+}

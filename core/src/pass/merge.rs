@@ -1,0 +1,153 @@
+//! Stage 2: duplicates among stored entries merge; statements that repeat
+//! a stored entry are dropped.
+
+use crate::dedup::UnionFind;
+use crate::entry::MemoryEntry;
+use crate::proposal::{Change, ChangeKind};
+use crate::text::FeaturesRef;
+
+use super::builder::{entry_quote, placeholder_id, union_sources, union_tags, Builder};
+use super::items::WARM_BATCH;
+
+impl Builder<'_, '_> {
+    /// Duplicates among stored entries merge; statements that repeat a
+    /// stored entry are dropped.
+    pub(super) fn merge_duplicates(&mut self) {
+        let mut uf = UnionFind::new(self.items.len());
+        // The pairs joined, with their scores: a group's justification names
+        // its weakest pair.
+        let mut joined: Vec<(usize, f32)> = Vec::new();
+        // Pairs are taken in order of their first item. An exact group
+        // joins at its first member still unclaimed when its turn comes,
+        // with every later member: as if each pair of the group were
+        // taken, since the pairs of later members would join nothing more.
+        let exact = std::mem::take(&mut self.exact);
+        let mut members: Vec<(usize, usize)> =
+            exact.iter().enumerate().flat_map(|(g, group)| group.iter().map(move |&i| (i, g))).collect();
+        members.sort_unstable();
+        let mut joined_group = vec![false; exact.len()];
+        let (mut near, mut members) = (0, members.into_iter().peekable());
+        loop {
+            let next_near = self.pairs.get(near);
+            match (next_near, members.peek()) {
+                (_, Some(&(m, g))) if next_near.is_none_or(|p| m <= p.a) => {
+                    members.next();
+                    if joined_group[g] || self.claimed[m] {
+                        continue;
+                    }
+                    joined_group[g] = true;
+                    for &other in exact.get(g).iter().filter(|&&other| other > m) {
+                        self.join_duplicates(&mut uf, &mut joined, m, other, 1.0);
+                    }
+                }
+                (Some(&p), _) => {
+                    near += 1;
+                    self.join_duplicates(&mut uf, &mut joined, p.a, p.b, p.score);
+                }
+                (None, _) => break,
+            }
+        }
+        // A group's root is its smallest member, so the lowest score per
+        // root, sorted by root, lines up with the groups in order.
+        let mut weakest: Vec<(usize, f32)> = joined.into_iter().map(|(a, score)| (uf.find(a), score)).collect();
+        weakest.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+        weakest.dedup_by_key(|w| w.0);
+        let mut weakest = weakest.into_iter().peekable();
+        let groups = uf.groups();
+        self.reserve(groups.len());
+        for g in 0..groups.len() {
+            if g % WARM_BATCH == 0 {
+                self.items.warm_entries((g..g + WARM_BATCH).flat_map(|k| groups.get(k)).copied());
+            }
+            let group = groups.get(g);
+            let score = weakest.peek().filter(|w| w.0 == group[0]).map_or(1.0, |w| w.1);
+            while weakest.next_if(|w| w.0 <= group[0]).is_some() {}
+            let members: smallvec::SmallVec<[usize; 8]> = group.iter().copied().filter(|&i| !self.claimed[i]).collect();
+            if members.len() < 2 {
+                continue;
+            }
+            let survivor = *members
+                .iter()
+                .max_by(|&&x, &&y| {
+                    let (a, b) = (&self.items[x], &self.items[y]);
+                    a.features.content.len().cmp(&b.features.content.len()).then(b.trust.cmp(&a.trust)).then(y.cmp(&x))
+                })
+                .expect("groups have members");
+            let entries: smallvec::SmallVec<[&MemoryEntry; 8]> =
+                members.iter().filter_map(|&i| self.items[i].entry).collect();
+            let mut result = self.items[survivor].entry.expect("merge members are entries").clone();
+            result.provenance.trust =
+                entries.iter().map(|e| e.provenance.trust).min().unwrap_or(result.provenance.trust);
+            result.provenance.sources = union_sources(&entries);
+            result.tags = union_tags(&entries);
+            result.confidence = entries.iter().map(|e| e.confidence).fold(result.confidence, f32::max);
+            result.observed_at = entries.iter().map(|e| e.observed()).max();
+            for &m in &members {
+                self.claimed[m] = true;
+            }
+            let first = self.items[members[0]].features.norm_hash;
+            let exact = members.iter().all(|&m| self.items[m].features.norm_hash == first);
+            self.push(
+                Change {
+                    id: placeholder_id(),
+                    kind: ChangeKind::Merge,
+                    targets: entries.iter().map(|e| e.id.clone()).collect(),
+                    justification: if exact {
+                        format!("{} entries say the same thing word for word", entries.len())
+                    } else {
+                        format!("{} entries say the same thing (word overlap {:.0}%)", entries.len(), score * 100.0)
+                    },
+                    evidence: entries.iter().map(|e| entry_quote(e)).collect(),
+                    confidence: if exact { 0.99 } else { 0.6 + 0.35 * score },
+                    result: Some(result),
+                    risk: Vec::new(),
+                    sessions_seen: None,
+                },
+                &members,
+            );
+        }
+    }
+
+    /// Joins two duplicates (`a < b`) unless either is already used: two
+    /// entries into one group, an entry and a statement by dropping the
+    /// statement, two statements by keeping the earlier.
+    pub(super) fn join_duplicates(
+        &mut self,
+        uf: &mut UnionFind,
+        joined: &mut Vec<(usize, f32)>,
+        a: usize,
+        b: usize,
+        score: f32,
+    ) {
+        if self.claimed[a]
+            || self.claimed[b]
+            || !is_duplicate(&self.items.features(a), &self.items.features(b), score, self.config.merge_threshold)
+        {
+            return;
+        }
+        match (self.items[a].entry, self.items[b].entry) {
+            (Some(_), Some(_)) => {
+                uf.union(a, b);
+                joined.push((a, score));
+            }
+            // A statement already in memory adds nothing.
+            (Some(_), None) => self.claimed[b] = true,
+            (None, Some(_)) => self.claimed[a] = true,
+            // Two statements saying the same: keep the earlier.
+            (None, None) => self.claimed[b] = true,
+        }
+    }
+}
+
+/// Whether two texts say the same thing: close enough, or one adding
+/// nothing to the other, and never when numbers or negation differ.
+pub(super) fn is_duplicate(a: &FeaturesRef<'_>, b: &FeaturesRef<'_>, score: f32, merge_threshold: f32) -> bool {
+    if a.negated != b.negated || a.numbers != b.numbers {
+        return false;
+    }
+    if a.norm_hash == b.norm_hash || score >= merge_threshold {
+        return true;
+    }
+    let (only_a, only_b) = a.difference_sizes(b);
+    (only_a == 0 || only_b == 0) && score >= 0.6
+}

@@ -4,8 +4,9 @@
 //! item keeps the verbatim sentence and where it was said.
 
 use crate::entry::{EntryKind, Id, Timestamp, Trust};
+use crate::sentence::sentences;
 use crate::session::{Role, Session};
-use crate::text::{normalize, sentences};
+use crate::text::normalize;
 
 /// A sentence from a transcript and where it was said.
 #[derive(Clone, Debug, PartialEq)]

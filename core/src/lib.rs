@@ -26,6 +26,7 @@ pub mod review;
 pub mod risk;
 pub mod rng;
 pub mod schedule;
+mod sentence;
 pub mod session;
 pub mod store;
 pub mod supersede;

@@ -414,45 +414,6 @@ const SEEDS: [u64; SIGNATURE_LEN] = {
     seeds
 };
 
-/// Whether `text` holds at most one sentence: no `.`, `!`, `?` followed by
-/// a space, and no newline, comes before more words ("2.0" is one word).
-/// Allocation-free, for hot paths.
-pub fn is_single_sentence(text: &str) -> bool {
-    // The marks are ASCII, so bytes can be searched for them; only the
-    // text after the first end is read as characters.
-    let bytes = text.as_bytes();
-    let ends_here = |i: usize| match bytes[i] {
-        b'\n' => true,
-        b'.' | b'!' | b'?' => text[i + 1..].chars().next().is_none_or(char::is_whitespace),
-        _ => false,
-    };
-    match (0..bytes.len()).find(|&i| ends_here(i)) {
-        Some(end) => !text[end + 1..].chars().any(char::is_alphanumeric),
-        None => true,
-    }
-}
-
-/// Splits text into sentences on `.`, `!`, `?` and newlines, trimmed, empty
-/// ones dropped.
-pub fn sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        if matches!(c, '.' | '!' | '?' | '\n') {
-            let s = text[start..=i].trim();
-            if s.chars().any(char::is_alphanumeric) {
-                out.push(s);
-            }
-            start = i + c.len_utf8();
-        }
-    }
-    let rest = text[start..].trim();
-    if rest.chars().any(char::is_alphanumeric) {
-        out.push(rest);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,26 +472,5 @@ mod tests {
         assert_ne!(f.numbers, Features::of("port 8081").numbers);
         assert_ne!(Features::of("ports 80 and 8080").numbers, f.numbers);
         assert_eq!(Features::of("no port at all").numbers, 0);
-    }
-
-    #[test]
-    fn single_sentences() {
-        assert!(is_single_sentence("User lives in Lyon."));
-        assert!(is_single_sentence("Version 2.0 ships"));
-        assert!(!is_single_sentence("Hi! I live in Lyon."));
-        assert!(is_single_sentence("Wow!!!"));
-        assert!(!is_single_sentence("Café. ¡Olé!  "));
-        assert!(is_single_sentence("¡Olé, café!  "));
-        assert!(!is_single_sentence("Ends here.\u{00a0}Then more"));
-        assert!(!is_single_sentence("One\ntwo"));
-        assert!(is_single_sentence("Trailing line\n"));
-        assert!(!is_single_sentence("Done? É"));
-        assert!(is_single_sentence(""));
-    }
-
-    #[test]
-    fn sentences_split_on_terminators() {
-        assert_eq!(sentences("One. Two! Three?\nFour"), vec!["One.", "Two!", "Three?", "Four"]);
-        assert_eq!(sentences("..."), Vec::<&str>::new());
     }
 }

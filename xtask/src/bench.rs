@@ -80,6 +80,21 @@ pub fn quality(args: &[String]) -> Result<(), String> {
     })
 }
 
+/// Labelled pairs (SICK, SituatedQA, and pairs made from templates), read
+/// in place from the shared data folder.
+pub fn pairs(args: &[String]) -> Result<(), String> {
+    let data = match args {
+        [] => root().join("../shared/data"),
+        [flag, dir] if flag == "--data" => std::path::PathBuf::from(dir),
+        _ => return Err("usage: cargo xtask bench-pairs [--data DIR]".into()),
+    };
+    stage("rules-only pass on labelled pairs", || {
+        run(cargo()
+            .args(["run", "--release", "-q", "-p", "reverie-core", "--example", "bench_pairs", "--", "--data"])
+            .arg(&data))
+    })
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)

@@ -27,6 +27,8 @@ commands:
                  contain FILE (e.g. `cargo xtask e2e dashboard`)
   bench-scale    consolidation throughput on synthetic stores (1k..1M entries)
   bench-quality  consolidation quality on LoCoMo conversations [--data DIR]
+  bench-pairs    decisions on labelled pairs (SICK, SituatedQA, made here)
+                 [--data DIR], default ../shared/data
   load-test      the service under load on loopback [SESSIONS [ENTRIES]]
                  (default 10000 sessions, a 100000-entry store)
 
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Some("e2e") => e2e(&args[1..]),
         Some("bench-scale") => bench::scale(&args[1..]),
         Some("bench-quality") => bench::quality(&args[1..]),
+        Some("bench-pairs") => bench::pairs(&args[1..]),
         Some("load-test") => load_test(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");

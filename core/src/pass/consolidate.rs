@@ -5,6 +5,7 @@ use std::num::NonZeroU64;
 use crate::dedup::UnionFind;
 use crate::entry::{EntryKind, Id, MemoryEntry, Provenance, Trust};
 use crate::proposal::{Change, ChangeKind};
+use crate::sentence::keeps_facts;
 use crate::text::Features;
 
 use super::builder::{entry_quote, placeholder_id, union_sources, union_tags, Builder};
@@ -87,6 +88,12 @@ impl Builder<'_, '_> {
                 }
                 let entries: Vec<&MemoryEntry> = chunk.iter().filter_map(|&i| self.items[i].entry).collect();
                 let text = distinct_sentences(&entries);
+                // A check of the rule's own work: the combined note keeps
+                // every number and name of its notes as written, or it is
+                // not proposed.
+                if !keeps_facts(entries.iter().map(|e| e.text.as_str()), &text) {
+                    continue;
+                }
                 let first = entries[0];
                 let mut result = MemoryEntry::new(self.new_entry_id(), text, first.kind, self.config.now);
                 result.subject = entries.iter().find_map(|e| e.subject.clone());
@@ -133,7 +140,7 @@ impl Builder<'_, '_> {
 pub(super) fn distinct_sentences(entries: &[&MemoryEntry]) -> String {
     let mut kept: Vec<(Features, &str)> = Vec::new();
     for e in entries {
-        for s in crate::text::sentences(&e.text) {
+        for s in crate::sentence::sentences(&e.text) {
             let f = Features::of(s);
             if f.no_information {
                 continue;

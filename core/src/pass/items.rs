@@ -211,7 +211,7 @@ impl<'a> Items<'a> {
         // A claim is one sentence: a note of several sentences says more
         // than one thing, and retiring it for one of them would lose the
         // rest. The same holds for a note that mentions "tomorrow".
-        let single = crate::text::is_single_sentence(text);
+        let single = crate::sentence::is_single_sentence(text);
         let Some(features) = Features::append_normalized(buffer, &mut self.words) else {
             self.too_many_words = true;
             return;

@@ -4,10 +4,12 @@
 use crate::dedup::UnionFind;
 use crate::entry::MemoryEntry;
 use crate::proposal::{Change, ChangeKind};
+use crate::sentence::keeps_facts;
 use crate::text::FeaturesRef;
 
 use super::builder::{entry_quote, placeholder_id, union_sources, union_tags, Builder};
 use super::items::WARM_BATCH;
+use super::UnsettledGroup;
 
 impl Builder<'_, '_> {
     /// Duplicates among stored entries merge; statements that repeat a
@@ -75,7 +77,15 @@ impl Builder<'_, '_> {
                 .expect("groups have members");
             let entries: smallvec::SmallVec<[&MemoryEntry; 8]> =
                 members.iter().filter_map(|&i| self.items[i].entry).collect();
-            let mut result = self.items[survivor].entry.expect("merge members are entries").clone();
+            let kept = self.items[survivor].entry.expect("merge members are entries");
+            // The entry kept must say every number and name the others say,
+            // as written; near duplicates that differ in one ("Alice" and
+            // "Bob", "1,000" and "1000") are for the model or a person.
+            if !keeps_facts(entries.iter().map(|e| e.text.as_str()), &kept.text) {
+                self.unsettled.push(UnsettledGroup { entries: entries.iter().map(|e| e.id.clone()).collect(), score });
+                continue;
+            }
+            let mut result = kept.clone();
             result.provenance.trust =
                 entries.iter().map(|e| e.provenance.trust).min().unwrap_or(result.provenance.trust);
             result.provenance.sources = union_sources(&entries);

@@ -365,3 +365,38 @@ promote [] -> p1.e2: Recurring tool failure (3 sessions): "Error: disk quota exc
         "add [] -> p1.e1: User prefers short answers.",
     );
 }
+
+#[test]
+fn consolidation_keeps_numbers_times_and_abbreviations_whole() {
+    check(
+        r"
+m1 | note | 1 | Acme API: the rate limit is 16.96 requests per second. It resets at 10:30 a.m. daily.
+m2 | note | 2 | Acme API: errors cost $1,520.15 last month, up from 91.0 in May.
+",
+        "",
+        r"
+consolidate [m1,m2] -> p1.e1: Acme API: the rate limit is 16.96 requests per second. It resets at 10:30 a.m. daily. Acme API: errors cost $1,520.15 last month, up from 91.0 in May.
+",
+    );
+}
+
+#[test]
+fn near_duplicates_naming_different_people_go_to_the_model_not_a_merge() {
+    let store = store(
+        r"
+m1 | fact | 1 | Alice prefers the window seat on long flights to Berlin and Paris in winter.
+m2 | fact | 2 | Bob prefers the window seat on long flights to Berlin and Paris in winter.
+m3 | fact | 3 | The staging cluster runs on Kubernetes in Frankfurt.
+m4 | fact | 4 | The staging cluster runs on Kubernetes in Frankfurt!
+",
+    );
+    let history = ReviewHistory::default();
+    let input = PassInput { store: &store, sessions: &[], history: &history, embeddings: None };
+    let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
+    assert_eq!(
+        render(&out.proposal).trim(),
+        "merge [m3,m4] -> m3: The staging cluster runs on Kubernetes in Frankfurt."
+    );
+    let unsettled: Vec<Vec<&str>> = out.unsettled.iter().map(|g| g.entries.iter().map(Id::as_str).collect()).collect();
+    assert_eq!(unsettled, [["m1", "m2"]]);
+}

@@ -1,0 +1,173 @@
+//! Sentences, and the facts a rewording must keep. A sentence ends at `.`,
+//! `!` or `?` followed by a space (or the end of the text), or at a line
+//! break — but not at the period of a number ("$16.96", "v2.1.3"), of an
+//! abbreviation ("Dr.", "U.S.", "a.m.", "e.g."), of an initial ("J. K.
+//! Rowling"), inside a web address, or at an ellipsis that the sentence
+//! goes on after ("wait... then"). When unsure it does not split: two
+//! sentences read as one make a note harder to retire, never a fact wrong.
+
+use rustc_hash::FxHashSet;
+
+/// Words whose period does not end a sentence, without that period,
+/// compared ignoring case: titles, common abbreviations and months.
+const ABBREVIATIONS: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "ft", "vs", "etc", "e.g", "i.e", "a.m", "p.m", "u.s",
+    "u.k", "u.n", "e.u", "inc", "ltd", "co", "corp", "no", "nos", "approx", "dept", "est", "fig", "vol", "al", "cf",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "gen", "gov", "sen", "rep",
+    "rev", "hon", "lt", "col", "capt", "sgt", "ave", "blvd", "rd", "mgr", "min", "max", "ed", "eds",
+];
+
+/// Where the sentence ends if the mark (`.`, `!` or `?`) at byte `i` of
+/// `text` ends it: after the mark and any closing quotes or brackets. The
+/// marks are ASCII, so `i` is a char boundary either side.
+fn sentence_end(text: &str, i: usize) -> Option<usize> {
+    let after = text[i + 1..].trim_start_matches(['"', '\'', ')', ']', '\u{2019}', '\u{201d}']);
+    let end = text.len() - after.len();
+    if !after.chars().next().is_none_or(char::is_whitespace) {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    if bytes[i] != b'.' || after.is_empty() {
+        return Some(end);
+    }
+    // An ellipsis ends the sentence only when a new one starts after it.
+    if i > 0 && bytes[i - 1] == b'.' {
+        return (!after.trim_start().chars().next().is_some_and(char::is_lowercase)).then_some(end);
+    }
+    let before = &text[..i];
+    let start = before.char_indices().rev().find(|&(_, c)| c.is_whitespace()).map_or(0, |(k, c)| k + c.len_utf8());
+    let word = before[start..].trim_start_matches(|c: char| !c.is_alphanumeric());
+    let mut letters = word.chars();
+    let initial = letters.next().is_some_and(char::is_alphabetic) && letters.next().is_none();
+    (!initial && !ABBREVIATIONS.iter().any(|a| a.eq_ignore_ascii_case(word))).then_some(end)
+}
+
+/// Where the first sentence of `text` ends (after its mark, or its line
+/// break), if it ends before the text does.
+fn first_end(text: &str) -> Option<usize> {
+    // The marks are ASCII, so bytes can be searched for them; a mark is
+    // looked at closely only when one is found.
+    text.bytes().enumerate().find_map(|(i, b)| match b {
+        b'\n' => Some(i + 1),
+        b'.' | b'!' | b'?' => sentence_end(text, i),
+        _ => None,
+    })
+}
+
+/// Whether `text` holds at most one sentence. Allocation-free, for hot
+/// paths.
+pub fn is_single_sentence(text: &str) -> bool {
+    match first_end(text) {
+        Some(end) => !text[end..].chars().any(char::is_alphanumeric),
+        None => true,
+    }
+}
+
+/// The sentences of `text`, trimmed; ones with no letter or digit are
+/// dropped.
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(end) = first_end(rest) {
+        let s = rest[..end].trim();
+        if s.chars().any(char::is_alphanumeric) {
+            out.push(s);
+        }
+        rest = &rest[end..];
+    }
+    let s = rest.trim();
+    if s.chars().any(char::is_alphanumeric) {
+        out.push(s);
+    }
+    out
+}
+
+/// A word as a fact is compared: without the punctuation around it.
+fn bare(word: &str) -> &str {
+    word.trim_matches(|c: char| !c.is_alphanumeric())
+}
+
+/// What a rewording of `text` must keep as written: its numbers (any word
+/// with a digit: "$16.96", "1,520.15", "v2.1", "10:30") and its names
+/// (capitalized words, "I" aside). A sentence's first word is capitalized
+/// anyway, so it counts unless it is a function word ("The", "A", "We"):
+/// "Alice" opening a sentence is a name, and so may "Prefers" be, which
+/// only asks more of a rewording.
+pub fn facts(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for sentence in sentences(text) {
+        for (k, word) in sentence.split_whitespace().map(bare).enumerate() {
+            let number = word.chars().any(|c| c.is_ascii_digit());
+            let capital = word != "I" && word.chars().next().is_some_and(char::is_uppercase);
+            let name = capital && (k > 0 || !crate::text::is_stopword(&word.to_lowercase()));
+            if number || name {
+                out.push(word);
+            }
+        }
+    }
+    out
+}
+
+/// Whether `result` keeps every fact (`facts`) of each of `sources`, word
+/// for word (a name's case aside: "VS Code" is kept by "vs code").
+pub fn keeps_facts<'a>(sources: impl IntoIterator<Item = &'a str>, result: &str) -> bool {
+    let words: FxHashSet<String> = result.split_whitespace().map(|w| bare(w).to_lowercase()).collect();
+    sources.into_iter().all(|s| facts(s).iter().all(|f| words.contains(&f.to_lowercase())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, expected: &[&str]) {
+        assert_eq!(sentences(text), expected, "{text:?}");
+        assert_eq!(is_single_sentence(text), expected.len() <= 1, "{text:?}");
+    }
+
+    #[test]
+    fn sentences_end_at_marks_followed_by_a_space() {
+        check("One. Two! Three?\nFour", &["One.", "Two!", "Three?", "Four"]);
+        check("...", &[]);
+        check("", &[]);
+        check("User lives in Lyon.", &["User lives in Lyon."]);
+        check("Wow!!!", &["Wow!!!"]);
+        check("Hi! I live in Lyon.", &["Hi!", "I live in Lyon."]);
+        check("Café. ¡Olé!  ", &["Café.", "¡Olé!"]);
+        check("¡Olé, café!  ", &["¡Olé, café!"]);
+        check("Ends here.\u{00a0}Then more", &["Ends here.", "Then more"]);
+        check("Trailing line\n", &["Trailing line"]);
+        check("Done? É", &["Done?", "É"]);
+        check("He said \"stop.\" Then he left.", &["He said \"stop.\"", "Then he left."]);
+    }
+
+    #[test]
+    fn numbers_abbreviations_initials_and_addresses_do_not_end_sentences() {
+        check(
+            "Shares rose 4 cents, to $16.96. Volume was light.",
+            &["Shares rose 4 cents, to $16.96.", "Volume was light."],
+        );
+        check("The index closed at 1,520.15 after 91.0 points.", &["The index closed at 1,520.15 after 91.0 points."]);
+        check("Version 2.0 ships; v1.2.3 is retired.", &["Version 2.0 ships; v1.2.3 is retired."]);
+        check("Dr. Smith moved to the U.S. in May.", &["Dr. Smith moved to the U.S. in May."]);
+        check("The call is at 4 p.m. on Friday.", &["The call is at 4 p.m. on Friday."]);
+        check("Books by J. K. Rowling, e.g. Harry Potter.", &["Books by J. K. Rowling, e.g. Harry Potter."]);
+        check(
+            "Docs at https://example.com/a.b?c=d. Read them.",
+            &["Docs at https://example.com/a.b?c=d.", "Read them."],
+        );
+        check("Wait... then it worked. Fine.", &["Wait... then it worked.", "Fine."]);
+        check("It stopped... Nobody knew why.", &["It stopped...", "Nobody knew why."]);
+    }
+
+    #[test]
+    fn facts_are_numbers_and_names_as_written() {
+        assert_eq!(facts("Shares of PeopleSoft rose to $16.96."), ["Shares", "PeopleSoft", "16.96"]);
+        assert_eq!(facts("Alice left. The man stayed."), ["Alice"]);
+        assert_eq!(facts("The man is erasing a board. I agree."), Vec::<&str>::new());
+        assert!(keeps_facts(["Rose to $16.96.", "Bob left."], "Rose to $16.96. Bob left."));
+        assert!(!keeps_facts(["Rose to $16.96."], "Rose to $16. 96."), "a number split in two is lost");
+        assert!(!keeps_facts(["Call Alice at 10:30."], "Call Bob at 10:30."));
+        assert!(!keeps_facts(["It scored 91.0."], "It scored 91."));
+        assert!(keeps_facts(["Prefers dark mode in VS Code."], "prefers dark mode in vs code"));
+    }
+}

@@ -90,16 +90,16 @@ fn bare(word: &str) -> &str {
 /// What a rewording of `text` must keep as written: its numbers (any word
 /// with a digit: "$16.96", "1,520.15", "v2.1", "10:30") and its names
 /// (capitalized words, "I" aside). A sentence's first word is capitalized
-/// anyway, so it counts unless it is a function word ("The", "A", "We"):
-/// "Alice" opening a sentence is a name, and so may "Prefers" be, which
-/// only asks more of a rewording.
-pub fn facts(text: &str) -> Vec<&str> {
+/// anyway; with `openers` it counts unless it is a function word ("The",
+/// "A", "We"), so "Alice" opening a sentence is a name (and so may
+/// "Prefers" be, which only asks more of a rewording).
+pub fn facts(text: &str, openers: bool) -> Vec<&str> {
     let mut out = Vec::new();
     for sentence in sentences(text) {
         for (k, word) in sentence.split_whitespace().map(bare).enumerate() {
             let number = word.chars().any(|c| c.is_ascii_digit());
             let capital = word != "I" && word.chars().next().is_some_and(char::is_uppercase);
-            let name = capital && (k > 0 || !crate::text::is_stopword(&word.to_lowercase()));
+            let name = capital && (k > 0 || (openers && !crate::text::is_stopword(&word.to_lowercase())));
             if number || name {
                 out.push(word);
             }
@@ -110,9 +110,9 @@ pub fn facts(text: &str) -> Vec<&str> {
 
 /// Whether `result` keeps every fact (`facts`) of each of `sources`, word
 /// for word (a name's case aside: "VS Code" is kept by "vs code").
-pub fn keeps_facts<'a>(sources: impl IntoIterator<Item = &'a str>, result: &str) -> bool {
+pub fn keeps_facts<'a>(sources: impl IntoIterator<Item = &'a str>, result: &str, openers: bool) -> bool {
     let words: FxHashSet<String> = result.split_whitespace().map(|w| bare(w).to_lowercase()).collect();
-    sources.into_iter().all(|s| facts(s).iter().all(|f| words.contains(&f.to_lowercase())))
+    sources.into_iter().all(|s| facts(s, openers).iter().all(|f| words.contains(&f.to_lowercase())))
 }
 
 #[cfg(test)]
@@ -161,13 +161,14 @@ mod tests {
 
     #[test]
     fn facts_are_numbers_and_names_as_written() {
-        assert_eq!(facts("Shares of PeopleSoft rose to $16.96."), ["Shares", "PeopleSoft", "16.96"]);
-        assert_eq!(facts("Alice left. The man stayed."), ["Alice"]);
-        assert_eq!(facts("The man is erasing a board. I agree."), Vec::<&str>::new());
-        assert!(keeps_facts(["Rose to $16.96.", "Bob left."], "Rose to $16.96. Bob left."));
-        assert!(!keeps_facts(["Rose to $16.96."], "Rose to $16. 96."), "a number split in two is lost");
-        assert!(!keeps_facts(["Call Alice at 10:30."], "Call Bob at 10:30."));
-        assert!(!keeps_facts(["It scored 91.0."], "It scored 91."));
-        assert!(keeps_facts(["Prefers dark mode in VS Code."], "prefers dark mode in vs code"));
+        assert_eq!(facts("Shares of PeopleSoft rose to $16.96.", true), ["Shares", "PeopleSoft", "16.96"]);
+        assert_eq!(facts("Shares of PeopleSoft rose to $16.96.", false), ["PeopleSoft", "16.96"]);
+        assert_eq!(facts("Alice left. The man stayed.", true), ["Alice"]);
+        assert_eq!(facts("The man is erasing a board. I agree.", true), Vec::<&str>::new());
+        assert!(keeps_facts(["Rose to $16.96.", "Bob left."], "Rose to $16.96. Bob left.", true));
+        assert!(!keeps_facts(["Rose to $16.96."], "Rose to $16. 96.", false), "a number split in two is lost");
+        assert!(!keeps_facts(["Call Alice at 10:30."], "Call Bob at 10:30.", false));
+        assert!(!keeps_facts(["It scored 91.0."], "It scored 91.", false));
+        assert!(keeps_facts(["Prefers dark mode in VS Code."], "prefers dark mode in vs code", true));
     }
 }

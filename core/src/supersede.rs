@@ -158,29 +158,188 @@ pub fn claim_of(explicit_subject: Option<&str>, normalized: &str) -> Option<Clai
         let value = content(&words[v + 1..]);
         return (!value.is_empty()).then_some(Claim::Slot { subject, attribute, value });
     }
+    if let Some(claim) = preference_claim(explicit_subject, words, negated) {
+        return Some(claim);
+    }
     // "<subject> <attribute words> is <value>", with at least one attribute
     // word: "user's editor is vim" is a slot, "alice is kind" is not.
     let c = copula?;
     if negated {
         return None;
     }
+    // "Two boys are playing a game", "Quattrone was charged": the verb
+    // after the copula tells what happens, not the value of a slot.
+    if words.get(c + 1).is_some_and(|w| is_participle(w)) {
+        return None;
+    }
     let mut phrase = words[..c].iter().copied().filter(|w| !is_determiner(w));
     let first = phrase.next()?;
-    // The attribute is the phrase after its first word, order-independent.
+    // A count or a quantifier ("two boys", "some people") is no subject.
+    if is_quantity(first) {
+        return None;
+    }
+    // The attribute is the phrase after its first word, order-independent;
+    // it needs a word that names something ("Quattrone, 47, is" has none).
     let mut attribute = 0x5107u64;
-    let mut attribute_words = 0;
+    let mut naming_words = 0;
     for w in phrase {
-        attribute_words += 1;
-        if !is_stopword(w) && !is_preposition(w) {
+        if !is_stopword(w) && !is_preposition(w) && !is_quantity(w) {
+            naming_words += 1;
             attribute = attribute.wrapping_add(crate::text::mix(hash_str(stem(w))));
         }
     }
-    if attribute_words == 0 {
+    if naming_words == 0 {
         return None;
     }
     let subject = subject_of(explicit_subject, &[first])?;
     let value = content(&words[c + 1..]);
     (!value.is_empty()).then_some(Claim::Slot { subject, attribute, value })
+}
+
+/// A number, or a word that counts: no subject of its own.
+fn is_quantity(word: &str) -> bool {
+    word.bytes().any(|b| b.is_ascii_digit())
+        || matches!(
+            word,
+            "one"
+                | "two"
+                | "three"
+                | "four"
+                | "five"
+                | "six"
+                | "seven"
+                | "eight"
+                | "nine"
+                | "ten"
+                | "some"
+                | "many"
+                | "several"
+                | "few"
+                | "most"
+                | "both"
+                | "each"
+                | "every"
+                | "any"
+                | "no"
+                | "people"
+                | "person"
+                | "someone"
+                | "somebody"
+                | "group"
+                | "couple"
+                | "pair"
+        )
+}
+
+/// Nouns ending like participles, which can be a slot's value.
+const ING_NOUNS: &[&str] = &[
+    "thing",
+    "something",
+    "nothing",
+    "anything",
+    "everything",
+    "morning",
+    "evening",
+    "spring",
+    "string",
+    "king",
+    "ring",
+    "wedding",
+    "building",
+    "meeting",
+    "ceiling",
+    "clothing",
+    "pudding",
+    "darling",
+    "sibling",
+    "during",
+];
+
+/// Whether `word` is a present or past participle ("playing", "charged"),
+/// as far as its ending tells.
+fn is_participle(word: &str) -> bool {
+    let n = word.len();
+    (n >= 5 && word.ends_with("ing") && !ING_NOUNS.contains(&word)) || (n >= 5 && word.ends_with("ed"))
+}
+
+/// Verbs of taste whose object is a kind of thing with a favourite
+/// among its members.
+fn is_preference_verb(word: &str) -> bool {
+    matches!(
+        word,
+        "likes"
+            | "like"
+            | "loves"
+            | "love"
+            | "enjoys"
+            | "enjoy"
+            | "prefers"
+            | "prefer"
+            | "listens"
+            | "listen"
+            | "reads"
+            | "read"
+            | "plays"
+            | "play"
+            | "watches"
+            | "watch"
+            | "eats"
+            | "eat"
+            | "collects"
+            | "collect"
+            | "uses"
+            | "use"
+            | "drinks"
+            | "drink"
+    )
+}
+
+/// Words that single out members of the kind just named.
+fn is_qualifier(word: &str) -> bool {
+    matches!(word, "especially" | "mostly" | "particularly" | "mainly" | "chiefly" | "primarily")
+}
+
+/// "<subject> likes dogs, especially Labradors": a taste for a kind of
+/// thing (many-valued: liking dogs excludes nothing) with a favourite
+/// among them (one at a time). The slot is the subject's favourite of that
+/// kind, its value what follows the qualifier.
+fn preference_claim(explicit_subject: Option<&str>, words: &[&str], negated: bool) -> Option<Claim> {
+    if negated {
+        return None;
+    }
+    let v = words.iter().position(|w| is_preference_verb(w))?;
+    let q = v + 1 + words[v + 1..].iter().position(|w| is_qualifier(w))?;
+    let kind = content(&words[v + 1..q]);
+    let value = content(&words[q + 1..]);
+    if kind.is_empty() || value.is_empty() || q - v > 5 {
+        return None;
+    }
+    let subject = subject_of(explicit_subject, &words[..v])?;
+    let attribute = kind.iter().fold(hash_str("favourite of"), |a, &w| a.wrapping_add(crate::text::mix(w)));
+    Some(Claim::Slot { subject, attribute, value })
+}
+
+/// "<question>? <answer>": the answer to a question is a slot whose subject
+/// is the question. The answer is short and one sentence; the question has
+/// at least three words. Read from the text as written (the `?` marks it).
+pub fn answer_claim(text: &str) -> Option<Claim> {
+    let q = text.find("? ")?;
+    let (question, answer) = (&text[..q], text[q + 2..].trim());
+    let answer = answer.trim_end_matches(['.', '!']);
+    if answer.is_empty() || answer.contains(['?', '!']) || !crate::sentence::is_single_sentence(answer) {
+        return None;
+    }
+    let question = crate::text::normalize(question);
+    let answer = crate::text::normalize(answer);
+    let answer_words: Vec<&str> = answer.split_ascii_whitespace().collect();
+    if question.split_ascii_whitespace().count() < 3 || answer_words.is_empty() || answer_words.len() > 12 {
+        return None;
+    }
+    // Every word of a short answer counts, "the" and "no" included.
+    let mut value: Words = answer_words.iter().map(|w| hash_str(stem(w))).collect();
+    value.sort_unstable();
+    value.dedup();
+    Some(Claim::Slot { subject: hash_str(&question), attribute: hash_str("answer to"), value })
 }
 
 /// "moved from A to B" is about location; "switched from A to B" is about
@@ -315,6 +474,56 @@ mod tests {
         check("User no longer uses Slack", "User uses Teams for team chat", Relation::Unrelated);
         check("User no longer uses Slack", "Bob uses Slack", Relation::Unrelated);
         check("Alice works at Acme", "Alice works for Initech", Relation::Replaces);
+    }
+
+    #[test]
+    fn actions_counts_and_opening_words_are_no_slot() {
+        let none = |t: &str| assert_eq!(claim_of(None, &normalize(t)), None, "{t:?}");
+        none("Two boys are playing a video game");
+        none("Two boys are doing martial arts on a blue mat");
+        none("The man is erasing the chalkboard");
+        none("Quattrone, 47, was charged with obstruction");
+        none("Some people are waiting for the bus");
+        assert!(claim_of(None, &normalize("The team's meeting is in the morning")).is_some());
+        assert!(claim_of(None, &normalize("Her favourite season is spring")).is_some());
+        check_relation(
+            "Alice likes dogs, especially Golden Retrievers.",
+            "Alice likes dogs, especially Labradors.",
+            Relation::Replaces,
+        );
+        check_relation(
+            "Alice likes cats, especially Siamese.",
+            "Alice likes dogs, especially Labradors.",
+            Relation::Unrelated,
+        );
+        check_relation(
+            "Bob likes dogs, especially Beagles.",
+            "Alice likes dogs, especially Labradors.",
+            Relation::Unrelated,
+        );
+        assert_eq!(claim_of(None, &normalize("Alice likes dogs")), None, "liking a kind names no favourite");
+    }
+
+    fn check_relation(newer: &str, older: &str, expected: Relation) {
+        assert_eq!(rel(newer, older), expected, "{newer:?} vs {older:?}");
+    }
+
+    #[test]
+    fn answers_to_one_question_are_one_slot() {
+        let claim = |t: &str| answer_claim(t).expect("an answer claim");
+        let (a, b) = (
+            claim("How many series of Diary of a Wimpy Kid are there? 14"),
+            claim("How many series of Diary of a Wimpy Kid are there? 15"),
+        );
+        assert!(!restates(b.borrowed(), a.borrowed()));
+        let older = Older { claim: Some(a.borrowed()), subject: None, content: &[] };
+        assert_eq!(relation(b.borrowed(), &older), Relation::Replaces);
+        let other = claim("Who won the last World Cup? Argentina");
+        let older = Older { claim: Some(other.borrowed()), subject: None, content: &[] };
+        assert_eq!(relation(b.borrowed(), &older), Relation::Unrelated);
+        assert_eq!(answer_claim("Why? Because."), None, "too short a question");
+        assert_eq!(answer_claim("Did it work? Yes. Then it broke."), None, "the answer is one sentence");
+        assert_eq!(answer_claim("The user likes tea."), None);
     }
 
     #[test]

@@ -89,9 +89,13 @@ impl Builder<'_, '_> {
                 let entries: Vec<&MemoryEntry> = chunk.iter().filter_map(|&i| self.items[i].entry).collect();
                 let text = distinct_sentences(&entries);
                 // A check of the rule's own work: the combined note keeps
-                // every number and name of its notes as written, or it is
-                // not proposed.
-                if !keeps_facts(entries.iter().map(|e| e.text.as_str()), &text) {
+                // every number and name of its notes' informative sentences
+                // as written, or it is not proposed.
+                let informative = entries
+                    .iter()
+                    .flat_map(|e| crate::sentence::sentences(&e.text))
+                    .filter(|s| !Features::of(s).no_information);
+                if !keeps_facts(informative, &text, false) {
                     continue;
                 }
                 let first = entries[0];

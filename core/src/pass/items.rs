@@ -7,7 +7,7 @@ use std::num::NonZeroU64;
 use crate::dedup::FeatureTable;
 use crate::entry::{EntryKind, MemoryEntry, Timestamp, Trust};
 use crate::learn::Statement;
-use crate::supersede::{claim_of, subject_of_text, Claim, ClaimRef};
+use crate::supersede::{answer_claim, claim_of, subject_of_text, Claim, ClaimRef};
 use crate::text::{Features, FeaturesRef, Span};
 
 /// A hash as a column keeps it: eight bytes, not sixteen. A hash of 0
@@ -216,7 +216,7 @@ impl<'a> Items<'a> {
             self.too_many_words = true;
             return;
         };
-        let claim = match if single { claim_of(subject, buffer) } else { None } {
+        let claim = match if single { claim_of(subject, buffer) } else { answer_claim(text) } {
             Some(c) => match Span::append(&mut self.claim_words, c.words()) {
                 Some(words) => Some(c.with_words(words)),
                 None => {

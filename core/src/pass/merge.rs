@@ -81,7 +81,7 @@ impl Builder<'_, '_> {
             // The entry kept must say every number and name the others say,
             // as written; near duplicates that differ in one ("Alice" and
             // "Bob", "1,000" and "1000") are for the model or a person.
-            if !keeps_facts(entries.iter().map(|e| e.text.as_str()), &kept.text) {
+            if !keeps_facts(entries.iter().map(|e| e.text.as_str()), &kept.text, true) {
                 self.unsettled.push(UnsettledGroup { entries: entries.iter().map(|e| e.id.clone()).collect(), score });
                 continue;
             }

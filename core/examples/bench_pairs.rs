@@ -29,10 +29,18 @@ use reverie_core::pass::{run_pass, PassConfig, PassInput};
 use reverie_core::review::ReviewHistory;
 use reverie_core::{ChangeKind, EntryKind, Id, MemoryEntry, MemoryStore, Scope, Timestamp};
 
+/// With `--show N`, up to N merged or superseded pairs of each set are
+/// printed to stderr, to see what the rules did.
+static SHOW: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// One labelled pair: the older text first.
 struct Pair {
     older: String,
     newer: String,
+    /// For a pair where one text entails the other (and not back): whether
+    /// the older is the one that says more. A merge keeping that text
+    /// loses nothing.
+    older_entails: Option<bool>,
     /// When each was observed, in days.
     days: (i64, i64),
 }
@@ -43,6 +51,10 @@ fn main() {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--data" => dir = args.next().map(PathBuf::from).unwrap_or_else(|| fail("--data needs a directory")),
+            "--show" => {
+                let n = args.next().and_then(|n| n.parse().ok()).unwrap_or_else(|| fail("--show needs a count"));
+                SHOW.store(n, std::sync::atomic::Ordering::Relaxed);
+            }
             other => fail(&format!("unknown argument `{other}`")),
         }
     }
@@ -69,16 +81,20 @@ fn main() {
     for r in &results {
         println!("{r}");
     }
-    // Merge precision over the SICK sets: merges of paraphrase pairs among
-    // merges of labelled pairs (a merge across pairs has no label and is
-    // counted apart, in `cross_pair_changes`).
+    // Merge precision over the SICK sets: merges of paraphrase pairs, and of
+    // one-way entailments that keep the text saying more, among merges of
+    // labelled pairs (a merge across pairs has no label and is counted
+    // apart, in `cross_pair_changes`).
     let sick: Vec<&Value> =
         results.iter().filter(|r| r["set"].as_str().is_some_and(|s| s.starts_with("sick_"))).collect();
     if !sick.is_empty() {
         let count = |r: &Value, k: &str| r[k].as_u64().unwrap_or(0);
-        let good: u64 = sick.iter().filter(|r| r["set"] == "sick_paraphrase").map(|r| count(r, "merged")).sum();
+        let good: u64 = sick.iter().filter(|r| r["set"] == "sick_paraphrase").map(|r| count(r, "merged")).sum::<u64>()
+            + sick.iter().map(|r| count(r, "merges_keeping_the_text_that_says_more")).sum::<u64>();
         let all: u64 = sick.iter().map(|r| count(r, "merged")).sum();
         let paraphrases: u64 = sick.iter().filter(|r| r["set"] == "sick_paraphrase").map(|r| count(r, "pairs")).sum();
+        let paraphrase_merges: u64 =
+            sick.iter().filter(|r| r["set"] == "sick_paraphrase").map(|r| count(r, "merged")).sum();
         let ratio = |a: u64, b: u64| {
             if b == 0 {
                 Value::Null
@@ -88,7 +104,7 @@ fn main() {
         };
         println!(
             "{}",
-            json!({"bench": "pairs", "set": "sick_summary", "merge_precision": ratio(good, all), "merge_recall": ratio(good, paraphrases), "merges": all})
+            json!({"bench": "pairs", "set": "sick_summary", "merge_precision": ratio(good, all), "merge_recall": ratio(paraphrase_merges, paraphrases), "merges": all})
         );
     }
 }
@@ -124,7 +140,8 @@ fn read_sick(path: &Path) -> [Vec<Pair>; 4] {
         used[k].insert(key(a));
         used[k].insert(key(b));
         let i = sets[k].len() as i64;
-        sets[k].push(Pair { older: sentence(a), newer: sentence(b), days: (1 + 2 * i, 2 + 2 * i) });
+        let older_entails = (k == 1).then_some(ab == "A_entails_B");
+        sets[k].push(Pair { older: sentence(a), newer: sentence(b), older_entails, days: (1 + 2 * i, 2 + 2 * i) });
     }
     sets
 }
@@ -166,6 +183,7 @@ fn read_situatedqa(path: &Path) -> Vec<Pair> {
         pairs.push(Pair {
             older: format!("{question}? {}", prev.trim()),
             newer: format!("{question}? {}", cur.trim()),
+            older_entails: None,
             days: (from, to),
         });
     }
@@ -205,6 +223,7 @@ fn made_sets() -> Vec<(&'static str, Vec<Pair>)> {
             preference.push(Pair {
                 older: format!("{person} {phrase} {old}."),
                 newer: format!("{person} {phrase} {new}."),
+                older_entails: None,
                 days: (day, day + 40),
             });
         }
@@ -215,6 +234,7 @@ fn made_sets() -> Vec<(&'static str, Vec<Pair>)> {
             value.push(Pair {
                 older: format!("{person}{sep}{phrase} {old}."),
                 newer: format!("{person}{sep}{phrase} {new}."),
+                older_entails: None,
                 days: (day, day + 40),
             });
         }
@@ -227,6 +247,7 @@ fn made_sets() -> Vec<(&'static str, Vec<Pair>)> {
             negation.push(Pair {
                 older: format!("{person} {yes}."),
                 newer: format!("{person} {no}."),
+                older_entails: None,
                 days: (day, day + 1),
             });
         }
@@ -234,6 +255,7 @@ fn made_sets() -> Vec<(&'static str, Vec<Pair>)> {
             number.push(Pair {
                 older: format!("{person} has {a} {what}."),
                 newer: format!("{person} has {b} {what}."),
+                older_entails: None,
                 days: (day, day + 7),
             });
         }
@@ -287,6 +309,7 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
     let mut cross: BTreeMap<&str, u32> = BTreeMap::new();
     let mut lost_number = 0;
     let mut kept_stale = 0;
+    let mut kept_entailing = 0;
     for change in &out.proposal.changes {
         let mut ids: Vec<&str> = change.targets.iter().map(Id::as_str).collect();
         if let Some(r) = &change.result {
@@ -315,13 +338,25 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
                 lost_number += 1;
             }
         }
+        if both && matches!(change.kind, ChangeKind::Merge | ChangeKind::Supersede | ChangeKind::Consolidate) {
+            let shown = merged + consolidated + superseded;
+            if shown < SHOW.load(std::sync::atomic::Ordering::Relaxed) {
+                let texts: Vec<&str> = ids.iter().filter_map(|id| text_of.get(id).copied()).collect();
+                eprintln!("{name}: {} {:?}", change.kind.as_str(), texts);
+            }
+        }
         match change.kind {
             ChangeKind::Merge if both => {
                 merged += 1;
                 // A merge that keeps the older wording keeps the stale value
                 // when the two differ.
-                if change.result.as_ref().is_some_and(|r| owner.get(r.id.as_str()).is_some_and(|o| o.1)) {
+                let kept_older = change.result.as_ref().and_then(|r| owner.get(r.id.as_str())).map(|o| o.1);
+                if kept_older == Some(true) {
                     kept_stale += 1;
+                }
+                let pair = &pairs[*pair_ids.iter().next().expect("one pair")];
+                if pair.older_entails.is_some() && pair.older_entails == kept_older {
+                    kept_entailing += 1;
                 }
             }
             ChangeKind::Consolidate if both => consolidated += 1,
@@ -352,6 +387,7 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
         "merged": merged,
         "merged_share": share(merged),
         "merges_keeping_older_text": kept_stale,
+        "merges_keeping_the_text_that_says_more": kept_entailing,
         "consolidated": consolidated,
         "superseded": superseded,
         "superseded_share": share(superseded),

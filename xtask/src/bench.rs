@@ -83,15 +83,14 @@ pub fn quality(args: &[String]) -> Result<(), String> {
 /// Labelled pairs (SICK, SituatedQA, and pairs made from templates), read
 /// in place from the shared data folder.
 pub fn pairs(args: &[String]) -> Result<(), String> {
-    let data = match args {
-        [] => root().join("../shared/data"),
-        [flag, dir] if flag == "--data" => std::path::PathBuf::from(dir),
-        _ => return Err("usage: cargo xtask bench-pairs [--data DIR]".into()),
-    };
+    let mut args = args.to_vec();
+    if !args.iter().any(|a| a == "--data") {
+        args.extend(["--data".to_string(), root().join("../shared/data").display().to_string()]);
+    }
     stage("rules-only pass on labelled pairs", || {
         run(cargo()
-            .args(["run", "--release", "-q", "-p", "reverie-core", "--example", "bench_pairs", "--", "--data"])
-            .arg(&data))
+            .args(["run", "--release", "-q", "-p", "reverie-core", "--example", "bench_pairs", "--"])
+            .args(&args))
     })
 }
 

@@ -28,7 +28,7 @@ commands:
   bench-scale    consolidation throughput on synthetic stores (1k..1M entries)
   bench-quality  consolidation quality on LoCoMo conversations [--data DIR]
   bench-pairs    decisions on labelled pairs (SICK, SituatedQA, made here)
-                 [--data DIR], default ../shared/data
+                 [--data DIR] (default ../shared/data) [--show N] (examples)
   load-test      the service under load on loopback [SESSIONS [ENTRIES]]
                  (default 10000 sessions, a 100000-entry store)
 

@@ -135,6 +135,13 @@ impl Builder<'_, '_> {
         {
             return;
         }
+        let text = |i: usize| {
+            let item = &self.items[i];
+            item.entry.map(|e| e.text.as_str()).or(item.statement.map(|s| s.text.as_str())).unwrap_or("")
+        };
+        if self.items[a].features.norm_hash != self.items[b].features.norm_hash && !same_order(text(a), text(b)) {
+            return;
+        }
         match (self.items[a].entry, self.items[b].entry) {
             (Some(_), Some(_)) => {
                 uf.union(a, b);
@@ -160,4 +167,67 @@ pub(super) fn is_duplicate(a: &FeaturesRef<'_>, b: &FeaturesRef<'_>, score: f32,
     }
     let (only_a, only_b) = a.difference_sizes(b);
     (only_a == 0 || only_b == 0) && score >= 0.6
+}
+
+/// Content words of a text in the order written (at most 48), stemmed and
+/// hashed.
+fn sequence(text: &str) -> smallvec::SmallVec<[u64; 16]> {
+    let normalized = crate::text::normalize(text);
+    normalized
+        .split_ascii_whitespace()
+        .filter(|w| !crate::text::is_stopword(w))
+        .take(48)
+        .map(|w| crate::text::hash_str(crate::text::stem(w)))
+        .collect()
+}
+
+/// Whether the words two texts share come in nearly the same order (the
+/// longest common subsequence holds four in five of them). A rewording
+/// keeps who does what to whom; the same words scrambled ("two angels are
+/// making snow on the lying children", "two children are lying in the snow
+/// making snow angels") say something else.
+fn same_order(a: &str, b: &str) -> bool {
+    let (a, b) = (sequence(a), sequence(b));
+    let mut sa = a.clone();
+    let mut sb = b.clone();
+    sa.sort_unstable();
+    sa.dedup();
+    sb.sort_unstable();
+    sb.dedup();
+    let shared = crate::text::intersection_len(&sa, &sb);
+    if shared == 0 {
+        return true;
+    }
+    // Longest common subsequence, one row at a time.
+    let mut row = vec![0u16; b.len() + 1];
+    for &x in &a {
+        let mut diagonal = 0;
+        for (j, &y) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if x == y { diagonal + 1 } else { above.max(row[j]) };
+            diagonal = above;
+        }
+    }
+    let lcs = usize::from(row[b.len()]).min(shared);
+    lcs * 5 >= shared * 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_order;
+
+    #[test]
+    fn rewordings_keep_the_order_of_shared_words_scrambles_do_not() {
+        assert!(same_order("The user prefers dark mode in the editor.", "User preferred dark mode in editors"));
+        assert!(same_order("Five children are standing in a wooden hut.", "Five children stand in a hut."));
+        assert!(!same_order(
+            "Two angels are making snow on the lying children.",
+            "Two children are lying in the snow and are making snow angels."
+        ));
+        assert!(!same_order(
+            "A nude lady is walking in front of a crowd in body paint.",
+            "A nude crowd in body paint is walking in front of a lady."
+        ));
+        assert!(!same_order("A man with a camera is studying the subject.", "The study subject is a camera man."));
+    }
 }

@@ -322,7 +322,12 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
             let texts: HashSet<String> =
                 ids.iter().filter_map(|id| text_of.get(id)).map(|t| reverie_core::text::normalize(t)).collect();
             if texts.len() > 1 {
-                *cross.entry(change.kind.as_str()).or_default() += 1;
+                let n = cross.entry(change.kind.as_str()).or_default();
+                *n += 1;
+                if (*n as usize) <= SHOW.load(std::sync::atomic::Ordering::Relaxed) {
+                    let texts: Vec<&str> = ids.iter().filter_map(|id| text_of.get(id).copied()).collect();
+                    eprintln!("{name}: across pairs, {} {texts:?}", change.kind.as_str());
+                }
             }
             continue;
         }

@@ -6,8 +6,6 @@
 //! goes on after ("wait... then"). When unsure it does not split: two
 //! sentences read as one make a note harder to retire, never a fact wrong.
 
-use rustc_hash::FxHashSet;
-
 /// Words whose period does not end a sentence, without that period,
 /// compared ignoring case: titles, common abbreviations and months.
 const ABBREVIATIONS: &[&str] = &[
@@ -66,25 +64,39 @@ pub fn is_single_sentence(text: &str) -> bool {
 /// The sentences of `text`, trimmed; ones with no letter or digit are
 /// dropped.
 pub fn sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(end) = first_end(rest) {
-        let s = rest[..end].trim();
+    each_sentence(text).collect()
+}
+
+/// `sentences`, one at a time, with no allocation.
+fn each_sentence(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || loop {
+        let current = rest?;
+        let (s, next) = match first_end(current) {
+            Some(end) => (current[..end].trim(), Some(&current[end..])),
+            None => (current.trim(), None),
+        };
+        rest = next;
         if s.chars().any(char::is_alphanumeric) {
-            out.push(s);
+            return Some(s);
         }
-        rest = &rest[end..];
-    }
-    let s = rest.trim();
-    if s.chars().any(char::is_alphanumeric) {
-        out.push(s);
-    }
-    out
+    })
 }
 
 /// A word as a fact is compared: without the punctuation around it.
 fn bare(word: &str) -> &str {
     word.trim_matches(|c: char| !c.is_alphanumeric())
+}
+
+/// The facts of `text` (see `each_fact`), as a list.
+#[cfg(test)]
+fn facts(text: &str, openers: bool) -> Vec<&str> {
+    let mut out = Vec::new();
+    each_fact(text, openers, |f| {
+        out.push(f);
+        true
+    });
+    out
 }
 
 /// What a rewording of `text` must keep as written: its numbers (any word
@@ -93,26 +105,45 @@ fn bare(word: &str) -> &str {
 /// anyway; with `openers` it counts unless it is a function word ("The",
 /// "A", "We"), so "Alice" opening a sentence is a name (and so may
 /// "Prefers" be, which only asks more of a rewording).
-pub fn facts(text: &str, openers: bool) -> Vec<&str> {
-    let mut out = Vec::new();
-    for sentence in sentences(text) {
+///
+/// Hands each fact to `f` until it returns false; whether it never did.
+/// No allocation: this runs for every merge.
+fn each_fact<'t>(text: &'t str, openers: bool, mut f: impl FnMut(&'t str) -> bool) -> bool {
+    for sentence in each_sentence(text) {
         for (k, word) in sentence.split_whitespace().map(bare).enumerate() {
-            let number = word.chars().any(|c| c.is_ascii_digit());
+            let number = word.bytes().any(|b| b.is_ascii_digit());
             let capital = word != "I" && word.chars().next().is_some_and(char::is_uppercase);
-            let name = capital && (k > 0 || (openers && !crate::text::is_stopword(&word.to_lowercase())));
-            if number || name {
-                out.push(word);
+            let name = capital && (k > 0 || (openers && !is_function_word(word)));
+            if (number || name) && !f(word) {
+                return false;
             }
         }
     }
-    out
+    true
+}
+
+/// Whether a capitalized word opening a sentence is a function word ("The",
+/// "We"), read without allocating: stopwords are short and ASCII.
+fn is_function_word(word: &str) -> bool {
+    let mut buffer = [0u8; 16];
+    if word.len() > buffer.len() || !word.is_ascii() {
+        return false;
+    }
+    let lower = &mut buffer[..word.len()];
+    lower.copy_from_slice(word.as_bytes());
+    lower.make_ascii_lowercase();
+    std::str::from_utf8(lower).is_ok_and(crate::text::is_stopword)
 }
 
 /// Whether `result` keeps every fact (`facts`) of each of `sources`, word
-/// for word (a name's case aside: "VS Code" is kept by "vs code").
+/// for word (a name's ASCII case aside: "VS Code" is kept by "vs code").
 pub fn keeps_facts<'a>(sources: impl IntoIterator<Item = &'a str>, result: &str, openers: bool) -> bool {
-    let words: FxHashSet<String> = result.split_whitespace().map(|w| bare(w).to_lowercase()).collect();
-    sources.into_iter().all(|s| facts(s, openers).iter().all(|f| words.contains(&f.to_lowercase())))
+    // A text keeps its own facts; merges mostly keep one of their texts.
+    let mut words: Option<smallvec::SmallVec<[&str; 32]>> = None;
+    sources.into_iter().filter(|s| *s != result).all(|s| {
+        let words = words.get_or_insert_with(|| result.split_whitespace().map(bare).collect());
+        each_fact(s, openers, |f| words.iter().any(|w| w.eq_ignore_ascii_case(f)))
+    })
 }
 
 #[cfg(test)]

@@ -121,8 +121,10 @@ pub fn claim_of(explicit_subject: Option<&str>, normalized: &str) -> Option<Clai
     let words = &buffer[..n];
     // One scan for every cue word, most texts have none of them.
     let (mut no_longer, mut switch, mut copula, mut negated) = (None, None, None, false);
+    let mut qualifier = false;
     for (i, w) in words.iter().enumerate() {
         match *w {
+            "especially" | "mostly" | "particularly" | "mainly" | "chiefly" | "primarily" => qualifier = true,
             "longer" if i > 0 && words[i - 1] == "no" && no_longer.is_none() => no_longer = Some(i - 1),
             "switched" | "moved" | "changed" | "migrated" | "went" if switch.is_none() => switch = Some(i),
             "is" | "are" | "was" | "were" if copula.is_none() => copula = Some(i),
@@ -158,8 +160,10 @@ pub fn claim_of(explicit_subject: Option<&str>, normalized: &str) -> Option<Clai
         let value = content(&words[v + 1..]);
         return (!value.is_empty()).then_some(Claim::Slot { subject, attribute, value });
     }
-    if let Some(claim) = preference_claim(explicit_subject, words, negated) {
-        return Some(claim);
+    if qualifier {
+        if let Some(claim) = preference_claim(explicit_subject, words, negated) {
+            return Some(claim);
+        }
     }
     // "<subject> <attribute words> is <value>", with at least one attribute
     // word: "user's editor is vim" is a slot, "alice is kind" is not.
@@ -197,7 +201,7 @@ pub fn claim_of(explicit_subject: Option<&str>, normalized: &str) -> Option<Clai
 }
 
 /// A number, or a word that counts: no subject of its own.
-fn is_quantity(word: &str) -> bool {
+pub(crate) fn is_quantity(word: &str) -> bool {
     word.bytes().any(|b| b.is_ascii_digit())
         || matches!(
             word,

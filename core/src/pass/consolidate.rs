@@ -42,6 +42,10 @@ impl Builder<'_, '_> {
                 && consolidatable
                 && subjects[p.a].is_some()
                 && subjects[p.a] == subjects[p.b]
+                && stands_with_others(ea)
+                && stands_with_others(eb)
+                && names_its_subject(ea)
+                && names_its_subject(eb)
             {
                 uf.union(p.a, p.b);
             }
@@ -52,7 +56,7 @@ impl Builder<'_, '_> {
         for (i, item) in self.items.iter().enumerate() {
             // Rows say which items are notes: only a note's entry is read.
             let (Some(e), Some(subject)) = (item.entry, subjects[i]) else { continue };
-            if self.claimed[i] || item.kind != EntryKind::Note {
+            if self.claimed[i] || item.kind != EntryKind::Note || !stands_with_others(e) || !names_its_subject(e) {
                 continue;
             }
             if let Some(source) = e.provenance.sources.first() {
@@ -69,7 +73,7 @@ impl Builder<'_, '_> {
         let mut by_topic: Vec<(NonZeroU64, usize)> = Vec::new();
         for (i, item) in self.items.iter().enumerate() {
             let Some(topic) = self.items.topics[i] else { continue };
-            if item.entry.is_some() && !self.claimed[i] && item.kind == EntryKind::Note {
+            if item.entry.is_some_and(stands_with_others) && !self.claimed[i] && item.kind == EntryKind::Note {
                 by_topic.push((topic, i));
             }
         }
@@ -137,6 +141,70 @@ impl Builder<'_, '_> {
     }
 }
 
+/// Whether a note may be combined with others: not one that asks a
+/// question and answers it ("Who won in 2018? France."), whose answer must
+/// stay with its question and whose question is its subject.
+fn stands_with_others(e: &MemoryEntry) -> bool {
+    e.text.split_once("? ").is_none_or(|(_, answer)| !answer.chars().any(char::is_alphanumeric))
+}
+
+/// Whether a note names who or what it is about: its `subject` field, a
+/// name ("Acme API ...", "... by Alice"), or an owner ("the user's team");
+/// not "a man" or "the woman", which two notes may say of two people.
+fn names_its_subject(e: &MemoryEntry) -> bool {
+    if e.subject.as_deref().is_some_and(|s| !s.trim().is_empty()) {
+        return true;
+    }
+    let mut words = e.text.split_whitespace();
+    let Some(first) = words.next() else { return false };
+    let bare = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+    let first = bare(first);
+    let opener_named = first.chars().next().is_some_and(char::is_uppercase)
+        && !crate::text::is_stopword(&first.to_lowercase())
+        && !is_generic_noun(&first.to_lowercase())
+        && !crate::supersede::is_quantity(&first.to_lowercase());
+    if opener_named {
+        return true;
+    }
+    // The phrase that opens the note, up to its verb: a name or an owner
+    // there names the subject.
+    let opening: Vec<String> = std::iter::once(first).chain(words.take(5).map(bare)).collect();
+    opening
+        .iter()
+        .skip(1)
+        .take_while(|w| !matches!(w.as_str(), "is" | "are" | "was" | "were" | "has" | "have"))
+        .any(|w| w.chars().next().is_some_and(char::is_uppercase) || w.ends_with("'s") || w.ends_with("\u{2019}s"))
+}
+
+/// Nouns that name a kind of person or thing rather than one.
+fn is_generic_noun(word: &str) -> bool {
+    matches!(
+        word,
+        "man"
+            | "woman"
+            | "men"
+            | "women"
+            | "boy"
+            | "girl"
+            | "boys"
+            | "girls"
+            | "child"
+            | "children"
+            | "kid"
+            | "kids"
+            | "person"
+            | "people"
+            | "someone"
+            | "somebody"
+            | "group"
+            | "dog"
+            | "dogs"
+            | "cat"
+            | "player"
+            | "players"
+    )
+}
+
 /// The text of a consolidated entry: every sentence of the notes in order,
 /// except a sentence whose content words another kept sentence already
 /// holds, or one that is only a greeting or a reaction. No content word of
@@ -172,4 +240,37 @@ pub(super) fn distinct_sentences(entries: &[&MemoryEntry]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{Id, Timestamp};
+
+    fn note(text: &str) -> MemoryEntry {
+        MemoryEntry::new(Id::new("n").unwrap(), text, EntryKind::Note, Timestamp(0))
+    }
+
+    #[test]
+    fn a_subject_is_named_not_a_kind_or_a_count() {
+        for named in
+            ["Acme API needs a token.", "The user's team deploys on Fridays.", "Billing at Initech is monthly."]
+        {
+            assert!(names_its_subject(&note(named)), "{named:?}");
+        }
+        for generic in [
+            "A woman is boiling eggs.",
+            "The man is a guitar player.",
+            "Two boys are playing a video game.",
+            "Four people are walking on the beach.",
+            "A group of people is on a beach.",
+        ] {
+            assert!(!names_its_subject(&note(generic)), "{generic:?}");
+        }
+        let mut with_field = note("Deploys on Fridays.");
+        with_field.subject = Some("release train".into());
+        assert!(names_its_subject(&with_field));
+        assert!(!stands_with_others(&note("Who won the 2018 World Cup? France.")));
+        assert!(stands_with_others(&note("Acme API: does it page? ")));
+    }
 }

@@ -75,6 +75,31 @@ impl Builder<'_, '_> {
                     a.features.content.len().cmp(&b.features.content.len()).then(b.trust.cmp(&a.trust)).then(y.cmp(&x))
                 })
                 .expect("groups have members");
+            // Pairs chain: "a man is running" is a duplicate of "... in a
+            // field" and of "... on the road", which are not duplicates of
+            // each other. Only members the kept entry duplicates join it;
+            // the rest stay for later.
+            // (A pair was checked as it was joined.)
+            let survivor_features = self.items.features(survivor);
+            let pair = members.len() == 2;
+            let members: smallvec::SmallVec<[usize; 8]> = members
+                .iter()
+                .copied()
+                .filter(|&m| {
+                    let f = self.items.features(m);
+                    pair || m == survivor
+                        || f.norm_hash == survivor_features.norm_hash
+                        || (is_duplicate(
+                            &f,
+                            &survivor_features,
+                            jaccard(&f, &survivor_features),
+                            self.config.merge_threshold,
+                        ) && same_order(self.text(m), self.text(survivor)))
+                })
+                .collect();
+            if members.len() < 2 {
+                continue;
+            }
             let entries: smallvec::SmallVec<[&MemoryEntry; 8]> =
                 members.iter().filter_map(|&i| self.items[i].entry).collect();
             let kept = self.items[survivor].entry.expect("merge members are entries");
@@ -121,6 +146,12 @@ impl Builder<'_, '_> {
     /// Joins two duplicates (`a < b`) unless either is already used: two
     /// entries into one group, an entry and a statement by dropping the
     /// statement, two statements by keeping the earlier.
+    /// The text of item `i`, an entry's or a statement's.
+    fn text(&self, i: usize) -> &str {
+        let item = &self.items[i];
+        item.entry.map(|e| e.text.as_str()).or(item.statement.map(|s| s.text.as_str())).unwrap_or("")
+    }
+
     pub(super) fn join_duplicates(
         &mut self,
         uf: &mut UnionFind,
@@ -135,11 +166,9 @@ impl Builder<'_, '_> {
         {
             return;
         }
-        let text = |i: usize| {
-            let item = &self.items[i];
-            item.entry.map(|e| e.text.as_str()).or(item.statement.map(|s| s.text.as_str())).unwrap_or("")
-        };
-        if self.items[a].features.norm_hash != self.items[b].features.norm_hash && !same_order(text(a), text(b)) {
+        if self.items[a].features.norm_hash != self.items[b].features.norm_hash
+            && !same_order(self.text(a), self.text(b))
+        {
             return;
         }
         match (self.items[a].entry, self.items[b].entry) {
@@ -169,16 +198,32 @@ pub(super) fn is_duplicate(a: &FeaturesRef<'_>, b: &FeaturesRef<'_>, score: f32,
     (only_a == 0 || only_b == 0) && score >= 0.6
 }
 
+/// The Jaccard similarity of two texts' content words.
+fn jaccard(a: &FeaturesRef<'_>, b: &FeaturesRef<'_>) -> f32 {
+    let (only_a, only_b) = a.difference_sizes(b);
+    let union = a.content.len() + only_b;
+    if union == 0 {
+        return 1.0;
+    }
+    (a.content.len() - only_a) as f32 / union as f32
+}
+
 /// Content words of a text in the order written (at most 48), stemmed and
 /// hashed.
 fn sequence(text: &str) -> smallvec::SmallVec<[u64; 16]> {
-    let normalized = crate::text::normalize(text);
-    normalized
-        .split_ascii_whitespace()
-        .filter(|w| !crate::text::is_stopword(w))
-        .take(48)
-        .map(|w| crate::text::hash_str(crate::text::stem(w)))
-        .collect()
+    thread_local! {
+        /// The normalized text, in a buffer kept between calls.
+        static NORMALIZED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    NORMALIZED.with_borrow_mut(|normalized| {
+        crate::text::normalize_into(text, normalized);
+        normalized
+            .split_ascii_whitespace()
+            .filter(|w| !crate::text::is_stopword(w))
+            .take(48)
+            .map(|w| crate::text::hash_str(crate::text::stem(w)))
+            .collect()
+    })
 }
 
 /// Whether the words two texts share come in nearly the same order (the

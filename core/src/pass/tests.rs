@@ -400,3 +400,18 @@ m4 | fact | 4 | The staging cluster runs on Kubernetes in Frankfurt!
     let unsettled: Vec<Vec<&str>> = out.unsettled.iter().map(|g| g.entries.iter().map(Id::as_str).collect()).collect();
     assert_eq!(unsettled, [["m1", "m2"]]);
 }
+
+#[test]
+fn a_general_entry_does_not_chain_two_different_details_into_one_merge() {
+    check(
+        r"
+m1 | fact | 1 | The courier van is parked behind the depot near the river.
+m2 | fact | 2 | The courier van is parked behind the depot near the river in Lyon.
+m3 | fact | 3 | The courier van is parked behind the depot near the river in Turin.
+",
+        "",
+        r"
+merge [m1,m2] -> m2: The courier van is parked behind the depot near the river in Lyon.
+",
+    );
+}

@@ -15,6 +15,7 @@ fn exclusive_slot(verb: &str, next: Option<&&str>) -> Option<&'static str> {
         "moved" | "relocated" if next == "to" => Some("location"),
         "work" | "works" | "working" if next == "at" || next == "for" => Some("employer"),
         "employed" if next == "at" || next == "by" => Some("employer"),
+        "work" | "works" | "working" | "worked" if next == "as" => Some("occupation"),
         _ => None,
     }
 }
@@ -164,6 +165,9 @@ pub fn claim_of(explicit_subject: Option<&str>, normalized: &str) -> Option<Clai
         if let Some(claim) = preference_claim(explicit_subject, words, negated) {
             return Some(claim);
         }
+    }
+    if let Some(claim) = count_claim(explicit_subject, words, negated) {
+        return Some(claim);
     }
     // "<subject> <attribute words> is <value>", with at least one attribute
     // word: "user's editor is vim" is a slot, "alice is kind" is not.
@@ -320,6 +324,30 @@ fn preference_claim(explicit_subject: Option<&str>, words: &[&str], negated: boo
     }
     let subject = subject_of(explicit_subject, &words[..v])?;
     let attribute = kind.iter().fold(hash_str("favourite of"), |a, &w| a.wrapping_add(crate::text::mix(w)));
+    Some(Claim::Slot { subject, attribute, value })
+}
+
+/// "<subject> has <number> <things>": how many of them the subject has is
+/// a slot whose value is the number ("Alice has 2 cats", then "Alice has
+/// 3 cats"). The things must be named and the subject must not be a count.
+fn count_claim(explicit_subject: Option<&str>, words: &[&str], negated: bool) -> Option<Claim> {
+    if negated {
+        return None;
+    }
+    let v = words.iter().position(|w| matches!(*w, "has" | "have" | "owns" | "own"))?;
+    let number = *words.get(v + 1)?;
+    if !number.bytes().all(|b| b.is_ascii_digit()) || v == 0 {
+        return None;
+    }
+    let things = content(&words[v + 2..]);
+    let first = words[..v].iter().find(|w| !is_determiner(w))?;
+    if things.is_empty() || is_quantity(first) {
+        return None;
+    }
+    let subject = subject_of(explicit_subject, &words[..v])?;
+    let attribute = things.iter().fold(hash_str("count of"), |a, &w| a.wrapping_add(crate::text::mix(w)));
+    let mut value = Words::new();
+    value.push(hash_str(number));
     Some(Claim::Slot { subject, attribute, value })
 }
 
@@ -506,6 +534,11 @@ mod tests {
             Relation::Unrelated,
         );
         assert_eq!(claim_of(None, &normalize("Alice likes dogs")), None, "liking a kind names no favourite");
+        check_relation("Alice has 3 cats at home.", "Alice has 2 cats at home.", Relation::Replaces);
+        check_relation("Alice has 3 dogs at home.", "Alice has 2 cats at home.", Relation::Unrelated);
+        check_relation("Bob has 3 cats at home.", "Alice has 2 cats at home.", Relation::Unrelated);
+        assert_eq!(claim_of(None, &normalize("Two boys have 3 balls")), None, "a count is no subject");
+        check_relation("Alice works as a pilot.", "Alice works as a nurse.", Relation::Replaces);
     }
 
     fn check_relation(newer: &str, older: &str, expected: Relation) {

@@ -50,9 +50,17 @@ fn main() {
     let mut dir = PathBuf::from("../shared/data");
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--data" => dir = args.next().map(PathBuf::from).unwrap_or_else(|| fail("--data needs a directory")),
+            "--data" => {
+                dir = args
+                    .next()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| fail("--data needs a directory"))
+            }
             "--show" => {
-                let n = args.next().and_then(|n| n.parse().ok()).unwrap_or_else(|| fail("--show needs a count"));
+                let n = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| fail("--show needs a count"));
                 SHOW.store(n, std::sync::atomic::Ordering::Relaxed);
             }
             other => fail(&format!("unknown argument `{other}`")),
@@ -85,14 +93,21 @@ fn main() {
     // one-way entailments that keep the text saying more, among merges of
     // labelled pairs (a merge across pairs has no label and is counted
     // apart, in `cross_pair_changes`).
-    let sick: Vec<&Value> =
-        results.iter().filter(|r| r["set"].as_str().is_some_and(|s| s.starts_with("sick_"))).collect();
+    let sick: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["set"].as_str().is_some_and(|s| s.starts_with("sick_")))
+        .collect();
     if !sick.is_empty() {
         let count = |r: &Value, k: &str| r[k].as_u64().unwrap_or(0);
-        let good: u64 = sick.iter().filter(|r| r["set"] == "sick_paraphrase").map(|r| count(r, "merged")).sum::<u64>()
+        let good: u64 = sick
+            .iter()
+            .filter(|r| r["set"] == "sick_paraphrase")
+            .map(|r| count(r, "merged"))
+            .sum::<u64>()
             + sick.iter().map(|r| count(r, "merges_keeping_the_text_that_says_more")).sum::<u64>();
         let all: u64 = sick.iter().map(|r| count(r, "merged")).sum();
-        let paraphrases: u64 = sick.iter().filter(|r| r["set"] == "sick_paraphrase").map(|r| count(r, "pairs")).sum();
+        let paraphrases: u64 =
+            sick.iter().filter(|r| r["set"] == "sick_paraphrase").map(|r| count(r, "pairs")).sum();
         let paraphrase_merges: u64 =
             sick.iter().filter(|r| r["set"] == "sick_paraphrase").map(|r| count(r, "merged")).sum();
         let ratio = |a: u64, b: u64| {
@@ -117,7 +132,8 @@ fn fail(msg: &str) -> ! {
 /// SICK's pairs by label. A sentence is used once per set, so that pairs
 /// stay independent of each other (SICK reuses sentences across pairs).
 fn read_sick(path: &Path) -> [Vec<Pair>; 4] {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
     let mut sets: [Vec<Pair>; 4] = Default::default();
     let mut used: [HashSet<String>; 4] = Default::default();
     for (n, line) in text.lines().enumerate().skip(1) {
@@ -141,7 +157,12 @@ fn read_sick(path: &Path) -> [Vec<Pair>; 4] {
         used[k].insert(key(b));
         let i = sets[k].len() as i64;
         let older_entails = (k == 1).then_some(ab == "A_entails_B");
-        sets[k].push(Pair { older: sentence(a), newer: sentence(b), older_entails, days: (1 + 2 * i, 2 + 2 * i) });
+        sets[k].push(Pair {
+            older: sentence(a),
+            newer: sentence(b),
+            older_entails,
+            days: (1 + 2 * i, 2 + 2 * i),
+        });
     }
     sets
 }
@@ -149,7 +170,8 @@ fn read_sick(path: &Path) -> [Vec<Pair>; 4] {
 /// A caption as a note is written: capitalized, with a full stop.
 fn sentence(s: &str) -> String {
     let s = s.trim();
-    let mut out: String = s.chars().take(1).flat_map(char::to_uppercase).chain(s.chars().skip(1)).collect();
+    let mut out: String =
+        s.chars().take(1).flat_map(char::to_uppercase).chain(s.chars().skip(1)).collect();
     if !out.ends_with(['.', '!', '?']) {
         out.push('.');
     }
@@ -165,19 +187,28 @@ fn day_of(date: &Value) -> Option<i64> {
 }
 
 fn read_situatedqa(path: &Path) -> Vec<Pair> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
     let mut pairs = Vec::new();
     let mut seen = HashSet::new();
     for (n, line) in text.lines().enumerate() {
-        let q: Value =
-            serde_json::from_str(line).unwrap_or_else(|e| fail(&format!("{}:{}: {e}", path.display(), n + 1)));
-        let question = sentence(q["question"].as_str().unwrap_or_default()).trim_end_matches('.').to_string();
+        let q: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| fail(&format!("{}:{}: {e}", path.display(), n + 1)));
+        let question =
+            sentence(q["question"].as_str().unwrap_or_default()).trim_end_matches('.').to_string();
         let Some(t) = q["timelines"].as_array().and_then(|t| t.first()) else { continue };
-        let (Some(prev), Some(cur)) = (t["prev_answers_full"].as_str(), t["cur_answers_full"].as_str()) else {
+        let (Some(prev), Some(cur)) =
+            (t["prev_answers_full"].as_str(), t["cur_answers_full"].as_str())
+        else {
             continue;
         };
-        let (Some(from), Some(to)) = (day_of(&t["prev_start"]), day_of(&t["cur_start"])) else { continue };
-        if prev.trim().eq_ignore_ascii_case(cur.trim()) || from >= to || !seen.insert(question.to_lowercase()) {
+        let (Some(from), Some(to)) = (day_of(&t["prev_start"]), day_of(&t["cur_start"])) else {
+            continue;
+        };
+        if prev.trim().eq_ignore_ascii_case(cur.trim())
+            || from >= to
+            || !seen.insert(question.to_lowercase())
+        {
             continue;
         }
         pairs.push(Pair {
@@ -191,8 +222,8 @@ fn read_situatedqa(path: &Path) -> Vec<Pair> {
 }
 
 const PEOPLE: &[&str] = &[
-    "Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hana", "Ivan", "Jia", "Kofi", "Lena", "Mateo", "Nia",
-    "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara",
+    "Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hana", "Ivan", "Jia", "Kofi",
+    "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara",
 ];
 
 /// Pairs made from templates: a preference whose object changed, a
@@ -201,8 +232,14 @@ fn made_sets() -> Vec<(&'static str, Vec<Pair>)> {
     let preferences: &[(&str, &[&str])] = &[
         ("likes dogs, especially", &["Labradors", "Golden Retrievers", "Beagles", "Poodles"]),
         ("listens to music, mostly", &["jazz", "classical", "hip hop", "folk"]),
-        ("enjoys cooking, especially", &["Thai curries", "Italian pasta", "Mexican tacos", "French pastries"]),
-        ("reads novels, mostly", &["science fiction", "mysteries", "historical fiction", "romance"]),
+        (
+            "enjoys cooking, especially",
+            &["Thai curries", "Italian pasta", "Mexican tacos", "French pastries"],
+        ),
+        (
+            "reads novels, mostly",
+            &["science fiction", "mysteries", "historical fiction", "romance"],
+        ),
         ("plays sports, especially", &["tennis", "basketball", "soccer", "volleyball"]),
     ];
     let values: &[(&str, &[&str])] = &[
@@ -218,7 +255,8 @@ fn made_sets() -> Vec<(&'static str, Vec<Pair>)> {
     let mut number = Vec::new();
     for (p, person) in PEOPLE.iter().enumerate() {
         for (t, (phrase, options)) in preferences.iter().enumerate() {
-            let (old, new) = (options[(p + t) % options.len()], options[(p + t + 1) % options.len()]);
+            let (old, new) =
+                (options[(p + t) % options.len()], options[(p + t + 1) % options.len()]);
             let day = (p * 20 + t) as i64 * 3;
             preference.push(Pair {
                 older: format!("{person} {phrase} {old}."),
@@ -228,7 +266,8 @@ fn made_sets() -> Vec<(&'static str, Vec<Pair>)> {
             });
         }
         for (t, (phrase, options)) in values.iter().enumerate() {
-            let (old, new) = (options[(p + t) % options.len()], options[(p + t + 2) % options.len()]);
+            let (old, new) =
+                (options[(p + t) % options.len()], options[(p + t + 2) % options.len()]);
             let day = (p * 20 + t) as i64 * 3;
             let sep = if phrase.starts_with('\'') { "" } else { " " };
             value.push(Pair {
@@ -251,7 +290,11 @@ fn made_sets() -> Vec<(&'static str, Vec<Pair>)> {
                 days: (day, day + 1),
             });
         }
-        for (what, a, b) in [("cats at home", 2, 3), ("open support tickets", 14, 15), ("days of leave left", 12, 21)] {
+        for (what, a, b) in [
+            ("cats at home", 2, 3),
+            ("open support tickets", 14, 15),
+            ("days of leave left", 12, 21),
+        ] {
             number.push(Pair {
                 older: format!("{person} has {a} {what}."),
                 newer: format!("{person} has {b} {what}."),
@@ -260,7 +303,12 @@ fn made_sets() -> Vec<(&'static str, Vec<Pair>)> {
             });
         }
     }
-    vec![("preference_updates", preference), ("value_updates", value), ("negations", negation), ("numbers", number)]
+    vec![
+        ("preference_updates", preference),
+        ("value_updates", value),
+        ("negations", negation),
+        ("numbers", number),
+    ]
 }
 
 /// The words of a text with a digit, bare: the numbers a join must keep.
@@ -296,13 +344,16 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
         scope: Scope::Private { agent_id: Id::new("agent").expect("valid id") },
         entries,
     };
-    let text_of: HashMap<&str, &str> = store.entries.iter().map(|e| (e.id.as_str(), e.text.as_str())).collect();
+    let text_of: HashMap<&str, &str> =
+        store.entries.iter().map(|e| (e.id.as_str(), e.text.as_str())).collect();
     let history = ReviewHistory::default();
     let input = PassInput { store: &store, sessions: &[], history: &history, embeddings: None };
     let last = pairs.iter().map(|p| p.days.1).max().unwrap_or(0);
-    let config = PassConfig::recommended(Id::new("bench").expect("valid id"), Timestamp((last + 1) * day));
+    let config =
+        PassConfig::recommended(Id::new("bench").expect("valid id"), Timestamp((last + 1) * day));
     let started = std::time::Instant::now();
-    let out = run_pass(&input, &config).unwrap_or_else(|e| fail(&format!("{name}: pass failed: {e}")));
+    let out =
+        run_pass(&input, &config).unwrap_or_else(|e| fail(&format!("{name}: pass failed: {e}")));
     let seconds = started.elapsed().as_secs_f64();
 
     let (mut merged, mut consolidated, mut superseded, mut forward) = (0, 0, 0, 0);
@@ -317,36 +368,48 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
                 ids.push(r.id.as_str());
             }
         }
-        let pair_ids: HashSet<usize> = ids.iter().filter_map(|id| owner.get(*id).map(|o| o.0)).collect();
+        let pair_ids: HashSet<usize> =
+            ids.iter().filter_map(|id| owner.get(*id).map(|o| o.0)).collect();
         if pair_ids.len() > 1 {
-            let texts: HashSet<String> =
-                ids.iter().filter_map(|id| text_of.get(id)).map(|t| reverie_core::text::normalize(t)).collect();
+            let texts: HashSet<String> = ids
+                .iter()
+                .filter_map(|id| text_of.get(id))
+                .map(|t| reverie_core::text::normalize(t))
+                .collect();
             if texts.len() > 1 {
                 let n = cross.entry(change.kind.as_str()).or_default();
                 *n += 1;
                 if (*n as usize) <= SHOW.load(std::sync::atomic::Ordering::Relaxed) {
-                    let texts: Vec<&str> = ids.iter().filter_map(|id| text_of.get(id).copied()).collect();
+                    let texts: Vec<&str> =
+                        ids.iter().filter_map(|id| text_of.get(id).copied()).collect();
                     eprintln!("{name}: across pairs, {} {texts:?}", change.kind.as_str());
                 }
             }
             continue;
         }
-        let both = ids.iter().filter(|id| owner.contains_key(**id)).count() >= 2 && pair_ids.len() == 1;
+        let both =
+            ids.iter().filter(|id| owner.contains_key(**id)).count() >= 2 && pair_ids.len() == 1;
         if matches!(change.kind, ChangeKind::Merge | ChangeKind::Consolidate) {
             let result = change.result.as_ref().map_or("", |r| r.text.as_str());
             let kept = numbers(result);
-            if change
-                .targets
-                .iter()
-                .any(|t| text_of.get(t.as_str()).is_some_and(|text| numbers(text).iter().any(|n| !kept.contains(n))))
-            {
+            if change.targets.iter().any(|t| {
+                text_of
+                    .get(t.as_str())
+                    .is_some_and(|text| numbers(text).iter().any(|n| !kept.contains(n)))
+            }) {
                 lost_number += 1;
             }
         }
-        if both && matches!(change.kind, ChangeKind::Merge | ChangeKind::Supersede | ChangeKind::Consolidate) {
+        if both
+            && matches!(
+                change.kind,
+                ChangeKind::Merge | ChangeKind::Supersede | ChangeKind::Consolidate
+            )
+        {
             let shown = merged + consolidated + superseded;
             if shown < SHOW.load(std::sync::atomic::Ordering::Relaxed) {
-                let texts: Vec<&str> = ids.iter().filter_map(|id| text_of.get(id).copied()).collect();
+                let texts: Vec<&str> =
+                    ids.iter().filter_map(|id| text_of.get(id).copied()).collect();
                 eprintln!("{name}: {} {:?}", change.kind.as_str(), texts);
             }
         }
@@ -355,7 +418,8 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
                 merged += 1;
                 // A merge that keeps the older wording keeps the stale value
                 // when the two differ.
-                let kept_older = change.result.as_ref().and_then(|r| owner.get(r.id.as_str())).map(|o| o.1);
+                let kept_older =
+                    change.result.as_ref().and_then(|r| owner.get(r.id.as_str())).map(|o| o.1);
                 if kept_older == Some(true) {
                     kept_stale += 1;
                 }
@@ -367,7 +431,8 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
             ChangeKind::Consolidate if both => consolidated += 1,
             ChangeKind::Supersede if both => {
                 superseded += 1;
-                let target_older = change.targets.iter().all(|t| owner.get(t.as_str()).is_some_and(|o| o.1));
+                let target_older =
+                    change.targets.iter().all(|t| owner.get(t.as_str()).is_some_and(|o| o.1));
                 if target_older {
                     forward += 1;
                 }
@@ -379,7 +444,8 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
         .unsettled
         .iter()
         .filter(|g| {
-            let p: HashSet<usize> = g.entries.iter().filter_map(|id| owner.get(id.as_str()).map(|o| o.0)).collect();
+            let p: HashSet<usize> =
+                g.entries.iter().filter_map(|id| owner.get(id.as_str()).map(|o| o.0)).collect();
             p.len() == 1 && g.entries.len() >= 2
         })
         .count();

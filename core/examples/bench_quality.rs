@@ -15,7 +15,9 @@ use reverie_core::pass::{run_pass, PassConfig, PassInput};
 use reverie_core::review::ReviewHistory;
 use reverie_core::session::{Message, Role, Session};
 use reverie_core::text::normalize;
-use reverie_core::{EntryKind, Id, MemoryEntry, MemoryStore, MessageRef, Provenance, Scope, Timestamp, Trust};
+use reverie_core::{
+    EntryKind, Id, MemoryEntry, MemoryStore, MessageRef, Provenance, Scope, Timestamp, Trust,
+};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -50,7 +52,12 @@ fn main() {
     let mut dir = PathBuf::from("../shared/data/locomo");
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--data" => dir = args.next().map(PathBuf::from).unwrap_or_else(|| fail("--data needs a directory")),
+            "--data" => {
+                dir = args
+                    .next()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| fail("--data needs a directory"))
+            }
             other => fail(&format!("unknown argument `{other}`")),
         }
     }
@@ -118,29 +125,38 @@ fn fail(msg: &str) -> ! {
 }
 
 fn run_conversation(file: &Path, mode: Mode, totals: &mut Totals) {
-    let text = std::fs::read_to_string(file).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", file.display())));
-    let conv: Value = serde_json::from_str(&text).unwrap_or_else(|e| fail(&format!("{}: {e}", file.display())));
+    let text = std::fs::read_to_string(file)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", file.display())));
+    let conv: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| fail(&format!("{}: {e}", file.display())));
     let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("conv").to_string();
     let (store, sessions, last) = build(&conv, &name, mode);
     let history = ReviewHistory::default();
-    let input = PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+    let input =
+        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
     let now = Timestamp(last.0 + Timestamp::DAY);
     let config = PassConfig::recommended(Id::new(format!("{name}.pass")).expect("valid id"), now);
-    let out = run_pass(&input, &config).unwrap_or_else(|e| fail(&format!("{name}: pass failed: {e}")));
+    let out =
+        run_pass(&input, &config).unwrap_or_else(|e| fail(&format!("{name}: pass failed: {e}")));
     let review = Review::approve_all(&out.proposal, "bench", now);
-    let applied = apply(&store, &out.proposal, &review).unwrap_or_else(|e| fail(&format!("{name}: apply failed: {e}")));
+    let applied = apply(&store, &out.proposal, &review)
+        .unwrap_or_else(|e| fail(&format!("{name}: apply failed: {e}")));
     for (kind, n) in &out.proposal.summary.counts {
         *totals.changes.entry(kind.clone()).or_default() += n;
     }
 
-    let active = |s: &MemoryStore| -> Vec<String> { s.active().map(|e| format!(" {} ", normalize(&e.text))).collect() };
+    let active = |s: &MemoryStore| -> Vec<String> {
+        s.active().map(|e| format!(" {} ", normalize(&e.text))).collect()
+    };
     let before = active(&store);
     let after = active(&applied.store);
     totals.conversations += 1;
     totals.entries_before += before.len();
     totals.entries_after += after.len();
-    totals.tokens_before += store.active().map(|e| e.text.chars().count().div_ceil(4)).sum::<usize>();
-    totals.tokens_after += applied.store.active().map(|e| e.text.chars().count().div_ceil(4)).sum::<usize>();
+    totals.tokens_before +=
+        store.active().map(|e| e.text.chars().count().div_ceil(4)).sum::<usize>();
+    totals.tokens_after +=
+        applied.store.active().map(|e| e.text.chars().count().div_ceil(4)).sum::<usize>();
     // Scoring only: the answers were never part of the pass's input.
     for qa in conv["qa"].as_array().into_iter().flatten() {
         let category = qa["category"].as_u64().unwrap_or(5);
@@ -166,7 +182,13 @@ fn run_conversation(file: &Path, mode: Mode, totals: &mut Totals) {
                     .active()
                     .filter(|e| format!(" {} ", normalize(&e.text)).contains(&needle))
                     .filter_map(|e| out.proposal.changes.iter().find(|c| c.targets.contains(&e.id)))
-                    .map(|c| format!("{} ({})", c.kind.as_str(), c.justification.chars().take(120).collect::<String>()))
+                    .map(|c| {
+                        format!(
+                            "{} ({})",
+                            c.kind.as_str(),
+                            c.justification.chars().take(120).collect::<String>()
+                        )
+                    })
                     .collect();
                 totals.lost.push(format!("{name}: {answer:?} <- {}", holders.join("; ")));
             }
@@ -190,7 +212,8 @@ fn build(conv: &Value, name: &str, mode: Mode) -> (MemoryStore, Vec<Session>, Ti
             }
             continue;
         };
-        let at = conv[format!("session_{k}_date_time")].as_str().and_then(parse_date).unwrap_or(last);
+        let at =
+            conv[format!("session_{k}_date_time")].as_str().and_then(parse_date).unwrap_or(last);
         last = last.max(at);
         let session_id = Id::new(format!("{name}.s{k}")).expect("valid id");
         let mut messages = Vec::new();
@@ -201,14 +224,22 @@ fn build(conv: &Value, name: &str, mode: Mode) -> (MemoryStore, Vec<Session>, Ti
                 text.push_str(&format!(" [shares {caption}]"));
             }
             let role = if speaker == speaker_a { Role::User } else { Role::Assistant };
-            messages.push(Message { role, content: text.clone(), at: Some(at), trust: Some(Trust::User) });
+            messages.push(Message {
+                role,
+                content: text.clone(),
+                at: Some(at),
+                trust: Some(Trust::User),
+            });
             if mode == Mode::Utterances && !text.trim().is_empty() {
                 let id = Id::new(format!("{name}.u{k}.{i}")).expect("valid id");
                 let mut e = MemoryEntry::new(id, text, EntryKind::Note, at);
                 e.subject = Some(speaker.to_string());
                 e.provenance = Provenance {
                     trust: Trust::User,
-                    sources: vec![MessageRef { session_id: session_id.clone(), message_index: i as u32 }],
+                    sources: vec![MessageRef {
+                        session_id: session_id.clone(),
+                        message_index: i as u32,
+                    }],
                 };
                 entries.push(e);
             }
@@ -216,17 +247,28 @@ fn build(conv: &Value, name: &str, mode: Mode) -> (MemoryStore, Vec<Session>, Ti
         if mode == Mode::Events {
             let events = &conv[format!("events_session_{k}")];
             let date = events["date"].as_str().and_then(parse_date).unwrap_or(at);
-            for speaker in [conv["speaker_a"].as_str(), conv["speaker_b"].as_str()].into_iter().flatten() {
+            for speaker in
+                [conv["speaker_a"].as_str(), conv["speaker_b"].as_str()].into_iter().flatten()
+            {
                 for (j, sentence) in events[speaker].as_array().into_iter().flatten().enumerate() {
-                    let Some(sentence) = sentence.as_str().filter(|s| !s.trim().is_empty()) else { continue };
-                    let id = Id::new(format!("{name}.e{k}.{speaker}.{j}").replace(' ', "_")).expect("valid id");
+                    let Some(sentence) = sentence.as_str().filter(|s| !s.trim().is_empty()) else {
+                        continue;
+                    };
+                    let id = Id::new(format!("{name}.e{k}.{speaker}.{j}").replace(' ', "_"))
+                        .expect("valid id");
                     let mut e = MemoryEntry::new(id, sentence, EntryKind::Fact, date);
                     e.subject = Some(speaker.to_string());
                     entries.push(e);
                 }
             }
         }
-        sessions.push(Session { id: session_id, agent_id: agent.clone(), started_at: at, ended_at: None, messages });
+        sessions.push(Session {
+            id: session_id,
+            agent_id: agent.clone(),
+            started_at: at,
+            ended_at: None,
+            messages,
+        });
     }
     let store = MemoryStore {
         id: Id::new(format!("{name}.memory")).expect("valid id"),

@@ -9,7 +9,9 @@ use reverie_core::dedup::UnionFind;
 use reverie_core::pass::{run_pass, PassConfig, PassInput};
 use reverie_core::review::ReviewHistory;
 use reverie_core::synth::{generate, Rng, Truth};
-use reverie_core::{ChangeKind, EntryKind, Id, MemoryEntry, MemoryStore, Proposal, Scope, Timestamp};
+use reverie_core::{
+    ChangeKind, EntryKind, Id, MemoryEntry, MemoryStore, Proposal, Scope, Timestamp,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -17,7 +19,9 @@ fn main() {
     let sizes: Vec<usize> = args
         .iter()
         .filter(|a| *a != "--stress")
-        .map(|a| a.parse().unwrap_or_else(|_| panic!("sizes are entry counts or --stress, got `{a}`")))
+        .map(|a| {
+            a.parse().unwrap_or_else(|_| panic!("sizes are entry counts or --stress, got `{a}`"))
+        })
         .collect();
     let sizes = if sizes.is_empty() { vec![1_000, 10_000, 100_000, 1_000_000] } else { sizes };
     let stores: Vec<_> = sizes.iter().map(|&n| generate(n, 42)).collect();
@@ -28,7 +32,12 @@ fn main() {
         .collect();
     let configs: Vec<_> = sizes
         .iter()
-        .map(|&n| PassConfig::recommended(Id::new("bench").unwrap(), Timestamp(n as i64 * 60_000 + Timestamp::DAY)))
+        .map(|&n| {
+            PassConfig::recommended(
+                Id::new("bench").unwrap(),
+                Timestamp(n as i64 * 60_000 + Timestamp::DAY),
+            )
+        })
         .collect();
     // Sizes take turns, a round at a time: on a shared machine a slow
     // spell of a few seconds then slows every size a little, instead of
@@ -130,8 +139,10 @@ fn stress() -> BTreeMap<&'static str, f64> {
         }
     };
     let copies = repeated(&|_| "The user prefers dark mode.".into(), EntryKind::Preference);
-    let one_slot =
-        repeated(&|rng| format!("The user's editor is {}.", ["Vim", "Helix", "Zed"][rng.below(3)]), EntryKind::Fact);
+    let one_slot = repeated(
+        &|rng| format!("The user's editor is {}.", ["Vim", "Helix", "Zed"][rng.below(3)]),
+        EntryKind::Fact,
+    );
     let switches = repeated(
         &|rng| match rng.below(2) {
             0 => format!("The user's editor is e{}.", rng.below(10)),
@@ -143,7 +154,8 @@ fn stress() -> BTreeMap<&'static str, f64> {
     let mut rejected = ReviewHistory::default();
     let mut rng = Rng::new(9);
     for _ in 0..STRESS / 10 {
-        let mut pair = [rng.below(STRESS), rng.below(STRESS)].map(|k| synthetic.entries[k].id.clone());
+        let mut pair =
+            [rng.below(STRESS), rng.below(STRESS)].map(|k| synthetic.entries[k].id.clone());
         pair.sort();
         rejected.rejected_groups.insert(pair.to_vec());
     }
@@ -157,8 +169,10 @@ fn stress() -> BTreeMap<&'static str, f64> {
     let mut seconds = BTreeMap::new();
     for (name, store, history) in shapes {
         let input = PassInput { store, sessions: &[], history, embeddings: None };
-        let config =
-            PassConfig::recommended(Id::new("bench").unwrap(), Timestamp(STRESS as i64 * 60_000 + Timestamp::DAY));
+        let config = PassConfig::recommended(
+            Id::new("bench").unwrap(),
+            Timestamp(STRESS as i64 * 60_000 + Timestamp::DAY),
+        );
         let mut times: Vec<f64> = (0..3)
             .map(|_| {
                 let started = Instant::now();

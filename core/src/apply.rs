@@ -80,9 +80,14 @@ pub const AUTO_RETIRE_SHARE: f64 = 0.05;
 /// a secret in the new entry) waits for a person. If the remaining changes together would retire more
 /// than `max(large_deletion, 5% of the active entries)` entries, every
 /// change that retires entries waits too, and only additions apply.
-pub fn auto_apply_plan(proposal: &Proposal, active_entries: usize, large_deletion: usize) -> AutoPlan {
+pub fn auto_apply_plan(
+    proposal: &Proposal,
+    active_entries: usize,
+    large_deletion: usize,
+) -> AutoPlan {
     let mut plan = AutoPlan::default();
-    let (risky, safe): (Vec<&Change>, Vec<&Change>) = proposal.changes.iter().partition(|c| c.is_risky());
+    let (risky, safe): (Vec<&Change>, Vec<&Change>) =
+        proposal.changes.iter().partition(|c| c.is_risky());
     for c in risky {
         let flags: Vec<&str> = c.risk.iter().map(|r| r.detail.as_str()).collect();
         plan.wait.push((c.id.clone(), format!("risk flagged: {}", flags.join("; "))));
@@ -120,7 +125,10 @@ pub fn moved_changes(store: &MemoryStore, proposal: &Proposal, accepted: &[&Chan
 pub fn apply(store: &MemoryStore, proposal: &Proposal, review: &Review) -> Result<Applied> {
     if proposal.store_id != store.id {
         return Err(Error::Review {
-            message: format!("proposal {} is for store {}, not {}", proposal.id, proposal.store_id, store.id),
+            message: format!(
+                "proposal {} is for store {}, not {}",
+                proposal.id, proposal.store_id, store.id
+            ),
         });
     }
     // A set, not `proposal.change` per decision: a proposal of tens of
@@ -129,13 +137,22 @@ pub fn apply(store: &MemoryStore, proposal: &Proposal, review: &Review) -> Resul
     if let Some(id) = review.decisions.keys().find(|id| !known.contains(id)) {
         return Err(Error::UnknownId { kind: "change", id: id.to_string() });
     }
-    let missing: Vec<&str> =
-        proposal.changes.iter().filter(|c| !review.decisions.contains_key(&c.id)).map(|c| c.id.as_str()).collect();
+    let missing: Vec<&str> = proposal
+        .changes
+        .iter()
+        .filter(|c| !review.decisions.contains_key(&c.id))
+        .map(|c| c.id.as_str())
+        .collect();
     if !missing.is_empty() {
-        return Err(Error::Review { message: format!("no decision for changes {}", missing.join(", ")) });
+        return Err(Error::Review {
+            message: format!("no decision for changes {}", missing.join(", ")),
+        });
     }
-    let accepted: Vec<&Change> =
-        proposal.changes.iter().filter(|c| !matches!(review.decisions[&c.id], Decision::Reject { .. })).collect();
+    let accepted: Vec<&Change> = proposal
+        .changes
+        .iter()
+        .filter(|c| !matches!(review.decisions[&c.id], Decision::Reject { .. }))
+        .collect();
     if store.version != proposal.base_version {
         let moved = moved_changes(store, proposal, &accepted);
         if !moved.is_empty() {
@@ -150,8 +167,16 @@ pub fn apply(store: &MemoryStore, proposal: &Proposal, review: &Review) -> Resul
     let version = if accepted.is_empty() { store.version } else { store.version + 1 };
     let mut next = store.clone();
     next.version = version;
-    let index: HashMap<Id, usize> = next.entries.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
-    let mut w = Writer { store: next, index, events: Vec::new(), review, proposal_id: &proposal.id, version };
+    let index: HashMap<Id, usize> =
+        next.entries.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
+    let mut w = Writer {
+        store: next,
+        index,
+        events: Vec::new(),
+        review,
+        proposal_id: &proposal.id,
+        version,
+    };
     let mut accepted_ids = Vec::new();
     let mut rejected_ids = Vec::new();
 
@@ -185,7 +210,10 @@ pub fn apply(store: &MemoryStore, proposal: &Proposal, review: &Review) -> Resul
                 None => return Err(Error::UnknownId { kind: "entry", id: t.to_string() }),
                 Some(e) if !e.is_active() => {
                     return Err(Error::Review {
-                        message: format!("change {} targets entry {t}, which is no longer active", change.id),
+                        message: format!(
+                            "change {} targets entry {t}, which is no longer active",
+                            change.id
+                        ),
                     })
                 }
                 Some(_) => {}
@@ -200,7 +228,9 @@ pub fn apply(store: &MemoryStore, proposal: &Proposal, review: &Review) -> Resul
             ChangeKind::Merge => {
                 let r = needs_result(change, result)?;
                 if !change.targets.contains(&r.id) {
-                    return Err(Error::Review { message: format!("merge {} must keep one of its entries", change.id) });
+                    return Err(Error::Review {
+                        message: format!("merge {} must keep one of its entries", change.id),
+                    });
                 }
                 let survivor = r.id.clone();
                 w.upsert(change, r);
@@ -224,14 +254,21 @@ pub fn apply(store: &MemoryStore, proposal: &Proposal, review: &Review) -> Resul
                 let (by, until) = (r.id.clone(), r.observed());
                 if change.targets.contains(&by) {
                     return Err(Error::Review {
-                        message: format!("supersede {} names its own target as successor", change.id),
+                        message: format!(
+                            "supersede {} names its own target as successor",
+                            change.id
+                        ),
                     });
                 }
                 // The successor may already be in the store (unchanged) or be
                 // new, e.g. learnt from a transcript.
                 w.upsert(change, r);
                 for t in &change.targets {
-                    w.retire(change, t, Status::Superseded { superseded_by: by.clone(), valid_until: until });
+                    w.retire(
+                        change,
+                        t,
+                        Status::Superseded { superseded_by: by.clone(), valid_until: until },
+                    );
                 }
             }
             ChangeKind::Add | ChangeKind::Promote => {
@@ -338,7 +375,10 @@ pub fn rollback(
     if target.version >= current.version {
         return Err(Error::invalid(
             "version",
-            format!("{} is not earlier than the current version {}", target.version, current.version),
+            format!(
+                "{} is not earlier than the current version {}",
+                target.version, current.version
+            ),
         ));
     }
     let mut next = target.clone();
@@ -380,8 +420,12 @@ mod tests {
 
     fn store() -> MemoryStore {
         let e = |id: &str, text: &str, day: i64| {
-            let mut e =
-                MemoryEntry::new(Id::new(id).unwrap(), text, crate::entry::EntryKind::Fact, Timestamp(day * DAY));
+            let mut e = MemoryEntry::new(
+                Id::new(id).unwrap(),
+                text,
+                crate::entry::EntryKind::Fact,
+                Timestamp(day * DAY),
+            );
             e.observed_at = Some(e.created_at);
             e
         };
@@ -402,7 +446,9 @@ mod tests {
     fn proposal(store: &MemoryStore) -> Proposal {
         let history = ReviewHistory::default();
         let input = PassInput { store, sessions: &[], history: &history, embeddings: None };
-        run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), Timestamp(100 * DAY))).unwrap().proposal
+        run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), Timestamp(100 * DAY)))
+            .unwrap()
+            .proposal
     }
 
     fn id(s: &str) -> Id {
@@ -416,7 +462,9 @@ mod tests {
             .map(|e| {
                 let status = match &e.status {
                     Status::Active => "active".to_string(),
-                    Status::Superseded { superseded_by, .. } => format!("superseded by {superseded_by}"),
+                    Status::Superseded { superseded_by, .. } => {
+                        format!("superseded by {superseded_by}")
+                    }
                     Status::Merged { merged_into } => format!("merged into {merged_into}"),
                     Status::Pruned { .. } => "pruned".to_string(),
                 };
@@ -429,7 +477,8 @@ mod tests {
     fn approving_everything_makes_the_next_version() {
         let s = store();
         let p = proposal(&s);
-        let applied = apply(&s, &p, &Review::approve_all(&p, "user:alice", Timestamp(101 * DAY))).unwrap();
+        let applied =
+            apply(&s, &p, &Review::approve_all(&p, "user:alice", Timestamp(101 * DAY))).unwrap();
         assert_eq!(applied.store.version, 8);
         assert_eq!(
             render(&applied.store),
@@ -452,7 +501,9 @@ m5 pruned: Lunch with Dana tomorrow at noon
         let p = proposal(&s);
         let merge = p.changes.iter().find(|c| c.kind == ChangeKind::Merge).unwrap().id.clone();
         let mut review = Review::reject_all(&p, "user:bob", Timestamp(101 * DAY), "not now");
-        review.decisions.insert(merge, Decision::Edit { text: "User prefers dark mode everywhere.".into() });
+        review
+            .decisions
+            .insert(merge, Decision::Edit { text: "User prefers dark mode everywhere.".into() });
         let applied = apply(&s, &p, &review).unwrap();
         assert_eq!(
             render(&applied.store),
@@ -465,7 +516,8 @@ m5 active: Lunch with Dana tomorrow at noon
 "
         );
         assert_eq!(applied.rejected.len(), 2);
-        let rejections: Vec<_> = applied.events.iter().filter(|e| e.action == AuditAction::RejectChange).collect();
+        let rejections: Vec<_> =
+            applied.events.iter().filter(|e| e.action == AuditAction::RejectChange).collect();
         assert_eq!(rejections.len(), 2);
         assert_eq!(rejections[0].note.as_deref(), Some("not now"));
     }
@@ -474,8 +526,12 @@ m5 active: Lunch with Dana tomorrow at noon
     fn rejecting_everything_keeps_the_version() {
         let s = store();
         let p = proposal(&s);
-        let applied =
-            apply(&s, &p, &Review::reject_all(&p, "user:bob", Timestamp(101 * DAY), "too aggressive")).unwrap();
+        let applied = apply(
+            &s,
+            &p,
+            &Review::reject_all(&p, "user:bob", Timestamp(101 * DAY), "too aggressive"),
+        )
+        .unwrap();
         assert_eq!(applied.store, s);
     }
 
@@ -487,14 +543,29 @@ m5 active: Lunch with Dana tomorrow at noon
         moved.version = 8;
         moved.entries[2].text = "The user's shell is zsh.".into();
         let err = apply(&moved, &p, &Review::approve_all(&p, "u", Timestamp(0))).unwrap_err();
-        let supersede = p.changes.iter().find(|c| c.kind == ChangeKind::Supersede).unwrap().id.to_string();
-        assert_eq!(err, Error::Conflict { base_version: 7, current_version: 8, changes: vec![supersede] });
+        let supersede =
+            p.changes.iter().find(|c| c.kind == ChangeKind::Supersede).unwrap().id.to_string();
+        assert_eq!(
+            err,
+            Error::Conflict { base_version: 7, current_version: 8, changes: vec![supersede] }
+        );
 
         // A store that moved elsewhere still takes the proposal.
         let mut elsewhere = s.clone();
         elsewhere.version = 8;
-        elsewhere.entries.push(MemoryEntry::new(id("m9"), "Unrelated", crate::entry::EntryKind::Note, Timestamp(0)));
-        assert_eq!(apply(&elsewhere, &p, &Review::approve_all(&p, "u", Timestamp(0))).unwrap().store.version, 9);
+        elsewhere.entries.push(MemoryEntry::new(
+            id("m9"),
+            "Unrelated",
+            crate::entry::EntryKind::Note,
+            Timestamp(0),
+        ));
+        assert_eq!(
+            apply(&elsewhere, &p, &Review::approve_all(&p, "u", Timestamp(0)))
+                .unwrap()
+                .store
+                .version,
+            9
+        );
     }
 
     #[test]
@@ -503,7 +574,10 @@ m5 active: Lunch with Dana tomorrow at noon
         let p = proposal(&s);
         let mut review = Review::approve_all(&p, "u", Timestamp(0));
         review.decisions.insert(id("c9999"), Decision::Accept);
-        assert_eq!(apply(&s, &p, &review).unwrap_err(), Error::UnknownId { kind: "change", id: "c9999".into() });
+        assert_eq!(
+            apply(&s, &p, &review).unwrap_err(),
+            Error::UnknownId { kind: "change", id: "c9999".into() }
+        );
         let mut review = Review::approve_all(&p, "u", Timestamp(0));
         review.decisions.pop_first();
         assert!(matches!(apply(&s, &p, &review), Err(Error::Review { .. })));
@@ -527,7 +601,9 @@ m5 active: Lunch with Dana tomorrow at noon
                 for c in &p.changes {
                     let decision = match rng.below(3) {
                         0 => Decision::Reject { reason: None },
-                        1 if c.result.is_some() => Decision::Edit { text: format!("Edited {}.", c.id) },
+                        1 if c.result.is_some() => {
+                            Decision::Edit { text: format!("Edited {}.", c.id) }
+                        }
                         _ => Decision::Accept,
                     };
                     review.decisions.insert(c.id.clone(), decision);
@@ -535,7 +611,8 @@ m5 active: Lunch with Dana tomorrow at noon
             }
             let applied = apply(&s, &p, &review).unwrap();
             let edited = applied.store.active().filter(|e| e.text.starts_with("Edited c")).count();
-            let edits = review.decisions.values().filter(|d| matches!(d, Decision::Edit { .. })).count();
+            let edits =
+                review.decisions.values().filter(|d| matches!(d, Decision::Edit { .. })).count();
             assert_eq!(edited, edits, "seed {seed}");
             edits_seen += edits;
             let (restored, events) = rollback(&applied.store, &s, "u", Timestamp(1)).unwrap();
@@ -547,7 +624,8 @@ m5 active: Lunch with Dana tomorrow at noon
             );
             let touched: std::collections::BTreeSet<&Id> =
                 applied.events.iter().filter_map(|e| e.entry_id.as_ref()).collect();
-            let reverted: std::collections::BTreeSet<&Id> = events.iter().filter_map(|e| e.entry_id.as_ref()).collect();
+            let reverted: std::collections::BTreeSet<&Id> =
+                events.iter().filter_map(|e| e.entry_id.as_ref()).collect();
             assert_eq!(touched, reverted, "seed {seed}");
         }
         assert!(edits_seen > 20, "{edits_seen} edits");
@@ -568,7 +646,11 @@ m5 active: Lunch with Dana tomorrow at noon
         let plan = auto_apply_plan(&p, 5, 2);
         assert!(plan.apply.is_empty());
         assert_eq!(plan.wait.len(), 3);
-        assert!(plan.wait[0].1.contains("retire 3 of 5 active entries (limit 2)"), "{:?}", plan.wait);
+        assert!(
+            plan.wait[0].1.contains("retire 3 of 5 active entries (limit 2)"),
+            "{:?}",
+            plan.wait
+        );
 
         p.changes[0].risk.push(crate::proposal::RiskFlag {
             kind: crate::proposal::RiskKind::PoisoningSuspected,
@@ -578,16 +660,22 @@ m5 active: Lunch with Dana tomorrow at noon
         assert_eq!(kinds(&p, &plan.apply), "merge prune");
         assert_eq!(
             plan.wait,
-            vec![(p.changes[0].id.clone(), "risk flagged: instruction-like text from a tool".into())]
+            vec![(
+                p.changes[0].id.clone(),
+                "risk flagged: instruction-like text from a tool".into()
+            )]
         );
 
         // What waits is reviewed later as a proposal of its own, against
         // the version the unattended part made.
         let first = p.subset(|c| plan.apply.contains(&c.id));
-        let applied = apply(&s, &first, &Review::approve_all(&first, "auto", Timestamp(0))).unwrap();
+        let applied =
+            apply(&s, &first, &Review::approve_all(&first, "auto", Timestamp(0))).unwrap();
         let rest = p.subset(|c| !plan.apply.contains(&c.id));
         assert_eq!(rest.base_fingerprints.len(), 1, "the superseded entry");
-        let done = apply(&applied.store, &rest, &Review::approve_all(&rest, "user:alice", Timestamp(1))).unwrap();
+        let done =
+            apply(&applied.store, &rest, &Review::approve_all(&rest, "user:alice", Timestamp(1)))
+                .unwrap();
         assert_eq!(done.store.version, 9);
         assert_eq!(done.store.active().count(), 2);
     }

@@ -88,7 +88,12 @@ pub fn chain(last: Option<&AuditRecord>, events: Vec<AuditEvent>) -> Vec<AuditRe
         .into_iter()
         .map(|event| {
             let hash = hash_of(&prev, seq, &event);
-            let record = AuditRecord { seq, event, prev_hash: std::mem::replace(&mut prev, hash.clone()), hash };
+            let record = AuditRecord {
+                seq,
+                event,
+                prev_hash: std::mem::replace(&mut prev, hash.clone()),
+                hash,
+            };
             seq += 1;
             record
         })
@@ -112,7 +117,10 @@ pub fn verify(anchor: Option<&AuditRecord>, records: &[AuditRecord]) -> Verifica
     let mut prev = anchor.map_or(GENESIS, |a| a.hash.as_str());
     for (expected_seq, r) in (first_seq..).zip(records) {
         let problem = if r.seq != expected_seq {
-            Some(format!("expected record {expected_seq}, found {}: a record was removed or reordered", r.seq))
+            Some(format!(
+                "expected record {expected_seq}, found {}: a record was removed or reordered",
+                r.seq
+            ))
         } else if r.prev_hash != prev {
             Some("its prev_hash does not match the previous record's hash".to_string())
         } else if hash_of(&r.prev_hash, r.seq, &r.event) != r.hash {
@@ -139,8 +147,12 @@ mod tests {
     use crate::entry::EntryKind;
 
     fn event(i: i64) -> AuditEvent {
-        let entry =
-            MemoryEntry::new(Id::new(format!("m{i}")).unwrap(), format!("fact {i}"), EntryKind::Fact, Timestamp(i));
+        let entry = MemoryEntry::new(
+            Id::new(format!("m{i}")).unwrap(),
+            format!("fact {i}"),
+            EntryKind::Fact,
+            Timestamp(i),
+        );
         let mut after = entry.clone();
         after.text = format!("fact {i}, edited");
         AuditEvent {
@@ -163,7 +175,12 @@ mod tests {
     }
 
     fn check(records: &[AuditRecord], expected_bad: Option<u64>) {
-        assert_eq!(verify(None, records).first_bad_seq, expected_bad, "{:?}", verify(None, records).problem);
+        assert_eq!(
+            verify(None, records).first_bad_seq,
+            expected_bad,
+            "{:?}",
+            verify(None, records).problem
+        );
     }
 
     #[test]
@@ -209,7 +226,9 @@ mod tests {
         assert_eq!(r[0].prev_hash, GENESIS);
         let json = serde_json::to_string(&Hashed { seq: 0, event: &r[0].event }).unwrap();
         assert!(
-            json.starts_with(r#"{"seq":0,"event":{"at":1000,"actor":"user:alice","action":"apply_change""#),
+            json.starts_with(
+                r#"{"seq":0,"event":{"at":1000,"actor":"user:alice","action":"apply_change""#
+            ),
             "{json}"
         );
         assert_eq!(

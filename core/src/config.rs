@@ -28,7 +28,8 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    pub const ALL: [Schedule; 4] = [Schedule::Nightly, Schedule::Weekly, Schedule::Monthly, Schedule::OnDemand];
+    pub const ALL: [Schedule; 4] =
+        [Schedule::Nightly, Schedule::Weekly, Schedule::Monthly, Schedule::OnDemand];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,14 +73,17 @@ impl TimeOfDay {
     pub fn parse(s: &str) -> std::result::Result<TimeOfDay, String> {
         let s = s.trim();
         let clock = s.strip_suffix("UTC").or_else(|| s.strip_suffix('Z')).unwrap_or(s).trim_end();
-        let bad = || format!("`{s}` is not a UTC time of day; write it as \"HH:MM UTC\", e.g. \"03:00 UTC\"");
+        let bad = || {
+            format!("`{s}` is not a UTC time of day; write it as \"HH:MM UTC\", e.g. \"03:00 UTC\"")
+        };
         let (h, m) = clock.split_once(':').ok_or_else(bad)?;
         let digits = |p: &str| (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
         if !digits(h) || m.len() != 2 || !digits(m) {
             return Err(bad());
         }
         let (h, m) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-        TimeOfDay::new(h, m).ok_or_else(|| format!("`{s}` is not a time of day: hours run 00-23, minutes 00-59"))
+        TimeOfDay::new(h, m)
+            .ok_or_else(|| format!("`{s}` is not a time of day: hours run 00-23, minutes 00-59"))
     }
 }
 
@@ -112,8 +116,13 @@ impl Window {
 
     pub fn parse(s: &str) -> std::result::Result<Window, String> {
         let s = s.trim();
-        let bad = || format!("`{s}` is not a window; write a whole number and a unit m, h, d or w, e.g. \"24h\"");
-        let unit = s.chars().last().filter(|c| matches!(c, 'm' | 'h' | 'd' | 'w')).ok_or_else(bad)?;
+        let bad = || {
+            format!(
+                "`{s}` is not a window; write a whole number and a unit m, h, d or w, e.g. \"24h\""
+            )
+        };
+        let unit =
+            s.chars().last().filter(|c| matches!(c, 'm' | 'h' | 'd' | 'w')).ok_or_else(bad)?;
         let digits = &s[..s.len() - 1];
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
@@ -172,7 +181,8 @@ const FIELDS: [(&str, &[&str]); 8] = [
     ("require_approval", &["", "dreaming", "review", "dreaming.review"]),
     ("notify", &["", "dreaming", "review", "dreaming.review"]),
 ];
-const SECTIONS: [(&str, &str); 3] = [("dreaming", ""), ("inputs", "dreaming"), ("review", "dreaming")];
+const SECTIONS: [(&str, &str); 3] =
+    [("dreaming", ""), ("inputs", "dreaming"), ("review", "dreaming")];
 
 const MAX_NOTIFY: usize = 50;
 
@@ -195,7 +205,10 @@ impl ConfigInput {
     pub fn parse(doc: &Value, agent_id: &Id) -> Result<ConfigInput> {
         let mut leaves: Vec<(&'static str, String, &Value)> = Vec::new();
         let Value::Object(top) = doc else {
-            return Err(Error::invalid("config", format!("must be a mapping of fields, got {}", kind_of(doc))));
+            return Err(Error::invalid(
+                "config",
+                format!("must be a mapping of fields, got {}", kind_of(doc)),
+            ));
         };
         collect(top, "", &mut leaves)?;
         let mut input = ConfigInput::empty(agent_id.clone());
@@ -213,7 +226,9 @@ impl ConfigInput {
                 "agent_id" => {
                     let named = Id::new(as_str(value, &path)?).map_err(|e| bad(e.to_string()))?;
                     if &named != agent_id {
-                        return Err(bad(format!("names `{named}`, but this is the config of `{agent_id}`")));
+                        return Err(bad(format!(
+                            "names `{named}`, but this is the config of `{agent_id}`"
+                        )));
                     }
                 }
                 "enabled" => input.enabled = Some(as_bool(value, &path)?),
@@ -222,13 +237,23 @@ impl ConfigInput {
                     let s = as_str(value, &path)?;
                     let names: Vec<&str> = Schedule::ALL.iter().map(|k| k.as_str()).collect();
                     input.schedule = Some(Schedule::parse(s.trim()).ok_or_else(|| {
-                        bad(format!("`{s}` is not a schedule; expected one of {}", names.join(", ")))
+                        bad(format!(
+                            "`{s}` is not a schedule; expected one of {}",
+                            names.join(", ")
+                        ))
                     })?);
                 }
-                "schedule_time" => input.schedule_time = Some(TimeOfDay::parse(as_str(value, &path)?).map_err(bad)?),
-                "sessions_since" => input.sessions_since = Some(Window::parse(as_str(value, &path)?).map_err(bad)?),
+                "schedule_time" => {
+                    input.schedule_time =
+                        Some(TimeOfDay::parse(as_str(value, &path)?).map_err(bad)?)
+                }
+                "sessions_since" => {
+                    input.sessions_since = Some(Window::parse(as_str(value, &path)?).map_err(bad)?)
+                }
                 "memory_store" => {
-                    input.memory_store = Some(Id::new(as_str(value, &path)?.trim()).map_err(|e| bad(e.to_string()))?)
+                    input.memory_store = Some(
+                        Id::new(as_str(value, &path)?.trim()).map_err(|e| bad(e.to_string()))?,
+                    )
                 }
                 _ => input.notify = Some(notify_list(value, &path)?),
             }
@@ -248,14 +273,21 @@ impl ConfigInput {
         if shared_store && self.require_approval == Some(false) {
             return Err(Error::invalid(
                 "dreaming.review.require_approval",
-                format!("store `{}` is shared by several agents: its passes always need approval", self.store_id()),
+                format!(
+                    "store `{}` is shared by several agents: its passes always need approval",
+                    self.store_id()
+                ),
             ));
         }
         Ok(self.fill(shared_store))
     }
 
     fn fill(self, shared_store: bool) -> DreamingConfig {
-        let schedule = self.schedule.unwrap_or(if shared_store { Schedule::Weekly } else { Schedule::Nightly });
+        let schedule = self.schedule.unwrap_or(if shared_store {
+            Schedule::Weekly
+        } else {
+            Schedule::Nightly
+        });
         DreamingConfig {
             memory_store: self.store_id(),
             agent_id: self.agent_id,
@@ -327,13 +359,19 @@ fn collect<'a>(
 ) -> Result<()> {
     for (key, value) in object {
         let path = if section.is_empty() { key.clone() } else { format!("{section}.{key}") };
-        if SECTIONS.iter().any(|(name, parent)| name == key && (section.is_empty() || *parent == section)) {
+        if SECTIONS
+            .iter()
+            .any(|(name, parent)| name == key && (section.is_empty() || *parent == section))
+        {
             match value {
                 // `path` is the section's name at the top, `dreaming.<name>` inside.
                 Value::Object(inner) => collect(inner, &path, leaves)?,
                 Value::Null => {}
                 other => {
-                    return Err(Error::invalid(path, format!("must be a mapping of fields, got {}", kind_of(other))))
+                    return Err(Error::invalid(
+                        path,
+                        format!("must be a mapping of fields, got {}", kind_of(other)),
+                    ))
                 }
             }
             continue;
@@ -341,14 +379,22 @@ fn collect<'a>(
         match FIELDS.iter().find(|(name, _)| name == key) {
             Some((name, places)) if places.contains(&section) => leaves.push((name, path, value)),
             Some((_, places)) => {
-                let at: Vec<String> =
-                    places.iter().map(|p| if p.is_empty() { key.clone() } else { format!("{p}.{key}") }).collect();
-                return Err(Error::invalid(path, format!("is out of place; write it as {}", at.join(" or "))));
+                let at: Vec<String> = places
+                    .iter()
+                    .map(|p| if p.is_empty() { key.clone() } else { format!("{p}.{key}") })
+                    .collect();
+                return Err(Error::invalid(
+                    path,
+                    format!("is out of place; write it as {}", at.join(" or ")),
+                ));
             }
             None => {
                 let mut known: Vec<&str> = FIELDS.iter().map(|(n, _)| *n).collect();
                 known.extend(SECTIONS.iter().map(|(n, _)| *n));
-                return Err(Error::invalid(path, format!("unknown field; known fields are {}", known.join(", "))));
+                return Err(Error::invalid(
+                    path,
+                    format!("unknown field; known fields are {}", known.join(", ")),
+                ));
             }
         }
     }
@@ -371,31 +417,40 @@ fn as_str<'a>(v: &'a Value, path: &str) -> Result<&'a str> {
 }
 
 fn as_bool(v: &Value, path: &str) -> Result<bool> {
-    v.as_bool().ok_or_else(|| Error::invalid(path, format!("must be true or false, got {}", kind_of(v))))
+    v.as_bool()
+        .ok_or_else(|| Error::invalid(path, format!("must be true or false, got {}", kind_of(v))))
 }
 
 /// `notify` is a list of addresses or one comma-separated string of them.
 fn notify_list(v: &Value, path: &str) -> Result<Vec<String>> {
     let items: Vec<String> = match v {
-        Value::String(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+        Value::String(s) => {
+            s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+        }
         Value::Array(items) => items
             .iter()
             .enumerate()
             .map(|(i, item)| as_str(item, &format!("{path}[{i}]")).map(|s| s.trim().to_string()))
             .collect::<Result<_>>()?,
         other => {
-            return Err(Error::invalid(path, format!("must be a list of addresses, got {}", kind_of(other))));
+            return Err(Error::invalid(
+                path,
+                format!("must be a list of addresses, got {}", kind_of(other)),
+            ));
         }
     };
     if items.len() > MAX_NOTIFY {
-        return Err(Error::invalid(path, format!("lists {} addresses; the limit is {MAX_NOTIFY}", items.len())));
+        return Err(Error::invalid(
+            path,
+            format!("lists {} addresses; the limit is {MAX_NOTIFY}", items.len()),
+        ));
     }
     for item in &items {
         let looks_like_address = item.len() <= 254
             && !item.contains(char::is_whitespace)
-            && item
-                .split_once('@')
-                .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !host.contains('@'));
+            && item.split_once('@').is_some_and(|(user, host)| {
+                !user.is_empty() && host.contains('.') && !host.contains('@')
+            });
         if !looks_like_address {
             return Err(Error::invalid(path, format!("`{item}` is not an email address")));
         }
@@ -418,7 +473,9 @@ mod tests {
     fn check_err(doc: Value, expected: &str) {
         match parse(doc.clone()) {
             Ok(c) => panic!("accepted {doc}: {c:?}"),
-            Err(e) => assert!(e.to_string().contains(expected), "{doc}\n -> {e}\n expected {expected:?}"),
+            Err(e) => {
+                assert!(e.to_string().contains(expected), "{doc}\n -> {e}\n expected {expected:?}")
+            }
         }
     }
 
@@ -452,12 +509,22 @@ mod tests {
     fn defaults_depend_on_the_store() {
         let input = ConfigInput::parse(&json!({}), &agent()).unwrap();
         let private = input.clone().resolve(false).unwrap();
-        assert_eq!((private.schedule, private.schedule_time.to_string()), (Schedule::Nightly, "03:00 UTC".into()));
-        assert_eq!((private.sessions_since.to_string(), private.require_approval), ("24h".into(), true));
+        assert_eq!(
+            (private.schedule, private.schedule_time.to_string()),
+            (Schedule::Nightly, "03:00 UTC".into())
+        );
+        assert_eq!(
+            (private.sessions_since.to_string(), private.require_approval),
+            ("24h".into(), true)
+        );
         assert_eq!(private.memory_store, agent());
         let shared = input.resolve(true).unwrap();
-        assert_eq!((shared.schedule, shared.sessions_since.to_string()), (Schedule::Weekly, "7d".into()));
-        let no_gate = ConfigInput::parse(&json!({"review": {"require_approval": false}}), &agent()).unwrap();
+        assert_eq!(
+            (shared.schedule, shared.sessions_since.to_string()),
+            (Schedule::Weekly, "7d".into())
+        );
+        let no_gate =
+            ConfigInput::parse(&json!({"review": {"require_approval": false}}), &agent()).unwrap();
         let err = no_gate.resolve(true).unwrap_err().to_string();
         assert!(err.contains("always need approval"), "{err}");
         assert_eq!(DreamingConfig::recommended(agent()), private);
@@ -465,15 +532,24 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named_by_path() {
-        check_err(json!({"dreaming": {"schedule": "hourly"}}), "`dreaming.schedule`: `hourly` is not a schedule");
+        check_err(
+            json!({"dreaming": {"schedule": "hourly"}}),
+            "`dreaming.schedule`: `hourly` is not a schedule",
+        );
         check_err(json!({"dreaming": {"schedule_time": "3am"}}), "`dreaming.schedule_time`");
         check_err(json!({"schedule_time": "03:00 CET"}), "HH:MM UTC");
         check_err(json!({"schedule_time": "24:00"}), "hours run 00-23");
         check_err(json!({"inputs": {"sessions_since": "0h"}}), "outside 1m..366d");
         check_err(json!({"inputs": {"sessions_since": "1 day"}}), "`inputs.sessions_since`");
-        check_err(json!({"dreaming": {"enabled": "yes"}}), "`dreaming.enabled`: must be true or false");
+        check_err(
+            json!({"dreaming": {"enabled": "yes"}}),
+            "`dreaming.enabled`: must be true or false",
+        );
         check_err(json!({"dreaming": {"colour": "blue"}}), "`dreaming.colour`: unknown field");
-        check_err(json!({"review": {"sessions_since": "24h"}}), "is out of place; write it as sessions_since or");
+        check_err(
+            json!({"review": {"sessions_since": "24h"}}),
+            "is out of place; write it as sessions_since or",
+        );
         check_err(json!({"enabled": true, "dreaming": {"enabled": false}}), "is given twice");
         check_err(json!({"agent_id": "someone_else"}), "names `someone_else`");
         check_err(json!({"review": {"notify": "alice"}}), "`alice` is not an email address");
@@ -485,12 +561,17 @@ mod tests {
 
     #[test]
     fn times_and_windows_round_trip() {
-        for (text, shown) in [("03:00 UTC", "03:00 UTC"), ("3:05", "03:05 UTC"), ("23:59Z", "23:59 UTC")] {
+        for (text, shown) in
+            [("03:00 UTC", "03:00 UTC"), ("3:05", "03:05 UTC"), ("23:59Z", "23:59 UTC")]
+        {
             assert_eq!(TimeOfDay::parse(text).unwrap().to_string(), shown);
         }
-        for (text, millis) in
-            [("90m", 90 * 60_000), ("24h", 86_400_000), ("7d", 7 * 86_400_000), ("2w", 14 * 86_400_000)]
-        {
+        for (text, millis) in [
+            ("90m", 90 * 60_000),
+            ("24h", 86_400_000),
+            ("7d", 7 * 86_400_000),
+            ("2w", 14 * 86_400_000),
+        ] {
             let w = Window::parse(text).unwrap();
             assert_eq!((w.millis(), w.to_string()), (millis, text.to_string()));
         }

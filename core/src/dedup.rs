@@ -96,8 +96,9 @@ pub fn exact_groups(items: &(impl FeatureTable + ?Sized)) -> Groups {
     let features = |i: usize| items.features(i);
     // Radix-sorted like the LSH buckets: top 40 bits of the hash, index in
     // the low 24; `same` below settles what 40 bits cannot.
-    let mut packed: Vec<u64> =
-        (0..items.count().min(MAX_ITEMS)).map(|i| (features(i).norm_hash & !INDEX_MASK) | i as u64).collect();
+    let mut packed: Vec<u64> = (0..items.count().min(MAX_ITEMS))
+        .map(|i| (features(i).norm_hash & !INDEX_MASK) | i as u64)
+        .collect();
     radix_sort_keys(&mut packed, &mut Vec::new());
     let same = |x: usize, y: usize| {
         let (a, b) = (features(x), features(y));
@@ -130,7 +131,8 @@ pub fn exact_groups(items: &(impl FeatureTable + ?Sized)) -> Groups {
         }
     }
     spans.sort_unstable();
-    let mut groups = Groups { members: Vec::with_capacity(found.len()), ends: Vec::with_capacity(spans.len()) };
+    let mut groups =
+        Groups { members: Vec::with_capacity(found.len()), ends: Vec::with_capacity(spans.len()) };
     for (_, start, end) in spans {
         groups.members.extend_from_slice(&found[start..end]);
         groups.ends.push(groups.members.len());
@@ -241,7 +243,11 @@ pub fn similar_pairs(items: &(impl FeatureTable + ?Sized), min_score: f32) -> Ve
 /// share lies among the first `len - o + 1` words of each. So each text is
 /// indexed under those first words, each query looks only there, and the
 /// few texts found are compared in full.
-pub fn any_similar(table: &[FeaturesRef<'_>], queries: &[FeaturesRef<'_>], min_score: f32) -> Vec<bool> {
+pub fn any_similar(
+    table: &[FeaturesRef<'_>],
+    queries: &[FeaturesRef<'_>],
+    min_score: f32,
+) -> Vec<bool> {
     // No score reaches more than 1 (or NaN); every score reaches 0.
     if min_score.is_nan() || min_score > 1.0 {
         return vec![false; queries.len()];
@@ -292,7 +298,9 @@ pub fn any_similar(table: &[FeaturesRef<'_>], queries: &[FeaturesRef<'_>], min_s
             candidates.clear();
             for &(_, w) in &words[..q.content.len() - o + 1] {
                 let start = postings.partition_point(|&(pw, _)| pw < w);
-                candidates.extend(postings[start..].iter().take_while(|&&(pw, _)| pw == w).map(|&(_, k)| k));
+                candidates.extend(
+                    postings[start..].iter().take_while(|&&(pw, _)| pw == w).map(|&(_, k)| k),
+                );
             }
             candidates.sort_unstable();
             candidates.dedup();
@@ -341,7 +349,8 @@ mod tests {
 
     #[test]
     fn exact_groups_ignore_case_and_punctuation() {
-        let f = feats(&["User likes tea.", "deploy on fridays", "user LIKES tea", "USER likes tea!!"]);
+        let f =
+            feats(&["User likes tea.", "deploy on fridays", "user LIKES tea", "USER likes tea!!"]);
         assert_eq!(exact_groups(&f[..]).iter().collect::<Vec<_>>(), [&[0, 2, 3][..]]);
     }
 
@@ -354,7 +363,8 @@ mod tests {
             "Production deploys happen Tuesday mornings",
             "The cat sat on the mat",
         ]);
-        let pairs: Vec<(usize, usize)> = similar_pairs(&f[..], 0.6).iter().map(|p| (p.a, p.b)).collect();
+        let pairs: Vec<(usize, usize)> =
+            similar_pairs(&f[..], 0.6).iter().map(|p| (p.a, p.b)).collect();
         assert_eq!(pairs, vec![(0, 2), (1, 3)]);
     }
 
@@ -362,7 +372,8 @@ mod tests {
     fn oversized_buckets_are_skipped() {
         // 500 entries sharing all but one word land in the same buckets; a
         // real duplicate pair among them still meets in a small bucket.
-        let mut texts: Vec<String> = (0..500).map(|i| format!("shared words alpha beta gamma delta item{i}")).collect();
+        let mut texts: Vec<String> =
+            (0..500).map(|i| format!("shared words alpha beta gamma delta item{i}")).collect();
         texts.push("unusual zygote quokka".into());
         texts.push("Unusual zygotes quokka!".into());
         let f: Vec<Features> = texts.iter().map(|t| Features::of(t)).collect();
@@ -376,12 +387,20 @@ mod tests {
         // Indices past 2^18 once fell outside the sorted bits: pairs of a
         // million-entry store came out unsorted, with duplicates.
         let big = (MAX_ITEMS - 1) as u32;
-        let mut keys =
-            vec![pack(270_000, 280_000), pack(big, 262_200), pack(280_000, 270_000), pack(1, 2), pack(big, 3)];
+        let mut keys = vec![
+            pack(270_000, 280_000),
+            pack(big, 262_200),
+            pack(280_000, 270_000),
+            pack(1, 2),
+            pack(big, 3),
+        ];
         radix_sort_bits(&mut keys, &mut Vec::new(), 0, 48);
         keys.dedup();
         let pairs: Vec<(usize, usize)> = keys.into_iter().map(unpack).collect();
-        assert_eq!(pairs, vec![(1, 2), (3, big as usize), (262_200, big as usize), (270_000, 280_000)]);
+        assert_eq!(
+            pairs,
+            vec![(1, 2), (3, big as usize), (262_200, big as usize), (270_000, 280_000)]
+        );
     }
 
     #[test]
@@ -392,9 +411,16 @@ mod tests {
         let mut rng = crate::rng::Rng::new(3);
         let set = |rng: &mut crate::rng::Rng| {
             let len = rng.below(5) + usize::from(rng.chance(0.9)) * 2;
-            let words: Vec<String> = (0..len)
-                .map(|_| if rng.chance(0.3) { "common".into() } else { format!("w{}", rng.below(30)) })
-                .collect();
+            let words: Vec<String> =
+                (0..len)
+                    .map(|_| {
+                        if rng.chance(0.3) {
+                            "common".into()
+                        } else {
+                            format!("w{}", rng.below(30))
+                        }
+                    })
+                    .collect();
             Features::of(&words.join(" "))
         };
         for min_score in [0.0, 0.5, 0.67, 0.8, 1.0, 1.5, f32::NAN] {
@@ -402,11 +428,14 @@ mod tests {
             let queries: Vec<Features> = (0..300).map(|_| set(&mut rng)).collect();
             let table: Vec<FeaturesRef<'_>> = table.iter().map(Features::borrowed).collect();
             let queries: Vec<FeaturesRef<'_>> = queries.iter().map(Features::borrowed).collect();
-            let expected: Vec<bool> = queries.iter().map(|q| table.iter().any(|t| t.jaccard(q) >= min_score)).collect();
+            let expected: Vec<bool> =
+                queries.iter().map(|q| table.iter().any(|t| t.jaccard(q) >= min_score)).collect();
             assert_eq!(any_similar(&table, &queries, min_score), expected, "min_score {min_score}");
             let found = expected.iter().filter(|&&m| m).count();
             assert!(
-                !(0.0..=1.0).contains(&min_score) || min_score == 0.0 || (10..=290).contains(&found),
+                !(0.0..=1.0).contains(&min_score)
+                    || min_score == 0.0
+                    || (10..=290).contains(&found),
                 "{found} queries match at {min_score}"
             );
         }
@@ -423,8 +452,9 @@ mod tests {
         for case in 0..20_000 {
             let vocabulary = 2 + case % 90;
             let mut set = |len: usize| {
-                let mut words: Vec<u64> =
-                    (0..len).map(|_| crate::text::hash_str(&rng.below(vocabulary).to_string())).collect();
+                let mut words: Vec<u64> = (0..len)
+                    .map(|_| crate::text::hash_str(&rng.below(vocabulary).to_string()))
+                    .collect();
                 words.sort_unstable();
                 words.dedup();
                 words

@@ -96,7 +96,10 @@ pub fn entry_diffs(before: &[MemoryEntry], after: &[MemoryEntry]) -> Vec<EntryDi
             Some(EntryDiff {
                 id: id.clone(),
                 change,
-                text: word_diff(b.map_or("", |e| e.text.as_str()), a.map_or("", |e| e.text.as_str())),
+                text: word_diff(
+                    b.map_or("", |e| e.text.as_str()),
+                    a.map_or("", |e| e.text.as_str()),
+                ),
                 status_before: b.map(|e| status_name(&e.status).to_string()),
                 status_after: a.map(|e| status_name(&e.status).to_string()),
             })
@@ -111,8 +114,16 @@ fn render(entries: &[MemoryEntry]) -> String {
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     let mut out = String::new();
     for e in sorted {
-        let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        out.push_str(&format!("{} [{kind}] ({}) {}\n", e.id, status_name(&e.status), e.text.replace('\n', "⏎")));
+        let kind = serde_json::to_value(e.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{} [{kind}] ({}) {}\n",
+            e.id,
+            status_name(&e.status),
+            e.text.replace('\n', "⏎")
+        ));
     }
     out
 }
@@ -125,7 +136,11 @@ pub fn store_unified_diff(
     after_label: &str,
 ) -> String {
     let (old, new) = (render(before), render(after));
-    TextDiff::from_lines(&old, &new).unified_diff().context_radius(3).header(before_label, after_label).to_string()
+    TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header(before_label, after_label)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -146,8 +161,13 @@ mod tests {
 
     #[test]
     fn word_diffs_mark_changed_words() {
-        let check = |before: &str, after: &str, expected: &str| assert_eq!(spans(before, after), expected);
-        check("The user's shell is bash.", "The user's shell is fish.", "The user's shell is [-bash.-]{+fish.+}");
+        let check =
+            |before: &str, after: &str, expected: &str| assert_eq!(spans(before, after), expected);
+        check(
+            "The user's shell is bash.",
+            "The user's shell is fish.",
+            "The user's shell is [-bash.-]{+fish.+}",
+        );
         check("", "new entry", "{+new entry+}");
         check("gone", "", "[-gone-]");
         check("same  text", "same  text", "same  text");
@@ -163,8 +183,9 @@ mod tests {
         ];
         for (before, after) in pairs {
             let d = word_diff(before, after);
-            let rebuild =
-                |skip: DiffTag| d.iter().filter(|s| s.tag != skip).map(|s| s.text.as_str()).collect::<String>();
+            let rebuild = |skip: DiffTag| {
+                d.iter().filter(|s| s.tag != skip).map(|s| s.text.as_str()).collect::<String>()
+            };
             assert_eq!(rebuild(DiffTag::Insert), before);
             assert_eq!(rebuild(DiffTag::Delete), after);
         }
@@ -187,7 +208,10 @@ mod tests {
             entry(
                 "m1",
                 "The user's shell is bash.",
-                Status::Superseded { superseded_by: Id::new("m4").unwrap(), valid_until: Timestamp(5) },
+                Status::Superseded {
+                    superseded_by: Id::new("m4").unwrap(),
+                    valid_until: Timestamp(5),
+                },
             ),
             entry("m2", "Deploys happen on Tuesdays.", Status::Active),
             entry("m3", "Line one\nline two", Status::Active),
@@ -207,12 +231,19 @@ mod tests {
 "
         );
         let diffs = entry_diffs(&before, &after);
-        let summary: Vec<(String, EntryChange, Option<String>, Option<String>)> =
-            diffs.into_iter().map(|d| (d.id.to_string(), d.change, d.status_before, d.status_after)).collect();
+        let summary: Vec<(String, EntryChange, Option<String>, Option<String>)> = diffs
+            .into_iter()
+            .map(|d| (d.id.to_string(), d.change, d.status_before, d.status_after))
+            .collect();
         assert_eq!(
             summary,
             vec![
-                ("m1".into(), EntryChange::Changed, Some("active".into()), Some("superseded".into())),
+                (
+                    "m1".into(),
+                    EntryChange::Changed,
+                    Some("active".into()),
+                    Some("superseded".into())
+                ),
                 ("m4".into(), EntryChange::Added, None, Some("active".into())),
             ]
         );

@@ -13,7 +13,9 @@ pub const MAX_ID_BYTES: usize = 128;
 
 /// Milliseconds since the Unix epoch, UTC. The core never reads a clock:
 /// every time comes in from the caller.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
@@ -52,10 +54,18 @@ impl Id {
     pub fn new(id: impl AsRef<str>) -> Result<Self> {
         let id = id.as_ref();
         if id.is_empty() || id.len() > MAX_ID_BYTES {
-            return Err(Error::invalid("id", format!("must be 1 to {MAX_ID_BYTES} bytes, got {}", id.len())));
+            return Err(Error::invalid(
+                "id",
+                format!("must be 1 to {MAX_ID_BYTES} bytes, got {}", id.len()),
+            ));
         }
-        if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))) {
-            return Err(Error::invalid("id", format!("`{id}` contains `{bad}`; use letters, digits and _ - . :")));
+        if let Some(bad) =
+            id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
+        {
+            return Err(Error::invalid(
+                "id",
+                format!("`{id}` contains `{bad}`; use letters, digits and _ - . :"),
+            ));
         }
         Ok(Id::from_valid(id))
     }
@@ -79,7 +89,9 @@ impl Id {
     pub fn as_str(&self) -> &str {
         match &self.0 {
             // Inline bytes are copied from a `str` whole, never cut.
-            IdRepr::Inline { .. } => std::str::from_utf8(self.as_bytes()).expect("an inline id is a whole str"),
+            IdRepr::Inline { .. } => {
+                std::str::from_utf8(self.as_bytes()).expect("an inline id is a whole str")
+            }
             IdRepr::Shared(s) => s,
         }
     }
@@ -126,7 +138,9 @@ impl std::fmt::Debug for Id {
 }
 
 impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
         // Read from the input in place: an id read needs no `String`.
         struct Visitor;
         impl serde::de::Visitor<'_> for Visitor {
@@ -156,7 +170,10 @@ impl From<Id> for String {
 }
 
 impl Serialize for Id {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
@@ -277,7 +294,10 @@ fn default_confidence() -> f32 {
 /// Writes an `f32` as the shortest decimal that reads back to it, also
 /// when the serializer widens to `f64` first (as `serde_json::Value`
 /// does): `0.8`, not `0.800000011920929`.
-pub(crate) fn short_f32<S: serde::Serializer>(x: &f32, s: S) -> std::result::Result<S::Ok, S::Error> {
+pub(crate) fn short_f32<S: serde::Serializer>(
+    x: &f32,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     let shortest: f64 = x.to_string().parse().unwrap_or(f64::from(*x));
     s.serialize_f64(shortest)
 }
@@ -322,13 +342,20 @@ impl MemoryEntry {
             ));
         }
         if !(0.0..=1.0).contains(&self.confidence) {
-            return Err(Error::invalid(field("confidence"), format!("{} is outside 0..=1", self.confidence)));
+            return Err(Error::invalid(
+                field("confidence"),
+                format!("{} is outside 0..=1", self.confidence),
+            ));
         }
         match &self.status {
-            Status::Superseded { superseded_by: other, .. } | Status::Merged { merged_into: other }
+            Status::Superseded { superseded_by: other, .. }
+            | Status::Merged { merged_into: other }
                 if *other == self.id =>
             {
-                Err(Error::invalid(field("status"), "an entry cannot be retired in favour of itself"))
+                Err(Error::invalid(
+                    field("status"),
+                    "an entry cannot be retired in favour of itself",
+                ))
             }
             _ => Ok(()),
         }
@@ -344,7 +371,11 @@ mod tests {
         let id = Id::new("m0001.e2").unwrap();
         assert_eq!(serde_json::to_string(&id).unwrap(), r#""m0001.e2""#);
         assert_eq!(serde_json::from_str::<Id>(r#""m0001.e2""#).unwrap(), id);
-        assert_eq!(serde_json::from_str::<Id>(r#""m0001\u002ee2""#).unwrap(), id, "escapes are read");
+        assert_eq!(
+            serde_json::from_str::<Id>(r#""m0001\u002ee2""#).unwrap(),
+            id,
+            "escapes are read"
+        );
         assert!(serde_json::from_str::<Id>(r#""m 1""#).is_err());
         assert!(serde_json::from_str::<Id>(r#""""#).is_err());
         assert!(serde_json::from_str::<Id>("7").is_err());
@@ -356,7 +387,10 @@ mod tests {
         let long = Id::new("a".repeat(INLINE_ID_BYTES + 1)).unwrap();
         let copy = long.clone();
         assert!(std::ptr::eq(long.as_str(), copy.as_str()), "a long id's clone shares the text");
-        assert_eq!(serde_json::from_str::<Id>(&serde_json::to_string(&long).unwrap()).unwrap(), long);
+        assert_eq!(
+            serde_json::from_str::<Id>(&serde_json::to_string(&long).unwrap()).unwrap(),
+            long
+        );
         assert!(Id::new("a".repeat(MAX_ID_BYTES + 1)).is_err());
 
         // Inline and shared ids order as their text does.

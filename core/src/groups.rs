@@ -36,7 +36,8 @@ impl UnionFind {
         // A root is its set's smallest member (`union` keeps the smaller
         // root), so sorting by root, then member, lines the groups up by
         // first member, each sorted.
-        let joined: Vec<usize> = (0..self.parent.len()).filter(|&i| self.parent[i] as usize != i).collect();
+        let joined: Vec<usize> =
+            (0..self.parent.len()).filter(|&i| self.parent[i] as usize != i).collect();
         let mut by_root: Vec<u64> = Vec::with_capacity(joined.len() * 2);
         for i in joined {
             let root = self.find(i) as u64;

@@ -72,8 +72,12 @@ pub struct SessionMeta {
 /// [`Error::Invalid`].
 pub fn import_session(format: TranscriptFormat, json: &str, meta: SessionMeta) -> Result<Session> {
     let session = match format {
-        TranscriptFormat::Reverie => serde_json::from_str(json).map_err(|e| Reader { what: REVERIE }.error("", e))?,
-        TranscriptFormat::Anthropic => meta.into_session(anthropic_messages(&parse(json, ANTHROPIC)?)?),
+        TranscriptFormat::Reverie => {
+            serde_json::from_str(json).map_err(|e| Reader { what: REVERIE }.error("", e))?
+        }
+        TranscriptFormat::Anthropic => {
+            meta.into_session(anthropic_messages(&parse(json, ANTHROPIC)?)?)
+        }
         TranscriptFormat::OpenAi => meta.into_session(openai_messages(&parse(json, OPENAI)?)?),
     };
     session.validate()?;
@@ -106,8 +110,9 @@ pub fn detect_format(json: &str) -> Result<TranscriptFormat> {
     }
     let read = Reader { what: UNKNOWN };
     let ChatBody { body, prefix, messages } = read.chat_body(&doc)?;
-    let mut anthropic_sign =
-        body.filter(|b| b.contains_key("system")).map(|_| "the top-level \"system\" field".to_string());
+    let mut anthropic_sign = body
+        .filter(|b| b.contains_key("system"))
+        .map(|_| "the top-level \"system\" field".to_string());
     let mut openai_sign = None;
     for (i, message) in messages.iter().enumerate() {
         let path = format!("{prefix}[{i}]");
@@ -150,7 +155,13 @@ pub fn detect_format(json: &str) -> Result<TranscriptFormat> {
 
 impl SessionMeta {
     fn into_session(self, messages: Vec<Message>) -> Session {
-        Session { id: self.id, agent_id: self.agent_id, started_at: self.started_at, ended_at: self.ended_at, messages }
+        Session {
+            id: self.id,
+            agent_id: self.agent_id,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            messages,
+        }
     }
 }
 
@@ -204,7 +215,13 @@ fn anthropic_messages(doc: &Value) -> Result<Vec<Message>> {
     Ok(out.finish())
 }
 
-fn anthropic_block(read: Reader, block: &Value, path: &str, role: Role, out: &mut MessageBuilder) -> Result<()> {
+fn anthropic_block(
+    read: Reader,
+    block: &Value,
+    path: &str,
+    role: Role,
+    out: &mut MessageBuilder,
+) -> Result<()> {
     let fields = read.object(block, path)?;
     match read.string(fields, "type", path)? {
         "text" => out.push(read.string(fields, "text", path)?),
@@ -233,7 +250,10 @@ fn anthropic_tool_result(read: Reader, fields: &Map<String, Value>, path: &str) 
         None | Some(Value::Null) => false,
         Some(Value::Bool(flag)) => *flag,
         Some(other) => {
-            return Err(read.error(&format!("{path}.is_error"), format!("expected a boolean, got {}", kind(other))))
+            return Err(read.error(
+                &format!("{path}.is_error"),
+                format!("expected a boolean, got {}", kind(other)),
+            ))
         }
     };
     let content_path = format!("{path}.content");
@@ -285,7 +305,11 @@ fn openai_messages(doc: &Value) -> Result<Vec<Message>> {
             "user" => Role::User,
             "assistant" => Role::Assistant,
             "tool" | "function" => Role::Tool,
-            other => return Err(read.error(&format!("{path}.role"), format!("unknown role {}", quote(other)))),
+            other => {
+                return Err(
+                    read.error(&format!("{path}.role"), format!("unknown role {}", quote(other)))
+                )
+            }
         };
         out.start(role);
         let content_path = format!("{path}.content");
@@ -299,7 +323,10 @@ fn openai_messages(doc: &Value) -> Result<Vec<Message>> {
                         "text" => out.push(read.string(part, "text", &part_path)?),
                         "image_url" => out.push("[image]"),
                         other => {
-                            return Err(read.error(&part_path, format!("unknown content part type {}", quote(other))))
+                            return Err(read.error(
+                                &part_path,
+                                format!("unknown content part type {}", quote(other)),
+                            ))
                         }
                     }
                 }
@@ -309,13 +336,18 @@ fn openai_messages(doc: &Value) -> Result<Vec<Message>> {
             let call_path = format!("{path}.tool_calls[{j}]");
             let call = read.object(call, &call_path)?;
             let function_path = format!("{call_path}.function");
-            let function = read.object(read.field(call, "function", &call_path)?, &function_path)?;
+            let function =
+                read.object(read.field(call, "function", &call_path)?, &function_path)?;
             out.push(openai_function_call(read, function, &function_path)?);
         }
         // The pre-`tools` API: one `function_call`, answered by a `function` message.
         if let Some(function) = fields.get("function_call").filter(|f| !f.is_null()) {
             let function_path = format!("{path}.function_call");
-            out.push(openai_function_call(read, read.object(function, &function_path)?, &function_path)?);
+            out.push(openai_function_call(
+                read,
+                read.object(function, &function_path)?,
+                &function_path,
+            )?);
         }
     }
     Ok(out.finish())
@@ -411,7 +443,8 @@ struct Reader {
 
 impl Reader {
     fn error(self, path: &str, problem: impl Display) -> Error {
-        let message = if path.is_empty() { problem.to_string() } else { format!("{path}: {problem}") };
+        let message =
+            if path.is_empty() { problem.to_string() } else { format!("{path}: {problem}") };
         Error::Json { what: self.what, message: shorten(&message, MAX_ERROR_BYTES) }
     }
 
@@ -420,13 +453,23 @@ impl Reader {
         match doc {
             Value::Array(messages) => Ok(ChatBody { body: None, prefix: "", messages }),
             Value::Object(body) => match body.get("messages") {
-                Some(Value::Array(messages)) => Ok(ChatBody { body: Some(body), prefix: "messages", messages }),
-                Some(other) => Err(self.error("messages", format!("expected an array, got {}", kind(other)))),
-                None => Err(self.error("messages", "missing; expected {\"messages\": [...]} or an array of messages")),
+                Some(Value::Array(messages)) => {
+                    Ok(ChatBody { body: Some(body), prefix: "messages", messages })
+                }
+                Some(other) => {
+                    Err(self.error("messages", format!("expected an array, got {}", kind(other))))
+                }
+                None => Err(self.error(
+                    "messages",
+                    "missing; expected {\"messages\": [...]} or an array of messages",
+                )),
             },
             other => Err(self.error(
                 "",
-                format!("expected an object with \"messages\" or an array of messages, got {}", kind(other)),
+                format!(
+                    "expected an object with \"messages\" or an array of messages, got {}",
+                    kind(other)
+                ),
             )),
         }
     }
@@ -445,15 +488,26 @@ impl Reader {
     fn string<'a>(self, fields: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a str> {
         match self.field(fields, key, path)? {
             Value::String(text) => Ok(text),
-            other => Err(self.error(&format!("{path}.{key}"), format!("expected a string, got {}", kind(other)))),
+            other => Err(self.error(
+                &format!("{path}.{key}"),
+                format!("expected a string, got {}", kind(other)),
+            )),
         }
     }
 
-    fn optional_array<'a>(self, fields: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a [Value]> {
+    fn optional_array<'a>(
+        self,
+        fields: &'a Map<String, Value>,
+        key: &str,
+        path: &str,
+    ) -> Result<&'a [Value]> {
         match fields.get(key) {
             None | Some(Value::Null) => Ok(&[]),
             Some(Value::Array(items)) => Ok(items),
-            Some(other) => Err(self.error(&format!("{path}.{key}"), format!("expected an array, got {}", kind(other)))),
+            Some(other) => Err(self.error(
+                &format!("{path}.{key}"),
+                format!("expected an array, got {}", kind(other)),
+            )),
         }
     }
 
@@ -462,9 +516,10 @@ impl Reader {
             None | Some(Value::Null) => Ok(Content::Blocks(&[])),
             Some(Value::String(text)) => Ok(Content::Text(text)),
             Some(Value::Array(blocks)) => Ok(Content::Blocks(blocks)),
-            Some(other) => {
-                Err(self.error(path, format!("expected a string or an array of blocks, got {}", kind(other))))
-            }
+            Some(other) => Err(self.error(
+                path,
+                format!("expected a string or an array of blocks, got {}", kind(other)),
+            )),
         }
     }
 }
@@ -595,14 +650,18 @@ mod tests {
     }
 
     fn check(format: TranscriptFormat, input: &str, expected: &str) {
-        let session = import_session(format, input, meta()).unwrap_or_else(|e| panic!("{format:?}: {e}\n{input}"));
+        let session = import_session(format, input, meta())
+            .unwrap_or_else(|e| panic!("{format:?}: {e}\n{input}"));
         assert_eq!(render(&session), expected, "{format:?}\n{input}");
     }
 
     fn check_err(format: TranscriptFormat, input: &str, expected: &str) {
         match import_session(format, input, meta()) {
             Ok(session) => panic!("{format:?} accepted {input}\n -> {}", render(&session)),
-            Err(e) => assert!(e.to_string().contains(expected), "{format:?} {input}\n -> {e}\n expected {expected:?}"),
+            Err(e) => assert!(
+                e.to_string().contains(expected),
+                "{format:?} {input}\n -> {e}\n expected {expected:?}"
+            ),
         }
     }
 
@@ -640,7 +699,11 @@ assistant: Sunny, 22C.
 assistant: [tool_call log {}]
 tool: ok"#,
         );
-        check(OpenAi, OPENAI_BARE, "system: Be kind.\nuser: hi\nassistant: Checking. | [tool_call now]");
+        check(
+            OpenAi,
+            OPENAI_BARE,
+            "system: Be kind.\nuser: hi\nassistant: Checking. | [tool_call now]",
+        );
         check(OpenAi, ANTHROPIC_BARE, "user: hi\nassistant: hello | there");
     }
 
@@ -652,7 +715,10 @@ tool: ok"#,
             ("s1", "a1", Timestamp(1_000))
         );
         let trusts: Vec<Trust> = session.messages.iter().map(Message::trust).collect();
-        assert_eq!(trusts, [Trust::Agent, Trust::User, Trust::Agent, Trust::Tool, Trust::User, Trust::Agent]);
+        assert_eq!(
+            trusts,
+            [Trust::Agent, Trust::User, Trust::Agent, Trust::Tool, Trust::User, Trust::Agent]
+        );
     }
 
     #[test]
@@ -666,7 +732,11 @@ tool: ok"#,
     fn bad_transcripts_are_errors_naming_the_path() {
         let cases = [
             (Anthropic, "{", "malformed anthropic transcript: EOF"),
-            (Anthropic, "7", "malformed anthropic transcript: expected an object with \"messages\""),
+            (
+                Anthropic,
+                "7",
+                "malformed anthropic transcript: expected an object with \"messages\"",
+            ),
             (Anthropic, r#"{"messages":{}}"#, "messages: expected an array, got an object"),
             (
                 Anthropic,
@@ -674,7 +744,11 @@ tool: ok"#,
 {"role":"user","content":[{"type":"text","text":"b"},{"type":"audio"}]}]}"#,
                 r#"malformed anthropic transcript: messages[1].content[1]: unknown block type "audio""#,
             ),
-            (Anthropic, r#"[{"role":"system","content":"x"}]"#, r#"[0].role: unknown role "system""#),
+            (
+                Anthropic,
+                r#"[{"role":"system","content":"x"}]"#,
+                r#"[0].role: unknown role "system""#,
+            ),
             (
                 Anthropic,
                 r#"[{"role":"assistant","content":[{"type":"tool_use","input":{}}]}]"#,
@@ -695,7 +769,11 @@ tool: ok"#,
                 r#"{"messages":[{"role":"robot","content":"x"}]}"#,
                 r#"openai transcript: messages[0].role: unknown role "robot""#,
             ),
-            (OpenAi, r#"{"messages":[{"role":7}]}"#, "messages[0].role: expected a string, got a number"),
+            (
+                OpenAi,
+                r#"{"messages":[{"role":7}]}"#,
+                "messages[0].role: expected a string, got a number",
+            ),
             (
                 OpenAi,
                 r#"{"messages":[{"role":"user","content":42}]}"#,
@@ -711,9 +789,17 @@ tool: ok"#,
                 r#"[{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":{"a":1}}}]}]"#,
                 "[0].tool_calls[0].function.arguments: expected a string of JSON",
             ),
-            (OpenAi, r#"[{"role":"assistant","tool_calls":[{"id":"c"}]}]"#, "[0].tool_calls[0].function: missing"),
+            (
+                OpenAi,
+                r#"[{"role":"assistant","tool_calls":[{"id":"c"}]}]"#,
+                "[0].tool_calls[0].function: missing",
+            ),
             (OpenAi, r#"{"system":"x","messages":[]}"#, "openai transcript: system:"),
-            (Reverie, r#"{"id":"s 1","agent_id":"a","started_at":0,"messages":[]}"#, "malformed reverie session"),
+            (
+                Reverie,
+                r#"{"id":"s 1","agent_id":"a","started_at":0,"messages":[]}"#,
+                "malformed reverie session",
+            ),
             (
                 Reverie,
                 r#"{"id":"s","agent_id":"a","started_at":9,"ended_at":1,"messages":[]}"#,
@@ -725,7 +811,8 @@ tool: ok"#,
         }
         let backwards = SessionMeta { ended_at: Some(Timestamp(1)), ..meta() };
         assert!(matches!(import_session(OpenAi, "[]", backwards), Err(Error::Invalid { .. })));
-        let oversize = format!(r#"[{{"role":"tool","content":"{}"}}]"#, "x".repeat(MAX_MESSAGE_BYTES + 1));
+        let oversize =
+            format!(r#"[{{"role":"tool","content":"{}"}}]"#, "x".repeat(MAX_MESSAGE_BYTES + 1));
         check_err(OpenAi, &oversize, "invalid `sessions[s1].messages[0].content`");
     }
 
@@ -756,7 +843,9 @@ tool: ok"#,
         for (input, expected) in cases {
             match (detect_format(input), expected) {
                 (Ok(format), Ok(expected)) => assert_eq!(format, expected, "{input}"),
-                (Err(e), Err(expected)) => assert!(e.to_string().contains(expected), "{input}\n -> {e}"),
+                (Err(e), Err(expected)) => {
+                    assert!(e.to_string().contains(expected), "{input}\n -> {e}")
+                }
                 (got, expected) => panic!("{input}\n -> {got:?}, expected {expected:?}"),
             }
         }
@@ -790,18 +879,27 @@ tool: ok"#,
             format!(r#"{{"id":"s","agent_id":"a","started_at":"{two_mb}","messages":[]}}"#),
         ];
         for input in &inputs {
-            let results = [Reverie, Anthropic, OpenAi].map(|format| import_session(format, input, meta()).map(|_| ()));
+            let results = [Reverie, Anthropic, OpenAi]
+                .map(|format| import_session(format, input, meta()).map(|_| ()));
             for result in results.into_iter().chain([detect_format(input).map(|_| ())]) {
                 if let Err(e) = result {
-                    assert!(e.to_string().len() < 1_000, "unbounded error: {}", shorten(&e.to_string(), 200));
+                    assert!(
+                        e.to_string().len() < 1_000,
+                        "unbounded error: {}",
+                        shorten(&e.to_string(), 200)
+                    );
                 }
             }
         }
         let too_long = format!(r#"[{{"role":"user","content":"{two_mb}"}}]"#);
         assert!(matches!(import_session(OpenAi, &too_long, meta()), Err(Error::Invalid { .. })));
         // Shortened errors keep serde's position at the end.
-        let huge_time = format!(r#"{{"id":"s","agent_id":"a","started_at":"{two_mb}","messages":[]}}"#);
+        let huge_time =
+            format!(r#"{{"id":"s","agent_id":"a","started_at":"{two_mb}","messages":[]}}"#);
         let error = import_session(Reverie, &huge_time, meta()).unwrap_err().to_string();
-        assert!(error.contains("xxx … xxx") && error.contains("expected i64 at line 1 column"), "{error}");
+        assert!(
+            error.contains("xxx … xxx") && error.contains("expected i64 at line 1 column"),
+            "{error}"
+        );
     }
 }

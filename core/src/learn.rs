@@ -59,8 +59,18 @@ const EPHEMERAL: &[&str] = &[
     "week",
     "weekend",
 ];
-const DISCOURSE: &[&str] =
-    &["actually", "also", "oh", "btw", "fyi", "by the way", "just so you know", "well", "ok", "okay"];
+const DISCOURSE: &[&str] = &[
+    "actually",
+    "also",
+    "oh",
+    "btw",
+    "fyi",
+    "by the way",
+    "just so you know",
+    "well",
+    "ok",
+    "okay",
+];
 /// First-person verbs that state lasting facts, with their third-person form.
 const FIRST_PERSON_VERBS: &[(&str, &str)] = &[
     ("live", "lives"),
@@ -115,8 +125,10 @@ const PERSONAL_WORDS: &[&str] = &[
     "yourself",
 ];
 /// Where a sentence may be cut and still leave a whole clause before it.
-const CLAUSE_BREAKS: &[&str] = &["; ", " – ", " — ", " - ", ", but ", ", and ", ", so ", ", which ", ", because "];
-const IDENTITY_WORDS: &[&str] = &["a", "an", "allergic", "vegetarian", "vegan", "based", "from", "originally"];
+const CLAUSE_BREAKS: &[&str] =
+    &["; ", " – ", " — ", " - ", ", but ", ", and ", ", so ", ", which ", ", because "];
+const IDENTITY_WORDS: &[&str] =
+    &["a", "an", "allergic", "vegetarian", "vegan", "based", "from", "originally"];
 const CORRECTION_CUES: &[&str] = &[
     "no ",
     "no,",
@@ -137,8 +149,17 @@ const CORRECTION_CUES: &[&str] = &[
     "not what i asked",
     "again, ",
 ];
-const FAILURE_CUES: &[&str] =
-    &["error", "failed", "failure", "exception", "timed out", "timeout", "not found", "permission denied", "traceback"];
+const FAILURE_CUES: &[&str] = &[
+    "error",
+    "failed",
+    "failure",
+    "exception",
+    "timed out",
+    "timeout",
+    "not found",
+    "permission denied",
+    "traceback",
+];
 const PREFERENCE_CUES: &[&str] =
     &["i prefer", "please use", "please always", "always use", "i'd rather", "i would rather"];
 /// Longest sentence kept as a statement or observation, in bytes.
@@ -154,7 +175,12 @@ pub fn statements(sessions: &[Session]) -> Vec<Statement> {
             }
             for sentence in sentences(&message.content) {
                 if let Some((text, kind, retraction)) = third_person(sentence) {
-                    out.push(Statement { text, kind, retraction, said: said(session, index, sentence) });
+                    out.push(Statement {
+                        text,
+                        kind,
+                        retraction,
+                        said: said(session, index, sentence),
+                    });
                 }
             }
         }
@@ -173,9 +199,15 @@ pub fn observations(sessions: &[Session]) -> Vec<Observation> {
                 }
                 let lower = sentence.to_lowercase();
                 let kind = match message.role {
-                    Role::User if CORRECTION_CUES.iter().any(|c| lower.starts_with(c)) => ObservationKind::Correction,
-                    Role::User if PREFERENCE_CUES.iter().any(|c| lower.contains(c)) => ObservationKind::Preference,
-                    Role::Tool if FAILURE_CUES.iter().any(|c| lower.contains(c)) => ObservationKind::ToolFailure,
+                    Role::User if CORRECTION_CUES.iter().any(|c| lower.starts_with(c)) => {
+                        ObservationKind::Correction
+                    }
+                    Role::User if PREFERENCE_CUES.iter().any(|c| lower.contains(c)) => {
+                        ObservationKind::Preference
+                    }
+                    Role::Tool if FAILURE_CUES.iter().any(|c| lower.contains(c)) => {
+                        ObservationKind::ToolFailure
+                    }
                     _ => continue,
                 };
                 out.push(Observation { kind, said: said(session, index, sentence) });
@@ -209,7 +241,9 @@ fn third_person(sentence: &str) -> Option<(String, EntryKind, bool)> {
     let mut rest = sentence.trim().trim_end_matches(['.', '!']).trim();
     loop {
         let lower = rest.to_lowercase();
-        let Some(marker) = DISCOURSE.iter().find(|d| lower.starts_with(*d) && lower[d.len()..].starts_with([',', ' ']))
+        let Some(marker) = DISCOURSE
+            .iter()
+            .find(|d| lower.starts_with(*d) && lower[d.len()..].starts_with([',', ' ']))
         else {
             break;
         };
@@ -288,7 +322,9 @@ fn conjugate_object<'a>(verb: &str, object: &'a str) -> std::borrow::Cow<'a, str
         let mut parts = object.splitn(2, ' ');
         let v = parts.next().unwrap_or("");
         let rest = parts.next().unwrap_or("");
-        if let Some((_, third)) = FIRST_PERSON_VERBS.iter().find(|(base, _)| base.eq_ignore_ascii_case(v)) {
+        if let Some((_, third)) =
+            FIRST_PERSON_VERBS.iter().find(|(base, _)| base.eq_ignore_ascii_case(v))
+        {
             return format!("{third} {rest}").trim_end().to_string().into();
         }
     }
@@ -330,7 +366,10 @@ mod tests {
             "My neighbors were interested in yoga, so I hosted a class.",
             Some("User's neighbors were interested in yoga."),
         );
-        check("I love all dances, but contemporary is my top pick.", Some("User loves all dances."));
+        check(
+            "I love all dances, but contemporary is my top pick.",
+            Some("User loves all dances."),
+        );
         check(
             "I started playing guitar five years ago; it's a way to express myself.",
             Some("User started playing guitar five years ago."),
@@ -343,7 +382,10 @@ mod tests {
         check("My café is Ça Va – we go there a lot.", Some("User's café is Ça Va."));
         // "US" and a title are not the speaker or the listener.
         check("I live in the US.", Some("User lives in the US."));
-        check("My favorite song is Someone Like You.", Some("User's favorite song is Someone Like You."));
+        check(
+            "My favorite song is Someone Like You.",
+            Some("User's favorite song is Someone Like You."),
+        );
         check("I like Rust and Go, but I’ll learn Zig.", Some("User likes Rust and Go."));
     }
 

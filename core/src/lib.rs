@@ -35,7 +35,9 @@ pub mod text;
 
 pub use entry::{EntryKind, Id, MemoryEntry, MessageRef, Provenance, Status, Timestamp, Trust};
 pub use error::{Error, Result};
-pub use proposal::{Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, Proposal, RiskFlag, RiskKind};
+pub use proposal::{
+    Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, Proposal, RiskFlag, RiskKind,
+};
 pub use session::{Message, Role, Session};
 pub use store::{MemoryStore, Scope};
 

@@ -105,11 +105,20 @@ pub struct Comparison {
 
 /// Compares every metric present in either window. Sessions without a
 /// metric, and non-finite values, are left out of that metric.
-pub fn compare(baseline: &[SessionMetrics], candidate: &[SessionMetrics], config: &CompareConfig) -> Comparison {
-    let names: BTreeSet<&String> = baseline.iter().chain(candidate).flat_map(|s| s.values.keys()).collect();
+pub fn compare(
+    baseline: &[SessionMetrics],
+    candidate: &[SessionMetrics],
+    config: &CompareConfig,
+) -> Comparison {
+    let names: BTreeSet<&String> =
+        baseline.iter().chain(candidate).flat_map(|s| s.values.keys()).collect();
     let metrics: Vec<MetricComparison> =
         names.into_iter().map(|m| compare_metric(m, baseline, candidate, config)).collect();
-    let regressions = metrics.iter().filter(|m| m.verdict == Verdict::Regressed).map(|m| m.metric.clone()).collect();
+    let regressions = metrics
+        .iter()
+        .filter(|m| m.verdict == Verdict::Regressed)
+        .map(|m| m.metric.clone())
+        .collect();
     Comparison { metrics, regressions }
 }
 
@@ -118,7 +127,9 @@ pub fn compare(baseline: &[SessionMetrics], candidate: &[SessionMetrics], config
 fn values(window: &[SessionMetrics], metric: &str) -> Vec<f64> {
     let mut v: Vec<(&str, f64)> = window
         .iter()
-        .filter_map(|s| s.values.get(metric).filter(|x| x.is_finite()).map(|&x| (s.session_id.as_str(), x)))
+        .filter_map(|s| {
+            s.values.get(metric).filter(|x| x.is_finite()).map(|&x| (s.session_id.as_str(), x))
+        })
         .collect();
     v.sort_by(|a, b| a.0.cmp(b.0).then(a.1.total_cmp(&b.1)));
     v.into_iter().map(|(_, x)| x).collect()
@@ -166,9 +177,11 @@ fn compare_metric(
     let (b, c) = (values(baseline, metric), values(candidate, metric));
     let (bm, cm) = (mean(&b), mean(&c));
     let difference = cm - bm;
-    let confidence = if config.confidence > 0.0 && config.confidence < 1.0 { config.confidence } else { 0.95 };
+    let confidence =
+        if config.confidence > 0.0 && config.confidence < 1.0 { config.confidence } else { 0.95 };
     let (ci_low, ci_high, effect_size, verdict, rule) = if b.len() < 2 || c.len() < 2 {
-        let rule = "insufficient data: each window needs at least 2 sessions with this metric".to_string();
+        let rule =
+            "insufficient data: each window needs at least 2 sessions with this metric".to_string();
         (difference, difference, 0.0, Verdict::InsufficientData, rule)
     } else {
         judge(metric, &b, &c, direction, confidence, config)
@@ -204,7 +217,9 @@ fn judge(
     // change another's interval.
     let mut rng = Rng::new(config.seed ^ crate::text::hash_str(metric));
     let resamples = config.resamples.clamp(1, 100_000) as usize;
-    let draw = |v: &[f64], rng: &mut Rng| (0..v.len()).map(|_| v[rng.below(v.len())]).sum::<f64>() / v.len() as f64;
+    let draw = |v: &[f64], rng: &mut Rng| {
+        (0..v.len()).map(|_| v[rng.below(v.len())]).sum::<f64>() / v.len() as f64
+    };
     let mut diffs: Vec<f64> = (0..resamples)
         .map(|_| {
             let db = draw(b, &mut rng);
@@ -249,14 +264,20 @@ mod tests {
             .map(|i| SessionMetrics {
                 session_id: format!("{prefix}{i:03}"),
                 at: i as i64,
-                values: BTreeMap::from([(metric.to_string(), centre + ((i * 7) % 5) as f64 * 0.01 - 0.02)]),
+                values: BTreeMap::from([(
+                    metric.to_string(),
+                    centre + ((i * 7) % 5) as f64 * 0.01 - 0.02,
+                )]),
             })
             .collect()
     }
 
     fn verdict(metric: &str, before: f64, after: f64) -> Verdict {
-        let c =
-            compare(&window("b", metric, before, 30), &window("c", metric, after, 30), &CompareConfig::recommended(7));
+        let c = compare(
+            &window("b", metric, before, 30),
+            &window("c", metric, after, 30),
+            &CompareConfig::recommended(7),
+        );
         c.metrics[0].verdict
     }
 
@@ -310,7 +331,11 @@ mod tests {
             at: 0,
             values: BTreeMap::from([("latency".into(), f64::INFINITY)]),
         });
-        let two = compare(&b, &c, &CompareConfig { resamples: 0, confidence: 7.0, ..CompareConfig::recommended(1) });
+        let two = compare(
+            &b,
+            &c,
+            &CompareConfig { resamples: 0, confidence: 7.0, ..CompareConfig::recommended(1) },
+        );
         assert_eq!(
             two.metrics.iter().map(|m| (m.metric.as_str(), m.baseline_n)).collect::<Vec<_>>(),
             vec![("latency", 0), ("task_completion_rate", 0)]
@@ -321,7 +346,8 @@ mod tests {
     fn custom_directions_override_the_default() {
         let mut config = CompareConfig::recommended(5);
         config.directions.insert("cost_usd".into(), Direction::LowerIsBetter);
-        let c = compare(&window("b", "cost_usd", 1.0, 20), &window("c", "cost_usd", 2.0, 20), &config);
+        let c =
+            compare(&window("b", "cost_usd", 1.0, 20), &window("c", "cost_usd", 2.0, 20), &config);
         assert_eq!(c.metrics[0].verdict, Verdict::Regressed);
     }
 }

@@ -163,7 +163,8 @@ pub(crate) fn change_id(n: usize) -> Id {
     let mut rest = &mut buffer[..];
     write!(rest, "c{n:04}").expect("a usize has at most 20 digits");
     let len = SPACE - rest.len();
-    Id::new(std::str::from_utf8(&buffer[..len]).expect("digits are UTF-8")).expect("change numbers make valid ids")
+    Id::new(std::str::from_utf8(&buffer[..len]).expect("digits are UTF-8"))
+        .expect("change numbers make valid ids")
 }
 
 impl Proposal {
@@ -218,19 +219,26 @@ impl FromStr for Fingerprint {
         let hex = s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
         match u64::from_str_radix(s, 16) {
             Ok(hash) if hex => Ok(Fingerprint(hash)),
-            _ => Err(Error::invalid("fingerprint", format!("must be sixteen hex digits, got `{s}`"))),
+            _ => {
+                Err(Error::invalid("fingerprint", format!("must be sixteen hex digits, got `{s}`")))
+            }
         }
     }
 }
 
 impl Serialize for Fingerprint {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
         serializer.collect_str(self)
     }
 }
 
 impl<'de> Deserialize<'de> for Fingerprint {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
         String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
     }
 }
@@ -294,7 +302,12 @@ mod tests {
 
     #[test]
     fn fingerprints_are_sixteen_hex_digits_both_ways() {
-        let entry = MemoryEntry::new(Id::new("m1").unwrap(), "User prefers tabs", EntryKind::Preference, Timestamp(0));
+        let entry = MemoryEntry::new(
+            Id::new("m1").unwrap(),
+            "User prefers tabs",
+            EntryKind::Preference,
+            Timestamp(0),
+        );
         let fp = Fingerprint::of(&entry);
         let json = serde_json::to_string(&fp).unwrap();
         assert_eq!(json.len(), 18, "quoted sixteen digits: {json}");
@@ -303,7 +316,10 @@ mod tests {
         edited.text.push('.');
         assert_ne!(Fingerprint::of(&edited), fp);
         for bad in ["", "12", "+123456789abcdef", "0123456789abcdeg", "0123456789abcdef0"] {
-            assert!(matches!(bad.parse::<Fingerprint>(), Err(Error::Invalid { .. })), "`{bad}` is not a fingerprint");
+            assert!(
+                matches!(bad.parse::<Fingerprint>(), Err(Error::Invalid { .. })),
+                "`{bad}` is not a fingerprint"
+            );
         }
         assert!(serde_json::from_str::<Fingerprint>("\"xyz\"").is_err());
         assert!(serde_json::from_str::<Fingerprint>("7").is_err());

@@ -29,7 +29,11 @@ pub(crate) fn radix_sort_bits(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, from:
     // Every slot is written before it is read; only new length is zeroed.
     scratch.truncate(n);
     scratch.resize(n, 0);
-    let top = if n < IN_CACHE { 0 } else { (usize::BITS - (n / PARTITION).leading_zeros()).min(bits).min(MAX_DIGIT) };
+    let top = if n < IN_CACHE {
+        0
+    } else {
+        (usize::BITS - (n / PARTITION).leading_zeros()).min(bits).min(MAX_DIGIT)
+    };
     let mut counts = Vec::new();
     if top == 0 {
         sort_partition(keys, scratch, from, bits, &mut counts);
@@ -57,7 +61,13 @@ pub(crate) fn radix_sort_bits(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, from:
     // buffer each partition is sorted through.
     let mut start = 0;
     for end in ends {
-        sort_partition(&mut scratch[start..end], &mut keys[start..end], from, bits - top, &mut counts);
+        sort_partition(
+            &mut scratch[start..end],
+            &mut keys[start..end],
+            from,
+            bits - top,
+            &mut counts,
+        );
         start = end;
     }
     std::mem::swap(keys, scratch);
@@ -68,7 +78,13 @@ const MAX_DIGIT: u32 = 10;
 
 /// Sorts `keys` (see `radix_sort_bits`) through `buffer`, of the same
 /// length, in passes of at most `MAX_DIGIT` bits.
-fn sort_partition(keys: &mut [u64], buffer: &mut [u64], from: u32, bits: u32, counts: &mut Vec<[u32; 1 << MAX_DIGIT]>) {
+fn sort_partition(
+    keys: &mut [u64],
+    buffer: &mut [u64],
+    from: u32,
+    bits: u32,
+    counts: &mut Vec<[u32; 1 << MAX_DIGIT]>,
+) {
     // Below this a comparison sort wins: its cost is not a table per pass.
     // Comparing whole keys orders equal sorted bits by the index below
     // them, as a stable sort would.
@@ -134,8 +150,9 @@ mod tests {
             (300_000, 24, 40, 1 << 40),
             (3_000, 0, 48, 1 << 48),
         ] {
-            let mut keys: Vec<u64> =
-                (0..n as u64).map(|i| (rng.below(range) as u64) << from | (i & INDEX_MASK)).collect();
+            let mut keys: Vec<u64> = (0..n as u64)
+                .map(|i| (rng.below(range) as u64) << from | (i & INDEX_MASK))
+                .collect();
             if from == 0 {
                 keys.iter_mut().for_each(|k| *k = rng.below(range) as u64);
             }

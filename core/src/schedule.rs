@@ -41,7 +41,9 @@ pub fn next_slot(schedule: Schedule, at: TimeOfDay, now: Timestamp) -> Option<Ti
     let latest = latest_slot(schedule, at, now)?;
     // Periods are at most 31 days long; step a day at a time past the
     // latest slot until a later slot appears.
-    (1..=32).filter_map(|d| latest_slot(schedule, at, Timestamp(latest.0 + d * DAY))).find(|s| *s > latest)
+    (1..=32)
+        .filter_map(|d| latest_slot(schedule, at, Timestamp(latest.0 + d * DAY)))
+        .find(|s| *s > latest)
 }
 
 /// The slot a pass is due for now, if any: the latest slot, when it is
@@ -122,11 +124,36 @@ mod tests {
             assert_eq!(next_slot(schedule, three(), now), Some(next), "{schedule:?} next");
         };
         // Wednesday 2026-11-25.
-        check(Schedule::Nightly, at(2026, 11, 25, 2, 59), at(2026, 11, 24, 3, 0), at(2026, 11, 25, 3, 0));
-        check(Schedule::Nightly, at(2026, 11, 25, 3, 0), at(2026, 11, 25, 3, 0), at(2026, 11, 26, 3, 0));
-        check(Schedule::Weekly, at(2026, 11, 25, 12, 0), at(2026, 11, 23, 3, 0), at(2026, 11, 30, 3, 0));
-        check(Schedule::Weekly, at(2026, 11, 23, 1, 0), at(2026, 11, 16, 3, 0), at(2026, 11, 23, 3, 0));
-        check(Schedule::Monthly, at(2026, 11, 25, 12, 0), at(2026, 11, 1, 3, 0), at(2026, 12, 1, 3, 0));
+        check(
+            Schedule::Nightly,
+            at(2026, 11, 25, 2, 59),
+            at(2026, 11, 24, 3, 0),
+            at(2026, 11, 25, 3, 0),
+        );
+        check(
+            Schedule::Nightly,
+            at(2026, 11, 25, 3, 0),
+            at(2026, 11, 25, 3, 0),
+            at(2026, 11, 26, 3, 0),
+        );
+        check(
+            Schedule::Weekly,
+            at(2026, 11, 25, 12, 0),
+            at(2026, 11, 23, 3, 0),
+            at(2026, 11, 30, 3, 0),
+        );
+        check(
+            Schedule::Weekly,
+            at(2026, 11, 23, 1, 0),
+            at(2026, 11, 16, 3, 0),
+            at(2026, 11, 23, 3, 0),
+        );
+        check(
+            Schedule::Monthly,
+            at(2026, 11, 25, 12, 0),
+            at(2026, 11, 1, 3, 0),
+            at(2026, 12, 1, 3, 0),
+        );
         check(Schedule::Monthly, at(2026, 3, 1, 2, 0), at(2026, 2, 1, 3, 0), at(2026, 3, 1, 3, 0));
         check(Schedule::Monthly, at(2027, 1, 1, 0, 0), at(2026, 12, 1, 3, 0), at(2027, 1, 1, 3, 0));
         assert_eq!(latest_slot(Schedule::OnDemand, three(), at(2026, 1, 1, 0, 0)), None);
@@ -137,7 +164,11 @@ mod tests {
     fn a_slot_is_due_once_and_not_before_the_schedule_existed() {
         let created = at(2026, 11, 25, 10, 0);
         let due = |last, now| due_slot(Schedule::Nightly, three(), last, created, now);
-        assert_eq!(due(None, at(2026, 11, 25, 23, 0)), None, "today's 03:00 was before the schedule");
+        assert_eq!(
+            due(None, at(2026, 11, 25, 23, 0)),
+            None,
+            "today's 03:00 was before the schedule"
+        );
         let slot = at(2026, 11, 26, 3, 0);
         assert_eq!(due(None, at(2026, 11, 26, 3, 4)), Some(slot));
         assert_eq!(due(Some(slot), at(2026, 11, 26, 9, 0)), None, "already ran for this slot");

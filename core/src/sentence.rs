@@ -9,10 +9,11 @@
 /// Words whose period does not end a sentence, without that period,
 /// compared ignoring case: titles, common abbreviations and months.
 const ABBREVIATIONS: &[&str] = &[
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "ft", "vs", "etc", "e.g", "i.e", "a.m", "p.m", "u.s",
-    "u.k", "u.n", "e.u", "inc", "ltd", "co", "corp", "no", "nos", "approx", "dept", "est", "fig", "vol", "al", "cf",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "gen", "gov", "sen", "rep",
-    "rev", "hon", "lt", "col", "capt", "sgt", "ave", "blvd", "rd", "mgr", "min", "max", "ed", "eds",
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "ft", "vs", "etc", "e.g", "i.e",
+    "a.m", "p.m", "u.s", "u.k", "u.n", "e.u", "inc", "ltd", "co", "corp", "no", "nos", "approx",
+    "dept", "est", "fig", "vol", "al", "cf", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
+    "sep", "sept", "oct", "nov", "dec", "gen", "gov", "sen", "rep", "rev", "hon", "lt", "col",
+    "capt", "sgt", "ave", "blvd", "rd", "mgr", "min", "max", "ed", "eds",
 ];
 
 /// Where the sentence ends if the mark (`.`, `!` or `?`) at byte `i` of
@@ -33,7 +34,11 @@ fn sentence_end(text: &str, i: usize) -> Option<usize> {
         return (!after.trim_start().chars().next().is_some_and(char::is_lowercase)).then_some(end);
     }
     let before = &text[..i];
-    let start = before.char_indices().rev().find(|&(_, c)| c.is_whitespace()).map_or(0, |(k, c)| k + c.len_utf8());
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| c.is_whitespace())
+        .map_or(0, |(k, c)| k + c.len_utf8());
     let word = before[start..].trim_start_matches(|c: char| !c.is_alphanumeric());
     let mut letters = word.chars();
     let initial = letters.next().is_some_and(char::is_alphabetic) && letters.next().is_none();
@@ -137,7 +142,11 @@ fn is_function_word(word: &str) -> bool {
 
 /// Whether `result` keeps every fact (`facts`) of each of `sources`, word
 /// for word (a name's ASCII case aside: "VS Code" is kept by "vs code").
-pub fn keeps_facts<'a>(sources: impl IntoIterator<Item = &'a str>, result: &str, openers: bool) -> bool {
+pub fn keeps_facts<'a>(
+    sources: impl IntoIterator<Item = &'a str>,
+    result: &str,
+    openers: bool,
+) -> bool {
     // A text keeps its own facts; merges mostly keep one of their texts.
     let mut words: Option<smallvec::SmallVec<[&str; 32]>> = None;
     sources.into_iter().filter(|s| *s != result).all(|s| {
@@ -177,11 +186,17 @@ mod tests {
             "Shares rose 4 cents, to $16.96. Volume was light.",
             &["Shares rose 4 cents, to $16.96.", "Volume was light."],
         );
-        check("The index closed at 1,520.15 after 91.0 points.", &["The index closed at 1,520.15 after 91.0 points."]);
+        check(
+            "The index closed at 1,520.15 after 91.0 points.",
+            &["The index closed at 1,520.15 after 91.0 points."],
+        );
         check("Version 2.0 ships; v1.2.3 is retired.", &["Version 2.0 ships; v1.2.3 is retired."]);
         check("Dr. Smith moved to the U.S. in May.", &["Dr. Smith moved to the U.S. in May."]);
         check("The call is at 4 p.m. on Friday.", &["The call is at 4 p.m. on Friday."]);
-        check("Books by J. K. Rowling, e.g. Harry Potter.", &["Books by J. K. Rowling, e.g. Harry Potter."]);
+        check(
+            "Books by J. K. Rowling, e.g. Harry Potter.",
+            &["Books by J. K. Rowling, e.g. Harry Potter."],
+        );
         check(
             "Docs at https://example.com/a.b?c=d. Read them.",
             &["Docs at https://example.com/a.b?c=d.", "Read them."],
@@ -192,14 +207,24 @@ mod tests {
 
     #[test]
     fn facts_are_numbers_and_names_as_written() {
-        assert_eq!(facts("Shares of PeopleSoft rose to $16.96.", true), ["Shares", "PeopleSoft", "16.96"]);
+        assert_eq!(
+            facts("Shares of PeopleSoft rose to $16.96.", true),
+            ["Shares", "PeopleSoft", "16.96"]
+        );
         assert_eq!(facts("Shares of PeopleSoft rose to $16.96.", false), ["PeopleSoft", "16.96"]);
         assert_eq!(facts("Alice left. The man stayed.", true), ["Alice"]);
         assert_eq!(facts("The man is erasing a board. I agree.", true), Vec::<&str>::new());
         assert!(keeps_facts(["Rose to $16.96.", "Bob left."], "Rose to $16.96. Bob left.", true));
-        assert!(!keeps_facts(["Rose to $16.96."], "Rose to $16. 96.", false), "a number split in two is lost");
+        assert!(
+            !keeps_facts(["Rose to $16.96."], "Rose to $16. 96.", false),
+            "a number split in two is lost"
+        );
         assert!(!keeps_facts(["Call Alice at 10:30."], "Call Bob at 10:30.", false));
         assert!(!keeps_facts(["It scored 91.0."], "It scored 91.", false));
-        assert!(keeps_facts(["Prefers dark mode in VS Code."], "prefers dark mode in vs code", true));
+        assert!(keeps_facts(
+            ["Prefers dark mode in VS Code."],
+            "prefers dark mode in vs code",
+            true
+        ));
     }
 }

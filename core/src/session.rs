@@ -59,7 +59,10 @@ impl Session {
     pub fn validate(&self) -> Result<()> {
         if let Some(end) = self.ended_at {
             if end < self.started_at {
-                return Err(Error::invalid(format!("sessions[{}].ended_at", self.id), "is before started_at"));
+                return Err(Error::invalid(
+                    format!("sessions[{}].ended_at", self.id),
+                    "is before started_at",
+                ));
             }
         }
         for (i, m) in self.messages.iter().enumerate() {

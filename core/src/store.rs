@@ -37,8 +37,8 @@ pub struct MemoryStore {
 impl MemoryStore {
     /// Parses and validates a store from JSON.
     pub fn from_json(json: &str) -> Result<Self> {
-        let store: MemoryStore =
-            serde_json::from_str(json).map_err(|e| Error::Json { what: "memory store", message: e.to_string() })?;
+        let store: MemoryStore = serde_json::from_str(json)
+            .map_err(|e| Error::Json { what: "memory store", message: e.to_string() })?;
         store.validate()?;
         Ok(store)
     }
@@ -55,7 +55,10 @@ impl MemoryStore {
     /// they are in id order; the answer says whether all of them were (if
     /// not, the caller sorts and reads them itself). On an error some
     /// entries may have been visited.
-    pub(crate) fn validate_visiting<'s>(&'s self, mut visit: impl FnMut(&'s MemoryEntry)) -> Result<bool> {
+    pub(crate) fn validate_visiting<'s>(
+        &'s self,
+        mut visit: impl FnMut(&'s MemoryEntry),
+    ) -> Result<bool> {
         // Stores are usually kept in id order: then ids are unique when each
         // is greater than the one before, and references resolve by binary
         // search, with no hash set of a million ids.
@@ -67,13 +70,14 @@ impl MemoryStore {
             if sorted && entry.is_active() {
                 visit(entry);
             }
-            points_elsewhere =
-                points_elsewhere || matches!(entry.status, Status::Superseded { .. } | Status::Merged { .. });
+            points_elsewhere = points_elsewhere
+                || matches!(entry.status, Status::Superseded { .. } | Status::Merged { .. });
         }
         let ids: FxHashSet<&Id> = if sorted {
             FxHashSet::default()
         } else {
-            let mut ids = FxHashSet::with_capacity_and_hasher(self.entries.len(), Default::default());
+            let mut ids =
+                FxHashSet::with_capacity_and_hasher(self.entries.len(), Default::default());
             for entry in &self.entries {
                 if !ids.insert(&entry.id) {
                     return Err(Error::DuplicateId { kind: "entry", id: entry.id.to_string() });
@@ -92,8 +96,8 @@ impl MemoryStore {
             }
         };
         for entry in &self.entries {
-            if let Status::Superseded { superseded_by: target, .. } | Status::Merged { merged_into: target } =
-                &entry.status
+            if let Status::Superseded { superseded_by: target, .. }
+            | Status::Merged { merged_into: target } = &entry.status
             {
                 if !exists(target) {
                     return Err(Error::UnknownId { kind: "entry", id: target.to_string() });

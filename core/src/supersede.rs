@@ -22,7 +22,20 @@ fn exclusive_slot(verb: &str, next: Option<&&str>) -> Option<&'static str> {
 
 /// Words before a subject that are not the subject.
 fn is_determiner(word: &str) -> bool {
-    matches!(word, "the" | "a" | "an" | "our" | "their" | "his" | "her" | "my" | "actually" | "now" | "currently")
+    matches!(
+        word,
+        "the"
+            | "a"
+            | "an"
+            | "our"
+            | "their"
+            | "his"
+            | "her"
+            | "my"
+            | "actually"
+            | "now"
+            | "currently"
+    )
 }
 
 fn is_preposition(word: &str) -> bool {
@@ -53,7 +66,9 @@ pub type ClaimRef<'a> = Claim<&'a [u64]>;
 impl<W> Claim<W> {
     pub fn subject(&self) -> u64 {
         match self {
-            Claim::Slot { subject, .. } | Claim::Switch { subject, .. } | Claim::Retract { subject, .. } => *subject,
+            Claim::Slot { subject, .. }
+            | Claim::Switch { subject, .. }
+            | Claim::Retract { subject, .. } => *subject,
         }
     }
 
@@ -61,15 +76,21 @@ impl<W> Claim<W> {
     /// value, what a retraction retracts.
     pub fn words(&self) -> &W {
         match self {
-            Claim::Slot { value: w, .. } | Claim::Switch { old: w, .. } | Claim::Retract { what: w, .. } => w,
+            Claim::Slot { value: w, .. }
+            | Claim::Switch { old: w, .. }
+            | Claim::Retract { what: w, .. } => w,
         }
     }
 
     /// The same claim with other words.
     pub fn with_words<V>(&self, words: V) -> Claim<V> {
         match *self {
-            Claim::Slot { subject, attribute, .. } => Claim::Slot { subject, attribute, value: words },
-            Claim::Switch { subject, attribute, .. } => Claim::Switch { subject, old: words, attribute },
+            Claim::Slot { subject, attribute, .. } => {
+                Claim::Slot { subject, attribute, value: words }
+            }
+            Claim::Switch { subject, attribute, .. } => {
+                Claim::Switch { subject, old: words, attribute }
+            }
             Claim::Retract { subject, .. } => Claim::Retract { subject, what: words },
         }
     }
@@ -82,8 +103,11 @@ impl Claim {
 }
 
 fn content(words: &[&str]) -> Words {
-    let mut v: Words =
-        words.iter().filter(|w| !is_stopword(w) && !is_preposition(w)).map(|w| hash_str(stem(w))).collect();
+    let mut v: Words = words
+        .iter()
+        .filter(|w| !is_stopword(w) && !is_preposition(w))
+        .map(|w| hash_str(stem(w)))
+        .collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -125,9 +149,15 @@ pub fn claim_of(explicit_subject: Option<&str>, normalized: &str) -> Option<Clai
     let mut qualifier = false;
     for (i, w) in words.iter().enumerate() {
         match *w {
-            "especially" | "mostly" | "particularly" | "mainly" | "chiefly" | "primarily" => qualifier = true,
-            "longer" if i > 0 && words[i - 1] == "no" && no_longer.is_none() => no_longer = Some(i - 1),
-            "switched" | "moved" | "changed" | "migrated" | "went" if switch.is_none() => switch = Some(i),
+            "especially" | "mostly" | "particularly" | "mainly" | "chiefly" | "primarily" => {
+                qualifier = true
+            }
+            "longer" if i > 0 && words[i - 1] == "no" && no_longer.is_none() => {
+                no_longer = Some(i - 1)
+            }
+            "switched" | "moved" | "changed" | "migrated" | "went" if switch.is_none() => {
+                switch = Some(i)
+            }
             "is" | "are" | "was" | "were" if copula.is_none() => copula = Some(i),
             _ => {}
         }
@@ -267,7 +297,8 @@ const ING_NOUNS: &[&str] = &[
 /// as far as its ending tells.
 fn is_participle(word: &str) -> bool {
     let n = word.len();
-    (n >= 5 && word.ends_with("ing") && !ING_NOUNS.contains(&word)) || (n >= 5 && word.ends_with("ed"))
+    (n >= 5 && word.ends_with("ing") && !ING_NOUNS.contains(&word))
+        || (n >= 5 && word.ends_with("ed"))
 }
 
 /// Verbs of taste whose object is a kind of thing with a favourite
@@ -311,7 +342,11 @@ fn is_qualifier(word: &str) -> bool {
 /// thing (many-valued: liking dogs excludes nothing) with a favourite
 /// among them (one at a time). The slot is the subject's favourite of that
 /// kind, its value what follows the qualifier.
-fn preference_claim(explicit_subject: Option<&str>, words: &[&str], negated: bool) -> Option<Claim> {
+fn preference_claim(
+    explicit_subject: Option<&str>,
+    words: &[&str],
+    negated: bool,
+) -> Option<Claim> {
     if negated {
         return None;
     }
@@ -323,7 +358,8 @@ fn preference_claim(explicit_subject: Option<&str>, words: &[&str], negated: boo
         return None;
     }
     let subject = subject_of(explicit_subject, &words[..v])?;
-    let attribute = kind.iter().fold(hash_str("favourite of"), |a, &w| a.wrapping_add(crate::text::mix(w)));
+    let attribute =
+        kind.iter().fold(hash_str("favourite of"), |a, &w| a.wrapping_add(crate::text::mix(w)));
     Some(Claim::Slot { subject, attribute, value })
 }
 
@@ -345,7 +381,8 @@ fn count_claim(explicit_subject: Option<&str>, words: &[&str], negated: bool) ->
         return None;
     }
     let subject = subject_of(explicit_subject, &words[..v])?;
-    let attribute = things.iter().fold(hash_str("count of"), |a, &w| a.wrapping_add(crate::text::mix(w)));
+    let attribute =
+        things.iter().fold(hash_str("count of"), |a, &w| a.wrapping_add(crate::text::mix(w)));
     let mut value = Words::new();
     value.push(hash_str(number));
     Some(Claim::Slot { subject, attribute, value })
@@ -358,13 +395,19 @@ pub fn answer_claim(text: &str) -> Option<Claim> {
     let q = text.find("? ")?;
     let (question, answer) = (&text[..q], text[q + 2..].trim());
     let answer = answer.trim_end_matches(['.', '!']);
-    if answer.is_empty() || answer.contains(['?', '!']) || !crate::sentence::is_single_sentence(answer) {
+    if answer.is_empty()
+        || answer.contains(['?', '!'])
+        || !crate::sentence::is_single_sentence(answer)
+    {
         return None;
     }
     let question = crate::text::normalize(question);
     let answer = crate::text::normalize(answer);
     let answer_words: Vec<&str> = answer.split_ascii_whitespace().collect();
-    if question.split_ascii_whitespace().count() < 3 || answer_words.is_empty() || answer_words.len() > 12 {
+    if question.split_ascii_whitespace().count() < 3
+        || answer_words.is_empty()
+        || answer_words.len() > 12
+    {
         return None;
     }
     // Every word of a short answer counts, "the" and "no" included.
@@ -414,8 +457,9 @@ pub struct Older<'a> {
 pub fn relation(newer: ClaimRef<'_>, older: &Older<'_>) -> Relation {
     let contains_all = |what: &[u64]| what.iter().all(|w| older.content.binary_search(w).is_ok());
     if let Claim::Retract { subject, what } = newer {
-        let retracts =
-            older.subject == Some(subject) && !matches!(older.claim, Some(Claim::Retract { .. })) && contains_all(what);
+        let retracts = older.subject == Some(subject)
+            && !matches!(older.claim, Some(Claim::Retract { .. }))
+            && contains_all(what);
         return if retracts { Relation::Retracts } else { Relation::Unrelated };
     }
     let Some(older_claim) = older.claim else { return Relation::Unrelated };
@@ -436,7 +480,9 @@ pub fn relation(newer: ClaimRef<'_>, older: &Older<'_>) -> Relation {
                 Relation::Unrelated
             }
         }
-        (Claim::Switch { subject: s1, old, .. }, Claim::Slot { subject: s2, value, .. }) if s1 == s2 => {
+        (Claim::Switch { subject: s1, old, .. }, Claim::Slot { subject: s2, value, .. })
+            if s1 == s2 =>
+        {
             if old.iter().any(|w| value.binary_search(w).is_ok()) {
                 Relation::Replaces
             } else {
@@ -533,11 +579,27 @@ mod tests {
             "Alice likes dogs, especially Labradors.",
             Relation::Unrelated,
         );
-        assert_eq!(claim_of(None, &normalize("Alice likes dogs")), None, "liking a kind names no favourite");
-        check_relation("Alice has 3 cats at home.", "Alice has 2 cats at home.", Relation::Replaces);
-        check_relation("Alice has 3 dogs at home.", "Alice has 2 cats at home.", Relation::Unrelated);
+        assert_eq!(
+            claim_of(None, &normalize("Alice likes dogs")),
+            None,
+            "liking a kind names no favourite"
+        );
+        check_relation(
+            "Alice has 3 cats at home.",
+            "Alice has 2 cats at home.",
+            Relation::Replaces,
+        );
+        check_relation(
+            "Alice has 3 dogs at home.",
+            "Alice has 2 cats at home.",
+            Relation::Unrelated,
+        );
         check_relation("Bob has 3 cats at home.", "Alice has 2 cats at home.", Relation::Unrelated);
-        assert_eq!(claim_of(None, &normalize("Two boys have 3 balls")), None, "a count is no subject");
+        assert_eq!(
+            claim_of(None, &normalize("Two boys have 3 balls")),
+            None,
+            "a count is no subject"
+        );
         check_relation("Alice works as a pilot.", "Alice works as a nurse.", Relation::Replaces);
     }
 
@@ -559,7 +621,11 @@ mod tests {
         let older = Older { claim: Some(other.borrowed()), subject: None, content: &[] };
         assert_eq!(relation(b.borrowed(), &older), Relation::Unrelated);
         assert_eq!(answer_claim("Why? Because."), None, "too short a question");
-        assert_eq!(answer_claim("Did it work? Yes. Then it broke."), None, "the answer is one sentence");
+        assert_eq!(
+            answer_claim("Did it work? Yes. Then it broke."),
+            None,
+            "the answer is one sentence"
+        );
         assert_eq!(answer_claim("The user likes tea."), None);
     }
 

@@ -9,8 +9,8 @@ pub use crate::rng::Rng;
 use crate::store::{MemoryStore, Scope};
 
 const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ren", "sa", "to", "vi", "dor", "el", "fu", "gan", "hi", "jo", "ku", "lan", "mor", "ne", "pa",
-    "qui", "ro", "sen", "ta", "ul", "ve", "wy", "xo", "ya", "zen",
+    "ka", "lo", "mi", "ren", "sa", "to", "vi", "dor", "el", "fu", "gan", "hi", "jo", "ku", "lan",
+    "mor", "ne", "pa", "qui", "ro", "sen", "ta", "ul", "ve", "wy", "xo", "ya", "zen",
 ];
 const ATTRIBUTES: &[&str] = &[
     "editor",
@@ -54,7 +54,8 @@ const ATTRIBUTES: &[&str] = &[
     "gym",
     "commute",
 ];
-const FILLERS: &[&str] = &["currently", "for now", "these days", "as of this quarter", "per the last review"];
+const FILLERS: &[&str] =
+    &["currently", "for now", "these days", "as of this quarter", "per the last review"];
 
 /// What the generator planted.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -121,7 +122,11 @@ pub fn generate(n: usize, seed: u64) -> Synthetic {
                 let text = if rng.chance(0.5) {
                     format!("{} {filler}", original.text.trim_end_matches('.'))
                 } else {
-                    original.text.replacen(" is ", " is set to ", 1).replacen(" mentioned ", " brought up ", 1)
+                    original.text.replacen(" is ", " is set to ", 1).replacen(
+                        " mentioned ",
+                        " brought up ",
+                        1,
+                    )
                 };
                 truth.duplicates.push((original.id.clone(), id.clone()));
                 touched.insert(facts[k].0);
@@ -136,7 +141,8 @@ pub fn generate(n: usize, seed: u64) -> Synthetic {
                 let text = if rng.chance(0.5) {
                     format!("{}'s {attribute} is {value}.", capitalized(&subject))
                 } else {
-                    let old_value = old.text.rsplit(" is ").next().unwrap_or("").trim_end_matches('.');
+                    let old_value =
+                        old.text.rsplit(" is ").next().unwrap_or("").trim_end_matches('.');
                     format!("{} switched from {old_value} to {value}.", capitalized(&subject))
                 };
                 truth.supersessions.push((old.id.clone(), id.clone()));

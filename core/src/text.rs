@@ -247,7 +247,8 @@ impl Span {
     /// Appends `new` to `words`; where it now lies, or `None` (and `words`
     /// unchanged) when that is past `u32::MAX` entries.
     pub fn append(words: &mut Vec<u64>, new: &[u64]) -> Option<Span> {
-        let span = Span { start: u32::try_from(words.len()).ok()?, len: u32::try_from(new.len()).ok()? };
+        let span =
+            Span { start: u32::try_from(words.len()).ok()?, len: u32::try_from(new.len()).ok()? };
         u32::try_from(words.len() + new.len()).ok()?;
         words.extend_from_slice(new);
         Some(span)
@@ -300,7 +301,8 @@ impl Features<Span> {
             }
         }
         words.truncate(kept);
-        let span = Span { start: u32::try_from(start).ok()?, len: u32::try_from(kept - start).ok()? };
+        let span =
+            Span { start: u32::try_from(start).ok()?, len: u32::try_from(kept - start).ok()? };
         Some(f.with_content(span))
     }
 }
@@ -420,11 +422,18 @@ mod tests {
 
     #[test]
     fn features_in_a_shared_array_match_features_held_inline() {
-        let texts = ["Not 3 of the 3 cats, not one!", "", "hi thanks", "the the the", "Alice's editor is vim 9.1"];
+        let texts = [
+            "Not 3 of the 3 cats, not one!",
+            "",
+            "hi thanks",
+            "the the the",
+            "Alice's editor is vim 9.1",
+        ];
         let mut words = vec![7];
         for text in texts {
             let owned = Features::of(text);
-            let shared = Features::append_normalized(&normalize(text), &mut words).expect("few words");
+            let shared =
+                Features::append_normalized(&normalize(text), &mut words).expect("few words");
             assert_eq!(&words[shared.content.range()], &owned.content[..], "{text:?}");
             assert_eq!(shared.with_content(()), owned.with_content(()), "{text:?}");
         }
@@ -433,7 +442,8 @@ mod tests {
 
     #[test]
     fn normalize_folds_case_punctuation_and_apostrophes() {
-        let check = |input: &str, expected: &str| assert_eq!(normalize(input), expected, "{input:?}");
+        let check =
+            |input: &str, expected: &str| assert_eq!(normalize(input), expected, "{input:?}");
         check("The user's  favourite editor is Vim!", "the users favourite editor is vim");
         check("  --Hello,\tWORLD--  ", "hello world");
         check("Ünïcode ÉTÉ", "ünïcode été");

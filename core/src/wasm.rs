@@ -16,7 +16,8 @@ use crate::session::Session;
 use crate::store::MemoryStore;
 
 fn parse<T: DeserializeOwned>(what: &'static str, json: &str) -> Result<T, JsError> {
-    serde_json::from_str(json).map_err(|e| JsError::new(&Error::Json { what, message: e.to_string() }.to_string()))
+    serde_json::from_str(json)
+        .map_err(|e| JsError::new(&Error::Json { what, message: e.to_string() }.to_string()))
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, JsError> {
@@ -69,10 +70,14 @@ impl SyntheticBench {
     #[wasm_bindgen(js_name = runPass)]
     pub fn run_pass(&self) -> Result<u32, JsError> {
         let history = ReviewHistory::default();
-        let input = PassInput { store: &self.store, sessions: &[], history: &history, embeddings: None };
+        let input =
+            PassInput { store: &self.store, sessions: &[], history: &history, embeddings: None };
         let n = self.store.entries.len() as i64;
         let id = Id::new("bench").map_err(|e| JsError::new(&e.to_string()))?;
-        let config = PassConfig::recommended(id, crate::entry::Timestamp(n * 60_000 + crate::entry::Timestamp::DAY));
+        let config = PassConfig::recommended(
+            id,
+            crate::entry::Timestamp(n * 60_000 + crate::entry::Timestamp::DAY),
+        );
         let out = run_pass(&input, &config).map_err(|e| JsError::new(&e.to_string()))?;
         Ok(out.proposal.changes.len() as u32)
     }
@@ -100,8 +105,14 @@ struct Applied<'a> {
 #[wasm_bindgen(js_name = applyReview)]
 pub fn apply_review_json(request: &str) -> Result<String, JsError> {
     let req: ApplyRequest = parse("apply request", request)?;
-    let out = crate::apply::apply(&req.store, &req.proposal, &req.review).map_err(|e| JsError::new(&e.to_string()))?;
-    to_json(&Applied { store: &out.store, events: &out.events, accepted: &out.accepted, rejected: &out.rejected })
+    let out = crate::apply::apply(&req.store, &req.proposal, &req.review)
+        .map_err(|e| JsError::new(&e.to_string()))?;
+    to_json(&Applied {
+        store: &out.store,
+        events: &out.events,
+        accepted: &out.accepted,
+        rejected: &out.rejected,
+    })
 }
 
 #[derive(Deserialize)]

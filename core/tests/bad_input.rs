@@ -5,7 +5,10 @@ use reverie_core::{Error, MemoryStore};
 fn check(json: &str, expected: &str) {
     match MemoryStore::from_json(json) {
         Ok(_) => panic!("accepted: {json}"),
-        Err(e) => assert!(e.to_string().contains(expected), "{json}\n -> {e}\n expected to contain {expected:?}"),
+        Err(e) => assert!(
+            e.to_string().contains(expected),
+            "{json}\n -> {e}\n expected to contain {expected:?}"
+        ),
     }
 }
 
@@ -19,14 +22,22 @@ fn store_with(entries: &str) -> String {
 fn malformed_and_invalid_stores_are_rejected_with_reasons() {
     check("{", "malformed memory store");
     check("[]", "malformed memory store");
-    check(&store_with(r#"[{"id":"m1","text":"   ","kind":"fact","created_at":0,"status":"active"}]"#), "is empty");
-    check(&store_with(r#"[{"id":"m 1","text":"x","kind":"fact","created_at":0,"status":"active"}]"#), "contains ` `");
+    check(
+        &store_with(r#"[{"id":"m1","text":"   ","kind":"fact","created_at":0,"status":"active"}]"#),
+        "is empty",
+    );
+    check(
+        &store_with(r#"[{"id":"m 1","text":"x","kind":"fact","created_at":0,"status":"active"}]"#),
+        "contains ` `",
+    );
     check(
         &store_with(r#"[{"id":"m1","text":"x","kind":"rumour","created_at":0,"status":"active"}]"#),
         "unknown variant `rumour`",
     );
     check(
-        &store_with(r#"[{"id":"m1","text":"x","kind":"fact","created_at":0,"status":"active","confidence":1.5}]"#),
+        &store_with(
+            r#"[{"id":"m1","text":"x","kind":"fact","created_at":0,"status":"active","confidence":1.5}]"#,
+        ),
         "outside 0..=1",
     );
     check(
@@ -37,12 +48,16 @@ fn malformed_and_invalid_stores_are_rejected_with_reasons() {
         "duplicate entry id `m1`",
     );
     check(
-        &store_with(r#"[{"id":"m1","text":"x","kind":"fact","created_at":0,"status":"merged","merged_into":"m9"}]"#),
+        &store_with(
+            r#"[{"id":"m1","text":"x","kind":"fact","created_at":0,"status":"merged","merged_into":"m9"}]"#,
+        ),
         "unknown entry id `m9`",
     );
     let huge = "x".repeat(reverie_core::entry::MAX_TEXT_BYTES + 1);
     check(
-        &store_with(&format!(r#"[{{"id":"m1","text":"{huge}","kind":"fact","created_at":0,"status":"active"}}]"#)),
+        &store_with(&format!(
+            r#"[{{"id":"m1","text":"{huge}","kind":"fact","created_at":0,"status":"active"}}]"#
+        )),
         "the limit is 16384",
     );
 }
@@ -65,7 +80,9 @@ fn junk_never_panics() {
         "\"\u{0}\"",
         &"[".repeat(10_000),
         r#"{"id":"","version":-1}"#,
-        &store_with(r#"[{"id":"m1","text":"\ud800","kind":"fact","created_at":0,"status":"active"}]"#),
+        &store_with(
+            r#"[{"id":"m1","text":"\ud800","kind":"fact","created_at":0,"status":"active"}]"#,
+        ),
     ];
     for input in inputs {
         assert!(MemoryStore::from_json(input).is_err(), "{input:.40}");

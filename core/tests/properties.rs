@@ -8,7 +8,9 @@ use reverie_core::apply::{apply, Review};
 use reverie_core::pass::{run_pass, PassConfig, PassInput};
 use reverie_core::review::ReviewHistory;
 use reverie_core::synth::{generate, Rng};
-use reverie_core::{EntryKind, EvidenceSource, Id, MemoryEntry, MemoryStore, Message, Role, Session, Timestamp};
+use reverie_core::{
+    EntryKind, EvidenceSource, Id, MemoryEntry, MemoryStore, Message, Role, Session, Timestamp,
+};
 
 const CASES: u64 = 60;
 
@@ -22,7 +24,8 @@ fn pass(store: &MemoryStore) -> reverie_core::pass::PassOutput {
 
 fn pass_with(store: &MemoryStore, sessions: &[Session]) -> reverie_core::pass::PassOutput {
     let history = ReviewHistory::default();
-    run_pass(&PassInput { store, sessions, history: &history, embeddings: None }, &config()).unwrap()
+    run_pass(&PassInput { store, sessions, history: &history, embeddings: None }, &config())
+        .unwrap()
 }
 
 fn shuffle<T>(items: &mut [T], seed: u64) {
@@ -52,14 +55,24 @@ fn sessions(count: usize, seed: u64) -> Vec<Session> {
         .map(|k| {
             let messages = (0..2 + rng.below(5))
                 .map(|_| match rng.below(8) {
-                    0 if rng.chance(0.5) => Message::new(Role::User, format!("I live in {}.", CITIES[rng.below(4)])),
+                    0 if rng.chance(0.5) => {
+                        Message::new(Role::User, format!("I live in {}.", CITIES[rng.below(4)]))
+                    }
                     0 => Message::new(Role::User, format!("I moved to {}.", CITIES[rng.below(4)])),
                     6 => Message::new(Role::User, "I use Slack for chat."),
                     7 => Message::new(Role::User, "I no longer use Slack."),
-                    1 => Message::new(Role::User, format!("My editor is {}.", EDITORS[rng.below(3)])),
+                    1 => {
+                        Message::new(Role::User, format!("My editor is {}.", EDITORS[rng.below(3)]))
+                    }
                     2 => Message::new(Role::User, "No, use tabs for indentation, not spaces."),
-                    3 => Message::new(Role::User, format!("I prefer {} for quick edits.", EDITORS[rng.below(3)])),
-                    4 => Message::new(Role::Tool, "Error: permission denied while writing the lockfile."),
+                    3 => Message::new(
+                        Role::User,
+                        format!("I prefer {} for quick edits.", EDITORS[rng.below(3)]),
+                    ),
+                    4 => Message::new(
+                        Role::Tool,
+                        "Error: permission denied while writing the lockfile.",
+                    ),
                     _ => Message::new(Role::Assistant, "Noted, I will keep that in mind."),
                 })
                 .collect();
@@ -99,7 +112,9 @@ fn proposals_do_not_depend_on_session_order() {
             .proposal
             .changes
             .iter()
-            .filter(|c| c.evidence.iter().any(|e| matches!(e.source, EvidenceSource::Message { .. })))
+            .filter(|c| {
+                c.evidence.iter().any(|e| matches!(e.source, EvidenceSource::Message { .. }))
+            })
             .count();
     }
     assert!(changes_from_sessions > 30, "{changes_from_sessions} changes cite sessions");
@@ -123,20 +138,24 @@ fn memory_keeps_only_the_last_value_the_user_stated() {
         }
         let mut sessions = sessions(3 + seed as usize % 9, seed);
         let out = pass_with(&store, &sessions);
-        let applied = apply(&store, &out.proposal, &Review::approve_all(&out.proposal, "u", Timestamp(0))).unwrap();
+        let applied =
+            apply(&store, &out.proposal, &Review::approve_all(&out.proposal, "u", Timestamp(0)))
+                .unwrap();
         sessions.sort_by_key(|s| s.started_at);
         // The last thing said with one of some prefixes, in time order,
         // with the prefix it was said with.
         let said = |prefixes: &[&str]| {
-            let mut said = sessions
-                .iter()
-                .flat_map(|s| &s.messages)
-                .filter_map(|m| prefixes.iter().find_map(|&p| Some((p.to_string(), m.content.strip_prefix(p)?))));
+            let mut said = sessions.iter().flat_map(|s| &s.messages).filter_map(|m| {
+                prefixes.iter().find_map(|&p| Some((p.to_string(), m.content.strip_prefix(p)?)))
+            });
             said.next_back().map(|(p, rest)| (p, rest.to_string()))
         };
         // What memory holds after any of some prefixes.
         let kept = |prefixes: &[&str]| -> Vec<String> {
-            let held = applied.store.active().filter_map(|e| prefixes.iter().find_map(|&p| e.text.strip_prefix(p)));
+            let held = applied
+                .store
+                .active()
+                .filter_map(|e| prefixes.iter().find_map(|&p| e.text.strip_prefix(p)));
             held.map(str::to_string).collect()
         };
         let editor = said(&["My editor is "]).map_or("Emacs.".into(), |(_, value)| value);
@@ -162,7 +181,10 @@ fn changes_reference_only_existing_active_entries_once() {
             for t in &c.targets {
                 assert!(ids.contains(t), "seed {seed}: {} targets unknown {t}", c.id);
                 assert!(touched.insert(t.clone()), "seed {seed}: {t} touched twice");
-                assert!(out.proposal.base_fingerprints.contains_key(t), "seed {seed}: no fingerprint for {t}");
+                assert!(
+                    out.proposal.base_fingerprints.contains_key(t),
+                    "seed {seed}: no fingerprint for {t}"
+                );
             }
         }
     }

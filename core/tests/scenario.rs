@@ -84,7 +84,9 @@ fn sessions() -> Vec<Session> {
 fn render(store: &MemoryStore, sessions: &[Session]) -> String {
     let history = ReviewHistory::default();
     let input = PassInput { store, sessions, history: &history, embeddings: None };
-    let out = run_pass(&input, &PassConfig::recommended(Id::new("p7").unwrap(), Timestamp(90 * DAY))).unwrap();
+    let out =
+        run_pass(&input, &PassConfig::recommended(Id::new("p7").unwrap(), Timestamp(90 * DAY)))
+            .unwrap();
     let mut lines = Vec::new();
     for c in &out.proposal.changes {
         let result = c.result.as_ref().map(|r| format!(" => {}", r.text)).unwrap_or_default();
@@ -122,11 +124,22 @@ fn applying_it_keeps_history() {
     let store = store();
     let sessions = sessions();
     let history = ReviewHistory::default();
-    let input = PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
-    let out = run_pass(&input, &PassConfig::recommended(Id::new("p7").unwrap(), Timestamp(90 * DAY))).unwrap();
-    let applied =
-        apply(&store, &out.proposal, &Review::approve_all(&out.proposal, "user:ana", Timestamp(91 * DAY))).unwrap();
+    let input =
+        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+    let out =
+        run_pass(&input, &PassConfig::recommended(Id::new("p7").unwrap(), Timestamp(90 * DAY)))
+            .unwrap();
+    let applied = apply(
+        &store,
+        &out.proposal,
+        &Review::approve_all(&out.proposal, "user:ana", Timestamp(91 * DAY)),
+    )
+    .unwrap();
     assert_eq!(applied.store.version, 13);
-    assert_eq!(applied.store.entries.len(), store.entries.len() + 4, "3 new entries and the successor from s3");
+    assert_eq!(
+        applied.store.entries.len(),
+        store.entries.len() + 4,
+        "3 new entries and the successor from s3"
+    );
     assert!(applied.store.entries.iter().all(|e| e.validate().is_ok()));
 }

@@ -52,9 +52,15 @@ pub fn AgentList() -> impl IntoView {
 #[component]
 fn AgentRow(agent: Agent) -> impl IntoView {
     let href = format!("#/agents/{}", agent.id);
-    let last =
-        agent.last_pass.as_ref().map_or("never".to_string(), |p| format!("{} · {}", p.status, utc(p.started_at)));
-    let schedule = if agent.enabled { format!("{} at {}", agent.schedule, agent.schedule_time) } else { "off".into() };
+    let last = agent
+        .last_pass
+        .as_ref()
+        .map_or("never".to_string(), |p| format!("{} · {}", p.status, utc(p.started_at)));
+    let schedule = if agent.enabled {
+        format!("{} at {}", agent.schedule, agent.schedule_time)
+    } else {
+        "off".into()
+    };
     view! {
         <tr data-testid="agent-row">
             <th scope="row"><a href=href>{agent.name.clone()}</a><br/><span class="muted mono">{agent.id.clone()}</span></th>
@@ -200,7 +206,9 @@ fn Settings(agent: Agent) -> impl IntoView {
         }
     });
     let error_for = move |field: &'static str| {
-        move || checked.with(|c| c.as_ref().err().filter(|(f, _)| *f == field).map(|(_, m)| m.clone()))
+        move || {
+            checked.with(|c| c.as_ref().err().filter(|(f, _)| *f == field).map(|(_, m)| m.clone()))
+        }
     };
     let format = RwSignal::new("yaml");
     let text = move || {
@@ -231,8 +239,9 @@ fn Settings(agent: Agent) -> impl IntoView {
         let _ = window().navigator().clipboard().write_text(&t);
     };
     let admin = session.is_admin();
-    let set =
-        move |f: fn(&mut Form, String)| move |ev: leptos::ev::Event| form.update(|x| f(x, event_target_value(&ev)));
+    let set = move |f: fn(&mut Form, String)| {
+        move |ev: leptos::ev::Event| form.update(|x| f(x, event_target_value(&ev)))
+    };
     view! {
         <section class="panel" aria-labelledby="settings-title">
             <h3 id="settings-title">"Dreaming"</h3>
@@ -349,8 +358,12 @@ fn DreamNow(agent: String, lists: RwSignal<u32>) -> impl IntoView {
                     break;
                 }
                 if let Ok(list) = api::latest_pass(&agent).await {
-                    let newest = list.passes.into_iter().next().filter(|p| p.started_at >= started - 5_000);
-                    if done.try_get_value() == Some(false) && newest.is_some() && pass.try_set(newest).is_some() {
+                    let newest =
+                        list.passes.into_iter().next().filter(|p| p.started_at >= started - 5_000);
+                    if done.try_get_value() == Some(false)
+                        && newest.is_some()
+                        && pass.try_set(newest).is_some()
+                    {
                         break;
                     }
                 }

@@ -101,13 +101,19 @@ pub enum Source {
 }
 
 /// Sends one request; the body text of a 2xx answer, or the error.
-pub async fn send(method: Method, path: &str, body: Option<(&str, &str)>) -> Result<String, ApiError> {
+pub async fn send(
+    method: Method,
+    path: &str,
+    body: Option<(&str, &str)>,
+) -> Result<String, ApiError> {
     let mut builder = RequestBuilder::new(path).method(method);
     if let Some(t) = token() {
         builder = builder.header("authorization", &format!("Bearer {t}"));
     }
     let request = match body {
-        Some((content_type, text)) => builder.header("content-type", content_type).body(text.to_string()),
+        Some((content_type, text)) => {
+            builder.header("content-type", content_type).body(text.to_string())
+        }
         None => builder.build(),
     }
     .map_err(|e| ApiError::Body(e.to_string()))?;
@@ -126,7 +132,8 @@ pub async fn send(method: Method, path: &str, body: Option<(&str, &str)>) -> Res
             return Err(ApiError::Network(e.to_string()));
         }
     };
-    let parsed: Value = if resp.ok() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+    let parsed: Value =
+        if resp.ok() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
     // A gateway's page instead of the service's own error: the service is
     // down behind it.
     let gateway = matches!(status, 502..=504) && parsed.get("error").is_none();
@@ -138,7 +145,10 @@ pub async fn send(method: Method, path: &str, body: Option<(&str, &str)>) -> Res
         return Err(ApiError::Network(format!("HTTP {status} from a gateway")));
     }
     let error = &parsed["error"];
-    let message = error["message"].as_str().map(str::to_string).unwrap_or_else(|| text.chars().take(200).collect());
+    let message = error["message"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| text.chars().take(200).collect());
     Err(ApiError::Status { status, message, details: error.clone() })
 }
 
@@ -198,7 +208,9 @@ impl<T: Send + Sync + 'static> Copy for Swr<T> {}
 
 /// Reads `path()` stale-while-revalidate; reads again whenever a signal
 /// `path` reads changes.
-pub fn swr<T: DeserializeOwned + Send + Sync + 'static>(path: impl Fn() -> String + 'static) -> Swr<T> {
+pub fn swr<T: DeserializeOwned + Send + Sync + 'static>(
+    path: impl Fn() -> String + 'static,
+) -> Swr<T> {
     let out = Swr {
         data: RwSignal::new(None),
         source: RwSignal::new(Source::Live),
@@ -231,7 +243,9 @@ pub fn swr<T: DeserializeOwned + Send + Sync + 'static>(path: impl Fn() -> Strin
             match answer {
                 Ok(text) => {
                     let hash = hash_str(&text);
-                    if out.shown.try_with_value(|shown| *shown != (path.clone(), hash)) == Some(true) {
+                    if out.shown.try_with_value(|shown| *shown != (path.clone(), hash))
+                        == Some(true)
+                    {
                         out.data.try_set(Some(parse(&text)));
                         out.shown.try_set_value((path.clone(), hash));
                     }
@@ -479,7 +493,9 @@ pub fn agent(id: String) -> Swr<Agent> {
 
 pub async fn save_config(agent: &str, config: &Value) -> Result<(), ApiError> {
     let text = config.to_string();
-    send(Method::PUT, &format!("/api/v1/agents/{agent}/config"), Some(("application/json", &text))).await.map(drop)
+    send(Method::PUT, &format!("/api/v1/agents/{agent}/config"), Some(("application/json", &text)))
+        .await
+        .map(drop)
 }
 
 /// Runs a pass and answers when it is done.
@@ -506,13 +522,23 @@ pub fn proposal(id: impl Fn() -> String + 'static) -> Swr<Proposal> {
 
 /// Decides on a proposal: `decisions` by change id, the rest rejected or
 /// left pending.
-pub async fn decide(proposal: &str, decisions: &Value, rest: &str, reason: Option<&str>) -> Result<Decided, ApiError> {
+pub async fn decide(
+    proposal: &str,
+    decisions: &Value,
+    rest: &str,
+    reason: Option<&str>,
+) -> Result<Decided, ApiError> {
     let body = serde_json::json!({ "decisions": decisions, "rest": rest, "reason": reason });
     post(&format!("/api/v1/proposals/{proposal}/partial_accept"), &body).await
 }
 
-pub async fn session_excerpt(agent: &str, session: &str, around: u32) -> Result<(SessionExcerpt, Source), ApiError> {
-    get_cached(&format!("/api/v1/agents/{agent}/sessions/{session}?around={around}&context=3")).await
+pub async fn session_excerpt(
+    agent: &str,
+    session: &str,
+    around: u32,
+) -> Result<(SessionExcerpt, Source), ApiError> {
+    get_cached(&format!("/api/v1/agents/{agent}/sessions/{session}?around={around}&context=3"))
+        .await
 }
 
 pub fn versions(store: impl Fn() -> String + 'static) -> Swr<VersionList> {
@@ -533,8 +559,11 @@ pub async fn verify(store: &str) -> Result<Verified, ApiError> {
 }
 
 pub async fn rollback(store: &str, version: i64, reason: &str) -> Result<RolledBack, ApiError> {
-    post(&format!("/api/v1/stores/{store}/rollback"), &serde_json::json!({ "version": version, "reason": reason }))
-        .await
+    post(
+        &format!("/api/v1/stores/{store}/rollback"),
+        &serde_json::json!({ "version": version, "reason": reason }),
+    )
+    .await
 }
 
 pub fn outcomes(agent: String, since: i64) -> Swr<Outcomes> {
@@ -542,5 +571,8 @@ pub fn outcomes(agent: String, since: i64) -> Swr<Outcomes> {
 }
 
 pub async fn compare(agent: &str, baseline: &str, candidate: &str) -> Result<Compared, ApiError> {
-    get(&format!("/api/v1/agents/{agent}/outcomes/compare?baseline={baseline}&candidate={candidate}")).await
+    get(&format!(
+        "/api/v1/agents/{agent}/outcomes/compare?baseline={baseline}&candidate={candidate}"
+    ))
+    .await
 }

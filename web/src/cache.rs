@@ -34,7 +34,9 @@ async fn open() -> Result<Database, String> {
 /// A short, stable fingerprint of the signed-in token (FNV-1a).
 fn who() -> String {
     let token = crate::api::token().unwrap_or_default();
-    let hash = token.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = token
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     format!("{hash:016x}")
 }
 
@@ -48,7 +50,11 @@ fn state_key(name: &str) -> String {
 
 async fn put(store: &str, key: &str, value: &str) -> Result<(), String> {
     let db = open().await?;
-    let tx = db.transaction(store).with_mode(TransactionMode::Readwrite).build().map_err(|e| e.to_string())?;
+    let tx = db
+        .transaction(store)
+        .with_mode(TransactionMode::Readwrite)
+        .build()
+        .map_err(|e| e.to_string())?;
     let os = tx.object_store(store).map_err(|e| e.to_string())?;
     os.put(value.to_string()).with_key(key.to_string()).await.map_err(|e| e.to_string())?;
     tx.commit().await.map_err(|e| e.to_string())
@@ -63,7 +69,11 @@ async fn get(store: &str, key: &str) -> Result<Option<String>, String> {
 
 async fn delete(store: &str, key: &str) -> Result<(), String> {
     let db = open().await?;
-    let tx = db.transaction(store).with_mode(TransactionMode::Readwrite).build().map_err(|e| e.to_string())?;
+    let tx = db
+        .transaction(store)
+        .with_mode(TransactionMode::Readwrite)
+        .build()
+        .map_err(|e| e.to_string())?;
     let os = tx.object_store(store).map_err(|e| e.to_string())?;
     os.delete(key.to_string()).await.map_err(|e| e.to_string())?;
     tx.commit().await.map_err(|e| e.to_string())

@@ -90,7 +90,9 @@ fn VersionItem(
         });
     };
     let what = match (v.cause.as_str(), &v.proposal_id) {
-        ("proposal", Some(p)) => view! { "applied " <a href=format!("#/proposals/{p}")>{p.clone()}</a> }.into_any(),
+        ("proposal", Some(p)) => {
+            view! { "applied " <a href=format!("#/proposals/{p}")>{p.clone()}</a> }.into_any()
+        }
         (cause, _) => view! { {cause.to_string()} }.into_any(),
     };
     view! {
@@ -176,7 +178,10 @@ fn ChainCheck(store: String, reload: RwSignal<u32>) -> impl IntoView {
 
 /// The action of a record as words: `apply change`, `rollback`, ….
 fn action_name(r: &AuditRecord) -> String {
-    serde_json::to_value(r.event.action).ok().and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_default()
+    serde_json::to_value(r.event.action)
+        .ok()
+        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+        .unwrap_or_default()
 }
 
 #[component]

@@ -146,7 +146,10 @@ fn SignIn() -> impl IntoView {
                 Err(e) => {
                     api::set_token(None);
                     error.set(Some(match e.status() {
-                        Some(401) => "That token was not accepted: check it, or ask an admin for a new one.".into(),
+                        Some(401) => {
+                            "That token was not accepted: check it, or ask an admin for a new one."
+                                .into()
+                        }
                         _ => e.to_string(),
                     }));
                 }

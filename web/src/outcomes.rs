@@ -79,19 +79,35 @@ fn short(v: f64) -> String {
 /// One metric as a line of points over time, with a vertical mark at each
 /// new store version.
 #[component]
-fn Chart(name: String, points: Vec<(i64, f64)>, markers: Vec<Marker>, passes: Vec<PassMark>) -> impl IntoView {
-    let times = || points.iter().map(|p| p.0).chain(markers.iter().map(|m| m.at)).chain(passes.iter().map(|p| p.at));
+fn Chart(
+    name: String,
+    points: Vec<(i64, f64)>,
+    markers: Vec<Marker>,
+    passes: Vec<PassMark>,
+) -> impl IntoView {
+    let times = || {
+        points
+            .iter()
+            .map(|p| p.0)
+            .chain(markers.iter().map(|m| m.at))
+            .chain(passes.iter().map(|p| p.at))
+    };
     let t0 = times().min().unwrap_or(0);
     let t1 = times().max().unwrap_or(1).max(t0 + 1);
-    let (mut lo, mut hi) =
-        points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let (mut lo, mut hi) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     if !lo.is_finite() || (hi - lo).abs() < f64::EPSILON {
         lo -= 1.0;
         hi += 1.0;
     }
     let x = move |t: i64| PAD_L + (t - t0) as f64 / (t1 - t0) as f64 * (W - PAD_L - PAD_R);
     let y = move |v: f64| PAD_T + (hi - v) / (hi - lo) * (H - PAD_T - PAD_B);
-    let line: String = points.iter().map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v))).collect::<Vec<_>>().join(" ");
+    let line: String = points
+        .iter()
+        .map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v)))
+        .collect::<Vec<_>>()
+        .join(" ");
     let label = format!(
         "{name}: {} sessions from {} to {}, values {} to {}",
         points.len(),
@@ -161,7 +177,8 @@ fn Compare(agent: String, store: String, markers: Vec<Marker>) -> impl IntoView 
         leptos::task::spawn_local(async move {
             let r = api::rollback(&store, to, "outcomes regressed").await;
             rolled.set(Some(
-                r.map(|r| format!("Rolled back: version {} equals v{to}.", r.version)).map_err(|e| e.to_string()),
+                r.map(|r| format!("Rolled back: version {} equals v{to}.", r.version))
+                    .map_err(|e| e.to_string()),
             ));
             confirming.set(false);
         });

@@ -49,7 +49,12 @@ fn kind_label(kind: ChangeKind) -> &'static str {
 
 /// One line of text saying what a change does.
 fn headline(c: &ChangeView) -> String {
-    let text = c.change.result.as_ref().map(|r| r.text.as_str()).or_else(|| c.before.first().map(|e| e.text.as_str()));
+    let text = c
+        .change
+        .result
+        .as_ref()
+        .map(|r| r.text.as_str())
+        .or_else(|| c.before.first().map(|e| e.text.as_str()));
     text.unwrap_or("").chars().take(140).collect()
 }
 
@@ -78,7 +83,8 @@ fn ReviewView(
     let draft = RwSignal::new(Draft::new());
     let editing = RwSignal::new(None::<String>);
     let help = RwSignal::new(false);
-    let open = matches!(proposal.brief.status.as_str(), "pending" | "partially_applied") && session.can_review();
+    let open = matches!(proposal.brief.status.as_str(), "pending" | "partially_applied")
+        && session.can_review();
 
     // Decisions wait for the saved draft, so a key pressed while it loads
     // neither overwrites it nor is overwritten by it.
@@ -111,7 +117,9 @@ fn ReviewView(
         })
     };
     let pending_ids = move || -> Vec<String> {
-        changes.with_value(|c| c.iter().filter(|c| c.decision.is_none()).map(|c| c.change.id.to_string()).collect())
+        changes.with_value(|c| {
+            c.iter().filter(|c| c.decision.is_none()).map(|c| c.change.id.to_string()).collect()
+        })
     };
 
     let decide = {
@@ -120,9 +128,9 @@ fn ReviewView(
             if !open || !draft_ready.get_untracked() {
                 return;
             }
-            let Some(id) =
-                changes.with_value(|c| c.get(i).filter(|c| c.decision.is_none()).map(|c| c.change.id.to_string()))
-            else {
+            let Some(id) = changes.with_value(|c| {
+                c.get(i).filter(|c| c.decision.is_none()).map(|c| c.change.id.to_string())
+            }) else {
                 return;
             };
             draft.update(|dr| {
@@ -143,54 +151,62 @@ fn ReviewView(
 
     // Keyboard: j/k move, a accept, r reject, e edit, ? help, Esc closes.
     {
-        let handle = window_event_listener(leptos::ev::keydown, move |ev: web_sys::KeyboardEvent| {
-            if ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
-                return;
-            }
-            let typing = ev
-                .target()
-                .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
-                .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
-            if ev.key() == "Escape" {
-                help.set(false);
-                editing.set(None);
-                return;
-            }
-            if typing {
-                return;
-            }
-            let i = selected.get_untracked();
-            match ev.key().as_str() {
-                "j" | "ArrowDown" => select.run(i + 1),
-                "k" | "ArrowUp" => select.run(i.saturating_sub(1)),
-                "a" => {
-                    decide.run((i, Some(Decision::Accept)));
-                    select.run(i + 1);
+        let handle =
+            window_event_listener(leptos::ev::keydown, move |ev: web_sys::KeyboardEvent| {
+                if ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+                    return;
                 }
-                "r" => {
-                    decide.run((i, Some(Decision::Reject { reason: None })));
-                    select.run(i + 1);
+                let typing = ev
+                    .target()
+                    .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+                    .is_some_and(|el| {
+                        matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                    });
+                if ev.key() == "Escape" {
+                    help.set(false);
+                    editing.set(None);
+                    return;
                 }
-                "e" if open => {
-                    let text = edit_text(&changes, draft, i);
-                    if text.is_some() {
-                        editing.set(text);
-                        request_animation_frame(|| focus("edit-text"));
+                if typing {
+                    return;
+                }
+                let i = selected.get_untracked();
+                match ev.key().as_str() {
+                    "j" | "ArrowDown" => select.run(i + 1),
+                    "k" | "ArrowUp" => select.run(i.saturating_sub(1)),
+                    "a" => {
+                        decide.run((i, Some(Decision::Accept)));
+                        select.run(i + 1);
                     }
+                    "r" => {
+                        decide.run((i, Some(Decision::Reject { reason: None })));
+                        select.run(i + 1);
+                    }
+                    "e" if open => {
+                        let text = edit_text(&changes, draft, i);
+                        if text.is_some() {
+                            editing.set(text);
+                            request_animation_frame(|| focus("edit-text"));
+                        }
+                    }
+                    "?" => help.update(|h| *h = !*h),
+                    _ => return,
                 }
-                "?" => help.update(|h| *h = !*h),
-                _ => return,
-            }
-            ev.prevent_default();
-        });
+                ev.prevent_default();
+            });
         on_cleanup(move || handle.remove());
     }
 
     let submit = {
         let pid = pid.clone();
         move |decisions: Draft, rest: &'static str, reason: Option<String>| {
-            let submission =
-                Submission { proposal_id: pid.clone(), decisions, rest: rest.into(), reason, state: State::Waiting };
+            let submission = Submission {
+                proposal_id: pid.clone(),
+                decisions,
+                rest: rest.into(),
+                reason,
+                state: State::Waiting,
+            };
             notice.set(Some((true, "Sending…".into())));
             leptos::task::spawn_local(async move {
                 match sync.submit(submission).await {
@@ -204,10 +220,14 @@ fn ReviewView(
                         )));
                         reload.update(|n| *n += 1);
                     }
-                    Sent::Queued => notice
-                        .set(Some((true, "Saved on this device: it will be sent when the connection is back.".into()))),
-                    Sent::Conflict(ids) => notice
-                        .set(Some((false, format!("The store moved: {} change(s) need another look.", ids.len())))),
+                    Sent::Queued => notice.set(Some((
+                        true,
+                        "Saved on this device: it will be sent when the connection is back.".into(),
+                    ))),
+                    Sent::Conflict(ids) => notice.set(Some((
+                        false,
+                        format!("The store moved: {} change(s) need another look.", ids.len()),
+                    ))),
                     Sent::Refused(m) => notice.set(Some((false, m))),
                 }
             });
@@ -282,7 +302,8 @@ fn ReviewView(
         let pid = pid.clone();
         move |_| {
             let ids = conflicts.get_untracked();
-            let was_all = sync.submission(&pid).is_some_and(|s| s.decisions.is_empty() && s.rest == "accept");
+            let was_all =
+                sync.submission(&pid).is_some_and(|s| s.decisions.is_empty() && s.rest == "accept");
             draft.update(|d| {
                 if was_all {
                     *d = pending_ids().into_iter().map(|id| (id, Decision::Accept)).collect();
@@ -294,8 +315,10 @@ fn ReviewView(
             rest.set("pending");
             persist();
             dismiss();
-            notice
-                .set(Some((true, format!("{} conflicting change(s) set aside; submit to apply the rest.", ids.len()))));
+            notice.set(Some((
+                true,
+                format!("{} conflicting change(s) set aside; submit to apply the rest.", ids.len()),
+            )));
         }
     };
     let dismiss_refused = dismiss.clone();
@@ -389,13 +412,19 @@ fn ReviewView(
 
 /// The text to start editing change `i` from: an earlier edit, else the
 /// proposed result. `None` for a prune (nothing to edit).
-fn edit_text(changes: &StoredValue<Vec<ChangeView>>, draft: RwSignal<Draft>, i: usize) -> Option<String> {
+fn edit_text(
+    changes: &StoredValue<Vec<ChangeView>>,
+    draft: RwSignal<Draft>,
+    i: usize,
+) -> Option<String> {
     changes.with_value(|c| {
         let c = c.get(i)?;
         if c.decision.is_some() {
             return None;
         }
-        if let Some(Decision::Edit { text }) = draft.with_untracked(|d| d.get(c.change.id.as_str()).cloned()) {
+        if let Some(Decision::Edit { text }) =
+            draft.with_untracked(|d| d.get(c.change.id.as_str()).cloned())
+        {
             return Some(text);
         }
         c.change.result.as_ref().map(|r| r.text.clone())

@@ -34,7 +34,13 @@ pub async fn load_draft(proposal: &str) -> Draft {
 pub async fn save_draft(proposal: &str, draft: &Draft) {
     let result = match draft.is_empty() {
         true => cache::delete_state(&draft_key(proposal)).await,
-        false => cache::put_state(&draft_key(proposal), &serde_json::to_string(draft).unwrap_or_default()).await,
+        false => {
+            cache::put_state(
+                &draft_key(proposal),
+                &serde_json::to_string(draft).unwrap_or_default(),
+            )
+            .await
+        }
     };
     if let Err(e) = result {
         leptos::logging::warn!("the draft could not be saved on this device: {e}");
@@ -141,7 +147,8 @@ impl SyncState {
         });
         let timer = set_interval_with_handle(
             move || {
-                let waiting = sync.outbox.with_untracked(|o| o.iter().any(|s| s.state == State::Waiting));
+                let waiting =
+                    sync.outbox.with_untracked(|o| o.iter().any(|s| s.state == State::Waiting));
                 if waiting {
                     leptos::task::spawn_local(async move { sync.flush().await });
                 }
@@ -181,10 +188,16 @@ impl SyncState {
     }
 
     fn outcome_of(&self, id: &str) -> Sent {
-        match self.outbox.with_untracked(|o| o.iter().find(|s| s.proposal_id == id).map(|s| s.state.clone())) {
+        match self
+            .outbox
+            .with_untracked(|o| o.iter().find(|s| s.proposal_id == id).map(|s| s.state.clone()))
+        {
             None => {
                 let landed = self.results.with_value(|r| r.get(id).cloned());
-                landed.map_or(Sent::Queued, |d| Sent::Applied { status: d.status, version: d.version })
+                landed.map_or(Sent::Queued, |d| Sent::Applied {
+                    status: d.status,
+                    version: d.version,
+                })
             }
             Some(State::Waiting) => Sent::Queued,
             Some(State::Conflict { changes, .. }) => Sent::Conflict(changes),
@@ -218,15 +231,23 @@ impl SyncState {
     }
 
     async fn flush_once(self) {
-        let waiting: Vec<Submission> =
-            self.outbox.with_untracked(|o| o.iter().filter(|s| s.state == State::Waiting).cloned().collect());
+        let waiting: Vec<Submission> = self
+            .outbox
+            .with_untracked(|o| o.iter().filter(|s| s.state == State::Waiting).cloned().collect());
         if waiting.is_empty() {
             return;
         }
         let mut landed = 0;
         for item in waiting {
             let decisions = serde_json::to_value(&item.decisions).unwrap_or_default();
-            let outcome = match api::decide(&item.proposal_id, &decisions, &item.rest, item.reason.as_deref()).await {
+            let outcome = match api::decide(
+                &item.proposal_id,
+                &decisions,
+                &item.rest,
+                item.reason.as_deref(),
+            )
+            .await
+            {
                 Ok(decided) => {
                     self.results.update_value(|r| {
                         r.insert(item.proposal_id.clone(), decided);
@@ -237,15 +258,22 @@ impl SyncState {
                 }
                 Err(ApiError::Network(_)) => break,
                 Err(e) if e.status() == Some(409) && !e.conflicting_changes().is_empty() => {
-                    Some(State::Conflict { changes: e.conflicting_changes(), message: e.to_string() })
+                    Some(State::Conflict {
+                        changes: e.conflicting_changes(),
+                        message: e.to_string(),
+                    })
                 }
-                Err(e) if matches!(e.status(), Some(401) | Some(409) | Some(500..=599)) => Some(State::Waiting),
+                Err(e) if matches!(e.status(), Some(401) | Some(409) | Some(500..=599)) => {
+                    Some(State::Waiting)
+                }
                 Err(e) => Some(State::Refused { message: e.to_string() }),
             };
             // Merged into the outbox as it is now: a submission queued or
             // replaced meanwhile is kept as it is.
             self.outbox.update(|items| {
-                let same = |s: &Submission| s.proposal_id == item.proposal_id && s.decisions == item.decisions;
+                let same = |s: &Submission| {
+                    s.proposal_id == item.proposal_id && s.decisions == item.decisions
+                };
                 match &outcome {
                     None => items.retain(|s| !same(s)),
                     Some(state) => {
@@ -281,7 +309,8 @@ impl SyncState {
 pub fn Status() -> impl IntoView {
     let sync = expect_context::<SyncState>();
     let state = connection::current();
-    let waiting = move || sync.outbox.with(|o| o.iter().filter(|s| s.state == State::Waiting).count());
+    let waiting =
+        move || sync.outbox.with(|o| o.iter().filter(|s| s.state == State::Waiting).count());
     view! {
         <span class="sync" role="status" aria-live="polite">
             {move || {

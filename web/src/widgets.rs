@@ -25,7 +25,14 @@ pub fn Diff(spans: Vec<DiffSpan>) -> impl IntoView {
 /// `YYYY-MM-DD HH:MM` in UTC.
 pub fn utc(epoch_ms: i64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(epoch_ms as f64));
-    date.to_iso_string().as_string().unwrap_or_default().replace('T', " ").chars().take(16).collect::<String>() + " UTC"
+    date.to_iso_string()
+        .as_string()
+        .unwrap_or_default()
+        .replace('T', " ")
+        .chars()
+        .take(16)
+        .collect::<String>()
+        + " UTC"
 }
 
 /// Says when the data shown is the copy saved on this device: offline, or

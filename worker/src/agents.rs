@@ -64,7 +64,8 @@ pub(crate) async fn find(db: &Db, id: &str) -> ApiResult<Option<AgentRow>> {
 
 /// The agent without summary counts.
 pub(crate) async fn find_light(db: &Db, id: &str) -> ApiResult<Option<AgentRow>> {
-    db.first(&format!("{SELECT_LIGHT} WHERE a.id = ?1 AND a.deleted_at IS NULL"), &[db::s(id)]).await
+    db.first(&format!("{SELECT_LIGHT} WHERE a.id = ?1 AND a.deleted_at IS NULL"), &[db::s(id)])
+        .await
 }
 
 /// The agent (without summary counts), if it exists and the caller may
@@ -76,8 +77,10 @@ pub(crate) async fn readable(cx: &Cx, id: &str) -> ApiResult<AgentRow> {
 
 fn describe(row: &AgentRow, now: Timestamp) -> ApiResult<Value> {
     let config = row.config()?;
-    let next_run = if config.enabled { next_slot(config.schedule, config.schedule_time, now) } else { None };
-    let last_pass: Option<Value> = row.last_pass.as_deref().map(serde_json::from_str).transpose()?;
+    let next_run =
+        if config.enabled { next_slot(config.schedule, config.schedule_time, now) } else { None };
+    let last_pass: Option<Value> =
+        row.last_pass.as_deref().map(serde_json::from_str).transpose()?;
     Ok(json!({
         "id": row.id,
         "name": row.name,
@@ -105,7 +108,8 @@ fn describe(row: &AgentRow, now: Timestamp) -> ApiResult<Value> {
 
 /// `GET /agents`: the agents the caller may read.
 pub(crate) async fn list(cx: &Cx) -> ApiResult {
-    let rows: Vec<AgentRow> = cx.db.all(&format!("{SELECT} WHERE a.deleted_at IS NULL ORDER BY a.id"), &[]).await?;
+    let rows: Vec<AgentRow> =
+        cx.db.all(&format!("{SELECT} WHERE a.deleted_at IS NULL ORDER BY a.id"), &[]).await?;
     let agents = rows
         .iter()
         .filter(|r| cx.who.can_read(&r.id).is_ok())
@@ -177,7 +181,9 @@ pub(crate) async fn create(cx: &Cx, req: &mut Request) -> ApiResult {
             ],
         )
         .await?;
-    let row = find(&cx.db, id.as_str()).await?.ok_or_else(|| ApiError::not_found("agent", id.as_str()))?;
+    let row = find(&cx.db, id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent", id.as_str()))?;
     http::json_status(201, &describe(&row, cx.now)?)
 }
 
@@ -194,7 +200,10 @@ pub(crate) async fn update(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     let patch: AgentPatch = http::json_body(req, http::limits::SMALL).await?;
     let name = check_name(&patch.name)?;
     cx.db
-        .run("UPDATE agents SET name = ?2, updated_at = ?3 WHERE id = ?1", &[db::s(id), db::s(&name), db::n(cx.now.0)])
+        .run(
+            "UPDATE agents SET name = ?2, updated_at = ?3 WHERE id = ?1",
+            &[db::s(id), db::s(&name), db::n(cx.now.0)],
+        )
         .await?;
     show(cx, id).await
 }
@@ -237,15 +246,16 @@ pub(crate) async fn put_config(cx: &Cx, id: &str, req: &mut Request) -> ApiResul
     let row = readable(cx, id).await?;
     let content_type = req.headers().get("content-type")?.unwrap_or_default().to_ascii_lowercase();
     let text = http::body_text(req, http::limits::SMALL).await?;
-    let is_json =
-        content_type.contains("json") || (!content_type.contains("yaml") && text.trim_start().starts_with('{'));
+    let is_json = content_type.contains("json")
+        || (!content_type.contains("yaml") && text.trim_start().starts_with('{'));
     let doc: Value = if is_json { http::parse_json(&text)? } else { crate::yaml::to_json(&text)? };
     let agent = Id::new(row.id.clone())?;
     let before = row.config()?;
     let config = settle_config(cx, &agent, &doc).await?;
     // A changed schedule takes effect now: it does not run for a slot that
     // passed before it was set.
-    let rescheduled = before.schedule != config.schedule || before.schedule_time != config.schedule_time;
+    let rescheduled =
+        before.schedule != config.schedule || before.schedule_time != config.schedule_time;
     cx.db
         .run(
             "UPDATE agents SET config = ?2, store_id = ?3, dreaming_enabled = ?4, updated_at = ?5, \
@@ -260,6 +270,12 @@ pub(crate) async fn put_config(cx: &Cx, id: &str, req: &mut Request) -> ApiResul
             ],
         )
         .await?;
-    let next = if config.enabled { next_slot(config.schedule, config.schedule_time, cx.now) } else { None };
-    http::json(&json!({ "config": config.to_json(), "yaml": config.to_yaml(), "next_run_at": next }))
+    let next = if config.enabled {
+        next_slot(config.schedule, config.schedule_time, cx.now)
+    } else {
+        None
+    };
+    http::json(
+        &json!({ "config": config.to_json(), "yaml": config.to_yaml(), "next_run_at": next }),
+    )
 }

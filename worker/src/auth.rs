@@ -49,9 +49,10 @@ impl Principal {
     pub fn require_admin(&self) -> ApiResult<()> {
         match self.role {
             Role::Admin => Ok(()),
-            _ => {
-                Err(ApiError::forbidden(format!("this needs an admin token; yours is a {} token", self.role.as_str())))
-            }
+            _ => Err(ApiError::forbidden(format!(
+                "this needs an admin token; yours is a {} token",
+                self.role.as_str()
+            ))),
         }
     }
 
@@ -72,7 +73,9 @@ impl Principal {
     pub fn can_review(&self, agent_id: &str) -> ApiResult<()> {
         self.can_read(agent_id)?;
         match self.role {
-            Role::Ingest => Err(ApiError::forbidden("ingest tokens write sessions and entries; they cannot review")),
+            Role::Ingest => Err(ApiError::forbidden(
+                "ingest tokens write sessions and entries; they cannot review",
+            )),
             _ => Ok(()),
         }
     }
@@ -81,7 +84,9 @@ impl Principal {
     pub fn can_ingest(&self, agent_id: &str) -> ApiResult<()> {
         self.can_read(agent_id)?;
         match self.role {
-            Role::Reviewer => Err(ApiError::forbidden("reviewer tokens review; writing data needs an ingest token")),
+            Role::Reviewer => Err(ApiError::forbidden(
+                "reviewer tokens review; writing data needs an ingest token",
+            )),
             _ => Ok(()),
         }
     }
@@ -101,7 +106,10 @@ impl Principal {
         match agents.iter().find(|a| self.granted(a)) {
             Some(_) => Ok(()),
             None if agents.is_empty() => self.require_admin(),
-            None => Err(ApiError::forbidden(format!("this token is not granted any of {}", agents.join(", ")))),
+            None => Err(ApiError::forbidden(format!(
+                "this token is not granted any of {}",
+                agents.join(", ")
+            ))),
         }
     }
 }
@@ -121,27 +129,46 @@ struct TokenRow {
 /// The caller of `req`, or 401.
 pub(crate) async fn authenticate(req: &Request, env: &Env, db: &Db) -> ApiResult<Principal> {
     let header = req.headers().get("authorization")?.unwrap_or_default();
-    let Some(token) = header.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty()) else {
-        return Err(ApiError::new(401, "missing bearer token: send `Authorization: Bearer <token>`"));
+    let Some(token) = header.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty())
+    else {
+        return Err(ApiError::new(
+            401,
+            "missing bearer token: send `Authorization: Bearer <token>`",
+        ));
     };
     let hash = sha256_hex(token);
     if let Some(admin) = admin_token(env) {
         if sha256_hex(&admin) == hash {
-            return Ok(Principal { token_id: "env".into(), role: Role::Admin, label: "admin".into(), agents: vec![] });
+            return Ok(Principal {
+                token_id: "env".into(),
+                role: Role::Admin,
+                label: "admin".into(),
+                agents: vec![],
+            });
         }
     }
     let row: Option<TokenRow> = db
-        .first("SELECT id, role, agents, label FROM tokens WHERE hash = ?1 AND revoked_at IS NULL", &[db::s(&hash)])
+        .first(
+            "SELECT id, role, agents, label FROM tokens WHERE hash = ?1 AND revoked_at IS NULL",
+            &[db::s(&hash)],
+        )
         .await?;
     let Some(row) = row else {
         return Err(ApiError::new(401, "unknown or revoked token"));
     };
-    Ok(Principal { token_id: row.id, role: row.role, label: row.label, agents: serde_json::from_str(&row.agents)? })
+    Ok(Principal {
+        token_id: row.id,
+        role: row.role,
+        label: row.label,
+        agents: serde_json::from_str(&row.agents)?,
+    })
 }
 
 fn admin_token(env: &Env) -> Option<String> {
-    let value =
-        env.secret("ADMIN_TOKEN").map(|s| s.to_string()).or_else(|_| env.var("ADMIN_TOKEN").map(|v| v.to_string()));
+    let value = env
+        .secret("ADMIN_TOKEN")
+        .map(|s| s.to_string())
+        .or_else(|_| env.var("ADMIN_TOKEN").map(|v| v.to_string()));
     value.ok().filter(|t| !t.trim().is_empty())
 }
 
@@ -160,13 +187,21 @@ pub(crate) async fn create(cx: &Cx, req: &mut Request) -> ApiResult {
     let new: NewToken = http::json_body(req, http::limits::SMALL).await?;
     let label = new.label.trim();
     if label.is_empty() || label.chars().count() > 80 || label.contains(char::is_control) {
-        return Err(ApiError::new(422, "`label` must be 1 to 80 printable characters, e.g. the person's name"));
+        return Err(ApiError::new(
+            422,
+            "`label` must be 1 to 80 printable characters, e.g. the person's name",
+        ));
     }
     match (new.role, new.agents.len()) {
         (Role::Admin, 0) | (Role::Reviewer, _) | (Role::Ingest, 1) => {}
-        (Role::Admin, _) => return Err(ApiError::new(422, "`agents`: admin tokens are not limited to agents")),
+        (Role::Admin, _) => {
+            return Err(ApiError::new(422, "`agents`: admin tokens are not limited to agents"))
+        }
         (Role::Ingest, n) => {
-            return Err(ApiError::new(422, format!("`agents`: an ingest token writes for exactly one agent, got {n}")))
+            return Err(ApiError::new(
+                422,
+                format!("`agents`: an ingest token writes for exactly one agent, got {n}"),
+            ))
         }
     }
     for agent in &new.agents {
@@ -230,7 +265,10 @@ pub(crate) async fn revoke(cx: &Cx, id: &str) -> ApiResult {
     cx.who.require_admin()?;
     let changed = cx
         .db
-        .run("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", &[db::s(id), db::n(cx.now.0)])
+        .run(
+            "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            &[db::s(id), db::n(cx.now.0)],
+        )
         .await?;
     if changed == 0 {
         return Err(ApiError::not_found("active token", id));

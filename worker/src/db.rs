@@ -52,18 +52,30 @@ impl Db {
         Ok(self.stmt(sql, args)?.all().await?.results::<T>()?)
     }
 
-    pub async fn first<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Option<T>> {
+    pub async fn first<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: &[JsValue],
+    ) -> ApiResult<Option<T>> {
         Ok(self.stmt(sql, args)?.first::<T>(None).await?)
     }
 
     /// The rows' JSON column `body`, parsed.
-    pub async fn bodies<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Vec<T>> {
+    pub async fn bodies<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: &[JsValue],
+    ) -> ApiResult<Vec<T>> {
         let rows: Vec<Body> = self.all(sql, args).await?;
         rows.iter().map(|r| Ok(serde_json::from_str(&r.body)?)).collect()
     }
 
     /// The first row's JSON column `body`, parsed.
-    pub async fn body<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Option<T>> {
+    pub async fn body<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: &[JsValue],
+    ) -> ApiResult<Option<T>> {
         let row: Option<Body> = self.first(sql, args).await?;
         row.map(|r| Ok(serde_json::from_str(&r.body)?)).transpose()
     }
@@ -116,7 +128,9 @@ impl Db {
                 out.extend(rows);
             }
             match page.last {
-                Some(serde_json::Value::String(last)) if page.n == rows_per_page => after = s(&last),
+                Some(serde_json::Value::String(last)) if page.n == rows_per_page => {
+                    after = s(&last)
+                }
                 Some(serde_json::Value::Number(last)) if page.n == rows_per_page => {
                     after = JsValue::from_f64(last.as_f64().unwrap_or(f64::MAX))
                 }
@@ -133,7 +147,9 @@ pub(crate) fn changes(result: &D1Result) -> usize {
 
 /// `items` as JSON arrays of at most `CHUNK_BYTES` each (an item larger
 /// than that travels alone).
-pub(crate) fn json_chunks<T: Serialize>(items: impl IntoIterator<Item = T>) -> ApiResult<Vec<String>> {
+pub(crate) fn json_chunks<T: Serialize>(
+    items: impl IntoIterator<Item = T>,
+) -> ApiResult<Vec<String>> {
     let mut chunks = Vec::new();
     let mut current = String::from("[");
     for item in items {

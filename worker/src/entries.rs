@@ -70,7 +70,8 @@ async fn writable(cx: &Cx, store_id: &str) -> ApiResult<StoreRow> {
 pub(crate) async fn list(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
     let (row, _) = stores::readable(cx, store_id).await?;
     let status = q.one_of("status", &["active", "superseded", "merged", "pruned"])?;
-    let kind = q.one_of("kind", &["fact", "preference", "instruction", "pattern", "mistake", "note"])?;
+    let kind =
+        q.one_of("kind", &["fact", "preference", "instruction", "pattern", "mistake", "note"])?;
     let limit = q.limit(100, 5000)?;
     let entries: Vec<Value> = cx
         .db
@@ -86,13 +87,20 @@ pub(crate) async fn list(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
             ],
         )
         .await?;
-    let next = (entries.len() as i64 == limit).then(|| entries.last().and_then(|e| e["id"].as_str())).flatten();
-    http::json(&json!({ "store_id": row.id, "version": row.version, "entries": entries, "next_after": next }))
+    let next = (entries.len() as i64 == limit)
+        .then(|| entries.last().and_then(|e| e["id"].as_str()))
+        .flatten();
+    http::json(
+        &json!({ "store_id": row.id, "version": row.version, "entries": entries, "next_after": next }),
+    )
 }
 
 async fn current(cx: &Cx, row: &StoreRow, entry_id: &str) -> ApiResult<MemoryEntry> {
     cx.db
-        .body("SELECT body FROM entries WHERE store_id = ?1 AND id = ?2", &[db::s(&row.id), db::s(entry_id)])
+        .body(
+            "SELECT body FROM entries WHERE store_id = ?1 AND id = ?2",
+            &[db::s(&row.id), db::s(entry_id)],
+        )
         .await?
         .ok_or_else(|| ApiError::not_found("entry", &format!("{entry_id} in store {}", row.id)))
 }
@@ -178,12 +186,16 @@ pub(crate) async fn add(cx: &Cx, store_id: &str, req: &mut Request) -> ApiResult
         _ => return Err(ApiError::bad_request("expected an entry object or {\"entries\": [...]}")),
     };
     if items.is_empty() || items.len() > MAX_BATCH {
-        return Err(ApiError::new(422, format!("`entries` holds {} entries; send 1 to {MAX_BATCH}", items.len())));
+        return Err(ApiError::new(
+            422,
+            format!("`entries` holds {} entries; send 1 to {MAX_BATCH}", items.len()),
+        ));
     }
     let mut entries = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let path = if prefix == "entries" { format!("entries[{i}]") } else { "entry".into() };
-        let new: NewEntry = serde_json::from_value(item).map_err(|e| ApiError::bad_request(format!("{path}: {e}")))?;
+        let new: NewEntry = serde_json::from_value(item)
+            .map_err(|e| ApiError::bad_request(format!("{path}: {e}")))?;
         let id = match new.id {
             Some(id) => Id::new(id).map_err(|e| ApiError::new(422, format!("{path}.id: {e}")))?,
             None => Id::new(format!("m_{}", &crate::random_hex()[..16]))?,
@@ -202,7 +214,10 @@ pub(crate) async fn add(cx: &Cx, store_id: &str, req: &mut Request) -> ApiResult
     let mut ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
     ids.sort_unstable();
     if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-        return Err(ApiError::new(422, format!("entry id `{}` appears twice in the request", w[0])));
+        return Err(ApiError::new(
+            422,
+            format!("entry id `{}` appears twice in the request", w[0]),
+        ));
     }
     let existing: Vec<Value> = cx
         .db
@@ -226,7 +241,10 @@ pub(crate) async fn add(cx: &Cx, store_id: &str, req: &mut Request) -> ApiResult
         .map(|e| event(cx, &row, AuditAction::AddEntry, None, Some(e)))
         .collect::<ApiResult<Vec<_>>>()?;
     save(cx, &row, events, active).await?;
-    http::json_status(201, &json!({ "store_id": row.id, "version": row.version + 1, "added": ids.len(), "ids": ids }))
+    http::json_status(
+        201,
+        &json!({ "store_id": row.id, "version": row.version + 1, "added": ids.len(), "ids": ids }),
+    )
 }
 
 /// `PATCH /stores/{id}/entries/{entry}`.
@@ -252,11 +270,21 @@ pub(crate) async fn edit(cx: &Cx, store_id: &str, entry_id: &str, req: &mut Requ
     }
     after.validate().map_err(|e| ApiError::new(422, e.to_string()))?;
     if after == before {
-        return http::json(&json!({ "store_id": row.id, "version": row.version, "entry": after, "changed": false }));
+        return http::json(
+            &json!({ "store_id": row.id, "version": row.version, "entry": after, "changed": false }),
+        );
     }
     let active = active_count(cx, &row).await?;
-    save(cx, &row, vec![event(cx, &row, AuditAction::EditEntry, Some(before), Some(after.clone()))?], active).await?;
-    http::json(&json!({ "store_id": row.id, "version": row.version + 1, "entry": after, "changed": true }))
+    save(
+        cx,
+        &row,
+        vec![event(cx, &row, AuditAction::EditEntry, Some(before), Some(after.clone()))?],
+        active,
+    )
+    .await?;
+    http::json(
+        &json!({ "store_id": row.id, "version": row.version + 1, "entry": after, "changed": true }),
+    )
 }
 
 /// `DELETE /stores/{id}/entries/{entry}`.
@@ -264,6 +292,7 @@ pub(crate) async fn delete(cx: &Cx, store_id: &str, entry_id: &str) -> ApiResult
     let row = writable(cx, store_id).await?;
     let before = current(cx, &row, entry_id).await?;
     let active = active_count(cx, &row).await?.saturating_sub(usize::from(before.is_active()));
-    save(cx, &row, vec![event(cx, &row, AuditAction::DeleteEntry, Some(before), None)?], active).await?;
+    save(cx, &row, vec![event(cx, &row, AuditAction::DeleteEntry, Some(before), None)?], active)
+        .await?;
     http::json(&json!({ "store_id": row.id, "version": row.version + 1, "deleted": entry_id }))
 }

@@ -65,7 +65,10 @@ impl From<worker::Error> for ApiError {
             );
         }
         worker::console_error!("runtime or storage error: {text}");
-        ApiError::new(500, format!("internal error in the runtime or storage: {}", clip(&text, 300)))
+        ApiError::new(
+            500,
+            format!("internal error in the runtime or storage: {}", clip(&text, 300)),
+        )
     }
 }
 
@@ -115,13 +118,20 @@ pub(crate) mod limits {
 
 /// Reads the body as text, refusing more than `limit` bytes.
 pub(crate) async fn body_text(req: &mut Request, limit: usize) -> ApiResult<String> {
-    let too_large = |n: usize| ApiError::new(413, format!("the request body is {n} bytes; the limit here is {limit}"));
-    if let Some(declared) = req.headers().get("content-length")?.and_then(|v| v.trim().parse::<usize>().ok()) {
+    let too_large = |n: usize| {
+        ApiError::new(413, format!("the request body is {n} bytes; the limit here is {limit}"))
+    };
+    if let Some(declared) =
+        req.headers().get("content-length")?.and_then(|v| v.trim().parse::<usize>().ok())
+    {
         if declared > limit {
             return Err(too_large(declared));
         }
     }
-    let text = req.text().await.map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+    let text = req
+        .text()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
     if text.len() > limit {
         return Err(too_large(text.len()));
     }
@@ -133,15 +143,21 @@ pub(crate) fn parse_json<T: DeserializeOwned>(text: &str) -> ApiResult<T> {
     if text.trim().is_empty() {
         return Err(ApiError::bad_request("the request body is empty; a JSON object was expected"));
     }
-    serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
 }
 
-pub(crate) async fn json_body<T: DeserializeOwned>(req: &mut Request, limit: usize) -> ApiResult<T> {
+pub(crate) async fn json_body<T: DeserializeOwned>(
+    req: &mut Request,
+    limit: usize,
+) -> ApiResult<T> {
     parse_json(&body_text(req, limit).await?)
 }
 
 /// A JSON body that may be empty (then `T::default()`).
-pub(crate) async fn optional_json_body<T: DeserializeOwned + Default>(req: &mut Request) -> ApiResult<T> {
+pub(crate) async fn optional_json_body<T: DeserializeOwned + Default>(
+    req: &mut Request,
+) -> ApiResult<T> {
     let text = body_text(req, limits::SMALL).await?;
     if text.trim().is_empty() {
         return Ok(T::default());
@@ -178,8 +194,9 @@ impl Query {
     pub fn int(&self, name: &str) -> ApiResult<Option<i64>> {
         self.str(name)
             .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| ApiError::bad_request(format!("query `{name}`: `{v}` is not a whole number")))
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!("query `{name}`: `{v}` is not a whole number"))
+                })
             })
             .transpose()
     }
@@ -193,7 +210,9 @@ impl Query {
         match self.int("limit")? {
             None => Ok(default),
             Some(n) if (1..=max).contains(&n) => Ok(n),
-            Some(n) => Err(ApiError::bad_request(format!("query `limit`: {n} is outside 1..={max}"))),
+            Some(n) => {
+                Err(ApiError::bad_request(format!("query `limit`: {n} is outside 1..={max}")))
+            }
         }
     }
 
@@ -202,9 +221,10 @@ impl Query {
         match self.str(name) {
             None => Ok(None),
             Some(v) if allowed.contains(&v) => Ok(Some(v.to_string())),
-            Some(v) => {
-                Err(ApiError::bad_request(format!("query `{name}`: `{v}` is not one of {}", allowed.join(", "))))
-            }
+            Some(v) => Err(ApiError::bad_request(format!(
+                "query `{name}`: `{v}` is not one of {}",
+                allowed.join(", ")
+            ))),
         }
     }
 }

@@ -106,7 +106,8 @@ pub(crate) fn random_hex() -> String {
         // ever missing, ids from the clock are unique enough to go on.
         format!(
             "{:032x}",
-            (worker::Date::now().as_millis() as u128) << 20 | u128::from(js_sys::Math::random().to_bits() as u32)
+            (worker::Date::now().as_millis() as u128) << 20
+                | u128::from(js_sys::Math::random().to_bits() as u32)
         )
     }
 }
@@ -151,8 +152,9 @@ async fn route(cx: &Cx, req: &mut Request, path: &str) -> ApiResult {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let q = Query::of(req)?;
     let method = req.method();
-    let not_allowed =
-        |allowed: &str| Err(ApiError::new(405, format!("{method} is not allowed on /api/v1/{path}; use {allowed}")));
+    let not_allowed = |allowed: &str| {
+        Err(ApiError::new(405, format!("{method} is not allowed on /api/v1/{path}; use {allowed}")))
+    };
     match segments.as_slice() {
         ["me"] => match method {
             Get => auth::me(cx),
@@ -285,19 +287,26 @@ async fn route(cx: &Cx, req: &mut Request, path: &str) -> ApiResult {
             Get => proposals::show(cx, id, &q).await,
             _ => not_allowed("GET"),
         },
-        ["proposals", id, action @ ("approve" | "reject" | "partial_accept")] => match (method.clone(), *action) {
-            (Post, "approve") => proposals::approve(cx, id).await,
-            (Post, "reject") => proposals::reject(cx, id, req).await,
-            (Post, _) => proposals::partial(cx, id, req).await,
-            _ => not_allowed("POST"),
-        },
+        ["proposals", id, action @ ("approve" | "reject" | "partial_accept")] => {
+            match (method.clone(), *action) {
+                (Post, "approve") => proposals::approve(cx, id).await,
+                (Post, "reject") => proposals::reject(cx, id, req).await,
+                (Post, _) => proposals::partial(cx, id, req).await,
+                _ => not_allowed("POST"),
+            }
+        }
         _ => Err(ApiError::not_found("route", &format!("{method} /api/v1/{path}"))),
     }
 }
 
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let who = Principal { token_id: "cron".into(), role: auth::Role::Admin, label: "scheduler".into(), agents: vec![] };
+    let who = Principal {
+        token_id: "cron".into(),
+        role: auth::Role::Admin,
+        label: "scheduler".into(),
+        agents: vec![],
+    };
     let cx = match Cx::new(env, who, Timestamp(event.schedule() as i64)) {
         Ok(cx) => cx,
         Err(e) => {
@@ -330,7 +339,8 @@ async fn health(env: &Env) -> ApiResult {
         .first("SELECT COUNT(*) AS agents FROM agents", &[])
         .await
         .map_err(|e| ApiError::new(503, format!("D1 is unavailable: {}", e.message)))?;
-    let probe = probe.ok_or_else(|| ApiError::new(503, "D1 answered the health probe with no row"))?;
+    let probe =
+        probe.ok_or_else(|| ApiError::new(503, "D1 answered the health probe with no row"))?;
     let roundtrip_ms = (worker::Date::now().as_millis() - started) as f64;
     let llm = match llm::settings(env) {
         Ok(Some(s)) => json!({ "mode": "llm", "provider": s.provider, "model": s.model }),

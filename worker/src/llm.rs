@@ -5,7 +5,9 @@
 //! to the rules-only proposal, with the reason recorded on the pass.
 
 use futures_util::future::{select, Either};
-use reverie_core::llm::{build_request, check_answer, incorporate, parse_response, request_body, Checked, Provider};
+use reverie_core::llm::{
+    build_request, check_answer, incorporate, parse_response, request_body, Checked, Provider,
+};
 use reverie_core::pass::UnsettledGroup;
 use reverie_core::proposal::TokenCost;
 use reverie_core::{MemoryStore, Proposal};
@@ -43,7 +45,8 @@ const SONNET_USD_OUT: f64 = 15.0;
 const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 fn var(env: &Env, name: &str) -> Option<String> {
-    let value = env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string()));
+    let value =
+        env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string()));
     value.ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
@@ -74,7 +77,10 @@ pub(crate) fn settings(env: &Env) -> Result<Option<Settings>, String> {
         .ok_or("LLM_MODEL must name the model of an OpenAI-compatible endpoint")?;
     Ok(Some(Settings {
         provider,
-        base_url: var(env, "LLM_BASE_URL").unwrap_or_else(|| default_url.to_string()).trim_end_matches('/').to_string(),
+        base_url: var(env, "LLM_BASE_URL")
+            .unwrap_or_else(|| default_url.to_string())
+            .trim_end_matches('/')
+            .to_string(),
         model,
         api_key,
         timeout_ms: number(env, "LLM_TIMEOUT_MS", 60_000)?,
@@ -124,7 +130,8 @@ pub(crate) async fn settle(
         if request.groups.is_empty() {
             continue;
         }
-        let body = request_body(&request, settings.provider, &settings.model, settings.max_tokens).to_string();
+        let body = request_body(&request, settings.provider, &settings.model, settings.max_tokens)
+            .to_string();
         // A conservative bound on what one attempt may cost: its input at
         // two bytes a token (prose runs nearer four; ids, JSON and other
         // scripts run denser), plus every output token allowed. Attempts
@@ -132,7 +139,10 @@ pub(crate) async fn settle(
         // counted at this bound against the budget.
         let estimate = body.len() as u64 / 2 + u64::from(settings.max_tokens);
         let attempts = 1 + u64::from(settings.max_retries);
-        if report.input_tokens + report.output_tokens + report.unanswered_tokens + estimate * attempts
+        if report.input_tokens
+            + report.output_tokens
+            + report.unanswered_tokens
+            + estimate * attempts
             > settings.token_budget
         {
             report.budget_exhausted = true;
@@ -145,7 +155,8 @@ pub(crate) async fn settle(
         let text = match send(settings, &body, &mut report.retries).await {
             Ok(text) => text,
             Err(reason) => {
-                report.unanswered_tokens += estimate * u64::from(report.retries - retries_before + 1);
+                report.unanswered_tokens +=
+                    estimate * u64::from(report.retries - retries_before + 1);
                 report.failures.push(reason);
                 // The endpoint is down or refusing: later batches would
                 // fail the same way, so this batch and the rest stay with
@@ -171,13 +182,16 @@ pub(crate) async fn settle(
         report.changes_added += proposal.changes.len() - before;
     }
     report.groups_left = groups.len().saturating_sub(next);
-    report.cost_usd =
-        cost(settings, TokenCost { input_tokens: report.input_tokens, output_tokens: report.output_tokens });
+    report.cost_usd = cost(
+        settings,
+        TokenCost { input_tokens: report.input_tokens, output_tokens: report.output_tokens },
+    );
     report
 }
 
 pub(crate) fn cost(settings: &Settings, tokens: TokenCost) -> f64 {
-    (tokens.input_tokens as f64 * settings.usd_per_mtok_in + tokens.output_tokens as f64 * settings.usd_per_mtok_out)
+    (tokens.input_tokens as f64 * settings.usd_per_mtok_in
+        + tokens.output_tokens as f64 * settings.usd_per_mtok_out)
         / 1_000_000.0
 }
 
@@ -253,10 +267,17 @@ async fn once(settings: &Settings, body: &str) -> Attempt {
         Either::Left((Ok((status, retry_after, text)), _)) => match status {
             200..=299 => Attempt::Done(text),
             429 => {
-                let wait = retry_after.and_then(|v| v.trim().parse::<f64>().ok()).map_or(0, |s| (s * 1000.0) as u64);
-                Attempt::Retry(format!("rate limited (429): {}", error_message(&text)), wait.min(30_000))
+                let wait = retry_after
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .map_or(0, |s| (s * 1000.0) as u64);
+                Attempt::Retry(
+                    format!("rate limited (429): {}", error_message(&text)),
+                    wait.min(30_000),
+                )
             }
-            500..=599 => Attempt::Retry(format!("server error ({status}): {}", error_message(&text)), 0),
+            500..=599 => {
+                Attempt::Retry(format!("server error ({status}): {}", error_message(&text)), 0)
+            }
             _ => Attempt::Fail(format!("refused ({status}): {}", error_message(&text))),
         },
     }

@@ -32,7 +32,12 @@ struct VersionRow {
     proposal_id: Option<String>,
 }
 
-async fn metrics_between(db: &Db, agent_id: &str, from: i64, to: i64) -> ApiResult<Vec<SessionMetrics>> {
+async fn metrics_between(
+    db: &Db,
+    agent_id: &str,
+    from: i64,
+    to: i64,
+) -> ApiResult<Vec<SessionMetrics>> {
     let rows: Vec<MetricRow> = db
         .all(
             "SELECT id, started_at, metrics FROM sessions WHERE agent_id = ?1 AND started_at >= ?2 AND started_at < ?3 \
@@ -103,8 +108,11 @@ enum Window {
 }
 
 fn window(name: &str, spec: &str) -> ApiResult<Window> {
-    let bad =
-        || ApiError::bad_request(format!("query `{name}`: `{spec}` is neither v<version> nor <from_ms>..<to_ms>"));
+    let bad = || {
+        ApiError::bad_request(format!(
+            "query `{name}`: `{spec}` is neither v<version> nor <from_ms>..<to_ms>"
+        ))
+    };
     if let Some(v) = spec.strip_prefix('v') {
         return v.parse().map(Window::Version).map_err(|_| bad());
     }
@@ -120,10 +128,9 @@ fn range_of(w: &Window, versions: &[VersionRow], name: &str) -> ApiResult<(i64, 
     match *w {
         Window::Range(from, to) => Ok((from, to)),
         Window::Version(v) => {
-            let i = versions
-                .iter()
-                .position(|r| r.version == v)
-                .ok_or_else(|| ApiError::bad_request(format!("query `{name}`: the store has no version {v}")))?;
+            let i = versions.iter().position(|r| r.version == v).ok_or_else(|| {
+                ApiError::bad_request(format!("query `{name}`: the store has no version {v}"))
+            })?;
             let from = versions[i].created_at as i64;
             let to = versions.get(i + 1).map_or(i64::MAX / 2, |r| r.created_at as i64);
             Ok((from, to))
@@ -136,8 +143,11 @@ pub(crate) async fn compare_windows(cx: &Cx, agent_id: &str, q: &Query) -> ApiRe
     let agent = crate::agents::readable(cx, agent_id).await?;
     let store_id = agent.config()?.memory_store.to_string();
     let all_versions = versions(&cx.db, &store_id).await?;
-    let spec = |name: &str| q.str(name).ok_or_else(|| ApiError::bad_request(format!("query `{name}` is required")));
-    let (baseline, candidate) = (window("baseline", spec("baseline")?)?, window("candidate", spec("candidate")?)?);
+    let spec = |name: &str| {
+        q.str(name).ok_or_else(|| ApiError::bad_request(format!("query `{name}` is required")))
+    };
+    let (baseline, candidate) =
+        (window("baseline", spec("baseline")?)?, window("candidate", spec("candidate")?)?);
     let (b_from, b_to) = range_of(&baseline, &all_versions, "baseline")?;
     let (c_from, c_to) = range_of(&candidate, &all_versions, "candidate")?;
     let seed = q.int("seed")?.map_or(DEFAULT_SEED, |s| s as u64);

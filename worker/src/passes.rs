@@ -50,7 +50,8 @@ const COLUMNS: &str =
 
 impl PassRow {
     fn describe(&self) -> ApiResult<Value> {
-        let stats: Value = self.stats.as_deref().map(serde_json::from_str).transpose()?.unwrap_or(Value::Null);
+        let stats: Value =
+            self.stats.as_deref().map(serde_json::from_str).transpose()?.unwrap_or(Value::Null);
         Ok(json!({
             "id": self.id, "agent_id": self.agent_id, "trigger": self.trigger, "status": self.status,
             "stage": self.stage, "started_at": self.started_at as i64, "finished_at": self.finished_at.map(|t| t as i64),
@@ -83,12 +84,15 @@ pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
             &[db::opt_s(agent), db::opt_s(grants.as_deref()), db::n(limit)],
         )
         .await?;
-    http::json(&json!({ "passes": rows.iter().map(PassRow::describe).collect::<ApiResult<Vec<_>>>()? }))
+    http::json(
+        &json!({ "passes": rows.iter().map(PassRow::describe).collect::<ApiResult<Vec<_>>>()? }),
+    )
 }
 
 /// `GET /passes/{id}`.
 pub(crate) async fn show(cx: &Cx, id: &str) -> ApiResult {
-    let n: i64 = id.parse().map_err(|_| ApiError::bad_request(format!("pass id `{id}` is not a number")))?;
+    let n: i64 =
+        id.parse().map_err(|_| ApiError::bad_request(format!("pass id `{id}` is not a number")))?;
     let row = find(&cx.db, n).await?.ok_or_else(|| ApiError::not_found("pass", id))?;
     cx.who.can_read(&row.agent_id)?;
     http::json(&row.describe()?)
@@ -128,14 +132,18 @@ pub(crate) async fn start(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
     let wait = q.one_of("wait", &["true", "false"])?.as_deref() == Some("true");
     let trigger = format!("on-demand:{}", cx.who.actor());
     let id = claim(&cx.db, &agent, &trigger, cx.now).await?.ok_or_else(|| {
-        ApiError::conflict(format!("a pass for agent {agent_id} is running already; wait for it to finish"))
+        ApiError::conflict(format!(
+            "a pass for agent {agent_id} is running already; wait for it to finish"
+        ))
     })?;
     if wait {
         execute(cx, id, &agent).await;
-        let row = find(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("pass", &id.to_string()))?;
+        let row =
+            find(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("pass", &id.to_string()))?;
         return http::json_status(201, &row.describe()?);
     }
-    let row = find(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("pass", &id.to_string()))?;
+    let row =
+        find(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("pass", &id.to_string()))?;
     let background = cx.detached()?;
     cx.defer(async move {
         execute(&background, id, &agent).await;
@@ -175,7 +183,8 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
     struct Id {
         id: String,
     }
-    let ids: Vec<Id> = cx.db.all("SELECT id FROM agents WHERE dreaming_enabled = 1 ORDER BY id", &[]).await?;
+    let ids: Vec<Id> =
+        cx.db.all("SELECT id FROM agents WHERE dreaming_enabled = 1 ORDER BY id", &[]).await?;
     let mut ran = Vec::new();
     for Id { id } in ids {
         if ran.len() >= PASSES_PER_TICK {
@@ -191,7 +200,10 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
         };
         let since = Timestamp(agent.schedule_since.unwrap_or(agent.created_at) as i64);
         let last = agent.last_slot.map(|t| Timestamp(t as i64));
-        let Some(slot) = due_slot(config.schedule, config.schedule_time, last, since, cx.now) else { continue };
+        let Some(slot) = due_slot(config.schedule, config.schedule_time, last, since, cx.now)
+        else {
+            continue;
+        };
         let claimed = cx
             .db
             .run(
@@ -214,7 +226,11 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
                 cx.db
                     .run(
                         "UPDATE agents SET last_slot = ?3 WHERE id = ?1 AND last_slot = ?2",
-                        &[db::s(&id), db::n(slot.0), last.map_or(wasm_bindgen::JsValue::NULL, |t| db::n(t.0))],
+                        &[
+                            db::s(&id),
+                            db::n(slot.0),
+                            last.map_or(wasm_bindgen::JsValue::NULL, |t| db::n(t.0)),
+                        ],
                     )
                     .await?;
             }
@@ -244,7 +260,10 @@ pub(crate) async fn execute(cx: &Cx, id: i64, agent: &AgentRow) {
         )
         .await;
     if let Err(e) = recorded {
-        worker::console_error!("pass {id} finished ({status}) but could not be recorded: {}", e.message);
+        worker::console_error!(
+            "pass {id} finished ({status}) but could not be recorded: {}",
+            e.message
+        );
     }
 }
 
@@ -273,24 +292,29 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
         agents_of_store.push(agent.id.clone());
     }
     let window_start = Timestamp(now.0 - config.sessions_since.millis());
-    let sessions = sessions::window(db, &agents_of_store, window_start, Timestamp(now.0 + 1)).await?;
+    let sessions =
+        sessions::window(db, &agents_of_store, window_start, Timestamp(now.0 + 1)).await?;
     let history = proposals::history(db, &store_row.id).await?;
 
     let t_rules = stage(db, id, "rules").await?;
     let proposal_id = Id::new(format!("prop_{}", &crate::random_hex()[..12]))?;
     let pass_config = PassConfig::recommended(proposal_id, now);
-    let input = PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+    let input =
+        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
     let mut output = run_pass(&input, &pass_config)?;
 
     let t_llm = stage(db, id, "llm").await?;
     let llm_report = match llm::settings(&cx.env) {
-        Err(reason) => json!({ "mode": "rules_only", "reason": format!("the LLM settings are invalid: {reason}") }),
+        Err(reason) => {
+            json!({ "mode": "rules_only", "reason": format!("the LLM settings are invalid: {reason}") })
+        }
         Ok(None) => json!({ "mode": "rules_only", "reason": "no LLM key is configured" }),
         Ok(Some(_)) if output.unsettled.is_empty() => {
             json!({ "mode": "rules_only", "reason": "the rules settled every group" })
         }
         Ok(Some(settings)) => {
-            let report = llm::settle(&settings, &store, &output.unsettled, &mut output.proposal).await;
+            let report =
+                llm::settle(&settings, &store, &output.unsettled, &mut output.proposal).await;
             json!({ "mode": "llm", "provider": settings.provider, "model": settings.model, "report": report })
         }
     };
@@ -298,7 +322,10 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
 
     let t_save = stage(db, id, "saving").await?;
     let mut batch = proposals::save(db, &proposal, &agent.id, id)?;
-    batch.push(db.stmt("UPDATE passes SET proposal_id = ?2 WHERE id = ?1", &[db::n(id), db::s(proposal.id.as_str())])?);
+    batch.push(db.stmt(
+        "UPDATE passes SET proposal_id = ?2 WHERE id = ?1",
+        &[db::n(id), db::s(proposal.id.as_str())],
+    )?);
     if fault_injected(cx, "pass-save") {
         // A statement that breaks a CHECK constraint, last in the batch:
         // the tests' proof that a save failing half-way leaves nothing.
@@ -311,16 +338,19 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
     let t_saved = crate::now().0;
 
     let active = store.active().count();
-    let unattended = !config.require_approval && !store_row.is_shared() && !proposal.changes.is_empty();
+    let unattended =
+        !config.require_approval && !store_row.is_shared() && !proposal.changes.is_empty();
     let (auto, status) = if unattended {
-        let (report, status) = auto_apply(db, &store, active, &proposal, pass_config.large_deletion, now).await?;
+        let (report, status) =
+            auto_apply(db, &store, active, &proposal, pass_config.large_deletion, now).await?;
         (Some(report), status)
     } else {
         (None, proposals::initial_status(&proposal))
     };
     let t_done = crate::now().0;
 
-    let counts: BTreeMap<&str, u32> = proposal.summary.counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let counts: BTreeMap<&str, u32> =
+        proposal.summary.counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let stats = json!({
         "entries": store.entries.len(),
         "active_entries": active,
@@ -347,14 +377,17 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
 
     let suggested = match &auto {
         _ if proposal.changes.is_empty() => "none: nothing to consolidate",
-        Some(a) if a["waiting"].as_u64() == Some(0) => "none: applied without review (approval is off for this agent)",
+        Some(a) if a["waiting"].as_u64() == Some(0) => {
+            "none: applied without review (approval is off for this agent)"
+        }
         Some(_) => "review: some changes wait for a person",
         None => "review: approve, reject or partly accept the proposal",
     };
     // The first changes as stored (with what the unattended apply decided),
     // not all of them read back.
     let shown = proposals::first_changes(db, proposal.id.as_str(), WEBHOOK_CHANGES).await?;
-    let views = proposals::change_views(db, &store_row.id, proposal.base_version as i64, &shown).await?;
+    let views =
+        proposals::change_views(db, &store_row.id, proposal.base_version as i64, &shown).await?;
     let total = proposal.changes.len();
     webhooks::notify(
         cx,
@@ -385,7 +418,8 @@ async fn auto_apply(
     now: Timestamp,
 ) -> ApiResult<(Value, &'static str)> {
     let plan = auto_apply_plan(proposal, active, large_deletion);
-    let waiting: Vec<Value> = plan.wait.iter().map(|(id, why)| json!({ "change_id": id, "reason": why })).collect();
+    let waiting: Vec<Value> =
+        plan.wait.iter().map(|(id, why)| json!({ "change_id": id, "reason": why })).collect();
     if plan.apply.is_empty() {
         return Ok((json!({ "applied": 0, "waiting": waiting.len(), "wait": waiting }), "pending"));
     }
@@ -403,9 +437,10 @@ async fn auto_apply(
         )),
         // The store moved while the pass ran: nothing is applied, and the
         // whole proposal waits for a person.
-        Err(e) if e.status == 409 => {
-            Ok((json!({ "applied": 0, "waiting": proposal.changes.len(), "error": e.message }), "pending"))
-        }
+        Err(e) if e.status == 409 => Ok((
+            json!({ "applied": 0, "waiting": proposal.changes.len(), "error": e.message }),
+            "pending",
+        )),
         Err(e) => Err(e),
     }
 }

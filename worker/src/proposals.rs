@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use reverie_core::apply::{apply, Decision, Review};
 use reverie_core::diff::word_diff;
 use reverie_core::review::{ReviewHistory, Tally};
-use reverie_core::{Change, ChangeKind, Fingerprint, Id, MemoryEntry, MemoryStore, Proposal, Timestamp};
+use reverie_core::{
+    Change, ChangeKind, Fingerprint, Id, MemoryEntry, MemoryStore, Proposal, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{D1PreparedStatement, Request};
@@ -36,7 +38,8 @@ pub(crate) struct ProposalRow {
     pub reason: Option<String>,
 }
 
-const COLUMNS: &str = "id, agent_id, store_id, pass_id, base_version, status, created_at, updated_at, change_count, \
+const COLUMNS: &str =
+    "id, agent_id, store_id, pass_id, base_version, status, created_at, updated_at, change_count, \
      pending_count, summary, token_cost, reason";
 
 /// A stored change and the decision on it, if any.
@@ -74,7 +77,12 @@ pub(crate) fn initial_status(proposal: &Proposal) -> &'static str {
 }
 
 /// The statements that store a new proposal.
-pub(crate) fn save(db: &Db, proposal: &Proposal, agent_id: &str, pass_id: i64) -> ApiResult<Vec<D1PreparedStatement>> {
+pub(crate) fn save(
+    db: &Db,
+    proposal: &Proposal,
+    agent_id: &str,
+    pass_id: i64,
+) -> ApiResult<Vec<D1PreparedStatement>> {
     let status = initial_status(proposal);
     let mut out = vec![db.stmt(
         &format!("INSERT INTO proposals ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8, ?9, ?10, NULL)"),
@@ -153,8 +161,14 @@ pub(crate) async fn changes(db: &Db, proposal_id: &str) -> ApiResult<Vec<ChangeR
 }
 
 /// The first `limit` changes of a proposal.
-pub(crate) async fn first_changes(db: &Db, proposal_id: &str, limit: usize) -> ApiResult<Vec<ChangeRow>> {
-    let sql = format!("SELECT {CHANGE_JSON} AS body FROM changes WHERE proposal_id = ?1 ORDER BY seq LIMIT ?2");
+pub(crate) async fn first_changes(
+    db: &Db,
+    proposal_id: &str,
+    limit: usize,
+) -> ApiResult<Vec<ChangeRow>> {
+    let sql = format!(
+        "SELECT {CHANGE_JSON} AS body FROM changes WHERE proposal_id = ?1 ORDER BY seq LIMIT ?2"
+    );
     db.bodies(&sql, &[db::s(proposal_id), db::n(limit as i64)]).await
 }
 
@@ -179,7 +193,8 @@ pub(crate) fn core_proposal(
 
 /// `GET /proposals?agent_id=&status=&limit=`: pending first, then newest.
 pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
-    let status = q.one_of("status", &["pending", "partially_applied", "applied", "rejected", "empty"])?;
+    let status =
+        q.one_of("status", &["pending", "partially_applied", "applied", "rejected", "empty"])?;
     let agent = q.str("agent_id");
     if let Some(agent) = agent {
         cx.who.can_read(agent)?;
@@ -217,7 +232,12 @@ pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
 }
 
 /// The target entries as they were at `version`.
-async fn entries_at(db: &Db, store_id: &str, ids: &[&Id], version: i64) -> ApiResult<HashMap<Id, MemoryEntry>> {
+async fn entries_at(
+    db: &Db,
+    store_id: &str,
+    ids: &[&Id],
+    version: i64,
+) -> ApiResult<HashMap<Id, MemoryEntry>> {
     let mut out = HashMap::new();
     let sql = format!(
         "SELECT h.body AS body FROM entry_history h WHERE h.store_id = ?1 \
@@ -225,7 +245,8 @@ async fn entries_at(db: &Db, store_id: &str, ids: &[&Id], version: i64) -> ApiRe
         stores::as_of("?3")
     );
     for chunk in db::json_chunks(ids)? {
-        let entries: Vec<MemoryEntry> = db.bodies(&sql, &[db::s(store_id), db::s(&chunk), db::n(version)]).await?;
+        let entries: Vec<MemoryEntry> =
+            db.bodies(&sql, &[db::s(store_id), db::s(&chunk), db::n(version)]).await?;
         out.extend(entries.into_iter().map(|e| (e.id.clone(), e)));
     }
     Ok(out)
@@ -318,7 +339,8 @@ pub(crate) async fn approve(cx: &Cx, id: &str) -> ApiResult {
 pub(crate) async fn reject(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     let row = reviewable(cx, id).await?;
     let body: RejectBody = http::optional_json_body(req).await?;
-    let reason = body.reason.map(|r| http::clip(r.trim(), 2000).to_string()).filter(|r| !r.is_empty());
+    let reason =
+        body.reason.map(|r| http::clip(r.trim(), 2000).to_string()).filter(|r| !r.is_empty());
     decide(cx, row, BTreeMap::new(), Fallback::Reject { reason, learn: true }).await
 }
 
@@ -328,12 +350,16 @@ pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     let body: PartialBody = http::json_body(req, http::limits::LARGE).await?;
     let mut decisions = BTreeMap::new();
     for (change, decision) in body.decisions {
-        let change = Id::new(change.clone()).map_err(|e| ApiError::new(422, format!("decisions.{change}: {e}")))?;
+        let change = Id::new(change.clone())
+            .map_err(|e| ApiError::new(422, format!("decisions.{change}: {e}")))?;
         decisions.insert(change, decision);
     }
     let fallback = match body.rest {
         Rest::Reject => {
-            let reason = body.reason.map(|r| http::clip(r.trim(), 2000).to_string()).filter(|r| !r.is_empty());
+            let reason = body
+                .reason
+                .map(|r| http::clip(r.trim(), 2000).to_string())
+                .filter(|r| !r.is_empty());
             let reason = reason.or_else(|| Some("not selected in a partial accept".into()));
             Fallback::Reject { reason, learn: false }
         }
@@ -355,7 +381,12 @@ enum Fallback {
     Pending,
 }
 
-async fn decide(cx: &Cx, row: ProposalRow, named: BTreeMap<Id, Decision>, fallback: Fallback) -> ApiResult {
+async fn decide(
+    cx: &Cx,
+    row: ProposalRow,
+    named: BTreeMap<Id, Decision>,
+    fallback: Fallback,
+) -> ApiResult {
     let id = row.id.as_str();
     if !matches!(row.status.as_str(), "pending" | "partially_applied") {
         return Err(ApiError::conflict(format!(
@@ -367,7 +398,12 @@ async fn decide(cx: &Cx, row: ProposalRow, named: BTreeMap<Id, Decision>, fallba
     let by_id: HashMap<&Id, &ChangeRow> = all.iter().map(|c| (&c.body.id, c)).collect();
     for change in named.keys() {
         match by_id.get(change) {
-            None => return Err(ApiError::new(422, format!("decisions: proposal {id} has no change `{change}`"))),
+            None => {
+                return Err(ApiError::new(
+                    422,
+                    format!("decisions: proposal {id} has no change `{change}`"),
+                ))
+            }
             Some(c) if c.decision.is_some() => {
                 return Err(ApiError::conflict(format!(
                     "change {change} was decided already ({})",
@@ -383,7 +419,9 @@ async fn decide(cx: &Cx, row: ProposalRow, named: BTreeMap<Id, Decision>, fallba
         let (d, learn) = match (named.get(&c.body.id), &fallback) {
             (Some(d), _) => (d.clone(), true),
             (None, Fallback::Accept) => (Decision::Accept, true),
-            (None, Fallback::Reject { reason, learn }) => (Decision::Reject { reason: reason.clone() }, *learn),
+            (None, Fallback::Reject { reason, learn }) => {
+                (Decision::Reject { reason: reason.clone() }, *learn)
+            }
             (None, Fallback::Pending) => continue,
         };
         if learn {
@@ -398,8 +436,10 @@ async fn decide(cx: &Cx, row: ProposalRow, named: BTreeMap<Id, Decision>, fallba
     let store_row = stores::get(&cx.db, &row.store_id).await?;
     let store = stores::load(&cx.db, &store_row).await?;
     let pending = core_proposal(&row, &all, |c| c.decision.is_none())?;
-    let accepted_before =
-        all.iter().filter(|c| matches!(c.decision, Some(Decision::Accept | Decision::Edit { .. }))).count();
+    let accepted_before = all
+        .iter()
+        .filter(|c| matches!(c.decision, Some(Decision::Accept | Decision::Edit { .. })))
+        .count();
     let outcome = apply_decisions(
         &cx.db,
         &store,
@@ -520,7 +560,13 @@ pub(crate) async fn apply_decisions(
         },
     )
     .await?;
-    Ok(Outcome { status, version, accepted: applied.accepted.len(), rejected: applied.rejected.len(), pending })
+    Ok(Outcome {
+        status,
+        version,
+        accepted: applied.accepted.len(),
+        rejected: applied.rejected.len(),
+        pending,
+    })
 }
 
 /// What a review teaches the next pass (core's `ReviewHistory::record`),
@@ -569,10 +615,15 @@ pub(crate) async fn history(db: &Db, store_id: &str) -> ApiResult<ReviewHistory>
     struct GroupRow {
         members: String,
     }
-    let tallies: Vec<TallyRow> =
-        db.all("SELECT kind, accepted, rejected FROM review_tallies WHERE store_id = ?1", &[db::s(store_id)]).await?;
-    let groups: Vec<GroupRow> =
-        db.all("SELECT members FROM rejected_groups WHERE store_id = ?1", &[db::s(store_id)]).await?;
+    let tallies: Vec<TallyRow> = db
+        .all(
+            "SELECT kind, accepted, rejected FROM review_tallies WHERE store_id = ?1",
+            &[db::s(store_id)],
+        )
+        .await?;
+    let groups: Vec<GroupRow> = db
+        .all("SELECT members FROM rejected_groups WHERE store_id = ?1", &[db::s(store_id)])
+        .await?;
     let mut history = ReviewHistory::default();
     for t in tallies {
         history.tallies.insert(t.kind, Tally { accepted: t.accepted, rejected: t.rejected });

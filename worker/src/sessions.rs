@@ -38,14 +38,20 @@ struct NewSession {
 /// Metric names are short snake_case words; values are finite numbers.
 pub(crate) fn check_metrics(metrics: &BTreeMap<String, f64>) -> ApiResult<()> {
     if metrics.len() > MAX_METRICS {
-        return Err(ApiError::new(422, format!("`metrics` holds {}; the limit is {MAX_METRICS}", metrics.len())));
+        return Err(ApiError::new(
+            422,
+            format!("`metrics` holds {}; the limit is {MAX_METRICS}", metrics.len()),
+        ));
     }
     for (name, value) in metrics {
         let good_name = (1..=64).contains(&name.len())
             && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             && name.as_bytes()[0].is_ascii_lowercase();
         if !good_name {
-            return Err(ApiError::new(422, format!("`metrics.{name}`: names are snake_case, 1 to 64 characters")));
+            return Err(ApiError::new(
+                422,
+                format!("`metrics.{name}`: names are snake_case, 1 to 64 characters"),
+            ));
         }
         if !value.is_finite() {
             return Err(ApiError::new(422, format!("`metrics.{name}`: must be a finite number")));
@@ -75,7 +81,8 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
         Some(f) => f,
         None => detect_format(&raw)?,
     };
-    let given = new.id.as_ref().map(|id| Id::new(id).map_err(|e| ApiError::new(422, format!("`id`: {e}"))));
+    let given =
+        new.id.as_ref().map(|id| Id::new(id).map_err(|e| ApiError::new(422, format!("`id`: {e}"))));
     let given = given.transpose()?;
     // A Reverie session names itself (the import reads its id and times);
     // other transcripts get the id given, or a new one.
@@ -123,7 +130,9 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
         }
         let format = serde_json::from_value(json!(existing.format))?;
         let metrics = serde_json::to_value(&stored_metrics)?;
-        return http::json(&json!({ "session": summary(&stored, format, &metrics), "created": false }));
+        return http::json(
+            &json!({ "session": summary(&stored, format, &metrics), "created": false }),
+        );
     }
     let metrics = serde_json::to_string(&new.metrics)?;
     cx.db
@@ -186,11 +195,13 @@ pub(crate) async fn list(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
     let (after_time, after_id) = match q.str("after") {
         None => (i64::MIN / 2, String::new()),
         Some(cursor) => {
-            let (t, id) = cursor
-                .split_once(':')
-                .ok_or_else(|| ApiError::bad_request("query `after`: not a cursor from `next_after`"))?;
+            let (t, id) = cursor.split_once(':').ok_or_else(|| {
+                ApiError::bad_request("query `after`: not a cursor from `next_after`")
+            })?;
             (
-                t.parse().map_err(|_| ApiError::bad_request("query `after`: not a cursor from `next_after`"))?,
+                t.parse().map_err(|_| {
+                    ApiError::bad_request("query `after`: not a cursor from `next_after`")
+                })?,
                 id.to_string(),
             )
         }
@@ -239,7 +250,9 @@ pub(crate) async fn show(cx: &Cx, agent_id: &str, session_id: &str, q: &Query) -
             &[db::s(agent_id), db::s(session_id)],
         )
         .await?;
-    let row = row.ok_or_else(|| ApiError::not_found("session", &format!("{session_id} of agent {agent_id}")))?;
+    let row = row.ok_or_else(|| {
+        ApiError::not_found("session", &format!("{session_id} of agent {agent_id}"))
+    })?;
     if q.str("raw") == Some("true") {
         // The transcript goes out byte for byte as it came in.
         let text = format!(
@@ -259,7 +272,8 @@ pub(crate) async fn show(cx: &Cx, agent_id: &str, session_id: &str, q: &Query) -
         Some(around) => {
             let context = q.int("context")?.unwrap_or(3).clamp(0, 50);
             let lo = around.saturating_sub(context).clamp(0, total as i64) as usize;
-            let hi = around.saturating_add(context).saturating_add(1).clamp(lo as i64, total as i64) as usize;
+            let hi = around.saturating_add(context).saturating_add(1).clamp(lo as i64, total as i64)
+                as usize;
             (lo, session.messages[lo..hi].to_vec())
         }
     };
@@ -278,7 +292,12 @@ struct MetricsBody {
 
 /// `POST /agents/{id}/sessions/{sid}/metrics`: adds or replaces metrics
 /// (built-in or custom) of a session.
-pub(crate) async fn record_metrics(cx: &Cx, agent_id: &str, session_id: &str, req: &mut Request) -> ApiResult {
+pub(crate) async fn record_metrics(
+    cx: &Cx,
+    agent_id: &str,
+    session_id: &str,
+    req: &mut Request,
+) -> ApiResult {
     cx.who.can_ingest(agent_id)?;
     let body: MetricsBody = http::json_body(req, http::limits::SMALL).await?;
     check_metrics(&body.metrics)?;
@@ -298,15 +317,24 @@ pub(crate) async fn record_metrics(cx: &Cx, agent_id: &str, session_id: &str, re
     }
     let m: Option<M> = cx
         .db
-        .first("SELECT metrics FROM sessions WHERE agent_id = ?1 AND id = ?2", &[db::s(agent_id), db::s(session_id)])
+        .first(
+            "SELECT metrics FROM sessions WHERE agent_id = ?1 AND id = ?2",
+            &[db::s(agent_id), db::s(session_id)],
+        )
         .await?;
-    let metrics: Value = m.map(|m| serde_json::from_str(&m.metrics)).transpose()?.unwrap_or_default();
+    let metrics: Value =
+        m.map(|m| serde_json::from_str(&m.metrics)).transpose()?.unwrap_or_default();
     http::json(&json!({ "session_id": session_id, "metrics": metrics }))
 }
 
 /// The sessions of `agents` that started in `[since, until)`, as the core
 /// reads them.
-pub(crate) async fn window(db: &Db, agents: &[String], since: Timestamp, until: Timestamp) -> ApiResult<Vec<Session>> {
+pub(crate) async fn window(
+    db: &Db,
+    agents: &[String],
+    since: Timestamp,
+    until: Timestamp,
+) -> ApiResult<Vec<Session>> {
     let mut out = Vec::new();
     for agent in agents {
         let sessions: Vec<Session> = db

@@ -32,7 +32,11 @@ impl StoreRow {
 }
 
 pub(crate) async fn find(db: &Db, id: &str) -> ApiResult<Option<StoreRow>> {
-    db.first("SELECT id, scope, owner_agent, version, created_at FROM stores WHERE id = ?1", &[db::s(id)]).await
+    db.first(
+        "SELECT id, scope, owner_agent, version, created_at FROM stores WHERE id = ?1",
+        &[db::s(id)],
+    )
+    .await
 }
 
 pub(crate) async fn get(db: &Db, id: &str) -> ApiResult<StoreRow> {
@@ -90,14 +94,18 @@ pub(crate) async fn load_version(db: &Db, row: &StoreRow, version: i64) -> ApiRe
         return load(db, row).await;
     }
     if !(0..row.version).contains(&version) {
-        return Err(ApiError::not_found("version", &format!("{version} of store {} (now at {})", row.id, row.version)));
+        return Err(ApiError::not_found(
+            "version",
+            &format!("{version} of store {} (now at {})", row.id, row.version),
+        ));
     }
     let sql = format!(
         "SELECT h.id AS key, h.body AS body FROM entry_history h WHERE h.store_id = ?3 AND h.id > ?1 AND {} \
          ORDER BY h.id LIMIT ?2",
         as_of("?4")
     );
-    let entries: Vec<MemoryEntry> = db.json_rows(&sql, db::s(""), &[db::s(&row.id), db::n(version)]).await?;
+    let entries: Vec<MemoryEntry> =
+        db.json_rows(&sql, db::s(""), &[db::s(&row.id), db::n(version)]).await?;
     assemble(db, row, version, entries).await
 }
 
@@ -111,15 +119,31 @@ pub(crate) fn as_of(version: &str) -> String {
     )
 }
 
-async fn assemble(db: &Db, row: &StoreRow, version: i64, mut entries: Vec<MemoryEntry>) -> ApiResult<MemoryStore> {
+async fn assemble(
+    db: &Db,
+    row: &StoreRow,
+    version: i64,
+    mut entries: Vec<MemoryEntry>,
+) -> ApiResult<MemoryStore> {
     entries.sort_by(|a, b| a.id.cmp(&b.id));
     let agents = agents_using(db, &row.id).await?;
-    Ok(MemoryStore { id: Id::new(row.id.clone())?, version: version as u64, scope: scope_of(row, agents)?, entries })
+    Ok(MemoryStore {
+        id: Id::new(row.id.clone())?,
+        version: version as u64,
+        scope: scope_of(row, agents)?,
+        entries,
+    })
 }
 
 /// Creates the store if it does not exist: private to `agent` unless
 /// `shared`. Naming another agent's private store is a conflict.
-pub(crate) async fn ensure(db: &Db, id: &str, agent: &str, shared: bool, at: Timestamp) -> ApiResult<StoreRow> {
+pub(crate) async fn ensure(
+    db: &Db,
+    id: &str,
+    agent: &str,
+    shared: bool,
+    at: Timestamp,
+) -> ApiResult<StoreRow> {
     if let Some(row) = find(db, id).await? {
         if !row.is_shared() && row.owner_agent.as_deref() != Some(agent) {
             return Err(ApiError::conflict(format!(
@@ -192,7 +216,10 @@ fn writes_of(events: &[AuditEvent]) -> BTreeMap<&Id, Option<&MemoryEntry>> {
 /// version fails as a whole with 409 and leaves nothing behind.
 pub(crate) async fn commit(db: &Db, commit: Commit) -> ApiResult<Vec<AuditRecord>> {
     let last: Option<RecordRow> = db
-        .first("SELECT record FROM audit WHERE store_id = ?1 ORDER BY seq DESC LIMIT 1", &[db::s(&commit.store_id)])
+        .first(
+            "SELECT record FROM audit WHERE store_id = ?1 ORDER BY seq DESC LIMIT 1",
+            &[db::s(&commit.store_id)],
+        )
         .await?;
     let last: Option<AuditRecord> = last.map(|r| serde_json::from_str(&r.record)).transpose()?;
     let records = audit::chain(last.as_ref(), commit.events.clone());
@@ -220,7 +247,8 @@ pub(crate) async fn commit(db: &Db, commit: Commit) -> ApiResult<Vec<AuditRecord
         )?);
         let writes = writes_of(&commit.events);
         let upserts: Vec<&MemoryEntry> = writes.values().filter_map(|e| *e).collect();
-        let removals: Vec<&Id> = writes.iter().filter(|(_, e)| e.is_none()).map(|(id, _)| *id).collect();
+        let removals: Vec<&Id> =
+            writes.iter().filter(|(_, e)| e.is_none()).map(|(id, _)| *id).collect();
         for chunk in db::json_chunks(&upserts)? {
             let c = db::s(&chunk);
             batch.push(db.stmt(
@@ -277,7 +305,10 @@ pub(crate) struct StatusCount {
 
 pub(crate) async fn status_counts(db: &Db, store_id: &str) -> ApiResult<BTreeMap<String, i64>> {
     let rows: Vec<StatusCount> = db
-        .all("SELECT status, COUNT(*) AS n FROM entries WHERE store_id = ?1 GROUP BY status", &[db::s(store_id)])
+        .all(
+            "SELECT status, COUNT(*) AS n FROM entries WHERE store_id = ?1 GROUP BY status",
+            &[db::s(store_id)],
+        )
         .await?;
     Ok(rows.into_iter().map(|r| (r.status, r.n)).collect())
 }
@@ -294,12 +325,16 @@ async fn describe(cx: &Cx, row: &StoreRow, agents: &[String]) -> ApiResult<serde
 
 /// `GET /stores`: the stores the caller may read.
 pub(crate) async fn list(cx: &Cx) -> ApiResult {
-    let rows: Vec<StoreRow> =
-        cx.db.all("SELECT id, scope, owner_agent, version, created_at FROM stores ORDER BY id", &[]).await?;
+    let rows: Vec<StoreRow> = cx
+        .db
+        .all("SELECT id, scope, owner_agent, version, created_at FROM stores ORDER BY id", &[])
+        .await?;
     let mut out = Vec::new();
     for row in rows {
         let mut agents = agents_using(&cx.db, &row.id).await?;
-        agents.extend(row.owner_agent.iter().filter(|o| !agents.contains(o)).cloned().collect::<Vec<_>>());
+        agents.extend(
+            row.owner_agent.iter().filter(|o| !agents.contains(o)).cloned().collect::<Vec<_>>(),
+        );
         if cx.who.can_read_any(&agents).is_ok() {
             out.push(describe(cx, &row, &agents).await?);
         }
@@ -395,9 +430,14 @@ struct ChangedAt {
 /// entry id), or with `diff=previous` what changed from the version before.
 pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult {
     let (row, _) = readable(cx, id).await?;
-    let version: i64 = v.parse().map_err(|_| ApiError::bad_request(format!("version `{v}` is not a whole number")))?;
+    let version: i64 = v
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("version `{v}` is not a whole number")))?;
     if !(0..=row.version).contains(&version) {
-        return Err(ApiError::not_found("version", &format!("{version} of store {} (now at {})", row.id, row.version)));
+        return Err(ApiError::not_found(
+            "version",
+            &format!("{version} of store {} (now at {})", row.id, row.version),
+        ));
     }
     if q.one_of("diff", &["previous"])?.is_some() {
         let rows: Vec<ChangedAt> = cx
@@ -409,7 +449,8 @@ pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult 
                 &[db::s(&row.id), db::n(version)],
             )
             .await?;
-        let parse = |s: &Option<String>| s.as_deref().map(serde_json::from_str::<MemoryEntry>).transpose();
+        let parse =
+            |s: &Option<String>| s.as_deref().map(serde_json::from_str::<MemoryEntry>).transpose();
         let mut before = Vec::new();
         let mut after = Vec::new();
         for r in &rows {
@@ -417,13 +458,16 @@ pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult 
             after.extend(parse(&r.after)?);
         }
         let diffs = entry_diffs(&before, &after);
-        return http::json(&json!({ "store_id": row.id, "version": version, "against": version - 1, "diffs": diffs }));
+        return http::json(
+            &json!({ "store_id": row.id, "version": version, "against": version - 1, "diffs": diffs }),
+        );
     }
     let limit = q.limit(500, 5000)?;
     let after_id = q.str("after").unwrap_or("");
     let (sql, args) = if version == row.version {
         (
-            "SELECT body FROM entries WHERE store_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3".to_string(),
+            "SELECT body FROM entries WHERE store_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+                .to_string(),
             vec![db::s(&row.id), db::s(after_id), db::n(limit)],
         )
     } else {
@@ -437,8 +481,11 @@ pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult 
         )
     };
     let entries: Vec<MemoryEntry> = cx.db.bodies(&sql, &args).await?;
-    let next = (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.id.to_string())).flatten();
-    http::json(&json!({ "store_id": row.id, "version": version, "entries": entries, "next_after": next }))
+    let next =
+        (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.id.to_string())).flatten();
+    http::json(
+        &json!({ "store_id": row.id, "version": version, "entries": entries, "next_after": next }),
+    )
 }
 
 #[derive(Deserialize)]
@@ -454,15 +501,22 @@ pub(crate) async fn rollback(cx: &Cx, id: &str, req: &mut Request) -> ApiResult 
     let (row, agents) = readable(cx, id).await?;
     let reviewer = agents.iter().any(|a| cx.who.can_review(a).is_ok());
     if !reviewer && cx.who.require_admin().is_err() {
-        return Err(ApiError::forbidden("rolling back needs a reviewer or admin token granted this store's agent"));
+        return Err(ApiError::forbidden(
+            "rolling back needs a reviewer or admin token granted this store's agent",
+        ));
     }
     let body: RollbackRequest = http::json_body(req, http::limits::SMALL).await?;
     let current = load(&cx.db, &row).await?;
     let target = load_version(&cx.db, &row, body.version).await?;
-    let (next, mut events) = reverie_core::apply::rollback(&current, &target, &cx.who.actor(), cx.now)?;
+    let (next, mut events) =
+        reverie_core::apply::rollback(&current, &target, &cx.who.actor(), cx.now)?;
     if let Some(reason) = body.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
         for e in &mut events {
-            e.note = Some(format!("rolled back to version {}: {}", body.version, http::clip(reason, 500)));
+            e.note = Some(format!(
+                "rolled back to version {}: {}",
+                body.version,
+                http::clip(reason, 500)
+            ));
         }
     }
     let changed = events.len();
@@ -520,7 +574,8 @@ pub(crate) async fn audit_log(cx: &Cx, id: &str, q: &Query) -> ApiResult {
             )
             .await?
     };
-    let records: Vec<AuditRecord> = rows.iter().map(|r| serde_json::from_str(&r.record)).collect::<Result<_, _>>()?;
+    let records: Vec<AuditRecord> =
+        rows.iter().map(|r| serde_json::from_str(&r.record)).collect::<Result<_, _>>()?;
     let cursor = (records.len() as i64 == limit).then(|| records.last().map(|r| r.seq)).flatten();
     let key = if desc { "next_before" } else { "next_after" };
     http::json(&json!({ "store_id": row.id, "records": records, key: cursor }))

@@ -16,7 +16,8 @@ use crate::db::{self, Db};
 use crate::http::{self, ApiError, ApiResult, Query};
 use crate::Cx;
 
-pub(crate) const EVENTS: [&str; 4] = ["pass.completed", "proposal.applied", "proposal.rejected", "store.rolled_back"];
+pub(crate) const EVENTS: [&str; 4] =
+    ["pass.completed", "proposal.applied", "proposal.rejected", "store.rolled_back"];
 
 /// Quick attempts made at once, then waits before the cron retries.
 const QUICK_ATTEMPTS: i64 = 3;
@@ -57,16 +58,23 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut worker::Request) -
     cx.who.require_admin()?;
     crate::agents::readable(cx, agent_id).await?;
     let new: NewWebhook = http::json_body(req, http::limits::SMALL).await?;
-    let url = worker::Url::parse(new.url.trim()).map_err(|e| ApiError::new(422, format!("`url`: {e}")))?;
+    let url = worker::Url::parse(new.url.trim())
+        .map_err(|e| ApiError::new(422, format!("`url`: {e}")))?;
     if !matches!(url.scheme(), "https" | "http") {
         return Err(ApiError::new(422, "`url` must be an http or https address"));
     }
     let events = new.events.unwrap_or_else(|| EVENTS.iter().map(|e| e.to_string()).collect());
     if events.is_empty() {
-        return Err(ApiError::new(422, format!("`events` must name at least one of {}", EVENTS.join(", "))));
+        return Err(ApiError::new(
+            422,
+            format!("`events` must name at least one of {}", EVENTS.join(", ")),
+        ));
     }
     if let Some(bad) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
-        return Err(ApiError::new(422, format!("`events`: `{bad}` is not one of {}", EVENTS.join(", "))));
+        return Err(ApiError::new(
+            422,
+            format!("`events`: `{bad}` is not one of {}", EVENTS.join(", ")),
+        ));
     }
     let secret = match new.secret {
         Some(s) if (16..=200).contains(&s.chars().count()) => s,
@@ -105,8 +113,10 @@ pub(crate) async fn list(cx: &Cx, agent_id: &str) -> ApiResult {
 /// `DELETE /agents/{id}/webhooks/{wid}`; its delivery log stays.
 pub(crate) async fn delete(cx: &Cx, agent_id: &str, id: &str) -> ApiResult {
     cx.who.require_admin()?;
-    let changed =
-        cx.db.run("DELETE FROM webhooks WHERE id = ?1 AND agent_id = ?2", &[db::s(id), db::s(agent_id)]).await?;
+    let changed = cx
+        .db
+        .run("DELETE FROM webhooks WHERE id = ?1 AND agent_id = ?2", &[db::s(id), db::s(agent_id)])
+        .await?;
     if changed == 0 {
         return Err(ApiError::not_found("webhook", &format!("{id} of agent {agent_id}")));
     }
@@ -141,7 +151,8 @@ fn delivery_json(d: &DeliveryRow, with_payload: bool) -> ApiResult<Value> {
     Ok(out)
 }
 
-const DELIVERY_COLUMNS: &str = "id, webhook_id, agent_id, event, payload, status, attempts, last_status, last_error, \
+const DELIVERY_COLUMNS: &str =
+    "id, webhook_id, agent_id, event, payload, status, attempts, last_status, last_error, \
      next_attempt_at, created_at, delivered_at";
 
 /// `GET /agents/{id}/webhooks/deliveries?limit=&payload=true`: newest first.
@@ -174,14 +185,21 @@ pub(crate) async fn retry(cx: &Cx, agent_id: &str, id: &str) -> ApiResult {
             &[db::s(id), db::s(agent_id)],
         )
         .await?;
-    let row = row.ok_or_else(|| ApiError::not_found("delivery", &format!("{id} of agent {agent_id}")))?;
+    let row =
+        row.ok_or_else(|| ApiError::not_found("delivery", &format!("{id} of agent {agent_id}")))?;
     let done = attempt(&cx.db, row, cx.now, true).await?;
     http::json(&delivery_json(&done, false)?)
 }
 
 /// Records a delivery of `event` for every webhook of `agent_id` that
 /// wants it, and returns them for `deliver`.
-async fn enqueue(db: &Db, agent_id: &str, event: &str, payload: &Value, now: Timestamp) -> ApiResult<Vec<DeliveryRow>> {
+async fn enqueue(
+    db: &Db,
+    agent_id: &str,
+    event: &str,
+    payload: &Value,
+    now: Timestamp,
+) -> ApiResult<Vec<DeliveryRow>> {
     let hooks: Vec<WebhookRow> = db
         .all(
             "SELECT id, agent_id, url, secret, events, created_at FROM webhooks WHERE agent_id = ?1",
@@ -240,7 +258,10 @@ async fn enqueue(db: &Db, agent_id: &str, event: &str, payload: &Value, now: Tim
 /// request's error.
 pub(crate) async fn notify(cx: &Cx, agent_id: &str, event: &str, payload: Value) {
     if let Err(e) = notify_or_fail(cx, agent_id, event, fit(payload)).await {
-        worker::console_error!("webhook {event} for agent {agent_id} was not queued: {}", e.message);
+        worker::console_error!(
+            "webhook {event} for agent {agent_id} was not queued: {}",
+            e.message
+        );
     }
 }
 
@@ -250,7 +271,9 @@ const MAX_PAYLOAD: usize = 512 * 1024;
 
 fn fit(mut payload: Value) -> Value {
     while payload.to_string().len() > MAX_PAYLOAD {
-        let Some(changes) = payload["changes"].as_array_mut().filter(|c| !c.is_empty()) else { break };
+        let Some(changes) = payload["changes"].as_array_mut().filter(|c| !c.is_empty()) else {
+            break;
+        };
         let keep = changes.len() / 2;
         changes.truncate(keep);
         payload["changes_truncated"] = json!(true);
@@ -281,7 +304,10 @@ pub(crate) async fn notify_store(cx: &Cx, store_id: &str, event: &str, payload: 
                 notify(cx, &agent, event, payload.clone()).await;
             }
         }
-        Err(e) => worker::console_error!("webhook {event} for store {store_id} was not queued: {}", e.message),
+        Err(e) => worker::console_error!(
+            "webhook {event} for store {store_id} was not queued: {}",
+            e.message
+        ),
     }
 }
 
@@ -316,7 +342,8 @@ pub(crate) async fn retry_due(db: &Db, now: Timestamp) -> ApiResult<usize> {
 
 /// The signature header value for `body` at `t`.
 pub(crate) fn signature(secret: &str, t: i64, body: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any length");
     mac.update(format!("{t}.{body}").as_bytes());
     let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
     format!("t={t},v1={hex}")
@@ -325,7 +352,12 @@ pub(crate) fn signature(secret: &str, t: i64, body: &str) -> String {
 /// One attempt; records the outcome and when to try next. The attempt is
 /// claimed first (its number moves on only if nobody else moved it), so a
 /// delivery the cron trigger and a request both pick up is sent once.
-async fn attempt(db: &Db, mut row: DeliveryRow, now: Timestamp, manual: bool) -> ApiResult<DeliveryRow> {
+async fn attempt(
+    db: &Db,
+    mut row: DeliveryRow,
+    now: Timestamp,
+    manual: bool,
+) -> ApiResult<DeliveryRow> {
     #[derive(Deserialize)]
     struct Hook {
         url: String,
@@ -338,12 +370,17 @@ async fn attempt(db: &Db, mut row: DeliveryRow, now: Timestamp, manual: bool) ->
         )
         .await?;
     if claimed == 0 {
-        let current: Option<DeliveryRow> =
-            db.first(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1"), &[db::s(&row.id)]).await?;
+        let current: Option<DeliveryRow> = db
+            .first(
+                &format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1"),
+                &[db::s(&row.id)],
+            )
+            .await?;
         return current.ok_or_else(|| ApiError::not_found("delivery", &row.id));
     }
-    let hook: Option<Hook> =
-        db.first("SELECT url, secret FROM webhooks WHERE id = ?1", &[db::s(&row.webhook_id)]).await?;
+    let hook: Option<Hook> = db
+        .first("SELECT url, secret FROM webhooks WHERE id = ?1", &[db::s(&row.webhook_id)])
+        .await?;
     row.attempts += 1;
     let hook_gone = hook.is_none();
     let outcome = match hook {
@@ -367,7 +404,11 @@ async fn attempt(db: &Db, mut row: DeliveryRow, now: Timestamp, manual: bool) ->
                 row.next_attempt_at = None;
             } else {
                 row.status = "pending".into();
-                let wait = if later < 0 { 0 } else { LATER_WAITS_MS[(later as usize).min(LATER_WAITS_MS.len() - 1)] };
+                let wait = if later < 0 {
+                    0
+                } else {
+                    LATER_WAITS_MS[(later as usize).min(LATER_WAITS_MS.len() - 1)]
+                };
                 row.next_attempt_at = Some((now.0 + wait) as f64);
             }
         }
@@ -390,16 +431,25 @@ async fn attempt(db: &Db, mut row: DeliveryRow, now: Timestamp, manual: bool) ->
 }
 
 /// POSTs the payload; `Ok(status)` for 2xx.
-async fn post(url: &str, secret: &str, row: &DeliveryRow, now: Timestamp) -> Result<i64, (Option<i64>, String)> {
+async fn post(
+    url: &str,
+    secret: &str,
+    row: &DeliveryRow,
+    now: Timestamp,
+) -> Result<i64, (Option<i64>, String)> {
     let fail = |e: worker::Error| (None, e.to_string());
     let headers = Headers::new();
     headers.set("content-type", "application/json").map_err(fail)?;
-    headers.set("user-agent", concat!("Reverie-Webhooks/", env!("CARGO_PKG_VERSION"))).map_err(fail)?;
+    headers
+        .set("user-agent", concat!("Reverie-Webhooks/", env!("CARGO_PKG_VERSION")))
+        .map_err(fail)?;
     headers.set("reverie-event", &row.event).map_err(fail)?;
     headers.set("reverie-delivery", &row.id).map_err(fail)?;
     headers.set("reverie-signature", &signature(secret, now.0, &row.payload)).map_err(fail)?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(row.payload.as_str().into()));
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(row.payload.as_str().into()));
     let request = Request::new_with_init(url, &init).map_err(fail)?;
     let controller = worker::AbortController::default();
     let signal = controller.signal();
@@ -410,7 +460,9 @@ async fn post(url: &str, secret: &str, row: &DeliveryRow, now: Timestamp) -> Res
             controller.abort();
             Err((None, format!("no answer within {TIMEOUT_MS} ms")))
         }
-        futures_util::future::Either::Left((Err(e), _)) => Err((None, format!("network error: {e}"))),
+        futures_util::future::Either::Left((Err(e), _)) => {
+            Err((None, format!("network error: {e}")))
+        }
         futures_util::future::Either::Left((Ok(resp), _)) => {
             let status = i64::from(resp.status_code());
             if (200..300).contains(&status) {

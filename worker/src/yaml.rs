@@ -8,7 +8,8 @@ use yaml_rust2::{Yaml, YamlLoader};
 use crate::http::ApiError;
 
 pub(crate) fn to_json(text: &str) -> Result<Value, ApiError> {
-    let docs = YamlLoader::load_from_str(text).map_err(|e| ApiError::bad_request(format!("malformed YAML: {e}")))?;
+    let docs = YamlLoader::load_from_str(text)
+        .map_err(|e| ApiError::bad_request(format!("malformed YAML: {e}")))?;
     match docs.len() {
         0 => Err(ApiError::bad_request("the YAML body is empty")),
         1 => convert(&docs[0], "config"),
@@ -21,11 +22,11 @@ fn convert(node: &Yaml, path: &str) -> Result<Value, ApiError> {
         Yaml::Null => Value::Null,
         Yaml::Boolean(b) => Value::Bool(*b),
         Yaml::Integer(i) => Value::Number((*i).into()),
-        Yaml::Real(text) => node
-            .as_f64()
-            .and_then(Number::from_f64)
-            .map(Value::Number)
-            .ok_or_else(|| ApiError::bad_request(format!("{path}: `{text}` is not a finite number")))?,
+        Yaml::Real(text) => {
+            node.as_f64().and_then(Number::from_f64).map(Value::Number).ok_or_else(|| {
+                ApiError::bad_request(format!("{path}: `{text}` is not a finite number"))
+            })?
+        }
         Yaml::String(s) => Value::String(s.clone()),
         Yaml::Array(items) => Value::Array(
             items
@@ -48,7 +49,9 @@ fn convert(node: &Yaml, path: &str) -> Result<Value, ApiError> {
             Value::Object(out)
         }
         Yaml::Alias(_) | Yaml::BadValue => {
-            return Err(ApiError::bad_request(format!("{path}: YAML aliases and tags are not accepted here")))
+            return Err(ApiError::bad_request(format!(
+                "{path}: YAML aliases and tags are not accepted here"
+            )))
         }
     })
 }

@@ -13,12 +13,24 @@ const WASM_SIZE: usize = 100_000;
 
 pub fn scale(args: &[String]) -> Result<(), String> {
     crate::tools::ensure_build_tools()?;
-    let sizes: Vec<String> =
-        if args.is_empty() { ["1000", "10000", "100000", "1000000"].map(String::from).to_vec() } else { args.to_vec() };
+    let sizes: Vec<String> = if args.is_empty() {
+        ["1000", "10000", "100000", "1000000"].map(String::from).to_vec()
+    } else {
+        args.to_vec()
+    };
     let native_scale = |sizes: &[String]| {
         json_line(
             cargo()
-                .args(["run", "--release", "-q", "-p", "reverie-core", "--example", "bench_scale", "--"])
+                .args([
+                    "run",
+                    "--release",
+                    "-q",
+                    "-p",
+                    "reverie-core",
+                    "--example",
+                    "bench_scale",
+                    "--",
+                ])
                 .args(sizes),
         )
     };
@@ -33,7 +45,9 @@ pub fn scale(args: &[String]) -> Result<(), String> {
     let (mut native_alone, mut wasm) = (Vec::new(), Vec::new());
     stage("native and WASM passes on the WASM size, taking turns", || {
         for _ in 0..3 {
-            let seconds = |v: Value| v["seconds"][0].as_f64().ok_or("no seconds in the JSON line".to_string());
+            let seconds = |v: Value| {
+                v["seconds"][0].as_f64().ok_or("no seconds in the JSON line".to_string())
+            };
             native_alone.push(seconds(native_scale(&[WASM_SIZE.to_string()])?)?);
             let mut node = Command::new("node");
             node.arg(root().join("xtask/wasm_scale.mjs")).arg(&pkg).arg(WASM_SIZE.to_string());
@@ -42,7 +56,8 @@ pub fn scale(args: &[String]) -> Result<(), String> {
         Ok(())
     })?;
     let (native_alone, wasm_secs) = (median(&mut native_alone), median(&mut wasm));
-    let ratio = if native_alone > 0.0 { Value::from(wasm_secs / native_alone) } else { Value::Null };
+    let ratio =
+        if native_alone > 0.0 { Value::from(wasm_secs / native_alone) } else { Value::Null };
     let summary = serde_json::json!({
         "bench": "scale",
         "sizes": native["sizes"],
@@ -75,7 +90,17 @@ pub fn quality(args: &[String]) -> Result<(), String> {
     }
     stage("rules-only pass on LoCoMo, events and utterances", || {
         run(cargo()
-            .args(["run", "--release", "-q", "-p", "reverie-core", "--example", "bench_quality", "--", "--data"])
+            .args([
+                "run",
+                "--release",
+                "-q",
+                "-p",
+                "reverie-core",
+                "--example",
+                "bench_quality",
+                "--",
+                "--data",
+            ])
             .arg(&data))
     })
 }
@@ -89,7 +114,16 @@ pub fn pairs(args: &[String]) -> Result<(), String> {
     }
     stage("rules-only pass on labelled pairs", || {
         run(cargo()
-            .args(["run", "--release", "-q", "-p", "reverie-core", "--example", "bench_pairs", "--"])
+            .args([
+                "run",
+                "--release",
+                "-q",
+                "-p",
+                "reverie-core",
+                "--example",
+                "bench_pairs",
+                "--",
+            ])
             .args(&args))
     })
 }
@@ -111,6 +145,10 @@ fn json_line(cmd: &mut Command) -> Result<Value, String> {
     if !out.status.success() {
         return Err(format!("{} failed ({})", crate::tools::describe(cmd), out.status));
     }
-    let last = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).ok_or("no JSON line in the output")?;
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .ok_or("no JSON line in the output")?;
     serde_json::from_str(last).map_err(|e| format!("unreadable JSON line `{last}`: {e}"))
 }

@@ -46,12 +46,20 @@ pub struct Outputs {
 
 impl Outputs {
     pub fn deploy() -> Outputs {
-        Outputs { site: root().join("target/site"), worker: root().join("worker/build"), config: None }
+        Outputs {
+            site: root().join("target/site"),
+            worker: root().join("worker/build"),
+            config: None,
+        }
     }
 
     pub fn e2e() -> Outputs {
         let dir = root().join("target/e2e");
-        Outputs { site: dir.join("site"), worker: dir.join("worker"), config: Some(dir.join("wrangler.toml")) }
+        Outputs {
+            site: dir.join("site"),
+            worker: dir.join("worker"),
+            config: Some(dir.join("wrangler.toml")),
+        }
     }
 }
 
@@ -80,12 +88,17 @@ fn compiled(crate_name: &str) -> PathBuf {
 pub fn site(out: &Path) -> Result<String, String> {
     let root = root();
     let raw = compiled("reverie_web");
-    let sources = [raw.clone(), root.join("index.html"), root.join("web/style.css"), root.join("web/sw.js")];
+    let sources =
+        [raw.clone(), root.join("index.html"), root.join("web/style.css"), root.join("web/sw.js")];
     let stamp = stamp(&sources)?;
     let built = root.join("target/bound/site");
     let line = if fresh(&built, &stamp) {
         let wasm = built.join("pkg/reverie_web_bg.wasm");
-        format!("dashboard wasm: unchanged, {} bytes ({} bytes gzip -9)", file_size(&wasm)?, gzip_size(&wasm)?)
+        format!(
+            "dashboard wasm: unchanged, {} bytes ({} bytes gzip -9)",
+            file_size(&wasm)?,
+            gzip_size(&wasm)?
+        )
     } else {
         let staging = staging_for(&built)?;
         let pkg = staging.join("pkg");
@@ -95,7 +108,12 @@ pub fn site(out: &Path) -> Result<String, String> {
             .arg(&raw))?;
         let bg = pkg.join("reverie_web_bg.wasm");
         let bindgen_size = file_size(&bg)?;
-        run(Command::new(npm_bin("wasm-opt")).args(WASM_FEATURES).arg("-Oz").arg(&bg).arg("-o").arg(&bg))?;
+        run(Command::new(npm_bin("wasm-opt"))
+            .args(WASM_FEATURES)
+            .arg("-Oz")
+            .arg(&bg)
+            .arg("-o")
+            .arg(&bg))?;
         let opt_size = file_size(&bg)?;
         let gz_size = gzip_size(&bg)?;
         copy(&root.join("index.html"), &staging.join("index.html"))?;
@@ -125,14 +143,22 @@ pub fn worker(out: &Path) -> Result<String, String> {
     let built = root().join("target/bound/worker");
     let bg = built.join("index_bg.wasm");
     let line = if fresh(&built, &stamp) {
-        format!("worker wasm: unchanged, {} bytes ({} bytes gzip -9)", file_size(&bg)?, gzip_size(&bg)?)
+        format!(
+            "worker wasm: unchanged, {} bytes ({} bytes gzip -9)",
+            file_size(&bg)?,
+            gzip_size(&bg)?
+        )
     } else {
         let staging = staging_for(&built)?;
         // `module` output with the flags the worker crate's panic recovery
         // relies on (a reset function and an abort handler).
         run(Command::new(tools::wasm_bindgen())
             .args(["--target", "module", "--out-name", "index", "--no-typescript"])
-            .args(["--experimental-reset-state-function", "--force-enable-abort-handler", "--out-dir"])
+            .args([
+                "--experimental-reset-state-function",
+                "--force-enable-abort-handler",
+                "--out-dir",
+            ])
             .arg(&staging)
             .arg(&raw))?;
         let staged_bg = staging.join("index_bg.wasm");
@@ -151,7 +177,10 @@ pub fn worker(out: &Path) -> Result<String, String> {
         let index = staging.join("index.js");
         let glue = read_to_string(&index)?;
         if !glue.contains("import source ") {
-            return Err(format!("{}: no `import source` of the wasm module; wasm-bindgen changed", index.display()));
+            return Err(format!(
+                "{}: no `import source` of the wasm module; wasm-bindgen changed",
+                index.display()
+            ));
         }
         write(&index, &glue.replace("import source ", "import "))?;
         copy(&shim, &staging.join("shim.mjs"))?;
@@ -210,7 +239,10 @@ pub fn core_wasm() -> Result<PathBuf, String> {
         return Ok(out);
     }
     let staging = staging_for(&out)?;
-    run(Command::new(tools::wasm_bindgen()).args(["--target", "nodejs", "--out-dir"]).arg(&staging).arg(&raw))?;
+    run(Command::new(tools::wasm_bindgen())
+        .args(["--target", "nodejs", "--out-dir"])
+        .arg(&staging)
+        .arg(&raw))?;
     // wasm-bindgen's node output is CommonJS; the workspace's package.json
     // says ES modules, so this folder says otherwise.
     write(&staging.join("package.json"), "{\"type\": \"commonjs\"}\n")?;
@@ -242,7 +274,10 @@ pub fn wrangler_config(outputs: &Outputs) -> Result<(), String> {
         })
         .collect();
     if replaced.contains(&false) {
-        return Err(format!("{} lacks one of main, directory, migrations_dir", committed.display()));
+        return Err(format!(
+            "{} lacks one of main, directory, migrations_dir",
+            committed.display()
+        ));
     }
     let dir = path.parent().ok_or("the wrangler config has no folder")?;
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -252,9 +287,12 @@ pub fn wrangler_config(outputs: &Outputs) -> Result<(), String> {
 /// A fingerprint of a build step's inputs: the files' bytes, the recipe
 /// and the versions of the tools that run it.
 fn stamp(inputs: &[PathBuf]) -> Result<String, String> {
-    let mut bytes = format!("{RECIPE}\nwasm-bindgen {}\n", tools::locked_wasm_bindgen_version()?).into_bytes();
-    bytes
-        .extend(fs::read(root().join("package-lock.json")).map_err(|e| format!("cannot read package-lock.json: {e}"))?);
+    let mut bytes =
+        format!("{RECIPE}\nwasm-bindgen {}\n", tools::locked_wasm_bindgen_version()?).into_bytes();
+    bytes.extend(
+        fs::read(root().join("package-lock.json"))
+            .map_err(|e| format!("cannot read package-lock.json: {e}"))?,
+    );
     for path in inputs {
         bytes.extend(path.display().to_string().bytes());
         bytes.extend(fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
@@ -273,9 +311,11 @@ fn fresh(out: &Path, stamp: &str) -> bool {
 fn staging_for(out: &Path) -> Result<PathBuf, String> {
     let staging = sibling(out, "new");
     if staging.exists() {
-        fs::remove_dir_all(&staging).map_err(|e| format!("cannot clear {}: {e}", staging.display()))?;
+        fs::remove_dir_all(&staging)
+            .map_err(|e| format!("cannot clear {}: {e}", staging.display()))?;
     }
-    fs::create_dir_all(&staging).map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
+    fs::create_dir_all(&staging)
+        .map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
     Ok(staging)
 }
 
@@ -290,7 +330,8 @@ fn finish(staging: &Path, out: &Path, stamp: &str) -> Result<(), String> {
     if out.exists() {
         fs::rename(out, &old).map_err(|e| format!("cannot move {} aside: {e}", out.display()))?;
     }
-    fs::rename(staging, out).map_err(|e| format!("cannot move {} into place: {e}", staging.display()))?;
+    fs::rename(staging, out)
+        .map_err(|e| format!("cannot move {} into place: {e}", staging.display()))?;
     if old.exists() {
         fs::remove_dir_all(&old).map_err(|e| format!("cannot remove {}: {e}", old.display()))?;
     }
@@ -303,7 +344,9 @@ fn sibling(out: &Path, suffix: &str) -> PathBuf {
 }
 
 fn copy(from: &Path, to: &Path) -> Result<(), String> {
-    fs::copy(from, to).map(drop).map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
+    fs::copy(from, to)
+        .map(drop)
+        .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
 }
 
 fn read_to_string(path: &Path) -> Result<String, String> {
@@ -330,5 +373,7 @@ fn gzip_size(path: &Path) -> Result<usize, String> {
 
 /// A stable 64-bit FNV-1a hash, for build fingerprints.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }

@@ -76,7 +76,10 @@ fn main() -> ExitCode {
 
 /// The workspace root (the parent of this crate's directory).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives inside the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
 }
 
 /// Runs one named stage and prints how long it took, so cold and warm
@@ -96,7 +99,10 @@ pub fn stage<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, 
 fn load_test(args: &[String]) -> Result<(), String> {
     let outputs = build_into(Outputs::e2e())?;
     stage("load test (workerd + D1 on loopback)", || {
-        tools::run(runtime::runtime_env(Command::new("node").arg(root().join("tests/load.mjs")).args(args), &outputs))
+        tools::run(runtime::runtime_env(
+            Command::new("node").arg(root().join("tests/load.mjs")).args(args),
+            &outputs,
+        ))
     })
 }
 
@@ -194,7 +200,9 @@ fn test() -> Result<(), String> {
     })?;
     let outputs = compile_and_bind(Outputs::e2e())?;
     stage("build core for WASM (node)", build::core_wasm)?;
-    stage("end-to-end tests (workerd + D1 + Chromium, core in WASM)", || runtime::e2e(&outputs, &[]))?;
+    stage("end-to-end tests (workerd + D1 + Chromium, core in WASM)", || {
+        runtime::e2e(&outputs, &[])
+    })?;
     println!("cargo xtask test: all stages passed in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -14,7 +14,9 @@ use crate::tools::{chromium_path, npm_bin, run, run_quietly};
 /// off.
 fn wrangler() -> Command {
     let mut cmd = Command::new(npm_bin("wrangler"));
-    cmd.current_dir(root().join("worker")).env("WRANGLER_SEND_METRICS", "false").env("NO_UPDATE_NOTIFIER", "1");
+    cmd.current_dir(root().join("worker"))
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("NO_UPDATE_NOTIFIER", "1");
     cmd
 }
 
@@ -32,7 +34,15 @@ pub fn migrate(state: &Path) -> Result<(), String> {
 pub fn seed_demo(state: &Path) -> Result<(), String> {
     run_quietly(
         wrangler()
-            .args(["d1", "execute", "reverie", "--local", "--file", "seed/demo.sql", "--persist-to"])
+            .args([
+                "d1",
+                "execute",
+                "reverie",
+                "--local",
+                "--file",
+                "seed/demo.sql",
+                "--persist-to",
+            ])
             .arg(state)
             .env("CI", "true"),
     )
@@ -79,9 +89,18 @@ pub fn serve(state: &Path, port: u16, started: std::time::Instant) -> Result<(),
     let token = admin_token(state)?;
     let home = state.parent().unwrap_or(state);
     let mut cmd = wrangler();
-    cmd.args(["dev", "--local", "--ip", "127.0.0.1", "--port", &port.to_string(), "--test-scheduled", "--persist-to"])
-        .arg(state)
-        .args(["--show-interactive-dev-session=false", "--var", &format!("ADMIN_TOKEN:{token}")]);
+    cmd.args([
+        "dev",
+        "--local",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--test-scheduled",
+        "--persist-to",
+    ])
+    .arg(state)
+    .args(["--show-interactive-dev-session=false", "--var", &format!("ADMIN_TOKEN:{token}")]);
     for name in PASSED_VARS {
         if let Some(value) = std::env::var(name).ok().filter(|v| !v.is_empty()) {
             cmd.args(["--var", &format!("{name}:{value}")]);
@@ -89,7 +108,8 @@ pub fn serve(state: &Path, port: u16, started: std::time::Instant) -> Result<(),
     }
     let log_path = home.join("wrangler.log");
     if !crate::verbose() {
-        let log = std::fs::File::create(&log_path).map_err(|e| format!("cannot write {}: {e}", log_path.display()))?;
+        let log = std::fs::File::create(&log_path)
+            .map_err(|e| format!("cannot write {}: {e}", log_path.display()))?;
         let err = log.try_clone().map_err(|e| e.to_string())?;
         cmd.stdout(log).stderr(err);
     }
@@ -176,13 +196,18 @@ pub fn e2e(outputs: &Outputs, only: &[String]) -> Result<(), String> {
     if files.is_empty() {
         return Err(format!("no end-to-end tests in tests/ match {only:?}"));
     }
-    run(runtime_env(Command::new("node").arg("--test").arg("--test-concurrency=1").args(&files), outputs))
+    run(runtime_env(
+        Command::new("node").arg("--test").arg("--test-concurrency=1").args(&files),
+        outputs,
+    ))
 }
 
 /// The environment the test harness reads: which wrangler config to start
 /// the runtime with, and which Chromium to drive.
 pub fn runtime_env<'a>(cmd: &'a mut Command, outputs: &Outputs) -> &'a mut Command {
-    cmd.current_dir(root()).env("WRANGLER_SEND_METRICS", "false").env("CHROMIUM_PATH", chromium_path());
+    cmd.current_dir(root())
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CHROMIUM_PATH", chromium_path());
     if let Some(config) = &outputs.config {
         cmd.env("REVERIE_WRANGLER_CONFIG", config);
     }

@@ -36,8 +36,14 @@ pub fn run_quietly(cmd: &mut Command) -> Result<(), String> {
     if out.status.success() {
         return Ok(());
     }
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    Err(format!("{} failed ({})\n{}", describe(cmd), out.status, crate::runtime::last_lines(&text, 40)))
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    Err(format!(
+        "{} failed ({})\n{}",
+        describe(cmd),
+        out.status,
+        crate::runtime::last_lines(&text, 40)
+    ))
 }
 
 /// Runs `cmd` and returns its standard output, or `None` if it could not
@@ -75,7 +81,8 @@ pub fn ensure_build_tools() -> Result<(), String> {
 }
 
 fn ensure_wasm_target() -> Result<(), String> {
-    let installed = output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    let installed =
+        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
     if installed.lines().any(|l| l.trim() == WASM_TARGET) {
         return Ok(());
     }
@@ -85,8 +92,8 @@ fn ensure_wasm_target() -> Result<(), String> {
 /// The wasm-bindgen version pinned in `Cargo.lock`: the CLI must match it
 /// exactly or the generated glue is rejected.
 pub fn locked_wasm_bindgen_version() -> Result<String, String> {
-    let lock =
-        std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line.trim() == "name = \"wasm-bindgen\"" {
@@ -104,10 +111,18 @@ fn install_wasm_bindgen(version: &str) -> Result<(), String> {
     let dir = root().join("target/xtask");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let log_path = dir.join("wasm-bindgen-install.log");
-    let log = std::fs::File::create(&log_path).map_err(|e| format!("cannot write {}: {e}", log_path.display()))?;
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| format!("cannot write {}: {e}", log_path.display()))?;
     let err = log.try_clone().map_err(|e| e.to_string())?;
     let result = run(cargo()
-        .args(["install", "wasm-bindgen-cli", "--version", version, "--locked", "--no-default-features"])
+        .args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            version,
+            "--locked",
+            "--no-default-features",
+        ])
         .args(["--bin", "wasm-bindgen"])
         .stdout(log)
         .stderr(err));
@@ -125,8 +140,8 @@ fn install_wasm_bindgen(version: &str) -> Result<(), String> {
 /// `npm ci` when `node_modules` was not installed from the current
 /// lockfile; a copy of the lockfile in `node_modules` marks a good install.
 fn ensure_npm_packages() -> Result<(), String> {
-    let lock =
-        std::fs::read(root().join("package-lock.json")).map_err(|e| format!("cannot read package-lock.json: {e}"))?;
+    let lock = std::fs::read(root().join("package-lock.json"))
+        .map_err(|e| format!("cannot read package-lock.json: {e}"))?;
     let stamp = root().join("node_modules/.reverie-installed-lock.json");
     if std::fs::read(&stamp).ok().as_deref() == Some(lock.as_slice()) {
         return Ok(());
@@ -142,12 +157,16 @@ pub fn ensure_chromium() -> Result<(), String> {
             return Ok(());
         }
         run(Command::new("apt-get").arg("update"))?;
-        run(Command::new("apt-get").args(["install", "-y", "chromium"]).env("DEBIAN_FRONTEND", "noninteractive"))
+        run(Command::new("apt-get")
+            .args(["install", "-y", "chromium"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))
     })
 }
 
 pub fn chromium_path() -> PathBuf {
-    std::env::var_os("CHROMIUM_PATH").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+    std::env::var_os("CHROMIUM_PATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
 }
 
 /// The wasm-bindgen CLI: the one `cargo install` put in cargo's home (where

@@ -23,7 +23,10 @@ impl Builder<'_, '_> {
             .collect();
         for i in statements {
             let Some(s) = self.items[i].statement else { continue };
-            if self.claimed[i] || s.retraction || cited.contains(&(&s.said.session_id, s.said.message_index)) {
+            if self.claimed[i]
+                || s.retraction
+                || cited.contains(&(&s.said.session_id, s.said.message_index))
+            {
                 continue;
             }
             self.claimed[i] = true;

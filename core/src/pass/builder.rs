@@ -10,7 +10,8 @@ use crate::dedup::{cosine, exact_groups, similar_pairs, Groups};
 use crate::entry::{Id, MemoryEntry, MessageRef, Provenance};
 use crate::learn::Said;
 use crate::proposal::{
-    Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, Proposal, RiskFlag, RiskKind, Summary, TokenCost,
+    Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, Proposal, RiskFlag, RiskKind,
+    Summary, TokenCost,
 };
 use crate::review::RejectedIndex;
 use crate::risk::add_risk_flags;
@@ -46,7 +47,11 @@ pub(super) struct Builder<'a, 'i> {
 }
 
 impl<'a, 'i> Builder<'a, 'i> {
-    pub(super) fn new(input: &'a PassInput<'a>, config: &'a PassConfig, items: &'i Items<'a>) -> Self {
+    pub(super) fn new(
+        input: &'a PassInput<'a>,
+        config: &'a PassConfig,
+        items: &'i Items<'a>,
+    ) -> Self {
         let min = config.consolidate_threshold.min(config.candidate_threshold);
         // Near duplicates as scored pairs, sorted; exact duplicates as
         // groups: a group of k copies is k - 1 joins, where its pairs would
@@ -86,7 +91,8 @@ impl<'a, 'i> Builder<'a, 'i> {
         self.next_entry += 1;
         // Proposal ids are at most 128 bytes; keep the suffix inside the limit.
         let base: String = self.config.proposal_id.as_str().chars().take(110).collect();
-        Id::new(format!("{base}.e{}", self.next_entry)).unwrap_or_else(|_| self.config.proposal_id.clone())
+        Id::new(format!("{base}.e{}", self.next_entry))
+            .unwrap_or_else(|_| self.config.proposal_id.clone())
     }
 
     /// The entry a transcript statement becomes (made once, then reused).
@@ -135,7 +141,9 @@ impl<'a, 'i> Builder<'a, 'i> {
             let mut targets: smallvec::SmallVec<[&Id; 8]> = change.targets.iter().collect();
             targets.sort_unstable();
             for &i in involved {
-                if let Some(e) = self.items[i].entry.filter(|e| targets.binary_search(&&e.id).is_ok()) {
+                if let Some(e) =
+                    self.items[i].entry.filter(|e| targets.binary_search(&&e.id).is_ok())
+                {
                     self.fingerprints.push((i as u32, e.id.clone(), Fingerprint::of(e)));
                 }
             }
@@ -180,8 +188,10 @@ impl<'a, 'i> Builder<'a, 'i> {
         }
         self.fingerprints.sort_unstable_by_key(|f| f.0);
         self.fingerprints.dedup_by_key(|f| f.0);
-        let base_fingerprints: BTreeMap<Id, Fingerprint> =
-            std::mem::take(&mut self.fingerprints).into_iter().map(|(_, id, fp)| (id, fp)).collect();
+        let base_fingerprints: BTreeMap<Id, Fingerprint> = std::mem::take(&mut self.fingerprints)
+            .into_iter()
+            .map(|(_, id, fp)| (id, fp))
+            .collect();
         let mut per_kind = [0u32; ChangeKind::ALL.len()];
         for change in &self.changes {
             per_kind[ChangeKind::ALL.iter().position(|k| *k == change.kind).unwrap_or(0)] += 1;
@@ -216,7 +226,8 @@ impl<'a, 'i> Builder<'a, 'i> {
 }
 
 pub(super) fn union_sources(entries: &[&MemoryEntry]) -> Vec<MessageRef> {
-    let set: BTreeSet<MessageRef> = entries.iter().flat_map(|e| e.provenance.sources.iter().cloned()).collect();
+    let set: BTreeSet<MessageRef> =
+        entries.iter().flat_map(|e| e.provenance.sources.iter().cloned()).collect();
     set.into_iter().collect()
 }
 
@@ -232,7 +243,10 @@ pub(super) fn entry_quote(e: &MemoryEntry) -> Evidence {
 pub(super) fn said_quote(s: &Said) -> Evidence {
     Evidence {
         quote: s.quote.clone(),
-        source: EvidenceSource::Message { session_id: s.session_id.clone(), message_index: s.message_index },
+        source: EvidenceSource::Message {
+            session_id: s.session_id.clone(),
+            message_index: s.message_index,
+        },
     }
 }
 

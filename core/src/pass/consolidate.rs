@@ -26,9 +26,15 @@ impl Builder<'_, '_> {
             }
             // Texts alike but for a number or a negation contradict each
             // other: only a person or the LLM can say which holds.
-            let conflicting = a.features.numbers != b.features.numbers || a.features.negated != b.features.negated;
-            if p.score >= self.config.candidate_threshold && (p.score < self.config.merge_threshold || conflicting) {
-                self.unsettled.push(UnsettledGroup { entries: vec![ea.id.clone(), eb.id.clone()], score: p.score });
+            let conflicting = a.features.numbers != b.features.numbers
+                || a.features.negated != b.features.negated;
+            if p.score >= self.config.candidate_threshold
+                && (p.score < self.config.merge_threshold || conflicting)
+            {
+                self.unsettled.push(UnsettledGroup {
+                    entries: vec![ea.id.clone(), eb.id.clone()],
+                    score: p.score,
+                });
             }
             // Pairs this close are near-duplicates the rules could not
             // settle; folding both sentences into one note would only
@@ -56,7 +62,11 @@ impl Builder<'_, '_> {
         for (i, item) in self.items.iter().enumerate() {
             // Rows say which items are notes: only a note's entry is read.
             let (Some(e), Some(subject)) = (item.entry, subjects[i]) else { continue };
-            if self.claimed[i] || item.kind != EntryKind::Note || !stands_with_others(e) || !names_its_subject(e) {
+            if self.claimed[i]
+                || item.kind != EntryKind::Note
+                || !stands_with_others(e)
+                || !names_its_subject(e)
+            {
                 continue;
             }
             if let Some(source) = e.provenance.sources.first() {
@@ -73,7 +83,10 @@ impl Builder<'_, '_> {
         let mut by_topic: Vec<(NonZeroU64, usize)> = Vec::new();
         for (i, item) in self.items.iter().enumerate() {
             let Some(topic) = self.items.topics[i] else { continue };
-            if item.entry.is_some_and(stands_with_others) && !self.claimed[i] && item.kind == EntryKind::Note {
+            if item.entry.is_some_and(stands_with_others)
+                && !self.claimed[i]
+                && item.kind == EntryKind::Note
+            {
                 by_topic.push((topic, i));
             }
         }
@@ -90,7 +103,8 @@ impl Builder<'_, '_> {
                 if chunk.len() < 2 {
                     continue;
                 }
-                let entries: Vec<&MemoryEntry> = chunk.iter().filter_map(|&i| self.items[i].entry).collect();
+                let entries: Vec<&MemoryEntry> =
+                    chunk.iter().filter_map(|&i| self.items[i].entry).collect();
                 let text = distinct_sentences(&entries);
                 // A check of the rule's own work: the combined note keeps
                 // every number and name of its notes' informative sentences
@@ -103,7 +117,8 @@ impl Builder<'_, '_> {
                     continue;
                 }
                 let first = entries[0];
-                let mut result = MemoryEntry::new(self.new_entry_id(), text, first.kind, self.config.now);
+                let mut result =
+                    MemoryEntry::new(self.new_entry_id(), text, first.kind, self.config.now);
                 result.subject = entries.iter().find_map(|e| e.subject.clone());
                 result.tags = union_tags(&entries);
                 result.provenance = Provenance {
@@ -173,7 +188,11 @@ fn names_its_subject(e: &MemoryEntry) -> bool {
         .iter()
         .skip(1)
         .take_while(|w| !matches!(w.as_str(), "is" | "are" | "was" | "were" | "has" | "have"))
-        .any(|w| w.chars().next().is_some_and(char::is_uppercase) || w.ends_with("'s") || w.ends_with("\u{2019}s"))
+        .any(|w| {
+            w.chars().next().is_some_and(char::is_uppercase)
+                || w.ends_with("'s")
+                || w.ends_with("\u{2019}s")
+        })
 }
 
 /// Nouns that name a kind of person or thing rather than one.
@@ -253,9 +272,11 @@ mod tests {
 
     #[test]
     fn a_subject_is_named_not_a_kind_or_a_count() {
-        for named in
-            ["Acme API needs a token.", "The user's team deploys on Fridays.", "Billing at Initech is monthly."]
-        {
+        for named in [
+            "Acme API needs a token.",
+            "The user's team deploys on Fridays.",
+            "Billing at Initech is monthly.",
+        ] {
             assert!(names_its_subject(&note(named)), "{named:?}");
         }
         for generic in [

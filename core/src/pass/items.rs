@@ -70,7 +70,8 @@ pub(super) struct Item<'a> {
 }
 
 const _: () = assert!(std::mem::size_of::<Item<'_>>() <= 64, "an item row fits a cache line");
-const _: () = assert!(std::mem::size_of::<Option<Claim<Span>>>() <= 32, "a claim is half a cache line");
+const _: () =
+    assert!(std::mem::size_of::<Option<Claim<Span>>>() <= 32, "a claim is half a cache line");
 
 /// Groups or pairs of items `Items::warm_claims` and `warm_entries` load
 /// at once.
@@ -154,11 +155,14 @@ impl<'a> Items<'a> {
         let mut sum = 0u64;
         for &i in &batch {
             let claim = self.claims[i].map_or(0, |c| c.subject());
-            sum ^= claim ^ self.subjects[i].map_or(0, NonZeroU64::get) ^ self.rows[i].observed.millis() as u64;
+            sum ^= claim
+                ^ self.subjects[i].map_or(0, NonZeroU64::get)
+                ^ self.rows[i].observed.millis() as u64;
         }
         for &i in &batch {
             let words = self.claims[i].map_or(&[][..], |c| &self.claim_words[c.words().range()]);
-            sum ^= words.first().copied().unwrap_or(0) ^ self.content(i).first().copied().unwrap_or(0);
+            sum ^=
+                words.first().copied().unwrap_or(0) ^ self.content(i).first().copied().unwrap_or(0);
         }
         std::hint::black_box(sum);
     }
@@ -169,7 +173,8 @@ impl<'a> Items<'a> {
     /// larger than the cache their waits on memory overlap; item after
     /// item, each would queue behind the last.
     pub(super) fn warm_entries(&self, batch: impl Iterator<Item = usize>) {
-        let mut entries: smallvec::SmallVec<[&MemoryEntry; 2 * WARM_BATCH]> = smallvec::SmallVec::new();
+        let mut entries: smallvec::SmallVec<[&MemoryEntry; 2 * WARM_BATCH]> =
+            smallvec::SmallVec::new();
         entries.extend(batch.filter_map(|i| self.rows[i].entry));
         let mut sum = 0usize;
         for e in &entries {

@@ -24,8 +24,11 @@ impl Builder<'_, '_> {
         // with every later member: as if each pair of the group were
         // taken, since the pairs of later members would join nothing more.
         let exact = std::mem::take(&mut self.exact);
-        let mut members: Vec<(usize, usize)> =
-            exact.iter().enumerate().flat_map(|(g, group)| group.iter().map(move |&i| (i, g))).collect();
+        let mut members: Vec<(usize, usize)> = exact
+            .iter()
+            .enumerate()
+            .flat_map(|(g, group)| group.iter().map(move |&i| (i, g)))
+            .collect();
         members.sort_unstable();
         let mut joined_group = vec![false; exact.len()];
         let (mut near, mut members) = (0, members.into_iter().peekable());
@@ -51,7 +54,8 @@ impl Builder<'_, '_> {
         }
         // A group's root is its smallest member, so the lowest score per
         // root, sorted by root, lines up with the groups in order.
-        let mut weakest: Vec<(usize, f32)> = joined.into_iter().map(|(a, score)| (uf.find(a), score)).collect();
+        let mut weakest: Vec<(usize, f32)> =
+            joined.into_iter().map(|(a, score)| (uf.find(a), score)).collect();
         weakest.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
         weakest.dedup_by_key(|w| w.0);
         let mut weakest = weakest.into_iter().peekable();
@@ -64,7 +68,8 @@ impl Builder<'_, '_> {
             let group = groups.get(g);
             let score = weakest.peek().filter(|w| w.0 == group[0]).map_or(1.0, |w| w.1);
             while weakest.next_if(|w| w.0 <= group[0]).is_some() {}
-            let members: smallvec::SmallVec<[usize; 8]> = group.iter().copied().filter(|&i| !self.claimed[i]).collect();
+            let members: smallvec::SmallVec<[usize; 8]> =
+                group.iter().copied().filter(|&i| !self.claimed[i]).collect();
             if members.len() < 2 {
                 continue;
             }
@@ -72,7 +77,12 @@ impl Builder<'_, '_> {
                 .iter()
                 .max_by(|&&x, &&y| {
                     let (a, b) = (&self.items[x], &self.items[y]);
-                    a.features.content.len().cmp(&b.features.content.len()).then(b.trust.cmp(&a.trust)).then(y.cmp(&x))
+                    a.features
+                        .content
+                        .len()
+                        .cmp(&b.features.content.len())
+                        .then(b.trust.cmp(&a.trust))
+                        .then(y.cmp(&x))
                 })
                 .expect("groups have members");
             // Pairs chain: "a man is running" is a duplicate of "... in a
@@ -107,7 +117,10 @@ impl Builder<'_, '_> {
             // as written; near duplicates that differ in one ("Alice" and
             // "Bob", "1,000" and "1000") are for the model or a person.
             if !keeps_facts(entries.iter().map(|e| e.text.as_str()), &kept.text, true) {
-                self.unsettled.push(UnsettledGroup { entries: entries.iter().map(|e| e.id.clone()).collect(), score });
+                self.unsettled.push(UnsettledGroup {
+                    entries: entries.iter().map(|e| e.id.clone()).collect(),
+                    score,
+                });
                 continue;
             }
             let mut result = kept.clone();
@@ -115,7 +128,8 @@ impl Builder<'_, '_> {
                 entries.iter().map(|e| e.provenance.trust).min().unwrap_or(result.provenance.trust);
             result.provenance.sources = union_sources(&entries);
             result.tags = union_tags(&entries);
-            result.confidence = entries.iter().map(|e| e.confidence).fold(result.confidence, f32::max);
+            result.confidence =
+                entries.iter().map(|e| e.confidence).fold(result.confidence, f32::max);
             result.observed_at = entries.iter().map(|e| e.observed()).max();
             for &m in &members {
                 self.claimed[m] = true;
@@ -130,7 +144,11 @@ impl Builder<'_, '_> {
                     justification: if exact {
                         format!("{} entries say the same thing word for word", entries.len())
                     } else {
-                        format!("{} entries say the same thing (word overlap {:.0}%)", entries.len(), score * 100.0)
+                        format!(
+                            "{} entries say the same thing (word overlap {:.0}%)",
+                            entries.len(),
+                            score * 100.0
+                        )
                     },
                     evidence: entries.iter().map(|e| entry_quote(e)).collect(),
                     confidence: if exact { 0.99 } else { 0.6 + 0.35 * score },
@@ -149,7 +167,10 @@ impl Builder<'_, '_> {
     /// The text of item `i`, an entry's or a statement's.
     fn text(&self, i: usize) -> &str {
         let item = &self.items[i];
-        item.entry.map(|e| e.text.as_str()).or(item.statement.map(|s| s.text.as_str())).unwrap_or("")
+        item.entry
+            .map(|e| e.text.as_str())
+            .or(item.statement.map(|s| s.text.as_str()))
+            .unwrap_or("")
     }
 
     pub(super) fn join_duplicates(
@@ -162,7 +183,12 @@ impl Builder<'_, '_> {
     ) {
         if self.claimed[a]
             || self.claimed[b]
-            || !is_duplicate(&self.items.features(a), &self.items.features(b), score, self.config.merge_threshold)
+            || !is_duplicate(
+                &self.items.features(a),
+                &self.items.features(b),
+                score,
+                self.config.merge_threshold,
+            )
         {
             return;
         }
@@ -187,7 +213,12 @@ impl Builder<'_, '_> {
 
 /// Whether two texts say the same thing: close enough, or one adding
 /// nothing to the other, and never when numbers or negation differ.
-pub(super) fn is_duplicate(a: &FeaturesRef<'_>, b: &FeaturesRef<'_>, score: f32, merge_threshold: f32) -> bool {
+pub(super) fn is_duplicate(
+    a: &FeaturesRef<'_>,
+    b: &FeaturesRef<'_>,
+    score: f32,
+    merge_threshold: f32,
+) -> bool {
     if a.negated != b.negated || a.numbers != b.numbers {
         return false;
     }
@@ -263,8 +294,14 @@ mod tests {
 
     #[test]
     fn rewordings_keep_the_order_of_shared_words_scrambles_do_not() {
-        assert!(same_order("The user prefers dark mode in the editor.", "User preferred dark mode in editors"));
-        assert!(same_order("Five children are standing in a wooden hut.", "Five children stand in a hut."));
+        assert!(same_order(
+            "The user prefers dark mode in the editor.",
+            "User preferred dark mode in editors"
+        ));
+        assert!(same_order(
+            "Five children are standing in a wooden hut.",
+            "Five children stand in a hut."
+        ));
         assert!(!same_order(
             "Two angels are making snow on the lying children.",
             "Two children are lying in the snow and are making snow angels."
@@ -273,6 +310,9 @@ mod tests {
             "A nude lady is walking in front of a crowd in body paint.",
             "A nude crowd in body paint is walking in front of a lady."
         ));
-        assert!(!same_order("A man with a camera is studying the subject.", "The study subject is a camera man."));
+        assert!(!same_order(
+            "A man with a camera is studying the subject.",
+            "The study subject is a camera man."
+        ));
     }
 }

@@ -48,8 +48,9 @@ impl Builder<'_, '_> {
             })
             .filter(|per_session| per_session.len() as u32 >= self.config.min_pattern_sessions)
             .collect();
-        let representative =
-            |per_session: &BTreeMap<&Id, usize>| *per_session.values().next().expect("groups have members");
+        let representative = |per_session: &BTreeMap<&Id, usize>| {
+            *per_session.values().next().expect("groups have members")
+        };
         // Memory after this proposal: stored entries, and statements this
         // pass adds ("I prefer short answers" said in three sessions is
         // one entry, not an addition and a promotion).
@@ -63,7 +64,8 @@ impl Builder<'_, '_> {
             })
             .map(|(i, _)| self.items.features(i))
             .collect();
-        let quoted: Vec<FeaturesRef<'_>> = recurring.iter().map(|p| features[representative(p)].borrowed()).collect();
+        let quoted: Vec<FeaturesRef<'_>> =
+            recurring.iter().map(|p| features[representative(p)].borrowed()).collect();
         let already_known = any_similar(&known, &quoted, 0.5);
         for (per_session, _) in recurring.iter().zip(already_known).filter(|(_, known)| !known) {
             let n = per_session.len() as u32;
@@ -80,7 +82,8 @@ impl Builder<'_, '_> {
                 kind,
                 self.config.now,
             );
-            let evidence: Vec<Evidence> = per_session.values().map(|&i| said_quote(&obs[i].said)).collect();
+            let evidence: Vec<Evidence> =
+                per_session.values().map(|&i| said_quote(&obs[i].said)).collect();
             let trusts: Vec<Trust> = per_session.values().map(|&i| obs[i].said.trust).collect();
             entry.provenance = Provenance {
                 trust: trusts.iter().copied().max().unwrap_or(Trust::Agent),

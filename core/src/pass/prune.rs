@@ -22,14 +22,15 @@ impl Builder<'_, '_> {
             }
             let f = &item.features;
             let time_word = self.items.time_bounds[i].map(|k| TIME_BOUND[usize::from(k)]);
-            let (reason, confidence) = if let (Some(w), true) = (time_word, item.observed.millis() < stale_before) {
-                let days = (self.config.now.millis() - item.observed.millis()) / Timestamp::DAY;
-                (format!("time-bound (\"{w}\") and observed {days} days ago"), 0.7)
-            } else if f.no_information {
-                ("carries no durable information (greeting or reaction only)".to_string(), 0.7)
-            } else {
-                continue;
-            };
+            let (reason, confidence) =
+                if let (Some(w), true) = (time_word, item.observed.millis() < stale_before) {
+                    let days = (self.config.now.millis() - item.observed.millis()) / Timestamp::DAY;
+                    (format!("time-bound (\"{w}\") and observed {days} days ago"), 0.7)
+                } else if f.no_information {
+                    ("carries no durable information (greeting or reaction only)".to_string(), 0.7)
+                } else {
+                    continue;
+                };
             self.claimed[i] = true;
             self.push(
                 Change {

@@ -47,7 +47,8 @@ impl Builder<'_, '_> {
         for i in 0..items.len() {
             match items.claim(i) {
                 Some(Claim::Slot { subject, attribute, .. }) if i < crate::dedup::MAX_ITEMS => {
-                    let key = crate::text::mix(subject ^ attribute.rotate_left(17)) & !crate::dedup::INDEX_MASK;
+                    let key = crate::text::mix(subject ^ attribute.rotate_left(17))
+                        & !crate::dedup::INDEX_MASK;
                     slot_keys.push(key | i as u64);
                 }
                 Some(Claim::Switch { .. }) => switches.push(i),
@@ -57,12 +58,15 @@ impl Builder<'_, '_> {
         }
         crate::radix::radix_sort_keys(&mut slot_keys, &mut Vec::new());
         let key = |k: &u64| k & !crate::dedup::INDEX_MASK;
-        let groups: Vec<&[u64]> = slot_keys.chunk_by(|x, y| key(x) == key(y)).filter(|g| g.len() > 1).collect();
+        let groups: Vec<&[u64]> =
+            slot_keys.chunk_by(|x, y| key(x) == key(y)).filter(|g| g.len() > 1).collect();
         let item = |k: &u64| (k & crate::dedup::INDEX_MASK) as usize;
         let (mut by_time, mut next_other): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
         for (g, group) in groups.iter().enumerate() {
             if g % WARM_BATCH == 0 {
-                items.warm_claims(groups[g..].iter().take(WARM_BATCH).flat_map(|group| group.iter().map(item)));
+                items.warm_claims(
+                    groups[g..].iter().take(WARM_BATCH).flat_map(|group| group.iter().map(item)),
+                );
             }
             // Members by time: an older member's successor is the first
             // later one that replaces it, so a slot restated ten thousand
@@ -84,7 +88,8 @@ impl Builder<'_, '_> {
                 }
             }
             for &older in by_time.iter() {
-                let mut p = by_time.partition_point(|&i| items[i].observed <= items[older].observed);
+                let mut p =
+                    by_time.partition_point(|&i| items[i].observed <= items[older].observed);
                 while let Some(&newer) = by_time.get(p) {
                     if relate(claim(newer), older) == Relation::Replaces {
                         offer(older, newer, Relation::Replaces, self.items);
@@ -100,15 +105,18 @@ impl Builder<'_, '_> {
         // each item that may be retired looks up the words it holds: its
         // successor is the first later cue that bears on it, found by
         // binary search, however many cues name the same word.
-        let first_after = |cues: &[(u64, u64, Timestamp, usize)], older: usize, subject: u64, word: u64, rel| {
-            let at = items[older].observed;
-            let start = cues.partition_point(|&(s, w, t, _)| (s, w, t) <= (subject, word, at));
-            cues[start..]
-                .iter()
-                .take_while(|&&(s, w, ..)| (s, w) == (subject, word))
-                .map(|&(.., newer)| newer)
-                .find(|&newer| relate(items.claim(newer).expect("cues have claims"), older) == rel)
-        };
+        let first_after =
+            |cues: &[(u64, u64, Timestamp, usize)], older: usize, subject: u64, word: u64, rel| {
+                let at = items[older].observed;
+                let start = cues.partition_point(|&(s, w, t, _)| (s, w, t) <= (subject, word, at));
+                cues[start..]
+                    .iter()
+                    .take_while(|&&(s, w, ..)| (s, w) == (subject, word))
+                    .map(|&(.., newer)| newer)
+                    .find(|&newer| {
+                        relate(items.claim(newer).expect("cues have claims"), older) == rel
+                    })
+            };
         let mut switched: Vec<(u64, u64, Timestamp, usize)> = Vec::new();
         for &i in &switches {
             if let Some(Claim::Switch { subject, old, .. }) = items.claim(i) {
@@ -125,7 +133,9 @@ impl Builder<'_, '_> {
             for older in 0..items.len() {
                 let Some(Claim::Slot { subject, value, .. }) = items.claim(older) else { continue };
                 for &w in value.iter().filter(|&&w| switch_named.contains(&(subject, w))) {
-                    if let Some(newer) = first_after(&switched, older, subject, w, Relation::Replaces) {
+                    if let Some(newer) =
+                        first_after(&switched, older, subject, w, Relation::Replaces)
+                    {
                         offer(older, newer, Relation::Replaces, self.items);
                     }
                 }
@@ -142,7 +152,8 @@ impl Builder<'_, '_> {
         if !retracting.is_empty() {
             for (older, subject) in subjects.iter().enumerate() {
                 let Some(s) = subject.map(NonZeroU64::get) else { continue };
-                for &w in items.content(older).iter().filter(|&&w| retract_named.contains(&(s, w))) {
+                for &w in items.content(older).iter().filter(|&&w| retract_named.contains(&(s, w)))
+                {
                     if let Some(newer) = first_after(&retracting, older, s, w, Relation::Retracts) {
                         offer(older, newer, Relation::Retracts, self.items);
                     }
@@ -159,7 +170,9 @@ impl Builder<'_, '_> {
         self.reserve(successor.len());
         for (k, &(older, (newer, rel))) in successor.iter().enumerate() {
             if k % WARM_BATCH == 0 {
-                self.items.warm_entries(successor[k..].iter().take(WARM_BATCH).flat_map(|&(o, (n, _))| [o, n]));
+                self.items.warm_entries(
+                    successor[k..].iter().take(WARM_BATCH).flat_map(|&(o, (n, _))| [o, n]),
+                );
             }
             // Only stored entries can be retired; a statement superseded by a
             // later statement is simply not added.
@@ -178,7 +191,9 @@ impl Builder<'_, '_> {
             // The last word may be the entry's own value again ("Zed", then
             // "Vim" again): the entry stands, and the statement repeating it
             // is dropped as its duplicate.
-            if newer != first && items.claim(newer).zip(items.claim(older)).is_some_and(|(n, o)| restates(n, o)) {
+            if newer != first
+                && items.claim(newer).zip(items.claim(older)).is_some_and(|(n, o)| restates(n, o))
+            {
                 continue;
             }
             let newer_item = &self.items[newer];
@@ -189,10 +204,11 @@ impl Builder<'_, '_> {
             if newer != first {
                 evidence.push(self.quote_of(newer));
             }
-            let replaced_first = |why: String| match self.items[first].statement.filter(|_| newer != first) {
-                Some(s) => format!("{why}, after \"{}\"", s.said.quote),
-                None => why,
-            };
+            let replaced_first =
+                |why: String| match self.items[first].statement.filter(|_| newer != first) {
+                    Some(s) => format!("{why}, after \"{}\"", s.said.quote),
+                    None => why,
+                };
             if retraction_statement {
                 // The user said it no longer holds and gave no successor.
                 let reason = replaced_first(format!(
@@ -227,7 +243,10 @@ impl Builder<'_, '_> {
             }
             let (why, confidence) = match rel {
                 Relation::Retracts => ("a newer entry says this no longer holds", 0.8),
-                _ => ("a newer entry gives a different value for the same subject and attribute", 0.85),
+                _ => (
+                    "a newer entry gives a different value for the same subject and attribute",
+                    0.85,
+                ),
             };
             self.push(
                 Change {
@@ -253,13 +272,21 @@ impl Builder<'_, '_> {
             return;
         }
         for group in groups.iter().filter(|g| g.iter().any(|k| item(k) >= items.entries)) {
-            let holds = |i: usize| (items[i].entry.is_some() && !self.claimed[i]) || self.created.contains_key(&i);
-            let Some(holder) = group.iter().map(item).filter(|&i| holds(i)).max_by_key(|&i| (items[i].observed, i))
+            let holds = |i: usize| {
+                (items[i].entry.is_some() && !self.claimed[i]) || self.created.contains_key(&i)
+            };
+            let Some(holder) = group
+                .iter()
+                .map(item)
+                .filter(|&i| holds(i))
+                .max_by_key(|&i| (items[i].observed, i))
             else {
                 continue;
             };
             for i in group.iter().map(item).filter(|&i| i >= items.entries && i != holder) {
-                if !self.claimed[i] && items.claim(i).zip(items.claim(holder)).is_some_and(|(s, h)| restates(s, h)) {
+                if !self.claimed[i]
+                    && items.claim(i).zip(items.claim(holder)).is_some_and(|(s, h)| restates(s, h))
+                {
                     self.claimed[i] = true;
                 }
             }

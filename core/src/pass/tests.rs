@@ -20,7 +20,8 @@ pub(crate) fn store(lines: &str) -> MemoryStore {
             let parts: Vec<&str> = l.splitn(4, '|').map(str::trim).collect();
             let kind = serde_json::from_value(serde_json::Value::String(parts[1].into())).unwrap();
             let day: i64 = parts[2].parse().unwrap();
-            let mut e = MemoryEntry::new(Id::new(parts[0]).unwrap(), parts[3], kind, Timestamp(day * DAY));
+            let mut e =
+                MemoryEntry::new(Id::new(parts[0]).unwrap(), parts[3], kind, Timestamp(day * DAY));
             e.observed_at = Some(Timestamp(day * DAY));
             e
         })
@@ -59,7 +60,8 @@ fn render(p: &Proposal) -> String {
     let mut out = String::new();
     for c in &p.changes {
         let targets: Vec<&str> = c.targets.iter().map(Id::as_str).collect();
-        let result = c.result.as_ref().map(|r| format!(" -> {}: {}", r.id, r.text)).unwrap_or_default();
+        let result =
+            c.result.as_ref().map(|r| format!(" -> {}: {}", r.id, r.text)).unwrap_or_default();
         let risk: Vec<String> = c.risk.iter().map(|r| format!("{:?}", r.kind)).collect();
         let risk = if risk.is_empty() { String::new() } else { format!(" [{}]", risk.join(",")) };
         out.push_str(&format!("{} [{}]{}{risk}\n", c.kind.as_str(), targets.join(","), result));
@@ -73,7 +75,8 @@ fn propose(store_lines: &str, session_lines: &str) -> Proposal {
     let store = store(store_lines);
     let sessions = sessions(session_lines);
     let history = ReviewHistory::default();
-    let input = PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+    let input =
+        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
     run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap().proposal
 }
 
@@ -163,7 +166,9 @@ fn many_switches_retire_each_slot_at_the_first_switch_that_names_it() {
     let got: BTreeSet<(String, String)> = proposal
         .changes
         .iter()
-        .filter(|c| c.kind == ChangeKind::Supersede && c.result.as_ref().unwrap().text.contains("switched"))
+        .filter(|c| {
+            c.kind == ChangeKind::Supersede && c.result.as_ref().unwrap().text.contains("switched")
+        })
         .map(|c| (c.targets[0].to_string(), c.result.as_ref().unwrap().id.to_string()))
         .collect();
     let expected: BTreeSet<(String, String)> = (0..said.len())
@@ -172,7 +177,8 @@ fn many_switches_retire_each_slot_at_the_first_switch_that_names_it() {
             let by_value = (k + 1..said.len()).find(|&j| !said[j].0 && said[j].1 != said[k].1);
             let by_switch = (k + 1..said.len()).find(|&j| said[j] == (true, said[k].1))?;
             // A later statement of another editor retires it first.
-            (by_value.is_none_or(|v| by_switch < v)).then(|| (format!("s{k:04}"), format!("s{by_switch:04}")))
+            (by_value.is_none_or(|v| by_switch < v))
+                .then(|| (format!("s{k:04}"), format!("s{by_switch:04}")))
         })
         .collect();
     assert!(expected.len() > 100, "{} switch supersessions", expected.len());
@@ -288,7 +294,11 @@ prune [m2]
     );
     let quotes: Vec<&str> = p.changes[0].evidence.iter().map(|e| e.quote.as_str()).collect();
     assert_eq!(quotes, ["User's editor is Vim.", "My editor is Helix.", "My editor is Zed."]);
-    assert!(p.changes[0].justification.ends_with(", after \"My editor is Helix.\""), "{}", p.changes[0].justification);
+    assert!(
+        p.changes[0].justification.ends_with(", after \"My editor is Helix.\""),
+        "{}",
+        p.changes[0].justification
+    );
 }
 
 #[test]
@@ -296,7 +306,8 @@ fn statements_at_the_end_of_time_do_not_overflow() {
     let mut sessions = sessions("s1 | 1 | user | My editor is Helix. Actually, my editor is Zed.");
     sessions[0].started_at = Timestamp(i64::MAX);
     let (store, history) = (store(""), ReviewHistory::default());
-    let input = PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+    let input =
+        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
     let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
     assert!(!out.proposal.changes.is_empty());
 }
@@ -397,7 +408,8 @@ m4 | fact | 4 | The staging cluster runs on Kubernetes in Frankfurt!
         render(&out.proposal).trim(),
         "merge [m3,m4] -> m3: The staging cluster runs on Kubernetes in Frankfurt."
     );
-    let unsettled: Vec<Vec<&str>> = out.unsettled.iter().map(|g| g.entries.iter().map(Id::as_str).collect()).collect();
+    let unsettled: Vec<Vec<&str>> =
+        out.unsettled.iter().map(|g| g.entries.iter().map(Id::as_str).collect()).collect();
     assert_eq!(unsettled, [["m1", "m2"]]);
 }
 

@@ -53,19 +53,22 @@ pub(crate) fn add_risk_flags(
                 .and_then(|s| s.messages.get(*message_index as usize))
                 .map(|m| poison::signals(&m.content))
                 .unwrap_or_default(),
-            EvidenceSource::Entry { entry_id } => {
-                entry(entry_id).map_or_else(|| poison::signals(&ev.quote), |e| poison::signals(&e.text))
-            }
+            EvidenceSource::Entry { entry_id } => entry(entry_id)
+                .map_or_else(|| poison::signals(&ev.quote), |e| poison::signals(&e.text)),
         };
         if !signals.is_empty() {
             flags.insert(
                 RiskKind::PoisoningSuspected,
-                format!("instruction-like text from a {trust:?} source: {}", signals.join(", ")).to_lowercase(),
+                format!("instruction-like text from a {trust:?} source: {}", signals.join(", "))
+                    .to_lowercase(),
             );
         }
     }
     if untrusted_only {
-        flags.insert(RiskKind::UntrustedSource, "all evidence comes from tool output or external content".into());
+        flags.insert(
+            RiskKind::UntrustedSource,
+            "all evidence comes from tool output or external content".into(),
+        );
     }
     if shared {
         flags.insert(RiskKind::SharedStore, "the store is shared by several agents".into());
@@ -79,7 +82,10 @@ pub(crate) fn add_risk_flags(
         if !secrets.is_empty() {
             flags.insert(
                 RiskKind::SensitiveData,
-                format!("the new entry would keep what looks like a secret: {}", secrets.join(", ")),
+                format!(
+                    "the new entry would keep what looks like a secret: {}",
+                    secrets.join(", ")
+                ),
             );
         }
     }

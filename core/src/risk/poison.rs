@@ -45,8 +45,11 @@ const INSTRUCTION_PHRASES: &[&str] = &[
 /// (plus `url` for links, which are how stolen data leaves).
 pub fn signals(text: &str) -> Vec<&'static str> {
     let normalized = format!(" {} ", normalize(text));
-    let mut found: Vec<&'static str> =
-        INSTRUCTION_PHRASES.iter().copied().filter(|p| normalized.contains(&format!(" {p} "))).collect();
+    let mut found: Vec<&'static str> = INSTRUCTION_PHRASES
+        .iter()
+        .copied()
+        .filter(|p| normalized.contains(&format!(" {p} ")))
+        .collect();
     let lower = text.to_ascii_lowercase();
     if lower.contains("http://") || lower.contains("https://") {
         found.push("url");

@@ -29,8 +29,15 @@ const SECRET_PHRASES: &[(&str, &str, &str)] = &[
 
 /// Prefixes of issued keys (a provider's format), with the shortest
 /// length a real one has.
-const KEY_PREFIXES: &[(&str, usize)] =
-    &[("sk-", 20), ("sk_live_", 24), ("ghp_", 36), ("github_pat_", 40), ("xoxb-", 24), ("xoxp-", 24), ("AKIA", 20)];
+const KEY_PREFIXES: &[(&str, usize)] = &[
+    ("sk-", 20),
+    ("sk_live_", 24),
+    ("ghp_", 36),
+    ("github_pat_", 40),
+    ("xoxb-", 24),
+    ("xoxp-", 24),
+    ("AKIA", 20),
+];
 
 /// What looks like a secret in `text`, each once, in the order found: a
 /// named secret followed by a value in the same clause ("password is
@@ -41,7 +48,8 @@ pub fn secrets(text: &str) -> Vec<&'static str> {
     // Every secret found below has a digit or an underscore in its value,
     // or a key with a digit or a dash: most texts have none, and one read
     // of their bytes, without branching (a vector at a time), says so.
-    let marked = text.bytes().fold(false, |m, b| m | b.is_ascii_digit() | (b == b'-') | (b == b'_'));
+    let marked =
+        text.bytes().fold(false, |m, b| m | b.is_ascii_digit() | (b == b'-') | (b == b'_'));
     if !marked {
         return Vec::new();
     }
@@ -57,12 +65,14 @@ pub fn secrets(text: &str) -> Vec<&'static str> {
     let mut at = 0;
     while at < bytes.len() {
         // The gap before the next token: a clause ends at . , ; ! ?
-        let start = at + bytes[at..].iter().position(|&b| is_token_byte(b)).unwrap_or(bytes.len() - at);
+        let start =
+            at + bytes[at..].iter().position(|&b| is_token_byte(b)).unwrap_or(bytes.len() - at);
         if bytes[at..start].iter().any(|b| matches!(b, b'.' | b',' | b';' | b'!' | b'?')) {
             named = None;
             previous_part = "";
         }
-        let end = start + bytes[start..].iter().position(|&b| !is_token_byte(b)).unwrap_or(bytes.len() - start);
+        let end = start
+            + bytes[start..].iter().position(|&b| !is_token_byte(b)).unwrap_or(bytes.len() - start);
         at = end;
         if start == end {
             break;
@@ -89,7 +99,8 @@ pub fn secrets(text: &str) -> Vec<&'static str> {
             }
             previous_part = part;
         }
-        if KEY_PREFIXES.iter().any(|&(prefix, min)| token.starts_with(prefix) && token.len() >= min) {
+        if KEY_PREFIXES.iter().any(|&(prefix, min)| token.starts_with(prefix) && token.len() >= min)
+        {
             note("issued key");
         } else if looks_random(token) {
             note("token-like string");
@@ -140,7 +151,10 @@ mod tests {
         check("User's API key is sk-12345.", &["api key"]);
         check("Password: Tr0ub4dor", &["password"]);
         check("My credit card number is 4111 1111 1111 1111", &["card number"]);
-        check("Deploy with DB_PASSWORD=hunter2 and OPENAI_API_KEY=abcdef123", &["password", "api key"]);
+        check(
+            "Deploy with DB_PASSWORD=hunter2 and OPENAI_API_KEY=abcdef123",
+            &["password", "api key"],
+        );
         check("api-key: hunter2", &["api key"]);
         check("Deploy with OPENAI_KEY=sk-proj4f9QxT2mLw8vZr1Kp", &["issued key"]);
         check("The token is Zr1Kp4f9QxT2mLw8vBn6Hc3Ys7Ud5Ge0Ja", &["token-like string"]);
@@ -156,7 +170,10 @@ mod tests {
         check("Deployed commit 3e49b09c4f1a2b7d8e9f00112233445566778899.", &[]);
         check("Request id 123e4567-e89b-12d3-a456-426614174000 failed", &[]);
         check("Branch ABC-1234-Add-User-Authentication-Flow is merged", &[]);
-        check("Run UserAuthenticationServiceImplV2Test and DeepSeek-R1-Distill-Qwen-32B-Instruct", &[]);
+        check(
+            "Run UserAuthenticationServiceImplV2Test and DeepSeek-R1-Distill-Qwen-32B-Instruct",
+            &[],
+        );
         check("User prefers tabs over spaces; the key to the office is at reception.", &[]);
         check("User's café is Ça Va", &[]);
     }

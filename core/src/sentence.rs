@@ -89,7 +89,7 @@ fn each_sentence(text: &str) -> impl Iterator<Item = &str> {
 }
 
 /// A word as a fact is compared: without the punctuation around it.
-fn bare(word: &str) -> &str {
+pub(crate) fn bare(word: &str) -> &str {
     word.trim_matches(|c: char| !c.is_alphanumeric())
 }
 
@@ -128,8 +128,15 @@ fn each_fact<'t>(text: &'t str, openers: bool, mut f: impl FnMut(&'t str) -> boo
 }
 
 /// Whether a capitalized word opening a sentence is a function word ("The",
-/// "We"), read without allocating: stopwords are short and ASCII.
+/// "We").
 fn is_function_word(word: &str) -> bool {
+    lowercase_is(word, crate::text::is_stopword)
+}
+
+/// Whether `word`, lowercased, satisfies `test`, read without allocating:
+/// the word lists it is tested against are short ASCII words, so a longer
+/// or non-ASCII word never satisfies it.
+pub(crate) fn lowercase_is(word: &str, test: impl FnOnce(&str) -> bool) -> bool {
     let mut buffer = [0u8; 16];
     if word.len() > buffer.len() || !word.is_ascii() {
         return false;
@@ -137,7 +144,7 @@ fn is_function_word(word: &str) -> bool {
     let lower = &mut buffer[..word.len()];
     lower.copy_from_slice(word.as_bytes());
     lower.make_ascii_lowercase();
-    std::str::from_utf8(lower).is_ok_and(crate::text::is_stopword)
+    std::str::from_utf8(lower).is_ok_and(test)
 }
 
 /// Whether `result` keeps every fact (`facts`) of each of `sources`, word

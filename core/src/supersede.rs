@@ -149,9 +149,7 @@ pub fn claim_of(explicit_subject: Option<&str>, normalized: &str) -> Option<Clai
     let mut qualifier = false;
     for (i, w) in words.iter().enumerate() {
         match *w {
-            "especially" | "mostly" | "particularly" | "mainly" | "chiefly" | "primarily" => {
-                qualifier = true
-            }
+            w if is_qualifier(w) => qualifier = true,
             "longer" if i > 0 && words[i - 1] == "no" && no_longer.is_none() => {
                 no_longer = Some(i - 1)
             }
@@ -296,9 +294,8 @@ const ING_NOUNS: &[&str] = &[
 /// Whether `word` is a present or past participle ("playing", "charged"),
 /// as far as its ending tells.
 fn is_participle(word: &str) -> bool {
-    let n = word.len();
-    (n >= 5 && word.ends_with("ing") && !ING_NOUNS.contains(&word))
-        || (n >= 5 && word.ends_with("ed"))
+    word.len() >= 5
+        && (word.ends_with("ed") || (word.ends_with("ing") && !ING_NOUNS.contains(&word)))
 }
 
 /// Verbs of taste whose object is a kind of thing with a favourite
@@ -358,9 +355,14 @@ fn preference_claim(
         return None;
     }
     let subject = subject_of(explicit_subject, &words[..v])?;
-    let attribute =
-        kind.iter().fold(hash_str("favourite of"), |a, &w| a.wrapping_add(crate::text::mix(w)));
+    let attribute = attribute_of("favourite of", &kind);
     Some(Claim::Slot { subject, attribute, value })
+}
+
+/// An attribute named by `what` of the things whose content-word hashes
+/// are `words`, in any order.
+fn attribute_of(what: &str, words: &[u64]) -> u64 {
+    words.iter().fold(hash_str(what), |a, &w| a.wrapping_add(crate::text::mix(w)))
 }
 
 /// "<subject> has <number> <things>": how many of them the subject has is
@@ -381,8 +383,7 @@ fn count_claim(explicit_subject: Option<&str>, words: &[&str], negated: bool) ->
         return None;
     }
     let subject = subject_of(explicit_subject, &words[..v])?;
-    let attribute =
-        things.iter().fold(hash_str("count of"), |a, &w| a.wrapping_add(crate::text::mix(w)));
+    let attribute = attribute_of("count of", &things);
     let mut value = Words::new();
     value.push(hash_str(number));
     Some(Claim::Slot { subject, attribute, value })

@@ -342,7 +342,7 @@ impl<W: AsRef<[u64]>> Features<W> {
 
 /// Reads a normalized text: hands each content word's hash to `push`
 /// (unsorted, maybe repeated) and returns the rest of its features.
-fn scan(normalized: &str, mut push: impl FnMut(u64)) -> Features<()> {
+pub(crate) fn scan(normalized: &str, mut push: impl FnMut(u64)) -> Features<()> {
     let mut numbers: smallvec::SmallVec<[u64; 4]> = smallvec::SmallVec::new();
     let mut negated = false;
     let mut informative = false;

@@ -5,8 +5,9 @@ use std::num::NonZeroU64;
 use crate::dedup::UnionFind;
 use crate::entry::{EntryKind, Id, MemoryEntry, Provenance, Trust};
 use crate::proposal::{Change, ChangeKind};
-use crate::sentence::keeps_facts;
-use crate::text::Features;
+use crate::sentence::{bare, keeps_facts, lowercase_is};
+use crate::supersede::is_quantity;
+use crate::text::{is_stopword, Features};
 
 use super::builder::{entry_quote, placeholder_id, union_sources, union_tags, Builder};
 use super::UnsettledGroup;
@@ -62,14 +63,11 @@ impl Builder<'_, '_> {
         for (i, item) in self.items.iter().enumerate() {
             // Rows say which items are notes: only a note's entry is read.
             let (Some(e), Some(subject)) = (item.entry, subjects[i]) else { continue };
-            if self.claimed[i]
-                || item.kind != EntryKind::Note
-                || !stands_with_others(e)
-                || !names_its_subject(e)
-            {
+            if self.claimed[i] || item.kind != EntryKind::Note {
                 continue;
             }
-            if let Some(source) = e.provenance.sources.first() {
+            let Some(source) = e.provenance.sources.first() else { continue };
+            if stands_with_others(e) && names_its_subject(e) {
                 by_session.push((subject, &source.session_id, i));
             }
         }
@@ -105,17 +103,7 @@ impl Builder<'_, '_> {
                 }
                 let entries: Vec<&MemoryEntry> =
                     chunk.iter().filter_map(|&i| self.items[i].entry).collect();
-                let text = distinct_sentences(&entries);
-                // A check of the rule's own work: the combined note keeps
-                // every number and name of its notes' informative sentences
-                // as written, or it is not proposed.
-                let informative = entries
-                    .iter()
-                    .flat_map(|e| crate::sentence::sentences(&e.text))
-                    .filter(|s| !Features::of(s).no_information);
-                if !keeps_facts(informative, &text, false) {
-                    continue;
-                }
+                let Some(text) = distinct_sentences(&entries) else { continue };
                 let first = entries[0];
                 let mut result =
                     MemoryEntry::new(self.new_entry_id(), text, first.kind, self.config.now);
@@ -170,29 +158,19 @@ fn names_its_subject(e: &MemoryEntry) -> bool {
     if e.subject.as_deref().is_some_and(|s| !s.trim().is_empty()) {
         return true;
     }
-    let mut words = e.text.split_whitespace();
+    let mut words = e.text.split_whitespace().map(bare);
     let Some(first) = words.next() else { return false };
-    let bare = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
-    let first = bare(first);
-    let opener_named = first.chars().next().is_some_and(char::is_uppercase)
-        && !crate::text::is_stopword(&first.to_lowercase())
-        && !is_generic_noun(&first.to_lowercase())
-        && !crate::supersede::is_quantity(&first.to_lowercase());
-    if opener_named {
+    let capital = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
+    let generic = |w: &str| is_stopword(w) || is_generic_noun(w) || is_quantity(w);
+    if capital(first) && !lowercase_is(first, generic) {
         return true;
     }
     // The phrase that opens the note, up to its verb: a name or an owner
     // there names the subject.
-    let opening: Vec<String> = std::iter::once(first).chain(words.take(5).map(bare)).collect();
-    opening
-        .iter()
-        .skip(1)
-        .take_while(|w| !matches!(w.as_str(), "is" | "are" | "was" | "were" | "has" | "have"))
-        .any(|w| {
-            w.chars().next().is_some_and(char::is_uppercase)
-                || w.ends_with("'s")
-                || w.ends_with("\u{2019}s")
-        })
+    words
+        .take(5)
+        .take_while(|w| !matches!(*w, "is" | "are" | "was" | "were" | "has" | "have"))
+        .any(|w| capital(w) || w.ends_with("'s") || w.ends_with("\u{2019}s"))
 }
 
 /// Nouns that name a kind of person or thing rather than one.
@@ -227,9 +205,12 @@ fn is_generic_noun(word: &str) -> bool {
 /// The text of a consolidated entry: every sentence of the notes in order,
 /// except a sentence whose content words another kept sentence already
 /// holds, or one that is only a greeting or a reaction. No content word of
-/// the notes is lost.
-pub(super) fn distinct_sentences(entries: &[&MemoryEntry]) -> String {
+/// the notes is lost; and as a check of the rule's own work, every number
+/// and name of a sentence left out must be in the text as written, or
+/// there is no text (`None`).
+pub(super) fn distinct_sentences(entries: &[&MemoryEntry]) -> Option<String> {
     let mut kept: Vec<(Features, &str)> = Vec::new();
+    let mut covered_sentences: Vec<&str> = Vec::new();
     for e in entries {
         for s in crate::sentence::sentences(&e.text) {
             let f = Features::of(s);
@@ -243,6 +224,7 @@ pub(super) fn distinct_sentences(entries: &[&MemoryEntry]) -> String {
                         && crate::text::intersection_len(&k.content, &f.content) == f.content.len())
             };
             if kept.iter().any(|(k, _)| covered(k)) {
+                covered_sentences.push(s);
                 continue;
             }
             kept.push((f, s));
@@ -258,7 +240,7 @@ pub(super) fn distinct_sentences(entries: &[&MemoryEntry]) -> String {
             out.push('.');
         }
     }
-    out
+    keeps_facts(covered_sentences, &out, false).then_some(out)
 }
 
 #[cfg(test)]

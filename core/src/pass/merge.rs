@@ -88,23 +88,16 @@ impl Builder<'_, '_> {
             // Pairs chain: "a man is running" is a duplicate of "... in a
             // field" and of "... on the road", which are not duplicates of
             // each other. Only members the kept entry duplicates join it;
-            // the rest stay for later.
-            // (A pair was checked as it was joined.)
-            let survivor_features = self.items.features(survivor);
+            // the rest stay for later. (A pair was checked as it was
+            // joined.)
             let pair = members.len() == 2;
+            let survivor_features = self.items.features(survivor);
             let members: smallvec::SmallVec<[usize; 8]> = members
                 .iter()
                 .copied()
                 .filter(|&m| {
-                    let f = self.items.features(m);
-                    pair || m == survivor
-                        || f.norm_hash == survivor_features.norm_hash
-                        || (is_duplicate(
-                            &f,
-                            &survivor_features,
-                            jaccard(&f, &survivor_features),
-                            self.config.merge_threshold,
-                        ) && same_order(self.text(m), self.text(survivor)))
+                    let score = self.items.features(m).jaccard(&survivor_features);
+                    pair || m == survivor || self.duplicates(m, survivor, score)
                 })
                 .collect();
             if members.len() < 2 {
@@ -161,9 +154,6 @@ impl Builder<'_, '_> {
         }
     }
 
-    /// Joins two duplicates (`a < b`) unless either is already used: two
-    /// entries into one group, an entry and a statement by dropping the
-    /// statement, two statements by keeping the earlier.
     /// The text of item `i`, an entry's or a statement's.
     fn text(&self, i: usize) -> &str {
         let item = &self.items[i];
@@ -173,6 +163,24 @@ impl Builder<'_, '_> {
             .unwrap_or("")
     }
 
+    /// Whether items `a` and `b`, whose content words score `score`, say
+    /// the same thing: duplicates by their features, and, unless their
+    /// normalized texts are equal, with their shared words in nearly the
+    /// same order.
+    fn duplicates(&self, a: usize, b: usize, score: f32) -> bool {
+        let (fa, fb) = (self.items.features(a), self.items.features(b));
+        is_duplicate(&fa, &fb, score, self.config.merge_threshold)
+            && (fa.norm_hash == fb.norm_hash
+                || same_order(
+                    self.text(a),
+                    self.text(b),
+                    crate::text::intersection_len(fa.content, fb.content),
+                ))
+    }
+
+    /// Joins two duplicates (`a < b`) unless either is already used: two
+    /// entries into one group, an entry and a statement by dropping the
+    /// statement, two statements by keeping the earlier.
     pub(super) fn join_duplicates(
         &mut self,
         uf: &mut UnionFind,
@@ -181,20 +189,7 @@ impl Builder<'_, '_> {
         b: usize,
         score: f32,
     ) {
-        if self.claimed[a]
-            || self.claimed[b]
-            || !is_duplicate(
-                &self.items.features(a),
-                &self.items.features(b),
-                score,
-                self.config.merge_threshold,
-            )
-        {
-            return;
-        }
-        if self.items[a].features.norm_hash != self.items[b].features.norm_hash
-            && !same_order(self.text(a), self.text(b))
-        {
+        if self.claimed[a] || self.claimed[b] || !self.duplicates(a, b, score) {
             return;
         }
         match (self.items[a].entry, self.items[b].entry) {
@@ -229,18 +224,8 @@ pub(super) fn is_duplicate(
     (only_a == 0 || only_b == 0) && score >= 0.6
 }
 
-/// The Jaccard similarity of two texts' content words.
-fn jaccard(a: &FeaturesRef<'_>, b: &FeaturesRef<'_>) -> f32 {
-    let (only_a, only_b) = a.difference_sizes(b);
-    let union = a.content.len() + only_b;
-    if union == 0 {
-        return 1.0;
-    }
-    (a.content.len() - only_a) as f32 / union as f32
-}
-
-/// Content words of a text in the order written (at most 48), stemmed and
-/// hashed.
+/// Content words of a text in the order written (at most 48), hashed as
+/// `text::Features` hashes them.
 fn sequence(text: &str) -> smallvec::SmallVec<[u64; 16]> {
     thread_local! {
         /// The normalized text, in a buffer kept between calls.
@@ -248,32 +233,26 @@ fn sequence(text: &str) -> smallvec::SmallVec<[u64; 16]> {
     }
     NORMALIZED.with_borrow_mut(|normalized| {
         crate::text::normalize_into(text, normalized);
-        normalized
-            .split_ascii_whitespace()
-            .filter(|w| !crate::text::is_stopword(w))
-            .take(48)
-            .map(|w| crate::text::hash_str(crate::text::stem(w)))
-            .collect()
+        let mut words = smallvec::SmallVec::new();
+        crate::text::scan(normalized, |h| {
+            if words.len() < 48 {
+                words.push(h);
+            }
+        });
+        words
     })
 }
 
-/// Whether the words two texts share come in nearly the same order (the
-/// longest common subsequence holds four in five of them). A rewording
-/// keeps who does what to whom; the same words scrambled ("two angels are
-/// making snow on the lying children", "two children are lying in the snow
-/// making snow angels") say something else.
-fn same_order(a: &str, b: &str) -> bool {
-    let (a, b) = (sequence(a), sequence(b));
-    let mut sa = a.clone();
-    let mut sb = b.clone();
-    sa.sort_unstable();
-    sa.dedup();
-    sb.sort_unstable();
-    sb.dedup();
-    let shared = crate::text::intersection_len(&sa, &sb);
+/// Whether the `shared` content words of two texts come in nearly the same
+/// order (the longest common subsequence holds four in five of them). A
+/// rewording keeps who does what to whom; the same words scrambled ("two
+/// angels are making snow on the lying children", "two children are lying
+/// in the snow making snow angels") say something else.
+fn same_order(a: &str, b: &str, shared: usize) -> bool {
     if shared == 0 {
         return true;
     }
+    let (a, b) = (sequence(a), sequence(b));
     // Longest common subsequence, one row at a time.
     let mut row = vec![0u16; b.len() + 1];
     for &x in &a {
@@ -290,7 +269,12 @@ fn same_order(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::same_order;
+    use crate::text::{intersection_len, Features};
+
+    fn same_order(a: &str, b: &str) -> bool {
+        let shared = intersection_len(&Features::of(a).content, &Features::of(b).content);
+        super::same_order(a, b, shared)
+    }
 
     #[test]
     fn rewordings_keep_the_order_of_shared_words_scrambles_do_not() {

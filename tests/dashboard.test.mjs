@@ -60,6 +60,17 @@ async function openPage({ token = ADMIN, ...options } = {}) {
   return page;
 }
 
+/** A fresh agent with memory, a pass over it, and a page (opened with
+ * `options`) showing the pass's proposal. */
+async function reviewPage(agent, options) {
+  await agentWithMemory(agent);
+  const { proposal_id } = await pass(agent);
+  const page = await openPage(options);
+  await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
+  await page.getByTestId("change-row").first().waitFor();
+  return { page, proposal_id };
+}
+
 /** The app shell must be under the service worker before going offline. */
 async function waitForServiceWorker(page) {
   await page.evaluate(async () => {
@@ -158,12 +169,8 @@ describe("the review dashboard", () => {
   });
 
   test("review with the mouse and the keyboard, then submit a partial decision", async () => {
-    await agentWithMemory("review_a");
-    const { proposal_id } = await pass("review_a");
-    const page = await openPage();
-    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
+    const { page } = await reviewPage("review_a");
     const rows = page.getByTestId("change-row");
-    await rows.first().waitFor();
     assert.equal(await rows.count(), 3);
     const kinds = await rows.allInnerTexts();
     const index = (kind) => kinds.findIndex((t) => t.toLowerCase().includes(kind));
@@ -258,11 +265,7 @@ describe("the review dashboard", () => {
   });
 
   test("network cut while reviewing: the decision is queued, and synced when the network is back", async () => {
-    await agentWithMemory("cut_a");
-    const { proposal_id } = await pass("cut_a");
-    const page = await openPage();
-    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
-    await page.getByTestId("change-row").first().waitFor();
+    const { page, proposal_id } = await reviewPage("cut_a");
     assert.equal(await connectionBadge(page).count(), 0, "online: no badge");
     await page.context().setOffline(true);
     try {
@@ -287,11 +290,7 @@ describe("the review dashboard", () => {
   });
 
   test("reload while offline: the app and the proposal open from this device, the badge says so", async () => {
-    await agentWithMemory("reload_a");
-    const { proposal_id } = await pass("reload_a");
-    const page = await openPage();
-    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
-    await page.getByTestId("change-row").first().waitFor();
+    const { page } = await reviewPage("reload_a");
     await waitForServiceWorker(page);
     await page.context().setOffline(true);
     try {
@@ -312,13 +311,9 @@ describe("the review dashboard", () => {
   });
 
   test("service down while the network is up: 'Service unreachable', then back", async () => {
-    await agentWithMemory("down_a");
-    const { proposal_id } = await pass("down_a");
     // Requests are stopped in the page's network stack, which a service
     // worker would bypass.
-    const page = await openPage({ serviceWorkers: "block" });
-    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
-    await page.getByTestId("change-row").first().waitFor();
+    const { page, proposal_id } = await reviewPage("down_a", { serviceWorkers: "block" });
     await page.route("**/api/**", (route) => route.abort("connectionrefused"));
     await page.goto(`${rt.baseUrl}/#/agents/down_a`);
     await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
@@ -412,12 +407,8 @@ describe("the review dashboard", () => {
   });
 
   test("a page seen before shows its saved copy at once while the service is slow", async () => {
-    await agentWithMemory("slow_a");
-    const { proposal_id } = await pass("slow_a");
+    const { page, proposal_id } = await reviewPage("slow_a");
     const reviewed = `${rt.baseUrl}/#/proposals/${proposal_id}`;
-    const page = await openPage();
-    await page.goto(reviewed);
-    await page.getByTestId("change-row").first().waitFor();
     await page.goto(`${rt.baseUrl}/#/`);
     await page.getByTestId("agent-row").first().waitFor();
     let release;

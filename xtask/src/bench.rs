@@ -18,22 +18,7 @@ pub fn scale(args: &[String]) -> Result<(), String> {
     } else {
         args.to_vec()
     };
-    let native_scale = |sizes: &[String]| {
-        json_line(
-            cargo()
-                .args([
-                    "run",
-                    "--release",
-                    "-q",
-                    "-p",
-                    "reverie-core",
-                    "--example",
-                    "bench_scale",
-                    "--",
-                ])
-                .args(sizes),
-        )
-    };
+    let native_scale = |sizes: &[String]| json_line(example("bench_scale").args(sizes));
     let native = stage("native pass on synthetic stores, and stress shapes", || {
         native_scale(&[sizes.as_slice(), &["--stress".to_string()]].concat())
     })?;
@@ -89,19 +74,7 @@ pub fn quality(args: &[String]) -> Result<(), String> {
         return Err(format!("no LoCoMo data at {} (pass --data DIR)", data.display()));
     }
     stage("rules-only pass on LoCoMo, events and utterances", || {
-        run(cargo()
-            .args([
-                "run",
-                "--release",
-                "-q",
-                "-p",
-                "reverie-core",
-                "--example",
-                "bench_quality",
-                "--",
-                "--data",
-            ])
-            .arg(&data))
+        run(example("bench_quality").arg("--data").arg(&data))
     })
 }
 
@@ -112,20 +85,15 @@ pub fn pairs(args: &[String]) -> Result<(), String> {
     if !args.iter().any(|a| a == "--data") {
         args.extend(["--data".to_string(), root().join("../shared/data").display().to_string()]);
     }
-    stage("rules-only pass on labelled pairs", || {
-        run(cargo()
-            .args([
-                "run",
-                "--release",
-                "-q",
-                "-p",
-                "reverie-core",
-                "--example",
-                "bench_pairs",
-                "--",
-            ])
-            .args(&args))
-    })
+    stage("rules-only pass on labelled pairs", || run(example("bench_pairs").args(&args)))
+}
+
+/// `cargo run` of one of the core's examples, optimized, its arguments to
+/// follow.
+fn example(name: &str) -> Command {
+    let mut cmd = cargo();
+    cmd.args(["run", "--release", "-q", "-p", "reverie-core", "--example", name, "--"]);
+    cmd
 }
 
 fn median(values: &mut [f64]) -> f64 {

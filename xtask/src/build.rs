@@ -90,47 +90,39 @@ pub fn site(out: &Path) -> Result<String, String> {
     let raw = compiled("reverie_web");
     let sources =
         [raw.clone(), root.join("index.html"), root.join("web/style.css"), root.join("web/sw.js")];
-    let stamp = stamp(&sources)?;
     let built = root.join("target/bound/site");
-    let line = if fresh(&built, &stamp) {
-        let wasm = built.join("pkg/reverie_web_bg.wasm");
-        format!(
-            "dashboard wasm: unchanged, {} bytes ({} bytes gzip -9)",
-            file_size(&wasm)?,
-            gzip_size(&wasm)?
-        )
-    } else {
-        let staging = staging_for(&built)?;
+    let mut bindgen_size = None;
+    let stamp = make_unless_fresh(&built, &sources, |staging| {
         let pkg = staging.join("pkg");
         run(Command::new(tools::wasm_bindgen())
             .args(["--target", "web", "--no-typescript", "--out-dir"])
             .arg(&pkg)
             .arg(&raw))?;
         let bg = pkg.join("reverie_web_bg.wasm");
-        let bindgen_size = file_size(&bg)?;
+        bindgen_size = Some(file_size(&bg)?);
         run(Command::new(npm_bin("wasm-opt"))
             .args(WASM_FEATURES)
             .arg("-Oz")
             .arg(&bg)
             .arg("-o")
             .arg(&bg))?;
-        let opt_size = file_size(&bg)?;
-        let gz_size = gzip_size(&bg)?;
         copy(&root.join("index.html"), &staging.join("index.html"))?;
         copy(&root.join("web/style.css"), &staging.join("style.css"))?;
         // The service worker's cache name carries the build's fingerprint,
         // so a new build replaces the offline copy of the app shell.
         let sw = read_to_string(&root.join("web/sw.js"))?;
         let fingerprint = format!("{:x}", fnv1a(&fs::read(&bg).map_err(|e| e.to_string())?));
-        write(&staging.join("sw.js"), &sw.replace("__BUILD__", &fingerprint))?;
-        finish(&staging, &built, &stamp)?;
-        format!(
-            "dashboard wasm: {bindgen_size} bytes after wasm-bindgen, {opt_size} bytes after wasm-opt -Oz, \
-             {gz_size} bytes gzip -9"
-        )
-    };
+        write(&staging.join("sw.js"), &sw.replace("__BUILD__", &fingerprint))
+    })?;
     publish(&built, out, &stamp)?;
-    Ok(line)
+    let wasm = built.join("pkg/reverie_web_bg.wasm");
+    let (size, gz) = (file_size(&wasm)?, gzip_size(&wasm)?);
+    Ok(match bindgen_size {
+        Some(b) => format!(
+            "dashboard wasm: {b} bytes after wasm-bindgen, {size} after wasm-opt -Oz, {gz} gzip -9"
+        ),
+        None => format!("dashboard wasm: unchanged, {size} bytes ({gz} bytes gzip -9)"),
+    })
 }
 
 /// Binds the compiled worker as an ES module for the Workers runtime, with
@@ -139,17 +131,10 @@ pub fn site(out: &Path) -> Result<String, String> {
 pub fn worker(out: &Path) -> Result<String, String> {
     let raw = compiled("reverie_worker");
     let shim = root().join("worker/shim.mjs");
-    let stamp = stamp(&[raw.clone(), shim.clone()])?;
     let built = root().join("target/bound/worker");
-    let bg = built.join("index_bg.wasm");
-    let line = if fresh(&built, &stamp) {
-        format!(
-            "worker wasm: unchanged, {} bytes ({} bytes gzip -9)",
-            file_size(&bg)?,
-            gzip_size(&bg)?
-        )
-    } else {
-        let staging = staging_for(&built)?;
+    let mut made = false;
+    let stamp = make_unless_fresh(&built, &[raw.clone(), shim.clone()], |staging| {
+        made = true;
         // `module` output with the flags the worker crate's panic recovery
         // relies on (a reset function and an abort handler).
         run(Command::new(tools::wasm_bindgen())
@@ -159,18 +144,18 @@ pub fn worker(out: &Path) -> Result<String, String> {
                 "--force-enable-abort-handler",
                 "--out-dir",
             ])
-            .arg(&staging)
+            .arg(staging)
             .arg(&raw))?;
-        let staged_bg = staging.join("index_bg.wasm");
+        let bg = staging.join("index_bg.wasm");
         // The compiler already optimized for size; wasm-opt's first level
         // takes a tenth off in a fifth of the time `-Os` needs (9 s against
         // 45 s), for 2% more bytes.
         run(Command::new(npm_bin("wasm-opt"))
             .args(WASM_FEATURES)
             .args(["--enable-exception-handling", "-O1"])
-            .arg(&staged_bg)
+            .arg(&bg)
             .arg("-o")
-            .arg(&staged_bg))?;
+            .arg(&bg))?;
         // wasm-bindgen imports the module in its source phase; the
         // runtime's bundler takes a plain import of a `.wasm` file as a
         // compiled module, which is the same thing.
@@ -183,12 +168,32 @@ pub fn worker(out: &Path) -> Result<String, String> {
             ));
         }
         write(&index, &glue.replace("import source ", "import "))?;
-        copy(&shim, &staging.join("shim.mjs"))?;
-        finish(&staging, &built, &stamp)?;
-        format!("worker wasm: {} bytes, {} bytes gzip -9", file_size(&bg)?, gzip_size(&bg)?)
-    };
+        copy(&shim, &staging.join("shim.mjs"))
+    })?;
     publish(&built, out, &stamp)?;
-    Ok(line)
+    let bg = built.join("index_bg.wasm");
+    let unchanged = if made { "" } else { "unchanged, " };
+    Ok(format!(
+        "worker wasm: {unchanged}{} bytes, {} bytes gzip -9",
+        file_size(&bg)?,
+        gzip_size(&bg)?
+    ))
+}
+
+/// Makes `built` with `make`, which fills an empty folder, unless it was
+/// made from the same `inputs` (see `stamp`); returns the stamp.
+fn make_unless_fresh(
+    built: &Path,
+    inputs: &[PathBuf],
+    make: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<String, String> {
+    let stamp = stamp(inputs)?;
+    if !fresh(built, &stamp) {
+        let staging = staging_for(built)?;
+        make(&staging)?;
+        finish(&staging, built, &stamp)?;
+    }
+    Ok(stamp)
 }
 
 /// Copies the bound build `built` to `out` unless `out` already holds it.
@@ -234,19 +239,15 @@ pub fn core_wasm() -> Result<PathBuf, String> {
     ]))?;
     let raw = root().join("target").join(WASM_TARGET).join("release/reverie_core.wasm");
     let out = root().join("target/core-wasm");
-    let stamp = stamp(std::slice::from_ref(&raw))?;
-    if fresh(&out, &stamp) {
-        return Ok(out);
-    }
-    let staging = staging_for(&out)?;
-    run(Command::new(tools::wasm_bindgen())
-        .args(["--target", "nodejs", "--out-dir"])
-        .arg(&staging)
-        .arg(&raw))?;
-    // wasm-bindgen's node output is CommonJS; the workspace's package.json
-    // says ES modules, so this folder says otherwise.
-    write(&staging.join("package.json"), "{\"type\": \"commonjs\"}\n")?;
-    finish(&staging, &out, &stamp)?;
+    make_unless_fresh(&out, std::slice::from_ref(&raw), |staging| {
+        run(Command::new(tools::wasm_bindgen())
+            .args(["--target", "nodejs", "--out-dir"])
+            .arg(staging)
+            .arg(&raw))?;
+        // wasm-bindgen's node output is CommonJS; the workspace's
+        // package.json says ES modules, so this folder says otherwise.
+        write(&staging.join("package.json"), "{\"type\": \"commonjs\"}\n")
+    })?;
     Ok(out)
 }
 

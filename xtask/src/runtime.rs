@@ -8,7 +8,7 @@ use std::process::Command;
 
 use crate::build::Outputs;
 use crate::root;
-use crate::tools::{chromium_path, npm_bin, run, run_quietly};
+use crate::tools::{chromium_path, last_lines, log_to, npm_bin, run, run_quietly};
 
 /// A wrangler command run from `worker/`, with telemetry and update checks
 /// off.
@@ -108,10 +108,7 @@ pub fn serve(state: &Path, port: u16, started: std::time::Instant) -> Result<(),
     }
     let log_path = home.join("wrangler.log");
     if !crate::verbose() {
-        let log = std::fs::File::create(&log_path)
-            .map_err(|e| format!("cannot write {}: {e}", log_path.display()))?;
-        let err = log.try_clone().map_err(|e| e.to_string())?;
-        cmd.stdout(log).stderr(err);
+        log_to(&mut cmd, &log_path)?;
     }
     let mut child = cmd.spawn().map_err(|e| format!("cannot start wrangler: {e}"))?;
     let base = format!("http://127.0.0.1:{port}");
@@ -143,12 +140,6 @@ pub fn serve(state: &Path, port: u16, started: std::time::Instant) -> Result<(),
     } else {
         Err(format!("wrangler dev stopped ({status}); see {}", shown(&log_path)))
     }
-}
-
-/// The last `n` lines of `text`.
-pub fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Polls `/api/health` until it answers 200 (two minutes at most).

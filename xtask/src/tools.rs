@@ -1,7 +1,7 @@
 //! Installing the toolchain pieces the build needs, each only when missing
 //! or at the wrong version, so every command is safe to repeat.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::{root, stage};
@@ -38,12 +38,26 @@ pub fn run_quietly(cmd: &mut Command) -> Result<(), String> {
     }
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    Err(format!(
-        "{} failed ({})\n{}",
-        describe(cmd),
-        out.status,
-        crate::runtime::last_lines(&text, 40)
-    ))
+    Err(format!("{} failed ({})\n{}", describe(cmd), out.status, last_lines(&text, 40)))
+}
+
+/// Sends `cmd`'s standard output and error to a new file at `path`.
+pub fn log_to(cmd: &mut Command, path: &Path) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let log =
+        std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let err = log.try_clone().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    cmd.stdout(log).stderr(err);
+    Ok(())
+}
+
+/// The last `n` lines of `text`.
+pub fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Runs `cmd` and returns its standard output, or `None` if it could not
@@ -108,33 +122,17 @@ pub fn locked_wasm_bindgen_version() -> Result<String, String> {
 /// Installs the CLI alone: no default features (they only add TLS for the
 /// test runner's downloads, a fifth of the compile time).
 fn install_wasm_bindgen(version: &str) -> Result<(), String> {
-    let dir = root().join("target/xtask");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let log_path = dir.join("wasm-bindgen-install.log");
-    let log = std::fs::File::create(&log_path)
-        .map_err(|e| format!("cannot write {}: {e}", log_path.display()))?;
-    let err = log.try_clone().map_err(|e| e.to_string())?;
-    let result = run(cargo()
-        .args([
-            "install",
-            "wasm-bindgen-cli",
-            "--version",
-            version,
-            "--locked",
-            "--no-default-features",
-        ])
-        .args(["--bin", "wasm-bindgen"])
-        .stdout(log)
-        .stderr(err));
-    match result {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
-            let tail: Vec<&str> = tail.lines().rev().take(30).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            Err(format!("{e}\n{}", tail.join("\n")))
-        }
-    }
+    let log = root().join("target/xtask/wasm-bindgen-install.log");
+    let mut cmd = cargo();
+    cmd.args(["install", "wasm-bindgen-cli", "--version", version, "--locked"]).args([
+        "--no-default-features",
+        "--bin",
+        "wasm-bindgen",
+    ]);
+    log_to(&mut cmd, &log)?;
+    run(&mut cmd).map_err(|e| {
+        format!("{e}\n{}", last_lines(&std::fs::read_to_string(&log).unwrap_or_default(), 30))
+    })
 }
 
 /// `npm ci` when `node_modules` was not installed from the current

@@ -361,6 +361,7 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
     let mut lost_number = 0;
     let mut kept_stale = 0;
     let mut kept_entailing = 0;
+    let mut merged_pairs: HashSet<usize> = HashSet::new();
     for change in &out.proposal.changes {
         let mut ids: Vec<&str> = change.targets.iter().map(Id::as_str).collect();
         if let Some(r) = &change.result {
@@ -385,10 +386,7 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
                     eprintln!("{name}: across pairs, {} {texts:?}", change.kind.as_str());
                 }
             }
-            continue;
         }
-        let both =
-            ids.iter().filter(|id| owner.contains_key(**id)).count() >= 2 && pair_ids.len() == 1;
         if matches!(change.kind, ChangeKind::Merge | ChangeKind::Consolidate) {
             let result = change.result.as_ref().map_or("", |r| r.text.as_str());
             let kept = numbers(result);
@@ -400,44 +398,67 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
                 lost_number += 1;
             }
         }
-        if both
-            && matches!(
+        // What the change did to each pair it holds whole (a change may
+        // join a pair and entries of other pairs alike).
+        let whole = pair_ids.iter().copied().filter(|&p| {
+            let (a, b) = (format!("p{p:05}a"), format!("p{p:05}b"));
+            ids.contains(&a.as_str()) && ids.contains(&b.as_str())
+        });
+        for p in whole {
+            if matches!(
                 change.kind,
                 ChangeKind::Merge | ChangeKind::Supersede | ChangeKind::Consolidate
-            )
-        {
-            let shown = merged + consolidated + superseded;
-            if shown < SHOW.load(std::sync::atomic::Ordering::Relaxed) {
+            ) && merged + consolidated + superseded
+                < SHOW.load(std::sync::atomic::Ordering::Relaxed)
+            {
                 let texts: Vec<&str> =
                     ids.iter().filter_map(|id| text_of.get(id).copied()).collect();
                 eprintln!("{name}: {} {:?}", change.kind.as_str(), texts);
             }
+            match change.kind {
+                ChangeKind::Merge => {
+                    merged += 1;
+                    merged_pairs.insert(p);
+                    // A merge that keeps the older wording keeps the stale
+                    // value when the two differ; one that keeps a third
+                    // entry's wording keeps neither.
+                    let kept_older = change
+                        .result
+                        .as_ref()
+                        .and_then(|r| owner.get(r.id.as_str()))
+                        .filter(|o| o.0 == p)
+                        .map(|o| o.1);
+                    if kept_older == Some(true) {
+                        kept_stale += 1;
+                    }
+                    if pairs[p].older_entails.is_some() && pairs[p].older_entails == kept_older {
+                        kept_entailing += 1;
+                    } else if pairs[p].older_entails.is_some()
+                        && SHOW.load(std::sync::atomic::Ordering::Relaxed) > 0
+                    {
+                        let kept = change.result.as_ref().map_or("", |r| r.text.as_str());
+                        eprintln!(
+                            "{name}: merge kept the text saying less {:?} -> {kept:?}",
+                            [&pairs[p].older, &pairs[p].newer]
+                        );
+                    }
+                }
+                ChangeKind::Consolidate => consolidated += 1,
+                ChangeKind::Supersede => {
+                    superseded += 1;
+                    let older = format!("p{p:05}a");
+                    if change.targets.iter().any(|t| t.as_str() == older) {
+                        forward += 1;
+                    }
+                }
+                _ => {}
+            }
         }
-        match change.kind {
-            ChangeKind::Merge if both => {
-                merged += 1;
-                // A merge that keeps the older wording keeps the stale value
-                // when the two differ.
-                let kept_older =
-                    change.result.as_ref().and_then(|r| owner.get(r.id.as_str())).map(|o| o.1);
-                if kept_older == Some(true) {
-                    kept_stale += 1;
-                }
-                let pair = &pairs[*pair_ids.iter().next().expect("one pair")];
-                if pair.older_entails.is_some() && pair.older_entails == kept_older {
-                    kept_entailing += 1;
-                }
-            }
-            ChangeKind::Consolidate if both => consolidated += 1,
-            ChangeKind::Supersede if both => {
-                superseded += 1;
-                let target_older =
-                    change.targets.iter().all(|t| owner.get(t.as_str()).is_some_and(|o| o.1));
-                if target_older {
-                    forward += 1;
-                }
-            }
-            _ => {}
+    }
+    if name.ends_with("paraphrase") {
+        let show = SHOW.load(std::sync::atomic::Ordering::Relaxed);
+        for p in (0..pairs.len()).filter(|i| !merged_pairs.contains(i)).take(show) {
+            eprintln!("{name}: not merged {:?}", [&pairs[p].older, &pairs[p].newer]);
         }
     }
     let unsettled = out

@@ -483,16 +483,16 @@ mod tests {
         assert_eq!(
             render(&applied.store),
             "\
-m1 active: The user prefers dark mode in the editor.
-m2 merged into m1: User preferred dark mode in editors
+m1 merged into m2: The user prefers dark mode in the editor.
+m2 active: User preferred dark mode in editors
 m3 superseded by m4: The user's shell is bash.
 m4 active: The user's shell is fish.
 m5 pruned: Lunch with Dana tomorrow at noon
 "
         );
         assert!(applied.events.iter().all(|e| e.actor == "user:alice" && e.store_version == 8));
-        // m1 (merged wording and times), m2, m3 and m5.
-        assert_eq!(applied.events.len(), 4, "{:#?}", applied.events);
+        // m1, m3 and m5; m2, the newer wording, is kept as it was.
+        assert_eq!(applied.events.len(), 3, "{:#?}", applied.events);
     }
 
     #[test]
@@ -508,8 +508,8 @@ m5 pruned: Lunch with Dana tomorrow at noon
         assert_eq!(
             render(&applied.store),
             "\
-m1 active: User prefers dark mode everywhere.
-m2 merged into m1: User preferred dark mode in editors
+m1 merged into m2: The user prefers dark mode in the editor.
+m2 active: User prefers dark mode everywhere.
 m3 active: The user's shell is bash.
 m4 active: The user's shell is fish.
 m5 active: Lunch with Dana tomorrow at noon

@@ -106,6 +106,18 @@ pub fn is_negation(word: &str) -> bool {
             | "cannot"
             | "cant"
             | "wont"
+            | "arent"
+            | "werent"
+            | "hasnt"
+            | "havent"
+            | "hadnt"
+            | "shouldnt"
+            | "couldnt"
+            | "wouldnt"
+            | "mustnt"
+            | "neednt"
+            | "aint"
+            | "without"
             | "longer"
     )
 }
@@ -167,22 +179,7 @@ pub fn stem(word: &str) -> &str {
     stem
 }
 
-/// A fast 64-bit hash of a byte string (FNV-1a with a final avalanche), the
-/// same on every platform, so signatures agree natively and in WASM.
-pub fn hash_str(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in s.as_bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    mix(h)
-}
-
-/// SplitMix64's finalizer: a bijective avalanche of 64 bits.
-pub fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+pub use crate::hash::{hash_str, mix};
 
 /// Words of greeting and reaction that carry no durable information.
 pub fn is_pleasantry(word: &str) -> bool {

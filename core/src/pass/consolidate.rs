@@ -25,13 +25,11 @@ impl Builder<'_, '_> {
             if self.claimed[p.a] || self.claimed[p.b] {
                 continue;
             }
-            // Texts alike but for a number or a negation contradict each
-            // other: only a person or the LLM can say which holds.
-            let conflicting = a.features.numbers != b.features.numbers
-                || a.features.negated != b.features.negated;
-            if p.score >= self.config.candidate_threshold
-                && (p.score < self.config.merge_threshold || conflicting)
-            {
+            // Texts this alike that did not merge differ in a detail (a
+            // name, a number, a negation, a word of different meaning) or
+            // in wording the rules cannot read: only a person or the LLM
+            // can say whether they are one fact, or which holds.
+            if p.score >= self.config.candidate_threshold {
                 self.unsettled.push(UnsettledGroup {
                     entries: vec![ea.id.clone(), eb.id.clone()],
                     score: p.score,

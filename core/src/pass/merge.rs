@@ -3,9 +3,9 @@
 
 use crate::dedup::UnionFind;
 use crate::entry::MemoryEntry;
+use crate::paraphrase::{self, Agreement};
 use crate::proposal::{Change, ChangeKind};
 use crate::sentence::keeps_facts;
-use crate::text::FeaturesRef;
 
 use super::builder::{entry_quote, placeholder_id, union_sources, union_tags, Builder};
 use super::items::WARM_BATCH;
@@ -73,43 +73,19 @@ impl Builder<'_, '_> {
             if members.len() < 2 {
                 continue;
             }
-            let survivor = *members
-                .iter()
-                .max_by(|&&x, &&y| {
-                    let (a, b) = (&self.items[x], &self.items[y]);
-                    a.features
-                        .content
-                        .len()
-                        .cmp(&b.features.content.len())
-                        .then(b.trust.cmp(&a.trust))
-                        .then(y.cmp(&x))
-                })
-                .expect("groups have members");
             // Pairs chain: "a man is running" is a duplicate of "... in a
             // field" and of "... on the road", which are not duplicates of
-            // each other. Only members the kept entry duplicates join it;
-            // the rest stay for later. (A pair was checked as it was
-            // joined.)
-            let pair = members.len() == 2;
-            let survivor_features = self.items.features(survivor);
-            let members: smallvec::SmallVec<[usize; 8]> = members
-                .iter()
-                .copied()
-                .filter(|&m| {
-                    let score = self.items.features(m).jaccard(&survivor_features);
-                    pair || m == survivor || self.duplicates(m, survivor, score)
-                })
-                .collect();
-            if members.len() < 2 {
-                continue;
-            }
+            // each other. The entry kept says what the most members say;
+            // only those join it, the rest stay for later.
+            let Some((survivor, members)) = self.survivor(&members) else { continue };
             let entries: smallvec::SmallVec<[&MemoryEntry; 8]> =
                 members.iter().filter_map(|&i| self.items[i].entry).collect();
             let kept = self.items[survivor].entry.expect("merge members are entries");
             // The entry kept must say every number and name the others say,
             // as written; near duplicates that differ in one ("Alice" and
-            // "Bob", "1,000" and "1000") are for the model or a person.
-            if !keeps_facts(entries.iter().map(|e| e.text.as_str()), &kept.text, true) {
+            // "Bob", "1,000" and "1000") are for the model or a person. (A
+            // sentence's first word was compared with the others already.)
+            if !keeps_facts(entries.iter().map(|e| e.text.as_str()), &kept.text, false) {
                 self.unsettled.push(UnsettledGroup {
                     entries: entries.iter().map(|e| e.id.clone()).collect(),
                     score,
@@ -163,19 +139,68 @@ impl Builder<'_, '_> {
             .unwrap_or("")
     }
 
-    /// Whether items `a` and `b`, whose content words score `score`, say
-    /// the same thing: duplicates by their features, and, unless their
-    /// normalized texts are equal, with their shared words in nearly the
-    /// same order.
-    fn duplicates(&self, a: usize, b: usize, score: f32) -> bool {
+    /// Whether items `a` and `b` say the same thing, and which says more:
+    /// never when their numbers or negations differ, else as their words
+    /// compare (see `paraphrase`).
+    fn agreement(&self, a: usize, b: usize) -> Option<Agreement> {
         let (fa, fb) = (self.items.features(a), self.items.features(b));
-        is_duplicate(&fa, &fb, score, self.config.merge_threshold)
-            && (fa.norm_hash == fb.norm_hash
-                || same_order(
-                    self.text(a),
-                    self.text(b),
-                    crate::text::intersection_len(fa.content, fb.content),
-                ))
+        if fa.negated != fb.negated || fa.numbers != fb.numbers {
+            return None;
+        }
+        if fa.norm_hash == fb.norm_hash {
+            return Some(Agreement::Same);
+        }
+        thread_local! {
+            /// The normalized texts, in buffers kept between calls.
+            static NORMALIZED: std::cell::RefCell<(String, String)> =
+                const { std::cell::RefCell::new((String::new(), String::new())) };
+        }
+        NORMALIZED.with_borrow_mut(|(na, nb)| {
+            crate::text::normalize_into(self.text(a), na);
+            crate::text::normalize_into(self.text(b), nb);
+            paraphrase::compare(na, nb)
+        })
+    }
+
+    /// The member of a group of duplicates to keep, and the members it
+    /// stands for: the one saying everything the most others say; among
+    /// those alike, when their wordings differ, the newest, else the most
+    /// trusted and earliest. `None` when it stands for no other.
+    fn survivor(&self, members: &[usize]) -> Option<(usize, smallvec::SmallVec<[usize; 8]>)> {
+        let mut best: Option<(usize, smallvec::SmallVec<[usize; 8]>)> = None;
+        for &s in members {
+            let covered: smallvec::SmallVec<[usize; 8]> = members
+                .iter()
+                .copied()
+                .filter(|&m| {
+                    m == s
+                        || matches!(
+                            self.agreement(s, m),
+                            Some(Agreement::Same | Agreement::FirstSaysMore)
+                        )
+                })
+                .collect();
+            let better = match &best {
+                None => true,
+                Some((b, c)) => {
+                    covered.len() > c.len() || covered.len() == c.len() && self.preferred(s, *b)
+                }
+            };
+            if better {
+                best = Some((s, covered));
+            }
+        }
+        best.filter(|(_, c)| c.len() >= 2)
+    }
+
+    /// Between two members covering as many others: the newer wording, or
+    /// for one wording the more trusted, then the earlier.
+    fn preferred(&self, x: usize, y: usize) -> bool {
+        let (a, b) = (&self.items[x], &self.items[y]);
+        if a.features.norm_hash != b.features.norm_hash && a.observed != b.observed {
+            return a.observed > b.observed;
+        }
+        (a.trust, x) < (b.trust, y)
     }
 
     /// Joins two duplicates (`a < b`) unless either is already used: two
@@ -189,7 +214,7 @@ impl Builder<'_, '_> {
         b: usize,
         score: f32,
     ) {
-        if self.claimed[a] || self.claimed[b] || !self.duplicates(a, b, score) {
+        if self.claimed[a] || self.claimed[b] || self.agreement(a, b).is_none() {
             return;
         }
         match (self.items[a].entry, self.items[b].entry) {
@@ -203,100 +228,5 @@ impl Builder<'_, '_> {
             // Two statements saying the same: keep the earlier.
             (None, None) => self.claimed[b] = true,
         }
-    }
-}
-
-/// Whether two texts say the same thing: close enough, or one adding
-/// nothing to the other, and never when numbers or negation differ.
-pub(super) fn is_duplicate(
-    a: &FeaturesRef<'_>,
-    b: &FeaturesRef<'_>,
-    score: f32,
-    merge_threshold: f32,
-) -> bool {
-    if a.negated != b.negated || a.numbers != b.numbers {
-        return false;
-    }
-    if a.norm_hash == b.norm_hash || score >= merge_threshold {
-        return true;
-    }
-    let (only_a, only_b) = a.difference_sizes(b);
-    (only_a == 0 || only_b == 0) && score >= 0.6
-}
-
-/// Content words of a text in the order written (at most 48), hashed as
-/// `text::Features` hashes them.
-fn sequence(text: &str) -> smallvec::SmallVec<[u64; 16]> {
-    thread_local! {
-        /// The normalized text, in a buffer kept between calls.
-        static NORMALIZED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-    }
-    NORMALIZED.with_borrow_mut(|normalized| {
-        crate::text::normalize_into(text, normalized);
-        let mut words = smallvec::SmallVec::new();
-        crate::text::scan(normalized, |h| {
-            if words.len() < 48 {
-                words.push(h);
-            }
-        });
-        words
-    })
-}
-
-/// Whether the `shared` content words of two texts come in nearly the same
-/// order (the longest common subsequence holds four in five of them). A
-/// rewording keeps who does what to whom; the same words scrambled ("two
-/// angels are making snow on the lying children", "two children are lying
-/// in the snow making snow angels") say something else.
-fn same_order(a: &str, b: &str, shared: usize) -> bool {
-    if shared == 0 {
-        return true;
-    }
-    let (a, b) = (sequence(a), sequence(b));
-    // Longest common subsequence, one row at a time.
-    let mut row = vec![0u16; b.len() + 1];
-    for &x in &a {
-        let mut diagonal = 0;
-        for (j, &y) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = if x == y { diagonal + 1 } else { above.max(row[j]) };
-            diagonal = above;
-        }
-    }
-    let lcs = usize::from(row[b.len()]).min(shared);
-    lcs * 5 >= shared * 4
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::text::{intersection_len, Features};
-
-    fn same_order(a: &str, b: &str) -> bool {
-        let shared = intersection_len(&Features::of(a).content, &Features::of(b).content);
-        super::same_order(a, b, shared)
-    }
-
-    #[test]
-    fn rewordings_keep_the_order_of_shared_words_scrambles_do_not() {
-        assert!(same_order(
-            "The user prefers dark mode in the editor.",
-            "User preferred dark mode in editors"
-        ));
-        assert!(same_order(
-            "Five children are standing in a wooden hut.",
-            "Five children stand in a hut."
-        ));
-        assert!(!same_order(
-            "Two angels are making snow on the lying children.",
-            "Two children are lying in the snow and are making snow angels."
-        ));
-        assert!(!same_order(
-            "A nude lady is walking in front of a crowd in body paint.",
-            "A nude crowd in body paint is walking in front of a lady."
-        ));
-        assert!(!same_order(
-            "A man with a camera is studying the subject.",
-            "The study subject is a camera man."
-        ));
     }
 }

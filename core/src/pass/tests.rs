@@ -96,7 +96,7 @@ m5 | fact | 32 | The staging database is Postgres 15
 ",
         "",
         r"
-merge [m1,m2] -> m1: The user prefers dark mode in the editor.
+merge [m1,m2] -> m2: User preferred dark mode in editors
 merge [m3,m4] -> m3: Deploys happen on Tuesdays.
 ",
     );
@@ -423,7 +423,7 @@ m3 | fact | 3 | The courier van is parked behind the depot near the river in Tur
 ",
         "",
         r"
-merge [m1,m2] -> m2: The courier van is parked behind the depot near the river in Lyon.
+merge [m1,m3] -> m3: The courier van is parked behind the depot near the river in Turin.
 ",
     );
 }

@@ -2,7 +2,7 @@
 //! (Princeton University; Debian's `wordnet-base`), into `OUT_DIR`. The
 //! WordNet files are read where they are installed and never copied into
 //! the project; `cargo xtask` installs the package. See `src/lexicon.rs`
-//! for the layout and `LICENSES/WordNet` for the notice.
+//! for the layout and the README's credits for the notice.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! way to "cut", "huge" is like "big"), from WordNet 3.0. The table is
 //! built from Debian's `wordnet-base` by the build script (never
 //! committed); WordNet 3.0 Copyright 2006 by Princeton University, used
-//! under its license (`LICENSES/WordNet`).
+//! under its license (see the README's credits).
 //!
 //! Layout, little-endian `u32`s: the format version; counts of words,
 //! references and irregular forms; per word, sorted by key, the key (high

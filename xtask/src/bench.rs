@@ -65,6 +65,7 @@ pub fn scale(args: &[String]) -> Result<(), String> {
 /// LoCoMo conversations, read in place from the shared data folder (they
 /// are externally authored and never committed).
 pub fn quality(args: &[String]) -> Result<(), String> {
+    crate::tools::ensure_wordnet()?;
     let data = match args {
         [] => root().join("../shared/data/locomo"),
         [flag, dir] if flag == "--data" => std::path::PathBuf::from(dir),
@@ -81,6 +82,7 @@ pub fn quality(args: &[String]) -> Result<(), String> {
 /// Labelled pairs (SICK, SituatedQA, and pairs made from templates), read
 /// in place from the shared data folder.
 pub fn pairs(args: &[String]) -> Result<(), String> {
+    crate::tools::ensure_wordnet()?;
     let mut args = args.to_vec();
     if !args.iter().any(|a| a == "--data") {
         args.extend(["--data".to_string(), root().join("../shared/data").display().to_string()]);

@@ -81,6 +81,7 @@ pub fn describe(cmd: &Command) -> String {
 /// version. (Installing the CLI beside the first compile was tried: on two
 /// cores the two took no less time together than one after the other.)
 pub fn ensure_build_tools() -> Result<(), String> {
+    ensure_wordnet()?;
     stage("ensure rustup target wasm32-unknown-unknown", ensure_wasm_target)?;
     stage("ensure npm packages (npm ci)", ensure_npm_packages)?;
     stage("ensure wasm-bindgen-cli", || {
@@ -150,13 +151,27 @@ fn ensure_npm_packages() -> Result<(), String> {
 
 /// Debian's Chromium, for the browser tests.
 pub fn ensure_chromium() -> Result<(), String> {
-    stage("ensure chromium (Debian package)", || {
-        if chromium_path().exists() {
+    ensure_debian_package("chromium", &chromium_path())
+}
+
+/// WordNet 3.0 (Debian's `wordnet-base`), which the core's build script
+/// reads its lexicon from.
+pub fn ensure_wordnet() -> Result<(), String> {
+    let dir = std::env::var_os("REVERIE_WORDNET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/share/wordnet"));
+    ensure_debian_package("wordnet-base", &dir.join("index.noun"))
+}
+
+/// Installs a Debian package unless `installs` (a file it installs) exists.
+fn ensure_debian_package(name: &str, installs: &Path) -> Result<(), String> {
+    stage(&format!("ensure {name} (Debian package)"), || {
+        if installs.exists() {
             return Ok(());
         }
         run(Command::new("apt-get").arg("update"))?;
         run(Command::new("apt-get")
-            .args(["install", "-y", "chromium"])
+            .args(["install", "-y", name])
             .env("DEBIAN_FRONTEND", "noninteractive"))
     })
 }

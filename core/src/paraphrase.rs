@@ -245,7 +245,9 @@ const MAX_WORDS: usize = 120;
 struct Word<'a> {
     text: &'a str,
     role: Role,
-    lemmas: Lemmas,
+    /// Read from the lexicon when first asked: most words of a pair
+    /// match as written.
+    lemmas: std::cell::OnceCell<Lemmas>,
 }
 
 /// The words of a normalized text in reading order, a few constructions
@@ -259,8 +261,7 @@ fn words(normalized: &str) -> Option<Vec<Word<'_>>> {
             return None;
         }
         let role = role(text);
-        let lemmas = if role == Role::Content { lemmas(text) } else { Lemmas::default() };
-        w.push(Word { text, role, lemmas });
+        w.push(Word { text, role, lemmas: std::cell::OnceCell::new() });
     }
     adjectives_before_nouns(&mut w);
     nouns_before_nouns(&mut w);
@@ -269,20 +270,30 @@ fn words(normalized: &str) -> Option<Vec<Word<'_>>> {
 }
 
 impl Word<'_> {
+    fn lemmas(&self) -> &Lemmas {
+        self.lemmas.get_or_init(|| {
+            if self.role == Role::Content {
+                lemmas(self.text)
+            } else {
+                Lemmas::default()
+            }
+        })
+    }
+
     fn noun(&self) -> bool {
-        self.role == Role::Content && (self.lemmas.can_be_noun() || self.lemmas.is_empty())
+        self.role == Role::Content && (self.lemmas().can_be_noun() || self.lemmas().is_empty())
     }
 
     /// An adjective or adverb, not a verb's present participle ("taking"
     /// is an adjective too; "cooked" is a modifier either way).
     fn modifier(&self) -> bool {
         self.role == Role::Content
-            && self.lemmas.can_modify()
-            && !(self.text.ends_with("ing") && self.lemmas.can_be_verb())
+            && self.lemmas().can_modify()
+            && !(self.text.ends_with("ing") && self.lemmas().can_be_verb())
     }
 
     fn verb_form(&self) -> bool {
-        (self.text.ends_with("ing") || self.text.ends_with("ed")) && self.lemmas.can_be_verb()
+        (self.text.ends_with("ing") || self.text.ends_with("ed")) && self.lemmas().can_be_verb()
     }
 
     fn is(&self, words: &[&str]) -> bool {
@@ -374,7 +385,7 @@ fn active(w: &mut Vec<Word<'_>>) {
         p += 1;
     }
     let Some(participle) = w.get(p) else { return };
-    if be == 0 || participle.text.ends_with("ing") || !participle.lemmas.can_be_verb() {
+    if be == 0 || participle.text.ends_with("ing") || !participle.lemmas().can_be_verb() {
         return;
     }
     let Some(by) = w[p + 1..].iter().take(8).position(|x| x.text == "by").map(|k| p + 1 + k) else {
@@ -403,26 +414,20 @@ fn active(w: &mut Vec<Word<'_>>) {
     reorder(w, (by + 1..end).chain(be..=p).chain(0..be).chain(p + 1..by).chain(end..n));
 }
 
-/// Whether two words are one word, or one in meaning; and if one is
-/// broader, which.
-fn matches(a: &Word<'_>, b: &Word<'_>) -> Option<Relation> {
-    if same_word(a, b) {
-        return Some(Relation::Synonym);
+/// How two words match on a pass of `compare`: as written (or by a
+/// light stem), as one base form, or as words alike in meaning (and then
+/// which is broader).
+fn matches(pass: usize, a: &Word<'_>, b: &Word<'_>) -> Option<Relation> {
+    match pass {
+        0 => (a.text == b.text || crate::text::stem(a.text) == crate::text::stem(b.text))
+            .then_some(Relation::Synonym),
+        1 => a.lemmas().same(b.lemmas()).then_some(Relation::Synonym),
+        _ if a.role != Role::Content || b.role != Role::Content => None,
+        _ => match a.lemmas().relation(b.lemmas()) {
+            Relation::Unrelated => None,
+            r => Some(r),
+        },
     }
-    if a.role != Role::Content || b.role != Role::Content {
-        return None;
-    }
-    match a.lemmas.relation(&b.lemmas) {
-        Relation::Unrelated => None,
-        r => Some(r),
-    }
-}
-
-/// One word, inflected or not.
-fn same_word(a: &Word<'_>, b: &Word<'_>) -> bool {
-    a.text == b.text
-        || crate::text::stem(a.text) == crate::text::stem(b.text)
-        || a.lemmas.same(&b.lemmas)
 }
 
 /// Compares two normalized texts; `None` when they differ or the rules
@@ -440,7 +445,11 @@ pub fn compare(a: &str, b: &str) -> Option<Agreement> {
     let mut taken: SmallVec<[bool; 24]> = SmallVec::from_elem(false, b_idx.len());
     let (mut a_narrower, mut b_narrower) = (false, false);
     // The same word first, then words alike in meaning.
-    for lexical in [false, true] {
+    for pass in 0..3 {
+        // The lexicon is read only for words left over.
+        if b_of.iter().all(Option::is_some) || taken.iter().all(|t| *t) {
+            break;
+        }
         for (x, &i) in a_idx.iter().enumerate() {
             if b_of[x].is_some() {
                 continue;
@@ -449,12 +458,7 @@ pub fn compare(a: &str, b: &str) -> Option<Agreement> {
                 if taken[y] {
                     continue;
                 }
-                let m = if lexical {
-                    matches(&wa[i], &wb[j])
-                } else {
-                    same_word(&wa[i], &wb[j]).then_some(Relation::Synonym)
-                };
-                if let Some(r) = m {
+                if let Some(r) = matches(pass, &wa[i], &wb[j]) {
                     b_of[x] = Some(y);
                     taken[y] = true;
                     a_narrower |= r == Relation::Narrower;

@@ -164,43 +164,49 @@ impl Builder<'_, '_> {
 
     /// The member of a group of duplicates to keep, and the members it
     /// stands for: the one saying everything the most others say; among
-    /// those alike, when their wordings differ, the newest, else the most
-    /// trusted and earliest. `None` when it stands for no other.
+    /// those alike, the newest wording; for one wording, the most trusted
+    /// and earliest copy. `None` when it stands for no other.
     fn survivor(&self, members: &[usize]) -> Option<(usize, smallvec::SmallVec<[usize; 8]>)> {
-        let mut best: Option<(usize, smallvec::SmallVec<[usize; 8]>)> = None;
-        for &s in members {
-            let covered: smallvec::SmallVec<[usize; 8]> = members
-                .iter()
-                .copied()
-                .filter(|&m| {
-                    m == s
+        // Wordings are compared, not copies: ten thousand copies of one
+        // text are one wording.
+        let hash = |m: usize| self.items[m].features.norm_hash;
+        let mut sorted: smallvec::SmallVec<[usize; 8]> = members.into();
+        sorted.sort_unstable_by_key(|&m| (hash(m), m));
+        let wordings: smallvec::SmallVec<[&[usize]; 8]> =
+            sorted.chunk_by(|&x, &y| hash(x) == hash(y)).collect();
+        let copy = |w: &[usize]| {
+            *w.iter().min_by_key(|&&m| (self.items[m].trust, m)).expect("wordings have copies")
+        };
+        let newest = |w: &[usize]| w.iter().map(|&m| self.items[m].observed).max();
+        // (wording, members it stands for)
+        let mut best: Option<(usize, usize)> = None;
+        let mut best_covered: smallvec::SmallVec<[usize; 8]> = smallvec::SmallVec::new();
+        for (k, w) in wordings.iter().enumerate() {
+            let covered: smallvec::SmallVec<[usize; 8]> = (0..wordings.len())
+                .filter(|&j| {
+                    j == k
                         || matches!(
-                            self.agreement(s, m),
+                            self.agreement(copy(w), copy(wordings[j])),
                             Some(Agreement::Same | Agreement::FirstSaysMore)
                         )
                 })
                 .collect();
-            let better = match &best {
-                None => true,
-                Some((b, c)) => {
-                    covered.len() > c.len() || covered.len() == c.len() && self.preferred(s, *b)
-                }
-            };
+            let count: usize = covered.iter().map(|&j| wordings[j].len()).sum();
+            let better = best
+                .is_none_or(|(b, c)| count > c || count == c && newest(w) > newest(wordings[b]));
             if better {
-                best = Some((s, covered));
+                best = Some((k, count));
+                best_covered = covered;
             }
         }
-        best.filter(|(_, c)| c.len() >= 2)
-    }
-
-    /// Between two members covering as many others: the newer wording, or
-    /// for one wording the more trusted, then the earlier.
-    fn preferred(&self, x: usize, y: usize) -> bool {
-        let (a, b) = (&self.items[x], &self.items[y]);
-        if a.features.norm_hash != b.features.norm_hash && a.observed != b.observed {
-            return a.observed > b.observed;
+        let (k, count) = best?;
+        if count < 2 {
+            return None;
         }
-        (a.trust, x) < (b.trust, y)
+        let mut stands_for: smallvec::SmallVec<[usize; 8]> =
+            best_covered.iter().flat_map(|&j| wordings[j].iter().copied()).collect();
+        stands_for.sort_unstable();
+        Some((copy(wordings[k]), stands_for))
     }
 
     /// Joins two duplicates (`a < b`) unless either is already used: two

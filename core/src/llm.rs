@@ -68,7 +68,15 @@ pub fn build_request(
         if entries.len() < 2 {
             continue;
         }
-        data.push(json!({ "group": shown.len(), "entries": entries }));
+        // What the rules suspect, so the model weighs the right question.
+        let question = match g.question {
+            crate::pass::Question::SameFact => "Do these say the same thing?",
+            crate::pass::Question::Supersedes => {
+                "These give different values for one subject's attribute: does the newer \
+                 replace the older, or do both hold?"
+            }
+        };
+        data.push(json!({ "group": shown.len(), "question": question, "entries": entries }));
         shown.push(g.entries.clone());
     }
     // Serialized as JSON so quoted text can never close the data block.
@@ -452,6 +460,7 @@ mod tests {
         let groups = [UnsettledGroup {
             entries: vec![Id::new("m1").unwrap(), Id::new("m2").unwrap()],
             score: 0.55,
+            question: crate::pass::Question::SameFact,
         }];
         build_request(&store(), &groups, 10)
     }
@@ -482,6 +491,7 @@ mod tests {
         assert_eq!(body["tool_choice"], json!({ "type": "tool", "name": TOOL_NAME }));
         let user = body["messages"][0]["content"].as_str().unwrap();
         assert!(user.contains(r#""text": "Deploys need a green CI run"#), "{user}");
+        assert!(user.contains(r#""question": "Do these say the same thing?""#), "{user}");
         let openai = request_body(&request(), Provider::OpenAi, "model-x", 1024);
         assert_eq!(openai["tools"][0]["function"]["name"], TOOL_NAME);
     }

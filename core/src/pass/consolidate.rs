@@ -10,7 +10,8 @@ use crate::supersede::is_quantity;
 use crate::text::{is_stopword, Features};
 
 use super::builder::{entry_quote, placeholder_id, union_sources, union_tags, Builder};
-use super::UnsettledGroup;
+use super::{Question, UnsettledGroup};
+use crate::supersede::Claim;
 
 impl Builder<'_, '_> {
     /// Related notes about the same subject become one entry that keeps
@@ -30,9 +31,21 @@ impl Builder<'_, '_> {
             // in wording the rules cannot read: only a person or the LLM
             // can say whether they are one fact, or which holds.
             if p.score >= self.config.candidate_threshold {
+                // Two values of one slot the supersession rules did not
+                // retire (a preference, a multi-valued attribute, an
+                // answer they could not read): which holds is the question.
+                let slot = |c: Option<crate::supersede::ClaimRef<'_>>| match c {
+                    Some(Claim::Slot { subject, attribute, .. }) => Some((subject, attribute)),
+                    _ => None,
+                };
+                let question = match (slot(self.items.claim(p.a)), slot(self.items.claim(p.b))) {
+                    (Some(x), Some(y)) if x == y => Question::Supersedes,
+                    _ => Question::SameFact,
+                };
                 self.unsettled.push(UnsettledGroup {
                     entries: vec![ea.id.clone(), eb.id.clone()],
                     score: p.score,
+                    question,
                 });
             }
             // Pairs this close are near-duplicates the rules could not

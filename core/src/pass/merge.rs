@@ -9,7 +9,7 @@ use crate::sentence::keeps_facts;
 
 use super::builder::{entry_quote, placeholder_id, union_sources, union_tags, Builder};
 use super::items::WARM_BATCH;
-use super::UnsettledGroup;
+use super::{Question, UnsettledGroup};
 
 impl Builder<'_, '_> {
     /// Duplicates among stored entries merge; statements that repeat a
@@ -89,6 +89,7 @@ impl Builder<'_, '_> {
                 self.unsettled.push(UnsettledGroup {
                     entries: entries.iter().map(|e| e.id.clone()).collect(),
                     score,
+                    question: Question::SameFact,
                 });
                 continue;
             }

@@ -143,6 +143,21 @@ pub struct PassInput<'a> {
 pub struct UnsettledGroup {
     pub entries: Vec<Id>,
     pub score: f32,
+    /// What the rules suspect.
+    #[serde(default)]
+    pub question: Question,
+}
+
+/// What the rules suspect of an unsettled group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Question {
+    /// Alike in wording: one fact, or different ones?
+    #[default]
+    SameFact,
+    /// Claims about one subject's attribute with different values: does
+    /// the newer replace the older, or do both hold?
+    Supersedes,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

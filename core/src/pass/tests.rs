@@ -427,3 +427,31 @@ merge [m1,m3] -> m3: The courier van is parked behind the depot near the river i
 ",
     );
 }
+
+#[test]
+fn similar_pairs_that_do_not_merge_go_to_the_model_with_what_the_rules_suspect() {
+    let store = store(
+        r"
+m1 | fact | 1 | Two boys are sitting on the floor of the gym.
+m2 | fact | 2 | Two boys are standing on the floor of the gym.
+m3 | fact | 5 | Dana's favourite editor is Vim.
+m4 | fact | 5 | Dana's favourite editor is Helix.
+",
+    );
+    let history = ReviewHistory::default();
+    let input = PassInput { store: &store, sessions: &[], history: &history, embeddings: None };
+    let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
+    assert_eq!(render(&out.proposal).trim(), "");
+    let unsettled: Vec<(Vec<&str>, super::Question)> = out
+        .unsettled
+        .iter()
+        .map(|g| (g.entries.iter().map(Id::as_str).collect(), g.question))
+        .collect();
+    assert_eq!(
+        unsettled,
+        [
+            (vec!["m1", "m2"], super::Question::SameFact),
+            (vec!["m3", "m4"], super::Question::Supersedes)
+        ]
+    );
+}

@@ -8,9 +8,10 @@ use reverie_core::config::ConfigInput;
 use reverie_core::{Error as CoreError, Id};
 use serde_json::{json, Value};
 
-use crate::api::{self, Agent, Pass, Source};
+use crate::api::{self, Agent, Pass, PassStatus, Source};
 use crate::widgets::{loaded, utc, SourceNote};
 use crate::Session;
+use reverie_api::PassStage;
 
 #[component]
 pub fn AgentList() -> impl IntoView {
@@ -328,7 +329,8 @@ fn DreamNow(agent: String, lists: RwSignal<u32>) -> impl IntoView {
     let session = expect_context::<Session>();
     let pass = RwSignal::new(None::<Pass>);
     let error = RwSignal::new(None::<String>);
-    let running = move || pass.with(|p| p.as_ref().is_some_and(|p| p.status == "running"));
+    let running =
+        move || pass.with(|p| p.as_ref().is_some_and(|p| p.status == PassStatus::Running));
     // The pass runs inside the request that starts it (work after a
     // response is cut short by the platform); while it runs, the agent's
     // newest pass is read for its stage. Both stop when the page is left.
@@ -373,11 +375,13 @@ fn DreamNow(agent: String, lists: RwSignal<u32>) -> impl IntoView {
             id: 0,
             agent_id: String::new(),
             trigger: String::new(),
-            status: "running".into(),
-            stage: Some("queued".into()),
+            status: PassStatus::Running,
+            stage: Some(PassStage::Queued),
             started_at: js_sys::Date::now() as i64,
             finished_at: None,
+            duration_ms: None,
             proposal_id: None,
+            store_id: None,
             error: None,
             stats: serde_json::Value::Null,
         }));
@@ -391,23 +395,23 @@ fn DreamNow(agent: String, lists: RwSignal<u32>) -> impl IntoView {
             </button>
             <p class="error" role="alert">{move || error.get()}</p>
             {move || pass.get().map(|p| {
-                let stage = p.stage.clone().unwrap_or_default();
+                let stage = p.stage.map_or("queued", PassStage::as_str);
                 let reached = STAGES.iter().position(|(s, _)| *s == stage).unwrap_or(0);
                 view! {
                     <ol class="stages" aria-label="Pass progress" data-testid="pass-progress">
                         {STAGES.iter().enumerate().map(|(i, (_, label))| {
-                            let class = if i < reached || p.status == "completed" { "done" } else if i == reached { "current" } else { "todo" };
+                            let class = if i < reached || p.status == PassStatus::Completed { "done" } else if i == reached { "current" } else { "todo" };
                             view! { <li class=class aria-current=(class == "current").then_some("step")>{*label}</li> }
                         }).collect_view()}
                     </ol>
-                    {match (p.status.as_str(), p.proposal_id.clone()) {
-                        ("completed", Some(pid)) => view! {
+                    {match (p.status, p.proposal_id.clone()) {
+                        (PassStatus::Completed, Some(pid)) => view! {
                             <p class="ok" data-testid="pass-done">
                                 {format!("Pass #{} finished: {} change(s). ", p.id, p.stats["changes"].as_u64().unwrap_or(0))}
                                 <a href=format!("#/proposals/{pid}")>"Review the proposal"</a>
                             </p>
                         }.into_any(),
-                        ("failed", _) => view! { <p class="error">{format!("The pass failed: {}", p.error.clone().unwrap_or_default())}</p> }.into_any(),
+                        (PassStatus::Failed, _) => view! { <p class="error">{format!("The pass failed: {}", p.error.clone().unwrap_or_default())}</p> }.into_any(),
                         _ => ().into_any(),
                     }}
                 }
@@ -440,7 +444,7 @@ fn Proposals(agent: String, lists: RwSignal<u32>) -> impl IntoView {
                         {l.proposals.into_iter().map(|p| view! {
                             <li>
                                 <a href=format!("#/proposals/{}", p.id)>{p.id.clone()}</a>
-                                " · " <span class=format!("status {}", p.status)>{p.status.replace('_', " ")}</span>
+                                " · " <span class=format!("status {}", p.status)>{p.status.as_str().replace('_', " ")}</span>
                                 {format!(" · {} change(s), {} to review · {}", p.change_count, p.pending_count, utc(p.created_at))}
                             </li>
                         }).collect_view()}
@@ -470,7 +474,7 @@ fn Passes(agent: String, lists: RwSignal<u32>) -> impl IntoView {
                                 <tr data-testid="pass-row">
                                     <td>{format!("#{}", p.id)}</td>
                                     <td>{p.trigger.clone()}</td>
-                                    <td>{p.status.clone()}{p.error.clone().map(|e| view! { <br/><span class="error">{e}</span> })}</td>
+                                    <td>{p.status.as_str()}{p.error.clone().map(|e| view! { <br/><span class="error">{e}</span> })}</td>
                                     <td>{utc(p.started_at)}</td>
                                     <td>{p.stats["changes"].as_u64().map(|n| n.to_string()).unwrap_or_default()}</td>
                                     <td>{(p.stats["input_tokens"].as_u64().unwrap_or(0) + p.stats["output_tokens"].as_u64().unwrap_or(0)).to_string()}</td>

@@ -7,14 +7,9 @@ use std::fmt;
 
 use gloo_net::http::{Method, RequestBuilder};
 use leptos::prelude::*;
-use reverie_core::apply::Decision;
-use reverie_core::audit::{AuditRecord, Verification};
-use reverie_core::diff::{DiffSpan, EntryDiff};
-use reverie_core::outcomes::{Comparison, SessionMetrics};
 use reverie_core::text::hash_str;
-use reverie_core::{Change, MemoryEntry};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::cache;
@@ -277,204 +272,13 @@ pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Res
     parse(&send(Method::POST, path, Some(("application/json", &text))).await?)
 }
 
-// ---- what the service returns ----
+// ---- what the service returns: the contract's types ----
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Me {
-    pub role: String,
-    pub label: String,
-    pub agents: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StoreSummary {
-    pub id: String,
-    pub scope: Option<String>,
-    pub shared: bool,
-    pub version: Option<i64>,
-    pub active_entries: i64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PassBrief {
-    pub id: i64,
-    pub status: String,
-    pub started_at: i64,
-    pub proposal_id: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Agent {
-    pub id: String,
-    pub name: String,
-    pub store: StoreSummary,
-    pub enabled: bool,
-    pub schedule: String,
-    pub schedule_time: String,
-    pub sessions_since: String,
-    pub require_approval: bool,
-    pub notify: Vec<String>,
-    pub next_run_at: Option<i64>,
-    pub last_pass: Option<PassBrief>,
-    pub pending_proposals: i64,
-    pub config: Value,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct AgentList {
-    pub agents: Vec<Agent>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Pass {
-    pub id: i64,
-    pub agent_id: String,
-    pub trigger: String,
-    pub status: String,
-    pub stage: Option<String>,
-    pub started_at: i64,
-    pub finished_at: Option<i64>,
-    pub proposal_id: Option<String>,
-    pub error: Option<String>,
-    #[serde(default)]
-    pub stats: Value,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct PassList {
-    pub passes: Vec<Pass>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ProposalBrief {
-    pub id: String,
-    pub agent_id: String,
-    pub store_id: String,
-    pub base_version: i64,
-    pub status: String,
-    pub created_at: i64,
-    pub change_count: i64,
-    pub pending_count: i64,
-    pub summary: Value,
-    pub token_cost: Value,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct ProposalList {
-    pub proposals: Vec<ProposalBrief>,
-}
-
-/// A change as the service shows it for review.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ChangeView {
-    #[serde(flatten)]
-    pub change: Change,
-    pub seq: usize,
-    pub before: Vec<MemoryEntry>,
-    pub diff: Vec<DiffSpan>,
-    pub decision: Option<Decision>,
-    pub decided_by: Option<String>,
-    pub applied_version: Option<i64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Proposal {
-    #[serde(flatten)]
-    pub brief: ProposalBrief,
-    pub changes: Vec<ChangeView>,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Decided {
-    pub status: String,
-    pub version: i64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Message {
-    pub role: String,
-    pub content: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SessionExcerpt {
-    pub id: String,
-    pub first_index: usize,
-    pub message_count: usize,
-    pub messages: Vec<Message>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Version {
-    pub version: i64,
-    pub created_at: i64,
-    pub actor: String,
-    pub cause: String,
-    pub proposal_id: Option<String>,
-    pub note: Option<String>,
-    pub active_entries: i64,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct VersionList {
-    pub current_version: i64,
-    pub versions: Vec<Version>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct VersionDiff {
-    pub diffs: Vec<EntryDiff>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct AuditPage {
-    pub records: Vec<AuditRecord>,
-    pub next_before: Option<u64>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct Verified {
-    pub verification: Verification,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct RolledBack {
-    pub version: i64,
-    pub entries_changed: usize,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Marker {
-    pub version: i64,
-    pub at: i64,
-    pub cause: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PassMark {
-    pub id: i64,
-    pub at: i64,
-    pub status: String,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct Outcomes {
-    pub store_id: String,
-    pub sessions: Vec<SessionMetrics>,
-    /// New store versions: applies, rollbacks, entry writes.
-    pub markers: Vec<Marker>,
-    #[serde(default)]
-    pub passes: Vec<PassMark>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct Compared {
-    pub comparison: Comparison,
-    pub regressed: bool,
-    pub rollback_to: Option<i64>,
-    pub baseline: Value,
-    pub candidate: Value,
-}
+pub use reverie_api::{
+    Agent, AgentList, AuditPage, ChangeView, Compared, Decided, Me, Outcomes, Pass, PassList,
+    PassMark, PassStatus, Proposal, ProposalList, RolledBack, SessionExcerpt, Verified, Version,
+    VersionDiff, VersionList,
+};
 
 // ---- the calls ----
 

@@ -24,6 +24,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 
 use crate::api::Me;
 use crate::route::Route;
+use reverie_api::Role;
 
 /// Entry point run by the wasm-bindgen glue when `index.html` loads the app.
 #[wasm_bindgen(start)]
@@ -40,11 +41,11 @@ pub struct Session {
 
 impl Session {
     pub fn is_admin(&self) -> bool {
-        self.me.with(|m| m.as_ref().is_some_and(|m| m.role == "admin"))
+        self.me.with(|m| m.as_ref().is_some_and(|m| m.role == Role::Admin))
     }
 
     pub fn can_review(&self) -> bool {
-        self.me.with(|m| m.as_ref().is_some_and(|m| m.role != "ingest"))
+        self.me.with(|m| m.as_ref().is_some_and(|m| m.role != Role::Ingest))
     }
 }
 
@@ -115,7 +116,7 @@ fn Who() -> impl IntoView {
         session.me.get().map(|me| {
             view! {
                 <span class="who" data-testid="who">
-                    <span class="role">{me.role.clone()}</span>" · "{me.label.clone()}
+                    <span class="role">{me.role.as_str()}</span>" · "{me.label.clone()}
                 </span>
                 <button class="link" on:click=sign_out>"Sign out"</button>
             }

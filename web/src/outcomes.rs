@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use reverie_core::outcomes::{MetricComparison, SessionMetrics, Verdict};
 
-use crate::api::{self, Marker, PassMark};
+use crate::api::{self, PassMark};
 use crate::widgets::{loaded, utc, SourceNote};
 use crate::Session;
+use reverie_api::Marker;
 
 const DAY: i64 = 86_400_000;
 

@@ -215,7 +215,7 @@ fn ReviewView(
                             true,
                             format!(
                                 "Done: the proposal is {}, the store at version {version}.",
-                                status.replace('_', " ")
+                                status.as_str().replace('_', " ")
                             ),
                         )));
                         reload.update(|n| *n += 1);
@@ -258,12 +258,10 @@ fn ReviewView(
     let rest = RwSignal::new("pending");
 
     let summary = proposal.brief.summary.clone();
-    let counts: Vec<(String, u64)> = summary["counts"]
-        .as_object()
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect())
-        .unwrap_or_default();
-    let tokens_in = proposal.brief.token_cost["input_tokens"].as_u64().unwrap_or(0);
-    let tokens_out = proposal.brief.token_cost["output_tokens"].as_u64().unwrap_or(0);
+    let counts: Vec<(String, u64)> =
+        summary.counts.iter().map(|(k, v)| (k.clone(), u64::from(*v))).collect();
+    let tokens_in = proposal.brief.token_cost.input_tokens;
+    let tokens_out = proposal.brief.token_cost.output_tokens;
     // Priced at the default model's rates; the pass records its own cost.
     let cost = (tokens_in as f64 * 3.0 + tokens_out as f64 * 15.0) / 1e6;
 
@@ -332,7 +330,7 @@ fn ReviewView(
                 <h2 id="review-title">"Proposal "<span class="mono">{pid.clone()}</span></h2>
                 <SourceNote source/>
                 <p class="meta">
-                    <span class=format!("status {}", proposal.brief.status) data-testid="proposal-status">{proposal.brief.status.replace('_', " ")}</span>
+                    <span class=format!("status {}", proposal.brief.status) data-testid="proposal-status">{proposal.brief.status.as_str().replace('_', " ")}</span>
                     {format!(" · store {} at version {} · {} · ", proposal.brief.store_id, proposal.brief.base_version, utc(proposal.brief.created_at))}
                     <a href=format!("#/stores/{}/history", proposal.brief.store_id)>"history"</a>
                 </p>

@@ -88,7 +88,7 @@ async fn save_outbox(items: &[Submission]) -> Result<(), String> {
 pub enum Sent {
     /// Accepted: the proposal's new status and the store's version.
     Applied {
-        status: String,
+        status: reverie_api::ProposalStatus,
         version: i64,
     },
     /// Kept on this device until the connection is back.

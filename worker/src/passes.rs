@@ -16,6 +16,8 @@ use reverie_core::{Id, MemoryStore, Proposal, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use reverie_api::{self as api, PassStage, PassStatus, ProposalStatus};
+
 use crate::agents::{self, AgentRow};
 use crate::db::{self, Db};
 use crate::http::{self, ApiError, ApiResult, Query};
@@ -49,16 +51,34 @@ const COLUMNS: &str =
     "id, agent_id, trigger, status, stage, started_at, finished_at, proposal_id, store_id, error, stats";
 
 impl PassRow {
-    fn describe(&self) -> ApiResult<Value> {
+    fn describe(&self) -> ApiResult<api::Pass> {
         let stats: Value =
             self.stats.as_deref().map(serde_json::from_str).transpose()?.unwrap_or(Value::Null);
-        Ok(json!({
-            "id": self.id, "agent_id": self.agent_id, "trigger": self.trigger, "status": self.status,
-            "stage": self.stage, "started_at": self.started_at as i64, "finished_at": self.finished_at.map(|t| t as i64),
-            "duration_ms": self.finished_at.map(|f| (f - self.started_at) as i64),
-            "proposal_id": self.proposal_id, "store_id": self.store_id, "error": self.error, "stats": stats,
-        }))
+        Ok(api::Pass {
+            id: self.id,
+            agent_id: self.agent_id.clone(),
+            trigger: self.trigger.clone(),
+            status: word(PassStatus::parse(&self.status), "pass status", &self.status)?,
+            stage: self
+                .stage
+                .as_deref()
+                .map(|s| word(PassStage::parse(s), "pass stage", s))
+                .transpose()?,
+            started_at: self.started_at as i64,
+            finished_at: self.finished_at.map(|t| t as i64),
+            duration_ms: self.finished_at.map(|f| (f - self.started_at) as i64),
+            proposal_id: self.proposal_id.clone(),
+            store_id: self.store_id.clone(),
+            error: self.error.clone(),
+            stats,
+        })
     }
+}
+
+/// A status word read back from the database, which only this service
+/// writes: one it does not know is a fault of the service, not the caller.
+pub(crate) fn word<T>(parsed: Option<T>, what: &str, raw: &str) -> ApiResult<T> {
+    parsed.ok_or_else(|| ApiError::new(500, format!("unknown {what} `{raw}` in the database")))
 }
 
 async fn find(db: &Db, id: i64) -> ApiResult<Option<PassRow>> {
@@ -84,9 +104,9 @@ pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
             &[db::opt_s(agent), db::opt_s(grants.as_deref()), db::n(limit)],
         )
         .await?;
-    http::json(
-        &json!({ "passes": rows.iter().map(PassRow::describe).collect::<ApiResult<Vec<_>>>()? }),
-    )
+    http::json(&api::PassList {
+        passes: rows.iter().map(PassRow::describe).collect::<ApiResult<Vec<_>>>()?,
+    })
 }
 
 /// `GET /passes/{id}`.
@@ -248,15 +268,15 @@ pub(crate) async fn execute(cx: &Cx, id: i64, agent: &AgentRow) {
     // Recorded on the pass's own time line: its start plus the time spent.
     let finished = cx.now.0 + (crate::now().0 - started);
     let (status, error, stats) = match result {
-        Ok(stats) => ("completed", None, Some(stats)),
-        Err(e) => ("failed", Some(e.message), None),
+        Ok(stats) => (PassStatus::Completed, None, Some(stats)),
+        Err(e) => (PassStatus::Failed, Some(e.message), None),
     };
     let stats = stats.map(|s| s.to_string());
     let recorded = cx
         .db
         .run(
             "UPDATE passes SET status = ?2, stage = 'done', finished_at = ?3, error = ?4, stats = COALESCE(?5, stats) WHERE id = ?1",
-            &[db::n(id), db::s(status), db::n(finished), db::opt_s(error.as_deref()), db::opt_s(stats.as_deref())],
+            &[db::n(id), db::s(status.as_str()), db::n(finished), db::opt_s(error.as_deref()), db::opt_s(stats.as_deref())],
         )
         .await;
     if let Err(e) = recorded {
@@ -273,8 +293,9 @@ fn fault_injected(cx: &Cx, point: &str) -> bool {
     cx.env.var("REVERIE_FAULT").map(|v| v.to_string() == point).unwrap_or(false)
 }
 
-async fn stage(db: &Db, id: i64, name: &str) -> ApiResult<i64> {
-    db.run("UPDATE passes SET stage = ?2 WHERE id = ?1", &[db::n(id), db::s(name)]).await?;
+async fn stage(db: &Db, id: i64, stage: PassStage) -> ApiResult<i64> {
+    db.run("UPDATE passes SET stage = ?2 WHERE id = ?1", &[db::n(id), db::s(stage.as_str())])
+        .await?;
     Ok(crate::now().0)
 }
 
@@ -284,7 +305,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
     // only measures how long the stages take.
     let now = cx.now;
     let config = agent.config()?;
-    let t_load = stage(db, id, "loading").await?;
+    let t_load = stage(db, id, PassStage::Loading).await?;
     let store_row = stores::ensure(db, config.memory_store.as_str(), &agent.id, false, now).await?;
     let store = stores::load(db, &store_row).await?;
     let mut agents_of_store = stores::agents_using(db, &store_row.id).await?;
@@ -296,14 +317,14 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
         sessions::window(db, &agents_of_store, window_start, Timestamp(now.0 + 1)).await?;
     let history = proposals::history(db, &store_row.id).await?;
 
-    let t_rules = stage(db, id, "rules").await?;
+    let t_rules = stage(db, id, PassStage::Rules).await?;
     let proposal_id = Id::new(format!("prop_{}", &crate::random_hex()[..12]))?;
     let pass_config = PassConfig::recommended(proposal_id, now);
     let input =
         PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
     let mut output = run_pass(&input, &pass_config)?;
 
-    let t_llm = stage(db, id, "llm").await?;
+    let t_llm = stage(db, id, PassStage::Llm).await?;
     let llm_report = match llm::settings(&cx.env) {
         Err(reason) => {
             json!({ "mode": "rules_only", "reason": format!("the LLM settings are invalid: {reason}") })
@@ -320,7 +341,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
     };
     let proposal = output.proposal;
 
-    let t_save = stage(db, id, "saving").await?;
+    let t_save = stage(db, id, PassStage::Saving).await?;
     let mut batch = proposals::save(db, &proposal, &agent.id, id)?;
     batch.push(db.stmt(
         "UPDATE passes SET proposal_id = ?2 WHERE id = ?1",
@@ -416,12 +437,15 @@ async fn auto_apply(
     proposal: &Proposal,
     large_deletion: usize,
     now: Timestamp,
-) -> ApiResult<(Value, &'static str)> {
+) -> ApiResult<(Value, ProposalStatus)> {
     let plan = auto_apply_plan(proposal, active, large_deletion);
     let waiting: Vec<Value> =
         plan.wait.iter().map(|(id, why)| json!({ "change_id": id, "reason": why })).collect();
     if plan.apply.is_empty() {
-        return Ok((json!({ "applied": 0, "waiting": waiting.len(), "wait": waiting }), "pending"));
+        return Ok((
+            json!({ "applied": 0, "waiting": waiting.len(), "wait": waiting }),
+            ProposalStatus::Pending,
+        ));
     }
     let decided = proposals::Decisions {
         decisions: plan.apply.iter().map(|id| (id.clone(), Decision::Accept)).collect(),
@@ -439,7 +463,7 @@ async fn auto_apply(
         // whole proposal waits for a person.
         Err(e) if e.status == 409 => Ok((
             json!({ "applied": 0, "waiting": proposal.changes.len(), "error": e.message }),
-            "pending",
+            ProposalStatus::Pending,
         )),
         Err(e) => Err(e),
     }

@@ -13,11 +13,14 @@ use reverie_core::{
     Change, ChangeKind, Fingerprint, Id, MemoryEntry, MemoryStore, Proposal, Timestamp,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use worker::{D1PreparedStatement, Request};
 
 use crate::db::{self, Db};
+use reverie_api::{self as api, ProposalStatus};
+
 use crate::http::{self, ApiError, ApiResult, Query};
+use crate::passes::word;
 use crate::stores::{self, Commit};
 use crate::Cx;
 
@@ -55,25 +58,32 @@ pub(crate) struct ChangeRow {
 }
 
 impl ProposalRow {
-    fn describe(&self) -> ApiResult<Value> {
-        Ok(json!({
-            "id": self.id, "agent_id": self.agent_id, "store_id": self.store_id, "pass_id": self.pass_id,
-            "base_version": self.base_version, "status": self.status, "created_at": self.created_at as i64,
-            "updated_at": self.updated_at as i64, "change_count": self.change_count, "pending_count": self.pending_count,
-            "summary": serde_json::from_str::<Value>(&self.summary)?,
-            "token_cost": serde_json::from_str::<Value>(&self.token_cost)?,
-            "reason": self.reason,
-        }))
+    fn status(&self) -> ApiResult<ProposalStatus> {
+        word(ProposalStatus::parse(&self.status), "proposal status", &self.status)
+    }
+
+    fn describe(&self) -> ApiResult<api::ProposalBrief> {
+        Ok(api::ProposalBrief {
+            id: self.id.clone(),
+            agent_id: self.agent_id.clone(),
+            store_id: self.store_id.clone(),
+            pass_id: self.pass_id,
+            base_version: self.base_version,
+            status: self.status()?,
+            created_at: self.created_at as i64,
+            updated_at: Some(self.updated_at as i64),
+            change_count: self.change_count,
+            pending_count: self.pending_count,
+            summary: serde_json::from_str(&self.summary)?,
+            token_cost: serde_json::from_str(&self.token_cost)?,
+            reason: self.reason.clone(),
+        })
     }
 }
 
 /// The status a proposal is saved with, before anyone decides on it.
-pub(crate) fn initial_status(proposal: &Proposal) -> &'static str {
-    if proposal.changes.is_empty() {
-        "empty"
-    } else {
-        "pending"
-    }
+pub(crate) fn initial_status(proposal: &Proposal) -> ProposalStatus {
+    ProposalStatus::initial(proposal.changes.len())
 }
 
 /// The statements that store a new proposal.
@@ -92,7 +102,7 @@ pub(crate) fn save(
             db::s(proposal.store_id.as_str()),
             db::n(pass_id),
             db::n(proposal.base_version as i64),
-            db::s(status),
+            db::s(status.as_str()),
             db::n(proposal.created_at.0),
             db::n(proposal.changes.len() as i64),
             db::s(&serde_json::to_string(&proposal.summary)?),
@@ -228,7 +238,7 @@ pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
             visible.push(row.describe()?);
         }
     }
-    http::json(&json!({ "proposals": visible }))
+    http::json(&api::ProposalList { proposals: visible })
 }
 
 /// The target entries as they were at `version`.
@@ -254,19 +264,20 @@ async fn entries_at(
 
 /// A change as the dashboard and webhooks show it: the entries before,
 /// the word diff from their text to the result's, and the decision.
-fn change_view(c: &ChangeRow, before: &HashMap<Id, MemoryEntry>) -> Value {
+fn change_view(c: &ChangeRow, before: &HashMap<Id, MemoryEntry>) -> api::ChangeView {
     let entries: Vec<&MemoryEntry> = c.body.targets.iter().filter_map(|t| before.get(t)).collect();
     let old: Vec<&str> = entries.iter().map(|e| e.text.as_str()).collect();
     let new = c.body.result.as_ref().map_or("", |r| r.text.as_str());
-    let mut v = serde_json::to_value(&c.body).unwrap_or_default();
-    v["seq"] = json!(c.seq);
-    v["before"] = json!(entries);
-    v["diff"] = json!(word_diff(&old.join("\n"), new));
-    v["decision"] = json!(c.decision);
-    v["decided_by"] = json!(c.decided_by);
-    v["decided_at"] = json!(c.decided_at);
-    v["applied_version"] = json!(c.applied_version);
-    v
+    api::ChangeView {
+        change: c.body.clone(),
+        seq: c.seq as usize,
+        diff: word_diff(&old.join("\n"), new),
+        before: entries.into_iter().cloned().collect(),
+        decision: c.decision.clone(),
+        decided_by: c.decided_by.clone(),
+        decided_at: c.decided_at,
+        applied_version: c.applied_version,
+    }
 }
 
 /// `changes` of a proposal on `store_id` made at `base_version`, as shown.
@@ -275,7 +286,7 @@ pub(crate) async fn change_views(
     store_id: &str,
     base_version: i64,
     changes: &[ChangeRow],
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<api::ChangeView>> {
     let ids: Vec<&Id> = changes.iter().flat_map(|c| &c.body.targets).collect();
     let before = entries_at(db, store_id, &ids, base_version).await?;
     Ok(changes.iter().map(|c| change_view(c, &before)).collect())
@@ -288,10 +299,11 @@ pub(crate) async fn show(cx: &Cx, id: &str, q: &Query) -> ApiResult {
     let offset = q.int("offset")?.unwrap_or(0).clamp(0, all.len() as i64) as usize;
     let limit = q.limit(10_000, 10_000)? as usize;
     let page = &all[offset..(offset + limit).min(all.len())];
-    let mut out = row.describe()?;
-    out["changes"] = json!(change_views(&cx.db, &row.store_id, row.base_version, page).await?);
-    out["offset"] = json!(offset);
-    http::json(&out)
+    http::json(&api::Proposal {
+        brief: row.describe()?,
+        changes: change_views(&cx.db, &row.store_id, row.base_version, page).await?,
+        offset,
+    })
 }
 
 /// The rest of a proposal in a partial decision: rejected (the default,
@@ -388,7 +400,7 @@ async fn decide(
     fallback: Fallback,
 ) -> ApiResult {
     let id = row.id.as_str();
-    if !matches!(row.status.as_str(), "pending" | "partially_applied") {
+    if !row.status()?.is_open() {
         return Err(ApiError::conflict(format!(
             "proposal {id} is {}; only pending proposals can be decided",
             row.status
@@ -460,14 +472,18 @@ async fn decide(
         }),
     )
     .await;
-    http::json(&json!({
-        "proposal_id": row.id, "status": outcome.status, "version": outcome.version,
-        "accepted": outcome.accepted, "rejected": outcome.rejected, "pending": outcome.pending,
-    }))
+    http::json(&api::Decided {
+        proposal_id: row.id.clone(),
+        status: outcome.status,
+        version: outcome.version,
+        accepted: outcome.accepted,
+        rejected: outcome.rejected,
+        pending: outcome.pending,
+    })
 }
 
 pub(crate) struct Outcome {
-    pub status: &'static str,
+    pub status: ProposalStatus,
     pub version: i64,
     pub accepted: usize,
     pub rejected: usize,
@@ -504,12 +520,7 @@ pub(crate) async fn apply_decisions(
     let version = applied.store.version as i64;
     let pending = pending.changes.len() - decisions.len();
     let accepted_total = accepted_before + applied.accepted.len();
-    let status = match (pending, accepted_total) {
-        (0, 0) => "rejected",
-        (0, _) => "applied",
-        (_, 0) => "pending",
-        _ => "partially_applied",
-    };
+    let status = ProposalStatus::after(pending, accepted_total);
     let mut extra = Vec::new();
     let rows = decisions.iter().map(|(id, d)| {
         let kind = match d {
@@ -533,7 +544,7 @@ pub(crate) async fn apply_decisions(
          reason = COALESCE(?5, reason) WHERE id = ?1",
         &[
             db::s(&proposal_id),
-            db::s(status),
+            db::s(status.as_str()),
             db::n(pending as i64),
             db::n(now.0),
             db::opt_s(decisions.values().find_map(|d| match d {

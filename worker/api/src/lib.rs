@@ -1,0 +1,384 @@
+//! The contract between Reverie's service (`worker`) and its dashboard
+//! (`web`): the request and response bodies of `/api/v1` and the status
+//! words, as types both sides build and read. The service makes its
+//! answers from these types only, and the dashboard reads them with the
+//! same, so a field renamed on one side is a compile error on the other.
+//!
+//! Times are milliseconds since the Unix epoch.
+
+#![warn(missing_docs)]
+
+mod status;
+
+use reverie_core::apply::Decision;
+use reverie_core::audit::{AuditRecord, Verification};
+use reverie_core::diff::{DiffSpan, EntryDiff};
+use reverie_core::outcomes::{Comparison, SessionMetrics};
+use reverie_core::proposal::{Change, Summary, TokenCost};
+use reverie_core::MemoryEntry;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use status::{PassStage, PassStatus, ProposalStatus, Role};
+
+/// `GET /me`: who the token belongs to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    /// What the token may do.
+    pub role: Role,
+    /// The token's label, as its maker named it.
+    pub label: String,
+    /// The agents the token may act for (every agent for an admin).
+    pub agents: Vec<String>,
+}
+
+/// An agent's memory store, as an agent shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoreSummary {
+    /// The store's id (shared stores are named by their users).
+    pub id: String,
+    /// `private` or `shared`; absent before the store's first write.
+    pub scope: Option<String>,
+    /// Whether other agents use the store too.
+    pub shared: bool,
+    /// The current version; absent before the first write.
+    pub version: Option<i64>,
+    /// Entries currently active.
+    pub active_entries: i64,
+}
+
+/// The last pass of an agent, as the agent list shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PassBrief {
+    /// The pass's id.
+    pub id: i64,
+    /// Where it is.
+    pub status: PassStatus,
+    /// What started it: `schedule:<schedule>` or `on-demand:<actor>`.
+    #[serde(default)]
+    pub trigger: Option<String>,
+    /// When it started.
+    pub started_at: i64,
+    /// When it finished, if it has.
+    #[serde(default)]
+    pub finished_at: Option<i64>,
+    /// The proposal it made, if any.
+    pub proposal_id: Option<String>,
+}
+
+/// `GET /agents/{id}` (and each item of `GET /agents`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Agent {
+    /// The agent's id.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// When it was made.
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    /// When its settings last changed.
+    #[serde(default)]
+    pub updated_at: Option<i64>,
+    /// The store its memory lives in.
+    pub store: StoreSummary,
+    /// Whether scheduled passes run.
+    pub enabled: bool,
+    /// `daily`, `weekly`, `hourly` or `manual`.
+    pub schedule: String,
+    /// The time of day (UTC) scheduled passes start, `HH:MM`.
+    pub schedule_time: String,
+    /// Which sessions a pass reads.
+    pub sessions_since: String,
+    /// Whether a person must approve changes before they apply.
+    pub require_approval: bool,
+    /// Webhook URLs told about passes and reviews.
+    pub notify: Vec<String>,
+    /// When the next scheduled pass is due, if one is.
+    pub next_run_at: Option<i64>,
+    /// The latest pass, if any ran.
+    pub last_pass: Option<PassBrief>,
+    /// Proposals waiting for a decision.
+    pub pending_proposals: i64,
+    /// The agent's full settings, as `PUT /agents/{id}/config` takes them.
+    pub config: Value,
+}
+
+/// `GET /agents`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentList {
+    /// The agents the caller may read, by id.
+    pub agents: Vec<Agent>,
+}
+
+/// `GET /passes/{id}` (and each item of `GET /passes`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pass {
+    /// The pass's id.
+    pub id: i64,
+    /// The agent it ran for.
+    pub agent_id: String,
+    /// What started it: `schedule:<schedule>` or `on-demand:<actor>`.
+    pub trigger: String,
+    /// Where it is.
+    pub status: PassStatus,
+    /// The stage reached.
+    pub stage: Option<PassStage>,
+    /// When it started.
+    pub started_at: i64,
+    /// When it finished, if it has.
+    pub finished_at: Option<i64>,
+    /// How long it took, once finished.
+    #[serde(default)]
+    pub duration_ms: Option<i64>,
+    /// The proposal it made, if any.
+    pub proposal_id: Option<String>,
+    /// The store it read.
+    #[serde(default)]
+    pub store_id: Option<String>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// What it did, stage by stage (times, counts, the LLM's report);
+    /// `null` until it completes.
+    #[serde(default)]
+    pub stats: Value,
+}
+
+/// `GET /passes`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PassList {
+    /// Newest first.
+    pub passes: Vec<Pass>,
+}
+
+/// A proposal without its changes (each item of `GET /proposals`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProposalBrief {
+    /// The proposal's id.
+    pub id: String,
+    /// The agent whose pass made it.
+    pub agent_id: String,
+    /// The store it changes.
+    pub store_id: String,
+    /// The pass that made it.
+    #[serde(default)]
+    pub pass_id: Option<i64>,
+    /// The store version it was made against.
+    pub base_version: i64,
+    /// Where it is.
+    pub status: ProposalStatus,
+    /// When it was made.
+    pub created_at: i64,
+    /// When it was last decided on.
+    #[serde(default)]
+    pub updated_at: Option<i64>,
+    /// Its changes.
+    pub change_count: i64,
+    /// Its changes not yet decided.
+    pub pending_count: i64,
+    /// Counts by kind, and what the rules left for the model.
+    pub summary: Summary,
+    /// What the model cost.
+    pub token_cost: TokenCost,
+    /// Why it was closed without a review, if it was.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `GET /proposals`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProposalList {
+    /// Pending first, then newest.
+    pub proposals: Vec<ProposalBrief>,
+}
+
+/// A change as the service shows it for review.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangeView {
+    /// The change as the pass proposed it.
+    #[serde(flatten)]
+    pub change: Change,
+    /// Its place in the proposal, from 1.
+    pub seq: usize,
+    /// The entries it changes, as they are now.
+    pub before: Vec<MemoryEntry>,
+    /// Word diff of the first entry's text against the result's.
+    pub diff: Vec<DiffSpan>,
+    /// The decision on it, once made.
+    pub decision: Option<Decision>,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// When.
+    #[serde(default)]
+    pub decided_at: Option<i64>,
+    /// The store version the decision made, when it was applied.
+    pub applied_version: Option<i64>,
+}
+
+/// `GET /proposals/{id}`: a proposal with its changes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// The proposal.
+    #[serde(flatten)]
+    pub brief: ProposalBrief,
+    /// Its changes, in order (a page of them when asked with `offset`
+    /// and `limit`).
+    pub changes: Vec<ChangeView>,
+    /// The place of the first change shown, from 0.
+    #[serde(default)]
+    pub offset: usize,
+}
+
+/// `POST /proposals/{id}/review`: what a review did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decided {
+    /// The proposal reviewed.
+    #[serde(default)]
+    pub proposal_id: String,
+    /// The proposal's status after the review.
+    pub status: ProposalStatus,
+    /// The store version after it.
+    pub version: i64,
+    /// Changes this review accepted.
+    #[serde(default)]
+    pub accepted: usize,
+    /// Changes this review rejected.
+    #[serde(default)]
+    pub rejected: usize,
+    /// Changes still waiting.
+    #[serde(default)]
+    pub pending: usize,
+}
+
+/// One message of a session transcript.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// `user`, `assistant`, `tool` or `system`.
+    pub role: String,
+    /// The message's text.
+    pub content: String,
+}
+
+/// `GET /sessions/{id}?around=`: the messages a change cites, with their
+/// neighbours.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionExcerpt {
+    /// The session's id.
+    pub id: String,
+    /// The index of the first message shown.
+    pub first_index: usize,
+    /// The messages in the session.
+    pub message_count: usize,
+    /// The messages shown.
+    pub messages: Vec<Message>,
+}
+
+/// A version of a store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Version {
+    /// The version number.
+    pub version: i64,
+    /// When it was made.
+    pub created_at: i64,
+    /// Who made it.
+    pub actor: String,
+    /// What made it: a review, a rollback, an entry write.
+    pub cause: String,
+    /// The proposal a review applied.
+    pub proposal_id: Option<String>,
+    /// A note, such as a rollback's reason.
+    pub note: Option<String>,
+    /// Entries active in it.
+    pub active_entries: i64,
+}
+
+/// `GET /stores/{id}/versions`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VersionList {
+    /// The store's version now.
+    pub current_version: i64,
+    /// Newest first.
+    pub versions: Vec<Version>,
+}
+
+/// `GET /stores/{id}/versions/{v}/diff`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VersionDiff {
+    /// Entries that differ, by id.
+    pub diffs: Vec<EntryDiff>,
+}
+
+/// `GET /stores/{id}/audit`: a page of the audit chain, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    /// The records of the page.
+    pub records: Vec<AuditRecord>,
+    /// The sequence number to ask for the next (older) page with.
+    pub next_before: Option<u64>,
+}
+
+/// `GET /stores/{id}/audit/verify`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verified {
+    /// Whether the chain is intact, and where it breaks if not.
+    pub verification: Verification,
+}
+
+/// `POST /stores/{id}/rollback`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RolledBack {
+    /// The new version, equal in content to the one rolled back to.
+    pub version: i64,
+    /// Entries the rollback changed.
+    pub entries_changed: usize,
+}
+
+/// A new store version, on the outcome charts' time line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    /// The version made.
+    pub version: i64,
+    /// When.
+    pub at: i64,
+    /// What made it.
+    pub cause: String,
+}
+
+/// A pass, on the outcome charts' time line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PassMark {
+    /// The pass's id.
+    pub id: i64,
+    /// When it started.
+    pub at: i64,
+    /// Where it is.
+    pub status: PassStatus,
+}
+
+/// `GET /agents/{id}/outcomes`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcomes {
+    /// The agent's store.
+    pub store_id: String,
+    /// Per-session metrics, oldest first.
+    pub sessions: Vec<SessionMetrics>,
+    /// New store versions: applies, rollbacks, entry writes.
+    pub markers: Vec<Marker>,
+    /// Passes in the window.
+    #[serde(default)]
+    pub passes: Vec<PassMark>,
+}
+
+/// `GET /agents/{id}/outcomes/compare`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Compared {
+    /// The two windows compared, metric by metric.
+    pub comparison: Comparison,
+    /// Whether the candidate window is worse beyond noise.
+    pub regressed: bool,
+    /// The version to roll back to when it is.
+    pub rollback_to: Option<i64>,
+    /// The baseline window's bounds.
+    pub baseline: Value,
+    /// The candidate window's bounds.
+    pub candidate: Value,
+}

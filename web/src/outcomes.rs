@@ -231,8 +231,8 @@ fn Compare(agent: String, store: String, markers: Vec<Marker>) -> impl IntoView 
                         })}
                         <p class="muted">{format!(
                             "{} baseline and {} candidate sessions. ",
-                            c.baseline["sessions"].as_u64().unwrap_or(0),
-                            c.candidate["sessions"].as_u64().unwrap_or(0)
+                            c.baseline.sessions,
+                            c.candidate.sessions
                         )}{c.comparison.metrics.first().map(|m| format!("The rule: {}.", m.rule.trim_end_matches('.')))}</p>
                         <div class="table-wrap">
                             <table data-testid="comparison">

@@ -9,6 +9,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Request, Response};
 
+use reverie_api as api;
+
 use crate::db::{self, Db};
 use crate::http::{self, ApiError, ApiResult, Query};
 use crate::{stores, Cx};
@@ -75,35 +77,35 @@ pub(crate) async fn readable(cx: &Cx, id: &str) -> ApiResult<AgentRow> {
     find_light(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("agent", id))
 }
 
-fn describe(row: &AgentRow, now: Timestamp) -> ApiResult<Value> {
+fn describe(row: &AgentRow, now: Timestamp) -> ApiResult<api::Agent> {
     let config = row.config()?;
     let next_run =
         if config.enabled { next_slot(config.schedule, config.schedule_time, now) } else { None };
-    let last_pass: Option<Value> =
+    let last_pass: Option<api::PassBrief> =
         row.last_pass.as_deref().map(serde_json::from_str).transpose()?;
-    Ok(json!({
-        "id": row.id,
-        "name": row.name,
-        "created_at": row.created_at as i64,
-        "updated_at": row.updated_at.map(|t| t as i64),
-        "store": {
-            "id": config.memory_store,
-            "scope": row.scope,
-            "shared": row.scope.as_deref() == Some("shared"),
-            "version": row.version,
-            "active_entries": row.active_entries.unwrap_or(0),
+    Ok(api::Agent {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        created_at: Some(row.created_at as i64),
+        updated_at: row.updated_at.map(|t| t as i64),
+        store: api::StoreSummary {
+            id: config.memory_store.to_string(),
+            scope: row.scope.clone(),
+            shared: row.scope.as_deref() == Some("shared"),
+            version: row.version,
+            active_entries: row.active_entries.unwrap_or(0),
         },
-        "enabled": config.enabled,
-        "schedule": config.schedule.as_str(),
-        "schedule_time": config.schedule_time.to_string(),
-        "sessions_since": config.sessions_since.to_string(),
-        "require_approval": config.require_approval,
-        "notify": config.notify,
-        "next_run_at": next_run,
-        "last_pass": last_pass,
-        "pending_proposals": row.pending_proposals.unwrap_or(0),
-        "config": config.to_json(),
-    }))
+        enabled: config.enabled,
+        schedule: config.schedule.as_str().to_string(),
+        schedule_time: config.schedule_time.to_string(),
+        sessions_since: config.sessions_since.to_string(),
+        require_approval: config.require_approval,
+        notify: config.notify.clone(),
+        next_run_at: next_run.map(|t| t.0),
+        last_pass,
+        pending_proposals: row.pending_proposals.unwrap_or(0),
+        config: config.to_json(),
+    })
 }
 
 /// `GET /agents`: the agents the caller may read.
@@ -115,7 +117,7 @@ pub(crate) async fn list(cx: &Cx) -> ApiResult {
         .filter(|r| cx.who.can_read(&r.id).is_ok())
         .map(|r| describe(r, cx.now))
         .collect::<ApiResult<Vec<_>>>()?;
-    http::json(&json!({ "agents": agents }))
+    http::json(&api::AgentList { agents })
 }
 
 /// `GET /agents/{id}`.

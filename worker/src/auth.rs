@@ -4,32 +4,14 @@
 //! the SHA-256 of the secret; the environment's `ADMIN_TOKEN` is an admin
 //! token that is never stored.
 
+use reverie_api::{self as api, Role};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use worker::{Env, Request};
 
 use crate::db::{self, Db};
 use crate::http::{self, ApiError, ApiResult, Query};
 use crate::Cx;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Role {
-    Admin,
-    Reviewer,
-    Ingest,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Reviewer => "reviewer",
-            Role::Ingest => "ingest",
-        }
-    }
-}
 
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct Principal {
@@ -226,7 +208,14 @@ pub(crate) async fn create(cx: &Cx, req: &mut Request) -> ApiResult {
         .await?;
     http::json_status(
         201,
-        &json!({ "id": id, "token": secret, "role": new.role, "agents": new.agents, "label": label, "created_at": cx.now }),
+        &api::NewToken {
+            id,
+            token: secret,
+            role: new.role,
+            agents: new.agents,
+            label: label.to_string(),
+            created_at: cx.now.0,
+        },
     )
 }
 
@@ -247,17 +236,20 @@ pub(crate) async fn list(cx: &Cx, _query: &Query) -> ApiResult {
         .db
         .all("SELECT id, role, agents, label, created_at, revoked_at FROM tokens ORDER BY created_at, id", &[])
         .await?;
-    let tokens: Vec<_> = rows
+    let tokens = rows
         .into_iter()
         .map(|t| {
-            json!({
-                "id": t.id, "role": t.role, "label": t.label, "created_at": t.created_at as i64,
-                "revoked_at": t.revoked_at.map(|r| r as i64),
-                "agents": serde_json::from_str::<serde_json::Value>(&t.agents).unwrap_or_default(),
+            Ok(api::Token {
+                agents: serde_json::from_str(&t.agents)?,
+                id: t.id,
+                role: t.role,
+                label: t.label,
+                created_at: t.created_at as i64,
+                revoked_at: t.revoked_at.map(|r| r as i64),
             })
         })
-        .collect();
-    http::json(&json!({ "tokens": tokens }))
+        .collect::<ApiResult<Vec<_>>>()?;
+    http::json(&api::TokenList { tokens })
 }
 
 /// `DELETE /tokens/{id}`: revokes; the row stays for the record.
@@ -278,7 +270,11 @@ pub(crate) async fn revoke(cx: &Cx, id: &str) -> ApiResult {
 
 /// `GET /me`: the caller's role and grants.
 pub(crate) fn me(cx: &Cx) -> ApiResult {
-    http::json(
-        &json!({ "token_id": cx.who.token_id, "role": cx.who.role, "label": cx.who.label, "agents": cx.who.agents, "actor": cx.who.actor() }),
-    )
+    http::json(&api::Me {
+        token_id: cx.who.token_id.clone(),
+        actor: cx.who.actor(),
+        role: cx.who.role,
+        label: cx.who.label.clone(),
+        agents: cx.who.agents.clone(),
+    })
 }

@@ -303,7 +303,7 @@ async fn route(cx: &Cx, req: &mut Request, path: &str) -> ApiResult {
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let who = Principal {
         token_id: "cron".into(),
-        role: auth::Role::Admin,
+        role: reverie_api::Role::Admin,
         label: "scheduler".into(),
         agents: vec![],
     };

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use reverie_api::{self as api, PassStatus};
 use reverie_core::outcomes::{compare, CompareConfig, SessionMetrics};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::db::{self, Db};
 use crate::http::{self, ApiError, ApiResult, Query};
@@ -69,11 +69,16 @@ pub(crate) async fn series(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
     let until = q.int("until")?.unwrap_or(cx.now.0 + 1);
     let sessions = metrics_between(&cx.db, agent_id, since, until).await?;
     let store_id = agent.config()?.memory_store.to_string();
-    let markers: Vec<Value> = versions(&cx.db, &store_id)
+    let markers: Vec<api::Marker> = versions(&cx.db, &store_id)
         .await?
         .into_iter()
         .filter(|v| (since..until).contains(&(v.created_at as i64)) && v.version > 0)
-        .map(|v| json!({ "version": v.version, "at": v.created_at as i64, "cause": v.cause, "proposal_id": v.proposal_id }))
+        .map(|v| api::Marker {
+            version: v.version,
+            at: v.created_at as i64,
+            cause: v.cause,
+            proposal_id: v.proposal_id,
+        })
         .collect();
     #[derive(Deserialize)]
     struct PassRow {
@@ -90,14 +95,30 @@ pub(crate) async fn series(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
             &[db::s(agent_id), db::n(since), db::n(until)],
         )
         .await?;
-    let passes: Vec<Value> = passes
+    let passes = passes
         .into_iter()
-        .map(|p| json!({ "id": p.id, "at": p.started_at as i64, "status": p.status, "proposal_id": p.proposal_id }))
-        .collect();
-    http::json(&json!({
-        "agent_id": agent_id, "store_id": store_id, "since": since, "until": until,
-        "sessions": sessions, "markers": markers, "passes": passes,
-    }))
+        .map(|p| {
+            Ok(api::PassMark {
+                id: p.id,
+                at: p.started_at as i64,
+                status: crate::passes::word(
+                    PassStatus::parse(&p.status),
+                    "pass status",
+                    &p.status,
+                )?,
+                proposal_id: p.proposal_id,
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    http::json(&api::Outcomes {
+        agent_id: agent_id.to_string(),
+        store_id,
+        since,
+        until,
+        sessions,
+        markers,
+        passes,
+    })
 }
 
 /// A window: `v<N>` (sessions begun while version N was current) or
@@ -162,14 +183,14 @@ pub(crate) async fn compare_windows(cx: &Cx, agent_id: &str, q: &Query) -> ApiRe
         (_, Window::Version(c)) if *c > 0 => Some(c - 1),
         _ => None,
     };
-    http::json(&json!({
-        "agent_id": agent_id,
-        "store_id": store_id,
-        "baseline": { "from": b_from, "to": b_to, "sessions": base.len() },
-        "candidate": { "from": c_from, "to": c_to, "sessions": cand.len() },
-        "seed": seed,
-        "comparison": comparison,
-        "regressed": !comparison.regressions.is_empty(),
-        "rollback_to": rollback_to,
-    }))
+    http::json(&api::Compared {
+        agent_id: agent_id.to_string(),
+        store_id,
+        baseline: api::Window { from: b_from, to: b_to, sessions: base.len() },
+        candidate: api::Window { from: c_from, to: c_to, sessions: cand.len() },
+        seed,
+        regressed: !comparison.regressions.is_empty(),
+        comparison,
+        rollback_to,
+    })
 }

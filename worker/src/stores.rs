@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use reverie_api as api;
 use reverie_core::audit::{self, AuditEvent, AuditRecord};
 use reverie_core::diff::entry_diffs;
 use reverie_core::{Id, MemoryEntry, MemoryStore, Scope, Timestamp};
@@ -406,18 +407,24 @@ pub(crate) async fn versions(cx: &Cx, id: &str, q: &Query) -> ApiResult {
         )
         .await?;
     let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.version)).flatten();
-    let versions: Vec<_> = rows
+    let versions = rows
         .into_iter()
-        .map(|v| {
-            json!({
-                "version": v.version, "created_at": v.created_at as i64, "actor": v.actor, "cause": v.cause,
-                "proposal_id": v.proposal_id, "note": v.note, "active_entries": v.active_entries,
-            })
+        .map(|v| api::Version {
+            version: v.version,
+            created_at: v.created_at as i64,
+            actor: v.actor,
+            cause: v.cause,
+            proposal_id: v.proposal_id,
+            note: v.note,
+            active_entries: v.active_entries,
         })
         .collect();
-    http::json(
-        &json!({ "store_id": row.id, "current_version": row.version, "versions": versions, "next_before": next }),
-    )
+    http::json(&api::VersionList {
+        store_id: row.id.clone(),
+        current_version: row.version,
+        versions,
+        next_before: next,
+    })
 }
 
 #[derive(Deserialize)]
@@ -458,9 +465,12 @@ pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult 
             after.extend(parse(&r.after)?);
         }
         let diffs = entry_diffs(&before, &after);
-        return http::json(
-            &json!({ "store_id": row.id, "version": version, "against": version - 1, "diffs": diffs }),
-        );
+        return http::json(&api::VersionDiff {
+            store_id: row.id.clone(),
+            version,
+            against: version - 1,
+            diffs,
+        });
     }
     let limit = q.limit(500, 5000)?;
     let after_id = q.str("after").unwrap_or("");
@@ -546,9 +556,12 @@ pub(crate) async fn rollback(cx: &Cx, id: &str, req: &mut Request) -> ApiResult 
         }),
     )
     .await;
-    http::json(&json!({
-        "store_id": row.id, "version": next.version, "rolled_back_to": body.version, "entries_changed": changed,
-    }))
+    http::json(&api::RolledBack {
+        store_id: row.id.clone(),
+        version: next.version as i64,
+        rolled_back_to: body.version,
+        entries_changed: changed,
+    })
 }
 
 /// `GET /stores/{id}/audit`: records oldest first from `after`, or newest
@@ -577,8 +590,8 @@ pub(crate) async fn audit_log(cx: &Cx, id: &str, q: &Query) -> ApiResult {
     let records: Vec<AuditRecord> =
         rows.iter().map(|r| serde_json::from_str(&r.record)).collect::<Result<_, _>>()?;
     let cursor = (records.len() as i64 == limit).then(|| records.last().map(|r| r.seq)).flatten();
-    let key = if desc { "next_before" } else { "next_after" };
-    http::json(&json!({ "store_id": row.id, "records": records, key: cursor }))
+    let (next_before, next_after) = if desc { (cursor, None) } else { (None, cursor) };
+    http::json(&api::AuditPage { store_id: row.id.clone(), records, next_before, next_after })
 }
 
 /// `GET /stores/{id}/audit/verify`: recomputes the whole hash chain.
@@ -593,5 +606,5 @@ pub(crate) async fn verify(cx: &Cx, id: &str) -> ApiResult {
         )
         .await?;
     let verification = audit::verify(None, &records);
-    http::json(&json!({ "store_id": row.id, "verification": verification }))
+    http::json(&api::Verified { store_id: row.id.clone(), verification })
 }

@@ -24,12 +24,59 @@ pub use status::{PassStage, PassStatus, ProposalStatus, Role};
 /// `GET /me`: who the token belongs to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Me {
+    /// The token's id (`admin` for the environment's admin token).
+    #[serde(default)]
+    pub token_id: String,
+    /// How the audit log names the caller: `role:label`.
+    #[serde(default)]
+    pub actor: String,
     /// What the token may do.
     pub role: Role,
     /// The token's label, as its maker named it.
     pub label: String,
     /// The agents the token may act for (every agent for an admin).
     pub agents: Vec<String>,
+}
+
+/// `POST /tokens`: a new token; its secret is in this answer only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewToken {
+    /// The token's id.
+    pub id: String,
+    /// The secret to send as `Authorization: Bearer …`.
+    pub token: String,
+    /// What it may do.
+    pub role: Role,
+    /// The agents it may act for.
+    pub agents: Vec<String>,
+    /// Whose it is.
+    pub label: String,
+    /// When it was made.
+    pub created_at: i64,
+}
+
+/// A token as `GET /tokens` lists it: never its secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Token {
+    /// The token's id.
+    pub id: String,
+    /// What it may do.
+    pub role: Role,
+    /// Whose it is.
+    pub label: String,
+    /// When it was made.
+    pub created_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+    /// The agents it may act for.
+    pub agents: Vec<String>,
+}
+
+/// `GET /tokens`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenList {
+    /// Oldest first.
+    pub tokens: Vec<Token>,
 }
 
 /// An agent's memory store, as an agent shows it.
@@ -294,6 +341,12 @@ pub struct Version {
 /// `GET /stores/{id}/versions`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VersionList {
+    /// The store.
+    #[serde(default)]
+    pub store_id: String,
+    /// The version to ask for the next (older) page with.
+    #[serde(default)]
+    pub next_before: Option<i64>,
     /// The store's version now.
     pub current_version: i64,
     /// Newest first.
@@ -303,22 +356,42 @@ pub struct VersionList {
 /// `GET /stores/{id}/versions/{v}/diff`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VersionDiff {
+    /// The store.
+    #[serde(default)]
+    pub store_id: String,
+    /// The version shown.
+    #[serde(default)]
+    pub version: i64,
+    /// The version it is compared with (the one before).
+    #[serde(default)]
+    pub against: i64,
     /// Entries that differ, by id.
     pub diffs: Vec<EntryDiff>,
 }
 
-/// `GET /stores/{id}/audit`: a page of the audit chain, newest first.
+/// `GET /stores/{id}/audit`: a page of the audit chain, oldest first
+/// (from `after`), or newest first with `order=desc` (from `before`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditPage {
+    /// The store.
+    #[serde(default)]
+    pub store_id: String,
     /// The records of the page.
     pub records: Vec<AuditRecord>,
-    /// The sequence number to ask for the next (older) page with.
+    /// Newest first: the sequence number to ask for the next page with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_before: Option<u64>,
+    /// Oldest first: the sequence number to ask for the next page with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<u64>,
 }
 
 /// `GET /stores/{id}/audit/verify`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Verified {
+    /// The store.
+    #[serde(default)]
+    pub store_id: String,
     /// Whether the chain is intact, and where it breaks if not.
     pub verification: Verification,
 }
@@ -326,6 +399,12 @@ pub struct Verified {
 /// `POST /stores/{id}/rollback`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RolledBack {
+    /// The store.
+    #[serde(default)]
+    pub store_id: String,
+    /// The version whose content the new version has.
+    #[serde(default)]
+    pub rolled_back_to: i64,
     /// The new version, equal in content to the one rolled back to.
     pub version: i64,
     /// Entries the rollback changed.
@@ -341,6 +420,9 @@ pub struct Marker {
     pub at: i64,
     /// What made it.
     pub cause: String,
+    /// The proposal a review applied.
+    #[serde(default)]
+    pub proposal_id: Option<String>,
 }
 
 /// A pass, on the outcome charts' time line.
@@ -352,11 +434,23 @@ pub struct PassMark {
     pub at: i64,
     /// Where it is.
     pub status: PassStatus,
+    /// The proposal it made, if any.
+    #[serde(default)]
+    pub proposal_id: Option<String>,
 }
 
 /// `GET /agents/{id}/outcomes`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Outcomes {
+    /// The agent.
+    #[serde(default)]
+    pub agent_id: String,
+    /// The window's start.
+    #[serde(default)]
+    pub since: i64,
+    /// The window's end (not included).
+    #[serde(default)]
+    pub until: i64,
     /// The agent's store.
     pub store_id: String,
     /// Per-session metrics, oldest first.
@@ -368,17 +462,37 @@ pub struct Outcomes {
     pub passes: Vec<PassMark>,
 }
 
+/// A window of sessions compared.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    /// Its start.
+    pub from: i64,
+    /// Its end (not included).
+    pub to: i64,
+    /// Sessions in it.
+    pub sessions: usize,
+}
+
 /// `GET /agents/{id}/outcomes/compare`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Compared {
+    /// The agent.
+    #[serde(default)]
+    pub agent_id: String,
+    /// Its store.
+    #[serde(default)]
+    pub store_id: String,
+    /// The resampling seed, for the same intervals again.
+    #[serde(default)]
+    pub seed: u64,
     /// The two windows compared, metric by metric.
     pub comparison: Comparison,
     /// Whether the candidate window is worse beyond noise.
     pub regressed: bool,
     /// The version to roll back to when it is.
     pub rollback_to: Option<i64>,
-    /// The baseline window's bounds.
-    pub baseline: Value,
-    /// The candidate window's bounds.
-    pub candidate: Value,
+    /// The baseline window.
+    pub baseline: Window,
+    /// The candidate window.
+    pub candidate: Window,
 }

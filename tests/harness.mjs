@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { mkdtemp, mkdir, rm, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -128,7 +129,21 @@ export async function api(baseUrl, path, { method, body, token = ADMIN, headers 
   } catch {
     parsed = text;
   }
+  record(init.method, path, res, parsed);
   return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/**
+ * With `REVERIE_API_LOG` set, every JSON answer of the API is appended to
+ * that file, one line each, for `openapi_check.mjs` to hold against the
+ * OpenAPI document after the suites ran.
+ */
+function record(method, path, res, body) {
+  const log = process.env.REVERIE_API_LOG;
+  const type = res.headers.get("content-type") ?? "";
+  if (!log || !path.startsWith("/api/v1/") || !type.includes("application/json")) return;
+  const line = { method, path: path.split("?")[0], status: res.status, body };
+  appendFileSync(log, `${JSON.stringify(line)}\n`);
 }
 
 /**

@@ -187,10 +187,16 @@ pub fn e2e(outputs: &Outputs, only: &[String]) -> Result<(), String> {
     if files.is_empty() {
         return Err(format!("no end-to-end tests in tests/ match {only:?}"));
     }
+    // Every JSON answer the suites get is recorded, then held against the
+    // OpenAPI document.
+    let log = root().join("target/e2e/responses.jsonl");
+    std::fs::write(&log, "").map_err(|e| format!("cannot write {}: {e}", log.display()))?;
     run(runtime_env(
         Command::new("node").arg("--test").arg("--test-concurrency=1").args(&files),
         outputs,
-    ))
+    )
+    .env("REVERIE_API_LOG", &log))?;
+    run(Command::new("node").arg(tests.join("openapi_check.mjs")).arg(&log).current_dir(root()))
 }
 
 /// The environment the test harness reads: which wrangler config to start

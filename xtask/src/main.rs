@@ -22,7 +22,9 @@ commands:
                  http://127.0.0.1:8787 with a local D1 seeded with a demo agent
   build          build the dashboard and the worker (no tests, no server)
   test           the whole suite: fmt, clippy, native tests, wasm builds,
-                 end-to-end tests (workerd + D1 + Chromium)
+                 end-to-end tests (workerd + D1 + Chromium), every API answer
+                 checked against worker/openapi.json
+  test --e2e FILE...
   e2e [FILE...]  build, then run only the end-to-end files whose names
                  contain FILE (e.g. `cargo xtask e2e dashboard`)
   bench-scale    consolidation throughput on synthetic stores (1k..1M entries)
@@ -52,6 +54,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => run(),
         Some("build") => build(),
+        Some("test") if args.get(1).is_some_and(|a| a == "--e2e") => match &args[2..] {
+            [] => Err("`test --e2e` needs at least one end-to-end file name".to_string()),
+            files => e2e(files),
+        },
+        Some("test") if args.len() > 1 => Err(format!("unknown test option `{}`", args[1])),
         Some("test") => test(),
         Some("e2e") => e2e(&args[1..]),
         Some("bench-scale") => bench::scale(&args[1..]),

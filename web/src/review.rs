@@ -683,7 +683,7 @@ fn Evidence(change: ChangeView, agent: String) -> impl IntoView {
                                         <ol class="transcript" start=(x.first_index + 1).to_string() data-testid="transcript">
                                             {x.messages.into_iter().enumerate().map(|(k, m)| {
                                                 let here = x.first_index + k == message_index as usize;
-                                                view! { <li class:quoted=here><strong>{m.role}": "</strong>{m.content}</li> }
+                                                view! { <li class:quoted=here><strong>{m.role.as_str()}": "</strong>{m.content}</li> }
                                             }).collect_view()}
                                         </ol>
                                     }.into_any(),

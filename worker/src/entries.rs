@@ -3,6 +3,7 @@
 //! version with an audit record per entry; a deleted entry leaves the
 //! current version only, and stays in history.
 
+use reverie_api as api;
 use reverie_core::audit::{AuditAction, AuditEvent};
 use reverie_core::{EntryKind, Id, MemoryEntry, Provenance, Timestamp};
 use serde::Deserialize;
@@ -73,7 +74,7 @@ pub(crate) async fn list(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
     let kind =
         q.one_of("kind", &["fact", "preference", "instruction", "pattern", "mistake", "note"])?;
     let limit = q.limit(100, 5000)?;
-    let entries: Vec<Value> = cx
+    let entries: Vec<MemoryEntry> = cx
         .db
         .bodies(
             "SELECT body FROM entries WHERE store_id = ?1 AND id > ?2 AND (?3 IS NULL OR status = ?3) \
@@ -87,12 +88,14 @@ pub(crate) async fn list(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
             ],
         )
         .await?;
-    let next = (entries.len() as i64 == limit)
-        .then(|| entries.last().and_then(|e| e["id"].as_str()))
-        .flatten();
-    http::json(
-        &json!({ "store_id": row.id, "version": row.version, "entries": entries, "next_after": next }),
-    )
+    let next =
+        (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.id.to_string())).flatten();
+    http::json(&api::EntryPage {
+        store_id: row.id.clone(),
+        version: row.version,
+        entries,
+        next_after: next,
+    })
 }
 
 async fn current(cx: &Cx, row: &StoreRow, entry_id: &str) -> ApiResult<MemoryEntry> {
@@ -243,7 +246,12 @@ pub(crate) async fn add(cx: &Cx, store_id: &str, req: &mut Request) -> ApiResult
     save(cx, &row, events, active).await?;
     http::json_status(
         201,
-        &json!({ "store_id": row.id, "version": row.version + 1, "added": ids.len(), "ids": ids }),
+        &api::EntriesAdded {
+            store_id: row.id.clone(),
+            version: row.version + 1,
+            added: ids.len(),
+            ids,
+        },
     )
 }
 
@@ -270,9 +278,12 @@ pub(crate) async fn edit(cx: &Cx, store_id: &str, entry_id: &str, req: &mut Requ
     }
     after.validate().map_err(|e| ApiError::new(422, e.to_string()))?;
     if after == before {
-        return http::json(
-            &json!({ "store_id": row.id, "version": row.version, "entry": after, "changed": false }),
-        );
+        return http::json(&api::EntryWritten {
+            store_id: row.id.clone(),
+            version: row.version,
+            entry: after,
+            changed: false,
+        });
     }
     let active = active_count(cx, &row).await?;
     save(
@@ -282,9 +293,12 @@ pub(crate) async fn edit(cx: &Cx, store_id: &str, entry_id: &str, req: &mut Requ
         active,
     )
     .await?;
-    http::json(
-        &json!({ "store_id": row.id, "version": row.version + 1, "entry": after, "changed": true }),
-    )
+    http::json(&api::EntryWritten {
+        store_id: row.id.clone(),
+        version: row.version + 1,
+        entry: after,
+        changed: true,
+    })
 }
 
 /// `DELETE /stores/{id}/entries/{entry}`.
@@ -294,5 +308,9 @@ pub(crate) async fn delete(cx: &Cx, store_id: &str, entry_id: &str) -> ApiResult
     let active = active_count(cx, &row).await?.saturating_sub(usize::from(before.is_active()));
     save(cx, &row, vec![event(cx, &row, AuditAction::DeleteEntry, Some(before), None)?], active)
         .await?;
-    http::json(&json!({ "store_id": row.id, "version": row.version + 1, "deleted": entry_id }))
+    http::json(&api::EntryDeleted {
+        store_id: row.id.clone(),
+        version: row.version + 1,
+        deleted: entry_id.to_string(),
+    })
 }

@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use reverie_api as api;
 use reverie_core::import::{detect_format, import_session, SessionMeta, TranscriptFormat};
 use reverie_core::{Id, Session, Timestamp};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use worker::Request;
 
 use crate::db::{self, Db};
@@ -128,11 +129,11 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
                  (send new ones under a new id, and later metrics to …/sessions/{id}/metrics)"
             )));
         }
-        let format = serde_json::from_value(json!(existing.format))?;
-        let metrics = serde_json::to_value(&stored_metrics)?;
-        return http::json(
-            &json!({ "session": summary(&stored, format, &metrics), "created": false }),
-        );
+        let format = serde_json::from_value(Value::String(existing.format))?;
+        return http::json(&api::SessionWritten {
+            session: summary(&stored, format, stored_metrics),
+            created: false,
+        });
     }
     let metrics = serde_json::to_string(&new.metrics)?;
     cx.db
@@ -155,7 +156,7 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
         .await?;
     http::json_status(
         201,
-        &json!({ "session": summary(&session, format, &serde_json::to_value(&new.metrics)?), "created": true }),
+        &api::SessionWritten { session: summary(&session, format, new.metrics), created: true },
     )
 }
 
@@ -167,12 +168,20 @@ fn format_name(format: TranscriptFormat) -> &'static str {
     }
 }
 
-fn summary(session: &Session, format: TranscriptFormat, metrics: &Value) -> Value {
-    json!({
-        "id": session.id, "agent_id": session.agent_id, "started_at": session.started_at,
-        "ended_at": session.ended_at, "format": format_name(format), "message_count": session.messages.len(),
-        "metrics": metrics,
-    })
+fn summary(
+    session: &Session,
+    format: TranscriptFormat,
+    metrics: BTreeMap<String, f64>,
+) -> api::SessionSummary {
+    api::SessionSummary {
+        id: session.id.to_string(),
+        agent_id: session.agent_id.to_string(),
+        started_at: session.started_at.0,
+        ended_at: session.ended_at.map(|t| t.0),
+        format: format_name(format).to_string(),
+        message_count: session.messages.len(),
+        metrics,
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -221,13 +230,18 @@ pub(crate) async fn list(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
     let sessions = rows
         .iter()
         .map(|r| {
-            Ok(json!({
-                "id": r.id, "agent_id": agent_id, "started_at": r.started_at as i64, "ended_at": r.ended_at.map(|t| t as i64),
-                "format": r.format, "message_count": r.message_count, "metrics": serde_json::from_str::<Value>(&r.metrics)?,
-            }))
+            Ok(api::SessionSummary {
+                id: r.id.clone(),
+                agent_id: agent_id.to_string(),
+                started_at: r.started_at as i64,
+                ended_at: r.ended_at.map(|t| t as i64),
+                format: r.format.clone(),
+                message_count: r.message_count as usize,
+                metrics: serde_json::from_str(&r.metrics)?,
+            })
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    http::json(&json!({ "sessions": sessions, "next_after": next }))
+    http::json(&api::SessionList { sessions, next_after: next })
 }
 
 #[derive(Deserialize)]
@@ -277,11 +291,12 @@ pub(crate) async fn show(cx: &Cx, agent_id: &str, session_id: &str, q: &Query) -
             (lo, session.messages[lo..hi].to_vec())
         }
     };
-    http::json(&json!({
-        "id": session.id, "agent_id": session.agent_id, "started_at": session.started_at, "ended_at": session.ended_at,
-        "format": row.format, "message_count": total, "first_index": first, "messages": messages,
-        "metrics": serde_json::from_str::<Value>(&row.metrics)?,
-    }))
+    let format = serde_json::from_value(Value::String(row.format.clone()))?;
+    http::json(&api::SessionExcerpt {
+        session: summary(&session, format, serde_json::from_str(&row.metrics)?),
+        first_index: first,
+        messages,
+    })
 }
 
 #[derive(Deserialize)]
@@ -322,9 +337,8 @@ pub(crate) async fn record_metrics(
             &[db::s(agent_id), db::s(session_id)],
         )
         .await?;
-    let metrics: Value =
-        m.map(|m| serde_json::from_str(&m.metrics)).transpose()?.unwrap_or_default();
-    http::json(&json!({ "session_id": session_id, "metrics": metrics }))
+    let metrics = m.map(|m| serde_json::from_str(&m.metrics)).transpose()?.unwrap_or_default();
+    http::json(&api::SessionMetricsSet { session_id: session_id.to_string(), metrics })
 }
 
 /// The sessions of `agents` that started in `[since, until)`, as the core

@@ -314,14 +314,19 @@ pub(crate) async fn status_counts(db: &Db, store_id: &str) -> ApiResult<BTreeMap
     Ok(rows.into_iter().map(|r| (r.status, r.n)).collect())
 }
 
-async fn describe(cx: &Cx, row: &StoreRow, agents: &[String]) -> ApiResult<serde_json::Value> {
+async fn describe(cx: &Cx, row: &StoreRow, agents: &[String]) -> ApiResult<api::Store> {
     let counts = status_counts(&cx.db, &row.id).await?;
-    Ok(json!({
-        "id": row.id, "scope": row.scope, "owner_agent": row.owner_agent, "agents": agents,
-        "version": row.version, "created_at": row.created_at as i64,
-        "entries": counts.values().sum::<i64>(), "active_entries": counts.get("active").copied().unwrap_or(0),
-        "by_status": counts,
-    }))
+    Ok(api::Store {
+        id: row.id.clone(),
+        scope: row.scope.clone(),
+        owner_agent: row.owner_agent.clone(),
+        agents: agents.to_vec(),
+        version: row.version,
+        created_at: row.created_at as i64,
+        entries: counts.values().sum::<i64>(),
+        active_entries: counts.get("active").copied().unwrap_or(0),
+        by_status: counts,
+    })
 }
 
 /// `GET /stores`: the stores the caller may read.
@@ -340,7 +345,7 @@ pub(crate) async fn list(cx: &Cx) -> ApiResult {
             out.push(describe(cx, &row, &agents).await?);
         }
     }
-    http::json(&json!({ "stores": out }))
+    http::json(&api::StoreList { stores: out })
 }
 
 #[derive(Deserialize)]
@@ -493,9 +498,7 @@ pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult 
     let entries: Vec<MemoryEntry> = cx.db.bodies(&sql, &args).await?;
     let next =
         (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.id.to_string())).flatten();
-    http::json(
-        &json!({ "store_id": row.id, "version": version, "entries": entries, "next_after": next }),
-    )
+    http::json(&api::EntryPage { store_id: row.id.clone(), version, entries, next_after: next })
 }
 
 #[derive(Deserialize)]

@@ -15,9 +15,11 @@ use reverie_core::audit::{AuditRecord, Verification};
 use reverie_core::diff::{DiffSpan, EntryDiff};
 use reverie_core::outcomes::{Comparison, SessionMetrics};
 use reverie_core::proposal::{Change, Summary, TokenCost};
+use reverie_core::session::Message;
 use reverie_core::MemoryEntry;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 pub use status::{PassStage, PassStatus, ProposalStatus, Role};
 
@@ -296,27 +298,148 @@ pub struct Decided {
     pub pending: usize,
 }
 
-/// One message of a session transcript.
+/// A session as stored: when, in which format it was sent, its size and
+/// its outcome metrics.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Message {
-    /// `user`, `assistant`, `tool` or `system`.
-    pub role: String,
-    /// The message's text.
-    pub content: String,
-}
-
-/// `GET /sessions/{id}?around=`: the messages a change cites, with their
-/// neighbours.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SessionExcerpt {
+pub struct SessionSummary {
     /// The session's id.
     pub id: String,
+    /// The agent it belongs to.
+    pub agent_id: String,
+    /// When it started.
+    pub started_at: i64,
+    /// When it ended, if known.
+    pub ended_at: Option<i64>,
+    /// The transcript format it was sent in: `reverie`, `anthropic` or
+    /// `openai`.
+    pub format: String,
+    /// Its messages.
+    pub message_count: usize,
+    /// Outcome metrics, by name.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// `POST /agents/{id}/sessions`: the session stored, or found stored
+/// already with the same content (`created` false).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionWritten {
+    /// The session.
+    pub session: SessionSummary,
+    /// Whether this request stored it.
+    pub created: bool,
+}
+
+/// `GET /agents/{id}/sessions`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionList {
+    /// Oldest first.
+    pub sessions: Vec<SessionSummary>,
+    /// The cursor for the next page (`after=`), when there may be one.
+    pub next_after: Option<String>,
+}
+
+/// `GET /agents/{id}/sessions/{sid}?around=`: a session, or the messages a
+/// change cites with their neighbours.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionExcerpt {
+    /// The session.
+    #[serde(flatten)]
+    pub session: SessionSummary,
     /// The index of the first message shown.
     pub first_index: usize,
-    /// The messages in the session.
-    pub message_count: usize,
     /// The messages shown.
     pub messages: Vec<Message>,
+}
+
+/// `PUT /agents/{id}/sessions/{sid}/metrics`: the session's metrics after
+/// the update.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionMetricsSet {
+    /// The session.
+    pub session_id: String,
+    /// Its metrics, by name.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// `GET /stores/{id}` (and each item of `GET /stores`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Store {
+    /// The store's id.
+    pub id: String,
+    /// `private` or `shared`.
+    pub scope: String,
+    /// The agent a private store belongs to.
+    pub owner_agent: Option<String>,
+    /// The agents that use it.
+    pub agents: Vec<String>,
+    /// Its current version.
+    pub version: i64,
+    /// When it was made.
+    pub created_at: i64,
+    /// Its entries, whatever their status.
+    pub entries: i64,
+    /// Its active entries.
+    pub active_entries: i64,
+    /// Its entries by status.
+    pub by_status: BTreeMap<String, i64>,
+}
+
+/// `GET /stores`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoreList {
+    /// The stores the caller may read, by id.
+    pub stores: Vec<Store>,
+}
+
+/// `GET /stores/{id}/entries` and `GET /stores/{id}/versions/{v}`: a page
+/// of entries by id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntryPage {
+    /// The store.
+    pub store_id: String,
+    /// The version the entries are read at.
+    pub version: i64,
+    /// The entries, by id.
+    pub entries: Vec<MemoryEntry>,
+    /// The cursor for the next page (`after=`), when there may be one.
+    pub next_after: Option<String>,
+}
+
+/// `POST /stores/{id}/entries`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntriesAdded {
+    /// The store.
+    pub store_id: String,
+    /// The version the write made.
+    pub version: i64,
+    /// Entries added.
+    pub added: usize,
+    /// Their ids.
+    pub ids: Vec<String>,
+}
+
+/// `PATCH /stores/{id}/entries/{entry}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntryWritten {
+    /// The store.
+    pub store_id: String,
+    /// The store's version after the edit.
+    pub version: i64,
+    /// The entry as it is now.
+    pub entry: MemoryEntry,
+    /// Whether the edit changed anything (no new version when not).
+    pub changed: bool,
+}
+
+/// `DELETE /stores/{id}/entries/{entry}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntryDeleted {
+    /// The store.
+    pub store_id: String,
+    /// The version the deletion made.
+    pub version: i64,
+    /// The entry deleted.
+    pub deleted: String,
 }
 
 /// A version of a store.

@@ -375,7 +375,7 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
             let texts: HashSet<String> = ids
                 .iter()
                 .filter_map(|id| text_of.get(id))
-                .map(|t| reverie_core::text::normalize(t))
+                .map(|t| reverie_core::normalize(t))
                 .collect();
             if texts.len() > 1 {
                 let n = cross.entry(change.kind.as_str()).or_default();

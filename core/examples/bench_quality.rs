@@ -13,8 +13,7 @@ use serde_json::Value;
 use reverie_core::apply::{apply, Review};
 use reverie_core::pass::{run_pass, PassConfig, PassInput};
 use reverie_core::review::ReviewHistory;
-use reverie_core::session::{Message, Role, Session};
-use reverie_core::text::normalize;
+use reverie_core::{normalize, Message, Role, Session};
 use reverie_core::{
     EntryKind, Id, MemoryEntry, MemoryStore, MessageRef, Provenance, Scope, Timestamp, Trust,
 };

@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Instant;
 
-use reverie_core::dedup::UnionFind;
 use reverie_core::pass::{run_pass, PassConfig, PassInput};
 use reverie_core::review::ReviewHistory;
 use reverie_core::synth::{generate, Rng, Truth};
@@ -212,29 +211,7 @@ fn quality(p: &Proposal, truth: &Truth) -> (f64, f64, f64, f64) {
         }
     }
     // Planted duplicates form clusters (an original and its copies).
-    let mut ids: BTreeMap<&Id, usize> = BTreeMap::new();
-    for (a, b) in &truth.duplicates {
-        let n = ids.len();
-        ids.entry(a).or_insert(n);
-        let n = ids.len();
-        ids.entry(b).or_insert(n);
-    }
-    let mut names: Vec<&Id> = ids.keys().copied().collect();
-    for (id, &i) in &ids {
-        names[i] = id;
-    }
-    let mut uf = UnionFind::new(ids.len());
-    for (a, b) in &truth.duplicates {
-        uf.union(ids[a], ids[b]);
-    }
-    let mut truth_dups = BTreeSet::new();
-    for g in uf.groups().iter() {
-        for (i, &a) in g.iter().enumerate() {
-            for &b in &g[i + 1..] {
-                truth_dups.insert(ordered(names[a], names[b]));
-            }
-        }
-    }
+    let truth_dups = truth.duplicate_pairs();
     let truth_sup: HashSet<(Id, Id)> = truth.supersessions.iter().cloned().collect();
     let dup_hits = predicted_dups.intersection(&truth_dups).count() as f64;
     let sup_hits = predicted_sup.intersection(&truth_sup).count() as f64;

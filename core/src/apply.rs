@@ -17,13 +17,17 @@ use crate::store::MemoryStore;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum Decision {
+    /// Accept the change as proposed.
     Accept,
+    /// Reject the change.
     Reject {
+        /// Why, kept as the audit event's note; None when not given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
     /// Accept with the resulting entry's text replaced.
     Edit {
+        /// The new text: not blank, at most `MAX_TEXT_BYTES` bytes.
         text: String,
     },
 }
@@ -31,8 +35,11 @@ pub enum Decision {
 /// A review of a whole proposal: a decision for every change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Review {
+    /// Who reviewed; each audit event names them.
     pub actor: String,
+    /// When the review was made; each audit event's time.
     pub at: Timestamp,
+    /// The decision on each change, by change id; every change needs one.
     pub decisions: BTreeMap<Id, Decision>,
 }
 
@@ -54,12 +61,16 @@ impl Review {
     }
 }
 
+/// What `apply` made of a review.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Applied {
     /// The next version, or the same store when nothing was accepted.
     pub store: MemoryStore,
+    /// Audit events: one per entry changed and one per rejected change.
     pub events: Vec<AuditEvent>,
+    /// Ids of the changes accepted, as proposed or edited, in proposal order.
     pub accepted: Vec<Id>,
+    /// Ids of the changes rejected, in proposal order.
     pub rejected: Vec<Id>,
 }
 
@@ -67,6 +78,7 @@ pub struct Applied {
 /// agent's owner turned the approval gate off), and which wait.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AutoPlan {
+    /// Changes that may be applied now.
     pub apply: Vec<Id>,
     /// Each waiting change with the reason it waits.
     pub wait: Vec<(Id, String)>,
@@ -122,6 +134,10 @@ pub fn moved_changes(store: &MemoryStore, proposal: &Proposal, accepted: &[&Chan
         .collect()
 }
 
+/// Applies a review, making the next version of the store. Fails when the
+/// proposal is for another store, decisions and changes do not match one to
+/// one, a change cannot be applied as decided, or the store moved under an
+/// accepted change (`Error::Conflict`).
 pub fn apply(store: &MemoryStore, proposal: &Proposal, review: &Review) -> Result<Applied> {
     if proposal.store_id != store.id {
         return Err(Error::Review {

@@ -11,35 +11,55 @@ use crate::entry::{Id, MemoryEntry, Timestamp};
 /// The `prev_hash` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// What an audited event did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditAction {
+    /// An accepted change of a proposal wrote the entry.
     ApplyChange,
+    /// A reviewer rejected a change of a proposal; `note` holds the reason, if any.
     RejectChange,
+    /// A whole proposal was rejected.
     RejectProposal,
+    /// A rollback returned the entry to its state at an earlier version.
     Rollback,
+    /// The entry was edited directly, outside any proposal.
     EditEntry,
+    /// The entry was added directly, outside any proposal.
     AddEntry,
+    /// The entry was deleted directly, outside any proposal.
     DeleteEntry,
 }
 
 /// What happened, as the caller describes it; `chain` makes it a record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
+    /// When it happened.
     pub at: Timestamp,
+    /// Who acted, as the caller names them, e.g. `user:alice`.
     pub actor: String,
+    /// What was done.
     pub action: AuditAction,
+    /// The store acted on.
     pub store_id: Id,
     /// The store version this event produced or was reviewed against.
     pub store_version: u64,
+    /// The proposal the change belongs to; None outside proposals (direct
+    /// writes, rollbacks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proposal_id: Option<Id>,
+    /// The change of that proposal; None outside proposals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_id: Option<Id>,
+    /// The entry acted on; None for a rejected change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry_id: Option<Id>,
+    /// The entry before the event; None when it did not exist yet, or for a
+    /// rejected change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<MemoryEntry>,
+    /// The entry after the event; None when the event removed it (a deletion
+    /// or a rollback), or for a rejected change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<MemoryEntry>,
     /// A reject reason or a rollback's target.
@@ -47,12 +67,15 @@ pub struct AuditEvent {
     pub note: Option<String>,
 }
 
+/// An event as stored: numbered and hash-chained to the record before it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// 0-based and consecutive.
     pub seq: u64,
+    /// What happened.
     #[serde(flatten)]
     pub event: AuditEvent,
+    /// The previous record's `hash`, or `GENESIS` for the first record.
     pub prev_hash: String,
     /// Hex SHA-256 of `prev_hash`, a newline, and the canonical JSON of
     /// `seq` and the event.
@@ -100,12 +123,17 @@ pub fn chain(last: Option<&AuditRecord>, events: Vec<AuditEvent>) -> Vec<AuditRe
         .collect()
 }
 
+/// The result of `verify`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verification {
+    /// Whether every record checked is intact and in order.
     pub ok: bool,
+    /// Records checked.
     pub records: u64,
+    /// The `seq` of the first broken record; None when the chain is intact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_bad_seq: Option<u64>,
+    /// What is wrong with that record, in words; None when the chain is intact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
 }

@@ -19,18 +19,22 @@ use crate::error::{Error, Result};
 /// How often scheduled passes run. `OnDemand` runs only when asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Schedule {
+    /// Every day, at the schedule time.
     Nightly,
     /// Mondays, at the schedule time.
     Weekly,
     /// The first day of each month, at the schedule time.
     Monthly,
+    /// No scheduled passes; a pass runs only when asked.
     OnDemand,
 }
 
 impl Schedule {
+    /// Every schedule, in the order error messages list them.
     pub const ALL: [Schedule; 4] =
         [Schedule::Nightly, Schedule::Weekly, Schedule::Monthly, Schedule::OnDemand];
 
+    /// The name a config uses: `nightly`, `weekly`, `monthly` or `on-demand`.
     pub fn as_str(self) -> &'static str {
         match self {
             Schedule::Nightly => "nightly",
@@ -40,6 +44,7 @@ impl Schedule {
         }
     }
 
+    /// The schedule whose `as_str` is `s`; None for any other text.
     pub fn parse(s: &str) -> Option<Schedule> {
         Schedule::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -60,10 +65,12 @@ impl Schedule {
 pub struct TimeOfDay(u16);
 
 impl TimeOfDay {
+    /// `hour:minute` UTC; None unless the hour is below 24 and the minute below 60.
     pub fn new(hour: u16, minute: u16) -> Option<TimeOfDay> {
         (hour < 24 && minute < 60).then_some(TimeOfDay(hour * 60 + minute))
     }
 
+    /// Minutes after midnight UTC.
     pub fn minutes(self) -> u16 {
         self.0
     }
@@ -104,6 +111,7 @@ pub struct Window {
 impl Window {
     const MAX_MILLIS: i64 = 366 * 24 * 3_600_000;
 
+    /// The window's length in milliseconds.
     pub fn millis(self) -> i64 {
         let unit = match self.unit {
             'm' => 60_000,
@@ -114,6 +122,7 @@ impl Window {
         i64::from(self.amount) * unit
     }
 
+    /// Reads a whole number and a unit, e.g. `24h`, from 1m to 366d.
     pub fn parse(s: &str) -> std::result::Result<Window, String> {
         let s = s.trim();
         let bad = || {
@@ -145,12 +154,22 @@ impl std::fmt::Display for Window {
 /// A validated dreaming configuration with every default filled in.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DreamingConfig {
+    /// The agent the config belongs to.
     pub agent_id: Id,
+    /// Whether scheduled passes run (default true).
     pub enabled: bool,
+    /// How often passes run (default nightly; weekly for a shared store).
     pub schedule: Schedule,
+    /// When scheduled passes run (default 03:00 UTC).
     pub schedule_time: TimeOfDay,
+    /// How far back a pass reads sessions (default: the schedule's
+    /// `default_window`).
     pub sessions_since: Window,
+    /// The store passes consolidate (default: the agent's own, whose id is the
+    /// agent's).
     pub memory_store: Id,
+    /// Whether proposals wait for a person's review (default true; a shared
+    /// store always needs it).
     pub require_approval: bool,
     /// Addresses told about each pass; they travel in webhook payloads.
     pub notify: Vec<String>,
@@ -160,13 +179,21 @@ pub struct DreamingConfig {
 /// memory store (shared stores run weekly and always need approval).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConfigInput {
+    /// The agent the config is for, as given to `parse`.
     pub agent_id: Id,
+    /// `enabled`; None when absent or null.
     pub enabled: Option<bool>,
+    /// `schedule`; None when absent or null.
     pub schedule: Option<Schedule>,
+    /// `schedule_time`; None when absent or null.
     pub schedule_time: Option<TimeOfDay>,
+    /// `sessions_since`; None when absent or null.
     pub sessions_since: Option<Window>,
+    /// `memory_store`; None when absent or null (see `store_id`).
     pub memory_store: Option<Id>,
+    /// `require_approval`; None when absent or null.
     pub require_approval: Option<bool>,
+    /// `notify`, as email addresses; None when absent or null.
     pub notify: Option<Vec<String>>,
 }
 

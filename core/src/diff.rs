@@ -9,11 +9,15 @@ use similar::{ChangeTag, TextDiff};
 
 use crate::entry::{Id, MemoryEntry, Status};
 
+/// Whether a span of a word diff is kept, inserted or deleted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiffTag {
+    /// In both texts.
     Equal,
+    /// Only in the text after.
     Insert,
+    /// Only in the text before.
     Delete,
 }
 
@@ -21,7 +25,9 @@ pub enum DiffTag {
 /// text before, equal and inserted spans to the text after.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiffSpan {
+    /// Whether the text is kept, inserted or deleted.
     pub tag: DiffTag,
+    /// The words, with the whitespace between them.
     pub text: String,
 }
 
@@ -44,24 +50,32 @@ pub fn word_diff(before: &str, after: &str) -> Vec<DiffSpan> {
     spans
 }
 
+/// Whether an entry was added, removed or changed between two versions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryChange {
+    /// Only in the later version.
     Added,
+    /// Only in the earlier version.
     Removed,
+    /// In both versions, differing in some field.
     Changed,
 }
 
 /// How one entry differs between two versions.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EntryDiff {
+    /// The entry's id.
     pub id: Id,
+    /// Whether the entry was added, removed or changed.
     pub change: EntryChange,
     /// Word diff of the text (all inserted for an added entry, all deleted
     /// for a removed one).
     pub text: Vec<DiffSpan>,
+    /// The status before, as `status_name` gives it; None for an added entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_before: Option<String>,
+    /// The status after, as `status_name` gives it; None for a removed entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_after: Option<String>,
 }

@@ -20,9 +20,12 @@ pub const MAX_ID_BYTES: usize = 128;
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// One hour, in milliseconds.
     pub const HOUR: i64 = 3_600_000;
+    /// One day, in milliseconds.
     pub const DAY: i64 = 24 * Self::HOUR;
 
+    /// Milliseconds since the Unix epoch.
     pub fn millis(self) -> i64 {
         self.0
     }
@@ -51,6 +54,7 @@ enum IdRepr {
 const _: () = assert!(std::mem::size_of::<Id>() == 24, "an id is three words");
 
 impl Id {
+    /// The id `id`, if it keeps the rules above; else an [`Error::Invalid`].
     pub fn new(id: impl AsRef<str>) -> Result<Self> {
         let id = id.as_ref();
         if id.is_empty() || id.len() > MAX_ID_BYTES {
@@ -86,6 +90,7 @@ impl Id {
         Id::from_valid("")
     }
 
+    /// The id's text.
     pub fn as_str(&self) -> &str {
         match &self.0 {
             // Inline bytes are copied from a `str` whole, never cut.
@@ -188,11 +193,17 @@ impl std::fmt::Display for Id {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
+    /// A durable fact, e.g. about the user, a project or a system.
     Fact,
+    /// How the user likes things done.
     Preference,
+    /// A standing instruction for the agent.
     Instruction,
+    /// A recurring behaviour, e.g. a correction the user keeps making.
     Pattern,
+    /// A recurring failure to avoid, e.g. a tool call that keeps failing.
     Mistake,
+    /// A free-form note; related notes may be consolidated into one.
     Note,
 }
 
@@ -202,9 +213,13 @@ pub enum EntryKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Trust {
+    /// Said by the user.
     User,
+    /// Written by the agent (assistant or system messages).
     Agent,
+    /// Tool output.
     Tool,
+    /// Content from outside, e.g. a fetched web page.
     External,
 }
 
@@ -218,7 +233,9 @@ impl Trust {
 /// A message in a session transcript: session id and 0-based index.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct MessageRef {
+    /// The session the message belongs to.
     pub session_id: Id,
+    /// The message's 0-based position in the session's transcript.
     pub message_index: u32,
 }
 
@@ -227,6 +244,7 @@ pub struct MessageRef {
 pub struct Provenance {
     /// The least trusted source that contributed to the entry.
     pub trust: Trust,
+    /// The transcript messages the entry was drawn from; may be empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<MessageRef>,
 }
@@ -242,44 +260,60 @@ impl Default for Provenance {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Status {
+    /// The entry holds.
     Active,
     /// Newer information overrides this entry from `valid_until` on.
     Superseded {
+        /// The entry that replaces this one.
         superseded_by: Id,
+        /// When the newer information took over.
         valid_until: Timestamp,
     },
     /// Folded into another entry that says the same (merge, consolidate).
     Merged {
+        /// The entry this one was folded into.
         merged_into: Id,
     },
     /// Outdated or contradicted, with no successor.
     Pruned {
+        /// Why the entry was retired, in words.
         reason: String,
     },
 }
 
 impl Status {
+    /// Whether this is [`Status::Active`].
     pub fn is_active(&self) -> bool {
         matches!(self, Status::Active)
     }
 }
 
+/// One thing an agent remembers, with where it came from and whether it
+/// still holds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MemoryEntry {
+    /// Unique within its store.
     pub id: Id,
+    /// What is remembered, in plain words; at most [`MAX_TEXT_BYTES`] bytes.
     pub text: String,
+    /// What sort of thing the entry records.
     pub kind: EntryKind,
     /// Who or what the entry is about ("user", "acme-api"), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// Free-form labels; merges and consolidations keep the union.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Where the entry came from; defaults to agent trust with no sources.
     #[serde(default)]
     pub provenance: Provenance,
+    /// When the entry was first written.
     pub created_at: Timestamp,
     /// When the fact was last seen to hold; defaults to `created_at`.
     #[serde(default)]
     pub observed_at: Option<Timestamp>,
+    /// Whether the entry still holds; in JSON its `status` tag and fields sit
+    /// beside the entry's own.
     #[serde(flatten)]
     pub status: Status,
     /// 0.0 ..= 1.0
@@ -324,6 +358,7 @@ impl MemoryEntry {
         self.observed_at.unwrap_or(self.created_at)
     }
 
+    /// Whether the entry still holds.
     pub fn is_active(&self) -> bool {
         self.status.is_active()
     }

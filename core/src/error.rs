@@ -3,21 +3,52 @@
 
 use std::fmt;
 
+/// What was wrong with an input to the core.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Error {
     /// JSON that does not parse or does not fit the expected shape.
-    Json { what: &'static str, message: String },
+    Json {
+        /// What was being read, e.g. "memory store".
+        what: &'static str,
+        /// What did not parse or fit, and where.
+        message: String,
+    },
     /// A value that parsed but breaks a rule (empty text, oversize entry…).
-    Invalid { field: String, message: String },
+    Invalid {
+        /// The path of the value, e.g. `entries[m1].text`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// An id that names nothing in the given input.
-    UnknownId { kind: &'static str, id: String },
+    UnknownId {
+        /// What the id should name, e.g. "entry" or "change".
+        kind: &'static str,
+        /// The id as given.
+        id: String,
+    },
     /// The same id twice where ids must be unique.
-    DuplicateId { kind: &'static str, id: String },
+    DuplicateId {
+        /// What the id names, e.g. "entry" or "session".
+        kind: &'static str,
+        /// The repeated id.
+        id: String,
+    },
     /// The store moved since the proposal was made and these changes touch
     /// entries that moved.
-    Conflict { base_version: u64, current_version: u64, changes: Vec<String> },
+    Conflict {
+        /// The store version the proposal was made against.
+        base_version: u64,
+        /// The store's version now.
+        current_version: u64,
+        /// Ids of the accepted changes whose target entries moved.
+        changes: Vec<String>,
+    },
     /// A decision or answer that does not fit the proposal it is about.
-    Review { message: String },
+    Review {
+        /// What does not fit.
+        message: String,
+    },
 }
 
 impl Error {
@@ -45,4 +76,5 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The core's result type; the error is [`Error`] unless given.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

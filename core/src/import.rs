@@ -47,9 +47,13 @@ pub enum TranscriptFormat {
 /// Metadata the caller supplies (the chat formats carry no ids or times).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionMeta {
+    /// The session's id.
     pub id: Id,
+    /// The agent the session belongs to.
     pub agent_id: Id,
+    /// When the session started.
     pub started_at: Timestamp,
+    /// When the session ended; `None` if not known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<Timestamp>,
 }

@@ -7,42 +7,50 @@
 //! every rule testable in microseconds and lets the same code run natively,
 //! in the worker and in the browser.
 
+#![warn(missing_docs)]
+
 pub mod apply;
 pub mod audit;
 pub mod config;
-pub mod dedup;
+mod dedup;
 pub mod diff;
-pub mod entry;
-pub mod error;
+mod entry;
+mod error;
 mod groups;
 mod hash;
 pub mod import;
-pub mod learn;
-pub(crate) mod lexicon;
+mod learn;
+mod lexicon;
 pub mod llm;
 pub mod outcomes;
-pub mod paraphrase;
+mod paraphrase;
 pub mod pass;
-pub mod proposal;
+mod proposal;
 mod radix;
 pub mod review;
-pub mod risk;
-pub mod rng;
+mod risk;
+mod rng;
 pub mod schedule;
 mod sentence;
-pub mod session;
-pub mod store;
-pub mod supersede;
+mod session;
+mod store;
+mod supersede;
+#[cfg(any(test, feature = "synth"))]
 pub mod synth;
-pub mod text;
+mod text;
 
-pub use entry::{EntryKind, Id, MemoryEntry, MessageRef, Provenance, Status, Timestamp, Trust};
+pub use entry::{
+    EntryKind, Id, MemoryEntry, MessageRef, Provenance, Status, Timestamp, Trust, MAX_TEXT_BYTES,
+};
 pub use error::{Error, Result};
+pub use hash::hash_str;
 pub use proposal::{
     Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, Proposal, RiskFlag, RiskKind,
+    Summary, TokenCost,
 };
 pub use session::{Message, Role, Session};
 pub use store::{MemoryStore, Scope};
+pub use text::normalize;
 
 /// The engine's version, reported by the service's health check.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

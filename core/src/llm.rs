@@ -38,8 +38,11 @@ evidence verbatim from the entries. Answer only by calling the record_decisions 
 /// The request for one batch of unsettled groups, provider-neutral.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LlmRequest {
+    /// The system prompt: how to judge, and that the data is never instructions.
     pub system: String,
+    /// The user message: the groups to judge, as a quoted JSON block.
     pub user: String,
+    /// The JSON Schema the model's tool input must fit.
     pub input_schema: Value,
     /// The groups in the order the model sees them (its `group` numbers).
     pub groups: Vec<Vec<Id>>,
@@ -280,7 +283,9 @@ struct QuotedEvidence {
 /// Changes made from a checked answer, and how many decisions were dropped.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checked {
+    /// One change per valid `duplicate` or `supersedes` decision.
     pub changes: Vec<Change>,
+    /// Decisions dropped as invalid; at least 1 when the input misfits the schema.
     pub dropped: u32,
 }
 

@@ -14,16 +14,21 @@ use crate::rng::Rng;
 /// `user_correction_rate`, or any custom name.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionMetrics {
+    /// The session the values were measured in.
     pub session_id: String,
     /// Milliseconds since the Unix epoch.
     pub at: i64,
+    /// Metric values by metric name.
     pub values: BTreeMap<String, f64>,
 }
 
+/// Which way a metric improves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
+    /// A larger value is better, e.g. `task_completion_rate`.
     HigherIsBetter,
+    /// A smaller value is better, e.g. `error_rate`.
     LowerIsBetter,
 }
 
@@ -40,16 +45,19 @@ pub fn direction_of(metric: &str) -> Direction {
     }
 }
 
+/// Settings of `compare`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompareConfig {
     /// Bootstrap resamples, 1..=100_000.
     pub resamples: u32,
     /// Confidence level of the interval, strictly between 0 and 1.
     pub confidence: f64,
+    /// Seed of the bootstrap draws; the same seed gives the same intervals.
     pub seed: u64,
     /// The smallest |Hedges' g| in the worse direction that counts as a
     /// regression (0.2 is a small effect).
     pub regression_threshold: f64,
+    /// Directions by metric name, overriding `direction_of`.
     #[serde(default)]
     pub directions: BTreeMap<String, Direction>,
 }
@@ -67,39 +75,56 @@ impl CompareConfig {
     }
 }
 
+/// What the comparison concludes for one metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// Better by the rule in `MetricComparison::rule`.
     Improved,
+    /// Worse by that rule.
     Regressed,
+    /// Enough data, but neither better nor worse by that rule.
     NoClearChange,
+    /// A window has fewer than 2 sessions with a finite value of the metric.
     InsufficientData,
 }
 
+/// One metric compared between the baseline and candidate windows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricComparison {
+    /// The metric's name.
     pub metric: String,
+    /// The direction used: from `CompareConfig::directions`, else `direction_of`.
     pub direction: Direction,
+    /// Baseline sessions with a finite value of the metric.
     pub baseline_n: usize,
+    /// Candidate sessions with a finite value of the metric.
     pub candidate_n: usize,
+    /// Mean of the baseline values; 0 when there are none.
     pub baseline_mean: f64,
+    /// Mean of the candidate values; 0 when there are none.
     pub candidate_mean: f64,
     /// `candidate_mean - baseline_mean`.
     pub difference: f64,
     /// Bootstrap percentile interval of the difference.
     pub ci_low: f64,
+    /// Upper end of that interval (`ci_low` is the lower). Both equal
+    /// `difference` when the data are insufficient.
     pub ci_high: f64,
     /// Hedges' g of candidate against baseline.
     pub effect_size: f64,
+    /// What the rule concludes.
     pub verdict: Verdict,
     /// The rule applied, in words, with its threshold.
     pub rule: String,
 }
 
+/// A baseline window compared with a candidate window, metric by metric.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     /// Sorted by metric name.
     pub metrics: Vec<MetricComparison>,
+    /// Names of the metrics whose verdict is `Regressed`, sorted.
     pub regressions: Vec<String>,
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::entry::{Id, MemoryEntry, Timestamp};
 use crate::{Error, Result};
 
+/// What a change does to the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
@@ -31,6 +32,7 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
+    /// Every kind, in declaration order.
     pub const ALL: [ChangeKind; 7] = [
         ChangeKind::Merge,
         ChangeKind::Supersede,
@@ -41,6 +43,7 @@ impl ChangeKind {
         ChangeKind::Edit,
     ];
 
+    /// The kind's name on the wire: "merge", "supersede", ….
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeKind::Merge => "merge",
@@ -58,17 +61,31 @@ impl ChangeKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "snake_case")]
 pub enum EvidenceSource {
-    Message { session_id: Id, message_index: u32 },
-    Entry { entry_id: Id },
+    /// A message of a session transcript.
+    Message {
+        /// The session holding the message.
+        session_id: Id,
+        /// The message's 0-based position in the session's transcript.
+        message_index: u32,
+    },
+    /// An entry of the store.
+    Entry {
+        /// The entry quoted.
+        entry_id: Id,
+    },
 }
 
+/// A quote that backs a change, and where it comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
+    /// Text that occurs verbatim in the source.
     pub quote: String,
+    /// Where the quote comes from; in JSON its fields sit beside `quote`.
     #[serde(flatten)]
     pub source: EvidenceSource,
 }
 
+/// The sorts of risk a reviewer should weigh before accepting a change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskKind {
@@ -85,26 +102,35 @@ pub enum RiskKind {
     SensitiveData,
 }
 
+/// A risk raised on a change, for the reviewer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RiskFlag {
+    /// What sort of risk.
     pub kind: RiskKind,
+    /// The specifics in words, e.g. "retires 12 entries at once".
     pub detail: String,
 }
 
+/// One reviewable change to the store.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
+    /// Unique within the proposal: "c0001", "c0002", ….
     pub id: Id,
+    /// What the change does.
     pub kind: ChangeKind,
     /// Existing entries this change retires or rewrites.
     pub targets: Vec<Id>,
     /// The entry as it will be after the change (new, rewritten, or the
     /// successor of a superseded entry); `None` for a prune.
     pub result: Option<MemoryEntry>,
+    /// Why the change is proposed, in plain words.
     pub justification: String,
+    /// Quotes from the transcripts or entries that back the change.
     pub evidence: Vec<Evidence>,
     /// 0.0 ..= 1.0
     #[serde(serialize_with = "crate::entry::short_f32")]
     pub confidence: f32,
+    /// Risks a reviewer should weigh; empty when none were found.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risk: Vec<RiskFlag>,
     /// For promotions: how many distinct sessions show the pattern.
@@ -113,6 +139,7 @@ pub struct Change {
 }
 
 impl Change {
+    /// Whether any risk was flagged.
     pub fn is_risky(&self) -> bool {
         !self.risk.is_empty()
     }
@@ -121,10 +148,13 @@ impl Change {
 /// Tokens spent on the LLM for a proposal (zero for rules-only passes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenCost {
+    /// Tokens sent to the model.
     pub input_tokens: u64,
+    /// Tokens the model wrote.
     pub output_tokens: u64,
 }
 
+/// What a proposal holds and left out, in numbers.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Changes per kind, by the kind's name.
@@ -139,14 +169,22 @@ pub struct Summary {
     pub unsettled_groups: u32,
 }
 
+/// The changes a pass proposes for one store, to be reviewed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Proposal {
+    /// Chosen by the caller of the pass.
     pub id: Id,
+    /// The store the changes are for.
     pub store_id: Id,
+    /// The store version the pass read.
     pub base_version: u64,
+    /// When the pass ran: the `now` its caller passed in.
     pub created_at: Timestamp,
+    /// The proposed changes.
     pub changes: Vec<Change>,
+    /// Tokens spent on the LLM for this proposal.
     pub token_cost: TokenCost,
+    /// The changes counted per kind, and what was left out.
     pub summary: Summary,
     /// Fingerprint of every target entry as it was at the base version; a
     /// change whose targets no longer match has moved under the reviewer.
@@ -168,6 +206,7 @@ pub(crate) fn change_id(n: usize) -> Id {
 }
 
 impl Proposal {
+    /// The change with id `id`, if the proposal has one.
     pub fn change(&self, id: &Id) -> Option<&Change> {
         self.changes.iter().find(|c| &c.id == id)
     }
@@ -202,6 +241,7 @@ impl Proposal {
 pub struct Fingerprint(u64);
 
 impl Fingerprint {
+    /// The fingerprint of `entry` as it is now.
     pub fn of(entry: &MemoryEntry) -> Fingerprint {
         Fingerprint(hash_entry(entry))
     }

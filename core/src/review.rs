@@ -16,20 +16,28 @@ use smallvec::SmallVec;
 use crate::entry::Id;
 use crate::proposal::ChangeKind;
 
+/// The confidence a change needs while its kind has too few decisions or is
+/// rejected at most half the time.
 pub const BASE_THRESHOLD: f32 = 0.5;
+/// Reviewed changes of one kind needed before rejections can raise its bar.
 pub const MIN_DECISIONS: u32 = 5;
 
+/// Reviewed changes of one kind, by decision.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
+    /// Changes accepted.
     pub accepted: u32,
+    /// Changes rejected.
     pub rejected: u32,
 }
 
+/// What past reviews teach a pass: rejected groups and per-kind tallies.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReviewHistory {
     /// Entry sets whose merge or consolidation was rejected, each sorted.
     #[serde(default)]
     pub rejected_groups: BTreeSet<Vec<Id>>,
+    /// Accepted and rejected counts per change kind.
     #[serde(default)]
     pub tallies: BTreeMap<ChangeKind, Tally>,
 }

@@ -6,10 +6,12 @@
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator started at `seed`.
     pub fn new(seed: u64) -> Self {
         Rng(seed)
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         crate::text::mix(self.0)
@@ -20,6 +22,8 @@ impl Rng {
         ((self.next_u64() >> 11) % n.max(1) as u64) as usize
     }
 
+    /// True with probability `p`.
+    #[cfg(any(test, feature = "synth"))]
     pub fn chance(&mut self, p: f64) -> bool {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }

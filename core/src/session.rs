@@ -9,12 +9,17 @@ use crate::error::{Error, Result};
 /// The longest message accepted, in bytes (tool outputs can be long).
 pub const MAX_MESSAGE_BYTES: usize = 64 * MAX_TEXT_BYTES;
 
+/// Who wrote a message in a transcript.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// The user.
     User,
+    /// The agent.
     Assistant,
+    /// A tool, answering a call.
     Tool,
+    /// The system prompt or other setup text.
     System,
 }
 
@@ -30,10 +35,15 @@ impl Role {
     }
 }
 
+/// One message of a session transcript.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Message {
+    /// Who wrote the message; sets its trust unless `trust` is given.
     pub role: Role,
+    /// The message text; at most `MAX_MESSAGE_BYTES` bytes.
     pub content: String,
+    /// When the message was sent; `None` if the transcript does not say, and the
+    /// session's start stands in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<Timestamp>,
     /// Overrides the trust implied by the role, e.g. `external` for a tool
@@ -43,6 +53,7 @@ pub struct Message {
 }
 
 impl Message {
+    /// A message with no time and the trust its role implies.
     pub fn new(role: Role, content: impl Into<String>) -> Self {
         Message { role, content: content.into(), at: None, trust: None }
     }
@@ -57,17 +68,25 @@ impl Message {
     }
 }
 
+/// One session of an agent, with its transcript.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Session {
+    /// Unique among the sessions given to a pass.
     pub id: Id,
+    /// The agent the session belongs to.
     pub agent_id: Id,
+    /// When the session started.
     pub started_at: Timestamp,
+    /// When the session ended; `None` if not known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<Timestamp>,
+    /// The transcript, in order.
     pub messages: Vec<Message>,
 }
 
 impl Session {
+    /// Checks the rules serde cannot: `ended_at` not before `started_at`, and
+    /// no message over `MAX_MESSAGE_BYTES`.
     pub fn validate(&self) -> Result<()> {
         if let Some(end) = self.ended_at {
             if end < self.started_at {

@@ -8,29 +8,39 @@ use serde::{Deserialize, Serialize};
 use crate::entry::{Id, MemoryEntry, Status};
 use crate::error::{Error, Result};
 
+/// Which agents use a store.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Scope {
+    /// Used by one agent only.
     Private {
+        /// The agent that uses the store.
         agent_id: Id,
     },
     /// Used by several agents: passes on it always need a person's approval.
     Shared {
+        /// The agents that use the store.
         agent_ids: Vec<Id>,
     },
 }
 
 impl Scope {
+    /// Whether the store is [`Scope::Shared`].
     pub fn is_shared(&self) -> bool {
         matches!(self, Scope::Shared { .. })
     }
 }
 
+/// A versioned set of memory entries.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MemoryStore {
+    /// The store's id.
     pub id: Id,
+    /// Goes up by one each time changes are applied or rolled back.
     pub version: u64,
+    /// Which agents use the store.
     pub scope: Scope,
+    /// Every entry, retired ones included; usually in id order.
     pub entries: Vec<MemoryEntry>,
 }
 
@@ -107,10 +117,12 @@ impl MemoryStore {
         Ok(sorted)
     }
 
+    /// The entry with id `id`, retired or not.
     pub fn get(&self, id: &Id) -> Option<&MemoryEntry> {
         self.entries.iter().find(|e| &e.id == id)
     }
 
+    /// The active entries, in store order.
     pub fn active(&self) -> impl Iterator<Item = &MemoryEntry> {
         self.entries.iter().filter(|e| e.is_active())
     }

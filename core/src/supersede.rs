@@ -97,6 +97,7 @@ impl<W> Claim<W> {
 }
 
 impl Claim {
+    #[cfg(test)]
     pub fn borrowed(&self) -> ClaimRef<'_> {
         self.with_words(&self.words()[..])
     }

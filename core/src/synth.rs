@@ -66,8 +66,44 @@ pub struct Truth {
     pub supersessions: Vec<(Id, Id)>,
 }
 
+impl Truth {
+    /// Every pair of entries the planted duplicates make alike, directly
+    /// or through a chain of copies, each pair in id order.
+    pub fn duplicate_pairs(&self) -> std::collections::BTreeSet<(Id, Id)> {
+        let Some(first) = self.duplicates.first() else { return Default::default() };
+        let mut index: std::collections::BTreeMap<&Id, usize> = std::collections::BTreeMap::new();
+        for (a, b) in &self.duplicates {
+            for id in [a, b] {
+                let n = index.len();
+                index.entry(id).or_insert(n);
+            }
+        }
+        let mut names: Vec<&Id> = vec![&first.0; index.len()];
+        for (&id, &i) in &index {
+            names[i] = id;
+        }
+        let mut uf = crate::dedup::UnionFind::new(index.len());
+        for (a, b) in &self.duplicates {
+            uf.union(index[a], index[b]);
+        }
+        let mut pairs = std::collections::BTreeSet::new();
+        for g in uf.groups().iter() {
+            for (k, &a) in g.iter().enumerate() {
+                for &b in &g[k + 1..] {
+                    let (x, y) = (names[a].clone(), names[b].clone());
+                    pairs.insert(if x <= y { (x, y) } else { (y, x) });
+                }
+            }
+        }
+        pairs
+    }
+}
+
+/// A generated store and what was planted in it.
 pub struct Synthetic {
+    /// The store.
     pub store: MemoryStore,
+    /// The planted duplicates and supersessions.
     pub truth: Truth,
 }
 

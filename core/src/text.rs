@@ -254,14 +254,6 @@ impl Span {
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.start as usize + self.len as usize
     }
-
-    pub fn len(self) -> usize {
-        self.len as usize
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.len == 0
-    }
 }
 
 impl Features {
@@ -327,13 +319,6 @@ impl<W: AsRef<[u64]>> Features<W> {
             return if self.norm_hash == other.norm_hash { 1.0 } else { 0.0 };
         }
         common as f32 / union as f32
-    }
-
-    /// Content words only in `self`, only in `other`.
-    pub fn difference_sizes<V: AsRef<[u64]>>(&self, other: &Features<V>) -> (usize, usize) {
-        let (a, b) = (self.content.as_ref(), other.content.as_ref());
-        let common = intersection_len(a, b);
-        (a.len() - common, b.len() - common)
     }
 }
 

@@ -61,6 +61,7 @@ pub struct SyntheticBench {
 
 #[wasm_bindgen]
 impl SyntheticBench {
+    /// A store of `entries` entries generated from `seed`.
     #[wasm_bindgen(constructor)]
     pub fn new(entries: u32, seed: u32) -> SyntheticBench {
         SyntheticBench { store: crate::synth::generate(entries as usize, u64::from(seed)).store }

@@ -53,7 +53,7 @@ fn malformed_and_invalid_stores_are_rejected_with_reasons() {
         ),
         "unknown entry id `m9`",
     );
-    let huge = "x".repeat(reverie_core::entry::MAX_TEXT_BYTES + 1);
+    let huge = "x".repeat(reverie_core::MAX_TEXT_BYTES + 1);
     check(
         &store_with(&format!(
             r#"[{{"id":"m1","text":"{huge}","kind":"fact","created_at":0,"status":"active"}}]"#

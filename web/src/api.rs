@@ -7,7 +7,7 @@ use std::fmt;
 
 use gloo_net::http::{Method, RequestBuilder};
 use leptos::prelude::*;
-use reverie_core::text::hash_str;
+use reverie_core::hash_str;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;

@@ -9,7 +9,7 @@ use reverie_core::llm::{
     build_request, check_answer, incorporate, parse_response, request_body, Checked, Provider,
 };
 use reverie_core::pass::UnsettledGroup;
-use reverie_core::proposal::TokenCost;
+use reverie_core::TokenCost;
 use reverie_core::{MemoryStore, Proposal};
 use serde::Serialize;
 use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};

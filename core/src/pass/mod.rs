@@ -37,7 +37,10 @@ use items::Items;
 /// Settings of a pass. `recommended` gives the defaults the service uses.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PassConfig {
+    /// The id of the proposal made; ids of new entries are made from it.
     pub proposal_id: Id,
+    /// When the pass runs: the creation time of new entries, and the moment
+    /// staleness is measured from.
     pub now: Timestamp,
     /// Content Jaccard at or above which two entries are duplicates.
     #[serde(default = "defaults::merge_threshold")]
@@ -129,9 +132,14 @@ impl PassConfig {
     }
 }
 
+/// What a pass reads.
 pub struct PassInput<'a> {
+    /// The store the proposal is for.
     pub store: &'a MemoryStore,
+    /// Transcripts since the last pass, in any order; their ids must be unique.
     pub sessions: &'a [Session],
+    /// Past review decisions: rejected merges are not proposed again, and
+    /// changes below their kind's confidence threshold are held back.
     pub history: &'a ReviewHistory,
     /// Optional embedding per entry id; when both entries of a candidate
     /// pair have one, their cosine joins the score.
@@ -141,7 +149,9 @@ pub struct PassInput<'a> {
 /// A group the rules could not settle: for the LLM, when one is configured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UnsettledGroup {
+    /// The entries in question, two or more.
     pub entries: Vec<Id>,
+    /// The lowest similarity among the pairs that joined the group.
     pub score: f32,
     /// What the rules suspect.
     #[serde(default)]
@@ -160,12 +170,17 @@ pub enum Question {
     Supersedes,
 }
 
+/// What a pass produces.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PassOutput {
+    /// The proposed changes, for review.
     pub proposal: Proposal,
+    /// Groups the rules left open, sorted by their entries.
     pub unsettled: Vec<UnsettledGroup>,
 }
 
+/// Runs a pass (see the module comment). Fails on an invalid config, store or
+/// session, a session id given twice, or more than 4 billion words in all.
 pub fn run_pass(input: &PassInput<'_>, config: &PassConfig) -> Result<PassOutput> {
     config.validate()?;
     // Items are read as validation walks the store, while it is in id

@@ -15,25 +15,7 @@ use serde_json::Value;
 use crate::cache;
 use crate::connection::{self, Outcome};
 
-const TOKEN_KEY: &str = "reverie.token";
-
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.session_storage().ok().flatten()
-}
-
-/// The token this tab signed in with (kept for the tab's life only).
-pub fn token() -> Option<String> {
-    storage()?.get_item(TOKEN_KEY).ok().flatten().filter(|t| !t.is_empty())
-}
-
-pub fn set_token(token: Option<&str>) {
-    if let Some(s) = storage() {
-        let _ = match token {
-            Some(t) => s.set_item(TOKEN_KEY, t),
-            None => s.remove_item(TOKEN_KEY),
-        };
-    }
-}
+pub use crate::token::{get as token, set as set_token};
 
 /// Why a call failed.
 #[derive(Clone, Debug, PartialEq)]

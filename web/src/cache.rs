@@ -33,7 +33,7 @@ async fn open() -> Result<Database, String> {
 
 /// A short, stable fingerprint of the signed-in token (FNV-1a).
 fn who() -> String {
-    let token = crate::api::token().unwrap_or_default();
+    let token = crate::token::get().unwrap_or_default();
     let hash = token
         .bytes()
         .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));

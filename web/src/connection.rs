@@ -85,13 +85,13 @@ pub fn report(outcome: Outcome) {
     });
 }
 
-/// Asks the service's health route; its answer (or silence) is reported
-/// like any other request's. One check at a time.
-pub async fn check() {
+/// Runs `ask` (a request to the service's health route, whose answer or
+/// silence is reported like any other request's). One check at a time.
+async fn check(ask: impl std::future::Future<Output = ()>) {
     if CHECKING.with(|c| c.replace(true)) {
         return;
     }
-    let _ = crate::api::health().await;
+    ask.await;
     CHECKING.with(|c| c.set(false));
 }
 
@@ -100,12 +100,23 @@ const RETRY: Duration = Duration::from_secs(3);
 
 /// Checks at once (a page opened from the offline copy proves nothing),
 /// whenever the browser reports a change of network, and every few
-/// seconds while the service cannot be reached.
-pub fn watch() {
-    let spawn_check = || leptos::task::spawn_local(check());
+/// seconds while the service cannot be reached. `ask` makes the check's
+/// request (the caller's: this module sends none of its own).
+pub fn watch<F, Fut>(ask: F)
+where
+    F: Fn() -> Fut + Clone + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let spawn_check = move || leptos::task::spawn_local(check(ask()));
     spawn_check();
-    let on = window_event_listener(leptos::ev::online, move |_| spawn_check());
-    let off = window_event_listener(leptos::ev::offline, move |_| spawn_check());
+    let on = window_event_listener(leptos::ev::online, {
+        let spawn_check = spawn_check.clone();
+        move |_| spawn_check()
+    });
+    let off = window_event_listener(leptos::ev::offline, {
+        let spawn_check = spawn_check.clone();
+        move |_| spawn_check()
+    });
     let state = current();
     let timer = set_interval_with_handle(
         move || {

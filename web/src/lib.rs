@@ -17,6 +17,7 @@ mod outcomes;
 mod review;
 mod route;
 mod sync;
+mod token;
 mod widgets;
 
 use leptos::prelude::*;
@@ -53,7 +54,9 @@ impl Session {
 fn App() -> impl IntoView {
     let session = Session { me: RwSignal::new(None) };
     provide_context(session);
-    connection::watch();
+    connection::watch(|| async {
+        let _ = api::health().await;
+    });
     let sync = sync::SyncState::start(Signal::derive(move || session.me.with(|m| m.is_some())));
     provide_context(sync);
     let route = route::watch();

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result};
 
-use crate::http::ApiResult;
+use crate::http::{ApiError, ApiResult};
 
 /// JSON arrays bound as one parameter stay under this many bytes, well
 /// inside D1's 2 MB limit on a single value.
@@ -168,4 +168,10 @@ pub(crate) fn json_chunks<T: Serialize>(
         chunks.push(current);
     }
     Ok(chunks)
+}
+
+/// A status word read back from the database, which only this service
+/// writes: one it does not know is a fault of the service, not the caller.
+pub(crate) fn word<T>(parsed: Option<T>, what: &str, raw: &str) -> ApiResult<T> {
+    parsed.ok_or_else(|| ApiError::new(500, format!("unknown {what} `{raw}` in the database")))
 }

@@ -256,7 +256,12 @@ async fn route(cx: &Cx, req: &mut Request, path: &str) -> ApiResult {
             _ => not_allowed("GET"),
         },
         ["stores", id, "rollback"] => match method {
-            Post => stores::rollback(cx, id, req).await,
+            Post => {
+                let done = stores::rollback(cx, id, req).await?;
+                webhooks::notify_store(cx, id, "store.rolled_back", serde_json::to_value(&done)?)
+                    .await;
+                http::json(&done)
+            }
             _ => not_allowed("POST"),
         },
         ["stores", id, "audit"] => match method {

@@ -101,11 +101,7 @@ pub(crate) async fn series(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
             Ok(api::PassMark {
                 id: p.id,
                 at: p.started_at as i64,
-                status: crate::passes::word(
-                    PassStatus::parse(&p.status),
-                    "pass status",
-                    &p.status,
-                )?,
+                status: db::word(PassStatus::parse(&p.status), "pass status", &p.status)?,
                 proposal_id: p.proposal_id,
             })
         })

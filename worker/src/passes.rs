@@ -58,11 +58,11 @@ impl PassRow {
             id: self.id,
             agent_id: self.agent_id.clone(),
             trigger: self.trigger.clone(),
-            status: word(PassStatus::parse(&self.status), "pass status", &self.status)?,
+            status: db::word(PassStatus::parse(&self.status), "pass status", &self.status)?,
             stage: self
                 .stage
                 .as_deref()
-                .map(|s| word(PassStage::parse(s), "pass stage", s))
+                .map(|s| db::word(PassStage::parse(s), "pass stage", s))
                 .transpose()?,
             started_at: self.started_at as i64,
             finished_at: self.finished_at.map(|t| t as i64),
@@ -73,12 +73,6 @@ impl PassRow {
             stats,
         })
     }
-}
-
-/// A status word read back from the database, which only this service
-/// writes: one it does not know is a fault of the service, not the caller.
-pub(crate) fn word<T>(parsed: Option<T>, what: &str, raw: &str) -> ApiResult<T> {
-    parsed.ok_or_else(|| ApiError::new(500, format!("unknown {what} `{raw}` in the database")))
 }
 
 async fn find(db: &Db, id: i64) -> ApiResult<Option<PassRow>> {

@@ -20,7 +20,6 @@ use crate::db::{self, Db};
 use reverie_api::{self as api, ProposalStatus};
 
 use crate::http::{self, ApiError, ApiResult, Query};
-use crate::passes::word;
 use crate::stores::{self, Commit};
 use crate::Cx;
 
@@ -59,7 +58,7 @@ pub(crate) struct ChangeRow {
 
 impl ProposalRow {
     fn status(&self) -> ApiResult<ProposalStatus> {
-        word(ProposalStatus::parse(&self.status), "proposal status", &self.status)
+        db::word(ProposalStatus::parse(&self.status), "proposal status", &self.status)
     }
 
     fn describe(&self) -> ApiResult<api::ProposalBrief> {

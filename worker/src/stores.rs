@@ -10,7 +10,6 @@ use reverie_core::audit::{self, AuditEvent, AuditRecord};
 use reverie_core::diff::entry_diffs;
 use reverie_core::{Id, MemoryEntry, MemoryStore, Scope, Timestamp};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use worker::{D1PreparedStatement, Request};
 
 use crate::db::{self, Db};
@@ -510,7 +509,9 @@ struct RollbackRequest {
 }
 
 /// `POST /stores/{id}/rollback`: a new version equal to an earlier one.
-pub(crate) async fn rollback(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
+/// (The route tells the store's webhooks: `webhooks` reads stores, so
+/// stores do not call it.)
+pub(crate) async fn rollback(cx: &Cx, id: &str, req: &mut Request) -> ApiResult<api::RolledBack> {
     let (row, agents) = readable(cx, id).await?;
     let reviewer = agents.iter().any(|a| cx.who.can_review(a).is_ok());
     if !reviewer && cx.who.require_admin().is_err() {
@@ -550,16 +551,7 @@ pub(crate) async fn rollback(cx: &Cx, id: &str, req: &mut Request) -> ApiResult 
         },
     )
     .await?;
-    crate::webhooks::notify_store(
-        cx,
-        &row.id,
-        "store.rolled_back",
-        json!({
-            "store_id": row.id, "version": next.version, "rolled_back_to": body.version, "entries_changed": changed,
-        }),
-    )
-    .await;
-    http::json(&api::RolledBack {
+    Ok(api::RolledBack {
         store_id: row.id.clone(),
         version: next.version as i64,
         rolled_back_to: body.version,

@@ -4,6 +4,8 @@
 
 mod bench;
 mod build;
+#[cfg(test)]
+mod layering;
 mod runtime;
 mod tools;
 

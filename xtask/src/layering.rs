@@ -1,0 +1,99 @@
+//! A check of the crates' layering, run with the native tests: within the
+//! worker and within the dashboard, no module uses another that uses it
+//! back, directly or through others (the crate root, which wires the
+//! modules together, aside).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The modules of `src` (flat `*.rs` files) and the sibling modules each
+/// names through `crate::`.
+fn uses(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let files: Vec<_> = std::fs::read_dir(src)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", src.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    let names: BTreeSet<String> = files
+        .iter()
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter(|n| n != "lib")
+        .collect();
+    let mut out = BTreeMap::new();
+    for path in &files {
+        let module = path.file_stem().expect("files have names").to_string_lossy().into_owned();
+        if module == "lib" {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).expect("readable source");
+        let mut used = BTreeSet::new();
+        for (i, _) in text.match_indices("crate::") {
+            let rest = &text[i + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let group = &group[..group.find('}').unwrap_or(group.len())];
+                used.extend(group.split(',').map(|w| w.trim().split("::").next().unwrap_or("")));
+            } else {
+                used.insert(
+                    rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or(""),
+                );
+            }
+        }
+        let used: BTreeSet<String> = used
+            .into_iter()
+            .filter(|u| names.contains(*u) && *u != module)
+            .map(str::to_string)
+            .collect();
+        out.insert(module, used);
+    }
+    out
+}
+
+/// A cycle through the modules, as a path that ends where it starts.
+fn cycle(uses: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit<'a>(
+        m: &'a str,
+        uses: &'a BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|p| *p == m) {
+            let mut found: Vec<String> = path[start..].iter().map(|s| s.to_string()).collect();
+            found.push(m.to_string());
+            return Some(found);
+        }
+        if !done.insert(m) {
+            return None;
+        }
+        path.push(m);
+        for next in uses.get(m).into_iter().flatten() {
+            if let Some(c) = visit(next, uses, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    uses.keys().find_map(|m| visit(m, uses, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn worker_and_dashboard_modules_do_not_use_each_other_in_a_circle() {
+    for krate in ["worker/src", "web/src"] {
+        let uses = uses(&crate::root().join(krate));
+        assert!(uses.len() > 5, "{krate}: modules not found");
+        if let Some(c) = cycle(&uses) {
+            panic!("{krate}: modules use each other in a circle: {}", c.join(" -> "));
+        }
+    }
+}
+
+#[test]
+fn a_circle_is_found() {
+    let uses: BTreeMap<String, BTreeSet<String>> =
+        [("a", vec!["b"]), ("b", vec!["c"]), ("c", vec!["a"]), ("d", vec![])]
+            .into_iter()
+            .map(|(m, u)| (m.to_string(), u.into_iter().map(str::to_string).collect()))
+            .collect();
+    assert_eq!(cycle(&uses).map(|c| c.len()), Some(4));
+}

@@ -14,9 +14,10 @@ use reverie_core::diff::word_diff;
 use reverie_core::{ChangeKind, EvidenceSource, RiskKind};
 
 use crate::api::{self, ChangeView, Proposal, Source};
-use crate::sync::{self, Draft, Sent, State, Submission, SyncState};
+use crate::sync::{self, Draft, Rest, Sent, State, Submission, SyncState};
 use crate::widgets::{loaded, utc, Diff, SourceNote};
 use crate::Session;
+use reverie_web_state::{Key, Review};
 
 /// Height of one row of the change list, in pixels (fixed, so the list
 /// can place any row without measuring the others).
@@ -83,8 +84,8 @@ fn ReviewView(
     let draft = RwSignal::new(Draft::new());
     let editing = RwSignal::new(None::<String>);
     let help = RwSignal::new(false);
-    let open = matches!(proposal.brief.status.as_str(), "pending" | "partially_applied")
-        && session.can_review();
+    let open = proposal.brief.status.is_open() && session.can_review();
+    let review = StoredValue::new(Review::new(&proposal.changes, open));
 
     // Decisions wait for the saved draft, so a key pressed while it loads
     // neither overwrites it nor is overwritten by it.
@@ -108,43 +109,25 @@ fn ReviewView(
 
     // The decision shown for change `i`: the service's, else the draft's.
     let decision_of = move |i: usize| -> Option<(Decision, bool)> {
-        changes.with_value(|c| {
-            let c = c.get(i)?;
-            if let Some(d) = &c.decision {
-                return Some((d.clone(), true));
-            }
-            draft.with(|d| d.get(c.change.id.as_str()).cloned().map(|d| (d, false)))
-        })
-    };
-    let pending_ids = move || -> Vec<String> {
-        changes.with_value(|c| {
-            c.iter().filter(|c| c.decision.is_none()).map(|c| c.change.id.to_string()).collect()
-        })
+        review.with_value(|r| draft.with(|d| r.decision_of(d, i)))
     };
 
     let decide = {
         let persist = persist.clone();
         Callback::new(move |(i, d): (usize, Option<Decision>)| {
-            if !open || !draft_ready.get_untracked() {
+            if !draft_ready.get_untracked() {
                 return;
             }
-            let Some(id) = changes.with_value(|c| {
-                c.get(i).filter(|c| c.decision.is_none()).map(|c| c.change.id.to_string())
-            }) else {
-                return;
-            };
-            draft.update(|dr| {
-                match d {
-                    Some(d) => dr.insert(id, d),
-                    None => dr.remove(&id),
-                };
-            });
-            persist();
+            let mut changed = false;
+            review.with_value(|r| draft.update(|dr| changed = r.decide(dr, i, d)));
+            if changed {
+                persist();
+            }
         })
     };
     let select = Callback::new(move |i: usize| {
-        if count > 0 {
-            selected.set(i.min(count - 1));
+        if let Some(i) = review.with_value(|r| r.clamp(i)) {
+            selected.set(i);
             editing.set(None);
         }
     });
@@ -171,26 +154,27 @@ fn ReviewView(
                     return;
                 }
                 let i = selected.get_untracked();
-                match ev.key().as_str() {
-                    "j" | "ArrowDown" => select.run(i + 1),
-                    "k" | "ArrowUp" => select.run(i.saturating_sub(1)),
-                    "a" => {
+                match Key::of(&ev.key()) {
+                    Some(Key::Next) => select.run(i + 1),
+                    Some(Key::Previous) => select.run(i.saturating_sub(1)),
+                    Some(Key::Accept) => {
                         decide.run((i, Some(Decision::Accept)));
                         select.run(i + 1);
                     }
-                    "r" => {
+                    Some(Key::Reject) => {
                         decide.run((i, Some(Decision::Reject { reason: None })));
                         select.run(i + 1);
                     }
-                    "e" if open => {
-                        let text = edit_text(&changes, draft, i);
+                    Some(Key::Edit) => {
+                        let text =
+                            review.with_value(|r| draft.with_untracked(|d| r.edit_text(d, i)));
                         if text.is_some() {
                             editing.set(text);
                             request_animation_frame(|| focus("edit-text"));
                         }
                     }
-                    "?" => help.update(|h| *h = !*h),
-                    _ => return,
+                    Some(Key::Help) => help.update(|h| *h = !*h),
+                    None => return,
                 }
                 ev.prevent_default();
             });
@@ -199,14 +183,8 @@ fn ReviewView(
 
     let submit = {
         let pid = pid.clone();
-        move |decisions: Draft, rest: &'static str, reason: Option<String>| {
-            let submission = Submission {
-                proposal_id: pid.clone(),
-                decisions,
-                rest: rest.into(),
-                reason,
-                state: State::Waiting,
-            };
+        move |decisions: Draft, rest: Rest, reason: Option<String>| {
+            let submission = Submission::new(&pid, decisions, rest, reason);
             notice.set(Some((true, "Sending…".into())));
             leptos::task::spawn_local(async move {
                 match sync.submit(submission).await {
@@ -255,7 +233,7 @@ fn ReviewView(
         }
     });
     let reject_reason = RwSignal::new(String::new());
-    let rest = RwSignal::new("pending");
+    let rest = RwSignal::new(Rest::Pending);
 
     let summary = proposal.brief.summary.clone();
     let counts: Vec<(String, u64)> =
@@ -272,14 +250,14 @@ fn ReviewView(
     // Every pending change, also those beyond the ones loaded here.
     let approve_all = {
         let submit = submit.clone();
-        move |_| submit(Draft::new(), "accept", None)
+        move |_| submit(Draft::new(), Rest::Accept, None)
     };
     let reject_all = {
         let submit = submit.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let reason = reject_reason.get_untracked().trim().to_string();
-            submit(Draft::new(), "reject", Some(reason).filter(|r| !r.is_empty()))
+            submit(Draft::new(), Rest::Reject, Some(reason).filter(|r| !r.is_empty()))
         }
     };
     // Forgets this proposal's submission on the device, once its conflict
@@ -300,17 +278,9 @@ fn ReviewView(
         let pid = pid.clone();
         move |_| {
             let ids = conflicts.get_untracked();
-            let was_all =
-                sync.submission(&pid).is_some_and(|s| s.decisions.is_empty() && s.rest == "accept");
-            draft.update(|d| {
-                if was_all {
-                    *d = pending_ids().into_iter().map(|id| (id, Decision::Accept)).collect();
-                }
-                for id in &ids {
-                    d.remove(id);
-                }
-            });
-            rest.set("pending");
+            let was_all = sync.submission(&pid).is_some_and(|s| s.is_approve_all());
+            review.with_value(|r| draft.update(|d| r.set_aside(d, &ids, was_all)));
+            rest.set(Rest::Pending);
             persist();
             dismiss();
             notice.set(Some((
@@ -380,8 +350,8 @@ fn ReviewView(
                             <button data-testid="submit-partial" on:click=submit_draft disabled=move || draft.with(|d| d.is_empty())>
                                 {move || format!("Submit {} decision(s)", draft.with(|d| d.len()))}
                             </button>
-                            <label><input type="radio" name="rest" prop:checked=move || rest.get() == "pending" on:change=move |_| rest.set("pending")/>" leave the rest for later"</label>
-                            <label><input type="radio" name="rest" prop:checked=move || rest.get() == "reject" on:change=move |_| rest.set("reject")/>" reject the rest"</label>
+                            <label><input type="radio" name="rest" prop:checked=move || rest.get() == Rest::Pending on:change=move |_| rest.set(Rest::Pending)/>" leave the rest for later"</label>
+                            <label><input type="radio" name="rest" prop:checked=move || rest.get() == Rest::Reject on:change=move |_| rest.set(Rest::Reject)/>" reject the rest"</label>
                         </span>
                         <button class="link" on:click=move |_| help.update(|h| *h = !*h)>"Keys (?)"</button>
                     </div>
@@ -406,27 +376,6 @@ fn ReviewView(
             {move || help.get().then(|| view! { <Help close=move || help.set(false)/> })}
         </section>
     }
-}
-
-/// The text to start editing change `i` from: an earlier edit, else the
-/// proposed result. `None` for a prune (nothing to edit).
-fn edit_text(
-    changes: &StoredValue<Vec<ChangeView>>,
-    draft: RwSignal<Draft>,
-    i: usize,
-) -> Option<String> {
-    changes.with_value(|c| {
-        let c = c.get(i)?;
-        if c.decision.is_some() {
-            return None;
-        }
-        if let Some(Decision::Edit { text }) =
-            draft.with_untracked(|d| d.get(c.change.id.as_str()).cloned())
-        {
-            return Some(text);
-        }
-        c.change.result.as_ref().map(|r| r.text.clone())
-    })
 }
 
 fn focus(id: &str) {

@@ -8,8 +8,6 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use reverie_core::apply::Decision;
-use serde::{Deserialize, Serialize};
 
 use crate::api::{self, ApiError};
 use crate::cache;
@@ -17,8 +15,7 @@ use crate::connection::{self, Connection};
 
 const OUTBOX: &str = "outbox";
 
-/// Decisions in progress on one proposal, by change id.
-pub type Draft = BTreeMap<String, Decision>;
+pub use reverie_web_state::{Draft, Rest, State, Submission};
 
 fn draft_key(proposal: &str) -> String {
     format!("draft:{proposal}")
@@ -45,31 +42,6 @@ pub async fn save_draft(proposal: &str, draft: &Draft) {
     if let Err(e) = result {
         leptos::logging::warn!("the draft could not be saved on this device: {e}");
     }
-}
-
-/// Where a submission stands.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum State {
-    /// Not yet accepted by the service (offline, or not tried yet).
-    Waiting,
-    /// The store moved under the proposal: these changes touch moved
-    /// entries and need another look.
-    Conflict { changes: Vec<String>, message: String },
-    /// Refused for another reason (e.g. decided by someone else already).
-    Refused { message: String },
-}
-
-/// Decisions on one proposal on their way to the service.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Submission {
-    pub proposal_id: String,
-    pub decisions: Draft,
-    /// What happens to the changes not decided: "reject" or "pending".
-    pub rest: String,
-    pub reason: Option<String>,
-    #[serde(flatten)]
-    pub state: State,
 }
 
 async fn load_outbox() -> Vec<Submission> {
@@ -243,7 +215,7 @@ impl SyncState {
             let outcome = match api::decide(
                 &item.proposal_id,
                 &decisions,
-                &item.rest,
+                item.rest.as_str(),
                 item.reason.as_deref(),
             )
             .await

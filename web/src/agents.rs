@@ -383,7 +383,7 @@ fn DreamNow(agent: String, lists: RwSignal<u32>) -> impl IntoView {
             proposal_id: None,
             store_id: None,
             error: None,
-            stats: serde_json::Value::Null,
+            stats: None,
         }));
     };
     view! {
@@ -407,7 +407,7 @@ fn DreamNow(agent: String, lists: RwSignal<u32>) -> impl IntoView {
                     {match (p.status, p.proposal_id.clone()) {
                         (PassStatus::Completed, Some(pid)) => view! {
                             <p class="ok" data-testid="pass-done">
-                                {format!("Pass #{} finished: {} change(s). ", p.id, p.stats["changes"].as_u64().unwrap_or(0))}
+                                {format!("Pass #{} finished: {} change(s). ", p.id, p.stats.as_ref().map_or(0, |s| s.changes))}
                                 <a href=format!("#/proposals/{pid}")>"Review the proposal"</a>
                             </p>
                         }.into_any(),
@@ -476,8 +476,8 @@ fn Passes(agent: String, lists: RwSignal<u32>) -> impl IntoView {
                                     <td>{p.trigger.clone()}</td>
                                     <td>{p.status.as_str()}{p.error.clone().map(|e| view! { <br/><span class="error">{e}</span> })}</td>
                                     <td>{utc(p.started_at)}</td>
-                                    <td>{p.stats["changes"].as_u64().map(|n| n.to_string()).unwrap_or_default()}</td>
-                                    <td>{(p.stats["input_tokens"].as_u64().unwrap_or(0) + p.stats["output_tokens"].as_u64().unwrap_or(0)).to_string()}</td>
+                                    <td>{p.stats.as_ref().map(|s| s.changes.to_string()).unwrap_or_default()}</td>
+                                    <td>{p.stats.as_ref().map_or(0, |s| s.input_tokens + s.output_tokens).to_string()}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>

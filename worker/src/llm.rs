@@ -94,24 +94,7 @@ pub(crate) fn settings(env: &Env) -> Result<Option<Settings>, String> {
 }
 
 /// What the model calls of one pass did, for the pass record.
-#[derive(Clone, Debug, Default, Serialize)]
-pub(crate) struct Report {
-    pub calls: u32,
-    pub retries: u32,
-    pub groups_sent: usize,
-    pub groups_left: usize,
-    pub changes_added: usize,
-    pub dropped: u32,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cost_usd: f64,
-    pub budget_exhausted: bool,
-    /// Tokens possibly billed for attempts that got no usable answer
-    /// (timeouts, errors), counted at their upper bound.
-    pub unanswered_tokens: u64,
-    /// Why calls failed; the groups they carried stay with the rules.
-    pub failures: Vec<String>,
-}
+pub(crate) type Report = reverie_api::LlmReport;
 
 /// Sends the unsettled groups in batches and folds the checked answers
 /// into `proposal`.

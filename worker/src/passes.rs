@@ -7,8 +7,6 @@
 //! progress can be watched; a pass that fails records why and leaves the
 //! store untouched.
 
-use std::collections::BTreeMap;
-
 use reverie_core::apply::{auto_apply_plan, Decision};
 use reverie_core::pass::{retired_by, run_pass, PassConfig, PassInput};
 use reverie_core::schedule::due_slot;
@@ -52,8 +50,8 @@ const COLUMNS: &str =
 
 impl PassRow {
     fn describe(&self) -> ApiResult<api::Pass> {
-        let stats: Value =
-            self.stats.as_deref().map(serde_json::from_str).transpose()?.unwrap_or(Value::Null);
+        let stats: Option<api::PassStats> =
+            self.stats.as_deref().map(serde_json::from_str).transpose()?;
         Ok(api::Pass {
             id: self.id,
             agent_id: self.agent_id.clone(),
@@ -265,7 +263,7 @@ pub(crate) async fn execute(cx: &Cx, id: i64, agent: &AgentRow) {
         Ok(stats) => (PassStatus::Completed, None, Some(stats)),
         Err(e) => (PassStatus::Failed, Some(e.message), None),
     };
-    let stats = stats.map(|s| s.to_string());
+    let stats = stats.map(|s| serde_json::to_string(&s)).transpose().ok().flatten();
     let recorded = cx
         .db
         .run(
@@ -293,7 +291,7 @@ async fn stage(db: &Db, id: i64, stage: PassStage) -> ApiResult<i64> {
     Ok(crate::now().0)
 }
 
-async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Value> {
+async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api::PassStats> {
     let db = &cx.db;
     // The pass's "now" is the request's or the schedule's time; the clock
     // only measures how long the stages take.
@@ -319,18 +317,29 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
     let mut output = run_pass(&input, &pass_config)?;
 
     let t_llm = stage(db, id, PassStage::Llm).await?;
-    let llm_report = match llm::settings(&cx.env) {
-        Err(reason) => {
-            json!({ "mode": "rules_only", "reason": format!("the LLM settings are invalid: {reason}") })
-        }
-        Ok(None) => json!({ "mode": "rules_only", "reason": "no LLM key is configured" }),
+    let rules_only = |reason: String| api::LlmUse {
+        mode: api::LlmMode::RulesOnly,
+        reason: Some(reason),
+        provider: None,
+        model: None,
+        report: None,
+    };
+    let llm_use = match llm::settings(&cx.env) {
+        Err(reason) => rules_only(format!("the LLM settings are invalid: {reason}")),
+        Ok(None) => rules_only("no LLM key is configured".into()),
         Ok(Some(_)) if output.unsettled.is_empty() => {
-            json!({ "mode": "rules_only", "reason": "the rules settled every group" })
+            rules_only("the rules settled every group".into())
         }
         Ok(Some(settings)) => {
             let report =
                 llm::settle(&settings, &store, &output.unsettled, &mut output.proposal).await;
-            json!({ "mode": "llm", "provider": settings.provider, "model": settings.model, "report": report })
+            api::LlmUse {
+                mode: api::LlmMode::Llm,
+                reason: None,
+                provider: Some(settings.provider),
+                model: Some(settings.model.clone()),
+                report: Some(report),
+            }
         }
     };
     let proposal = output.proposal;
@@ -364,35 +373,37 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<Valu
     };
     let t_done = crate::now().0;
 
-    let counts: BTreeMap<&str, u32> =
-        proposal.summary.counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    let stats = json!({
-        "entries": store.entries.len(),
-        "active_entries": active,
-        "base_version": store.version,
-        "sessions": sessions.len(),
-        "window_since": window_start,
-        "changes": proposal.changes.len(),
-        "changes_by_kind": counts,
-        "retires": proposal.changes.iter().map(retired_by).sum::<usize>(),
-        "risky_changes": proposal.changes.iter().filter(|c| c.is_risky()).count(),
-        "unsettled_groups": output.unsettled.len(),
-        "held_back": proposal.summary.held_back,
-        "dropped_llm_changes": proposal.summary.dropped_llm_changes,
-        "input_tokens": proposal.token_cost.input_tokens,
-        "output_tokens": proposal.token_cost.output_tokens,
-        "cost_usd": llm_report["report"]["cost_usd"].as_f64().unwrap_or(0.0),
-        "llm": llm_report,
-        "auto_apply": auto,
-        "timings_ms": {
-            "load": t_rules - t_load, "rules": t_llm - t_rules, "llm": t_save - t_llm,
-            "save": t_saved - t_save, "auto_apply": t_done - t_saved, "total": t_done - started,
+    let stats = api::PassStats {
+        entries: store.entries.len(),
+        active_entries: active,
+        base_version: store.version,
+        sessions: sessions.len(),
+        window_since: window_start.0,
+        changes: proposal.changes.len(),
+        changes_by_kind: proposal.summary.counts.clone(),
+        retires: proposal.changes.iter().map(retired_by).sum::<usize>(),
+        risky_changes: proposal.changes.iter().filter(|c| c.is_risky()).count(),
+        unsettled_groups: output.unsettled.len(),
+        held_back: proposal.summary.held_back,
+        dropped_llm_changes: proposal.summary.dropped_llm_changes,
+        input_tokens: proposal.token_cost.input_tokens,
+        output_tokens: proposal.token_cost.output_tokens,
+        cost_usd: llm_use.report.as_ref().map_or(0.0, |r| r.cost_usd),
+        llm: llm_use,
+        auto_apply: auto.clone(),
+        timings_ms: api::PassTimings {
+            load: t_rules - t_load,
+            rules: t_llm - t_rules,
+            llm: t_save - t_llm,
+            save: t_saved - t_save,
+            auto_apply: t_done - t_saved,
+            total: t_done - started,
         },
-    });
+    };
 
     let suggested = match &auto {
         _ if proposal.changes.is_empty() => "none: nothing to consolidate",
-        Some(a) if a["waiting"].as_u64() == Some(0) => {
+        Some(a) if a.waiting == 0 => {
             "none: applied without review (approval is off for this agent)"
         }
         Some(_) => "review: some changes wait for a person",
@@ -431,15 +442,18 @@ async fn auto_apply(
     proposal: &Proposal,
     large_deletion: usize,
     now: Timestamp,
-) -> ApiResult<(Value, ProposalStatus)> {
+) -> ApiResult<(api::AutoApply, ProposalStatus)> {
     let plan = auto_apply_plan(proposal, active, large_deletion);
-    let waiting: Vec<Value> =
-        plan.wait.iter().map(|(id, why)| json!({ "change_id": id, "reason": why })).collect();
+    let wait: Vec<api::Waiting> = plan
+        .wait
+        .iter()
+        .map(|(id, why)| api::Waiting { change_id: id.to_string(), reason: why.to_string() })
+        .collect();
+    let report = |applied: usize, version: Option<i64>, waiting: usize, error: Option<String>| {
+        api::AutoApply { applied, version, waiting, wait: wait.clone(), error }
+    };
     if plan.apply.is_empty() {
-        return Ok((
-            json!({ "applied": 0, "waiting": waiting.len(), "wait": waiting }),
-            ProposalStatus::Pending,
-        ));
+        return Ok((report(0, None, wait.len(), None), ProposalStatus::Pending));
     }
     let decided = proposals::Decisions {
         decisions: plan.apply.iter().map(|id| (id.clone(), Decision::Accept)).collect(),
@@ -449,14 +463,19 @@ async fn auto_apply(
         at: now,
     };
     match proposals::apply_decisions(db, store, proposal, 0, decided).await {
-        Ok(outcome) => Ok((
-            json!({ "applied": outcome.accepted, "version": outcome.version, "waiting": waiting.len(), "wait": waiting }),
-            outcome.status,
-        )),
+        Ok(outcome) => {
+            Ok((report(outcome.accepted, Some(outcome.version), wait.len(), None), outcome.status))
+        }
         // The store moved while the pass ran: nothing is applied, and the
         // whole proposal waits for a person.
         Err(e) if e.status == 409 => Ok((
-            json!({ "applied": 0, "waiting": proposal.changes.len(), "error": e.message }),
+            api::AutoApply {
+                applied: 0,
+                version: None,
+                waiting: proposal.changes.len(),
+                wait: Vec::new(),
+                error: Some(e.message),
+            },
             ProposalStatus::Pending,
         )),
         Err(e) => Err(e),

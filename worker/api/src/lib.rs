@@ -184,10 +184,154 @@ pub struct Pass {
     pub store_id: Option<String>,
     /// Why it failed, if it did.
     pub error: Option<String>,
-    /// What it did, stage by stage (times, counts, the LLM's report);
-    /// `null` until it completes.
+    /// What it did, stage by stage (counts, the model's part, times);
+    /// `null` until it completes, and for a pass that failed.
     #[serde(default)]
-    pub stats: Value,
+    pub stats: Option<PassStats>,
+}
+
+/// What a completed pass did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PassStats {
+    /// Entries in the store it read, whatever their status.
+    pub entries: usize,
+    /// Of those, active.
+    pub active_entries: usize,
+    /// The store version it read.
+    pub base_version: u64,
+    /// Sessions it read.
+    pub sessions: usize,
+    /// The start of the session window it read.
+    pub window_since: i64,
+    /// Changes proposed.
+    pub changes: usize,
+    /// Changes by kind.
+    pub changes_by_kind: BTreeMap<String, u32>,
+    /// Entries the changes retire.
+    pub retires: usize,
+    /// Changes with a risk flag.
+    pub risky_changes: usize,
+    /// Groups the rules left open.
+    pub unsettled_groups: usize,
+    /// Changes held back by the review history.
+    pub held_back: u32,
+    /// Changes from the model dropped as invalid.
+    pub dropped_llm_changes: u32,
+    /// Tokens sent to the model.
+    pub input_tokens: u64,
+    /// Tokens the model answered with.
+    pub output_tokens: u64,
+    /// What the model cost, in US dollars.
+    pub cost_usd: f64,
+    /// Whether and how the model was asked.
+    pub llm: LlmUse,
+    /// What was applied without review, when approval is off.
+    pub auto_apply: Option<AutoApply>,
+    /// Milliseconds per stage.
+    pub timings_ms: PassTimings,
+}
+
+/// Whether a pass asked the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmMode {
+    /// The rules alone.
+    RulesOnly,
+    /// The rules, then the model on what they left open.
+    Llm,
+}
+
+/// The model's part in a pass.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LlmUse {
+    /// Whether it was asked.
+    pub mode: LlmMode,
+    /// Why not, when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The wire format used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<reverie_core::llm::Provider>,
+    /// The model asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// What the calls did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<LlmReport>,
+}
+
+/// What the model calls of one pass did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmReport {
+    /// Calls made.
+    pub calls: u32,
+    /// Calls retried.
+    pub retries: u32,
+    /// Groups sent.
+    pub groups_sent: usize,
+    /// Groups not sent (the budget ran out).
+    pub groups_left: usize,
+    /// Changes the answers added.
+    pub changes_added: usize,
+    /// Decisions dropped as invalid.
+    pub dropped: u32,
+    /// Tokens sent.
+    pub input_tokens: u64,
+    /// Tokens answered.
+    pub output_tokens: u64,
+    /// What the calls cost, in US dollars.
+    pub cost_usd: f64,
+    /// Whether the token budget stopped the calls.
+    pub budget_exhausted: bool,
+    /// Tokens possibly billed for attempts that got no usable answer
+    /// (timeouts, errors), counted at their upper bound.
+    pub unanswered_tokens: u64,
+    /// Why calls failed; the groups they carried stay with the rules.
+    pub failures: Vec<String>,
+}
+
+/// What an unattended pass applied, and what waits for a person.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AutoApply {
+    /// Changes applied.
+    pub applied: usize,
+    /// The store version the apply made, if it made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// Changes left for a person.
+    pub waiting: usize,
+    /// Why each waits.
+    #[serde(default)]
+    pub wait: Vec<Waiting>,
+    /// Why nothing was applied, when the store moved during the pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A change an unattended pass left for a person, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// The change.
+    pub change_id: String,
+    /// Why it waits (a risk flag, a large deletion).
+    pub reason: String,
+}
+
+/// Milliseconds a pass spent per stage.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PassTimings {
+    /// Reading the store and sessions.
+    pub load: i64,
+    /// The rules.
+    pub rules: i64,
+    /// The model.
+    pub llm: i64,
+    /// Saving the proposal.
+    pub save: i64,
+    /// Applying without review.
+    pub auto_apply: i64,
+    /// All of it.
+    pub total: i64,
 }
 
 /// `GET /passes`.

@@ -6,6 +6,7 @@
 //! up. The log is visible through the API.
 
 use hmac::{Hmac, Mac};
+use reverie_api as api;
 use reverie_core::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -45,12 +46,17 @@ struct WebhookRow {
     created_at: f64,
 }
 
-fn describe(w: &WebhookRow) -> ApiResult<Value> {
-    Ok(json!({
-        "id": w.id, "agent_id": w.agent_id, "url": w.url, "created_at": w.created_at as i64,
-        "events": serde_json::from_str::<Value>(&w.events)?,
-        "secret_hint": format!("…{}", w.secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect::<String>()),
-    }))
+fn describe(w: &WebhookRow) -> ApiResult<api::Webhook> {
+    let tail: Vec<char> = w.secret.chars().rev().take(4).collect();
+    Ok(api::Webhook {
+        id: w.id.clone(),
+        agent_id: w.agent_id.clone(),
+        url: w.url.clone(),
+        created_at: w.created_at as i64,
+        events: serde_json::from_str(&w.events)?,
+        secret_hint: format!("…{}", tail.into_iter().rev().collect::<String>()),
+        secret: None,
+    })
 }
 
 /// `POST /agents/{id}/webhooks`: the secret is shown in this answer only.
@@ -95,8 +101,7 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut worker::Request) -
             &[db::s(&row.id), db::s(agent_id), db::s(&row.url), db::s(&secret), db::s(&row.events), db::n(cx.now.0)],
         )
         .await?;
-    let mut out = describe(&row)?;
-    out["secret"] = json!(secret);
+    let out = api::Webhook { secret: Some(secret), ..describe(&row)? };
     http::json_status(201, &out)
 }
 
@@ -107,7 +112,7 @@ pub(crate) async fn list(cx: &Cx, agent_id: &str) -> ApiResult {
         .db
         .all("SELECT id, agent_id, url, secret, events, created_at FROM webhooks WHERE agent_id = ?1 ORDER BY created_at", &[db::s(agent_id)])
         .await?;
-    http::json(&json!({ "webhooks": rows.iter().map(describe).collect::<ApiResult<Vec<_>>>()? }))
+    http::json(&api::WebhookList { webhooks: rows.iter().map(describe).collect::<ApiResult<_>>()? })
 }
 
 /// `DELETE /agents/{id}/webhooks/{wid}`; its delivery log stays.
@@ -139,16 +144,20 @@ struct DeliveryRow {
     delivered_at: Option<f64>,
 }
 
-fn delivery_json(d: &DeliveryRow, with_payload: bool) -> ApiResult<Value> {
-    let mut out = json!({
-        "id": d.id, "webhook_id": d.webhook_id, "event": d.event, "status": d.status, "attempts": d.attempts,
-        "last_status": d.last_status, "last_error": d.last_error, "next_attempt_at": d.next_attempt_at.map(|t| t as i64),
-        "created_at": d.created_at as i64, "delivered_at": d.delivered_at.map(|t| t as i64),
-    });
-    if with_payload {
-        out["payload"] = serde_json::from_str(&d.payload)?;
-    }
-    Ok(out)
+fn delivery_json(d: &DeliveryRow, with_payload: bool) -> ApiResult<api::Delivery> {
+    Ok(api::Delivery {
+        id: d.id.clone(),
+        webhook_id: d.webhook_id.clone(),
+        event: d.event.clone(),
+        status: d.status.clone(),
+        attempts: d.attempts,
+        last_status: d.last_status,
+        last_error: d.last_error.clone(),
+        next_attempt_at: d.next_attempt_at.map(|t| t as i64),
+        created_at: d.created_at as i64,
+        delivered_at: d.delivered_at.map(|t| t as i64),
+        payload: with_payload.then(|| serde_json::from_str(&d.payload)).transpose()?,
+    })
 }
 
 const DELIVERY_COLUMNS: &str =
@@ -169,9 +178,9 @@ pub(crate) async fn deliveries(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult 
         )
         .await?;
     let with_payload = q.str("payload") == Some("true");
-    http::json(
-        &json!({ "deliveries": rows.iter().map(|d| delivery_json(d, with_payload)).collect::<ApiResult<Vec<_>>>()? }),
-    )
+    let deliveries =
+        rows.iter().map(|d| delivery_json(d, with_payload)).collect::<ApiResult<_>>()?;
+    http::json(&api::DeliveryList { deliveries })
 }
 
 /// `POST /agents/{id}/webhooks/deliveries/{did}/retry`: one more attempt

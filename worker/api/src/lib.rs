@@ -79,6 +79,68 @@ pub struct TokenList {
     pub tokens: Vec<Token>,
 }
 
+/// A webhook of an agent (its secret is shown only when it is made).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    /// The webhook's id.
+    pub id: String,
+    /// The agent whose events it receives.
+    pub agent_id: String,
+    /// Where deliveries are posted.
+    pub url: String,
+    /// When it was made.
+    pub created_at: i64,
+    /// The events it receives.
+    pub events: Vec<String>,
+    /// The secret's last four characters, to tell webhooks apart.
+    pub secret_hint: String,
+    /// The signing secret: in the answer that makes the webhook only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// `GET /agents/{id}/webhooks`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookList {
+    /// Oldest first.
+    pub webhooks: Vec<Webhook>,
+}
+
+/// One delivery of an event to a webhook, with its attempts so far.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The delivery's id.
+    pub id: String,
+    /// The webhook it goes to.
+    pub webhook_id: String,
+    /// The event.
+    pub event: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: i64,
+    /// The HTTP status of the last attempt, if it got one.
+    pub last_status: Option<i64>,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
+    /// When the next attempt is due, while pending.
+    pub next_attempt_at: Option<i64>,
+    /// When the event happened.
+    pub created_at: i64,
+    /// When it was delivered, once it was.
+    pub delivered_at: Option<i64>,
+    /// The body sent, when asked for with `payload=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+}
+
+/// `GET /agents/{id}/webhooks/deliveries`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryList {
+    /// Newest first.
+    pub deliveries: Vec<Delivery>,
+}
+
 /// An agent's memory store, as an agent shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StoreSummary {

@@ -314,13 +314,13 @@ fn Settings(agent: Agent) -> impl IntoView {
     }
 }
 
-const STAGES: [(&str, &str); 6] = [
-    ("queued", "Queued"),
-    ("loading", "Reading memory and transcripts"),
-    ("rules", "Finding duplicates and changes"),
-    ("llm", "Asking the model about unclear groups"),
-    ("saving", "Saving the proposal"),
-    ("done", "Done"),
+const STAGES: [(PassStage, &str); 6] = [
+    (PassStage::Queued, "Queued"),
+    (PassStage::Loading, "Reading memory and transcripts"),
+    (PassStage::Rules, "Finding duplicates and changes"),
+    (PassStage::Llm, "Asking the model about unclear groups"),
+    (PassStage::Saving, "Saving the proposal"),
+    (PassStage::Done, "Done"),
 ];
 
 /// Starts a pass and follows it until its proposal is ready.
@@ -395,7 +395,7 @@ fn DreamNow(agent: String, lists: RwSignal<u32>) -> impl IntoView {
             </button>
             <p class="error" role="alert">{move || error.get()}</p>
             {move || pass.get().map(|p| {
-                let stage = p.stage.map_or("queued", PassStage::as_str);
+                let stage = p.stage.unwrap_or(PassStage::Queued);
                 let reached = STAGES.iter().position(|(s, _)| *s == stage).unwrap_or(0);
                 view! {
                     <ol class="stages" aria-label="Pass progress" data-testid="pass-progress">

@@ -203,7 +203,7 @@ pub(crate) fn core_proposal(
 /// `GET /proposals?agent_id=&status=&limit=`: pending first, then newest.
 pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
     let status =
-        q.one_of("status", &["pending", "partially_applied", "applied", "rejected", "empty"])?;
+        q.one_of("status", &ProposalStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>())?;
     let agent = q.str("agent_id");
     if let Some(agent) = agent {
         cx.who.can_read(agent)?;

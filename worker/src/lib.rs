@@ -13,6 +13,7 @@ mod llm;
 mod outcomes;
 mod passes;
 mod proposals;
+mod repo;
 mod sessions;
 mod stores;
 mod webhooks;

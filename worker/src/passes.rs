@@ -11,15 +11,14 @@ use reverie_core::apply::{auto_apply_plan, Decision};
 use reverie_core::pass::{retired_by, run_pass, PassConfig, PassInput};
 use reverie_core::schedule::due_slot;
 use reverie_core::{Id, MemoryStore, Proposal, Timestamp};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use reverie_api::{self as api, PassStage, PassStatus, ProposalStatus};
 
 use crate::agents::{self, AgentRow};
-use crate::db::{self, Db};
+use crate::db::Db;
 use crate::http::{self, ApiError, ApiResult, Query};
-use crate::{llm, proposals, sessions, stores, webhooks, Cx};
+use crate::{llm, proposals, repo, sessions, stores, webhooks, Cx};
 
 /// A pass still `running` after this long was stopped by the runtime.
 const STALE_MS: i64 = 15 * 60_000;
@@ -30,53 +29,6 @@ const PASSES_PER_TICK: usize = 10;
 /// Changes listed in a webhook payload; the rest are in the API.
 const WEBHOOK_CHANGES: usize = 200;
 
-#[derive(Serialize, Deserialize)]
-pub(crate) struct PassRow {
-    id: i64,
-    agent_id: String,
-    trigger: String,
-    status: String,
-    stage: Option<String>,
-    started_at: f64,
-    finished_at: Option<f64>,
-    proposal_id: Option<String>,
-    store_id: Option<String>,
-    error: Option<String>,
-    stats: Option<String>,
-}
-
-const COLUMNS: &str =
-    "id, agent_id, trigger, status, stage, started_at, finished_at, proposal_id, store_id, error, stats";
-
-impl PassRow {
-    fn describe(&self) -> ApiResult<api::Pass> {
-        let stats: Option<api::PassStats> =
-            self.stats.as_deref().map(serde_json::from_str).transpose()?;
-        Ok(api::Pass {
-            id: self.id,
-            agent_id: self.agent_id.clone(),
-            trigger: self.trigger.clone(),
-            status: db::word(PassStatus::parse(&self.status), "pass status", &self.status)?,
-            stage: self
-                .stage
-                .as_deref()
-                .map(|s| db::word(PassStage::parse(s), "pass stage", s))
-                .transpose()?,
-            started_at: self.started_at as i64,
-            finished_at: self.finished_at.map(|t| t as i64),
-            duration_ms: self.finished_at.map(|f| (f - self.started_at) as i64),
-            proposal_id: self.proposal_id.clone(),
-            store_id: self.store_id.clone(),
-            error: self.error.clone(),
-            stats,
-        })
-    }
-}
-
-async fn find(db: &Db, id: i64) -> ApiResult<Option<PassRow>> {
-    db.first(&format!("SELECT {COLUMNS} FROM passes WHERE id = ?1"), &[db::n(id)]).await
-}
-
 /// `GET /passes?agent_id=&limit=`: newest first, the caller's agents only.
 pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
     let agent = q.str("agent_id");
@@ -85,19 +37,9 @@ pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
     }
     let limit = q.limit(100, 1000)?;
     let grants = cx.who.grant_filter()?;
-    let rows: Vec<PassRow> = cx
-        .db
-        .all(
-            &format!(
-                "SELECT {COLUMNS} FROM passes WHERE (?1 IS NULL OR agent_id = ?1) \
-                 AND (?2 IS NULL OR agent_id IN (SELECT value FROM json_each(?2))) \
-                 ORDER BY started_at DESC, id DESC LIMIT ?3"
-            ),
-            &[db::opt_s(agent), db::opt_s(grants.as_deref()), db::n(limit)],
-        )
-        .await?;
+    let rows = repo::passes::list(&cx.db, agent, grants.as_deref(), limit).await?;
     http::json(&api::PassList {
-        passes: rows.iter().map(PassRow::describe).collect::<ApiResult<Vec<_>>>()?,
+        passes: rows.iter().map(repo::passes::PassRow::describe).collect::<ApiResult<Vec<_>>>()?,
     })
 }
 
@@ -105,7 +47,8 @@ pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
 pub(crate) async fn show(cx: &Cx, id: &str) -> ApiResult {
     let n: i64 =
         id.parse().map_err(|_| ApiError::bad_request(format!("pass id `{id}` is not a number")))?;
-    let row = find(&cx.db, n).await?.ok_or_else(|| ApiError::not_found("pass", id))?;
+    let row =
+        repo::passes::find(&cx.db, n).await?.ok_or_else(|| ApiError::not_found("pass", id))?;
     cx.who.can_read(&row.agent_id)?;
     http::json(&row.describe()?)
 }
@@ -113,25 +56,8 @@ pub(crate) async fn show(cx: &Cx, id: &str) -> ApiResult {
 /// Claims a pass for `agent`: a new `running` row, unless one is running
 /// already (then `None`).
 async fn claim(db: &Db, agent: &AgentRow, trigger: &str, now: Timestamp) -> ApiResult<Option<i64>> {
-    let result = db
-        .stmt(
-            "INSERT INTO passes (agent_id, trigger, status, stage, started_at, store_id) \
-             SELECT ?1, ?2, 'running', 'queued', ?3, ?4 WHERE NOT EXISTS \
-             (SELECT 1 FROM passes WHERE agent_id = ?1 AND status = 'running' AND started_at > ?5)",
-            &[
-                db::s(&agent.id),
-                db::s(trigger),
-                db::n(now.0),
-                db::opt_s(agent.store_id.as_deref()),
-                db::n(now.0 - STALE_MS),
-            ],
-        )?
-        .run()
-        .await?;
-    if db::changes(&result) == 0 {
-        return Ok(None);
-    }
-    Ok(result.meta()?.and_then(|m| m.last_row_id))
+    let store = agent.store_id.as_deref();
+    repo::passes::claim(db, &agent.id, store, trigger, now, now.0 - STALE_MS).await
 }
 
 /// `POST /agents/{id}/passes?wait=true|false`: starts a pass now. By
@@ -150,12 +76,14 @@ pub(crate) async fn start(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
     })?;
     if wait {
         execute(cx, id, &agent).await;
-        let row =
-            find(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("pass", &id.to_string()))?;
+        let row = repo::passes::find(&cx.db, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("pass", &id.to_string()))?;
         return http::json_status(201, &row.describe()?);
     }
-    let row =
-        find(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("pass", &id.to_string()))?;
+    let row = repo::passes::find(&cx.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("pass", &id.to_string()))?;
     let background = cx.detached()?;
     cx.defer(async move {
         execute(&background, id, &agent).await;
@@ -183,22 +111,9 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
     // Staleness is judged by the real clock, also when the scheduler is
     // asked to run as of another time.
     let real_now = crate::now().0;
-    cx.db
-        .run(
-            "UPDATE passes SET status = 'failed', finished_at = ?1, \
-             error = 'the pass did not finish: the runtime stopped it before it could record an outcome' \
-             WHERE status = 'running' AND started_at <= ?2",
-            &[db::n(real_now), db::n(real_now - STALE_MS)],
-        )
-        .await?;
-    #[derive(Deserialize)]
-    struct Id {
-        id: String,
-    }
-    let ids: Vec<Id> =
-        cx.db.all("SELECT id FROM agents WHERE dreaming_enabled = 1 ORDER BY id", &[]).await?;
+    repo::passes::fail_stale(&cx.db, real_now, real_now - STALE_MS).await?;
     let mut ran = Vec::new();
-    for Id { id } in ids {
+    for id in repo::slots::scheduled_agents(&cx.db).await? {
         if ran.len() >= PASSES_PER_TICK {
             break;
         }
@@ -216,14 +131,7 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
         else {
             continue;
         };
-        let claimed = cx
-            .db
-            .run(
-                "UPDATE agents SET last_slot = ?2 WHERE id = ?1 AND (last_slot IS NULL OR last_slot < ?2)",
-                &[db::s(&id), db::n(slot.0)],
-            )
-            .await?;
-        if claimed == 0 {
+        if !repo::slots::claim(&cx.db, &id, slot).await? {
             continue;
         }
         let trigger = format!("schedule:{}", config.schedule.as_str());
@@ -234,18 +142,7 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
             }
             // A pass is running already (say, one started by hand): the
             // slot is given back, so the next trigger runs it.
-            None => {
-                cx.db
-                    .run(
-                        "UPDATE agents SET last_slot = ?3 WHERE id = ?1 AND last_slot = ?2",
-                        &[
-                            db::s(&id),
-                            db::n(slot.0),
-                            last.map_or(wasm_bindgen::JsValue::NULL, |t| db::n(t.0)),
-                        ],
-                    )
-                    .await?;
-            }
+            None => repo::slots::release(&cx.db, &id, slot, last).await?,
         }
     }
     let retried = webhooks::retry_due(&cx.db, cx.now).await?;
@@ -263,14 +160,8 @@ pub(crate) async fn execute(cx: &Cx, id: i64, agent: &AgentRow) {
         Ok(stats) => (PassStatus::Completed, None, Some(stats)),
         Err(e) => (PassStatus::Failed, Some(e.message), None),
     };
-    let stats = stats.map(|s| serde_json::to_string(&s)).transpose().ok().flatten();
-    let recorded = cx
-        .db
-        .run(
-            "UPDATE passes SET status = ?2, stage = 'done', finished_at = ?3, error = ?4, stats = COALESCE(?5, stats) WHERE id = ?1",
-            &[db::n(id), db::s(status.as_str()), db::n(finished), db::opt_s(error.as_deref()), db::opt_s(stats.as_deref())],
-        )
-        .await;
+    let recorded =
+        repo::passes::finish(&cx.db, id, status, finished, error.as_deref(), stats.as_ref()).await;
     if let Err(e) = recorded {
         worker::console_error!(
             "pass {id} finished ({status}) but could not be recorded: {}",
@@ -285,9 +176,9 @@ fn fault_injected(cx: &Cx, point: &str) -> bool {
     cx.env.var("REVERIE_FAULT").map(|v| v.to_string() == point).unwrap_or(false)
 }
 
+/// Records the stage reached; the time it was reached.
 async fn stage(db: &Db, id: i64, stage: PassStage) -> ApiResult<i64> {
-    db.run("UPDATE passes SET stage = ?2 WHERE id = ?1", &[db::n(id), db::s(stage.as_str())])
-        .await?;
+    repo::passes::set_stage(db, id, stage).await?;
     Ok(crate::now().0)
 }
 
@@ -346,10 +237,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
 
     let t_save = stage(db, id, PassStage::Saving).await?;
     let mut batch = proposals::save(db, &proposal, &agent.id, id)?;
-    batch.push(db.stmt(
-        "UPDATE passes SET proposal_id = ?2 WHERE id = ?1",
-        &[db::n(id), db::s(proposal.id.as_str())],
-    )?);
+    batch.push(repo::passes::set_proposal(db, id, proposal.id.as_str())?);
     if fault_injected(cx, "pass-save") {
         // A statement that breaks a CHECK constraint, last in the batch:
         // the tests' proof that a save failing half-way leaves nothing.

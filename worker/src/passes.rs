@@ -198,7 +198,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
     let window_start = Timestamp(now.0 - config.sessions_since.millis());
     let sessions =
         sessions::window(db, &agents_of_store, window_start, Timestamp(now.0 + 1)).await?;
-    let history = proposals::history(db, &store_row.id).await?;
+    let history = repo::reviews::history(db, &store_row.id).await?;
 
     let t_rules = stage(db, id, PassStage::Rules).await?;
     let proposal_id = Id::new(format!("prop_{}", &crate::random_hex()[..12]))?;

@@ -6,22 +6,18 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use reverie_api::{self as api, ProposalStatus};
 use reverie_core::apply::{apply, Decision, Review};
 use reverie_core::diff::word_diff;
-use reverie_core::review::{ReviewHistory, Tally};
-use reverie_core::{
-    Change, ChangeKind, Fingerprint, Id, MemoryEntry, MemoryStore, Proposal, Timestamp,
-};
+use reverie_core::{Change, Fingerprint, Id, MemoryEntry, MemoryStore, Proposal, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{D1PreparedStatement, Request};
 
 use crate::db::{self, Db};
-use reverie_api::{self as api, ProposalStatus};
-
 use crate::http::{self, ApiError, ApiResult, Query};
 use crate::stores::{self, Commit};
-use crate::Cx;
+use crate::{repo, Cx};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct ProposalRow {
@@ -552,7 +548,7 @@ pub(crate) async fn apply_decisions(
             })),
         ],
     )?);
-    extra.extend(learn(db, &store_id, &subset.changes, &decisions, &learn_from)?);
+    extra.extend(repo::reviews::learn(db, &store_id, &subset.changes, &decisions, &learn_from)?);
     stores::commit(
         db,
         Commit {
@@ -577,69 +573,4 @@ pub(crate) async fn apply_decisions(
         rejected: applied.rejected.len(),
         pending,
     })
-}
-
-/// What a review teaches the next pass (core's `ReviewHistory::record`),
-/// as increments that add up under concurrent reviews. Only decisions a
-/// person chose teach: not the changes left over in a partial accept, nor
-/// unattended applies.
-fn learn(
-    db: &Db,
-    store_id: &str,
-    changes: &[Change],
-    decisions: &BTreeMap<Id, Decision>,
-    learn_from: &BTreeSet<Id>,
-) -> ApiResult<Vec<D1PreparedStatement>> {
-    let mut learned = ReviewHistory::default();
-    for c in changes.iter().filter(|c| learn_from.contains(&c.id)) {
-        if let Some(d) = decisions.get(&c.id) {
-            learned.record(c.kind, &c.targets, !matches!(d, Decision::Reject { .. }));
-        }
-    }
-    let mut out = Vec::new();
-    for (kind, Tally { accepted, rejected }) in &learned.tallies {
-        out.push(db.stmt(
-            "INSERT INTO review_tallies (store_id, kind, accepted, rejected) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (store_id, kind) DO UPDATE SET accepted = accepted + excluded.accepted, rejected = rejected + excluded.rejected",
-            &[db::s(store_id), db::s(kind.as_str()), db::n(i64::from(*accepted)), db::n(i64::from(*rejected))],
-        )?);
-    }
-    for group in &learned.rejected_groups {
-        out.push(db.stmt(
-            "INSERT OR IGNORE INTO rejected_groups (store_id, members) VALUES (?1, ?2)",
-            &[db::s(store_id), db::s(&serde_json::to_string(group)?)],
-        )?);
-    }
-    Ok(out)
-}
-
-/// The review history of a store, for the next pass.
-pub(crate) async fn history(db: &Db, store_id: &str) -> ApiResult<ReviewHistory> {
-    #[derive(Deserialize)]
-    struct TallyRow {
-        kind: ChangeKind,
-        accepted: u32,
-        rejected: u32,
-    }
-    #[derive(Deserialize)]
-    struct GroupRow {
-        members: String,
-    }
-    let tallies: Vec<TallyRow> = db
-        .all(
-            "SELECT kind, accepted, rejected FROM review_tallies WHERE store_id = ?1",
-            &[db::s(store_id)],
-        )
-        .await?;
-    let groups: Vec<GroupRow> = db
-        .all("SELECT members FROM rejected_groups WHERE store_id = ?1", &[db::s(store_id)])
-        .await?;
-    let mut history = ReviewHistory::default();
-    for t in tallies {
-        history.tallies.insert(t.kind, Tally { accepted: t.accepted, rejected: t.rejected });
-    }
-    for g in groups {
-        history.rejected_groups.insert(serde_json::from_str(&g.members)?);
-    }
-    Ok(history)
 }

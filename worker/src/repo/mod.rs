@@ -1,7 +1,9 @@
 //! The storage layer: one module per table family, with typed rows and
 //! named operations; the SQL of those tables lives here and nowhere else.
-//! (Moved family by family: `passes` and the agents' schedule slots so
-//! far; the other handlers still hold their own statements.)
+//! (Moved family by family: `passes`, review memory and the agents'
+//! schedule slots so far; the other handlers still hold their own
+//! statements.)
 
 pub(crate) mod passes;
+pub(crate) mod reviews;
 pub(crate) mod slots;

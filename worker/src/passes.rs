@@ -236,7 +236,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
     let proposal = output.proposal;
 
     let t_save = stage(db, id, PassStage::Saving).await?;
-    let mut batch = proposals::save(db, &proposal, &agent.id, id)?;
+    let mut batch = repo::proposals::save(db, &proposal, &agent.id, id)?;
     batch.push(repo::passes::set_proposal(db, id, proposal.id.as_str())?);
     if fault_injected(cx, "pass-save") {
         // A statement that breaks a CHECK constraint, last in the batch:
@@ -299,7 +299,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
     };
     // The first changes as stored (with what the unattended apply decided),
     // not all of them read back.
-    let shown = proposals::first_changes(db, proposal.id.as_str(), WEBHOOK_CHANGES).await?;
+    let shown = repo::proposals::first_changes(db, proposal.id.as_str(), WEBHOOK_CHANGES).await?;
     let views =
         proposals::change_views(db, &store_row.id, proposal.base_version as i64, &shown).await?;
     let total = proposal.changes.len();

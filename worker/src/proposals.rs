@@ -9,124 +9,26 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use reverie_api::{self as api, ProposalStatus};
 use reverie_core::apply::{apply, Decision, Review};
 use reverie_core::diff::word_diff;
-use reverie_core::{Change, Fingerprint, Id, MemoryEntry, MemoryStore, Proposal, Timestamp};
-use serde::{Deserialize, Serialize};
+use reverie_core::{Id, MemoryEntry, MemoryStore, Proposal, Timestamp};
+use serde::Deserialize;
 use serde_json::json;
-use worker::{D1PreparedStatement, Request};
+use worker::Request;
 
 use crate::db::{self, Db};
 use crate::http::{self, ApiError, ApiResult, Query};
+use crate::repo::proposals::{changes, ChangeRow, ProposalRow};
 use crate::stores::{self, Commit};
 use crate::{repo, Cx};
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct ProposalRow {
-    pub id: String,
-    pub agent_id: String,
-    pub store_id: String,
-    pub pass_id: Option<i64>,
-    pub base_version: i64,
-    pub status: String,
-    pub created_at: f64,
-    pub updated_at: f64,
-    pub change_count: i64,
-    pub pending_count: i64,
-    pub summary: String,
-    pub token_cost: String,
-    pub reason: Option<String>,
-}
-
-const COLUMNS: &str =
-    "id, agent_id, store_id, pass_id, base_version, status, created_at, updated_at, change_count, \
-     pending_count, summary, token_cost, reason";
-
-/// A stored change and the decision on it, if any.
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct ChangeRow {
-    pub seq: i64,
-    pub body: Change,
-    pub fingerprints: BTreeMap<Id, Fingerprint>,
-    pub decision: Option<Decision>,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<i64>,
-    pub applied_version: Option<i64>,
-}
-
-impl ProposalRow {
-    fn status(&self) -> ApiResult<ProposalStatus> {
-        db::word(ProposalStatus::parse(&self.status), "proposal status", &self.status)
-    }
-
-    fn describe(&self) -> ApiResult<api::ProposalBrief> {
-        Ok(api::ProposalBrief {
-            id: self.id.clone(),
-            agent_id: self.agent_id.clone(),
-            store_id: self.store_id.clone(),
-            pass_id: self.pass_id,
-            base_version: self.base_version,
-            status: self.status()?,
-            created_at: self.created_at as i64,
-            updated_at: Some(self.updated_at as i64),
-            change_count: self.change_count,
-            pending_count: self.pending_count,
-            summary: serde_json::from_str(&self.summary)?,
-            token_cost: serde_json::from_str(&self.token_cost)?,
-            reason: self.reason.clone(),
-        })
-    }
-}
 
 /// The status a proposal is saved with, before anyone decides on it.
 pub(crate) fn initial_status(proposal: &Proposal) -> ProposalStatus {
     ProposalStatus::initial(proposal.changes.len())
 }
 
-/// The statements that store a new proposal.
-pub(crate) fn save(
-    db: &Db,
-    proposal: &Proposal,
-    agent_id: &str,
-    pass_id: i64,
-) -> ApiResult<Vec<D1PreparedStatement>> {
-    let status = initial_status(proposal);
-    let mut out = vec![db.stmt(
-        &format!("INSERT INTO proposals ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8, ?9, ?10, NULL)"),
-        &[
-            db::s(proposal.id.as_str()),
-            db::s(agent_id),
-            db::s(proposal.store_id.as_str()),
-            db::n(pass_id),
-            db::n(proposal.base_version as i64),
-            db::s(status.as_str()),
-            db::n(proposal.created_at.0),
-            db::n(proposal.changes.len() as i64),
-            db::s(&serde_json::to_string(&proposal.summary)?),
-            db::s(&serde_json::to_string(&proposal.token_cost)?),
-        ],
-    )?];
-    let rows = proposal.changes.iter().enumerate().map(|(seq, c)| {
-        let fingerprints: BTreeMap<&Id, &Fingerprint> =
-            c.targets.iter().filter_map(|t| proposal.base_fingerprints.get(t).map(|fp| (t, fp))).collect();
-        json!({ "seq": seq, "id": c.id, "kind": c.kind, "risky": c.is_risky(), "body": c, "fingerprints": fingerprints })
-    });
-    for chunk in db::json_chunks(rows)? {
-        out.push(db.stmt(
-            "INSERT INTO changes (proposal_id, seq, id, kind, risky, body, fingerprints) \
-             SELECT ?1, json_extract(value, '$.seq'), json_extract(value, '$.id'), json_extract(value, '$.kind'), \
-             json_extract(value, '$.risky'), json_extract(value, '$.body'), json_extract(value, '$.fingerprints') \
-             FROM json_each(?2)",
-            &[db::s(proposal.id.as_str()), db::s(&chunk)],
-        )?);
-    }
-    Ok(out)
-}
-
-pub(crate) async fn find(db: &Db, id: &str) -> ApiResult<Option<ProposalRow>> {
-    db.first(&format!("SELECT {COLUMNS} FROM proposals WHERE id = ?1"), &[db::s(id)]).await
-}
-
 async fn readable(cx: &Cx, id: &str) -> ApiResult<ProposalRow> {
-    let row = find(&cx.db, id).await?.ok_or_else(|| ApiError::not_found("proposal", id))?;
+    let row = repo::proposals::find(&cx.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("proposal", id))?;
     cx.who.can_read(&row.agent_id)?;
     shared_store_grants(cx, &row.store_id).await?;
     Ok(row)
@@ -151,30 +53,6 @@ async fn shared_store_grants(cx: &Cx, store_id: &str) -> ApiResult<()> {
              not granted `{missing}`"
         ))),
     }
-}
-
-/// A stored change as one JSON object (`ChangeRow`'s shape).
-const CHANGE_JSON: &str = "json_object('seq', seq, 'body', json(body), 'fingerprints', json(fingerprints), \
-     'decision', json(decision_body), 'decided_by', decided_by, 'decided_at', CAST(decided_at AS INTEGER), \
-     'applied_version', applied_version)";
-
-pub(crate) async fn changes(db: &Db, proposal_id: &str) -> ApiResult<Vec<ChangeRow>> {
-    let sql = format!(
-        "SELECT seq AS key, {CHANGE_JSON} AS body FROM changes WHERE proposal_id = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2"
-    );
-    db.json_rows(&sql, db::n(-1), &[db::s(proposal_id)]).await
-}
-
-/// The first `limit` changes of a proposal.
-pub(crate) async fn first_changes(
-    db: &Db,
-    proposal_id: &str,
-    limit: usize,
-) -> ApiResult<Vec<ChangeRow>> {
-    let sql = format!(
-        "SELECT {CHANGE_JSON} AS body FROM changes WHERE proposal_id = ?1 ORDER BY seq LIMIT ?2"
-    );
-    db.bodies(&sql, &[db::s(proposal_id), db::n(limit as i64)]).await
 }
 
 /// The core's proposal holding the changes `keep` selects.
@@ -206,18 +84,8 @@ pub(crate) async fn list(cx: &Cx, q: &Query) -> ApiResult {
     }
     let limit = q.limit(50, 500)?;
     let grants = cx.who.grant_filter()?;
-    let rows: Vec<ProposalRow> = cx
-        .db
-        .all(
-            &format!(
-                "SELECT {COLUMNS} FROM proposals WHERE (?1 IS NULL OR agent_id = ?1) AND (?2 IS NULL OR status = ?2) \
-                 AND (?3 IS NULL OR agent_id IN (SELECT value FROM json_each(?3))) \
-                 ORDER BY CASE status WHEN 'pending' THEN 0 WHEN 'partially_applied' THEN 1 ELSE 2 END, \
-                 created_at DESC, id LIMIT ?4"
-            ),
-            &[db::opt_s(agent), db::opt_s(status.as_deref()), db::opt_s(grants.as_deref()), db::n(limit)],
-        )
-        .await?;
+    let rows =
+        repo::proposals::list(&cx.db, agent, status.as_deref(), grants.as_deref(), limit).await?;
     let mut visible = Vec::with_capacity(rows.len());
     let mut granted: HashMap<String, bool> = HashMap::new();
     for row in &rows {
@@ -517,36 +385,15 @@ pub(crate) async fn apply_decisions(
     let accepted_total = accepted_before + applied.accepted.len();
     let status = ProposalStatus::after(pending, accepted_total);
     let mut extra = Vec::new();
-    let rows = decisions.iter().map(|(id, d)| {
-        let kind = match d {
-            Decision::Accept => "accept",
-            Decision::Reject { .. } => "reject",
-            Decision::Edit { .. } => "edit",
-        };
-        let applied_version = (!matches!(d, Decision::Reject { .. })).then_some(version);
-        json!({ "id": id, "decision": kind, "body": d, "applied_version": applied_version })
-    });
-    for chunk in db::json_chunks(rows)? {
-        extra.push(db.stmt(
-            "UPDATE changes SET decision = json_extract(d.value, '$.decision'), decision_body = json_extract(d.value, '$.body'), \
-             decided_by = ?3, decided_at = ?4, applied_version = json_extract(d.value, '$.applied_version') \
-             FROM json_each(?2) AS d WHERE changes.proposal_id = ?1 AND changes.id = json_extract(d.value, '$.id')",
-            &[db::s(&proposal_id), db::s(&chunk), db::s(actor), db::n(now.0)],
-        )?);
-    }
-    extra.push(db.stmt(
-        "UPDATE proposals SET status = ?2, pending_count = ?3, updated_at = ?4, \
-         reason = COALESCE(?5, reason) WHERE id = ?1",
-        &[
-            db::s(&proposal_id),
-            db::s(status.as_str()),
-            db::n(pending as i64),
-            db::n(now.0),
-            db::opt_s(decisions.values().find_map(|d| match d {
-                Decision::Reject { reason } => reason.as_deref(),
-                _ => None,
-            })),
-        ],
+    extra.extend(repo::proposals::record_decisions(
+        db,
+        &proposal_id,
+        &decisions,
+        version,
+        actor,
+        now,
+        status,
+        pending,
     )?);
     extra.extend(repo::reviews::learn(db, &store_id, &subset.changes, &decisions, &learn_from)?);
     stores::commit(

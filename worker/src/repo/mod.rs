@@ -5,5 +5,6 @@
 //! statements.)
 
 pub(crate) mod passes;
+pub(crate) mod proposals;
 pub(crate) mod reviews;
 pub(crate) mod slots;

@@ -7,8 +7,20 @@
 /// Words that name a secret, compared ignoring case with each part of a
 /// token ("DB_PASSWORD" has the part "PASSWORD"); names of two parts, such
 /// as "api_key", are `SECRET_PHRASES`.
-const SECRET_WORDS: &[&str] =
-    &["password", "passwords", "passwd", "passcode", "passphrase", "apikey", "ssn", "cvv", "iban"];
+const SECRET_WORDS: &[&str] = &[
+    "password",
+    "passwords",
+    "passwd",
+    "pw",
+    "pwd",
+    "passcode",
+    "passphrase",
+    "apikey",
+    "pin",
+    "ssn",
+    "cvv",
+    "iban",
+];
 
 /// Two-word names of secrets: the words in order, then what to call it.
 const SECRET_PHRASES: &[(&str, &str, &str)] = &[
@@ -25,6 +37,12 @@ const SECRET_PHRASES: &[(&str, &str, &str)] = &[
     ("recovery", "phrase", "recovery phrase"),
     ("seed", "phrase", "seed phrase"),
     ("recovery", "code", "recovery code"),
+    ("door", "code", "door code"),
+    ("gate", "code", "door code"),
+    ("alarm", "code", "alarm code"),
+    ("access", "code", "access code"),
+    ("wifi", "key", "Wi-Fi key"),
+    ("network", "key", "Wi-Fi key"),
 ];
 
 /// Prefixes of issued keys (a provider's format), with the shortest
@@ -32,12 +50,33 @@ const SECRET_PHRASES: &[(&str, &str, &str)] = &[
 const KEY_PREFIXES: &[(&str, usize)] = &[
     ("sk-", 20),
     ("sk_live_", 24),
+    ("sk_test_", 24),
+    ("rk_live_", 24),
+    ("rk_test_", 24),
     ("ghp_", 36),
+    ("gho_", 36),
+    ("ghs_", 36),
+    ("ghu_", 36),
+    ("ghr_", 36),
     ("github_pat_", 40),
+    ("glpat-", 26),
     ("xoxb-", 24),
     ("xoxp-", 24),
+    ("xoxa-", 24),
+    ("xapp-", 24),
     ("AKIA", 20),
+    ("ASIA", 20),
+    ("AIza", 39),
+    ("npm_", 36),
+    ("hf_", 34),
+    ("pypi-", 50),
+    ("shpat_", 38),
+    ("dop_v1_", 64),
 ];
+
+/// Words a named secret's name may be followed by before its value, at
+/// most this many ("password for the billing portal is …").
+const MAX_WORDS_TO_VALUE: usize = 6;
 
 /// What looks like a secret in `text`, each once, in the order found: a
 /// named secret followed by a value in the same clause ("password is
@@ -45,12 +84,13 @@ const KEY_PREFIXES: &[(&str, usize)] = &[
 /// "needs a bearer token", is not enough), or a token shaped like an
 /// issued or generated key.
 pub fn secrets(text: &str) -> Vec<&'static str> {
-    // Every secret found below has a digit or an underscore in its value,
-    // or a key with a digit or a dash: most texts have none, and one read
-    // of their bytes, without branching (a vector at a time), says so.
+    // Most texts name no secret and hold no digit, dash or underscore: one
+    // read of their bytes (a vector at a time) and a look for the few
+    // words secrets are named by say so.
     let marked =
         text.bytes().fold(false, |m, b| m | b.is_ascii_digit() | (b == b'-') | (b == b'_'));
-    if !marked {
+    let seed = has_seed_phrase(text);
+    if !marked && !seed && !names_a_secret(text) {
         return Vec::new();
     }
     let mut found: Vec<&'static str> = Vec::new();
@@ -59,17 +99,30 @@ pub fn secrets(text: &str) -> Vec<&'static str> {
             found.push(what);
         }
     };
+    if has_url_password(text) {
+        note("password in a URL");
+    }
+    if seed {
+        note("seed phrase");
+    }
     let is_token_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
     let bytes = text.as_bytes();
-    let (mut previous_part, mut named) = ("", None);
+    let (mut previous_part, mut previous_token) = ("", "");
+    // A secret named, words read since, and whether a value may follow
+    // now (after "is", ":" or "=").
+    let mut named: Option<(&'static str, usize, bool)> = None;
     let mut at = 0;
     while at < bytes.len() {
         // The gap before the next token: a clause ends at . , ; ! ?
         let start =
             at + bytes[at..].iter().position(|&b| is_token_byte(b)).unwrap_or(bytes.len() - at);
-        if bytes[at..start].iter().any(|b| matches!(b, b'.' | b',' | b';' | b'!' | b'?')) {
+        let gap = &bytes[at..start];
+        if gap.iter().any(|b| matches!(b, b'.' | b',' | b';' | b'!' | b'?')) {
             named = None;
             previous_part = "";
+        }
+        if let Some((_, _, ready)) = &mut named {
+            *ready |= gap.iter().any(|b| matches!(b, b':' | b'='));
         }
         let end = start
             + bytes[start..].iter().position(|&b| !is_token_byte(b)).unwrap_or(bytes.len() - start);
@@ -79,22 +132,28 @@ pub fn secrets(text: &str) -> Vec<&'static str> {
         }
         // Token bytes are ASCII, so the slice is on char boundaries.
         let token = &text[start..end];
-        if let Some(name) = named.take() {
-            if ["is", "was", "are"].iter().any(|w| token.eq_ignore_ascii_case(w)) {
-                named = Some(name);
-            } else if looks_like_value(token) {
+        let clause_ends = bytes[end..]
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_none_or(|b| matches!(b, b'.' | b',' | b';' | b'!' | b'?' | b')' | b'"'));
+        if let Some((name, words, ready)) = named.take() {
+            if ["is", "was", "are", "be"].iter().any(|w| token.eq_ignore_ascii_case(w)) {
+                named = Some((name, words, true));
+            } else if ready && (looks_like_value(token) || clause_ends && unlike_prose(token)) {
                 note(name);
+            } else if !ready && words < MAX_WORDS_TO_VALUE {
+                named = Some((name, words + 1, false));
             }
         }
         // Names are read part by part: "DB_PASSWORD", "OPENAI_API_KEY" and
         // "api-key" name secrets as "password" and "API key" do.
         for part in token.split(['-', '_']).filter(|p| !p.is_empty()) {
             if let Some(word) = SECRET_WORDS.iter().find(|w| part.eq_ignore_ascii_case(w)) {
-                named = Some(*word);
+                named = Some((*word, 0, false));
             }
             for &(first, second, name) in SECRET_PHRASES {
                 if previous_part.eq_ignore_ascii_case(first) && part.eq_ignore_ascii_case(second) {
-                    named = Some(name);
+                    named = Some((name, 0, false));
                 }
             }
             previous_part = part;
@@ -102,11 +161,67 @@ pub fn secrets(text: &str) -> Vec<&'static str> {
         if KEY_PREFIXES.iter().any(|&(prefix, min)| token.starts_with(prefix) && token.len() >= min)
         {
             note("issued key");
+        } else if previous_token.eq_ignore_ascii_case("bearer")
+            && token.len() >= 16
+            && token.bytes().any(|b| b.is_ascii_digit())
+        {
+            note("bearer token");
         } else if looks_random(token) {
             note("token-like string");
         }
+        previous_token = token;
     }
     found
+}
+
+/// Whether the text has one of the words secrets are named by (a cheap
+/// look, before the full read).
+fn names_a_secret(text: &str) -> bool {
+    const STEMS: &[&str] = &["pass", "pw", "pin", "phrase", "key", "code", "secret", "://"];
+    let lower = text.to_ascii_lowercase();
+    STEMS.iter().any(|s| lower.contains(s))
+}
+
+/// A value no prose word is: eight or more lowercase letters that are no
+/// word of the lexicon ("purplemonkeydishwasher"). A capitalized word is
+/// more likely a name ("Needs an API key: OpenAI").
+fn unlike_prose(token: &str) -> bool {
+    token.len() >= 8
+        && token.bytes().all(|b| b.is_ascii_lowercase())
+        && crate::lexicon::lemmas(token).is_empty()
+}
+
+/// `scheme://user:password@host`: credentials in a URL.
+fn has_url_password(text: &str) -> bool {
+    text.match_indices("://").any(|(i, _)| {
+        let rest = &text[i + 3..];
+        let authority = &rest[..rest.find(['/', ' ', '\n', '?', '#']).unwrap_or(rest.len())];
+        authority.find('@').is_some_and(|at| {
+            let user_info = &authority[..at];
+            user_info
+                .split_once(':')
+                .is_some_and(|(user, pass)| !user.is_empty() && !pass.is_empty())
+        })
+    })
+}
+
+/// Twelve or more short lowercase words in a row with no function word or
+/// punctuation between them: the shape of a wallet's seed phrase (BIP-39
+/// words are 3 to 8 letters), which prose never has.
+fn has_seed_phrase(text: &str) -> bool {
+    let mut run = 0;
+    for word in text.split(' ') {
+        let plain = (3..=8).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase());
+        if plain && !crate::text::is_stopword(word) {
+            run += 1;
+            if run >= 12 {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
 }
 
 /// A word that is a value rather than prose: it has an underscore, or a
@@ -176,5 +291,30 @@ mod tests {
         );
         check("User prefers tabs over spaces; the key to the office is at reception.", &[]);
         check("User's café is Ça Va", &[]);
+    }
+
+    #[test]
+    fn finds_secrets_in_the_shapes_people_write_them() {
+        let check = |text: &str, expected: &[&str]| assert_eq!(secrets(text), expected, "{text:?}");
+        check("The password for the billing portal is Tr0ub4dor&79.", &["password"]);
+        check("User's Wi-Fi passphrase is purplemonkeydishwasher.", &["passphrase"]);
+        check("Stripe test key: sk_test_4eC39HqLyjWDarjtT1zdp7dc", &["issued key"]);
+        check("Use glpat-xZr1Kp4f9QxT2mLw8vBn for the CI", &["issued key"]);
+        check("Connect with postgres://admin:s3cret@db.internal:5432/app", &["password in a URL"]);
+        check("User's bank PIN is 4821.", &["pin"]);
+        check("pw: hunter2", &["pw"]);
+        check("The door code is 4821#", &["door code"]);
+        check("Authorization: Bearer 3f9a1c77e4b2d6508a1f9c3e7b5d2a40", &["bearer token"]);
+        check(
+            "Wallet words: legal winner thank year wave sausage worth useful legal winner thank yellow",
+            &["seed phrase"],
+        );
+        // Look-alikes that are not secrets.
+        check("The password for the portal is stored in the vault.", &[]);
+        check("Pin the release to version 3 of the API.", &[]);
+        check("The door code is kept by the office manager.", &[]);
+        check("Docs live at https://example.com/a:b@c? no, at https://docs.example.com", &[]);
+        check("The team ships on Fridays and reviews code on Mondays with the lead.", &[]);
+        check("Deploy pipeline keys are rotated monthly by the platform team.", &[]);
     }
 }

@@ -18,7 +18,7 @@ use reverie_api::{self as api, PassStage, PassStatus, ProposalStatus};
 use crate::agents::{self, AgentRow};
 use crate::db::Db;
 use crate::http::{self, ApiError, ApiResult, Query};
-use crate::{llm, proposals, repo, sessions, stores, webhooks, Cx};
+use crate::{llm, proposals, repo, stores, webhooks, Cx};
 
 /// A pass still `running` after this long was stopped by the runtime.
 const STALE_MS: i64 = 15 * 60_000;
@@ -197,7 +197,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
     }
     let window_start = Timestamp(now.0 - config.sessions_since.millis());
     let sessions =
-        sessions::window(db, &agents_of_store, window_start, Timestamp(now.0 + 1)).await?;
+        repo::sessions::window(db, &agents_of_store, window_start, Timestamp(now.0 + 1)).await?;
     let history = repo::reviews::history(db, &store_row.id).await?;
 
     let t_rules = stage(db, id, PassStage::Rules).await?;

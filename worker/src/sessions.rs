@@ -8,13 +8,12 @@ use std::collections::BTreeMap;
 use reverie_api as api;
 use reverie_core::import::{detect_format, import_session, SessionMeta, TranscriptFormat};
 use reverie_core::{Id, Session, Timestamp};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use worker::Request;
 
-use crate::db::{self, Db};
 use crate::http::{self, ApiError, ApiResult, Query};
-use crate::Cx;
+use crate::{repo, Cx};
 
 /// The most metrics one session may carry.
 const MAX_METRICS: usize = 64;
@@ -61,14 +60,6 @@ pub(crate) fn check_metrics(metrics: &BTreeMap<String, f64>) -> ApiResult<()> {
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct Existing {
-    raw: String,
-    body: String,
-    format: String,
-    metrics: String,
-}
-
 /// `POST /agents/{id}/sessions`. Sending the same session again is
 /// harmless (200 with the stored one); the same id with other content is
 /// a conflict.
@@ -107,13 +98,7 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
             ),
         ));
     }
-    let existing: Option<Existing> = cx
-        .db
-        .first(
-            "SELECT raw, body, format, metrics FROM sessions WHERE agent_id = ?1 AND id = ?2",
-            &[db::s(agent_id), db::s(id.as_str())],
-        )
-        .await?;
+    let existing = repo::sessions::find(&cx.db, agent_id, id.as_str()).await?;
     if let Some(existing) = existing {
         // A client retrying after a lost answer sends the same thing again:
         // that is harmless. Anything else under the same id is refused, as
@@ -135,24 +120,7 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
             created: false,
         });
     }
-    let metrics = serde_json::to_string(&new.metrics)?;
-    cx.db
-        .run(
-            "INSERT INTO sessions (agent_id, id, started_at, ended_at, format, message_count, body, raw, metrics, ingested_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            &[
-                db::s(agent_id),
-                db::s(id.as_str()),
-                db::n(session.started_at.0),
-                session.ended_at.map_or(wasm_bindgen::JsValue::NULL, |t| db::n(t.0)),
-                db::s(format_name(format)),
-                db::n(session.messages.len() as i64),
-                db::s(&serde_json::to_string(&session)?),
-                db::s(&raw),
-                db::s(&metrics),
-                db::n(cx.now.0),
-            ],
-        )
+    repo::sessions::insert(&cx.db, &session, format_name(format), &raw, &new.metrics, cx.now)
         .await?;
     http::json_status(
         201,
@@ -184,16 +152,6 @@ fn summary(
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct SessionRow {
-    id: String,
-    started_at: f64,
-    ended_at: Option<f64>,
-    format: String,
-    message_count: i64,
-    metrics: String,
-}
-
 /// `GET /agents/{id}/sessions?since=&until=&limit=&after=`: oldest first
 /// within the window; `after` is the `next_after` of the previous page.
 pub(crate) async fn list(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
@@ -215,14 +173,7 @@ pub(crate) async fn list(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
             )
         }
     };
-    let rows: Vec<SessionRow> = cx
-        .db
-        .all(
-            "SELECT id, started_at, ended_at, format, message_count, metrics FROM sessions \
-             WHERE agent_id = ?1 AND started_at >= ?2 AND started_at < ?3 AND (started_at > ?4 OR (started_at = ?4 AND id > ?5)) \
-             ORDER BY started_at, id LIMIT ?6",
-            &[db::s(agent_id), db::n(since.0), db::n(until.0), db::n(after_time), db::s(&after_id), db::n(limit)],
-        )
+    let rows = repo::sessions::list(&cx.db, agent_id, since, until, (after_time, &after_id), limit)
         .await?;
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| format!("{}:{}", r.started_at as i64, r.id)))
@@ -244,26 +195,12 @@ pub(crate) async fn list(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
     http::json(&api::SessionList { sessions, next_after: next })
 }
 
-#[derive(Deserialize)]
-struct BodyRow {
-    body: String,
-    raw: String,
-    format: String,
-    metrics: String,
-}
-
 /// `GET /agents/{id}/sessions/{sid}?around=N&context=K&raw=true`: the
 /// session as read, or messages N-K..=N+K of it (to show evidence in
 /// context), or the transcript exactly as it was sent.
 pub(crate) async fn show(cx: &Cx, agent_id: &str, session_id: &str, q: &Query) -> ApiResult {
     crate::agents::readable(cx, agent_id).await?;
-    let row: Option<BodyRow> = cx
-        .db
-        .first(
-            "SELECT body, raw, format, metrics FROM sessions WHERE agent_id = ?1 AND id = ?2",
-            &[db::s(agent_id), db::s(session_id)],
-        )
-        .await?;
+    let row = repo::sessions::find(&cx.db, agent_id, session_id).await?;
     let row = row.ok_or_else(|| {
         ApiError::not_found("session", &format!("{session_id} of agent {agent_id}"))
     })?;
@@ -316,50 +253,9 @@ pub(crate) async fn record_metrics(
     cx.who.can_ingest(agent_id)?;
     let body: MetricsBody = http::json_body(req, http::limits::SMALL).await?;
     check_metrics(&body.metrics)?;
-    let changed = cx
-        .db
-        .run(
-            "UPDATE sessions SET metrics = json_patch(metrics, ?3) WHERE agent_id = ?1 AND id = ?2",
-            &[db::s(agent_id), db::s(session_id), db::s(&serde_json::to_string(&body.metrics)?)],
-        )
-        .await?;
-    if changed == 0 {
+    if !repo::sessions::patch_metrics(&cx.db, agent_id, session_id, &body.metrics).await? {
         return Err(ApiError::not_found("session", &format!("{session_id} of agent {agent_id}")));
     }
-    #[derive(Deserialize)]
-    struct M {
-        metrics: String,
-    }
-    let m: Option<M> = cx
-        .db
-        .first(
-            "SELECT metrics FROM sessions WHERE agent_id = ?1 AND id = ?2",
-            &[db::s(agent_id), db::s(session_id)],
-        )
-        .await?;
-    let metrics = m.map(|m| serde_json::from_str(&m.metrics)).transpose()?.unwrap_or_default();
+    let metrics = repo::sessions::metrics(&cx.db, agent_id, session_id).await?.unwrap_or_default();
     http::json(&api::SessionMetricsSet { session_id: session_id.to_string(), metrics })
-}
-
-/// The sessions of `agents` that started in `[since, until)`, as the core
-/// reads them.
-pub(crate) async fn window(
-    db: &Db,
-    agents: &[String],
-    since: Timestamp,
-    until: Timestamp,
-) -> ApiResult<Vec<Session>> {
-    let mut out = Vec::new();
-    for agent in agents {
-        let sessions: Vec<Session> = db
-            .json_rows(
-                "SELECT id AS key, body FROM sessions WHERE agent_id = ?3 AND id > ?1 \
-                 AND started_at >= ?4 AND started_at < ?5 ORDER BY id LIMIT ?2",
-                db::s(""),
-                &[db::s(agent), db::n(since.0), db::n(until.0)],
-            )
-            .await?;
-        out.extend(sessions);
-    }
-    Ok(out)
 }

@@ -1,10 +1,11 @@
 //! The storage layer: one module per table family, with typed rows and
 //! named operations; the SQL of those tables lives here and nowhere else.
-//! (Moved family by family: `passes`, review memory and the agents'
-//! schedule slots so far; the other handlers still hold their own
+//! (Moved family by family: `passes`, `proposals`, review memory,
+//! `sessions` and the agents' schedule slots so far; the other handlers still hold their own
 //! statements.)
 
 pub(crate) mod passes;
 pub(crate) mod proposals;
 pub(crate) mod reviews;
+pub(crate) mod sessions;
 pub(crate) mod slots;

@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, api, startRuntime } from "./harness.mjs";
+import { ADMIN, ROOT, api, startRuntime } from "./harness.mjs";
 
 let rt;
 let call;
@@ -114,6 +114,15 @@ describe("authentication and grants on every route", () => {
         assert.equal(res.body.error.status, 401);
       }
     }
+  });
+
+  test("the scheme's name is case-insensitive; another scheme is a 401", async () => {
+    for (const scheme of ["Bearer", "bearer", "BEARER"]) {
+      const res = await call("/api/v1/me", { token: null, headers: { authorization: `${scheme} ${ADMIN}` } });
+      assert.equal(res.status, 200, `${scheme}: ${JSON.stringify(res.body)}`);
+    }
+    const basic = await call("/api/v1/me", { token: null, headers: { authorization: `Basic ${ADMIN}` } });
+    assert.equal(basic.status, 401);
   });
 
   test("another agent's reviewer and ingest tokens: 403", async () => {

@@ -111,8 +111,14 @@ struct TokenRow {
 /// The caller of `req`, or 401.
 pub(crate) async fn authenticate(req: &Request, env: &Env, db: &Db) -> ApiResult<Principal> {
     let header = req.headers().get("authorization")?.unwrap_or_default();
-    let Some(token) = header.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty())
-    else {
+    // The scheme's name is case-insensitive (RFC 9110, 11.1): "bearer" is
+    // "Bearer".
+    let token = header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
         return Err(ApiError::new(
             401,
             "missing bearer token: send `Authorization: Bearer <token>`",

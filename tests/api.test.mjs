@@ -663,6 +663,9 @@ describe("bad input", () => {
     await expectError(await call("/api/v1/agents", { body: "" , method: "POST" }), 400, /empty/);
     await expectError(await call("/api/v1/agents", { body: { id: "x1", name: "X", colour: "red" } }), 400, /unknown field `colour`/);
     await expectError(await call("/api/v1/agents", { body: { id: "x 1", name: "X" } }), 422, /contains ` `/);
+    for (const id of [".", ".."]) {
+      await expectError(await call("/api/v1/agents", { body: { id, name: "X" } }), 422, /only dots/);
+    }
     await expectError(await call("/api/v1/agents", { body: { id: "x2", name: "" } }), 422, /`name`/);
     await expectError(await call("/api/v1/agents", { body: { id: "x3", name: "X".repeat(300_000) } }), 413, /limit here is 262144/);
     await expectError(await call("/api/v1/agents", { method: "PUT" }), 405, /use GET, POST/);

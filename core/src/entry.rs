@@ -71,6 +71,14 @@ impl Id {
                 format!("`{id}` contains `{bad}`; use letters, digits and _ - . :"),
             ));
         }
+        // `.` and `..` name places in a path, not things: in a URL they
+        // would address another resource.
+        if id.bytes().all(|b| b == b'.') {
+            return Err(Error::invalid(
+                "id",
+                format!("`{id}` is only dots; an id needs a letter, digit or _ - :"),
+            ));
+        }
         Ok(Id::from_valid(id))
     }
 
@@ -400,6 +408,14 @@ impl MemoryEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_of_only_dots_are_refused() {
+        for id in [".", "..", "..."] {
+            assert!(Id::new(id).is_err(), "{id}");
+        }
+        assert!(Id::new("v1.2").is_ok() && Id::new(".env").is_ok());
+    }
 
     #[test]
     fn ids_are_plain_strings_in_json_held_inline_when_short() {

@@ -358,6 +358,13 @@ describe("passes and review", () => {
     const p = await proposal(newer.id);
     const merge = p.changes.find((c) => c.kind === "merge");
     const supersede = p.changes.find((c) => c.kind === "supersede");
+    // Naming no change decides nothing (it used to reject them all).
+    for (const body of [{ decisions: {} }, { decisions: {}, rest: "pending" }]) {
+      const res = await call(`/api/v1/proposals/${p.id}/partial_accept`, { body });
+      assert.equal(res.status, 422, JSON.stringify(res.body));
+      assert.match(res.body.error.message, /names no change/);
+    }
+    assert.equal((await proposal(p.id)).status, "pending");
     const decided = expectStatus(
       await call(`/api/v1/proposals/${p.id}/partial_accept`, {
         body: { decisions: { [supersede.id]: { decision: "edit", text: "The user's shell is fish (since March)." } }, reason: "keep both dark-mode notes" },

@@ -184,8 +184,9 @@ enum Rest {
 #[serde(deny_unknown_fields)]
 struct PartialBody {
     decisions: BTreeMap<String, Decision>,
+    /// `reject` when not given.
     #[serde(default)]
-    rest: Rest,
+    rest: Option<Rest>,
     #[serde(default)]
     reason: Option<String>,
 }
@@ -229,7 +230,16 @@ pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
             .map_err(|e| ApiError::new(422, format!("decisions.{change}: {e}")))?;
         decisions.insert(change, decision);
     }
-    let fallback = match body.rest {
+    // Naming no change decides nothing, unless the rest is decided on
+    // purpose: a client that lost its selection must not reject them all.
+    if decisions.is_empty() && !matches!(body.rest, Some(Rest::Accept | Rest::Reject)) {
+        return Err(ApiError::new(
+            422,
+            "`decisions` names no change: name the changes to decide, or say `rest: accept` or \
+             `rest: reject` to decide every pending change",
+        ));
+    }
+    let fallback = match body.rest.unwrap_or(Rest::Reject) {
         Rest::Reject => {
             let reason = body
                 .reason

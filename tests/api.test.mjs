@@ -609,6 +609,10 @@ describe("webhooks", () => {
   test("a webhook is validated and deleted", async () => {
     const bad = await call("/api/v1/agents/hook_a/webhooks", { body: { url: "ftp://x.example" } });
     assert.equal(bad.status, 422);
+    for (const url of ["https://x.example/a\r\nX-Injected: 1", `https://x.example/${"a".repeat(100_000)}`]) {
+      const refused = await call("/api/v1/agents/hook_a/webhooks", { body: { url } });
+      assert.equal(refused.status, 422, `${url.slice(0, 40)}: ${JSON.stringify(refused.body).slice(0, 200)}`);
+    }
     const badEvent = await call("/api/v1/agents/hook_a/webhooks", { body: { url: "https://x.example", events: ["pass.exploded"] } });
     assert.match(badEvent.body.error.message, /`pass\.exploded` is not one of/);
     const listed = expectStatus(await call("/api/v1/agents/hook_a/webhooks"), 200);

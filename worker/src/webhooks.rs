@@ -36,6 +36,9 @@ struct NewWebhook {
     secret: Option<String>,
 }
 
+/// The longest webhook URL taken.
+const MAX_URL_BYTES: usize = 2048;
+
 #[derive(Clone, Serialize, Deserialize)]
 struct WebhookRow {
     id: String,
@@ -64,6 +67,17 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut worker::Request) -
     cx.who.require_admin()?;
     crate::agents::readable(cx, agent_id).await?;
     let new: NewWebhook = http::json_body(req, http::limits::SMALL).await?;
+    // URL parsers drop tabs and line breaks silently; a URL sent with them
+    // (or one longer than any endpoint needs) is refused, not repaired.
+    if new.url.len() > MAX_URL_BYTES {
+        return Err(ApiError::new(
+            422,
+            format!("`url` is {} bytes; at most {MAX_URL_BYTES}", new.url.len()),
+        ));
+    }
+    if new.url.chars().any(char::is_control) {
+        return Err(ApiError::new(422, "`url` contains a control character (a tab or line break)"));
+    }
     let url = worker::Url::parse(new.url.trim())
         .map_err(|e| ApiError::new(422, format!("`url`: {e}")))?;
     if !matches!(url.scheme(), "https" | "http") {

@@ -671,6 +671,7 @@ describe("bad input", () => {
       assert.match(res.body.error.message, pattern);
     };
     await expectError(await call("/api/v1/agents", { body: "{not json" }), 400, /malformed JSON body/);
+    await expectError(await call("/api/v1/agents", { body: ["x9", "X"] }), 400, /must be a JSON object/);
     await expectError(await call("/api/v1/agents", { body: "" , method: "POST" }), 400, /empty/);
     await expectError(await call("/api/v1/agents", { body: { id: "x1", name: "X", colour: "red" } }), 400, /unknown field `colour`/);
     await expectError(await call("/api/v1/agents", { body: { id: "x 1", name: "X" } }), 422, /contains ` `/);

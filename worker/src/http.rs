@@ -138,10 +138,16 @@ pub(crate) async fn body_text(req: &mut Request, limit: usize) -> ApiResult<Stri
     Ok(text)
 }
 
-/// Parses a JSON body into `T`; serde's message names the bad field.
+/// Parses a JSON object body into `T`; serde's message names the bad
+/// field.
 pub(crate) fn parse_json<T: DeserializeOwned>(text: &str) -> ApiResult<T> {
     if text.trim().is_empty() {
         return Err(ApiError::bad_request("the request body is empty; a JSON object was expected"));
+    }
+    // serde reads a struct from an array too, field by field in order:
+    // every body of this API is an object, and anything else is refused.
+    if !text.trim_start().starts_with('{') {
+        return Err(ApiError::bad_request("the request body must be a JSON object (`{...}`)"));
     }
     serde_json::from_str(text)
         .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))

@@ -672,6 +672,9 @@ describe("bad input", () => {
     };
     await expectError(await call("/api/v1/agents", { body: "{not json" }), 400, /malformed JSON body/);
     await expectError(await call("/api/v1/agents", { body: ["x9", "X"] }), 400, /must be a JSON object/);
+    await call("/api/v1/agents", { body: { id: "t9", name: "Times" } });
+    const late = { id: "s_late", started_at: 9e18, transcript: { messages: [{ role: "user", content: "hi" }] } };
+    await expectError(await call("/api/v1/agents/t9/sessions", { body: late }), 422, /started_at.*years 1 and 9999/);
     await expectError(await call("/api/v1/agents", { body: "" , method: "POST" }), 400, /empty/);
     await expectError(await call("/api/v1/agents", { body: { id: "x1", name: "X", colour: "red" } }), 400, /unknown field `colour`/);
     await expectError(await call("/api/v1/agents", { body: { id: "x 1", name: "X" } }), 422, /contains ` `/);

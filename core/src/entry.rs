@@ -29,6 +29,25 @@ impl Timestamp {
     pub fn millis(self) -> i64 {
         self.0
     }
+
+    /// The earliest time taken: the start of year 1.
+    pub const MIN: Timestamp = Timestamp(-62_135_596_800_000);
+    /// The latest time taken: the end of year 9999.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999);
+
+    /// The time, if it is between `MIN` and `MAX` (a time outside is a
+    /// mistake, and near `i64`'s ends it overflows arithmetic); else an
+    /// error naming `field`.
+    pub fn checked(self, field: impl Into<String>) -> Result<Timestamp> {
+        if (Self::MIN..=Self::MAX).contains(&self) {
+            Ok(self)
+        } else {
+            Err(Error::invalid(
+                field,
+                format!("{} is not a time between the years 1 and 9999 (milliseconds)", self.0),
+            ))
+        }
+    }
 }
 
 /// An id: 1 to 128 bytes of ASCII letters, digits and `_ - . :`.
@@ -390,6 +409,10 @@ impl MemoryEntry {
                 format!("{} is outside 0..=1", self.confidence),
             ));
         }
+        self.created_at.checked(field("created_at"))?;
+        if let Some(t) = self.observed_at {
+            t.checked(field("observed_at"))?;
+        }
         match &self.status {
             Status::Superseded { superseded_by: other, .. }
             | Status::Merged { merged_into: other }
@@ -408,6 +431,18 @@ impl MemoryEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_outside_years_1_to_9999_are_refused() {
+        assert!(Timestamp(0).checked("t").is_ok());
+        assert!(Timestamp::MAX.checked("t").is_ok() && Timestamp::MIN.checked("t").is_ok());
+        let e = Timestamp(9_000_000_000_000_000_000).checked("entries[m1].created_at");
+        assert!(e.unwrap_err().to_string().contains("entries[m1].created_at"));
+        let mut entry =
+            MemoryEntry::new(Id::new("m1").unwrap(), "x", EntryKind::Fact, Timestamp(0));
+        entry.observed_at = Some(Timestamp(i64::MIN));
+        assert!(entry.validate().is_err());
+    }
 
     #[test]
     fn ids_of_only_dots_are_refused() {

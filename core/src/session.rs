@@ -88,6 +88,16 @@ impl Session {
     /// Checks the rules serde cannot: `ended_at` not before `started_at`, and
     /// no message over `MAX_MESSAGE_BYTES`.
     pub fn validate(&self) -> Result<()> {
+        let field = |name: &str| format!("sessions[{}].{name}", self.id);
+        self.started_at.checked(field("started_at"))?;
+        if let Some(end) = self.ended_at {
+            end.checked(field("ended_at"))?;
+        }
+        for (i, m) in self.messages.iter().enumerate() {
+            if let Some(at) = m.at {
+                at.checked(field(&format!("messages[{i}].at")))?;
+            }
+        }
         if let Some(end) = self.ended_at {
             if end < self.started_at {
                 return Err(Error::invalid(

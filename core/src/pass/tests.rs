@@ -302,10 +302,16 @@ prune [m2]
 }
 
 #[test]
-fn statements_at_the_end_of_time_do_not_overflow() {
+fn statements_at_the_end_of_time_are_refused_not_overflowed() {
     let mut sessions = sessions("s1 | 1 | user | My editor is Helix. Actually, my editor is Zed.");
     sessions[0].started_at = Timestamp(i64::MAX);
     let (store, history) = (store(""), ReviewHistory::default());
+    let input =
+        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+    let err = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap_err();
+    assert!(err.to_string().contains("sessions[s1].started_at"), "{err}");
+    // The last time taken still works.
+    sessions[0].started_at = Timestamp::MAX;
     let input =
         PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
     let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 #[allow(dead_code)]
 mod hash;
 
+use hash::key32 as key;
+
 /// Senses kept per word and part of speech, most frequent first: rarer
 /// senses make too many words synonyms of each other.
 const SENSES: usize = 3;
@@ -53,10 +55,6 @@ fn read(path: &Path) -> String {
 /// A word the engine can meet as one token: letters only.
 fn plain(word: &str) -> bool {
     !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase())
-}
-
-fn key(word: &str) -> u32 {
-    (hash::hash_str(word) >> 32) as u32
 }
 
 /// Flags of a word, as `src/lexicon.rs` reads them.

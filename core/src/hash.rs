@@ -11,6 +11,13 @@ pub fn hash_str(s: &str) -> u64 {
     mix(h)
 }
 
+/// The 32-bit key the lexicon table files a word under: the high half of
+/// its `hash_str` (the build script writes the table with it, the engine
+/// reads it).
+pub fn key32(word: &str) -> u32 {
+    (hash_str(word) >> 32) as u32
+}
+
 /// SplitMix64's finalizer: a bijective avalanche of 64 bits.
 pub fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

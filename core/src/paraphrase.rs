@@ -46,7 +46,7 @@ enum Role {
 }
 
 fn role(word: &str) -> Role {
-    if crate::text::is_negation(word) || word == "without" {
+    if crate::text::is_negation(word) {
         return Role::Polar;
     }
     if word.bytes().any(|b| b.is_ascii_digit()) || is_number_word(word) {
@@ -83,45 +83,37 @@ fn role(word: &str) -> Role {
 }
 
 fn is_number_word(word: &str) -> bool {
-    matches!(
-        word,
-        "zero"
-            | "two"
-            | "three"
-            | "four"
-            | "five"
-            | "six"
-            | "seven"
-            | "eight"
-            | "nine"
-            | "ten"
-            | "eleven"
-            | "twelve"
-            | "twenty"
-            | "thirty"
-            | "forty"
-            | "fifty"
-            | "hundred"
-            | "hundreds"
-            | "thousand"
-            | "thousands"
-            | "million"
-            | "millions"
-            | "billion"
-            | "dozen"
-            | "dozens"
-            | "pair"
-            | "couple"
-            | "half"
-            | "both"
-            | "single"
-            | "double"
-            | "twice"
-            | "first"
-            | "second"
-            | "third"
-            | "last"
-    )
+    crate::text::is_cardinal(word)
+        || matches!(
+            word,
+            "zero"
+                | "eleven"
+                | "twelve"
+                | "twenty"
+                | "thirty"
+                | "forty"
+                | "fifty"
+                | "hundred"
+                | "hundreds"
+                | "thousand"
+                | "thousands"
+                | "million"
+                | "millions"
+                | "billion"
+                | "dozen"
+                | "dozens"
+                | "pair"
+                | "couple"
+                | "half"
+                | "both"
+                | "single"
+                | "double"
+                | "twice"
+                | "first"
+                | "second"
+                | "third"
+                | "last"
+        )
 }
 
 /// Words that make a claim weaker, conditional, past or other than it

@@ -236,18 +236,10 @@ pub fn claim_of(explicit_subject: Option<&str>, normalized: &str) -> Option<Clai
 /// A number, or a word that counts: no subject of its own.
 pub(crate) fn is_quantity(word: &str) -> bool {
     word.bytes().any(|b| b.is_ascii_digit())
+        || crate::text::is_cardinal(word)
         || matches!(
             word,
             "one"
-                | "two"
-                | "three"
-                | "four"
-                | "five"
-                | "six"
-                | "seven"
-                | "eight"
-                | "nine"
-                | "ten"
                 | "some"
                 | "many"
                 | "several"

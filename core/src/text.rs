@@ -86,6 +86,12 @@ pub fn is_stopword(word: &str) -> bool {
     )
 }
 
+/// The number words two to ten ("one" is an article as often as a
+/// number, so callers decide about it).
+pub fn is_cardinal(word: &str) -> bool {
+    matches!(word, "two" | "three" | "four" | "five" | "six" | "seven" | "eight" | "nine" | "ten")
+}
+
 /// Words that negate; "longer" for "no longer".
 pub fn is_negation(word: &str) -> bool {
     matches!(

@@ -133,21 +133,6 @@ impl Review {
         Review { changes, open }
     }
 
-    /// Whether decisions may be made.
-    pub fn is_open(&self) -> bool {
-        self.open
-    }
-
-    /// The changes.
-    pub fn len(&self) -> usize {
-        self.changes.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
-    }
-
     /// The change a selection of `i` lands on: the last when past the end.
     pub fn clamp(&self, i: usize) -> Option<usize> {
         (!self.changes.is_empty()).then(|| i.min(self.changes.len() - 1))

@@ -251,6 +251,16 @@ pub enum Trust {
 }
 
 impl Trust {
+    /// The trust's word on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trust::User => "user",
+            Trust::Agent => "agent",
+            Trust::Tool => "tool",
+            Trust::External => "external",
+        }
+    }
+
     /// Tool output and external content are data, never instructions.
     pub fn is_untrusted(self) -> bool {
         matches!(self, Trust::Tool | Trust::External)

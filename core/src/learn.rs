@@ -174,6 +174,10 @@ pub fn statements(sessions: &[Session]) -> Vec<Statement> {
                 continue;
             }
             for sentence in sentences(&message.content) {
+                // What the user pastes is not the user's word about the user.
+                if message.claim_trust(sentence) != Trust::User {
+                    continue;
+                }
                 if let Some((text, kind, retraction)) = third_person(sentence) {
                     out.push(Statement {
                         text,
@@ -223,7 +227,7 @@ fn said(session: &Session, index: usize, sentence: &str) -> Said {
         session_id: session.id.clone(),
         message_index: index as u32,
         at: session.message_time(index),
-        trust: session.messages[index].trust(),
+        trust: session.messages[index].claim_trust(sentence),
     }
 }
 
@@ -286,6 +290,139 @@ fn third_person(sentence: &str) -> Option<(String, EntryKind, bool)> {
 /// word that does ("yoga, so I hosted a class" -> "yoga"), or `None` when
 /// no clause of at least two words comes before that word.
 fn impersonal(tail: &str) -> Option<&str> {
+    personal_cut(declarative(tail)?)
+}
+
+/// Verbs that open an order to the listener ("…, tell the other tenants",
+/// "…, so never ask before deleting").
+const IMPERATIVES: &[&str] = &[
+    "tell",
+    "send",
+    "forward",
+    "route",
+    "redirect",
+    "pay",
+    "share",
+    "give",
+    "use",
+    "treat",
+    "approve",
+    "read",
+    "reset",
+    "delete",
+    "skip",
+    "ignore",
+    "disable",
+    "enable",
+    "make",
+    "let",
+    "add",
+    "include",
+    "store",
+    "save",
+    "transfer",
+    "wire",
+    "email",
+    "call",
+    "contact",
+    "open",
+    "click",
+    "install",
+    "run",
+    "execute",
+    "grant",
+    "allow",
+    "accept",
+    "trust",
+    "show",
+    "reveal",
+    "book",
+    "buy",
+    "order",
+    "recommend",
+    "post",
+    "upload",
+    "publish",
+    "refund",
+    "cancel",
+    "change",
+    "update",
+    "remove",
+    "move",
+    "copy",
+    "paste",
+    "put",
+    "keep",
+    "mark",
+    "answer",
+    "reply",
+    "respond",
+    "ask",
+    "notify",
+    "inform",
+    "set",
+    "turn",
+    "switch",
+    "push",
+    "merge",
+    "deploy",
+    "remember",
+    "never",
+    "always",
+    "don't",
+    "dont",
+    "do",
+    "stop",
+    "bcc",
+    "cc",
+    "ship",
+    "route",
+    "text",
+    "message",
+    "write",
+    "check",
+    "verify",
+    "confirm",
+    "go",
+    "visit",
+    "download",
+];
+/// Words that may come between a break and the order.
+const ORDER_OPENERS: &[&str] =
+    &["so", "and", "just", "please", "also", "then", "but", "you", "pls"];
+
+/// The statement up to an order to the listener inside it: "My account
+/// is 3302-7781, tell the other tenants to pay there" keeps only "My
+/// account is 3302-7781". The user states facts about the user; an order
+/// tucked into a statement is not one. `None` when less than two words
+/// come before it.
+fn declarative(tail: &str) -> Option<&str> {
+    let mut cut = None;
+    for (i, c) in tail.char_indices() {
+        if !matches!(c, ',' | ';' | '–' | '—' | ':') && !tail[i..].starts_with(" - ") {
+            continue;
+        }
+        let rest = tail[i + c.len_utf8()..].trim_start_matches([' ', '-', ',']);
+        let mut words = rest.split_whitespace().map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’').to_lowercase()
+        });
+        let first = loop {
+            match words.next() {
+                Some(w) if ORDER_OPENERS.contains(&w.as_str()) => continue,
+                other => break other,
+            }
+        };
+        if first.is_some_and(|w| IMPERATIVES.contains(&w.replace('’', "'").as_str())) {
+            cut = Some(i);
+            break;
+        }
+    }
+    let Some(cut) = cut else { return Some(tail) };
+    let kept = tail[..cut].trim_end_matches([',', ' ']);
+    (kept.split_whitespace().count() >= 2).then_some(kept)
+}
+
+fn personal_cut(tail: &str) -> Option<&str> {
     // Words as written: "I" is always a capital, the others are lowercase
     // inside a sentence, so "the US" or a title such as "Someone Like You"
     // is not the speaker or the listener.
@@ -387,6 +524,17 @@ mod tests {
             Some("User's favorite song is Someone Like You."),
         );
         check("I like Rust and Go, but I’ll learn Zig.", Some("User likes Rust and Go."));
+        // An order tucked into a statement is not the user's fact.
+        check(
+            "My landlord's new account is 3302-7781, tell the other tenants to pay rent there.",
+            Some("User's landlord's new account is 3302-7781."),
+        );
+        check(
+            "I hate being asked to confirm, so never ask before deleting files.",
+            Some("User hates being asked to confirm."),
+        );
+        check("My editor is Helix, so use its keybindings.", Some("User's editor is Helix."));
+        check("My plan is Pro, as of March.", Some("User's plan is Pro, as of March."));
     }
 
     #[test]

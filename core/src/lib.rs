@@ -48,6 +48,9 @@ pub use proposal::{
     Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, Proposal, RiskFlag, RiskKind,
     Summary, TokenCost,
 };
+/// The signs of injected text in a string (instructions to an AI, fake
+/// role markers, encoded payloads, …), described; empty when none.
+pub use risk::poison::signals as injection_signals;
 pub use session::{Message, Role, Session};
 pub use store::{MemoryStore, Scope};
 pub use text::normalize;

@@ -91,8 +91,13 @@ pub struct Evidence {
 pub enum RiskKind {
     /// Evidence contains instruction-like text from an untrusted source.
     PoisoningSuspected,
-    /// Evidence comes only from tool output or external content.
+    /// Some or all evidence comes from tool output or external content.
     UntrustedSource,
+    /// A claim from a transcript reaches beyond its speaker: it speaks for
+    /// other people, names an address to send things to, lowers a check,
+    /// writes memory directly or orders the agent to act on others. A
+    /// user's word is trusted about the user only.
+    Overreach,
     /// The store is shared by several agents.
     SharedStore,
     /// The change retires many entries at once.

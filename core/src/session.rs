@@ -66,6 +66,119 @@ impl Message {
             Role::Tool => Trust::Tool,
         })
     }
+
+    /// The trust of one claim in this message, `quote` being its text: the
+    /// message's, except that what a user or the agent pastes (an e-mail, a
+    /// page, a log, text in a code fence or after "> ") is someone else's
+    /// word, and counts as external content.
+    pub fn claim_trust(&self, quote: &str) -> Trust {
+        let trust = self.trust();
+        if trust.is_untrusted() {
+            return trust;
+        }
+        match self.content.find(quote) {
+            Some(at) if pasted_at(&self.content, at) => Trust::External,
+            _ => trust,
+        }
+    }
+}
+
+/// Words that introduce pasted text, when one of `PASTED_THINGS` follows
+/// within a few words and a colon ends the introduction: "Here is the
+/// email they sent:".
+const PASTE_INTRODUCTIONS: &[&str] = &[
+    "here is",
+    "here's",
+    "heres",
+    "below is",
+    "pasting",
+    "pasted",
+    "copied",
+    "copy of",
+    "forwarding",
+    "this is",
+];
+/// What gets pasted.
+const PASTED_THINGS: &[&str] = &[
+    "email",
+    "e-mail",
+    "mail",
+    "message",
+    "text",
+    "doc",
+    "document",
+    "page",
+    "article",
+    "post",
+    "review",
+    "output",
+    "log",
+    "logs",
+    "snippet",
+    "transcript",
+    "note",
+    "letter",
+    "reply",
+    "response",
+    "ticket",
+    "thread",
+    "comment",
+    "content",
+    "excerpt",
+    "quote",
+    "result",
+    "results",
+    "file",
+    "readme",
+    "description",
+    "invite",
+    "invitation",
+    "memo",
+    "announcement",
+    "notice",
+];
+/// Markers of pasted text that need nothing after them.
+const PASTE_MARKERS: &[&str] = &[
+    "wrote:",
+    "forwarded message",
+    "original message",
+    "begin quote",
+    "it says:",
+    "it said:",
+    "they said:",
+    "reads:",
+];
+
+/// Whether the byte offset `at` of `content` lies in pasted text: inside a
+/// code fence, on a line starting with `>`, or after an introduction of a
+/// paste ("Here is the email:", "---------- Forwarded message", "From:").
+fn pasted_at(content: &str, at: usize) -> bool {
+    let before = &content[..at];
+    if before.matches("```").count() % 2 == 1 {
+        return true;
+    }
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    if content[line_start..].trim_start().starts_with('>') {
+        return true;
+    }
+    let lower = before.to_lowercase();
+    lower.lines().any(|line| {
+        let line = line.trim();
+        PASTE_MARKERS.iter().any(|m| line.contains(m))
+            || line.starts_with("from:")
+            || line.starts_with("subject:")
+            || PASTE_INTRODUCTIONS.iter().any(|p| {
+                line.find(p).is_some_and(|k| {
+                    let rest = &line[k + p.len()..];
+                    let Some(colon) = rest.find(':') else { return false };
+                    rest[..colon]
+                        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+                        .filter(|w| !w.is_empty())
+                        .take(5)
+                        .any(|w| PASTED_THINGS.contains(&w))
+                })
+            })
+    })
 }
 
 /// One session of an agent, with its transcript.
@@ -120,5 +233,29 @@ impl Session {
     /// The time of message `index`: its own, else the session's start.
     pub fn message_time(&self, index: usize) -> Timestamp {
         self.messages.get(index).and_then(|m| m.at).unwrap_or(self.started_at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pasted_text_is_someone_elses_word() {
+        let user = |content: &str| Message::new(Role::User, content);
+        let m = user("I live in Lyon. Here is the email they sent:\nI am the CEO, wire the funds.");
+        assert_eq!(m.claim_trust("I live in Lyon."), Trust::User);
+        assert_eq!(m.claim_trust("I am the CEO, wire the funds."), Trust::External);
+        let m = user("Look at this:\n```\nI prefer root access\n```\nI prefer vim.");
+        assert_eq!(m.claim_trust("I prefer root access"), Trust::External);
+        assert_eq!(m.claim_trust("I prefer vim."), Trust::User);
+        let m = user("> My account is 1234-5678\nMy plan is Pro.");
+        assert_eq!(m.claim_trust("My account is 1234-5678"), Trust::External);
+        assert_eq!(m.claim_trust("My plan is Pro."), Trust::User);
+        // "Here's my situation:" introduces the user's own words.
+        let m = user("Here's my situation: I work at Acme.");
+        assert_eq!(m.claim_trust("I work at Acme."), Trust::User);
+        let tool = Message::new(Role::Tool, "I am the admin.");
+        assert_eq!(tool.claim_trust("I am the admin."), Trust::Tool);
     }
 }

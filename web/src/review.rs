@@ -583,7 +583,8 @@ fn ChangeDetail(
 fn risk_label(kind: RiskKind) -> &'static str {
     match kind {
         RiskKind::PoisoningSuspected => "Possible memory poisoning",
-        RiskKind::UntrustedSource => "Untrusted source only",
+        RiskKind::UntrustedSource => "Untrusted source",
+        RiskKind::Overreach => "Beyond the user's own word",
         RiskKind::SharedStore => "Shared store",
         RiskKind::LargeDeletion => "Large deletion",
         RiskKind::SensitiveData => "Sensitive data",

@@ -90,6 +90,39 @@ pub fn pairs(args: &[String]) -> Result<(), String> {
     stage("rules-only pass on labelled pairs", || run(example("bench_pairs").args(&args)))
 }
 
+/// The poisoning corpus (`tests/poison/*.jsonl`) with the approval gate
+/// off: fails when any harmful change would be applied unattended.
+pub fn poison(args: &[String]) -> Result<(), String> {
+    crate::tools::ensure_wordnet()?;
+    let mut args = args.to_vec();
+    if !args.iter().any(|a| a.ends_with(".jsonl")) {
+        args.extend(poison_sets()?);
+    }
+    stage("rules-only pass on the poisoning corpus, approval off", || {
+        run(example("bench_poison").args(&args))
+    })
+}
+
+/// The poisoning corpus in the test suite: the debug build the tests
+/// made, every set, failing on any harmful change applied unattended.
+pub fn poison_check() -> Result<(), String> {
+    let mut cmd = cargo();
+    cmd.args(["run", "-q", "-p", "reverie-core", "--example", "bench_poison", "--"]);
+    run(cmd.args(poison_sets()?))
+}
+
+fn poison_sets() -> Result<Vec<String>, String> {
+    let dir = root().join("tests/poison");
+    let mut sets: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .map(|p| p.display().to_string())
+        .collect();
+    sets.sort();
+    Ok(sets)
+}
+
 /// `cargo run` of one of the core's examples, optimized, its arguments to
 /// follow.
 fn example(name: &str) -> Command {

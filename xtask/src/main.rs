@@ -32,6 +32,7 @@ commands:
   bench-scale    consolidation throughput on synthetic stores (1k..1M entries)
   bench-quality  consolidation quality on LoCoMo conversations [--data DIR]
   bench-pairs    decisions on labelled pairs (SICK, SituatedQA, made here)
+  bench-poison   memory poisoning with approval off (tests/poison corpus)
                  [--data DIR] (default ../shared/data) [--show N] (examples)
   load-test      the service under load on loopback [SESSIONS [ENTRIES]]
                  (default 10000 sessions, a 100000-entry store)
@@ -66,6 +67,7 @@ fn main() -> ExitCode {
         Some("bench-scale") => bench::scale(&args[1..]),
         Some("bench-quality") => bench::quality(&args[1..]),
         Some("bench-pairs") => bench::pairs(&args[1..]),
+        Some("bench-poison") => bench::poison(&args[1..]),
         Some("load-test") => load_test(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
@@ -206,6 +208,10 @@ fn test() -> Result<(), String> {
             "--exclude",
             "reverie-worker",
         ]))
+    })?;
+    // Built by the tests above (examples are), so this only runs it.
+    stage("poisoning corpus with approval off: no harmful change applied", || {
+        bench::poison_check()
     })?;
     let outputs = compile_and_bind(Outputs::e2e())?;
     stage("build core for WASM (node)", build::core_wasm)?;

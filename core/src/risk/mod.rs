@@ -25,50 +25,81 @@ pub(crate) fn add_risk_flags(
     large_deletion: usize,
 ) {
     let mut flags: BTreeMap<RiskKind, String> = BTreeMap::new();
-    let mut untrusted_only = !change.evidence.is_empty();
+    let mut untrusted = 0;
     // Evidence names entries by id, and a change may quote thousands.
     let mut by_id: smallvec::SmallVec<[&MemoryEntry; 8]> = entries.into();
     by_id.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let entry = |id: &Id| by_id.binary_search_by(|e| e.id.cmp(id)).ok().map(|k| by_id[k]);
+    let mut suspect: Vec<(Trust, Vec<&'static str>)> = Vec::new();
+    let mut overreach: Vec<&'static str> = Vec::new();
     for ev in &change.evidence {
-        let trust = match &ev.source {
-            EvidenceSource::Message { session_id, message_index } => sessions
-                .get(session_id)
-                .and_then(|s| s.messages.get(*message_index as usize))
-                .map(|m| m.trust())
-                .unwrap_or(Trust::External),
-            EvidenceSource::Entry { entry_id } => {
-                entry(entry_id).map(|e| e.provenance.trust).unwrap_or(Trust::External)
-            }
-        };
-        if !trust.is_untrusted() {
-            untrusted_only = false;
-            continue;
+        // A claim learned from a transcript is the speaker's word about the
+        // speaker; anything reaching further waits for a person.
+        if let EvidenceSource::Message { .. } = ev.source {
+            overreach.extend(poison::overreach(&ev.quote));
         }
-        // The whole message counts, not just the quoted sentence: a change
-        // resting on a message that carries instructions is suspect.
-        let signals = match &ev.source {
+        // The whole message or entry counts, not just the quoted sentence:
+        // a change resting on text that carries instructions is suspect,
+        // whoever wrote it.
+        let (trust, signals) = match &ev.source {
             EvidenceSource::Message { session_id, message_index } => sessions
                 .get(session_id)
                 .and_then(|s| s.messages.get(*message_index as usize))
-                .map(|m| poison::signals(&m.content))
-                .unwrap_or_default(),
-            EvidenceSource::Entry { entry_id } => entry(entry_id)
-                .map_or_else(|| poison::signals(&ev.quote), |e| poison::signals(&e.text)),
+                .map_or_else(
+                    || (Trust::External, poison::signals(&ev.quote)),
+                    |m| (m.claim_trust(&ev.quote), poison::signals(&m.content)),
+                ),
+            EvidenceSource::Entry { entry_id } => entry(entry_id).map_or_else(
+                || (Trust::External, poison::signals(&ev.quote)),
+                |e| (e.provenance.trust, poison::signals(&e.text)),
+            ),
         };
+        if trust.is_untrusted() {
+            untrusted += 1;
+        }
         if !signals.is_empty() {
-            flags.insert(
-                RiskKind::PoisoningSuspected,
-                format!("instruction-like text from a {trust:?} source: {}", signals.join(", "))
-                    .to_lowercase(),
-            );
+            suspect.push((trust, signals));
         }
     }
-    if untrusted_only {
+    if let Some(result) = &change.result {
+        let signals = poison::signals(&result.text);
+        if !signals.is_empty() {
+            suspect.push((result.provenance.trust, signals));
+        }
+    }
+    if let Some((trust, _)) = suspect.first() {
+        let mut signs: Vec<&str> = suspect.iter().flat_map(|(_, s)| s.iter().copied()).collect();
+        signs.sort_unstable();
+        signs.dedup();
         flags.insert(
-            RiskKind::UntrustedSource,
-            "all evidence comes from tool output or external content".into(),
+            RiskKind::PoisoningSuspected,
+            format!(
+                "text that reads as injected, from a {} source: {}",
+                trust.as_str(),
+                signs.join(", ")
+            ),
         );
+    }
+    if !overreach.is_empty() && !flags.contains_key(&RiskKind::PoisoningSuspected) {
+        overreach.sort_unstable();
+        overreach.dedup();
+        flags.insert(
+            RiskKind::Overreach,
+            format!("a claim reaching beyond its speaker: {}", overreach.join(", ")),
+        );
+    }
+    // Tool output and external content never write memory unattended, not
+    // even mixed with trusted evidence: consolidation would launder them.
+    if untrusted > 0 {
+        let detail = if untrusted == change.evidence.len() {
+            "all evidence comes from tool output or external content".to_string()
+        } else {
+            format!(
+                "{untrusted} of {} pieces of evidence come from tool output or external content",
+                change.evidence.len()
+            )
+        };
+        flags.insert(RiskKind::UntrustedSource, detail);
     }
     if shared {
         flags.insert(RiskKind::SharedStore, "the store is shared by several agents".into());

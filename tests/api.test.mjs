@@ -428,6 +428,42 @@ describe("passes and review", () => {
     expectStatus(await call("/api/v1/stores/rev_a/rollback", { body: { version: 9 } }), 404);
   });
 
+  test("approve racing a rollback, edit or delete decided on the version seen: never both, nothing undone", async () => {
+    for (const [i, write] of ["rollback", "edit", "delete"].entries()) {
+      const agent = `seen_${i}`;
+      await createAgent(agent);
+      await addEntries(agent, DUPLICATES);
+      const seen = expectStatus(await call(`/api/v1/stores/${agent}`), 200).version;
+      const pass = await runPass(agent);
+      const other = {
+        rollback: () => call(`/api/v1/stores/${agent}/rollback`, { body: { version: seen - 1 > 0 ? seen - 1 : seen, expected_version: seen } }),
+        edit: () => call(`/api/v1/stores/${agent}/entries/m3`, { method: "PATCH", body: { text: "Edited." }, headers: { "if-match": `"${seen}"` } }),
+        delete: () => call(`/api/v1/stores/${agent}/entries/m3`, { method: "DELETE", headers: { "if-match": `"v${seen}"` } }),
+      }[write];
+      const [approved, raced] = await Promise.all([
+        call(`/api/v1/proposals/${pass.proposal_id}/approve`, { method: "POST" }),
+        other(),
+      ]);
+      const ok = [approved.status, raced.status].filter((s) => s === 200);
+      assert.equal(ok.length, 1, `${write}: ${approved.status} / ${raced.status} ${JSON.stringify(raced.body)}`);
+      if (raced.status === 409 && raced.body.error.current_version !== undefined) {
+        assert.equal(raced.body.error.expected_version, seen);
+      }
+      const p = await proposal(pass.proposal_id);
+      const store = expectStatus(await call(`/api/v1/stores/${agent}`), 200);
+      if (approved.status === 200) {
+        // The approval stands: the store is at the version it made.
+        assert.equal(p.status, "applied");
+        assert.equal(store.version, seen + 1);
+      }
+    }
+    // A stale If-Match is refused even with no race, and a malformed one is 400.
+    const stale = await call("/api/v1/stores/seen_1/entries/m1", { method: "DELETE", headers: { "if-match": '"1"' } });
+    assert.equal(stale.status, 409);
+    const bad = await call("/api/v1/stores/seen_1/entries/m1", { method: "DELETE", headers: { "if-match": '"abc"' } });
+    assert.equal(bad.status, 400);
+  });
+
   test("two reviewers approving conflicting proposals at once: one wins, the other gets 409", async () => {
     await createAgent("race_a");
     await addEntries("race_a", DUPLICATES);

@@ -344,10 +344,18 @@ pub async fn verify(store: &str) -> Result<Verified, ApiError> {
     get(&format!("/api/v1/stores/{store}/audit/verify")).await
 }
 
-pub async fn rollback(store: &str, version: i64, reason: &str) -> Result<RolledBack, ApiError> {
+/// Rolls back to `version`, decided on the store at `seen` when the
+/// screen knows it (a store that moved since is a 409, never a silent
+/// undo).
+pub async fn rollback(
+    store: &str,
+    version: i64,
+    seen: Option<i64>,
+    reason: &str,
+) -> Result<RolledBack, ApiError> {
     post(
         &format!("/api/v1/stores/{store}/rollback"),
-        &serde_json::json!({ "version": version, "reason": reason }),
+        &serde_json::json!({ "version": version, "expected_version": seen, "reason": reason }),
     )
     .await
 }

@@ -76,7 +76,7 @@ fn VersionItem(
         let store = store.clone();
         let why = reason.get_untracked();
         leptos::task::spawn_local(async move {
-            match api::rollback(&store, version, why.trim()).await {
+            match api::rollback(&store, version, Some(current), why.trim()).await {
                 Ok(r) => {
                     notice.set(Some(Ok(format!(
                         "Rolled back: version {} equals version {version} ({} entries changed).",

@@ -176,7 +176,7 @@ fn Compare(agent: String, store: String, markers: Vec<Marker>) -> impl IntoView 
     let do_rollback = move |to: i64| {
         let store = store.clone();
         leptos::task::spawn_local(async move {
-            let r = api::rollback(&store, to, "outcomes regressed").await;
+            let r = api::rollback(&store, to, None, "outcomes regressed").await;
             rolled.set(Some(
                 r.map(|r| format!("Rolled back: version {} equals v{to}.", r.version))
                     .map_err(|e| e.to_string()),

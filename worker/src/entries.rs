@@ -259,6 +259,7 @@ pub(crate) async fn add(cx: &Cx, store_id: &str, req: &mut Request) -> ApiResult
 pub(crate) async fn edit(cx: &Cx, store_id: &str, entry_id: &str, req: &mut Request) -> ApiResult {
     let row = writable(cx, store_id).await?;
     let edit: EntryEdit = http::json_body(req, http::limits::SMALL).await?;
+    http::expect_version(req, None, &row.id, row.version)?;
     let before = current(cx, &row, entry_id).await?;
     let mut after = before.clone();
     if let Some(text) = edit.text {
@@ -302,8 +303,9 @@ pub(crate) async fn edit(cx: &Cx, store_id: &str, entry_id: &str, req: &mut Requ
 }
 
 /// `DELETE /stores/{id}/entries/{entry}`.
-pub(crate) async fn delete(cx: &Cx, store_id: &str, entry_id: &str) -> ApiResult {
+pub(crate) async fn delete(cx: &Cx, store_id: &str, entry_id: &str, req: &Request) -> ApiResult {
     let row = writable(cx, store_id).await?;
+    http::expect_version(req, None, &row.id, row.version)?;
     let before = current(cx, &row, entry_id).await?;
     let active = active_count(cx, &row).await?.saturating_sub(usize::from(before.is_active()));
     save(cx, &row, vec![event(cx, &row, AuditAction::DeleteEntry, Some(before), None)?], active)

@@ -116,6 +116,40 @@ pub(crate) mod limits {
     pub const SESSION: usize = 900 * 1024;
 }
 
+/// The store version a write was decided on: `expected` from the body, or
+/// an `If-Match` header (`"12"`, `"v12"` or `W/"12"`). When given and the
+/// store is at another version, the write is a 409: someone changed the
+/// store since the caller read it, and deciding again on what is there now
+/// is theirs to do, never a silent overwrite.
+pub(crate) fn expect_version(
+    req: &Request,
+    expected: Option<i64>,
+    store: &str,
+    current: i64,
+) -> ApiResult<()> {
+    let header = req.headers().get("if-match")?;
+    let from_header = match header.as_deref().map(str::trim) {
+        None | Some("*") => None,
+        Some(tag) => {
+            let bare = tag.trim_start_matches("W/").trim_matches('"').trim_start_matches('v');
+            Some(bare.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "If-Match `{}` is not a store version such as \"12\"",
+                    clip(tag, 40)
+                ))
+            })?)
+        }
+    };
+    match expected.or(from_header) {
+        Some(seen) if seen != current => Err(ApiError::conflict(format!(
+            "store `{store}` is at version {current}, not version {seen} that this was decided on; \
+             reload it and decide again"
+        ))
+        .with_details(serde_json::json!({ "expected_version": seen, "current_version": current }))),
+        _ => Ok(()),
+    }
+}
+
 /// Reads the body as text, refusing more than `limit` bytes.
 pub(crate) async fn body_text(req: &mut Request, limit: usize) -> ApiResult<String> {
     let too_large = |n: usize| {

@@ -245,7 +245,7 @@ async fn route(cx: &Cx, req: &mut Request, path: &str) -> ApiResult {
         ["stores", id, "entries", eid] => match method {
             Get => entries::show(cx, id, eid).await,
             Patch => entries::edit(cx, id, eid, req).await,
-            Delete => entries::delete(cx, id, eid).await,
+            Delete => entries::delete(cx, id, eid, req).await,
             _ => not_allowed("GET, PATCH, DELETE"),
         },
         ["stores", id, "versions"] => match method {

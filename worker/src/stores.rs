@@ -506,6 +506,9 @@ struct RollbackRequest {
     version: i64,
     #[serde(default)]
     reason: Option<String>,
+    /// The store version the caller saw (or `If-Match`); another is 409.
+    #[serde(default)]
+    expected_version: Option<i64>,
 }
 
 /// `POST /stores/{id}/rollback`: a new version equal to an earlier one.
@@ -520,6 +523,7 @@ pub(crate) async fn rollback(cx: &Cx, id: &str, req: &mut Request) -> ApiResult<
         ));
     }
     let body: RollbackRequest = http::json_body(req, http::limits::SMALL).await?;
+    http::expect_version(req, body.expected_version, &row.id, row.version)?;
     let current = load(&cx.db, &row).await?;
     let target = load_version(&cx.db, &row, body.version).await?;
     let (next, mut events) =

@@ -5,7 +5,7 @@
 
 use crate::entry::{EntryKind, Id, Timestamp, Trust};
 use crate::sentence::sentences;
-use crate::session::{Role, Session};
+use crate::session::{Pasted, Role, Session};
 use crate::text::normalize;
 
 /// A sentence from a transcript and where it was said.
@@ -173,9 +173,11 @@ pub fn statements(sessions: &[Session]) -> Vec<Statement> {
             if message.role != Role::User || message.trust() != Trust::User {
                 continue;
             }
+            let pasted = Pasted::of(&message.content);
             for sentence in sentences(&message.content) {
+                let trust = pasted.trust_at(offset(&message.content, sentence), Trust::User);
                 // What the user pastes is not the user's word about the user.
-                if message.claim_trust(sentence) != Trust::User {
+                if trust != Trust::User {
                     continue;
                 }
                 if let Some((text, kind, retraction)) = third_person(sentence) {
@@ -183,7 +185,7 @@ pub fn statements(sessions: &[Session]) -> Vec<Statement> {
                         text,
                         kind,
                         retraction,
-                        said: said(session, index, sentence),
+                        said: said(session, index, sentence, trust),
                     });
                 }
             }
@@ -197,6 +199,7 @@ pub fn observations(sessions: &[Session]) -> Vec<Observation> {
     let mut out = Vec::new();
     for session in sessions {
         for (index, message) in session.messages.iter().enumerate() {
+            let pasted = Pasted::of(&message.content);
             for sentence in sentences(&message.content) {
                 if sentence.len() > MAX_SENTENCE {
                     continue;
@@ -214,21 +217,27 @@ pub fn observations(sessions: &[Session]) -> Vec<Observation> {
                     }
                     _ => continue,
                 };
-                out.push(Observation { kind, said: said(session, index, sentence) });
+                let trust = pasted.trust_at(offset(&message.content, sentence), message.trust());
+                out.push(Observation { kind, said: said(session, index, sentence, trust) });
             }
         }
     }
     out
 }
 
-fn said(session: &Session, index: usize, sentence: &str) -> Said {
+fn said(session: &Session, index: usize, sentence: &str, trust: Trust) -> Said {
     Said {
         quote: sentence.to_string(),
         session_id: session.id.clone(),
         message_index: index as u32,
         at: session.message_time(index),
-        trust: session.messages[index].claim_trust(sentence),
+        trust,
     }
+}
+
+/// Where `part`, a slice of `whole`, starts in it.
+fn offset(whole: &str, part: &str) -> usize {
+    part.as_ptr() as usize - whole.as_ptr() as usize
 }
 
 /// Rewrites "I live in Lyon." as "User lives in Lyon." when the sentence is
@@ -376,7 +385,6 @@ const IMPERATIVES: &[&str] = &[
     "bcc",
     "cc",
     "ship",
-    "route",
     "text",
     "message",
     "write",

@@ -421,6 +421,7 @@ pub fn incorporate(
             &quoted,
             store.scope.is_shared(),
             &Default::default(),
+            &mut Default::default(),
             crate::pass::PassConfig::recommended(proposal.id.clone(), proposal.created_at)
                 .large_deletion,
         );

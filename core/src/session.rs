@@ -72,13 +72,17 @@ impl Message {
     /// page, a log, text in a code fence or after "> ") is someone else's
     /// word, and counts as external content.
     pub fn claim_trust(&self, quote: &str) -> Trust {
-        let trust = self.trust();
-        if trust.is_untrusted() {
-            return trust;
+        if self.trust().is_untrusted() {
+            return self.trust();
         }
+        self.claim_trust_in(&Pasted::of(&self.content), quote)
+    }
+
+    /// `claim_trust`, with the message's pasted text read already.
+    pub(crate) fn claim_trust_in(&self, pasted: &Pasted, quote: &str) -> Trust {
         match self.content.find(quote) {
-            Some(at) if pasted_at(&self.content, at) => Trust::External,
-            _ => trust,
+            Some(at) => pasted.trust_at(at, self.trust()),
+            None => self.trust(),
         }
     }
 }
@@ -149,36 +153,68 @@ const PASTE_MARKERS: &[&str] = &[
     "reads:",
 ];
 
-/// Whether the byte offset `at` of `content` lies in pasted text: inside a
-/// code fence, on a line starting with `>`, or after an introduction of a
-/// paste ("Here is the email:", "---------- Forwarded message", "From:").
-fn pasted_at(content: &str, at: usize) -> bool {
-    let before = &content[..at];
-    if before.matches("```").count() % 2 == 1 {
-        return true;
-    }
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    if content[line_start..].trim_start().starts_with('>') {
-        return true;
-    }
-    let lower = before.to_lowercase();
-    lower.lines().any(|line| {
-        let line = line.trim();
-        PASTE_MARKERS.iter().any(|m| line.contains(m))
-            || line.starts_with("from:")
-            || line.starts_with("subject:")
-            || PASTE_INTRODUCTIONS.iter().any(|p| {
-                line.find(p).is_some_and(|k| {
-                    let rest = &line[k + p.len()..];
-                    let Some(colon) = rest.find(':') else { return false };
-                    rest[..colon]
+/// Where a message holds pasted text: inside code fences, on lines
+/// starting with `>`, and everything after an introduction of a paste
+/// ("Here is the email:", "---------- Forwarded message", "From:"). Read
+/// once per message; each claim is then a lookup.
+pub(crate) struct Pasted {
+    /// Byte ranges inside fences or on quoted lines.
+    spans: Vec<std::ops::Range<usize>>,
+    /// Where the first introduction of a paste ends.
+    from: usize,
+}
+
+impl Pasted {
+    pub(crate) fn of(content: &str) -> Pasted {
+        let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
+        let fences: Vec<usize> = content.match_indices("```").map(|(i, _)| i + 3).collect();
+        spans.extend(fences.chunks(2).map(|f| f[0]..f.get(1).map_or(content.len(), |end| end - 3)));
+        let mut from = content.len();
+        let mut start = 0;
+        for line in content.split_inclusive('\n') {
+            let end = start + line.len();
+            if line.trim_start().starts_with('>') {
+                spans.push(start..end);
+            }
+            // ASCII lowercase keeps byte offsets; every marker is ASCII.
+            let lower = line.to_ascii_lowercase();
+            let indent = lower.len() - lower.trim_start().len();
+            let ends = PASTE_MARKERS
+                .iter()
+                .filter_map(|m| lower.find(m).map(|k| k + m.len()))
+                .chain(
+                    ["from:", "subject:"]
+                        .iter()
+                        .filter_map(|h| lower[indent..].starts_with(h).then_some(indent + h.len())),
+                )
+                .chain(PASTE_INTRODUCTIONS.iter().filter_map(|p| {
+                    let k = lower.find(p)? + p.len();
+                    let colon = lower[k..].find(':')?;
+                    let introduces = lower[k..k + colon]
                         .split(|c: char| !(c.is_alphanumeric() || c == '-'))
                         .filter(|w| !w.is_empty())
                         .take(5)
-                        .any(|w| PASTED_THINGS.contains(&w))
-                })
-            })
-    })
+                        .any(|w| PASTED_THINGS.contains(&w));
+                    introduces.then_some(k + colon + 1)
+                }));
+            if let Some(e) = ends.min() {
+                from = from.min(start + e);
+            }
+            start = end;
+        }
+        Pasted { spans, from }
+    }
+
+    /// The trust of a claim starting at byte `at`: external when pasted,
+    /// else the message's own.
+    pub(crate) fn trust_at(&self, at: usize, own: Trust) -> Trust {
+        let pasted = at >= self.from || self.spans.iter().any(|s| s.contains(&at));
+        if pasted && !own.is_untrusted() {
+            Trust::External
+        } else {
+            own
+        }
+    }
 }
 
 /// One session of an agent, with its transcript.

@@ -278,7 +278,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
         output_tokens: proposal.token_cost.output_tokens,
         cost_usd: llm_use.report.as_ref().map_or(0.0, |r| r.cost_usd),
         llm: llm_use,
-        auto_apply: auto.clone(),
+        auto_apply: auto,
         timings_ms: api::PassTimings {
             load: t_rules - t_load,
             rules: t_llm - t_rules,
@@ -289,7 +289,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
         },
     };
 
-    let suggested = match &auto {
+    let suggested = match &stats.auto_apply {
         _ if proposal.changes.is_empty() => "none: nothing to consolidate",
         Some(a) if a.waiting == 0 => {
             "none: applied without review (approval is off for this agent)"
@@ -309,7 +309,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
         "pass.completed",
         json!({
             "agent_id": agent.id, "store_id": store_row.id, "pass_id": id, "proposal_id": proposal.id,
-            "status": status, "suggested_action": suggested, "auto_apply": auto, "notify": config.notify,
+            "status": status, "suggested_action": suggested, "auto_apply": stats.auto_apply, "notify": config.notify,
             "summary": proposal.summary,
             "token_cost": proposal.token_cost, "changes": views, "changes_total": total,
             "changes_truncated": total > WEBHOOK_CHANGES,

@@ -41,6 +41,8 @@ pub(super) struct Builder<'a, 'i> {
     /// sorting by item sorts by id without comparing a single string.
     pub(super) fingerprints: Vec<(u32, Id, Fingerprint)>,
     pub(super) sessions: HashMap<&'a Id, &'a Session>,
+    /// Transcript messages already read for risk flags.
+    messages_read: crate::risk::MessagesRead<'a>,
     pub(super) held_back: u32,
     pub(super) unsettled: Vec<UnsettledGroup>,
     pub(super) next_entry: u32,
@@ -81,6 +83,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             changes: Vec::new(),
             fingerprints: Vec::new(),
             sessions: input.sessions.iter().map(|s| (&s.id, s)).collect(),
+            messages_read: Default::default(),
             held_back: 0,
             unsettled: Vec::new(),
             next_entry: 0,
@@ -153,6 +156,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             &entries,
             self.input.store.scope.is_shared(),
             &self.sessions,
+            &mut self.messages_read,
             self.config.large_deletion,
         );
         self.changes.push(change);

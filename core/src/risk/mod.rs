@@ -13,15 +13,22 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::entry::{Id, MemoryEntry, Trust};
 use crate::pass::retired_by;
 use crate::proposal::{Change, EvidenceSource, RiskFlag, RiskKind};
-use crate::session::Session;
+use crate::session::{Pasted, Session};
+
+/// What was read from each transcript message a change cited: its signs
+/// of injection and where it holds pasted text. A message many changes
+/// cite (a long user turn with many statements) is read once per pass.
+#[derive(Default)]
+pub(crate) struct MessagesRead<'a>(HashMap<(&'a Id, u32), (Vec<&'static str>, Pasted)>);
 
 /// Sets a change's risk flags from its evidence (`entries` are the ones it
 /// quotes or targets), the store's scope and how much it retires.
-pub(crate) fn add_risk_flags(
+pub(crate) fn add_risk_flags<'a>(
     change: &mut Change,
     entries: &[&MemoryEntry],
     shared: bool,
-    sessions: &HashMap<&Id, &Session>,
+    sessions: &HashMap<&'a Id, &'a Session>,
+    read: &mut MessagesRead<'a>,
     large_deletion: usize,
 ) {
     let mut flags: BTreeMap<RiskKind, String> = BTreeMap::new();
@@ -42,13 +49,21 @@ pub(crate) fn add_risk_flags(
         // a change resting on text that carries instructions is suspect,
         // whoever wrote it.
         let (trust, signals) = match &ev.source {
-            EvidenceSource::Message { session_id, message_index } => sessions
-                .get(session_id)
-                .and_then(|s| s.messages.get(*message_index as usize))
-                .map_or_else(
-                    || (Trust::External, poison::signals(&ev.quote)),
-                    |m| (m.claim_trust(&ev.quote), poison::signals(&m.content)),
-                ),
+            EvidenceSource::Message { session_id, message_index } => {
+                let message = sessions
+                    .get_key_value(session_id)
+                    .and_then(|(id, s)| Some((*id, s.messages.get(*message_index as usize)?)));
+                match message {
+                    Some((id, m)) => {
+                        let (signals, pasted) =
+                            read.0.entry((id, *message_index)).or_insert_with(|| {
+                                (poison::signals(&m.content), Pasted::of(&m.content))
+                            });
+                        (m.claim_trust_in(pasted, &ev.quote), signals.clone())
+                    }
+                    None => (Trust::External, poison::signals(&ev.quote)),
+                }
+            }
             EvidenceSource::Entry { entry_id } => entry(entry_id).map_or_else(
                 || (Trust::External, poison::signals(&ev.quote)),
                 |e| (e.provenance.trust, poison::signals(&e.text)),

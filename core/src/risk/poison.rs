@@ -878,7 +878,33 @@ fn routing_signs(text: &str, add: &mut impl FnMut(Sign)) {
         "enviar",
         "reenviar",
     ];
-    for sentence in loose_sentences(text) {
+    const CONTACT: &[&str] = &[
+        "phone",
+        "number",
+        "tel",
+        "telephone",
+        "mobile",
+        "cell",
+        "line",
+        "hotline",
+        "fax",
+        "whatsapp",
+        "account",
+        "iban",
+        "sort",
+        "routing",
+        "wallet",
+        "email",
+        "e-mail",
+        "address",
+        "contact",
+        "handle",
+        "website",
+        "site",
+        "link",
+        "portal",
+    ];
+    for sentence in crate::sentence::sentences(text) {
         let words: Vec<String> = sentence
             .split(|c: char| !(c.is_alphanumeric() || matches!(c, '@' | '-' | '_' | '.')))
             .map(|w| w.trim_matches('.'))
@@ -927,32 +953,6 @@ fn routing_signs(text: &str, add: &mut impl FnMut(Sign)) {
                         | "who's"
                 )
         });
-        const CONTACT: &[&str] = &[
-            "phone",
-            "number",
-            "tel",
-            "telephone",
-            "mobile",
-            "cell",
-            "line",
-            "hotline",
-            "fax",
-            "whatsapp",
-            "account",
-            "iban",
-            "sort",
-            "routing",
-            "wallet",
-            "email",
-            "e-mail",
-            "address",
-            "contact",
-            "handle",
-            "website",
-            "site",
-            "link",
-            "portal",
-        ];
         let contact = words.iter().any(|w| CONTACT.contains(&w.as_str()));
         if possessive && (address || (number && contact)) {
             add(Sign::OthersInScope);
@@ -965,25 +965,6 @@ fn routing_signs(text: &str, add: &mut impl FnMut(Sign)) {
             add(Sign::Routing);
         }
     }
-}
-
-/// Sentences split at `.`, `!` or `?` before a space, and at line ends:
-/// never inside a number ("4.5") or an address ("evil.example").
-fn loose_sentences(text: &str) -> impl Iterator<Item = &str> {
-    let mut start = 0;
-    let mut out = Vec::new();
-    let bytes = text.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        let end = b == b'\n'
-            || (matches!(b, b'.' | b'!' | b'?')
-                && bytes.get(i + 1).is_none_or(|n| n.is_ascii_whitespace()));
-        if end {
-            out.push(&text[start..i]);
-            start = i + 1;
-        }
-    }
-    out.push(&text[start..]);
-    out.into_iter().filter(|s| !s.trim().is_empty())
 }
 
 /// `name@host.tld`.
@@ -1019,22 +1000,6 @@ fn is_domain(word: &str) -> bool {
 /// A run of at least six digits (hyphens and spaces between groups
 /// allowed), an IBAN, or a crypto address: what money is sent to.
 fn account_number(sentence: &str) -> bool {
-    let mut digits = 0;
-    let mut best = 0;
-    let mut gap = false;
-    for c in sentence.chars() {
-        if c.is_ascii_digit() {
-            digits += 1;
-            gap = false;
-        } else if (c == '-' || c == ' ') && digits > 0 && !gap {
-            gap = true;
-        } else {
-            best = best.max(digits);
-            digits = 0;
-            gap = false;
-        }
-    }
-    best = best.max(digits);
     let iban = sentence.split_whitespace().any(|w| {
         let w = w.trim_matches(|c: char| !c.is_alphanumeric());
         w.is_ascii()
@@ -1053,7 +1018,7 @@ fn account_number(sentence: &str) -> bool {
                     && w.len() >= 26
                     && w.chars().all(|c| c.is_ascii_alphanumeric())))
     });
-    best >= 6 || iban || crypto
+    Shape::of(sentence).digits >= 6 || iban || crypto
 }
 
 /// The text read in its disguises: each decoding that changes it, and

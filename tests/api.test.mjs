@@ -679,6 +679,41 @@ describe("webhooks", () => {
     assert.equal(JSON.parse(applied.body).version, 2);
   });
 
+  test("a secret's value is hidden in evidence, transcripts and webhooks, kept in the entry", async () => {
+    await createAgent("hook_s");
+    const url = `http://127.0.0.1:${receiver.address().port}/secret-hooks`;
+    expectStatus(await call("/api/v1/agents/hook_s/webhooks", { body: { url, events: ["pass.completed"] } }), 201);
+    const secret = "Tr0ub4dor&79";
+    const said = `My password for the billing portal is ${secret}.`;
+    expectStatus(
+      await call("/api/v1/agents/hook_s/sessions", {
+        body: { id: "sec1", transcript: { messages: [{ role: "user", content: said }, { role: "assistant", content: "Noted." }] } },
+      }),
+      201,
+    );
+    const pass = await runPass("hook_s");
+    const p = await proposal(pass.proposal_id);
+    const [change] = p.changes.filter((c) => (c.result?.text ?? "").includes(secret));
+    assert.ok(change, JSON.stringify(p.changes));
+    assert.ok(change.risk.some((r) => r.kind === "sensitive_data"), JSON.stringify(change.risk));
+    // The reviewer sees the entry as it would be stored, and evidence that
+    // says a password is there without its value.
+    const quotes = change.evidence.map((e) => e.quote).join("\n");
+    assert.match(quotes, /billing portal is \[password hidden\]/);
+    assert.doesNotMatch(JSON.stringify(change.evidence) + change.justification, /Tr0ub4dor/);
+    const excerpt = expectStatus(await call("/api/v1/agents/hook_s/sessions/sec1?around=0&context=1"), 200);
+    assert.equal(excerpt.messages[0].content, "My password for the billing portal is [password hidden].");
+    // The export keeps the transcript as sent.
+    const raw = expectStatus(await call("/api/v1/agents/hook_s/sessions/sec1?raw=true"), 200);
+    assert.equal(raw.transcript.messages[0].content, said);
+    // What leaves the service hides it everywhere.
+    const hook = await waitFor(() => received.find((r) => r.headers["reverie-event"] === "pass.completed" && r.body.includes("hook_s")));
+    assert.doesNotMatch(hook.body, /Tr0ub4dor/);
+    assert.match(hook.body, /\[password hidden\]/);
+    const log = expectStatus(await call("/api/v1/agents/hook_s/webhooks/deliveries?payload=true"), 200);
+    assert.doesNotMatch(JSON.stringify(log), /Tr0ub4dor/);
+  });
+
   test("a webhook is validated and deleted", async () => {
     const bad = await call("/api/v1/agents/hook_a/webhooks", { body: { url: "ftp://x.example" } });
     assert.equal(bad.status, 422);

@@ -51,6 +51,7 @@ pub use proposal::{
 /// The signs of injected text in a string (instructions to an AI, fake
 /// role markers, encoded payloads, …), described; empty when none.
 pub use risk::poison::signals as injection_signals;
+pub use risk::sensitive::{redact as redact_secrets, redact_in_place as redact_secrets_in};
 pub use session::{Message, Role, Session};
 pub use store::{MemoryStore, Scope};
 pub use text::normalize;

@@ -300,8 +300,14 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
     // The first changes as stored (with what the unattended apply decided),
     // not all of them read back.
     let shown = repo::proposals::first_changes(db, proposal.id.as_str(), WEBHOOK_CHANGES).await?;
-    let views =
-        proposals::change_views(db, &store_row.id, proposal.base_version as i64, &shown).await?;
+    let views = proposals::change_views(
+        db,
+        &store_row.id,
+        proposal.base_version as i64,
+        &shown,
+        proposals::Audience::Outside,
+    )
+    .await?;
     let total = proposal.changes.len();
     webhooks::notify(
         cx,

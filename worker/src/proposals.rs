@@ -125,17 +125,44 @@ async fn entries_at(
     Ok(out)
 }
 
+/// Who a change is shown to, which decides what of a secret's value is
+/// hidden.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Audience {
+    /// A reviewer in the dashboard: the evidence and the justification
+    /// (quotes of transcripts) hide secrets; the entries do not, since
+    /// the reviewer decides whether to keep what they hold and may edit it.
+    Reviewer,
+    /// A webhook's receiver, outside the service: every text hides them.
+    Outside,
+}
+
 /// A change as the dashboard and webhooks show it: the entries before,
 /// the word diff from their text to the result's, and the decision.
-fn change_view(c: &ChangeRow, before: &HashMap<Id, MemoryEntry>) -> api::ChangeView {
-    let entries: Vec<&MemoryEntry> = c.body.targets.iter().filter_map(|t| before.get(t)).collect();
+fn change_view(
+    c: &ChangeRow,
+    before: &HashMap<Id, MemoryEntry>,
+    audience: Audience,
+) -> api::ChangeView {
+    let mut change = c.body.clone();
+    let mut entries: Vec<MemoryEntry> =
+        change.targets.iter().filter_map(|t| before.get(t)).cloned().collect();
+    reverie_core::redact_secrets_in(&mut change.justification);
+    change.evidence.iter_mut().for_each(|e| reverie_core::redact_secrets_in(&mut e.quote));
+    if audience == Audience::Outside {
+        change
+            .result
+            .iter_mut()
+            .chain(&mut entries)
+            .for_each(|e| reverie_core::redact_secrets_in(&mut e.text));
+    }
     let old: Vec<&str> = entries.iter().map(|e| e.text.as_str()).collect();
-    let new = c.body.result.as_ref().map_or("", |r| r.text.as_str());
+    let new = change.result.as_ref().map_or("", |r| r.text.as_str());
     api::ChangeView {
-        change: c.body.clone(),
-        seq: c.seq as usize,
         diff: word_diff(&old.join("\n"), new),
-        before: entries.into_iter().cloned().collect(),
+        change,
+        seq: c.seq as usize,
+        before: entries,
         decision: c.decision.clone(),
         decided_by: c.decided_by.clone(),
         decided_at: c.decided_at,
@@ -143,16 +170,18 @@ fn change_view(c: &ChangeRow, before: &HashMap<Id, MemoryEntry>) -> api::ChangeV
     }
 }
 
-/// `changes` of a proposal on `store_id` made at `base_version`, as shown.
+/// `changes` of a proposal on `store_id` made at `base_version`, as shown
+/// to `audience`.
 pub(crate) async fn change_views(
     db: &Db,
     store_id: &str,
     base_version: i64,
     changes: &[ChangeRow],
+    audience: Audience,
 ) -> ApiResult<Vec<api::ChangeView>> {
     let ids: Vec<&Id> = changes.iter().flat_map(|c| &c.body.targets).collect();
     let before = entries_at(db, store_id, &ids, base_version).await?;
-    Ok(changes.iter().map(|c| change_view(c, &before)).collect())
+    Ok(changes.iter().map(|c| change_view(c, &before, audience)).collect())
 }
 
 /// `GET /proposals/{id}?offset=&limit=`.
@@ -164,7 +193,8 @@ pub(crate) async fn show(cx: &Cx, id: &str, q: &Query) -> ApiResult {
     let page = &all[offset..(offset + limit).min(all.len())];
     http::json(&api::Proposal {
         brief: row.describe()?,
-        changes: change_views(&cx.db, &row.store_id, row.base_version, page).await?,
+        changes: change_views(&cx.db, &row.store_id, row.base_version, page, Audience::Reviewer)
+            .await?,
         offset,
     })
 }

@@ -228,6 +228,10 @@ pub(crate) async fn show(cx: &Cx, agent_id: &str, session_id: &str, q: &Query) -
             (lo, session.messages[lo..hi].to_vec())
         }
     };
+    // Shown to reviewers as evidence: secrets' values stay hidden (the raw
+    // transcript above is the export, for whoever may read the agent).
+    let mut messages = messages;
+    messages.iter_mut().for_each(|m| reverie_core::redact_secrets_in(&mut m.content));
     let format = serde_json::from_value(Value::String(row.format.clone()))?;
     http::json(&api::SessionExcerpt {
         session: summary(&session, format, serde_json::from_str(&row.metrics)?),

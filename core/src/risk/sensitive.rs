@@ -2,7 +2,12 @@
 //! mentions once should not become a lasting entry that every later
 //! session, tool and agent sharing the store can read. A change whose
 //! resulting entry holds one carries a risk flag, so a person sees it and
-//! it is never applied unattended.
+//! it is never applied unattended. What is shown outside the store (evidence
+//! to reviewers, webhooks) shows that a secret is there, not its value.
+
+use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::ops::Range;
 
 /// Words that name a secret, compared ignoring case with each part of a
 /// token ("DB_PASSWORD" has the part "PASSWORD"); names of two parts, such
@@ -84,27 +89,66 @@ const MAX_WORDS_TO_VALUE: usize = 6;
 /// "needs a bearer token", is not enough), or a token shaped like an
 /// issued or generated key.
 pub fn secrets(text: &str) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for found in find(text) {
+        if !names.contains(&found.name) {
+            names.push(found.name);
+        }
+    }
+    names
+}
+
+/// `text` with the value of every secret in it replaced by what it is
+/// ("The password is [password hidden]."), so that a reviewer or a
+/// webhook's receiver sees that a secret is there and where, not its
+/// value. Borrowed when there is none.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let mut found = find(text);
+    if found.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    found.sort_by_key(|f| (f.span.start, Reverse(f.span.end)));
+    let mut out = String::with_capacity(text.len());
+    let mut done = 0;
+    for Found { name, span } in found {
+        if span.start < done {
+            // Inside a span already hidden.
+            continue;
+        }
+        out.push_str(&text[done..span.start]);
+        out.push_str(&format!("[{name} hidden]"));
+        done = span.end;
+    }
+    out.push_str(&text[done..]);
+    Cow::Owned(out)
+}
+
+/// [`redact`] on a text owned: replaced only when it holds a secret.
+pub fn redact_in_place(text: &mut String) {
+    if let Cow::Owned(hidden) = redact(text) {
+        *text = hidden;
+    }
+}
+
+/// One secret: what it is and the bytes of its value.
+struct Found {
+    name: &'static str,
+    span: Range<usize>,
+}
+
+fn find(text: &str) -> Vec<Found> {
     // Most texts name no secret and hold no digit, dash or underscore: one
     // read of their bytes (a vector at a time) and a look for the few
     // words secrets are named by say so.
     let marked =
         text.bytes().fold(false, |m, b| m | b.is_ascii_digit() | (b == b'-') | (b == b'_'));
-    let seed = has_seed_phrase(text);
-    if !marked && !seed && !names_a_secret(text) {
+    let seed = seed_phrase(text);
+    if !marked && seed.is_none() && !names_a_secret(text) {
         return Vec::new();
     }
-    let mut found: Vec<&'static str> = Vec::new();
-    let mut note = |what: &'static str| {
-        if !found.contains(&what) {
-            found.push(what);
-        }
-    };
-    if has_url_password(text) {
-        note("password in a URL");
-    }
-    if seed {
-        note("seed phrase");
-    }
+    let mut found: Vec<Found> = Vec::new();
+    found.extend(url_passwords(text).map(|span| Found { name: "password in a URL", span }));
+    found.extend(seed.map(|span| Found { name: "seed phrase", span }));
     let is_token_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
     let bytes = text.as_bytes();
     let (mut previous_part, mut previous_token) = ("", "");
@@ -140,7 +184,7 @@ pub fn secrets(text: &str) -> Vec<&'static str> {
             if ["is", "was", "are", "be"].iter().any(|w| token.eq_ignore_ascii_case(w)) {
                 named = Some((name, words, true));
             } else if ready && (looks_like_value(token) || clause_ends && unlike_prose(token)) {
-                note(name);
+                found.push(Found { name, span: start..value_end(text, end) });
             } else if !ready && words < MAX_WORDS_TO_VALUE {
                 named = Some((name, words + 1, false));
             }
@@ -158,22 +202,51 @@ pub fn secrets(text: &str) -> Vec<&'static str> {
             }
             previous_part = part;
         }
-        if KEY_PREFIXES.iter().any(|&(prefix, min)| token.starts_with(prefix) && token.len() >= min)
+        let shape = if KEY_PREFIXES
+            .iter()
+            .any(|&(prefix, min)| token.starts_with(prefix) && token.len() >= min)
         {
-            note("issued key");
+            Some("issued key")
         } else if previous_token.eq_ignore_ascii_case("bearer")
             && token.len() >= 16
             && token.bytes().any(|b| b.is_ascii_digit())
         {
-            note("bearer token");
+            Some("bearer token")
         } else if looks_random(token) {
-            note("token-like string");
-        }
+            Some("token-like string")
+        } else {
+            None
+        };
+        found.extend(shape.map(|name| Found { name, span: start..end }));
         previous_token = token;
     }
     found
 }
 
+/// Where a named secret's value that starts a token ending at `end` ends:
+/// at the next space, so that symbols belong to it ("Tr0ub4dor&79"), less
+/// the clause's closing punctuation; and through groups of digits after it
+/// ("4111 1111 1111 1111").
+fn value_end(text: &str, end: usize) -> usize {
+    let bytes = text.as_bytes();
+    let word_end = |from: usize| {
+        from + bytes[from..].iter().position(u8::is_ascii_whitespace).unwrap_or(bytes.len() - from)
+    };
+    let trimmed = |from: usize, to: usize| {
+        from + text[from..to].trim_end_matches(['.', ',', ';', '!', '?', ')', '"', '\'']).len()
+    };
+    let mut stop = trimmed(end, word_end(end));
+    loop {
+        let next = stop + bytes[stop..].iter().take_while(|&&b| b == b' ').count();
+        let group = word_end(next);
+        let group_text = &text[next..trimmed(next, group)];
+        if next == stop || group_text.is_empty() || !group_text.bytes().all(|b| b.is_ascii_digit())
+        {
+            return stop;
+        }
+        stop = next + group_text.len();
+    }
+}
 /// Whether the text has one of the words secrets are named by (a cheap
 /// look, before the full read).
 fn names_a_secret(text: &str) -> bool {
@@ -191,37 +264,50 @@ fn unlike_prose(token: &str) -> bool {
         && crate::lexicon::lemmas(token).is_empty()
 }
 
-/// `scheme://user:password@host`: credentials in a URL.
-fn has_url_password(text: &str) -> bool {
-    text.match_indices("://").any(|(i, _)| {
-        let rest = &text[i + 3..];
+/// `scheme://user:password@host`: credentials in a URL; the passwords.
+fn url_passwords(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
+    text.match_indices("://").filter_map(|(i, _)| {
+        let from = i + 3;
+        let rest = &text[from..];
         let authority = &rest[..rest.find(['/', ' ', '\n', '?', '#']).unwrap_or(rest.len())];
-        authority.find('@').is_some_and(|at| {
-            let user_info = &authority[..at];
-            user_info
-                .split_once(':')
-                .is_some_and(|(user, pass)| !user.is_empty() && !pass.is_empty())
-        })
+        let at = authority.find('@')?;
+        let (user, pass) = authority[..at].split_once(':')?;
+        let pass_from = from + user.len() + 1;
+        (!user.is_empty() && !pass.is_empty()).then_some(pass_from..pass_from + pass.len())
     })
 }
 
 /// Twelve or more short lowercase words in a row with no function word or
 /// punctuation between them: the shape of a wallet's seed phrase (BIP-39
-/// words are 3 to 8 letters), which prose never has.
-fn has_seed_phrase(text: &str) -> bool {
-    let mut run = 0;
+/// words are 3 to 8 letters), which prose never has. The first such run.
+fn seed_phrase(text: &str) -> Option<Range<usize>> {
+    let (mut run, mut first) = (0, 0);
+    let mut found: Option<Range<usize>> = None;
     for word in text.split(' ') {
-        let plain = (3..=8).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase());
-        if plain && !crate::text::is_stopword(word) {
+        // `word` is a slice of `text`: its place is the pointers' distance.
+        let place = word.as_ptr() as usize - text.as_ptr() as usize;
+        // The phrase's last word may end the sentence.
+        let bare = word.trim_end_matches(['.', ',', ';']);
+        let counts = (3..=8).contains(&bare.len())
+            && bare.bytes().all(|b| b.is_ascii_lowercase())
+            && !crate::text::is_stopword(bare);
+        if counts {
+            if run == 0 {
+                first = place;
+            }
             run += 1;
             if run >= 12 {
-                return true;
+                found = Some(first..place + bare.len());
             }
-        } else {
+        }
+        if !counts || bare.len() < word.len() {
+            if found.is_some() {
+                break;
+            }
             run = 0;
         }
     }
-    false
+    found
 }
 
 /// A word that is a value rather than prose: it has an underscore, or a
@@ -316,5 +402,40 @@ mod tests {
         check("Docs live at https://example.com/a:b@c? no, at https://docs.example.com", &[]);
         check("The team ships on Fridays and reviews code on Mondays with the lead.", &[]);
         check("Deploy pipeline keys are rotated monthly by the platform team.", &[]);
+    }
+
+    #[test]
+    fn hides_the_values_and_keeps_the_words_around_them() {
+        let check = |text: &str, expected: &str| assert_eq!(redact(text), expected, "{text:?}");
+        check(
+            "The password for the billing portal is Tr0ub4dor&79.",
+            "The password for the billing portal is [password hidden].",
+        );
+        check(
+            "My card number is 4111 1111 1111 1111, thanks",
+            "My card number is [card number hidden], thanks",
+        );
+        check(
+            "Connect with postgres://admin:s3cret@db.internal:5432/app",
+            "Connect with postgres://admin:[password in a URL hidden]@db.internal:5432/app",
+        );
+        check(
+            "Authorization: Bearer 3f9a1c77e4b2d6508a1f9c3e7b5d2a40",
+            "Authorization: Bearer [bearer token hidden]",
+        );
+        check(
+            "DB_PASSWORD=hunter2 and OPENAI_API_KEY=sk-proj4f9QxT2mLw8vZr1Kp",
+            "DB_PASSWORD=[password hidden] and OPENAI_API_KEY=[api key hidden]",
+        );
+        check(
+            "Words: legal winner thank year wave sausage worth useful legal winner thank yellow. Done",
+            "Words: [seed phrase hidden]. Done",
+        );
+        check(
+            "The door code is 4821# (back door)",
+            "The door code is [door code hidden] (back door)",
+        );
+        check("Café prices rose 4 %; no secret here.", "Café prices rose 4 %; no secret here.");
+        assert!(matches!(redact("User prefers tabs."), Cow::Borrowed(_)));
     }
 }

@@ -784,6 +784,25 @@ describe("bad input", () => {
     const late = { id: "s_late", started_at: 9e18, transcript: { messages: [{ role: "user", content: "hi" }] } };
     await expectError(await call("/api/v1/agents/t9/sessions", { body: late }), 422, /started_at.*years 1 and 9999/);
     await expectError(await call("/api/v1/agents", { body: "" , method: "POST" }), 400, /empty/);
+    // Bytes that are no UTF-8 are refused with where they are, not replaced.
+    const bad = Buffer.concat([
+      Buffer.from('{"transcript": {"messages": [{"role": "user", "content": "ok"}, {"role": "user", "content": "caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('"}]}}'),
+    ]);
+    await expectError(
+      await call("/api/v1/agents/t9/sessions", { body: bad }),
+      400,
+      /not valid UTF-8: in `transcript\.messages\[1\]\.content` at byte 96/,
+    );
+    const yaml = Buffer.concat([Buffer.from("dreaming:\n  enabled: tru"), Buffer.from([0xff]), Buffer.from("e\n")]);
+    await expectError(
+      await call("/api/v1/agents/t9/config", { method: "PUT", body: yaml, headers: { "content-type": "application/yaml" } }),
+      400,
+      /not valid UTF-8: at byte 24 \(line 2\)/,
+    );
+    const sessions = expectStatus(await call("/api/v1/agents/t9/sessions"), 200);
+    assert.equal(sessions.sessions.length, 0, "nothing of it was kept");
     await expectError(await call("/api/v1/agents", { body: { id: "x1", name: "X", colour: "red" } }), 400, /unknown field `colour`/);
     await expectError(await call("/api/v1/agents", { body: { id: "x 1", name: "X" } }), 422, /contains ` `/);
     for (const id of [".", ".."]) {

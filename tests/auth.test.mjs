@@ -188,4 +188,21 @@ describe("authentication and grants on every route", () => {
     assert.equal((await call(`/api/v1/tokens/${made.id}`, { method: "DELETE" })).status, 204);
     assert.equal((await call("/api/v1/me", { token: made.token })).status, 401);
   });
+
+  test("an agent deleted and made again under its id does not revive its tokens", async () => {
+    expectOk(await call("/api/v1/agents", { body: { id: "auth_again", name: "Again" } }));
+    const ingest = await token("ingest", ["auth_again"]);
+    const reviewer = await token("reviewer", ["auth_again", "auth_a"]);
+    const read = (t) => call("/api/v1/agents/auth_again", { token: t });
+    assert.equal((await read(ingest.token)).status, 200);
+    assert.equal((await read(reviewer.token)).status, 200);
+    assert.equal((await call("/api/v1/agents/auth_again", { method: "DELETE" })).status, 204);
+    expectOk(await call("/api/v1/agents", { body: { id: "auth_again", name: "Someone else" } }));
+    assert.equal((await read(ingest.token)).status, 401, "the ingest token went with its agent");
+    assert.equal((await read(reviewer.token)).status, 403, "the reviewer lost the grant");
+    assert.equal((await call("/api/v1/agents/auth_a", { token: reviewer.token })).status, 200, "other grants stay");
+    const listed = expectOk(await call("/api/v1/tokens")).tokens;
+    assert.ok(listed.find((t) => t.id === ingest.id).revoked_at > 0);
+    assert.deepEqual(listed.find((t) => t.id === reviewer.id).agents, ["auth_a"]);
+  });
 });

@@ -118,7 +118,8 @@ export async function api(baseUrl, path, { method, body, token = ADMIN, headers 
   const init = { method: method ?? (body === undefined ? "GET" : "POST"), headers: { ...headers } };
   if (token) init.headers.authorization = `Bearer ${token}`;
   if (body !== undefined) {
-    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    // Text and bytes go as they are; anything else as JSON.
+    init.body = typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
     init.headers["content-type"] ??= "application/json";
   }
   const res = await fetch(`${baseUrl}${path}`, init);

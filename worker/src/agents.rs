@@ -220,6 +220,20 @@ pub(crate) async fn delete(cx: &Cx, id: &str) -> ApiResult {
     cx.db
         .batch(vec![
             cx.db.stmt("DELETE FROM webhooks WHERE agent_id = ?1", &[db::s(id)])?,
+            // Tokens are bound to the agent they were made for, not to its
+            // id: an agent made again under this id must not revive them.
+            // Its ingest tokens are revoked, and reviewers lose the grant.
+            cx.db.stmt(
+                "UPDATE tokens SET revoked_at = ?2 WHERE role = 'ingest' AND revoked_at IS NULL \
+                 AND EXISTS (SELECT 1 FROM json_each(tokens.agents) WHERE value = ?1)",
+                &[db::s(id), db::n(cx.now.0)],
+            )?,
+            cx.db.stmt(
+                "UPDATE tokens SET agents = (SELECT json_group_array(value) \
+                 FROM json_each(tokens.agents) WHERE value <> ?1) \
+                 WHERE role = 'reviewer' AND EXISTS (SELECT 1 FROM json_each(tokens.agents) WHERE value = ?1)",
+                &[db::s(id)],
+            )?,
             cx.db.stmt(
                 "UPDATE agents SET deleted_at = ?2, dreaming_enabled = 0, store_id = NULL WHERE id = ?1",
                 &[db::s(id), db::n(cx.now.0)],

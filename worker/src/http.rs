@@ -162,14 +162,95 @@ pub(crate) async fn body_text(req: &mut Request, limit: usize) -> ApiResult<Stri
             return Err(too_large(declared));
         }
     }
-    let text = req
-        .text()
+    let bytes = req
+        .bytes()
         .await
         .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
-    if text.len() > limit {
-        return Err(too_large(text.len()));
+    if bytes.len() > limit {
+        return Err(too_large(bytes.len()));
     }
-    Ok(text)
+    // Bytes that are no UTF-8 are refused, not replaced: a transcript or
+    // an entry is kept as sent, or not at all.
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        // The prefix is valid UTF-8 up to there by the error's word.
+        let before = std::str::from_utf8(valid).unwrap_or_default();
+        let line = before.matches('\n').count() + 1;
+        let place = match json_path_at(before) {
+            Some(path) if !path.is_empty() => format!("in `{path}` "),
+            _ => String::new(),
+        };
+        ApiError::bad_request(format!(
+            "the request body is not valid UTF-8: {place}at byte {} (line {line}); \
+             send text encoded as UTF-8",
+            valid.len()
+        ))
+    })
+}
+
+/// Where in a JSON document that `prefix` starts its reading stops: the
+/// path of the value being read ("transcript.messages[2].content"), or
+/// `None` when `prefix` is no JSON object's start.
+fn json_path_at(prefix: &str) -> Option<String> {
+    enum Frame {
+        /// The key last read, and whether a key comes next.
+        Object(Option<String>, bool),
+        Array(usize),
+    }
+    if !prefix.trim_start().starts_with('{') {
+        return None;
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut chars = prefix.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                let mut read = String::new();
+                let mut closed = false;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        c => read.push(c),
+                    }
+                }
+                if let Some(Frame::Object(key, wants_key @ true)) = stack.last_mut() {
+                    *key = Some(if closed { read } else { format!("{read}…") });
+                    *wants_key = false;
+                }
+            }
+            '{' => stack.push(Frame::Object(None, true)),
+            '[' => stack.push(Frame::Array(0)),
+            '}' | ']' => {
+                stack.pop();
+            }
+            ',' => match stack.last_mut() {
+                Some(Frame::Object(_, wants_key)) => *wants_key = true,
+                Some(Frame::Array(i)) => *i += 1,
+                None => {}
+            },
+            _ => {}
+        }
+    }
+    let mut path = String::new();
+    for frame in &stack {
+        match frame {
+            Frame::Object(Some(key), _) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+            }
+            Frame::Object(None, _) => {}
+            Frame::Array(i) => path.push_str(&format!("[{i}]")),
+        }
+    }
+    Some(path)
 }
 
 /// Parses a JSON object body into `T`; serde's message names the bad

@@ -462,6 +462,16 @@ describe("passes and review", () => {
     assert.equal(stale.status, 409);
     const bad = await call("/api/v1/stores/seen_1/entries/m1", { method: "DELETE", headers: { "if-match": '"abc"' } });
     assert.equal(bad.status, 400);
+    // Store reads carry the version as an ETag to send back.
+    const read = await call("/api/v1/stores/seen_1/entries/m1");
+    const etag = read.headers.get("etag");
+    assert.equal(etag, `"${expectStatus(await call("/api/v1/stores/seen_1"), 200).version}"`);
+    assert.equal((await call("/api/v1/stores/seen_1")).headers.get("etag"), etag);
+    assert.equal((await call("/api/v1/stores/seen_1/entries")).headers.get("etag"), etag);
+    const edited = await call("/api/v1/stores/seen_1/entries/m1", { method: "PATCH", body: { text: "Dark mode." }, headers: { "if-match": etag } });
+    assert.equal(edited.status, 200, JSON.stringify(edited.body));
+    const again = await call("/api/v1/stores/seen_1/entries/m1", { method: "PATCH", body: { text: "Light mode." }, headers: { "if-match": etag } });
+    assert.equal(again.status, 409, "the ETag read before the edit is stale after it");
   });
 
   test("two reviewers approving conflicting proposals at once: one wins, the other gets 409", async () => {

@@ -90,12 +90,15 @@ pub(crate) async fn list(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
         .await?;
     let next =
         (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.id.to_string())).flatten();
-    http::json(&api::EntryPage {
-        store_id: row.id.clone(),
-        version: row.version,
-        entries,
-        next_after: next,
-    })
+    http::json_at_version(
+        &api::EntryPage {
+            store_id: row.id.clone(),
+            version: row.version,
+            entries,
+            next_after: next,
+        },
+        row.version,
+    )
 }
 
 async fn current(cx: &Cx, row: &StoreRow, entry_id: &str) -> ApiResult<MemoryEntry> {
@@ -111,7 +114,7 @@ async fn current(cx: &Cx, row: &StoreRow, entry_id: &str) -> ApiResult<MemoryEnt
 /// `GET /stores/{id}/entries/{entry}`.
 pub(crate) async fn show(cx: &Cx, store_id: &str, entry_id: &str) -> ApiResult {
     let (row, _) = stores::readable(cx, store_id).await?;
-    http::json(&current(cx, &row, entry_id).await?)
+    http::json_at_version(&current(cx, &row, entry_id).await?, row.version)
 }
 
 fn event(

@@ -286,6 +286,14 @@ pub(crate) async fn optional_json_body<T: DeserializeOwned + Default>(
     parse_json(&text)
 }
 
+/// A read of a store at `version`, with the version as its `ETag`, for
+/// the caller to send back as `If-Match` (see [`expect_version`]).
+pub(crate) fn json_at_version<T: Serialize>(value: &T, version: i64) -> ApiResult {
+    let mut resp = Response::from_json(value)?;
+    resp.headers_mut().set("etag", &format!("\"{version}\""))?;
+    Ok(resp)
+}
+
 pub(crate) fn json<T: Serialize>(value: &T) -> ApiResult {
     Ok(Response::from_json(value)?)
 }

@@ -383,7 +383,7 @@ pub(crate) async fn create(cx: &Cx, req: &mut Request) -> ApiResult {
 /// `GET /stores/{id}`.
 pub(crate) async fn show(cx: &Cx, id: &str) -> ApiResult {
     let (row, agents) = readable(cx, id).await?;
-    http::json(&describe(cx, &row, &agents).await?)
+    http::json_at_version(&describe(cx, &row, &agents).await?, row.version)
 }
 
 #[derive(Serialize, Deserialize)]

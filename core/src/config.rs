@@ -1,8 +1,8 @@
 //! An agent's dreaming configuration: the block of the announcement
 //! (`agent_id`, `dreaming.enabled`, `schedule`, `schedule_time`,
 //! `inputs.sessions_since`, `inputs.memory_store`, `review.require_approval`,
-//! `review.notify`), read from a JSON tree (the service turns YAML into the
-//! same tree first) with errors that name the bad field by its path.
+//! `review.notify`), read from a JSON tree (YAML is turned into the same
+//! tree first, by [`from_yaml`]) with errors that name the bad field by its path.
 //!
 //! Where a field sits is read leniently, because people paste this block
 //! from many places: each field may sit in its section (`dreaming.inputs`),
@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::entry::Id;
 use crate::error::{Error, Result};
+pub use crate::yaml::to_json as from_yaml;
 
 /// How often scheduled passes run. `OnDemand` runs only when asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -38,6 +38,7 @@ mod supersede;
 #[cfg(any(test, feature = "synth"))]
 pub mod synth;
 mod text;
+mod yaml;
 
 pub use entry::{
     EntryKind, Id, MemoryEntry, MessageRef, Provenance, Status, Timestamp, Trust, MAX_TEXT_BYTES,

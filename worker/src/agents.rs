@@ -264,7 +264,11 @@ pub(crate) async fn put_config(cx: &Cx, id: &str, req: &mut Request) -> ApiResul
     let text = http::body_text(req, http::limits::SMALL).await?;
     let is_json = content_type.contains("json")
         || (!content_type.contains("yaml") && text.trim_start().starts_with('{'));
-    let doc: Value = if is_json { http::parse_json(&text)? } else { crate::yaml::to_json(&text)? };
+    let doc: Value = if is_json {
+        http::parse_json(&text)?
+    } else {
+        reverie_core::config::from_yaml(&text).map_err(|e| ApiError::bad_request(e.to_string()))?
+    };
     let agent = Id::new(row.id.clone())?;
     let before = row.config()?;
     let config = settle_config(cx, &agent, &doc).await?;

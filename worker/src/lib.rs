@@ -17,7 +17,6 @@ mod repo;
 mod sessions;
 mod stores;
 mod webhooks;
-mod yaml;
 
 use std::cell::RefCell;
 use std::future::Future;

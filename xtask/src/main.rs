@@ -34,6 +34,11 @@ commands:
   bench-pairs    decisions on labelled pairs (SICK, SituatedQA, made here)
   bench-poison   memory poisoning with approval off (tests/poison corpus)
                  [--data DIR] (default ../shared/data) [--show N] (examples)
+  fuzz [SECONDS] [SEED]
+                 every fuzz target (transcripts, stores, configs as JSON and
+                 YAML, proposals and reviews, text screens) for SECONDS
+                 each (default 60) in a release build; the suite runs them
+                 for 1.5 s each
   load-test      the service under load on loopback [SESSIONS [ENTRIES]]
                  (default 10000 sessions, a 100000-entry store)
 
@@ -69,6 +74,7 @@ fn main() -> ExitCode {
         Some("bench-pairs") => bench::pairs(&args[1..]),
         Some("bench-poison") => bench::poison(&args[1..]),
         Some("load-test") => load_test(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())
@@ -105,6 +111,25 @@ pub fn stage<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, 
         Err(_) => eprintln!("<== {name}: FAILED after {secs:.1} s"),
     }
     out
+}
+
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let secs = args.first().map_or("60", String::as_str);
+    let seed = args.get(1).map_or("1", String::as_str);
+    for (what, value) in [("SECONDS", secs), ("SEED", seed)] {
+        if value.parse::<u64>().is_err() {
+            return Err(format!("`{value}` is not a whole number of {what}"));
+        }
+    }
+    stage(&format!("fuzz targets, {secs} s each, seed {seed}"), || {
+        tools::run(
+            tools::cargo()
+                .args(["test", "-p", "reverie-core", "--release", "--test", "fuzz", "--"])
+                .arg("--nocapture")
+                .env("REVERIE_FUZZ_SECS", secs)
+                .env("REVERIE_FUZZ_SEED", seed),
+        )
+    })
 }
 
 fn load_test(args: &[String]) -> Result<(), String> {

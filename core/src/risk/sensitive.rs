@@ -142,13 +142,13 @@ fn find(text: &str) -> Vec<Found> {
     // words secrets are named by say so.
     let marked =
         text.bytes().fold(false, |m, b| m | b.is_ascii_digit() | (b == b'-') | (b == b'_'));
-    let seed = seed_phrase(text);
-    if !marked && seed.is_none() && !names_a_secret(text) {
+    let seeds = seed_phrases(text);
+    if !marked && seeds.is_empty() && !names_a_secret(text) {
         return Vec::new();
     }
     let mut found: Vec<Found> = Vec::new();
     found.extend(url_passwords(text).map(|span| Found { name: "password in a URL", span }));
-    found.extend(seed.map(|span| Found { name: "seed phrase", span }));
+    found.extend(seeds.into_iter().map(|span| Found { name: "seed phrase", span }));
     let is_token_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
     let bytes = text.as_bytes();
     let (mut previous_part, mut previous_token) = ("", "");
@@ -173,6 +173,12 @@ fn find(text: &str) -> Vec<Found> {
         at = end;
         if start == end {
             break;
+        }
+        // A value hidden before ("[password hidden]") is read as the end
+        // of a clause, so that hiding twice hides nothing more.
+        if let Some(close) = hidden_marker(text, start) {
+            (named, previous_part, previous_token, at) = (None, "", "", close);
+            continue;
         }
         // Token bytes are ASCII, so the slice is on char boundaries.
         let token = &text[start..end];
@@ -221,6 +227,15 @@ fn find(text: &str) -> Vec<Found> {
         previous_token = token;
     }
     found
+}
+
+/// Where the marker [`redact`] put in place of a value ends, when a token
+/// at `start` is its first word.
+fn hidden_marker(text: &str, start: usize) -> Option<usize> {
+    let open = start.checked_sub(1).filter(|&i| text.as_bytes()[i] == b'[')?;
+    let rest = &text[open..];
+    let close = rest.find(']').filter(|&c| c <= 40)?;
+    rest[..close].ends_with(" hidden").then_some(open + close + 1)
 }
 
 /// Where a named secret's value that starts a token ending at `end` ends:
@@ -279,10 +294,16 @@ fn url_passwords(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
 
 /// Twelve or more short lowercase words in a row with no function word or
 /// punctuation between them: the shape of a wallet's seed phrase (BIP-39
-/// words are 3 to 8 letters), which prose never has. The first such run.
-fn seed_phrase(text: &str) -> Option<Range<usize>> {
+/// words are 3 to 8 letters), which prose never has. Each such run.
+fn seed_phrases(text: &str) -> Vec<Range<usize>> {
     let (mut run, mut first) = (0, 0);
-    let mut found: Option<Range<usize>> = None;
+    let mut found: Vec<Range<usize>> = Vec::new();
+    let mut close = |run: usize, span: Range<usize>| {
+        if run >= 12 {
+            found.push(span);
+        }
+    };
+    let mut last_end = 0;
     for word in text.split(' ') {
         // `word` is a slice of `text`: its place is the pointers' distance.
         let place = word.as_ptr() as usize - text.as_ptr() as usize;
@@ -296,17 +317,14 @@ fn seed_phrase(text: &str) -> Option<Range<usize>> {
                 first = place;
             }
             run += 1;
-            if run >= 12 {
-                found = Some(first..place + bare.len());
-            }
+            last_end = place + bare.len();
         }
         if !counts || bare.len() < word.len() {
-            if found.is_some() {
-                break;
-            }
+            close(run, first..last_end);
             run = 0;
         }
     }
+    close(run, first..last_end);
     found
 }
 

@@ -55,7 +55,8 @@ export const ADMIN = "rvr_test_admin_0123456789abcdef0123456789abcdef";
 /**
  * Starts `wrangler dev` on a fresh D1 (migrated, and seeded with the demo
  * agent unless `seed` is false), with `ADMIN_TOKEN` set and any other
- * worker `vars` given. Returns `{ baseUrl, stop, logs }`.
+ * worker `vars` given. Returns `{ baseUrl, stop, logs, pid }` (`pid`:
+ * wrangler's process, the runtime's ancestor).
  */
 export async function startRuntime({ seed = true, vars = {} } = {}) {
   const state = await mkdtemp(join(tmpdir(), "reverie-e2e-"));
@@ -106,7 +107,7 @@ export async function startRuntime({ seed = true, vars = {} } = {}) {
       throw new Error(`wrangler dev was not ready within 90 s:\n${logs}`);
     }
   }
-  return { baseUrl, stop, logs: () => logs };
+  return { baseUrl, stop, logs: () => logs, pid: child.pid };
 }
 
 /**

@@ -1,13 +1,20 @@
 // A bounded load test on loopback: ingest many sessions through the API
-// with a fixed number of requests in flight, fill a large store, and run a
-// pass over it, printing requests per second, p50/p95 latencies and the
-// pass's time per stage (the rules stage is the engine's CPU time, measured
-// inside the worker between two storage round trips).
+// with a fixed number of requests in flight, fill a large store, run a
+// pass over it and approve the whole proposal while entry writes arrive,
+// printing requests per second, p50/p95 latencies, the pass's time per
+// stage (the rules stage is the engine's CPU time, measured inside the
+// worker between two storage round trips), every answer of 500 or more,
+// and memory: the runtime process's peak resident memory over its idle
+// size during each request, and the engine's WebAssembly memory (the most
+// it has held; it never shrinks). Production gives an isolate 128 MB.
 //
 //   node tests/load.mjs [sessions] [entries]     (defaults 10000, 100000)
+//   node tests/load.mjs --sizes 10000,100000,1000000 [sessions]
+//                                               (one fresh runtime per size)
 //
 // `runLoad` is also used by load_smoke.test.mjs at a small size.
 
+import { readFileSync, readdirSync } from "node:fs";
 import { api, madeUpWord, startRuntime } from "./harness.mjs";
 
 const HOUR = 3_600_000;
@@ -49,6 +56,63 @@ async function hammer(n, concurrency, work) {
   return { latencies, wallMs: performance.now() - started };
 }
 
+/** The runtime (workerd) among the descendants of process `root`. */
+function runtimePid(root) {
+  const children = new Map();
+  const names = new Map();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      // "pid (comm) state ppid ...": the name may hold spaces and parentheses.
+      const close = stat.lastIndexOf(")");
+      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
+      names.set(Number(name), stat.slice(stat.indexOf("(") + 1, close));
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const queue = [root];
+  while (queue.length) {
+    const pid = queue.shift();
+    if (names.get(pid) === "workerd") return pid;
+    queue.push(...(children.get(pid) ?? []));
+  }
+  throw new Error(`no workerd process under ${root}`);
+}
+
+/** Resident memory of `pid` in MB. */
+function rssMb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(status.match(/VmRSS:\s+(\d+) kB/)[1]) / 1024;
+}
+
+/** Samples the runtime's resident memory every 20 ms; `during(work)` gives
+ * the work's result and the peak seen while it ran. */
+function memoryWatch(pid) {
+  const idle = rssMb(pid);
+  return {
+    idle,
+    async during(work) {
+      let peak = rssMb(pid);
+      const timer = setInterval(() => {
+        try {
+          peak = Math.max(peak, rssMb(pid));
+        } catch {
+          // the runtime went away; the request's answer will say so
+        }
+      }, 20);
+      try {
+        const result = await work();
+        return { result, peak_rss_mb: Math.round(Math.max(peak, rssMb(pid))) };
+      } finally {
+        clearInterval(timer);
+      }
+    },
+  };
+}
+
 const word = (i, k) => madeUpWord(i, k, 3);
 
 /** Entry `i` of a store where every tenth entry repeats the one before it
@@ -79,53 +143,67 @@ function transcript(i) {
   };
 }
 
-export async function runLoad({ sessions = 10_000, entries = 100_000, concurrency = 16, log = console.log } = {}) {
+export async function runLoad({ sessions = 10_000, entries = 100_000, concurrency = 16, writes = 40, log = console.log } = {}) {
   const rt = await startRuntime({ seed: false });
   const call = (path, opts) => api(rt.baseUrl, path, opts);
   const results = {};
+  // Every answer of 500 or more, by request.
+  const failures = [];
+  const expect = (what, res, ok) => {
+    if (res.status >= 500) failures.push({ what, status: res.status, body: JSON.stringify(res.body).slice(0, 200) });
+    if (!ok.includes(res.status)) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
+  };
+  const engineMb = async () => {
+    const health = await call("/api/health");
+    return Math.round(health.body.engine_memory_bytes / 2 ** 20);
+  };
   try {
+    const memory = memoryWatch(runtimePid(rt.pid));
+    results.memory = { what: "runtime process (workerd) resident memory, idle", idle_rss_mb: Math.round(memory.idle) };
+    log(JSON.stringify(results.memory));
     const created = await call("/api/v1/agents", { body: { id: "load", name: "Load test", config: { inputs: { sessions_since: "7d" } } } });
-    if (created.status !== 201) throw new Error(`agent: ${created.status} ${JSON.stringify(created.body)}`);
+    expect("agent", created, [201]);
     const now = Date.now();
 
-    const ingest = await hammer(sessions, concurrency, async (i) => {
+    const ingest = await memory.during(() => hammer(sessions, concurrency, async (i) => {
       const res = await call("/api/v1/agents/load/sessions", {
         body: {
           id: `s${i}`, started_at: now - (i % 48) * HOUR, transcript: transcript(i),
           metrics: { task_completion_rate: (i % 10) / 10, error_rate: (i % 5) / 20 },
         },
       });
-      if (res.status !== 201) throw new Error(`session ${i}: ${res.status} ${JSON.stringify(res.body)}`);
-    });
-    results.ingest_sessions = summary("POST /agents/{id}/sessions", ingest.latencies, ingest.wallMs);
+      expect(`session ${i}`, res, [201]);
+    }));
+    results.ingest_sessions = { ...summary("POST /agents/{id}/sessions", ingest.result.latencies, ingest.result.wallMs), peak_rss_mb: ingest.peak_rss_mb };
     log(JSON.stringify(results.ingest_sessions));
 
     const batch = 5000;
     const batches = Math.ceil(entries / batch);
     // One batch at a time: each is a new version of the store, and two at
     // once would race for the same version (the loser gets 409).
-    const fill = await hammer(batches, 1, async (b) => {
+    const fill = await memory.during(() => hammer(batches, 1, async (b) => {
       const list = [];
       for (let i = b * batch; i < Math.min(entries, (b + 1) * batch); i++) list.push(entry(i, now));
       const res = await call("/api/v1/stores/load/entries", { body: { entries: list } });
-      if (res.status !== 201) throw new Error(`entries batch ${b}: ${res.status} ${JSON.stringify(res.body)}`);
-    });
-    results.fill_store = summary(`POST /stores/{id}/entries (${batch} entries each)`, fill.latencies, fill.wallMs);
+      expect(`entries batch ${b}`, res, [201]);
+      if (b % 20 === 19) log(`  filled ${(b + 1) * batch} entries`);
+    }));
+    results.fill_store = { ...summary(`POST /stores/{id}/entries (${batch} entries each)`, fill.result.latencies, fill.result.wallMs), peak_rss_mb: fill.peak_rss_mb };
     log(JSON.stringify(results.fill_store));
 
     const reads = await hammer(200, concurrency, async (i) => {
       const res = await call(`/api/v1/stores/load/entries?limit=100&after=e${String(i * 100).padStart(7, "0")}`);
-      if (res.status !== 200) throw new Error(`read ${i}: ${res.status}`);
+      expect(`read ${i}`, res, [200]);
     });
     results.read_entries = summary("GET /stores/{id}/entries (100 per page)", reads.latencies, reads.wallMs);
     log(JSON.stringify(results.read_entries));
 
     const t = performance.now();
-    const pass = await call("/api/v1/agents/load/passes?wait=true", { method: "POST" });
+    const passed = await memory.during(() => call("/api/v1/agents/load/passes?wait=true", { method: "POST" }));
+    const pass = passed.result;
     const passWall = performance.now() - t;
-    if (pass.status !== 201 || pass.body.status !== "completed") {
-      throw new Error(`pass: ${pass.status} ${JSON.stringify(pass.body).slice(0, 500)}`);
-    }
+    expect("pass", pass, [201]);
+    if (pass.body.status !== "completed") throw new Error(`pass: ${JSON.stringify(pass.body).slice(0, 500)}`);
     const s = pass.body.stats;
     results.pass = {
       what: "pass over the store and the sessions of its window",
@@ -136,16 +214,91 @@ export async function runLoad({ sessions = 10_000, entries = 100_000, concurrenc
       wall_s: Number((passWall / 1000).toFixed(2)),
       stage_ms: s.timings_ms,
       cpu_rules_ms: s.timings_ms.rules,
+      peak_rss_mb: passed.peak_rss_mb,
+      engine_mb: Math.round(s.engine_memory_bytes / 2 ** 20),
     };
     log(JSON.stringify(results.pass));
+
+    // The whole proposal approved while entry writes arrive, a few at a
+    // time: each write is a 201, or a 409 when it raced the approval's
+    // commit; never a 5xx, and never a restart.
+    const written = [];
+    const t2 = performance.now();
+    const approval = await memory.during(() => Promise.all([
+      call(`/api/v1/proposals/${pass.body.proposal_id}/approve`, { method: "POST" }),
+      hammer(writes, 4, async (i) => {
+        const res = await call("/api/v1/stores/load/entries", {
+          body: { entries: [{ id: `w${i}`, text: `Write ${i} arrived during the approval.`, kind: "note" }] },
+        });
+        written.push(res.status);
+        expect(`write ${i} during the approval`, res, [201, 409]);
+      }),
+    ]));
+    const [approved] = approval.result;
+    expect("approve", approved, [200, 409]);
+    results.approve = {
+      what: "approve the whole proposal with entry writes arriving",
+      status: approved.status,
+      accepted: approved.body.accepted,
+      wall_s: Number(((performance.now() - t2) / 1000).toFixed(2)),
+      writes_201: written.filter((x) => x === 201).length,
+      writes_409: written.filter((x) => x === 409).length,
+      peak_rss_mb: approval.peak_rss_mb,
+      engine_mb: await engineMb(),
+    };
+    log(JSON.stringify(results.approve));
+    results.server_errors = failures;
+    log(JSON.stringify({ what: "answers of 500 or more", count: failures.length, first: failures.slice(0, 3) }));
     return results;
+  } catch (e) {
+    e.message += `\n-- the runtime's last words:\n${rt.logs().slice(-4000)}`;
+    throw e;
   } finally {
     await rt.stop();
   }
 }
 
+/** One fresh runtime per store size, `sessions` sessions each; a table of
+ * what each request held at its peak. */
+async function runSizes(sizes, sessions) {
+  const rows = [];
+  for (const entries of sizes) {
+    console.log(`== ${entries} entries, ${sessions} sessions`);
+    const r = await runLoad({ sessions, entries });
+    rows.push({
+      entries,
+      idle_rss_mb: r.memory.idle_rss_mb,
+      fill_peak_rss_mb: r.fill_store.peak_rss_mb,
+      pass_s: r.pass.wall_s,
+      pass_peak_rss_mb: r.pass.peak_rss_mb,
+      pass_engine_mb: r.pass.engine_mb,
+      approve_changes: r.approve.accepted,
+      approve_s: r.approve.wall_s,
+      approve_peak_rss_mb: r.approve.peak_rss_mb,
+      approve_engine_mb: r.approve.engine_mb,
+      server_errors: r.server_errors.length,
+    });
+  }
+  console.table(rows);
+  console.log(JSON.stringify({ bench: "load-sizes", rows }));
+  return rows;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [sessions, entries] = process.argv.slice(2).map(Number);
-  const results = await runLoad({ sessions: sessions || undefined, entries: entries || undefined });
-  console.log(JSON.stringify({ bench: "load", ...results }));
+  const args = process.argv.slice(2);
+  const at = args.indexOf("--sizes");
+  if (at >= 0) {
+    const sizes = (args[at + 1] ?? "").split(",").map(Number);
+    if (!sizes.length || sizes.some((n) => !Number.isInteger(n) || n <= 0)) {
+      throw new Error(`--sizes needs entry counts such as 10000,100000, not ${args[at + 1]}`);
+    }
+    const rest = args.filter((_, i) => i !== at && i !== at + 1).map(Number);
+    const rows = await runSizes(sizes, rest[0] || 1000);
+    if (rows.some((r) => r.server_errors > 0)) process.exitCode = 1;
+  } else {
+    const [sessions, entries] = args.map(Number);
+    const results = await runLoad({ sessions: sessions || undefined, entries: entries || undefined });
+    console.log(JSON.stringify({ bench: "load", ...results }));
+    if (results.server_errors.length > 0) process.exitCode = 1;
+  }
 }

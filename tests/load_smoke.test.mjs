@@ -14,5 +14,10 @@ test("the load test runs end to end at a small size", async () => {
   assert.equal(results.pass.sessions, 300);
   assert.ok(results.pass.changes > 0);
   assert.ok(results.ingest_sessions.p95_ms >= results.ingest_sessions.p50_ms);
-  assert.equal(lines.length, 4, "one line of figures per phase");
+  assert.equal(results.approve.status, 200, JSON.stringify(results.approve));
+  assert.ok(results.approve.accepted > 0);
+  assert.equal(results.approve.writes_201 + results.approve.writes_409, 40);
+  assert.deepEqual(results.server_errors, []);
+  assert.ok(results.pass.peak_rss_mb > 0 && results.pass.engine_mb > 0);
+  assert.equal(lines.filter((l) => l.startsWith("{")).length, 7, "one line of figures per phase");
 });

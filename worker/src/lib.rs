@@ -336,6 +336,15 @@ struct D1Probe {
     agents: u32,
 }
 
+/// Bytes of WebAssembly memory this isolate's engine holds: the most it
+/// has needed since the isolate started, as that memory never shrinks.
+pub(crate) fn engine_memory_bytes() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    return core::arch::wasm32::memory_size(0) as u64 * 65_536;
+    #[cfg(not(target_arch = "wasm32"))]
+    0
+}
+
 /// Liveness plus one D1 round trip, so a green health check means storage
 /// answers too. Needs no token.
 async fn health(env: &Env) -> ApiResult {
@@ -357,5 +366,6 @@ async fn health(env: &Env) -> ApiResult {
         "core_version": reverie_core::VERSION,
         "d1": { "agents": probe.agents, "roundtrip_ms": roundtrip_ms },
         "llm": llm,
+        "engine_memory_bytes": engine_memory_bytes(),
     }))
 }

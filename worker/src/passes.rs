@@ -279,6 +279,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
         cost_usd: llm_use.report.as_ref().map_or(0.0, |r| r.cost_usd),
         llm: llm_use,
         auto_apply: auto,
+        engine_memory_bytes: Some(crate::engine_memory_bytes()),
         timings_ms: api::PassTimings {
             load: t_rules - t_load,
             rules: t_llm - t_rules,

@@ -40,6 +40,8 @@ commands:
                  each (default 60) in a release build; the suite runs them
                  for 1.5 s each
   load-test      the service under load on loopback [SESSIONS [ENTRIES]]
+                 or [--sizes 10000,100000,1000000 [SESSIONS]]: peak memory
+                 per request and 5xx answers at each store size
                  (default 10000 sessions, a 100000-entry store)
 
 --verbose shows the output of every tool (wrangler's included), which is

@@ -289,6 +289,11 @@ pub struct PassStats {
     pub llm: LlmUse,
     /// What was applied without review, when approval is off.
     pub auto_apply: Option<AutoApply>,
+    /// The engine's WebAssembly memory when the pass ended, in bytes: the
+    /// most it has needed since its isolate started. `None` for passes
+    /// recorded before it was measured.
+    #[serde(default)]
+    pub engine_memory_bytes: Option<u64>,
     /// Milliseconds per stage.
     pub timings_ms: PassTimings,
 }

@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
-import { api, expectStatus, startRuntime, triggerCron } from "./harness.mjs";
+import { api, expectStatus, madeUpWord, startRuntime, triggerCron } from "./harness.mjs";
 
 const DAY = 86_400_000;
 
@@ -472,6 +472,46 @@ describe("passes and review", () => {
     assert.equal(edited.status, 200, JSON.stringify(edited.body));
     const again = await call("/api/v1/stores/seen_1/entries/m1", { method: "PATCH", body: { text: "Light mode." }, headers: { "if-match": etag } });
     assert.equal(again.status, 409, "the ETag read before the edit is stale after it");
+  });
+
+  test("a decision on a proposal of several pages makes one version, the chain intact", async () => {
+    // 2,600 pairs of restatements: more merges than one page applies.
+    const pairs = 2600;
+    await createAgent("pages_a");
+    const entries = [];
+    for (let i = 0; i < pairs; i++) {
+      const [name, region] = [madeUpWord(i, 0), madeUpWord(i, 1)];
+      entries.push({ id: `p${i}a`, text: `The ${name} service runs in the ${region} region.`, kind: "fact" });
+      entries.push({ id: `p${i}b`, text: `The ${name} service runs in the ${region} region`, kind: "fact" });
+    }
+    await addEntries("pages_a", entries.slice(0, pairs));
+    await addEntries("pages_a", entries.slice(pairs));
+    const pass = await runPass("pages_a");
+    const brief = expectStatus(await call(`/api/v1/proposals/${pass.proposal_id}?limit=1`), 200);
+    assert.ok(brief.change_count >= pairs, `${brief.change_count} changes`);
+    // Some named on the first and the last page, the rest rejected.
+    const first = expectStatus(await call(`/api/v1/proposals/${pass.proposal_id}?offset=0&limit=3`), 200).changes;
+    const last = expectStatus(await call(`/api/v1/proposals/${pass.proposal_id}?offset=${brief.change_count - 2}&limit=2`), 200).changes;
+    const named = Object.fromEntries([...first, ...last].map((c) => [c.id, { decision: "accept" }]));
+    const decided = expectStatus(
+      await call(`/api/v1/proposals/${pass.proposal_id}/partial_accept`, { body: { decisions: named, rest: "reject" } }),
+      200,
+    );
+    assert.equal(decided.accepted, 5);
+    assert.equal(decided.rejected, brief.change_count - 5);
+    assert.equal(decided.version, 3, "one version for the whole decision");
+    const store = expectStatus(await call("/api/v1/stores/pages_a"), 200);
+    assert.equal(store.version, 3);
+    assert.equal(store.active_entries, 2 * pairs - 5);
+    const versions = expectStatus(await call("/api/v1/stores/pages_a/versions"), 200);
+    assert.equal(versions.versions.find((v) => v.version === 3).active_entries, 2 * pairs - 5);
+    const verified = expectStatus(await call("/api/v1/stores/pages_a/audit/verify"), 200);
+    assert.equal(verified.verification.ok, true, JSON.stringify(verified.verification));
+    const after = expectStatus(await call(`/api/v1/proposals/${pass.proposal_id}?offset=${brief.change_count - 2}&limit=2`), 200);
+    assert.equal(after.status, "applied");
+    assert.ok(after.changes.every((c) => c.decision !== null && c.applied_version === 3), JSON.stringify(after.changes));
+    const merged = expectStatus(await call("/api/v1/stores/pages_a/entries?status=merged"), 200).entries;
+    assert.equal(merged.length, 5);
   });
 
   test("two reviewers approving conflicting proposals at once: one wins, the other gets 409", async () => {

@@ -1,11 +1,12 @@
-// A pass that fails half-way — here, its save: a statement breaking a
-// constraint is added to the batch through the worker's REVERIE_FAULT
-// test switch — leaves the store and the proposals as they were, and the
-// pass records why.
+// A pass or a decision that fails half-way (a pass's save, or a
+// decision's last batch after its pages were staged: a statement breaking
+// a constraint is added to the batch through the worker's REVERIE_FAULT
+// test switch) leaves the store and the proposals as they were, and says
+// why.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { api, expectStatus, startRuntime } from "./harness.mjs";
+import { api, expectStatus, madeUpWord, startRuntime } from "./harness.mjs";
 
 const ENTRIES = [
   { id: "f1", text: "The user prefers dark mode in the editor.", kind: "preference" },
@@ -33,5 +34,47 @@ describe("a pass that fails half-way", () => {
     const store = expectStatus(await call("/api/v1/stores/fail_a"), 200);
     assert.equal(store.version, 1);
     assert.equal(store.active_entries, ENTRIES.length);
+  });
+});
+
+describe("a decision whose last batch fails", () => {
+  let rt;
+  before(async () => {
+    rt = await startRuntime({ seed: false, vars: { REVERIE_FAULT: "decision-commit" } });
+  });
+  after(async () => {
+    await rt?.stop();
+  });
+
+  test("applies nothing of any page: store, entries, audit and proposal as they were", async () => {
+    const call = (path, opts) => api(rt.baseUrl, path, opts);
+    expectStatus(await call("/api/v1/agents", { body: { id: "fail_d", name: "Failing decision" } }), 201);
+    // Enough restatements for the decision to be staged over two pages.
+    const entries = [];
+    for (let i = 0; i < 2100; i++) {
+      const [name, region] = [madeUpWord(i, 0), madeUpWord(i, 1)];
+      entries.push({ id: `q${i}a`, text: `The ${name} gateway runs in the ${region} region.`, kind: "fact" });
+      entries.push({ id: `q${i}b`, text: `The ${name} gateway runs in the ${region} region`, kind: "fact" });
+    }
+    expectStatus(await call("/api/v1/stores/fail_d/entries", { body: { entries: entries.slice(0, 2100) } }), 201);
+    expectStatus(await call("/api/v1/stores/fail_d/entries", { body: { entries: entries.slice(2100) } }), 201);
+    const pass = expectStatus(await call("/api/v1/agents/fail_d/passes?wait=true", { method: "POST" }), 201);
+    assert.equal(pass.status, "completed");
+    const auditBefore = expectStatus(await call("/api/v1/stores/fail_d/audit?limit=1000"), 200).records.length;
+    const approved = await call(`/api/v1/proposals/${pass.proposal_id}/approve`, { method: "POST" });
+    assert.equal(approved.status, 500, JSON.stringify(approved.body));
+    assert.match(approved.body.error.message, /CHECK constraint failed/);
+    const store = expectStatus(await call("/api/v1/stores/fail_d"), 200);
+    assert.equal(store.version, 2, "no new version");
+    assert.equal(store.active_entries, entries.length);
+    const merged = expectStatus(await call("/api/v1/stores/fail_d/entries?status=merged"), 200).entries;
+    assert.deepEqual(merged, [], "no page's entries reached the store");
+    assert.equal(expectStatus(await call("/api/v1/stores/fail_d/audit?limit=1000"), 200).records.length, auditBefore);
+    const proposal = expectStatus(await call(`/api/v1/proposals/${pass.proposal_id}?limit=5`), 200);
+    assert.equal(proposal.status, "pending");
+    assert.equal(proposal.pending_count, proposal.change_count);
+    assert.ok(proposal.changes.every((c) => c.decision === null));
+    const verified = expectStatus(await call("/api/v1/stores/fail_d/audit/verify"), 200);
+    assert.equal(verified.verification.ok, true);
   });
 });

@@ -11,6 +11,7 @@
 //   node tests/load.mjs [sessions] [entries]     (defaults 10000, 100000)
 //   node tests/load.mjs --sizes 10000,100000,1000000 [sessions]
 //                                               (one fresh runtime per size)
+//   --writes N: entry writes sent during the approval (default 40)
 //
 // `runLoad` is also used by load_smoke.test.mjs at a small size.
 
@@ -252,6 +253,7 @@ export async function runLoad({ sessions = 10_000, entries = 100_000, concurrenc
     return results;
   } catch (e) {
     e.message += `\n-- the runtime's last words:\n${rt.logs().slice(-4000)}`;
+    if (process.env.REVERIE_LOAD_LOG) (await import("node:fs")).writeFileSync(process.env.REVERIE_LOAD_LOG, rt.logs());
     throw e;
   } finally {
     await rt.stop();
@@ -260,11 +262,11 @@ export async function runLoad({ sessions = 10_000, entries = 100_000, concurrenc
 
 /** One fresh runtime per store size, `sessions` sessions each; a table of
  * what each request held at its peak. */
-async function runSizes(sizes, sessions) {
+async function runSizes(sizes, sessions, writes) {
   const rows = [];
   for (const entries of sizes) {
     console.log(`== ${entries} entries, ${sessions} sessions`);
-    const r = await runLoad({ sessions, entries });
+    const r = await runLoad({ sessions, entries, writes });
     rows.push({
       entries,
       idle_rss_mb: r.memory.idle_rss_mb,
@@ -286,6 +288,9 @@ async function runSizes(sizes, sessions) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
+  // `--writes N`: entry writes sent during the approval (default 40).
+  const w = args.indexOf("--writes");
+  const writes = w >= 0 ? Number(args.splice(w, 2)[1]) : 40;
   const at = args.indexOf("--sizes");
   if (at >= 0) {
     const sizes = (args[at + 1] ?? "").split(",").map(Number);
@@ -293,11 +298,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       throw new Error(`--sizes needs entry counts such as 10000,100000, not ${args[at + 1]}`);
     }
     const rest = args.filter((_, i) => i !== at && i !== at + 1).map(Number);
-    const rows = await runSizes(sizes, rest[0] || 1000);
+    const rows = await runSizes(sizes, rest[0] || 1000, writes);
     if (rows.some((r) => r.server_errors > 0)) process.exitCode = 1;
   } else {
     const [sessions, entries] = args.map(Number);
-    const results = await runLoad({ sessions: sessions || undefined, entries: entries || undefined });
+    const results = await runLoad({ sessions: sessions || undefined, entries: entries || undefined, writes });
     console.log(JSON.stringify({ bench: "load", ...results }));
     if (results.server_errors.length > 0) process.exitCode = 1;
   }

@@ -97,47 +97,62 @@ impl Db {
     /// Reads a JSON column of many rows, a page at a time. `sql` selects
     /// `key` and `body` columns, takes the key to start after as `?1`
     /// (first `start`) and the page size as `?2`, then `args`; it must
-    /// order by `key`. A page is one string, which D1 caps at 2 MB: a page
-    /// too big for that is asked for again at half the rows.
+    /// order by `key`.
     pub async fn json_rows<T: DeserializeOwned>(
         &self,
         sql: &str,
         start: JsValue,
         args: &[JsValue],
     ) -> ApiResult<Vec<T>> {
+        let mut out = Vec::new();
+        let mut after = Some(start);
+        while let Some(key) = after {
+            let (rows, next) = self.json_page(sql, key, 1000, args).await?;
+            out.extend(rows);
+            after = next;
+        }
+        Ok(out)
+    }
+
+    /// One page of [`json_rows`](Db::json_rows): at most `rows` rows after
+    /// `after`, and the key to read on from when there may be more. A page
+    /// is one string, which D1 caps at 2 MB: a page too big for that is
+    /// asked for again at half the rows.
+    pub async fn json_page<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        after: JsValue,
+        rows: i64,
+        args: &[JsValue],
+    ) -> ApiResult<(Vec<T>, Option<JsValue>)> {
         let paged = format!(
             "SELECT COUNT(*) AS n, MAX(key) AS last, '[' || group_concat(body, ',') || ']' AS doc FROM ({sql})"
         );
-        let mut rows_per_page: i64 = 1000;
-        let mut out = Vec::new();
-        let mut after = start;
-        loop {
+        let mut rows_per_page = rows.max(1);
+        let page = loop {
             let mut bound = vec![after.clone(), n(rows_per_page)];
             bound.extend(args.iter().cloned());
-            let page: Option<Page> = match self.stmt(&paged, &bound)?.first::<Page>(None).await {
-                Ok(page) => page,
+            match self.stmt(&paged, &bound)?.first::<Page>(None).await {
+                Ok(page) => break page,
                 Err(e) if e.to_string().contains("TOOBIG") && rows_per_page > 1 => {
                     rows_per_page /= 2;
-                    continue;
                 }
                 Err(e) => return Err(e.into()),
-            };
-            let Some(page) = page else { break };
-            if let Some(doc) = &page.doc {
-                let rows: Vec<T> = serde_json::from_str(doc)?;
-                out.extend(rows);
             }
-            match page.last {
-                Some(serde_json::Value::String(last)) if page.n == rows_per_page => {
-                    after = s(&last)
-                }
-                Some(serde_json::Value::Number(last)) if page.n == rows_per_page => {
-                    after = JsValue::from_f64(last.as_f64().unwrap_or(f64::MAX))
-                }
-                _ => break,
+        };
+        let Some(page) = page else { return Ok((Vec::new(), None)) };
+        let out = match &page.doc {
+            Some(doc) => serde_json::from_str(doc)?,
+            None => Vec::new(),
+        };
+        let next = match page.last {
+            Some(serde_json::Value::String(last)) if page.n == rows_per_page => Some(s(&last)),
+            Some(serde_json::Value::Number(last)) if page.n == rows_per_page => {
+                Some(JsValue::from_f64(last.as_f64().unwrap_or(f64::MAX)))
             }
-        }
-        Ok(out)
+            _ => None,
+        };
+        Ok((out, next))
     }
 }
 

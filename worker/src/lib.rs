@@ -118,8 +118,18 @@ pub(crate) fn now() -> Timestamp {
     Timestamp(worker::Date::now().as_millis() as i64)
 }
 
+/// Sends a panic's message to the runtime's log: a panic aborts the
+/// WebAssembly instance, and without this only "unreachable" is seen.
+fn log_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| worker::console_error!("panicked: {info}")));
+    });
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    log_panics();
     let path = req.path();
     let result = if path == "/api/health" || path == "/api/v1/health" {
         health(&env).await
@@ -306,6 +316,7 @@ async fn route(cx: &Cx, req: &mut Request, path: &str) -> ApiResult {
 
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    log_panics();
     let who = Principal {
         token_id: "cron".into(),
         role: reverie_api::Role::Admin,
@@ -334,6 +345,21 @@ fn openapi() -> ApiResult {
 #[derive(Deserialize)]
 struct D1Probe {
     agents: u32,
+}
+
+/// Whether the environment's `REVERIE_FAULT` (for tests of failure paths
+/// only; never set in a deployment) names this point.
+pub(crate) fn fault_injected(env: &Env, point: &str) -> bool {
+    env.var("REVERIE_FAULT").map(|v| v.to_string() == point).unwrap_or(false)
+}
+
+/// A statement that breaks a CHECK constraint, for the last place in a
+/// batch: the tests' proof that a batch failing half-way leaves nothing.
+pub(crate) fn failing_statement(db: &db::Db) -> ApiResult<worker::D1PreparedStatement> {
+    db.stmt(
+        "INSERT INTO stores (id, scope, version, created_at) VALUES ('fault-injected', 'neither', 0, 0)",
+        &[],
+    )
 }
 
 /// Bytes of WebAssembly memory this isolate's engine holds: the most it

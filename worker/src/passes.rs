@@ -10,7 +10,7 @@
 use reverie_core::apply::{auto_apply_plan, Decision};
 use reverie_core::pass::{retired_by, run_pass, PassConfig, PassInput};
 use reverie_core::schedule::due_slot;
-use reverie_core::{Id, MemoryStore, Proposal, Timestamp};
+use reverie_core::{Id, Proposal, Timestamp};
 use serde_json::{json, Value};
 
 use reverie_api::{self as api, PassStage, PassStatus, ProposalStatus};
@@ -170,12 +170,6 @@ pub(crate) async fn execute(cx: &Cx, id: i64, agent: &AgentRow) {
     }
 }
 
-/// Whether the environment's `REVERIE_FAULT` (for tests of failure paths
-/// only; never set in a deployment) names this point.
-fn fault_injected(cx: &Cx, point: &str) -> bool {
-    cx.env.var("REVERIE_FAULT").map(|v| v.to_string() == point).unwrap_or(false)
-}
-
 /// Records the stage reached; the time it was reached.
 async fn stage(db: &Db, id: i64, stage: PassStage) -> ApiResult<i64> {
     repo::passes::set_stage(db, id, stage).await?;
@@ -238,13 +232,8 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
     let t_save = stage(db, id, PassStage::Saving).await?;
     let mut batch = repo::proposals::save(db, &proposal, &agent.id, id)?;
     batch.push(repo::passes::set_proposal(db, id, proposal.id.as_str())?);
-    if fault_injected(cx, "pass-save") {
-        // A statement that breaks a CHECK constraint, last in the batch:
-        // the tests' proof that a save failing half-way leaves nothing.
-        batch.push(db.stmt(
-            "INSERT INTO stores (id, scope, version, created_at) VALUES ('fault-injected', 'neither', 0, 0)",
-            &[],
-        )?);
+    if crate::fault_injected(&cx.env, "pass-save") {
+        batch.push(crate::failing_statement(db)?);
     }
     db.batch(batch).await?;
     let t_saved = crate::now().0;
@@ -254,7 +243,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
         !config.require_approval && !store_row.is_shared() && !proposal.changes.is_empty();
     let (auto, status) = if unattended {
         let (report, status) =
-            auto_apply(db, &store, active, &proposal, pass_config.large_deletion, now).await?;
+            auto_apply(db, active, &proposal, pass_config.large_deletion, now).await?;
         (Some(report), status)
     } else {
         (None, proposals::initial_status(&proposal))
@@ -326,13 +315,13 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
     Ok(stats)
 }
 
-/// Applies the changes no person needs to see (core's `auto_apply_plan`)
-/// to the store the pass read (`active` of its entries active), and leaves
-/// the rest pending. Returns the report for the pass record and the
+/// Applies the changes no person needs to see (core's `auto_apply_plan`;
+/// `active` entries in the store the pass read), as the pass saved them,
+/// and leaves the rest pending. Should the store have moved since the pass
+/// read it, nothing is applied. Returns the report for the pass record and the
 /// proposal's status.
 async fn auto_apply(
     db: &Db,
-    store: &MemoryStore,
     active: usize,
     proposal: &Proposal,
     large_deletion: usize,
@@ -350,14 +339,19 @@ async fn auto_apply(
     if plan.apply.is_empty() {
         return Ok((report(0, None, wait.len(), None), ProposalStatus::Pending));
     }
-    let decided = proposals::Decisions {
-        decisions: plan.apply.iter().map(|id| (id.clone(), Decision::Accept)).collect(),
+    let row = repo::proposals::find(db, proposal.id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("proposal", proposal.id.as_str()))?;
+    let decided = proposals::Decided {
+        named: plan.apply.iter().map(|id| (id.clone(), Decision::Accept)).collect(),
+        fallback: proposals::Fallback::Pending,
         // No person chose these: review memory learns nothing from them.
-        learn_from: Default::default(),
+        learn_named: false,
+        fail_commit: false,
         actor: "reverie:auto-approve",
         at: now,
     };
-    match proposals::apply_decisions(db, store, proposal, 0, decided).await {
+    match proposals::decide_in_pages(db, &row, decided).await {
         Ok(outcome) => {
             Ok((report(outcome.accepted, Some(outcome.version), wait.len(), None), outcome.status))
         }

@@ -4,7 +4,7 @@
 //! reject, edited text). Applying goes through the core; a store that moved
 //! under the proposal answers 409 naming the changes whose entries moved.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use reverie_api::{self as api, ProposalStatus};
 use reverie_core::apply::{apply, Decision, Review};
@@ -16,7 +16,7 @@ use worker::Request;
 
 use crate::db::{self, Db};
 use crate::http::{self, ApiError, ApiResult, Query};
-use crate::repo::proposals::{changes, ChangeRow, ProposalRow};
+use crate::repo::proposals::{ChangeRow, ProposalRow};
 use crate::stores::{self, Commit};
 use crate::{repo, Cx};
 
@@ -56,12 +56,11 @@ async fn shared_store_grants(cx: &Cx, store_id: &str) -> ApiResult<()> {
 }
 
 /// The core's proposal holding the changes `keep` selects.
-pub(crate) fn core_proposal(
+pub(crate) fn core_proposal<'a>(
     row: &ProposalRow,
-    changes: &[ChangeRow],
-    keep: impl Fn(&ChangeRow) -> bool,
+    changes: impl IntoIterator<Item = &'a ChangeRow>,
 ) -> ApiResult<Proposal> {
-    let kept: Vec<&ChangeRow> = changes.iter().filter(|c| keep(c)).collect();
+    let kept: Vec<&ChangeRow> = changes.into_iter().collect();
     Ok(Proposal {
         id: Id::new(row.id.clone())?,
         store_id: Id::new(row.store_id.clone())?,
@@ -187,15 +186,14 @@ pub(crate) async fn change_views(
 /// `GET /proposals/{id}?offset=&limit=`.
 pub(crate) async fn show(cx: &Cx, id: &str, q: &Query) -> ApiResult {
     let row = readable(cx, id).await?;
-    let all = changes(&cx.db, &row.id).await?;
-    let offset = q.int("offset")?.unwrap_or(0).clamp(0, all.len() as i64) as usize;
-    let limit = q.limit(10_000, 10_000)? as usize;
-    let page = &all[offset..(offset + limit).min(all.len())];
+    let offset = q.int("offset")?.unwrap_or(0).clamp(0, row.change_count);
+    let limit = q.limit(10_000, 10_000)?;
+    let page = repo::proposals::changes_page(&cx.db, &row.id, offset, limit).await?;
     http::json(&api::Proposal {
         brief: row.describe()?,
-        changes: change_views(&cx.db, &row.store_id, row.base_version, page, Audience::Reviewer)
+        changes: change_views(&cx.db, &row.store_id, row.base_version, &page, Audience::Reviewer)
             .await?,
-        offset,
+        offset: offset as usize,
     })
 }
 
@@ -285,7 +283,7 @@ pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
 }
 
 /// What pending changes not named in the request get.
-enum Fallback {
+pub(crate) enum Fallback {
     Accept,
     /// Rejected; `learn` says whether review memory learns from it (a
     /// rejection someone chose does; the rest of a partial accept does not).
@@ -309,60 +307,33 @@ async fn decide(
             row.status
         )));
     }
-    let all = changes(&cx.db, &row.id).await?;
-    let by_id: HashMap<&Id, &ChangeRow> = all.iter().map(|c| (&c.body.id, c)).collect();
+    let ids: Vec<&Id> = named.keys().collect();
+    let known = repo::proposals::known_changes(&cx.db, id, &ids).await?;
     for change in named.keys() {
-        match by_id.get(change) {
+        match known.get(change.as_str()) {
             None => {
                 return Err(ApiError::new(
                     422,
                     format!("decisions: proposal {id} has no change `{change}`"),
                 ))
             }
-            Some(c) if c.decision.is_some() => {
+            Some(Some(by)) => {
                 return Err(ApiError::conflict(format!(
-                    "change {change} was decided already ({})",
-                    c.decided_by.as_deref().unwrap_or("?")
+                    "change {change} was decided already ({by})"
                 )))
             }
-            Some(_) => {}
+            Some(None) => {}
         }
     }
-    let mut decisions = BTreeMap::new();
-    let mut chosen = BTreeSet::new();
-    for c in all.iter().filter(|c| c.decision.is_none()) {
-        let (d, learn) = match (named.get(&c.body.id), &fallback) {
-            (Some(d), _) => (d.clone(), true),
-            (None, Fallback::Accept) => (Decision::Accept, true),
-            (None, Fallback::Reject { reason, learn }) => {
-                (Decision::Reject { reason: reason.clone() }, *learn)
-            }
-            (None, Fallback::Pending) => continue,
-        };
-        if learn {
-            chosen.insert(c.body.id.clone());
-        }
-        decisions.insert(c.body.id.clone(), d);
-    }
-    if decisions.is_empty() {
+    let decides_rest = !matches!(fallback, Fallback::Pending) && row.pending_count > 0;
+    if named.is_empty() && !decides_rest {
         return Err(ApiError::new(422, "the request decides no pending change"));
     }
     let actor = cx.who.actor();
-    let store_row = stores::get(&cx.db, &row.store_id).await?;
-    let store = stores::load(&cx.db, &store_row).await?;
-    let pending = core_proposal(&row, &all, |c| c.decision.is_none())?;
-    let accepted_before = all
-        .iter()
-        .filter(|c| matches!(c.decision, Some(Decision::Accept | Decision::Edit { .. })))
-        .count();
-    let outcome = apply_decisions(
-        &cx.db,
-        &store,
-        &pending,
-        accepted_before,
-        Decisions { decisions, learn_from: chosen, actor: &actor, at: cx.now },
-    )
-    .await?;
+    let fail_commit = crate::fault_injected(&cx.env, "decision-commit");
+    let decided =
+        Decided { named, fallback, learn_named: true, fail_commit, actor: &actor, at: cx.now };
+    let outcome = decide_in_pages(&cx.db, &row, decided).await?;
     let event = if outcome.accepted > 0 { "proposal.applied" } else { "proposal.rejected" };
     crate::webhooks::notify(
         cx,
@@ -393,71 +364,238 @@ pub(crate) struct Outcome {
     pub pending: usize,
 }
 
-/// Decisions on some pending changes of a proposal, and who made them.
-pub(crate) struct Decisions<'a> {
-    pub decisions: BTreeMap<Id, Decision>,
-    /// The decisions review memory learns from (see `learn`).
-    pub learn_from: BTreeSet<Id>,
+/// Decisions on the pending changes of a proposal, and who made them.
+pub(crate) struct Decided<'a> {
+    /// Decisions on named changes.
+    pub named: BTreeMap<Id, Decision>,
+    /// What the other pending changes get.
+    pub fallback: Fallback,
+    /// Whether review memory learns from the named decisions (not when no
+    /// person chose them).
+    pub learn_named: bool,
+    /// Fails the last batch (tests of failure paths only: the
+    /// environment's `REVERIE_FAULT=decision-commit`).
+    pub fail_commit: bool,
     pub actor: &'a str,
     pub at: Timestamp,
 }
 
-/// Applies `decided` to `store` through the core — `pending` holds the
-/// proposal's undecided changes, `accepted_before` counts those accepted
-/// earlier — and commits the new version, the audit records, the
-/// decisions, the proposal's new status and what the review teaches, all
-/// at once. A store that moved since it was read makes the commit a 409.
-pub(crate) async fn apply_decisions(
+impl Decided<'_> {
+    /// The decision on `change`, and whether review memory learns from it;
+    /// `None` when it stays pending.
+    fn on(&self, change: &Id) -> Option<(Decision, bool)> {
+        match (self.named.get(change), &self.fallback) {
+            (Some(d), _) => Some((d.clone(), self.learn_named)),
+            (None, Fallback::Accept) => Some((Decision::Accept, true)),
+            (None, Fallback::Reject { reason, learn }) => {
+                Some((Decision::Reject { reason: reason.clone() }, *learn))
+            }
+            (None, Fallback::Pending) => None,
+        }
+    }
+
+    /// Whether any change is accepted, which decides whether the decision
+    /// makes a new store version.
+    fn accepts_any(&self, pending: i64) -> bool {
+        let accepting = |d: &Decision| !matches!(d, Decision::Reject { .. });
+        self.named.values().any(accepting)
+            || matches!(self.fallback, Fallback::Accept) && pending > self.named.len() as i64
+    }
+
+    /// The reason a rejection gave, kept on the proposal.
+    fn reason(&self) -> Option<&str> {
+        let named = self.named.values().find_map(|d| match d {
+            Decision::Reject { reason } => reason.as_deref(),
+            _ => None,
+        });
+        named.or(match &self.fallback {
+            Fallback::Reject { reason, .. } => reason.as_deref(),
+            _ => None,
+        })
+    }
+}
+
+/// Changes applied per page: what one page holds at once is these, the
+/// entries they touch, and their audit records.
+const CHANGES_PER_PAGE: i64 = 2000;
+
+/// What the pages of a decision did.
+#[derive(Default)]
+struct Pages {
+    accepted: usize,
+    rejected: usize,
+    /// Changes whose targets moved since the proposal was made.
+    moved: Vec<String>,
+    learned: reverie_core::review::ReviewHistory,
+}
+
+/// Applies `decided` to proposal `row`'s pending changes through the core
+/// a page of changes at a time, staging each page's writes (see
+/// `repo::staging`), then commits them all as one new store version with
+/// the audit records, the decisions, the proposal's new status and what
+/// review memory learns, in one batch: all of it or nothing. No step holds
+/// the whole store or proposal, so a decision on any size of proposal
+/// fits a Worker's memory.
+pub(crate) async fn decide_in_pages(
     db: &Db,
-    store: &MemoryStore,
-    pending: &Proposal,
-    accepted_before: usize,
-    decided: Decisions<'_>,
+    row: &ProposalRow,
+    decided: Decided<'_>,
 ) -> ApiResult<Outcome> {
-    let Decisions { decisions, learn_from, actor, at: now } = decided;
-    let proposal_id = pending.id.to_string();
-    let store_id = store.id.to_string();
-    let subset = pending.subset(|c| decisions.contains_key(&c.id));
-    let review = Review { actor: actor.to_string(), at: now, decisions: decisions.clone() };
-    let applied = apply(store, &subset, &review)?;
-    let version = applied.store.version as i64;
-    let pending = pending.changes.len() - decisions.len();
-    let accepted_total = accepted_before + applied.accepted.len();
+    let store_row = stores::get(db, &row.store_id).await?;
+    let from = store_row.version;
+    let to = if decided.accepts_any(row.pending_count) { from + 1 } else { from };
+    let token = crate::random_hex();
+    repo::staging::begin(db, &token, &row.store_id, decided.at).await?;
+    let pages = match stage_pages(db, row, &store_row, &decided, &token, to).await {
+        Ok(pages) if pages.moved.is_empty() => pages,
+        Ok(pages) => {
+            repo::staging::discard(db, &token).await;
+            let conflict = reverie_core::Error::Conflict {
+                base_version: row.base_version as u64,
+                current_version: from as u64,
+                changes: pages.moved,
+            };
+            return Err(conflict.into());
+        }
+        Err(e) => {
+            repo::staging::discard(db, &token).await;
+            return Err(e);
+        }
+    };
+    let decided_now = pages.accepted + pages.rejected;
+    let pending = (row.pending_count as usize).saturating_sub(decided_now);
+    let accepted_total = repo::proposals::accepted_count(db, &row.id).await? + pages.accepted;
     let status = ProposalStatus::after(pending, accepted_total);
-    let mut extra = Vec::new();
-    extra.extend(repo::proposals::record_decisions(
+    let mut extra = vec![repo::proposals::set_status(
         db,
-        &proposal_id,
-        &decisions,
-        version,
-        actor,
-        now,
+        &row.id,
         status,
         pending,
-    )?);
-    extra.extend(repo::reviews::learn(db, &store_id, &subset.changes, &decisions, &learn_from)?);
-    stores::commit(
+        decided.at,
+        decided.reason(),
+    )?];
+    extra.extend(repo::reviews::learn(db, &row.store_id, &pages.learned)?);
+    if decided.fail_commit {
+        extra.push(crate::failing_statement(db)?);
+    }
+    stores::commit_staged(
         db,
+        &token,
         Commit {
-            store_id: store_id.clone(),
-            from_version: store.version as i64,
-            to_version: version,
-            actor: actor.to_string(),
-            at: now,
+            store_id: row.store_id.clone(),
+            from_version: from,
+            to_version: to,
+            actor: decided.actor.to_string(),
+            at: decided.at,
             cause: "proposal",
-            proposal_id: Some(proposal_id.clone()),
+            proposal_id: Some(row.id.clone()),
             note: None,
-            active_entries: applied.store.active().count(),
-            events: applied.events,
+            active_entries: 0,
+            events: Vec::new(),
             extra,
         },
     )
     .await?;
-    Ok(Outcome {
-        status,
-        version,
-        accepted: applied.accepted.len(),
-        rejected: applied.rejected.len(),
-        pending,
-    })
+    Ok(Outcome { status, version: to, accepted: pages.accepted, rejected: pages.rejected, pending })
+}
+
+/// The pages of [`decide_in_pages`], staged under `token`; their audit
+/// records name store version `to`. Once a page finds moved targets, the
+/// rest are only checked, so the conflict names every moved change.
+async fn stage_pages(
+    db: &Db,
+    row: &ProposalRow,
+    store_row: &stores::StoreRow,
+    decided: &Decided<'_>,
+    token: &str,
+    to: i64,
+) -> ApiResult<Pages> {
+    let mut pages = Pages::default();
+    let mut last_record = stores::last_record(db, &row.store_id).await?;
+    // Entries an earlier page wrote: a later page reads them from staging.
+    let mut staged: std::collections::HashSet<Id> = Default::default();
+    let (mut after, mut seq) = (db::n(-1), 0);
+    loop {
+        let (page, next) =
+            repo::proposals::pending_page(db, &row.id, after, CHANGES_PER_PAGE).await?;
+        let mut decisions = BTreeMap::new();
+        let mut chosen = Vec::new();
+        for c in &page {
+            if let Some((decision, learn)) = decided.on(&c.body.id) {
+                decisions.insert(c.body.id.clone(), decision);
+                chosen.push(c);
+                if learn {
+                    pages.learned.record(
+                        c.body.kind,
+                        &c.body.targets,
+                        !matches!(decisions[&c.body.id], Decision::Reject { .. }),
+                    );
+                }
+            }
+        }
+        if !chosen.is_empty() {
+            let proposal = core_proposal(row, chosen.iter().copied())?;
+            let store = page_store(db, store_row, &proposal, &staged, token).await?;
+            let review = Review { actor: decided.actor.to_string(), at: decided.at, decisions };
+            match apply(&store, &proposal, &review) {
+                Err(reverie_core::Error::Conflict { changes, .. }) => pages.moved.extend(changes),
+                Err(e) => return Err(e.into()),
+                Ok(_) if !pages.moved.is_empty() => {}
+                Ok(mut applied) => {
+                    for event in &mut applied.events {
+                        event.store_version = to as u64;
+                    }
+                    let writes: Vec<(Id, Option<MemoryEntry>)> = stores::writes_of(&applied.events)
+                        .into_iter()
+                        .map(|(id, entry)| (id.clone(), entry.cloned()))
+                        .collect();
+                    staged.extend(writes.iter().map(|(id, _)| id.clone()));
+                    let rows = review.decisions.iter().map(|(id, d)| {
+                        let applied_version = (!matches!(d, Decision::Reject { .. })).then_some(to);
+                        repo::staging::decision_row(id, d, applied_version)
+                    });
+                    let records = reverie_core::audit::chain(last_record.as_ref(), applied.events);
+                    if let Some(last) = records.last() {
+                        last_record = Some(last.clone());
+                    }
+                    let statements =
+                        repo::staging::page(db, token, &mut seq, &writes, &records, rows)?;
+                    db.batch(statements).await?;
+                    pages.accepted += applied.accepted.len();
+                    pages.rejected += applied.rejected.len();
+                }
+            }
+        }
+        match next {
+            Some(key) => after = key,
+            None => break,
+        }
+    }
+    Ok(pages)
+}
+
+/// The entries a page of changes reads: its targets and the entries its
+/// results replace, as an earlier page staged them or as they are.
+async fn page_store(
+    db: &Db,
+    store_row: &stores::StoreRow,
+    proposal: &Proposal,
+    staged: &std::collections::HashSet<Id>,
+    token: &str,
+) -> ApiResult<MemoryStore> {
+    let mut ids: Vec<&Id> = proposal
+        .changes
+        .iter()
+        .flat_map(|c| c.targets.iter().chain(c.result.as_ref().map(|r| &r.id)))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let (earlier, unstaged): (Vec<&Id>, Vec<&Id>) =
+        ids.into_iter().partition(|id| staged.contains(*id));
+    let mut entries = stores::entries_by_id(db, &store_row.id, &unstaged).await?;
+    if !earlier.is_empty() {
+        let from_staging = repo::staging::entries(db, token, &earlier).await?;
+        entries.extend(from_staging.into_iter().filter_map(|(_, body)| body));
+    }
+    stores::partial(db, store_row, entries).await
 }

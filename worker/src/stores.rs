@@ -14,7 +14,7 @@ use worker::{D1PreparedStatement, Request};
 
 use crate::db::{self, Db};
 use crate::http::{self, ApiError, ApiResult, Query};
-use crate::Cx;
+use crate::{repo, Cx};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct StoreRow {
@@ -199,7 +199,7 @@ pub(crate) struct Commit {
 
 /// The entry writes the audit events describe: the last state of each
 /// touched entry (`None`: removed from the store).
-fn writes_of(events: &[AuditEvent]) -> BTreeMap<&Id, Option<&MemoryEntry>> {
+pub(crate) fn writes_of(events: &[AuditEvent]) -> BTreeMap<&Id, Option<&MemoryEntry>> {
     let mut writes = BTreeMap::new();
     for e in events {
         if let Some(id) = &e.entry_id {
@@ -215,36 +215,13 @@ fn writes_of(events: &[AuditEvent]) -> BTreeMap<&Id, Option<&MemoryEntry>> {
 /// numbers) are claimed by primary key, so a write racing from the same
 /// version fails as a whole with 409 and leaves nothing behind.
 pub(crate) async fn commit(db: &Db, commit: Commit) -> ApiResult<Vec<AuditRecord>> {
-    let last: Option<RecordRow> = db
-        .first(
-            "SELECT record FROM audit WHERE store_id = ?1 ORDER BY seq DESC LIMIT 1",
-            &[db::s(&commit.store_id)],
-        )
-        .await?;
-    let last: Option<AuditRecord> = last.map(|r| serde_json::from_str(&r.record)).transpose()?;
+    let last = last_record(db, &commit.store_id).await?;
     let records = audit::chain(last.as_ref(), commit.events.clone());
     let sid = db::s(&commit.store_id);
     let version = db::n(commit.to_version);
     let mut batch = Vec::new();
     if commit.to_version != commit.from_version {
-        batch.push(db.stmt(
-            "INSERT INTO store_versions (store_id, version, created_at, actor, cause, proposal_id, note, active_entries) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            &[
-                sid.clone(),
-                version.clone(),
-                db::n(commit.at.0),
-                db::s(&commit.actor),
-                db::s(commit.cause),
-                db::opt_s(commit.proposal_id.as_deref()),
-                db::opt_s(commit.note.as_deref()),
-                db::n(commit.active_entries as i64),
-            ],
-        )?);
-        batch.push(db.stmt(
-            "UPDATE stores SET version = ?2 WHERE id = ?1 AND version = ?3",
-            &[sid.clone(), version.clone(), db::n(commit.from_version)],
-        )?);
+        batch.extend(claim_version(db, &commit, commit.active_entries)?);
         let writes = writes_of(&commit.events);
         let upserts: Vec<&MemoryEntry> = writes.values().filter_map(|e| *e).collect();
         let removals: Vec<&Id> =
@@ -289,6 +266,104 @@ pub(crate) async fn commit(db: &Db, commit: Commit) -> ApiResult<Vec<AuditRecord
     batch.extend(commit.extra);
     db.batch(batch).await?;
     Ok(records)
+}
+
+/// The statements that make `commit.to_version` the store's version:
+/// the version's row, claimed by primary key (a write racing from the
+/// same version fails there, as a whole), and the store's pointer.
+fn claim_version(
+    db: &Db,
+    commit: &Commit,
+    active_entries: usize,
+) -> ApiResult<Vec<D1PreparedStatement>> {
+    let (sid, version) = (db::s(&commit.store_id), db::n(commit.to_version));
+    Ok(vec![
+        db.stmt(
+            "INSERT INTO store_versions (store_id, version, created_at, actor, cause, proposal_id, note, active_entries) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            &[
+                sid.clone(),
+                version.clone(),
+                db::n(commit.at.0),
+                db::s(&commit.actor),
+                db::s(commit.cause),
+                db::opt_s(commit.proposal_id.as_deref()),
+                db::opt_s(commit.note.as_deref()),
+                db::n(active_entries as i64),
+            ],
+        )?,
+        db.stmt(
+            "UPDATE stores SET version = ?2 WHERE id = ?1 AND version = ?3",
+            &[sid, version, db::n(commit.from_version)],
+        )?,
+    ])
+}
+
+/// Commits what staging `token` holds (see `repo::staging`) as one write
+/// to the store, in one D1 batch, with `commit.extra`; `commit.events`
+/// are staged already and ignored here. On failure the staging is
+/// dropped, and a write that took the version first makes it a 409.
+pub(crate) async fn commit_staged(db: &Db, token: &str, commit: Commit) -> ApiResult<()> {
+    let proposal_id = commit.proposal_id.clone().unwrap_or_default();
+    let mut batch = Vec::new();
+    if commit.to_version != commit.from_version {
+        // The active count is taken once the entries are in place.
+        batch.extend(claim_version(db, &commit, 0)?);
+    }
+    batch.extend(repo::staging::finish(
+        db,
+        token,
+        &commit.store_id,
+        commit.to_version,
+        &proposal_id,
+        (&commit.actor, commit.at),
+    )?);
+    batch.extend(commit.extra);
+    if let Err(e) = db.batch(batch).await {
+        repo::staging::discard(db, token).await;
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// The last audit record of a store, which the next one chains to.
+pub(crate) async fn last_record(db: &Db, store_id: &str) -> ApiResult<Option<AuditRecord>> {
+    let last: Option<RecordRow> = db
+        .first(
+            "SELECT record FROM audit WHERE store_id = ?1 ORDER BY seq DESC LIMIT 1",
+            &[db::s(store_id)],
+        )
+        .await?;
+    Ok(last.map(|r| serde_json::from_str(&r.record)).transpose()?)
+}
+
+/// The entries of a store among `ids`, as they are now.
+pub(crate) async fn entries_by_id(
+    db: &Db,
+    store_id: &str,
+    ids: &[&Id],
+) -> ApiResult<Vec<MemoryEntry>> {
+    let mut out = Vec::new();
+    for chunk in db::json_chunks(ids)? {
+        out.extend(
+            db.bodies::<MemoryEntry>(
+                "SELECT body FROM entries WHERE store_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+                &[db::s(store_id), db::s(&chunk)],
+            )
+            .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// A store holding only `entries`, at the row's version: what applying a
+/// page of changes needs of it.
+pub(crate) async fn partial(
+    db: &Db,
+    row: &StoreRow,
+    entries: Vec<MemoryEntry>,
+) -> ApiResult<MemoryStore> {
+    assemble(db, row, row.version, entries).await
 }
 
 #[derive(Deserialize)]

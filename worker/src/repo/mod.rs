@@ -9,3 +9,4 @@ pub(crate) mod proposals;
 pub(crate) mod reviews;
 pub(crate) mod sessions;
 pub(crate) mod slots;
+pub(crate) mod staging;

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use reverie_api::{self as api, ProposalStatus};
 use reverie_core::apply::Decision;
-use reverie_core::{Change, Fingerprint, Id, Proposal};
+use reverie_core::{Change, Fingerprint, Id, Proposal, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
 
 use crate::db::{self, Db};
@@ -122,11 +123,20 @@ const CHANGE_JSON: &str = "json_object('seq', seq, 'body', json(body), 'fingerpr
      'decision', json(decision_body), 'decided_by', decided_by, 'decided_at', CAST(decided_at AS INTEGER), \
      'applied_version', applied_version)";
 
-pub(crate) async fn changes(db: &Db, proposal_id: &str) -> ApiResult<Vec<ChangeRow>> {
+/// `limit` changes of a proposal from the `offset`-th, in order.
+pub(crate) async fn changes_page(
+    db: &Db,
+    proposal_id: &str,
+    offset: i64,
+    limit: i64,
+) -> ApiResult<Vec<ChangeRow>> {
     let sql = format!(
-        "SELECT seq AS key, {CHANGE_JSON} AS body FROM changes WHERE proposal_id = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2"
+        "SELECT seq AS key, {CHANGE_JSON} AS body FROM changes \
+         WHERE proposal_id = ?3 AND seq > ?1 AND seq < ?4 ORDER BY seq LIMIT ?2"
     );
-    db.json_rows(&sql, db::n(-1), &[db::s(proposal_id)]).await
+    // Changes are numbered from 0 in order, so a page is a range of seq.
+    let end = offset.saturating_add(limit);
+    db.json_rows(&sql, db::n(offset - 1), &[db::s(proposal_id), db::n(end)]).await
 }
 
 /// The first `limit` changes of a proposal.
@@ -173,55 +183,111 @@ pub(crate) async fn list(
 /// The statements that record `decisions` on a proposal's changes (those
 /// applied at `version`) and the proposal's new status, with `pending`
 /// changes still undecided.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn record_decisions(
+/// Records the decisions `token` staged on `proposal_id`'s changes
+/// (`staging::decision_row`), made by `actor` at a time.
+pub(crate) fn record_staged_decisions(
     db: &Db,
     proposal_id: &str,
-    decisions: &BTreeMap<Id, Decision>,
-    version: i64,
-    actor: &str,
-    now: reverie_core::Timestamp,
+    token: &str,
+    (actor, at): (&str, Timestamp),
+) -> ApiResult<D1PreparedStatement> {
+    db.stmt(
+        // The decisions are read once into a table first: joined to the
+        // JSON directly, SQLite reads it all again for each change of the
+        // proposal (2.5 s per 1,000 decisions on a 5,000-change proposal,
+        // against 2 ms this way).
+        "WITH d (id, decision, body, applied_version) AS MATERIALIZED ( \
+           SELECT json_extract(r.value, '$.id'), json_extract(r.value, '$.decision'), \
+           json_extract(r.value, '$.body'), json_extract(r.value, '$.applied_version') \
+           FROM staged_chunks s, json_each(s.chunk) r WHERE s.token = ?2 AND s.kind = 'decisions') \
+         UPDATE changes SET decision = d.decision, decision_body = d.body, decided_by = ?3, \
+         decided_at = ?4, applied_version = d.applied_version \
+         FROM d WHERE changes.proposal_id = ?1 AND changes.id = d.id",
+        &[db::s(proposal_id), db::s(token), db::s(actor), db::n(at.0)],
+    )
+}
+
+/// Sets where a proposal is after a decision; `reason` is kept unless a
+/// new one is given.
+pub(crate) fn set_status(
+    db: &Db,
+    proposal_id: &str,
     status: ProposalStatus,
     pending: usize,
-) -> ApiResult<Vec<D1PreparedStatement>> {
-    let mut extra = Vec::new();
-    let rows = decisions.iter().map(|(id, d)| {
-        let kind = match d {
-            Decision::Accept => "accept",
-            Decision::Reject { .. } => "reject",
-            Decision::Edit { .. } => "edit",
-        };
-        let applied_version = (!matches!(d, Decision::Reject { .. })).then_some(version);
-        json!({ "id": id, "decision": kind, "body": d, "applied_version": applied_version })
-    });
-    for chunk in db::json_chunks(rows)? {
-        extra.push(db.stmt(
-            // The decisions are read once into a table first: joined to
-            // `json_each` directly, SQLite reads the whole chunk again for
-            // each change of the proposal (2.5 s per 1,000 decisions on a
-            // 5,000-change proposal, against 2 ms this way).
-            "WITH d (id, decision, body, applied_version) AS MATERIALIZED ( \
-               SELECT json_extract(value, '$.id'), json_extract(value, '$.decision'), \
-               json_extract(value, '$.body'), json_extract(value, '$.applied_version') FROM json_each(?2)) \
-             UPDATE changes SET decision = d.decision, decision_body = d.body, decided_by = ?3, \
-             decided_at = ?4, applied_version = d.applied_version \
-             FROM d WHERE changes.proposal_id = ?1 AND changes.id = d.id",
-            &[db::s(proposal_id), db::s(&chunk), db::s(actor), db::n(now.0)],
-        )?);
-    }
-    extra.push(db.stmt(
+    at: Timestamp,
+    reason: Option<&str>,
+) -> ApiResult<D1PreparedStatement> {
+    db.stmt(
         "UPDATE proposals SET status = ?2, pending_count = ?3, updated_at = ?4, \
          reason = COALESCE(?5, reason) WHERE id = ?1",
         &[
             db::s(proposal_id),
             db::s(status.as_str()),
             db::n(pending as i64),
-            db::n(now.0),
-            db::opt_s(decisions.values().find_map(|d| match d {
-                Decision::Reject { reason } => reason.as_deref(),
-                _ => None,
-            })),
+            db::n(at.0),
+            db::opt_s(reason),
         ],
-    )?);
-    Ok(extra)
+    )
+}
+
+/// Up to `rows` undecided changes of a proposal after `after` (a `seq`;
+/// -1 for the first), and the `seq` to read on from when there may be more.
+pub(crate) async fn pending_page(
+    db: &Db,
+    proposal_id: &str,
+    after: JsValue,
+    rows: i64,
+) -> ApiResult<(Vec<ChangeRow>, Option<JsValue>)> {
+    let sql = format!(
+        "SELECT seq AS key, {CHANGE_JSON} AS body FROM changes \
+         WHERE proposal_id = ?3 AND decision IS NULL AND seq > ?1 ORDER BY seq LIMIT ?2"
+    );
+    db.json_page(&sql, after, rows, &[db::s(proposal_id)]).await
+}
+
+#[derive(Deserialize)]
+struct DecidedRow {
+    id: String,
+    decided_by: Option<String>,
+    decided: i64,
+}
+
+/// Of `ids`, the changes the proposal has, each with who decided it (the
+/// inner `None`: still pending).
+pub(crate) async fn known_changes(
+    db: &Db,
+    proposal_id: &str,
+    ids: &[&Id],
+) -> ApiResult<BTreeMap<String, Option<String>>> {
+    let mut out = BTreeMap::new();
+    for chunk in db::json_chunks(ids)? {
+        let rows: Vec<DecidedRow> = db
+            .all(
+                "SELECT id, decided_by, decision IS NOT NULL AS decided FROM changes \
+                 WHERE proposal_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+                &[db::s(proposal_id), db::s(&chunk)],
+            )
+            .await?;
+        for r in rows {
+            let by = (r.decided != 0).then(|| r.decided_by.unwrap_or_else(|| "?".into()));
+            out.insert(r.id, by);
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+struct Count {
+    n: i64,
+}
+
+/// How many of a proposal's changes were accepted (as proposed or edited).
+pub(crate) async fn accepted_count(db: &Db, proposal_id: &str) -> ApiResult<usize> {
+    let row: Option<Count> = db
+        .first(
+            "SELECT COUNT(*) AS n FROM changes WHERE proposal_id = ?1 AND decision IN ('accept', 'edit')",
+            &[db::s(proposal_id)],
+        )
+        .await?;
+    Ok(row.map_or(0, |r| r.n as usize))
 }

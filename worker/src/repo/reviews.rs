@@ -1,34 +1,23 @@
 //! Review memory (`review_tallies`, `rejected_groups`): what reviewers
 //! accepted and rejected on a store, which the next pass reads.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use reverie_core::apply::Decision;
 use reverie_core::review::{ReviewHistory, Tally};
-use reverie_core::{Change, ChangeKind, Id};
+use reverie_core::ChangeKind;
 use serde::Deserialize;
 use worker::D1PreparedStatement;
 
 use crate::db::{self, Db};
 use crate::http::ApiResult;
 
-/// What a review teaches the next pass (core's `ReviewHistory::record`),
-/// as increments that add up under concurrent reviews. Only decisions a
-/// person chose teach (`learn_from`): not the changes left over in a
-/// partial accept, nor unattended applies.
+/// What a review teaches the next pass (`learned`, made by core's
+/// `ReviewHistory::record`), as increments that add up under concurrent
+/// reviews. Only decisions a person chose teach: not the changes left over
+/// in a partial accept, nor unattended applies.
 pub(crate) fn learn(
     db: &Db,
     store_id: &str,
-    changes: &[Change],
-    decisions: &BTreeMap<Id, Decision>,
-    learn_from: &BTreeSet<Id>,
+    learned: &ReviewHistory,
 ) -> ApiResult<Vec<D1PreparedStatement>> {
-    let mut learned = ReviewHistory::default();
-    for c in changes.iter().filter(|c| learn_from.contains(&c.id)) {
-        if let Some(d) = decisions.get(&c.id) {
-            learned.record(c.kind, &c.targets, !matches!(d, Decision::Reject { .. }));
-        }
-    }
     let mut out = Vec::new();
     for (kind, Tally { accepted, rejected }) in &learned.tallies {
         out.push(db.stmt(

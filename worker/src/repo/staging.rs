@@ -93,7 +93,8 @@ struct EntryWrite<'a> {
 }
 
 /// One page's writes, staged: the entries' latest states, the audit
-/// records and the decisions (rows as `record_decisions` reads them).
+/// records and the decisions (rows of `decision_row`, which
+/// `proposals::record_staged_decisions` reads).
 /// `seq` numbers the chunks across pages and is moved on.
 pub(crate) fn page<D: Serialize>(
     db: &Db,

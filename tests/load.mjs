@@ -12,10 +12,11 @@
 //   node tests/load.mjs --sizes 10000,100000,1000000 [sessions]
 //                                               (one fresh runtime per size)
 //   --writes N: entry writes sent during the approval (default 40)
+//   REVERIE_LOAD_LOG=FILE keeps the runtime's log there
 //
 // `runLoad` is also used by load_smoke.test.mjs at a small size.
 
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { api, madeUpWord, startRuntime } from "./harness.mjs";
 
 const HOUR = 3_600_000;
@@ -253,9 +254,10 @@ export async function runLoad({ sessions = 10_000, entries = 100_000, concurrenc
     return results;
   } catch (e) {
     e.message += `\n-- the runtime's last words:\n${rt.logs().slice(-4000)}`;
-    if (process.env.REVERIE_LOAD_LOG) (await import("node:fs")).writeFileSync(process.env.REVERIE_LOAD_LOG, rt.logs());
     throw e;
   } finally {
+    // `REVERIE_LOAD_LOG=FILE` keeps the runtime's log.
+    if (process.env.REVERIE_LOAD_LOG) writeFileSync(process.env.REVERIE_LOAD_LOG, rt.logs());
     await rt.stop();
   }
 }

@@ -160,29 +160,85 @@ pub(crate) fn changes(result: &D1Result) -> usize {
     result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)
 }
 
+/// Builds JSON arrays of at most `CHUNK_BYTES` each from items pushed one
+/// at a time (an item larger than that travels alone).
+struct Chunker {
+    current: String,
+}
+
+impl Chunker {
+    fn new() -> Self {
+        Chunker { current: String::from("[") }
+    }
+
+    /// Adds `item`; returns the chunk it closed, if it closed one.
+    fn push<T: Serialize>(&mut self, item: T) -> ApiResult<Option<String>> {
+        let text = serde_json::to_string(&item)?;
+        let mut closed = None;
+        if self.current.len() > 1 && self.current.len() + text.len() + 2 > CHUNK_BYTES {
+            self.current.push(']');
+            closed = Some(std::mem::replace(&mut self.current, String::from("[")));
+        }
+        if self.current.len() > 1 {
+            self.current.push(',');
+        }
+        self.current.push_str(&text);
+        Ok(closed)
+    }
+
+    /// The last chunk, unless it is empty.
+    fn finish(mut self) -> Option<String> {
+        (self.current.len() > 1).then(|| {
+            self.current.push(']');
+            self.current
+        })
+    }
+}
+
 /// `items` as JSON arrays of at most `CHUNK_BYTES` each (an item larger
 /// than that travels alone).
 pub(crate) fn json_chunks<T: Serialize>(
     items: impl IntoIterator<Item = T>,
 ) -> ApiResult<Vec<String>> {
+    let mut chunker = Chunker::new();
     let mut chunks = Vec::new();
-    let mut current = String::from("[");
     for item in items {
-        let text = serde_json::to_string(&item)?;
-        if current.len() > 1 && current.len() + text.len() + 2 > CHUNK_BYTES {
-            current.push(']');
-            chunks.push(std::mem::replace(&mut current, String::from("[")));
-        }
-        if current.len() > 1 {
-            current.push(',');
-        }
-        current.push_str(&text);
+        chunks.extend(chunker.push(item)?);
     }
-    if current.len() > 1 {
-        current.push(']');
-        chunks.push(current);
-    }
+    chunks.extend(chunker.finish());
     Ok(chunks)
+}
+
+/// Chunks written per batch by [`Db::write_in_batches`].
+const CHUNKS_PER_BATCH: usize = 4;
+
+impl Db {
+    /// Writes `items` as JSON array chunks, each through the statement
+    /// `statement` makes of it, a few chunks per batch, so that no more
+    /// than one batch of them is held at once. Not one transaction: the
+    /// caller writes rows no reader sees until a last batch of its own
+    /// makes them visible, and removes them if that fails.
+    pub async fn write_in_batches<T: Serialize>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+        statement: impl Fn(&str) -> ApiResult<D1PreparedStatement>,
+    ) -> ApiResult<()> {
+        let mut chunker = Chunker::new();
+        let mut batch = Vec::new();
+        for item in items {
+            if let Some(chunk) = chunker.push(item)? {
+                batch.push(statement(&chunk)?);
+                if batch.len() == CHUNKS_PER_BATCH {
+                    self.batch(std::mem::take(&mut batch)).await?;
+                }
+            }
+        }
+        if let Some(chunk) = chunker.finish() {
+            batch.push(statement(&chunk)?);
+        }
+        self.batch(batch).await?;
+        Ok(())
+    }
 }
 
 /// A status word read back from the database, which only this service

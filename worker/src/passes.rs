@@ -230,12 +230,24 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
     let proposal = output.proposal;
 
     let t_save = stage(db, id, PassStage::Saving).await?;
-    let mut batch = repo::proposals::save(db, &proposal, &agent.id, id)?;
-    batch.push(repo::passes::set_proposal(db, id, proposal.id.as_str())?);
-    if crate::fault_injected(&cx.env, "pass-save") {
-        batch.push(crate::failing_statement(db)?);
+    // The changes first, a few chunks a batch (at 100 k entries they are
+    // 29 MB of JSON, too much to hold at once beside the store); then the
+    // proposal's row, which makes them visible, in one last batch.
+    let saved = async {
+        repo::proposals::save_changes(db, &proposal).await?;
+        let mut batch = vec![
+            repo::proposals::save(db, &proposal, &agent.id, id)?,
+            repo::passes::set_proposal(db, id, proposal.id.as_str())?,
+        ];
+        if crate::fault_injected(&cx.env, "pass-save") {
+            batch.push(crate::failing_statement(db)?);
+        }
+        db.batch(batch).await
+    };
+    if let Err(e) = saved.await {
+        repo::proposals::forget_changes(db, proposal.id.as_str()).await;
+        return Err(e);
     }
-    db.batch(batch).await?;
     let t_saved = crate::now().0;
 
     let active = store.active().count();

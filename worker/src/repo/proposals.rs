@@ -74,15 +74,52 @@ impl ProposalRow {
     }
 }
 
-/// The statements that store a new proposal.
+/// Stores a new proposal's changes, a few chunks per batch. No reader
+/// sees them until [`save`] writes the proposal's row; should that fail,
+/// [`forget_changes`] removes them.
+pub(crate) async fn save_changes(db: &Db, proposal: &Proposal) -> ApiResult<()> {
+    let rows = proposal.changes.iter().enumerate().map(|(seq, c)| {
+        let fingerprints: BTreeMap<&Id, &Fingerprint> =
+            c.targets.iter().filter_map(|t| proposal.base_fingerprints.get(t).map(|fp| (t, fp))).collect();
+        json!({ "seq": seq, "id": c.id, "kind": c.kind, "risky": c.is_risky(), "body": c, "fingerprints": fingerprints })
+    });
+    db.write_in_batches(rows, |chunk| {
+        db.stmt(
+            "INSERT INTO changes (proposal_id, seq, id, kind, risky, body, fingerprints) \
+             SELECT ?1, json_extract(value, '$.seq'), json_extract(value, '$.id'), json_extract(value, '$.kind'), \
+             json_extract(value, '$.risky'), json_extract(value, '$.body'), json_extract(value, '$.fingerprints') \
+             FROM json_each(?2)",
+            &[db::s(proposal.id.as_str()), db::s(chunk)],
+        )
+    })
+    .await
+}
+
+/// Removes the changes of a proposal whose row was never written (best
+/// effort: they are unreachable without it).
+pub(crate) async fn forget_changes(db: &Db, proposal_id: &str) {
+    let removed = db
+        .run(
+            "DELETE FROM changes WHERE proposal_id = ?1 \
+             AND NOT EXISTS (SELECT 1 FROM proposals WHERE id = ?1)",
+            &[db::s(proposal_id)],
+        )
+        .await;
+    if let Err(e) = removed {
+        worker::console_error!("changes of unsaved proposal {proposal_id} remain: {}", e.message);
+    }
+}
+
+/// The statement that stores a new proposal's row, which makes its
+/// changes (written first by [`save_changes`]) visible.
 pub(crate) fn save(
     db: &Db,
     proposal: &Proposal,
     agent_id: &str,
     pass_id: i64,
-) -> ApiResult<Vec<D1PreparedStatement>> {
+) -> ApiResult<D1PreparedStatement> {
     let status = ProposalStatus::initial(proposal.changes.len());
-    let mut out = vec![db.stmt(
+    db.stmt(
         &format!("INSERT INTO proposals ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8, ?9, ?10, NULL)"),
         &[
             db::s(proposal.id.as_str()),
@@ -96,22 +133,7 @@ pub(crate) fn save(
             db::s(&serde_json::to_string(&proposal.summary)?),
             db::s(&serde_json::to_string(&proposal.token_cost)?),
         ],
-    )?];
-    let rows = proposal.changes.iter().enumerate().map(|(seq, c)| {
-        let fingerprints: BTreeMap<&Id, &Fingerprint> =
-            c.targets.iter().filter_map(|t| proposal.base_fingerprints.get(t).map(|fp| (t, fp))).collect();
-        json!({ "seq": seq, "id": c.id, "kind": c.kind, "risky": c.is_risky(), "body": c, "fingerprints": fingerprints })
-    });
-    for chunk in db::json_chunks(rows)? {
-        out.push(db.stmt(
-            "INSERT INTO changes (proposal_id, seq, id, kind, risky, body, fingerprints) \
-             SELECT ?1, json_extract(value, '$.seq'), json_extract(value, '$.id'), json_extract(value, '$.kind'), \
-             json_extract(value, '$.risky'), json_extract(value, '$.body'), json_extract(value, '$.fingerprints') \
-             FROM json_each(?2)",
-            &[db::s(proposal.id.as_str()), db::s(&chunk)],
-        )?);
-    }
-    Ok(out)
+    )
 }
 
 pub(crate) async fn find(db: &Db, id: &str) -> ApiResult<Option<ProposalRow>> {

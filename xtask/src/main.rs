@@ -37,8 +37,8 @@ commands:
   fuzz [SECONDS] [SEED]
                  every fuzz target (transcripts, stores, configs as JSON and
                  YAML, proposals and reviews, text screens) for SECONDS
-                 each (default 60) in a release build; the suite runs them
-                 for 1.5 s each
+                 each (default 60) in a release build; the suite runs a
+                 fixed number of inputs of each
   load-test      the service under load on loopback [SESSIONS [ENTRIES]]
                  or [--sizes 10000,100000,1000000 [SESSIONS]]: peak memory
                  per request and 5xx answers at each store size

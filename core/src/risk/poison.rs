@@ -138,6 +138,7 @@ override: ignore|disregard*|forget|discard the|all|everything|anything above|bef
 override: everything|anything|all +1 above|before|previously|earlier|prior|else +3 is|was|are|were|has|have +2 void|invalid|cancel*|obsolete|outdated|wrong|fake|false|irrelevant|test|null|revoked|superseded|overridden|deprecated|replaced|expired|lifted|suspended|disabled
 override: previous|prior|above|earlier|original|old|initial|preceding|system +1 instruction*|rule*|prompt*|directive*|guideline* +2 is|are|was|were|have|has|no +3 void|invalid|cancel*|obsolete|outdated|wrong|fake|false|irrelevant|test|null|revoked|superseded|overridden|deprecated|replaced|expired|lifted|suspended|disabled|apply|longer
 override: do|dont|never|stop|no +1 not|longer follow*|obey*|following|obeying +3 previous|prior|above|earlier|original|initial|your|any|the|those|these +2 instruction*|rule*|guideline*|directive*|prompt*|programming
+override: ignore|ignoring|disregard* +1 the|this|that|your +2 task|tasks|assignment $|and|then|instead|now|entirely|completely
 override: ignoriere|ignorieren|vergiss|vergessen|missachte|missachten +4 alle|vorherigen|bisherigen|obigen|vorigen|deine|ihre|früheren +3 anweisungen|instruktionen|regeln|befehle|vorgaben
 override: ignorez|ignore|ignorer|oubliez|oublie|oublier +4 toutes|tous|les|vos|tes|précédentes|precedentes +3 instructions|consignes|règles|regles|directives
 override: ignora|ignore|ignorad|olvida|olvide|olvidá|esqueça|esqueca|esquece|desconsidere|desconsidera +4 todas|las|os|as|tus|suas|sus|anteriores|previas +3 instrucciones|instrucoes|instruções|reglas|regras|indicaciones|orientações|orientacoes
@@ -159,6 +160,8 @@ addressesmodel: if|when +1 you +0 are|re +0 a|an|the|any +3 ai|llm|gpt|bot|chatb
 addressesmodel: ai|ais|llm|llms|gpt|chatbot*|bot|bots|summari*|crawler*|model|models|automated|assistant|assistants|agent|agents|system|systems|tool|tools|software|reader|readers +2 reading|processing|parsing|summari*|analy*|scanning|crawling|indexing|reviewing|ingesting|viewing|seeing|encountering +1 this|these|following
 addressesmodel: as +0 a|an +0 ai|llm|chatbot|bot|language +2 you|your|reading|must|should
 addressesmodel: any|all|every|each|other +1 ai|ais|llm|llms|gpt|chatbot*|language|automated|ai-powered +3 reading|that|which|who|must|should|processing|summari*|parsing|tool|tools|system|systems|agent|agents|assistant|assistants|model|models|software
+addressesmodel: ^ ai|llm|llms|chatbot|gpt $
+addressesmodel: ^ ai +0 agent|agents|assistant|assistants|model|system|bot $
 addressesmodel: liebe|lieber|hallo|an +0 die +0 ki
 addressesmodel: wenn +0 du|sie +0 eine +0 ki
 addressesmodel: si|querida|querido|hola|para +2 ia $|ia

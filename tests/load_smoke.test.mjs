@@ -14,8 +14,10 @@ test("the load test runs end to end at a small size", async () => {
   assert.equal(results.pass.sessions, 300);
   assert.ok(results.pass.changes > 0);
   assert.ok(results.ingest_sessions.p95_ms >= results.ingest_sessions.p50_ms);
-  assert.equal(results.approve.status, 200, JSON.stringify(results.approve));
-  assert.ok(results.approve.accepted > 0);
+  // The approval wins, or a write sent meanwhile took the next version
+  // first and the approval is refused whole (409): never a 5xx.
+  assert.ok([200, 409].includes(results.approve.status), JSON.stringify(results.approve));
+  if (results.approve.status === 200) assert.ok(results.approve.accepted > 0);
   assert.equal(results.approve.writes_201 + results.approve.writes_409, 40);
   assert.deepEqual(results.server_errors, []);
   assert.ok(results.pass.peak_rss_mb > 0 && results.pass.engine_mb > 0);

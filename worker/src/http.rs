@@ -64,6 +64,13 @@ impl From<worker::Error> for ApiError {
                  one was being written; nothing was saved — reload and try again",
             );
         }
+        if text.contains("NOT NULL constraint failed: stores.version") {
+            // A write refused while a decision holds the store.
+            return ApiError::conflict(
+                "a decision is being applied to this store; nothing was saved — try again in a few \
+                 seconds",
+            );
+        }
         worker::console_error!("runtime or storage error: {text}");
         ApiError::new(
             500,

@@ -446,6 +446,12 @@ pub(crate) async fn decide_in_pages(
     let to = if decided.accepts_any(row.pending_count) { from + 1 } else { from };
     let token = crate::random_hex();
     repo::staging::begin(db, &token, &row.store_id, decided.at).await?;
+    // Other writes wait until this commits: a decision of many pages would
+    // otherwise lose the version to any write that lands meanwhile.
+    if let Err(e) = stores::hold(db, &store_row, &token).await {
+        repo::staging::discard(db, &token).await;
+        return Err(e);
+    }
     let pages = match stage_pages(db, row, &store_row, &decided, &token, to).await {
         Ok(pages) if pages.moved.is_empty() => pages,
         Ok(pages) => {

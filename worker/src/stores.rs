@@ -221,7 +221,7 @@ pub(crate) async fn commit(db: &Db, commit: Commit) -> ApiResult<Vec<AuditRecord
     let version = db::n(commit.to_version);
     let mut batch = Vec::new();
     if commit.to_version != commit.from_version {
-        batch.extend(claim_version(db, &commit, commit.active_entries)?);
+        batch.extend(claim_version(db, &commit, commit.active_entries, None)?);
         let writes = writes_of(&commit.events);
         let upserts: Vec<&MemoryEntry> = writes.values().filter_map(|e| *e).collect();
         let removals: Vec<&Id> =
@@ -275,6 +275,7 @@ fn claim_version(
     db: &Db,
     commit: &Commit,
     active_entries: usize,
+    holder: Option<&str>,
 ) -> ApiResult<Vec<D1PreparedStatement>> {
     let (sid, version) = (db::s(&commit.store_id), db::n(commit.to_version));
     Ok(vec![
@@ -292,11 +293,40 @@ fn claim_version(
                 db::n(active_entries as i64),
             ],
         )?,
+        // While a decision holds the store (see `hold`), any other write
+        // sets the version NULL, which the column refuses: the batch
+        // fails whole, and the caller gets a 409 to try again.
         db.stmt(
-            "UPDATE stores SET version = ?2 WHERE id = ?1 AND version = ?3",
-            &[sid, version, db::n(commit.from_version)],
+            "UPDATE stores SET version = CASE WHEN held_by IS NOT NULL AND held_by IS NOT ?4 \
+             AND held_until > ?5 THEN NULL ELSE ?2 END, \
+             held_by = NULL, held_until = NULL WHERE id = ?1 AND version = ?3",
+            &[sid, version, db::n(commit.from_version), db::opt_s(holder), db::n(crate::now().0)],
         )?,
     ])
+}
+
+/// How long a decision may hold its store before the hold runs out.
+const HOLD_MS: i64 = 5 * 60_000;
+
+/// Holds store `row` at its version for the staging `token`: other writes
+/// are refused until the staging commits or is dropped. A 409 when the
+/// store moved or another decision holds it.
+pub(crate) async fn hold(db: &Db, row: &StoreRow, token: &str) -> ApiResult<()> {
+    let now = crate::now().0;
+    let held = db
+        .run(
+            "UPDATE stores SET held_by = ?2, held_until = ?3 WHERE id = ?1 AND version = ?4 \
+             AND (held_by IS NULL OR held_until < ?5)",
+            &[db::s(&row.id), db::s(token), db::n(now + HOLD_MS), db::n(row.version), db::n(now)],
+        )
+        .await?;
+    if held == 0 {
+        return Err(ApiError::conflict(format!(
+            "store `{}` moved or another decision is being applied to it; reload and try again",
+            row.id
+        )));
+    }
+    Ok(())
 }
 
 /// Commits what staging `token` holds (see `repo::staging`) as one write
@@ -308,7 +338,7 @@ pub(crate) async fn commit_staged(db: &Db, token: &str, commit: Commit) -> ApiRe
     let mut batch = Vec::new();
     if commit.to_version != commit.from_version {
         // The active count is taken once the entries are in place.
-        batch.extend(claim_version(db, &commit, 0)?);
+        batch.extend(claim_version(db, &commit, 0, Some(token))?);
     }
     batch.extend(repo::staging::finish(
         db,

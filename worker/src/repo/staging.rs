@@ -38,12 +38,17 @@ pub(crate) async fn begin(db: &Db, token: &str, store_id: &str, now: Timestamp) 
     Ok(())
 }
 
-/// Drops what `token` staged.
+/// Drops what `token` staged, and its hold on the store.
 pub(crate) fn drop_statements(db: &Db, token: &str) -> ApiResult<Vec<D1PreparedStatement>> {
-    ["staged_entries", "staged_chunks", "stagings"]
+    let mut out: Vec<D1PreparedStatement> = ["staged_entries", "staged_chunks", "stagings"]
         .iter()
         .map(|table| db.stmt(&format!("DELETE FROM {table} WHERE token = ?1"), &[db::s(token)]))
-        .collect()
+        .collect::<ApiResult<_>>()?;
+    out.push(db.stmt(
+        "UPDATE stores SET held_by = NULL, held_until = NULL WHERE held_by = ?1",
+        &[db::s(token)],
+    )?);
+    Ok(out)
 }
 
 /// Drops what `token` staged, after a failure (best effort: what is left

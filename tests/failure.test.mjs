@@ -2,7 +2,8 @@
 // decision's last batch after its pages were staged: a statement breaking
 // a constraint is added to the batch through the worker's REVERIE_FAULT
 // test switch) leaves the store and the proposals as they were, and says
-// why.
+// why. And a decision paused before its commit (the same switch) holds
+// its store: a write sent meanwhile is refused, not let in first.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -76,5 +77,34 @@ describe("a decision whose last batch fails", () => {
     assert.ok(proposal.changes.every((c) => c.decision === null));
     const verified = expectStatus(await call("/api/v1/stores/fail_d/audit/verify"), 200);
     assert.equal(verified.verification.ok, true);
+  });
+});
+
+describe("a decision holding its store", () => {
+  let rt;
+  before(async () => {
+    rt = await startRuntime({ seed: false, vars: { REVERIE_FAULT: "decision-pause" } });
+  });
+  after(async () => {
+    await rt?.stop();
+  });
+
+  test("refuses other writes while it stages, then commits, then lets them in", async () => {
+    const call = (path, opts) => api(rt.baseUrl, path, opts);
+    expectStatus(await call("/api/v1/agents", { body: { id: "hold_a", name: "Holding" } }), 201);
+    expectStatus(await call("/api/v1/stores/hold_a/entries", { body: { entries: ENTRIES } }), 201);
+    const pass = expectStatus(await call("/api/v1/agents/hold_a/passes?wait=true", { method: "POST" }), 201);
+    // The decision pauses three seconds between its staging and its commit.
+    const approving = call(`/api/v1/proposals/${pass.proposal_id}/approve`, { method: "POST" });
+    await new Promise((r) => setTimeout(r, 1500));
+    const write = await call("/api/v1/stores/hold_a/entries", { body: { id: "h1", text: "Written while held.", kind: "note" } });
+    assert.equal(write.status, 409, JSON.stringify(write.body));
+    assert.match(write.body.error.message, /a decision is being applied to this store/);
+    const approved = await approving;
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    assert.equal(approved.body.version, 2);
+    // Released: the same write goes in now.
+    expectStatus(await call("/api/v1/stores/hold_a/entries", { body: { id: "h1", text: "Written after.", kind: "note" } }), 201);
+    assert.equal(expectStatus(await call("/api/v1/stores/hold_a"), 200).version, 3);
   });
 });

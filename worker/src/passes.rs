@@ -359,7 +359,7 @@ async fn auto_apply(
         fallback: proposals::Fallback::Pending,
         // No person chose these: review memory learns nothing from them.
         learn_named: false,
-        fail_commit: false,
+        fault: proposals::Fault::None,
         actor: "reverie:auto-approve",
         at: now,
     };

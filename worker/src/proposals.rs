@@ -282,6 +282,17 @@ pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     decide(cx, row, decisions, fallback).await
 }
 
+/// A decision's test switch (the environment's `REVERIE_FAULT`; never set
+/// in a deployment).
+pub(crate) enum Fault {
+    None,
+    /// `decision-commit`: the last batch fails, after every page was staged.
+    FailCommit,
+    /// `decision-pause`: three seconds pass between the staging and the
+    /// last batch, for a write to arrive while the store is held.
+    PauseBeforeCommit,
+}
+
 /// What pending changes not named in the request get.
 pub(crate) enum Fallback {
     Accept,
@@ -330,9 +341,14 @@ async fn decide(
         return Err(ApiError::new(422, "the request decides no pending change"));
     }
     let actor = cx.who.actor();
-    let fail_commit = crate::fault_injected(&cx.env, "decision-commit");
-    let decided =
-        Decided { named, fallback, learn_named: true, fail_commit, actor: &actor, at: cx.now };
+    let fault = if crate::fault_injected(&cx.env, "decision-commit") {
+        Fault::FailCommit
+    } else if crate::fault_injected(&cx.env, "decision-pause") {
+        Fault::PauseBeforeCommit
+    } else {
+        Fault::None
+    };
+    let decided = Decided { named, fallback, learn_named: true, fault, actor: &actor, at: cx.now };
     let outcome = decide_in_pages(&cx.db, &row, decided).await?;
     let event = if outcome.accepted > 0 { "proposal.applied" } else { "proposal.rejected" };
     crate::webhooks::notify(
@@ -373,9 +389,8 @@ pub(crate) struct Decided<'a> {
     /// Whether review memory learns from the named decisions (not when no
     /// person chose them).
     pub learn_named: bool,
-    /// Fails the last batch (tests of failure paths only: the
-    /// environment's `REVERIE_FAULT=decision-commit`).
-    pub fail_commit: bool,
+    /// For tests of failure paths only (the environment's `REVERIE_FAULT`).
+    pub fault: Fault,
     pub actor: &'a str,
     pub at: Timestamp,
 }
@@ -481,8 +496,10 @@ pub(crate) async fn decide_in_pages(
         decided.reason(),
     )?];
     extra.extend(repo::reviews::learn(db, &row.store_id, &pages.learned)?);
-    if decided.fail_commit {
-        extra.push(crate::failing_statement(db)?);
+    match decided.fault {
+        Fault::FailCommit => extra.push(crate::failing_statement(db)?),
+        Fault::PauseBeforeCommit => worker::Delay::from(std::time::Duration::from_secs(3)).await,
+        Fault::None => {}
     }
     stores::commit_staged(
         db,

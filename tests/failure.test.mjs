@@ -14,17 +14,23 @@ const ENTRIES = [
   { id: "f2", text: "User preferred dark mode in editors", kind: "preference" },
 ];
 
-describe("a pass that fails half-way", () => {
+/** Starts a runtime with the fault switch set to `fault` for the
+ * enclosing `describe`; returns the API caller for it. */
+function withFault(fault) {
   let rt;
   before(async () => {
-    rt = await startRuntime({ seed: false, vars: { REVERIE_FAULT: "pass-save" } });
+    rt = await startRuntime({ seed: false, vars: { REVERIE_FAULT: fault } });
   });
   after(async () => {
     await rt?.stop();
   });
+  return (path, opts) => api(rt.baseUrl, path, opts);
+}
+
+describe("a pass that fails half-way", () => {
+  const call = withFault("pass-save");
 
   test("leaves the store and the proposals untouched, and says why", async () => {
-    const call = (path, opts) => api(rt.baseUrl, path, opts);
     expectStatus(await call("/api/v1/agents", { body: { id: "fail_a", name: "Failing" } }), 201);
     expectStatus(await call("/api/v1/stores/fail_a/entries", { body: { entries: ENTRIES } }), 201);
     const pass = expectStatus(await call("/api/v1/agents/fail_a/passes?wait=true", { method: "POST" }), 201);
@@ -39,16 +45,9 @@ describe("a pass that fails half-way", () => {
 });
 
 describe("a decision whose last batch fails", () => {
-  let rt;
-  before(async () => {
-    rt = await startRuntime({ seed: false, vars: { REVERIE_FAULT: "decision-commit" } });
-  });
-  after(async () => {
-    await rt?.stop();
-  });
+  const call = withFault("decision-commit");
 
   test("applies nothing of any page: store, entries, audit and proposal as they were", async () => {
-    const call = (path, opts) => api(rt.baseUrl, path, opts);
     expectStatus(await call("/api/v1/agents", { body: { id: "fail_d", name: "Failing decision" } }), 201);
     // Enough restatements for the decision to be staged over two pages.
     const entries = [];
@@ -81,16 +80,9 @@ describe("a decision whose last batch fails", () => {
 });
 
 describe("a decision holding its store", () => {
-  let rt;
-  before(async () => {
-    rt = await startRuntime({ seed: false, vars: { REVERIE_FAULT: "decision-pause" } });
-  });
-  after(async () => {
-    await rt?.stop();
-  });
+  const call = withFault("decision-pause");
 
   test("refuses other writes while it stages, then commits, then lets them in", async () => {
-    const call = (path, opts) => api(rt.baseUrl, path, opts);
     expectStatus(await call("/api/v1/agents", { body: { id: "hold_a", name: "Holding" } }), 201);
     expectStatus(await call("/api/v1/stores/hold_a/entries", { body: { entries: ENTRIES } }), 201);
     const pass = expectStatus(await call("/api/v1/agents/hold_a/passes?wait=true", { method: "POST" }), 201);

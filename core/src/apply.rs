@@ -32,6 +32,13 @@ pub enum Decision {
     },
 }
 
+impl Decision {
+    /// Whether the change is applied: accepted as proposed or edited.
+    pub fn applies(&self) -> bool {
+        !matches!(self, Decision::Reject { .. })
+    }
+}
+
 /// A review of a whole proposal: a decision for every change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Review {
@@ -164,11 +171,8 @@ pub fn apply(store: &MemoryStore, proposal: &Proposal, review: &Review) -> Resul
             message: format!("no decision for changes {}", missing.join(", ")),
         });
     }
-    let accepted: Vec<&Change> = proposal
-        .changes
-        .iter()
-        .filter(|c| !matches!(review.decisions[&c.id], Decision::Reject { .. }))
-        .collect();
+    let accepted: Vec<&Change> =
+        proposal.changes.iter().filter(|c| review.decisions[&c.id].applies()).collect();
     if store.version != proposal.base_version {
         let moved = moved_changes(store, proposal, &accepted);
         if !moved.is_empty() {

@@ -412,8 +412,7 @@ impl Decided<'_> {
     /// Whether any change is accepted, which decides whether the decision
     /// makes a new store version.
     fn accepts_any(&self, pending: i64) -> bool {
-        let accepting = |d: &Decision| !matches!(d, Decision::Reject { .. });
-        self.named.values().any(accepting)
+        self.named.values().any(Decision::applies)
             || matches!(self.fallback, Fallback::Accept) && pending > self.named.len() as i64
     }
 
@@ -535,6 +534,9 @@ async fn stage_pages(
 ) -> ApiResult<Pages> {
     let mut pages = Pages::default();
     let mut last_record = stores::last_record(db, &row.store_id).await?;
+    // The store without entries (its id, version and scope), read once;
+    // each page fills in the entries it touches.
+    let shell = stores::partial(db, store_row, Vec::new()).await?;
     // Entries an earlier page wrote: a later page reads them from staging.
     let mut staged: std::collections::HashSet<Id> = Default::default();
     let (mut after, mut seq) = (db::n(-1), 0);
@@ -551,14 +553,14 @@ async fn stage_pages(
                     pages.learned.record(
                         c.body.kind,
                         &c.body.targets,
-                        !matches!(decisions[&c.body.id], Decision::Reject { .. }),
+                        decisions[&c.body.id].applies(),
                     );
                 }
             }
         }
         if !chosen.is_empty() {
             let proposal = core_proposal(row, chosen.iter().copied())?;
-            let store = page_store(db, store_row, &proposal, &staged, token).await?;
+            let store = page_store(db, &shell, &proposal, &staged, token).await?;
             let review = Review { actor: decided.actor.to_string(), at: decided.at, decisions };
             match apply(&store, &proposal, &review) {
                 Err(reverie_core::Error::Conflict { changes, .. }) => pages.moved.extend(changes),
@@ -574,8 +576,7 @@ async fn stage_pages(
                         .collect();
                     staged.extend(writes.iter().map(|(id, _)| id.clone()));
                     let rows = review.decisions.iter().map(|(id, d)| {
-                        let applied_version = (!matches!(d, Decision::Reject { .. })).then_some(to);
-                        repo::staging::decision_row(id, d, applied_version)
+                        repo::staging::decision_row(id, d, d.applies().then_some(to))
                     });
                     let records = reverie_core::audit::chain(last_record.as_ref(), applied.events);
                     if let Some(last) = records.last() {
@@ -601,7 +602,7 @@ async fn stage_pages(
 /// results replace, as an earlier page staged them or as they are.
 async fn page_store(
     db: &Db,
-    store_row: &stores::StoreRow,
+    shell: &MemoryStore,
     proposal: &Proposal,
     staged: &std::collections::HashSet<Id>,
     token: &str,
@@ -615,10 +616,11 @@ async fn page_store(
     ids.dedup();
     let (earlier, unstaged): (Vec<&Id>, Vec<&Id>) =
         ids.into_iter().partition(|id| staged.contains(*id));
-    let mut entries = stores::entries_by_id(db, &store_row.id, &unstaged).await?;
+    let mut entries = stores::entries_by_id(db, shell.id.as_str(), &unstaged).await?;
     if !earlier.is_empty() {
         let from_staging = repo::staging::entries(db, token, &earlier).await?;
         entries.extend(from_staging.into_iter().filter_map(|(_, body)| body));
     }
-    stores::partial(db, store_row, entries).await
+    entries.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(MemoryStore { entries, ..shell.clone() })
 }

@@ -386,8 +386,8 @@ pub(crate) async fn entries_by_id(
     Ok(out)
 }
 
-/// A store holding only `entries`, at the row's version: what applying a
-/// page of changes needs of it.
+/// A store holding only `entries`, at the row's version (with none: its
+/// id, version and scope, for pages of changes to fill in).
 pub(crate) async fn partial(
     db: &Db,
     row: &StoreRow,

@@ -330,7 +330,8 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
 /// Applies the changes no person needs to see (core's `auto_apply_plan`;
 /// `active` entries in the store the pass read), as the pass saved them,
 /// and leaves the rest pending. Should the store have moved since the pass
-/// read it, nothing is applied. Returns the report for the pass record and the
+/// read it, the apply goes ahead only if none of its targets moved (as
+/// with a person's approval); otherwise nothing is applied. Returns the report for the pass record and the
 /// proposal's status.
 async fn auto_apply(
     db: &Db,

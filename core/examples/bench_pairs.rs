@@ -12,6 +12,11 @@
 //! - `situatedqa_updates`: questions of SituatedQA (Zhang & Choi, EMNLP
 //!   2021) whose answer changed, as "question? answer" observed when each
 //!   answer started to hold. The newer should supersede the older.
+//! - `news_paraphrase`, `news_different`: sentence pairs of the
+//!   Microsoft Research Paraphrase Corpus (Dolan & Brockett, IWP 2005),
+//!   news sentences judged by people as paraphrases or not, read from
+//!   `msrp/msr_paraphrase_{train,test}.txt` when present (not in the shared
+//!   data; its license allows research use).
 //! - `preference_updates`, `value_updates`, `negations`, `numbers`: pairs
 //!   made from templates here (people, preferences, plans, counts).
 //!
@@ -83,45 +88,63 @@ fn main() {
     } else {
         eprintln!("bench-pairs: no {} (SituatedQA set skipped)", situated.display());
     }
+    let mut news = [Vec::new(), Vec::new()];
+    for file in ["msrp/msr_paraphrase_train.txt", "msrp/msr_paraphrase_test.txt"] {
+        let path = dir.join(file);
+        if path.is_file() {
+            let [same, different] = read_msrp(&path, news[0].len() + news[1].len());
+            news[0].extend(same);
+            news[1].extend(different);
+        }
+    }
+    if news[0].is_empty() {
+        eprintln!("bench-pairs: no {} (news sets skipped)", dir.join("msrp").display());
+    } else {
+        let [same, different] = news;
+        sets.push(("news_paraphrase", same));
+        sets.push(("news_different", different));
+    }
     let made = made_sets();
     sets.extend(made);
     let results: Vec<Value> = sets.iter().map(|(name, pairs)| measure(name, pairs)).collect();
     for r in &results {
         println!("{r}");
     }
-    // Merge precision over the SICK sets: merges of paraphrase pairs, and of
-    // one-way entailments that keep the text saying more, among merges of
-    // labelled pairs (a merge across pairs has no label and is counted
-    // apart, in `cross_pair_changes`).
-    let sick: Vec<&Value> = results
+    summary(&results, "sick");
+    summary(&results, "news");
+}
+
+/// Merge precision and recall over the sets of one source: merges of
+/// paraphrase pairs, and of one-way entailments that keep the text saying
+/// more, among merges of labelled pairs (a merge across pairs has no label
+/// and is counted apart, in `cross_pair_changes`).
+fn summary(results: &[Value], source: &str) {
+    let sets: Vec<&Value> = results
         .iter()
-        .filter(|r| r["set"].as_str().is_some_and(|s| s.starts_with("sick_")))
+        .filter(|r| r["set"].as_str().is_some_and(|s| s.starts_with(&format!("{source}_"))))
         .collect();
-    if !sick.is_empty() {
-        let count = |r: &Value, k: &str| r[k].as_u64().unwrap_or(0);
-        let good: u64 = sick
-            .iter()
-            .filter(|r| r["set"] == "sick_paraphrase")
-            .map(|r| count(r, "merged"))
-            .sum::<u64>()
-            + sick.iter().map(|r| count(r, "merges_keeping_the_text_that_says_more")).sum::<u64>();
-        let all: u64 = sick.iter().map(|r| count(r, "merged")).sum();
-        let paraphrases: u64 =
-            sick.iter().filter(|r| r["set"] == "sick_paraphrase").map(|r| count(r, "pairs")).sum();
-        let paraphrase_merges: u64 =
-            sick.iter().filter(|r| r["set"] == "sick_paraphrase").map(|r| count(r, "merged")).sum();
-        let ratio = |a: u64, b: u64| {
-            if b == 0 {
-                Value::Null
-            } else {
-                json!(((a as f64 / b as f64) * 10_000.0).round() / 10_000.0)
-            }
-        };
-        println!(
-            "{}",
-            json!({"bench": "pairs", "set": "sick_summary", "merge_precision": ratio(good, all), "merge_recall": ratio(paraphrase_merges, paraphrases), "merges": all})
-        );
+    if sets.is_empty() {
+        return;
     }
+    let count = |r: &Value, k: &str| r[k].as_u64().unwrap_or(0);
+    let paraphrase = format!("{source}_paraphrase");
+    let of_paraphrases = |k: &str| -> u64 {
+        sets.iter().filter(|r| r["set"] == paraphrase.as_str()).map(|r| count(r, k)).sum()
+    };
+    let good = of_paraphrases("merged")
+        + sets.iter().map(|r| count(r, "merges_keeping_the_text_that_says_more")).sum::<u64>();
+    let all: u64 = sets.iter().map(|r| count(r, "merged")).sum();
+    let ratio = |a: u64, b: u64| {
+        if b == 0 {
+            Value::Null
+        } else {
+            json!(((a as f64 / b as f64) * 10_000.0).round() / 10_000.0)
+        }
+    };
+    println!(
+        "{}",
+        json!({"bench": "pairs", "set": format!("{source}_summary"), "merge_precision": ratio(good, all), "merge_recall": ratio(of_paraphrases("merged"), of_paraphrases("pairs")), "merges": all})
+    );
 }
 
 fn fail(msg: &str) -> ! {
@@ -161,6 +184,36 @@ fn read_sick(path: &Path) -> [Vec<Pair>; 4] {
             older: sentence(a),
             newer: sentence(b),
             older_entails,
+            days: (1 + 2 * i, 2 + 2 * i),
+        });
+    }
+    sets
+}
+
+/// MSRP's pairs: judged paraphrases, and the rest. Pairs are numbered on
+/// from `first`, so the days of two files do not overlap.
+fn read_msrp(path: &Path, first: usize) -> [Vec<Pair>; 2] {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
+    let mut sets: [Vec<Pair>; 2] = Default::default();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        let cols: Vec<&str> = line.trim_end_matches('\r').split('\t').collect();
+        // Some copies of the corpus join two rows on one line; such a
+        // line is skipped, and said.
+        let [quality, _, _, a, b] = cols[..] else {
+            eprintln!("bench-pairs: {}:{}: skipped (not 5 columns)", path.display(), n + 1);
+            continue;
+        };
+        let k = match quality.trim_start_matches('\u{feff}') {
+            "1" => 0,
+            "0" => 1,
+            other => fail(&format!("{}:{}: unknown quality {other}", path.display(), n + 1)),
+        };
+        let i = (first + sets[0].len() + sets[1].len()) as i64;
+        sets[k].push(Pair {
+            older: sentence(a),
+            newer: sentence(b),
+            older_entails: None,
             days: (1 + 2 * i, 2 + 2 * i),
         });
     }

@@ -4,9 +4,7 @@
 //! and its proposals and passes.
 
 use leptos::prelude::*;
-use reverie_core::config::ConfigInput;
-use reverie_core::{Error as CoreError, Id};
-use serde_json::{json, Value};
+use reverie_web_state::settings::{config_text, Field, Form, Format};
 
 use crate::api::{self, Agent, Pass, PassStatus, Source};
 use crate::widgets::{loaded, utc, SourceNote};
@@ -130,95 +128,25 @@ fn AgentView(agent: Agent, source: RwSignal<Source>, lists: RwSignal<u32>) -> im
     }
 }
 
-/// The form's fields, as text the person edits.
-#[derive(Clone, Debug, PartialEq)]
-struct Form {
-    enabled: bool,
-    schedule: String,
-    time: String,
-    window: String,
-    store: String,
-    approval: bool,
-    notify: String,
-}
-
-impl Form {
-    fn of(agent: &Agent) -> Form {
-        Form {
-            enabled: agent.enabled,
-            schedule: agent.schedule.clone(),
-            time: agent.schedule_time.trim_end_matches(" UTC").to_string(),
-            window: agent.sessions_since.clone(),
-            store: agent.store.id.clone(),
-            approval: agent.require_approval,
-            notify: agent.notify.join(", "),
-        }
-    }
-
-    /// The config block this form says, in the announcement's shape.
-    fn document(&self, agent: &str) -> Value {
-        json!({
-            "agent_id": agent,
-            "dreaming": {
-                "enabled": self.enabled,
-                "schedule": self.schedule,
-                "schedule_time": format!("{} UTC", self.time.trim().trim_end_matches("UTC").trim_end()),
-                "inputs": { "sessions_since": self.window.trim(), "memory_store": self.store.trim() },
-                "review": { "require_approval": self.approval, "notify": self.notify },
-            },
-        })
-    }
-}
-
-/// Which form field a config error is about, from its path.
-fn field_of(path: &str) -> &'static str {
-    let last = path.rsplit('.').next().unwrap_or(path);
-    match last.split('[').next().unwrap_or(last) {
-        "schedule" => "schedule",
-        "schedule_time" => "time",
-        "sessions_since" => "window",
-        "memory_store" => "store",
-        "require_approval" => "approval",
-        "notify" => "notify",
-        _ => "form",
-    }
-}
-
 #[component]
 fn Settings(agent: Agent) -> impl IntoView {
     let session = expect_context::<Session>();
     let form = RwSignal::new(Form::of(&agent));
     let agent_id = agent.id.clone();
-    let shared = agent.store.shared && agent.store.id == Form::of(&agent).store;
+    let shared = agent.store.shared;
     // Checked as typed, by the core: the same rules the service applies.
     let checked = Memo::new({
         let agent_id = agent_id.clone();
-        move |_| {
-            let id = Id::new(agent_id.clone()).map_err(|e| ("form", e.to_string()))?;
-            let doc = form.with(|f| f.document(&agent_id));
-            let input = ConfigInput::parse(&doc, &id).map_err(|e| match e {
-                CoreError::Invalid { field, message } => (field_of(&field), message),
-                other => ("form", other.to_string()),
-            })?;
-            input.resolve(shared).map_err(|e| match e {
-                CoreError::Invalid { field, message } => (field_of(&field), message),
-                other => ("form", other.to_string()),
-            })
-        }
+        move |_| form.with(|f| f.check(&agent_id, shared))
     });
-    let error_for = move |field: &'static str| {
+    let error_for = move |field: Field| {
         move || {
-            checked.with(|c| c.as_ref().err().filter(|(f, _)| *f == field).map(|(_, m)| m.clone()))
+            checked
+                .with(|c| c.as_ref().err().filter(|p| p.field == field).map(|p| p.message.clone()))
         }
     };
-    let format = RwSignal::new("yaml");
-    let text = move || {
-        checked.with(|c| match c {
-            Ok(config) if format.get() == "yaml" => config.to_yaml(),
-            Ok(config) => serde_json::to_string_pretty(&config.to_json()).unwrap_or_default(),
-            Err(_) => "Fix the form to see the config.".into(),
-        })
-    };
+    let format = RwSignal::new(Format::Yaml);
+    let text = move || checked.with(|c| config_text(c, format.get()));
     let saved = RwSignal::new(None::<Result<String, String>>);
     let save = {
         let agent_id = agent_id.clone();
@@ -263,32 +191,32 @@ fn Settings(agent: Agent) -> impl IntoView {
                         <option value="monthly">"Monthly (the 1st)"</option>
                         <option value="on-demand">"On demand only"</option>
                     </select>
-                    <p id="schedule-error" class="error field-error">{error_for("schedule")}</p>
+                    <p id="schedule-error" class="error field-error">{error_for(Field::Schedule)}</p>
                     <label for="time">"Time of day (UTC)"</label>
                     <input id="time" name="time" inputmode="numeric" placeholder="03:00" aria-describedby="time-error"
                         prop:value=move || form.with(|f| f.time.clone()) on:input=set(|f, v| f.time = v)/>
-                    <p id="time-error" class="error field-error">{error_for("time")}</p>
+                    <p id="time-error" class="error field-error">{error_for(Field::Time)}</p>
                     <label for="window">"Sessions since"</label>
                     <input id="window" name="window" placeholder="24h" aria-describedby="window-error window-help"
                         prop:value=move || form.with(|f| f.window.clone()) on:input=set(|f, v| f.window = v)/>
                     <p id="window-help" class="muted hint">"How far back a pass reads transcripts: 90m, 24h, 7d, 2w."</p>
-                    <p id="window-error" class="error field-error">{error_for("window")}</p>
+                    <p id="window-error" class="error field-error">{error_for(Field::Window)}</p>
                     <label for="store">"Memory store"</label>
                     <input id="store" name="store" aria-describedby="store-error"
                         prop:value=move || form.with(|f| f.store.clone()) on:input=set(|f, v| f.store = v)/>
-                    <p id="store-error" class="error field-error">{error_for("store")}</p>
+                    <p id="store-error" class="error field-error">{error_for(Field::Store)}</p>
                     <label class="check">
                         <input type="checkbox" name="approval" aria-describedby="approval-error"
                             prop:checked=move || form.with(|f| f.approval)
                             on:change=move |ev| form.update(|f| f.approval = event_target_checked(&ev))/>
                         " Require approval (off: safe changes apply at once; risky ones still wait)"
                     </label>
-                    <p id="approval-error" class="error field-error">{error_for("approval")}</p>
+                    <p id="approval-error" class="error field-error">{error_for(Field::Approval)}</p>
                     <label for="notify">"Notify"</label>
                     <input id="notify" name="notify" placeholder="alice@team.example, bot@team.example" aria-describedby="notify-error"
                         prop:value=move || form.with(|f| f.notify.clone()) on:input=set(|f, v| f.notify = v)/>
-                    <p id="notify-error" class="error field-error">{error_for("notify")}</p>
-                    <p class="error field-error">{error_for("form")}</p>
+                    <p id="notify-error" class="error field-error">{error_for(Field::Notify)}</p>
+                    <p class="error field-error">{error_for(Field::Form)}</p>
                     <div class="form-actions">
                     <button type="submit" data-testid="save-config" disabled=move || checked.with(|c| c.is_err())>"Save"</button>
                     <span role="status" class="save-status" data-testid="save-status">
@@ -302,10 +230,10 @@ fn Settings(agent: Agent) -> impl IntoView {
             </form>
             <div class="config-text">
                 <div class="tabs" role="group" aria-label="Config format">
-                    <button class:active=move || format.get() == "yaml" aria-pressed=move || (format.get() == "yaml").to_string()
-                        on:click=move |_| format.set("yaml")>"YAML"</button>
-                    <button class:active=move || format.get() == "json" aria-pressed=move || (format.get() == "json").to_string()
-                        on:click=move |_| format.set("json")>"JSON"</button>
+                    <button class:active=move || format.get() == Format::Yaml aria-pressed=move || (format.get() == Format::Yaml).to_string()
+                        on:click=move |_| format.set(Format::Yaml)>"YAML"</button>
+                    <button class:active=move || format.get() == Format::Json aria-pressed=move || (format.get() == Format::Json).to_string()
+                        on:click=move |_| format.set(Format::Json)>"JSON"</button>
                     <button on:click=copy>"Copy"</button>
                 </div>
                 <pre data-testid="config-text"><code>{text}</code></pre>

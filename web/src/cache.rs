@@ -31,7 +31,9 @@ async fn open() -> Result<Database, String> {
         .map_err(|e| format!("cannot open the offline cache: {e}"))
 }
 
-/// A short, stable fingerprint of the signed-in token (FNV-1a).
+/// A short, stable fingerprint of the signed-in token (FNV-1a). Not the
+/// core's `hash_str`: drafts saved offline on devices are filed under this
+/// key, and another hash would orphan them.
 fn who() -> String {
     let token = crate::token::get().unwrap_or_default();
     let hash = token

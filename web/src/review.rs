@@ -125,6 +125,15 @@ fn ReviewView(
             }
         })
     };
+    // An edit starts from the last edit of the change, else its result:
+    // the same for the key and the button.
+    let start_edit = Callback::new(move |i: usize| {
+        let text = review.with_value(|r| draft.with_untracked(|d| r.edit_text(d, i)));
+        if text.is_some() {
+            editing.set(text);
+            request_animation_frame(|| focus("edit-text"));
+        }
+    });
     let select = Callback::new(move |i: usize| {
         if let Some(i) = review.with_value(|r| r.clamp(i)) {
             selected.set(i);
@@ -165,14 +174,7 @@ fn ReviewView(
                         decide.run((i, Some(Decision::Reject { reason: None })));
                         select.run(i + 1);
                     }
-                    Some(Key::Edit) => {
-                        let text =
-                            review.with_value(|r| draft.with_untracked(|d| r.edit_text(d, i)));
-                        if text.is_some() {
-                            editing.set(text);
-                            request_animation_frame(|| focus("edit-text"));
-                        }
-                    }
+                    Some(Key::Edit) => start_edit.run(i),
                     Some(Key::Help) => help.update(|h| *h = !*h),
                     None => return,
                 }
@@ -369,7 +371,7 @@ fn ReviewView(
                 view! {
                     <div class="review-body">
                         <ChangeList changes selected decision_of conflicts select/>
-                        <ChangeDetail changes selected decision_of decide editing open agent=agent.clone()/>
+                        <ChangeDetail changes selected decision_of decide editing start_edit open agent=agent.clone()/>
                     </div>
                 }.into_any()
             }}
@@ -477,6 +479,7 @@ fn ChangeDetail(
     decision_of: impl Fn(usize) -> Option<(Decision, bool)> + Copy + Send + Sync + 'static,
     decide: Callback<(usize, Option<Decision>)>,
     editing: RwSignal<Option<String>>,
+    start_edit: Callback<usize>,
     open: bool,
     agent: String,
 ) -> impl IntoView {
@@ -489,15 +492,6 @@ fn ChangeDetail(
         let id = c.change.id.to_string();
 
         let before_for_edit = before_text.clone();
-        let start_edit = {
-            let text = result.as_ref().map(|r| r.text.clone());
-            move |_| {
-                if let Some(t) = text.clone() {
-                    editing.set(Some(t));
-                    request_animation_frame(|| focus("edit-text"));
-                }
-            }
-        };
         view! {
             <article class="change-detail" aria-labelledby="change-title" data-testid="change-detail">
                 <h3 id="change-title">
@@ -570,7 +564,7 @@ fn ChangeDetail(
                     {(open && !locked).then(|| view! {
                         <button data-testid="accept" on:click=move |_| decide.run((i, Some(Decision::Accept)))>"Accept (a)"</button>
                         <button data-testid="reject" on:click=move |_| decide.run((i, Some(Decision::Reject { reason: None })))>"Reject (r)"</button>
-                        {result.is_some().then(|| view! { <button data-testid="edit" on:click=start_edit.clone()>"Edit (e)"</button> })}
+                        {result.is_some().then(|| view! { <button data-testid="edit" on:click=move |_| start_edit.run(i)>"Edit (e)"</button> })}
                         <button class="link" on:click=move |_| decide.run((i, None))>"Undecide"</button>
                     })}
                 </div>

@@ -24,7 +24,7 @@ pub enum ApiError {
     Network(String),
     /// The service answered with an error status; `details` holds the
     /// error object's other fields (e.g. `conflicting_changes`).
-    Status { status: u16, message: String, details: Value },
+    Status { status: u16, message: String, details: ErrorDetails },
     /// The service answered 2xx with a body we could not read.
     Body(String),
 }
@@ -44,10 +44,7 @@ impl ApiError {
     /// The changes a 409 names as conflicting.
     pub fn conflicting_changes(&self) -> Vec<String> {
         match self {
-            ApiError::Status { status: 409, details, .. } => details["conflicting_changes"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
-                .unwrap_or_default(),
+            ApiError::Status { status: 409, details, .. } => details.conflicting_changes.clone(),
             _ => Vec::new(),
         }
     }
@@ -109,11 +106,10 @@ pub async fn send(
             return Err(ApiError::Network(e.to_string()));
         }
     };
-    let parsed: Value =
-        if resp.ok() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+    let parsed: Option<ErrorBody> = if resp.ok() { None } else { serde_json::from_str(&text).ok() };
     // A gateway's page instead of the service's own error: the service is
     // down behind it.
-    let gateway = matches!(status, 502..=504) && parsed.get("error").is_none();
+    let gateway = matches!(status, 502..=504) && parsed.is_none();
     connection::report(if gateway { Outcome::GatewayDown } else { Outcome::Answered });
     if resp.ok() {
         return Ok(text);
@@ -121,12 +117,16 @@ pub async fn send(
     if gateway {
         return Err(ApiError::Network(format!("HTTP {status} from a gateway")));
     }
-    let error = &parsed["error"];
-    let message = error["message"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| text.chars().take(200).collect());
-    Err(ApiError::Status { status, message, details: error.clone() })
+    Err(match parsed {
+        Some(ErrorBody { error }) => {
+            ApiError::Status { status, message: error.message, details: error.details }
+        }
+        None => ApiError::Status {
+            status,
+            message: text.chars().take(200).collect(),
+            details: ErrorDetails::default(),
+        },
+    })
 }
 
 fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
@@ -257,9 +257,9 @@ pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Res
 // ---- what the service returns: the contract's types ----
 
 pub use reverie_api::{
-    Agent, AgentList, AuditPage, ChangeView, Compared, Decided, Me, Outcomes, Pass, PassList,
-    PassMark, PassStatus, Proposal, ProposalList, RolledBack, SessionExcerpt, Verified, Version,
-    VersionDiff, VersionList,
+    Agent, AgentList, AuditPage, ChangeView, Compared, Decided, ErrorBody, ErrorDetails, Me,
+    Outcomes, Pass, PassList, PassMark, PassStatus, Proposal, ProposalList, RolledBack,
+    SessionExcerpt, Verified, Version, VersionDiff, VersionList,
 };
 
 // ---- the calls ----

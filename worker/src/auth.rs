@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use worker::{Env, Request};
 
-use crate::db::{self, Db};
+use crate::db::Db;
 use crate::http::{self, ApiError, ApiResult, Query};
-use crate::Cx;
+use crate::{repo, Cx};
 
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct Principal {
@@ -100,14 +100,6 @@ pub(crate) fn sha256_hex(s: &str) -> String {
     Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[derive(Deserialize)]
-struct TokenRow {
-    id: String,
-    role: Role,
-    agents: String,
-    label: String,
-}
-
 /// The caller of `req`, or 401.
 pub(crate) async fn authenticate(req: &Request, env: &Env, db: &Db) -> ApiResult<Principal> {
     let header = req.headers().get("authorization")?.unwrap_or_default();
@@ -135,13 +127,7 @@ pub(crate) async fn authenticate(req: &Request, env: &Env, db: &Db) -> ApiResult
             });
         }
     }
-    let row: Option<TokenRow> = db
-        .first(
-            "SELECT id, role, agents, label FROM tokens WHERE hash = ?1 AND revoked_at IS NULL",
-            &[db::s(&hash)],
-        )
-        .await?;
-    let Some(row) = row else {
+    let Some(row) = repo::tokens::find_active(db, &hash).await? else {
         return Err(ApiError::new(401, "unknown or revoked token"));
     };
     Ok(Principal {
@@ -193,25 +179,14 @@ pub(crate) async fn create(cx: &Cx, req: &mut Request) -> ApiResult {
         }
     }
     for agent in &new.agents {
-        if crate::agents::find_light(&cx.db, agent).await?.is_none() {
+        if repo::agents::find_light(&cx.db, agent).await?.is_none() {
             return Err(ApiError::new(422, format!("`agents`: no agent `{agent}`")));
         }
     }
     let secret = format!("rvr_{}{}", crate::random_hex(), crate::random_hex());
     let id = format!("tok_{}", &crate::random_hex()[..12]);
-    cx.db
-        .run(
-            "INSERT INTO tokens (id, hash, role, agents, label, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            &[
-                db::s(&id),
-                db::s(&sha256_hex(&secret)),
-                db::s(new.role.as_str()),
-                db::s(&serde_json::to_string(&new.agents)?),
-                db::s(label),
-                db::n(cx.now.0),
-            ],
-        )
-        .await?;
+    let hash = sha256_hex(&secret);
+    repo::tokens::insert(&cx.db, &id, &hash, new.role, &new.agents, label, cx.now).await?;
     http::json_status(
         201,
         &api::NewToken {
@@ -225,24 +200,11 @@ pub(crate) async fn create(cx: &Cx, req: &mut Request) -> ApiResult {
     )
 }
 
-#[derive(Serialize, Deserialize)]
-struct TokenInfo {
-    id: String,
-    role: Role,
-    agents: String,
-    label: String,
-    created_at: f64,
-    revoked_at: Option<f64>,
-}
-
 /// `GET /tokens`: every token, never a secret.
 pub(crate) async fn list(cx: &Cx, _query: &Query) -> ApiResult {
     cx.who.require_admin()?;
-    let rows: Vec<TokenInfo> = cx
-        .db
-        .all("SELECT id, role, agents, label, created_at, revoked_at FROM tokens ORDER BY created_at, id", &[])
-        .await?;
-    let tokens = rows
+    let tokens = repo::tokens::list(&cx.db)
+        .await?
         .into_iter()
         .map(|t| {
             Ok(api::Token {
@@ -261,14 +223,7 @@ pub(crate) async fn list(cx: &Cx, _query: &Query) -> ApiResult {
 /// `DELETE /tokens/{id}`: revokes; the row stays for the record.
 pub(crate) async fn revoke(cx: &Cx, id: &str) -> ApiResult {
     cx.who.require_admin()?;
-    let changed = cx
-        .db
-        .run(
-            "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-            &[db::s(id), db::n(cx.now.0)],
-        )
-        .await?;
-    if changed == 0 {
+    if !repo::tokens::revoke(&cx.db, id, cx.now).await? {
         return Err(ApiError::not_found("active token", id));
     }
     http::no_content()

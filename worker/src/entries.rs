@@ -7,13 +7,12 @@ use reverie_api as api;
 use reverie_core::audit::{AuditAction, AuditEvent};
 use reverie_core::{EntryKind, Id, MemoryEntry, Provenance, Timestamp};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use worker::Request;
 
-use crate::db;
 use crate::http::{self, ApiError, ApiResult, Query};
 use crate::stores::{self, Commit, StoreRow};
-use crate::Cx;
+use crate::{repo, Cx};
 
 /// The most entries one request may add.
 const MAX_BATCH: usize = 5000;
@@ -74,20 +73,15 @@ pub(crate) async fn list(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
     let kind =
         q.one_of("kind", &["fact", "preference", "instruction", "pattern", "mistake", "note"])?;
     let limit = q.limit(100, 5000)?;
-    let entries: Vec<MemoryEntry> = cx
-        .db
-        .bodies(
-            "SELECT body FROM entries WHERE store_id = ?1 AND id > ?2 AND (?3 IS NULL OR status = ?3) \
-             AND (?4 IS NULL OR kind = ?4) ORDER BY id LIMIT ?5",
-            &[
-                db::s(&row.id),
-                db::s(q.str("after").unwrap_or("")),
-                db::opt_s(status.as_deref()),
-                db::opt_s(kind.as_deref()),
-                db::n(limit),
-            ],
-        )
-        .await?;
+    let entries = repo::entries::list(
+        &cx.db,
+        &row.id,
+        q.str("after").unwrap_or(""),
+        status.as_deref(),
+        kind.as_deref(),
+        limit,
+    )
+    .await?;
     let next =
         (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.id.to_string())).flatten();
     http::json_at_version(
@@ -102,11 +96,7 @@ pub(crate) async fn list(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
 }
 
 async fn current(cx: &Cx, row: &StoreRow, entry_id: &str) -> ApiResult<MemoryEntry> {
-    cx.db
-        .body(
-            "SELECT body FROM entries WHERE store_id = ?1 AND id = ?2",
-            &[db::s(&row.id), db::s(entry_id)],
-        )
+    repo::entries::find(&cx.db, &row.id, entry_id)
         .await?
         .ok_or_else(|| ApiError::not_found("entry", &format!("{entry_id} in store {}", row.id)))
 }
@@ -142,18 +132,8 @@ fn event(
 /// Active entries of the store's current version, as its version row
 /// records them (one key lookup, not a count over every entry).
 async fn active_count(cx: &Cx, row: &StoreRow) -> ApiResult<usize> {
-    #[derive(Deserialize)]
-    struct Active {
-        active_entries: i64,
-    }
-    let found: Option<Active> = cx
-        .db
-        .first(
-            "SELECT active_entries FROM store_versions WHERE store_id = ?1 AND version = ?2",
-            &[db::s(&row.id), db::n(row.version)],
-        )
-        .await?;
-    Ok(found.map_or(0, |a| a.active_entries.max(0) as usize))
+    let found = repo::stores::active_entries(&cx.db, &row.id, row.version).await?;
+    Ok(found.map_or(0, |a| a.max(0) as usize))
 }
 
 async fn save(cx: &Cx, row: &StoreRow, events: Vec<AuditEvent>, active: usize) -> ApiResult<()> {
@@ -225,20 +205,13 @@ pub(crate) async fn add(cx: &Cx, store_id: &str, req: &mut Request) -> ApiResult
             format!("entry id `{}` appears twice in the request", w[0]),
         ));
     }
-    let existing: Vec<Value> = cx
-        .db
-        .all(
-            "SELECT id FROM entries WHERE store_id = ?1 AND id IN (SELECT value FROM json_each(?2)) LIMIT 20",
-            &[db::s(&row.id), db::s(&serde_json::to_string(&ids)?)],
-        )
-        .await?;
-    if !existing.is_empty() {
-        let taken: Vec<&str> = existing.iter().filter_map(|e| e["id"].as_str()).collect();
+    let taken = repo::entries::existing_ids(&cx.db, &row.id, &ids).await?;
+    if !taken.is_empty() {
         return Err(ApiError::conflict(format!(
             "entries already in the store (edit them instead): {}",
             taken.join(", ")
         ))
-        .with_details(json!({ "existing_ids": taken })));
+        .with_details(api::ErrorDetails { existing_ids: taken, ..Default::default() }));
     }
     let active = active_count(cx, &row).await? + entries.len();
     let ids: Vec<String> = entries.iter().map(|e| e.id.to_string()).collect();

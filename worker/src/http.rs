@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
+use reverie_api as api;
 use reverie_core::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Value};
 use worker::{Request, Response};
 
 /// A request that failed, with the status and words the caller sees:
@@ -17,14 +17,14 @@ pub(crate) struct ApiError {
     pub status: u16,
     pub message: String,
     /// Extra fields of the error object, e.g. the conflicting changes.
-    pub details: Option<Value>,
+    pub details: api::ErrorDetails,
 }
 
 pub(crate) type ApiResult<T = Response> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: u16, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into(), details: None }
+        ApiError { status, message: message.into(), details: api::ErrorDetails::default() }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, message)
@@ -38,17 +38,20 @@ impl ApiError {
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(403, message)
     }
-    pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+    pub fn with_details(mut self, details: api::ErrorDetails) -> Self {
+        self.details = details;
         self
     }
 
     pub fn into_response(self) -> worker::Result<Response> {
-        let mut error = json!({ "status": self.status, "message": self.message });
-        if let (Some(Value::Object(extra)), Some(obj)) = (self.details, error.as_object_mut()) {
-            obj.extend(extra);
-        }
-        Ok(Response::from_json(&json!({ "error": error }))?.with_status(self.status))
+        let body = api::ErrorBody {
+            error: api::ErrorDetail {
+                status: self.status,
+                message: self.message,
+                details: self.details,
+            },
+        };
+        Ok(Response::from_json(&body)?.with_status(self.status))
     }
 }
 
@@ -84,11 +87,12 @@ impl From<reverie_core::Error> for ApiError {
         use reverie_core::Error as E;
         match &err {
             E::Conflict { base_version, current_version, changes } => {
-                ApiError::conflict(err.to_string()).with_details(json!({
-                    "base_version": base_version,
-                    "current_version": current_version,
-                    "conflicting_changes": changes,
-                }))
+                ApiError::conflict(err.to_string()).with_details(api::ErrorDetails {
+                    base_version: Some(*base_version as i64),
+                    current_version: Some(*current_version as i64),
+                    conflicting_changes: changes.clone(),
+                    ..Default::default()
+                })
             }
             _ => ApiError::new(422, err.to_string()),
         }
@@ -152,7 +156,11 @@ pub(crate) fn expect_version(
             "store `{store}` is at version {current}, not version {seen} that this was decided on; \
              reload it and decide again"
         ))
-        .with_details(serde_json::json!({ "expected_version": seen, "current_version": current }))),
+        .with_details(api::ErrorDetails {
+            expected_version: Some(seen),
+            current_version: Some(current),
+            ..Default::default()
+        })),
         _ => Ok(()),
     }
 }

@@ -22,9 +22,8 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 
+use reverie_api as api;
 use reverie_core::Timestamp;
-use serde::Deserialize;
-use serde_json::json;
 use worker::{event, Context, Env, Method, Request, Response, ScheduleContext, ScheduledEvent};
 
 use crate::auth::Principal;
@@ -342,24 +341,10 @@ fn openapi() -> ApiResult {
     Ok(resp)
 }
 
-#[derive(Deserialize)]
-struct D1Probe {
-    agents: u32,
-}
-
 /// Whether the environment's `REVERIE_FAULT` (for tests of failure paths
 /// only; never set in a deployment) names this point.
 pub(crate) fn fault_injected(env: &Env, point: &str) -> bool {
     env.var("REVERIE_FAULT").map(|v| v.to_string() == point).unwrap_or(false)
-}
-
-/// A statement that breaks a CHECK constraint, for the last place in a
-/// batch: the tests' proof that a batch failing half-way leaves nothing.
-pub(crate) fn failing_statement(db: &db::Db) -> ApiResult<worker::D1PreparedStatement> {
-    db.stmt(
-        "INSERT INTO stores (id, scope, version, created_at) VALUES ('fault-injected', 'neither', 0, 0)",
-        &[],
-    )
 }
 
 /// Bytes of WebAssembly memory this isolate's engine holds: the most it
@@ -375,23 +360,27 @@ pub(crate) fn engine_memory_bytes() -> u64 {
 /// answers too. Needs no token.
 async fn health(env: &Env) -> ApiResult {
     let started = worker::Date::now().as_millis();
-    let probe: Option<D1Probe> = Db(env.d1(DB)?)
-        .first("SELECT COUNT(*) AS agents FROM agents", &[])
+    let agents = repo::agents::count(&Db(env.d1(DB)?))
         .await
         .map_err(|e| ApiError::new(503, format!("D1 is unavailable: {}", e.message)))?;
-    let probe =
-        probe.ok_or_else(|| ApiError::new(503, "D1 answered the health probe with no row"))?;
+    let agents =
+        agents.ok_or_else(|| ApiError::new(503, "D1 answered the health probe with no row"))?;
     let roundtrip_ms = (worker::Date::now().as_millis() - started) as f64;
     let llm = match llm::settings(env) {
-        Ok(Some(s)) => json!({ "mode": "llm", "provider": s.provider, "model": s.model }),
-        Ok(None) => json!({ "mode": "rules_only" }),
-        Err(e) => json!({ "mode": "rules_only", "error": e }),
+        Ok(Some(s)) => api::LlmSettings {
+            mode: api::LlmMode::Llm,
+            provider: Some(s.provider),
+            model: Some(s.model),
+            error: None,
+        },
+        Ok(None) => api::LlmSettings::rules_only(None),
+        Err(e) => api::LlmSettings::rules_only(Some(e)),
     };
-    http::json(&json!({
-        "status": "ok",
-        "core_version": reverie_core::VERSION,
-        "d1": { "agents": probe.agents, "roundtrip_ms": roundtrip_ms },
-        "llm": llm,
-        "engine_memory_bytes": engine_memory_bytes(),
-    }))
+    http::json(&api::Health {
+        status: "ok".into(),
+        core_version: reverie_core::VERSION.into(),
+        d1: api::HealthD1 { agents: i64::from(agents), roundtrip_ms },
+        llm,
+        engine_memory_bytes: engine_memory_bytes(),
+    })
 }

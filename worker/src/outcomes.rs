@@ -7,30 +7,15 @@ use std::collections::BTreeMap;
 
 use reverie_api::{self as api, PassStatus};
 use reverie_core::outcomes::{compare, CompareConfig, SessionMetrics};
-use serde::Deserialize;
 
 use crate::db::{self, Db};
 use crate::http::{self, ApiError, ApiResult, Query};
-use crate::Cx;
+use crate::repo::stores::VersionMarkRow;
+use crate::{repo, Cx};
 
 /// The bootstrap seed when none is given, so the same question gets the
 /// same answer.
 const DEFAULT_SEED: u64 = 20_260_506;
-
-#[derive(Deserialize)]
-struct MetricRow {
-    id: String,
-    started_at: f64,
-    metrics: String,
-}
-
-#[derive(Deserialize)]
-struct VersionRow {
-    version: i64,
-    created_at: f64,
-    cause: String,
-    proposal_id: Option<String>,
-}
 
 async fn metrics_between(
     db: &Db,
@@ -38,27 +23,13 @@ async fn metrics_between(
     from: i64,
     to: i64,
 ) -> ApiResult<Vec<SessionMetrics>> {
-    let rows: Vec<MetricRow> = db
-        .all(
-            "SELECT id, started_at, metrics FROM sessions WHERE agent_id = ?1 AND started_at >= ?2 AND started_at < ?3 \
-             ORDER BY started_at, id LIMIT 20000",
-            &[db::s(agent_id), db::n(from), db::n(to)],
-        )
-        .await?;
+    let rows = repo::sessions::metrics_between(db, agent_id, from, to).await?;
     rows.into_iter()
         .map(|r| {
             let values: BTreeMap<String, f64> = serde_json::from_str(&r.metrics)?;
             Ok(SessionMetrics { session_id: r.id, at: r.started_at as i64, values })
         })
         .collect()
-}
-
-async fn versions(db: &Db, store_id: &str) -> ApiResult<Vec<VersionRow>> {
-    db.all(
-        "SELECT version, created_at, cause, proposal_id FROM store_versions WHERE store_id = ?1 ORDER BY version",
-        &[db::s(store_id)],
-    )
-    .await
 }
 
 /// `GET /agents/{id}/outcomes?since=&until=`: every session's metrics in
@@ -69,7 +40,7 @@ pub(crate) async fn series(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
     let until = q.int("until")?.unwrap_or(cx.now.0 + 1);
     let sessions = metrics_between(&cx.db, agent_id, since, until).await?;
     let store_id = agent.config()?.memory_store.to_string();
-    let markers: Vec<api::Marker> = versions(&cx.db, &store_id)
+    let markers: Vec<api::Marker> = repo::stores::version_marks(&cx.db, &store_id)
         .await?
         .into_iter()
         .filter(|v| (since..until).contains(&(v.created_at as i64)) && v.version > 0)
@@ -80,21 +51,7 @@ pub(crate) async fn series(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
             proposal_id: v.proposal_id,
         })
         .collect();
-    #[derive(Deserialize)]
-    struct PassRow {
-        id: i64,
-        started_at: f64,
-        status: String,
-        proposal_id: Option<String>,
-    }
-    let passes: Vec<PassRow> = cx
-        .db
-        .all(
-            "SELECT id, started_at, status, proposal_id FROM passes WHERE agent_id = ?1 AND started_at >= ?2 \
-             AND started_at < ?3 ORDER BY started_at LIMIT 1000",
-            &[db::s(agent_id), db::n(since), db::n(until)],
-        )
-        .await?;
+    let passes = repo::passes::marks(&cx.db, agent_id, since, until).await?;
     let passes = passes
         .into_iter()
         .map(|p| {
@@ -141,7 +98,7 @@ fn window(name: &str, spec: &str) -> ApiResult<Window> {
     Ok(Window::Range(from, to))
 }
 
-fn range_of(w: &Window, versions: &[VersionRow], name: &str) -> ApiResult<(i64, i64)> {
+fn range_of(w: &Window, versions: &[VersionMarkRow], name: &str) -> ApiResult<(i64, i64)> {
     match *w {
         Window::Range(from, to) => Ok((from, to)),
         Window::Version(v) => {
@@ -159,7 +116,7 @@ fn range_of(w: &Window, versions: &[VersionRow], name: &str) -> ApiResult<(i64, 
 pub(crate) async fn compare_windows(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
     let agent = crate::agents::readable(cx, agent_id).await?;
     let store_id = agent.config()?.memory_store.to_string();
-    let all_versions = versions(&cx.db, &store_id).await?;
+    let all_versions = repo::stores::version_marks(&cx.db, &store_id).await?;
     let spec = |name: &str| {
         q.str(name).ok_or_else(|| ApiError::bad_request(format!("query `{name}` is required")))
     };

@@ -11,14 +11,13 @@ use reverie_core::apply::{auto_apply_plan, Decision};
 use reverie_core::pass::{retired_by, run_pass, PassConfig, PassInput};
 use reverie_core::schedule::due_slot;
 use reverie_core::{Id, Proposal, Timestamp};
-use serde_json::{json, Value};
 
 use reverie_api::{self as api, PassStage, PassStatus, ProposalStatus};
 
-use crate::agents::{self, AgentRow};
 use crate::db::Db;
 use crate::http::{self, ApiError, ApiResult, Query};
-use crate::{llm, proposals, repo, stores, webhooks, Cx};
+use crate::repo::agents::AgentRow;
+use crate::{agents, llm, proposals, repo, stores, webhooks, Cx};
 
 /// A pass still `running` after this long was stopped by the runtime.
 const STALE_MS: i64 = 15 * 60_000;
@@ -107,7 +106,7 @@ pub(crate) async fn run_scheduler(cx: &Cx, q: &Query) -> ApiResult {
 /// The cron trigger: every agent whose schedule has a due slot gets one
 /// pass (claimed by slot, so overlapping triggers do not double it); stale
 /// passes are closed and due webhook deliveries retried.
-pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
+pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<api::SchedulerRun> {
     // Staleness is judged by the real clock, also when the scheduler is
     // asked to run as of another time.
     let real_now = crate::now().0;
@@ -117,7 +116,7 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
         if ran.len() >= PASSES_PER_TICK {
             break;
         }
-        let Some(agent) = agents::find_light(&cx.db, &id).await? else { continue };
+        let Some(agent) = repo::agents::find_light(&cx.db, &id).await? else { continue };
         let config = match agent.config() {
             Ok(c) => c,
             Err(e) => {
@@ -138,7 +137,7 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
         match claim(&cx.db, &agent, &trigger, cx.now).await? {
             Some(pass) => {
                 execute(cx, pass, &agent).await;
-                ran.push(json!({ "agent_id": id, "pass_id": pass, "slot": slot }));
+                ran.push(api::ScheduledPass { agent_id: id.clone(), pass_id: pass, slot: slot.0 });
             }
             // A pass is running already (say, one started by hand): the
             // slot is given back, so the next trigger runs it.
@@ -146,7 +145,7 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<Value> {
         }
     }
     let retried = webhooks::retry_due(&cx.db, cx.now).await?;
-    Ok(json!({ "at": cx.now, "passes": ran, "webhook_deliveries_retried": retried }))
+    Ok(api::SchedulerRun { at: cx.now.0, passes: ran, webhook_deliveries_retried: retried })
 }
 
 /// Runs pass `id` to completion, recording success or the reason it
@@ -240,7 +239,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
             repo::passes::set_proposal(db, id, proposal.id.as_str())?,
         ];
         if crate::fault_injected(&cx.env, "pass-save") {
-            batch.push(crate::failing_statement(db)?);
+            batch.push(repo::faults::failing_statement(db)?);
         }
         db.batch(batch).await
     };
@@ -315,13 +314,21 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
         cx,
         &agent.id,
         "pass.completed",
-        json!({
-            "agent_id": agent.id, "store_id": store_row.id, "pass_id": id, "proposal_id": proposal.id,
-            "status": status, "suggested_action": suggested, "auto_apply": stats.auto_apply, "notify": config.notify,
-            "summary": proposal.summary,
-            "token_cost": proposal.token_cost, "changes": views, "changes_total": total,
-            "changes_truncated": total > WEBHOOK_CHANGES,
-        }),
+        serde_json::to_value(api::PassCompleted {
+            agent_id: agent.id.clone(),
+            store_id: store_row.id.clone(),
+            pass_id: id,
+            proposal_id: proposal.id.to_string(),
+            status,
+            suggested_action: suggested.to_string(),
+            auto_apply: stats.auto_apply.clone(),
+            notify: config.notify.clone(),
+            summary: proposal.summary.clone(),
+            token_cost: proposal.token_cost,
+            changes: views,
+            changes_total: total,
+            changes_truncated: total > WEBHOOK_CHANGES,
+        })?,
     )
     .await;
     Ok(stats)

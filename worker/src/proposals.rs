@@ -11,7 +11,6 @@ use reverie_core::apply::{apply, Decision, Review};
 use reverie_core::diff::word_diff;
 use reverie_core::{Id, MemoryEntry, MemoryStore, Proposal, Timestamp};
 use serde::Deserialize;
-use serde_json::json;
 use worker::Request;
 
 use crate::db::{self, Db};
@@ -110,18 +109,8 @@ async fn entries_at(
     ids: &[&Id],
     version: i64,
 ) -> ApiResult<HashMap<Id, MemoryEntry>> {
-    let mut out = HashMap::new();
-    let sql = format!(
-        "SELECT h.body AS body FROM entry_history h WHERE h.store_id = ?1 \
-         AND h.id IN (SELECT value FROM json_each(?2)) AND {}",
-        stores::as_of("?3")
-    );
-    for chunk in db::json_chunks(ids)? {
-        let entries: Vec<MemoryEntry> =
-            db.bodies(&sql, &[db::s(store_id), db::s(&chunk), db::n(version)]).await?;
-        out.extend(entries.into_iter().map(|e| (e.id.clone(), e)));
-    }
-    Ok(out)
+    let entries = repo::entries::by_id_at(db, store_id, ids, version).await?;
+    Ok(entries.into_iter().map(|e| (e.id.clone(), e)).collect())
 }
 
 /// Who a change is shown to, which decides what of a secret's value is
@@ -355,11 +344,17 @@ async fn decide(
         cx,
         &row.agent_id,
         event,
-        json!({
-            "agent_id": row.agent_id, "store_id": row.store_id, "proposal_id": row.id, "status": outcome.status,
-            "version": outcome.version, "accepted": outcome.accepted, "rejected": outcome.rejected,
-            "pending": outcome.pending, "decided_by": actor,
-        }),
+        serde_json::to_value(api::ProposalReviewed {
+            agent_id: row.agent_id.clone(),
+            store_id: row.store_id.clone(),
+            proposal_id: row.id.clone(),
+            status: outcome.status,
+            version: outcome.version,
+            accepted: outcome.accepted,
+            rejected: outcome.rejected,
+            pending: outcome.pending,
+            decided_by: actor.clone(),
+        })?,
     )
     .await;
     http::json(&api::Decided {
@@ -496,7 +491,7 @@ pub(crate) async fn decide_in_pages(
     )?];
     extra.extend(repo::reviews::learn(db, &row.store_id, &pages.learned)?);
     match decided.fault {
-        Fault::FailCommit => extra.push(crate::failing_statement(db)?),
+        Fault::FailCommit => extra.push(repo::faults::failing_statement(db)?),
         Fault::PauseBeforeCommit => worker::Delay::from(std::time::Duration::from_secs(3)).await,
         Fault::None => {}
     }

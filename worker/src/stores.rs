@@ -9,50 +9,21 @@ use reverie_api as api;
 use reverie_core::audit::{self, AuditEvent, AuditRecord};
 use reverie_core::diff::entry_diffs;
 use reverie_core::{Id, MemoryEntry, MemoryStore, Scope, Timestamp};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use worker::{D1PreparedStatement, Request};
 
-use crate::db::{self, Db};
+use crate::db::Db;
 use crate::http::{self, ApiError, ApiResult, Query};
+use crate::repo::stores::NewVersion;
 use crate::{repo, Cx};
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct StoreRow {
-    pub id: String,
-    pub scope: String,
-    pub owner_agent: Option<String>,
-    pub version: i64,
-    pub created_at: f64,
-}
+pub(crate) use crate::repo::audit::last_record;
+pub(crate) use crate::repo::entries::by_id as entries_by_id;
+pub(crate) use crate::repo::stores::{agents_using, find, StoreRow};
 
-impl StoreRow {
-    pub fn is_shared(&self) -> bool {
-        self.scope == "shared"
-    }
-}
-
-pub(crate) async fn find(db: &Db, id: &str) -> ApiResult<Option<StoreRow>> {
-    db.first(
-        "SELECT id, scope, owner_agent, version, created_at FROM stores WHERE id = ?1",
-        &[db::s(id)],
-    )
-    .await
-}
-
+/// The store `id`, or a 404.
 pub(crate) async fn get(db: &Db, id: &str) -> ApiResult<StoreRow> {
     find(db, id).await?.ok_or_else(|| ApiError::not_found("memory store", id))
-}
-
-#[derive(Deserialize)]
-struct AgentId {
-    id: String,
-}
-
-/// The agents whose config names this store.
-pub(crate) async fn agents_using(db: &Db, store_id: &str) -> ApiResult<Vec<String>> {
-    let rows: Vec<AgentId> =
-        db.all("SELECT id FROM agents WHERE store_id = ?1 ORDER BY id", &[db::s(store_id)]).await?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
 /// A store the caller may read: one of its agents is granted.
@@ -78,13 +49,7 @@ fn scope_of(row: &StoreRow, agents: Vec<String>) -> ApiResult<Scope> {
 
 /// The store as it is now, entries in id order.
 pub(crate) async fn load(db: &Db, row: &StoreRow) -> ApiResult<MemoryStore> {
-    let entries: Vec<MemoryEntry> = db
-        .json_rows(
-            "SELECT id AS key, body FROM entries WHERE store_id = ?3 AND id > ?1 ORDER BY id LIMIT ?2",
-            db::s(""),
-            &[db::s(&row.id)],
-        )
-        .await?;
+    let entries = repo::entries::all(db, &row.id).await?;
     assemble(db, row, row.version, entries).await
 }
 
@@ -99,24 +64,8 @@ pub(crate) async fn load_version(db: &Db, row: &StoreRow, version: i64) -> ApiRe
             &format!("{version} of store {} (now at {})", row.id, row.version),
         ));
     }
-    let sql = format!(
-        "SELECT h.id AS key, h.body AS body FROM entry_history h WHERE h.store_id = ?3 AND h.id > ?1 AND {} \
-         ORDER BY h.id LIMIT ?2",
-        as_of("?4")
-    );
-    let entries: Vec<MemoryEntry> =
-        db.json_rows(&sql, db::s(""), &[db::s(&row.id), db::n(version)]).await?;
+    let entries = repo::entries::all_at(db, &row.id, version).await?;
     assemble(db, row, version, entries).await
-}
-
-/// The SQL condition that `entry_history h` is its entry's state as of the
-/// version in parameter `version`: the latest at or before it, and not a
-/// removal.
-pub(crate) fn as_of(version: &str) -> String {
-    format!(
-        "h.body IS NOT NULL AND h.version = (SELECT MAX(p.version) FROM entry_history p \
-         WHERE p.store_id = h.store_id AND p.id = h.id AND p.version <= {version})"
-    )
 }
 
 async fn assemble(
@@ -160,24 +109,8 @@ pub(crate) async fn ensure(
         version: 0,
         created_at: at.0 as f64,
     };
-    create_row(db, &row, &format!("agent:{agent}")).await?;
+    repo::stores::create(db, &row, &format!("agent:{agent}")).await?;
     Ok(row)
-}
-
-async fn create_row(db: &Db, row: &StoreRow, actor: &str) -> ApiResult<()> {
-    db.batch(vec![
-        db.stmt(
-            "INSERT INTO stores (id, scope, owner_agent, version, created_at) VALUES (?1, ?2, ?3, 0, ?4)",
-            &[db::s(&row.id), db::s(&row.scope), db::opt_s(row.owner_agent.as_deref()), db::n(row.created_at as i64)],
-        )?,
-        db.stmt(
-            "INSERT INTO store_versions (store_id, version, created_at, actor, cause, active_entries) \
-             VALUES (?1, 0, ?2, ?3, 'created', 0)",
-            &[db::s(&row.id), db::n(row.created_at as i64), db::s(actor)],
-        )?,
-    ])
-    .await?;
-    Ok(())
 }
 
 /// One write to a store: the entries it changes, the audit events, and
@@ -217,8 +150,6 @@ pub(crate) fn writes_of(events: &[AuditEvent]) -> BTreeMap<&Id, Option<&MemoryEn
 pub(crate) async fn commit(db: &Db, commit: Commit) -> ApiResult<Vec<AuditRecord>> {
     let last = last_record(db, &commit.store_id).await?;
     let records = audit::chain(last.as_ref(), commit.events.clone());
-    let sid = db::s(&commit.store_id);
-    let version = db::n(commit.to_version);
     let mut batch = Vec::new();
     if commit.to_version != commit.from_version {
         batch.extend(claim_version(db, &commit, commit.active_entries, None)?);
@@ -226,43 +157,15 @@ pub(crate) async fn commit(db: &Db, commit: Commit) -> ApiResult<Vec<AuditRecord
         let upserts: Vec<&MemoryEntry> = writes.values().filter_map(|e| *e).collect();
         let removals: Vec<&Id> =
             writes.iter().filter(|(_, e)| e.is_none()).map(|(id, _)| *id).collect();
-        for chunk in db::json_chunks(&upserts)? {
-            let c = db::s(&chunk);
-            batch.push(db.stmt(
-                "INSERT INTO entries (store_id, id, status, kind, version, body) \
-                 SELECT ?1, json_extract(value, '$.id'), json_extract(value, '$.status'), json_extract(value, '$.kind'), ?2, value \
-                 FROM json_each(?3) WHERE true \
-                 ON CONFLICT (store_id, id) DO UPDATE SET status = excluded.status, kind = excluded.kind, \
-                 version = excluded.version, body = excluded.body",
-                &[sid.clone(), version.clone(), c.clone()],
-            )?);
-            batch.push(db.stmt(
-                "INSERT INTO entry_history (store_id, id, version, body) \
-                 SELECT ?1, json_extract(value, '$.id'), ?2, value FROM json_each(?3)",
-                &[sid.clone(), version.clone(), c],
-            )?);
-        }
-        for chunk in db::json_chunks(&removals)? {
-            let c = db::s(&chunk);
-            batch.push(db.stmt(
-                "DELETE FROM entries WHERE store_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
-                &[sid.clone(), c.clone()],
-            )?);
-            batch.push(db.stmt(
-                "INSERT INTO entry_history (store_id, id, version, body) SELECT ?1, value, ?2, NULL FROM json_each(?3)",
-                &[sid.clone(), version.clone(), c],
-            )?);
-        }
-    }
-    for chunk in db::json_chunks(&records)? {
-        batch.push(db.stmt(
-            "INSERT INTO audit (store_id, seq, at, actor, action, store_version, proposal_id, record) \
-             SELECT ?1, json_extract(value, '$.seq'), json_extract(value, '$.at'), json_extract(value, '$.actor'), \
-             json_extract(value, '$.action'), json_extract(value, '$.store_version'), json_extract(value, '$.proposal_id'), value \
-             FROM json_each(?2)",
-            &[sid.clone(), db::s(&chunk)],
+        batch.extend(repo::entries::write(
+            db,
+            &commit.store_id,
+            commit.to_version,
+            &upserts,
+            &removals,
         )?);
     }
+    batch.extend(repo::audit::append(db, &commit.store_id, &records)?);
     batch.extend(commit.extra);
     db.batch(batch).await?;
     Ok(records)
@@ -277,32 +180,18 @@ fn claim_version(
     active_entries: usize,
     holder: Option<&str>,
 ) -> ApiResult<Vec<D1PreparedStatement>> {
-    let (sid, version) = (db::s(&commit.store_id), db::n(commit.to_version));
-    Ok(vec![
-        db.stmt(
-            "INSERT INTO store_versions (store_id, version, created_at, actor, cause, proposal_id, note, active_entries) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            &[
-                sid.clone(),
-                version.clone(),
-                db::n(commit.at.0),
-                db::s(&commit.actor),
-                db::s(commit.cause),
-                db::opt_s(commit.proposal_id.as_deref()),
-                db::opt_s(commit.note.as_deref()),
-                db::n(active_entries as i64),
-            ],
-        )?,
-        // While a decision holds the store (see `hold`), any other write
-        // sets the version NULL, which the column refuses: the batch
-        // fails whole, and the caller gets a 409 to try again.
-        db.stmt(
-            "UPDATE stores SET version = CASE WHEN held_by IS NOT NULL AND held_by IS NOT ?4 \
-             AND held_until > ?5 THEN NULL ELSE ?2 END, \
-             held_by = NULL, held_until = NULL WHERE id = ?1 AND version = ?3",
-            &[sid, version, db::n(commit.from_version), db::opt_s(holder), db::n(crate::now().0)],
-        )?,
-    ])
+    let version = NewVersion {
+        store_id: &commit.store_id,
+        from_version: commit.from_version,
+        to_version: commit.to_version,
+        at: commit.at,
+        actor: &commit.actor,
+        cause: commit.cause,
+        proposal_id: commit.proposal_id.as_deref(),
+        note: commit.note.as_deref(),
+        active_entries,
+    };
+    repo::stores::claim_version(db, &version, holder, crate::now())
 }
 
 /// How long a decision may hold its store before the hold runs out.
@@ -313,14 +202,8 @@ const HOLD_MS: i64 = 5 * 60_000;
 /// store moved or another decision holds it.
 pub(crate) async fn hold(db: &Db, row: &StoreRow, token: &str) -> ApiResult<()> {
     let now = crate::now().0;
-    let held = db
-        .run(
-            "UPDATE stores SET held_by = ?2, held_until = ?3 WHERE id = ?1 AND version = ?4 \
-             AND (held_by IS NULL OR held_until < ?5)",
-            &[db::s(&row.id), db::s(token), db::n(now + HOLD_MS), db::n(row.version), db::n(now)],
-        )
-        .await?;
-    if held == 0 {
+    let held = repo::stores::hold(db, &row.id, row.version, token, now + HOLD_MS, now).await?;
+    if !held {
         return Err(ApiError::conflict(format!(
             "store `{}` moved or another decision is being applied to it; reload and try again",
             row.id
@@ -356,36 +239,6 @@ pub(crate) async fn commit_staged(db: &Db, token: &str, commit: Commit) -> ApiRe
     Ok(())
 }
 
-/// The last audit record of a store, which the next one chains to.
-pub(crate) async fn last_record(db: &Db, store_id: &str) -> ApiResult<Option<AuditRecord>> {
-    let last: Option<RecordRow> = db
-        .first(
-            "SELECT record FROM audit WHERE store_id = ?1 ORDER BY seq DESC LIMIT 1",
-            &[db::s(store_id)],
-        )
-        .await?;
-    Ok(last.map(|r| serde_json::from_str(&r.record)).transpose()?)
-}
-
-/// The entries of a store among `ids`, as they are now.
-pub(crate) async fn entries_by_id(
-    db: &Db,
-    store_id: &str,
-    ids: &[&Id],
-) -> ApiResult<Vec<MemoryEntry>> {
-    let mut out = Vec::new();
-    for chunk in db::json_chunks(ids)? {
-        out.extend(
-            db.bodies::<MemoryEntry>(
-                "SELECT body FROM entries WHERE store_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
-                &[db::s(store_id), db::s(&chunk)],
-            )
-            .await?,
-        );
-    }
-    Ok(out)
-}
-
 /// A store holding only `entries`, at the row's version (with none: its
 /// id, version and scope, for pages of changes to fill in).
 pub(crate) async fn partial(
@@ -396,30 +249,8 @@ pub(crate) async fn partial(
     assemble(db, row, row.version, entries).await
 }
 
-#[derive(Deserialize)]
-struct RecordRow {
-    record: String,
-}
-
-/// Counts of a store's entries by status.
-#[derive(Deserialize, Serialize)]
-pub(crate) struct StatusCount {
-    pub status: String,
-    pub n: i64,
-}
-
-pub(crate) async fn status_counts(db: &Db, store_id: &str) -> ApiResult<BTreeMap<String, i64>> {
-    let rows: Vec<StatusCount> = db
-        .all(
-            "SELECT status, COUNT(*) AS n FROM entries WHERE store_id = ?1 GROUP BY status",
-            &[db::s(store_id)],
-        )
-        .await?;
-    Ok(rows.into_iter().map(|r| (r.status, r.n)).collect())
-}
-
 async fn describe(cx: &Cx, row: &StoreRow, agents: &[String]) -> ApiResult<api::Store> {
-    let counts = status_counts(&cx.db, &row.id).await?;
+    let counts = repo::entries::status_counts(&cx.db, &row.id).await?;
     Ok(api::Store {
         id: row.id.clone(),
         scope: row.scope.clone(),
@@ -435,10 +266,7 @@ async fn describe(cx: &Cx, row: &StoreRow, agents: &[String]) -> ApiResult<api::
 
 /// `GET /stores`: the stores the caller may read.
 pub(crate) async fn list(cx: &Cx) -> ApiResult {
-    let rows: Vec<StoreRow> = cx
-        .db
-        .all("SELECT id, scope, owner_agent, version, created_at FROM stores ORDER BY id", &[])
-        .await?;
+    let rows = repo::stores::list(&cx.db).await?;
     let mut out = Vec::new();
     for row in rows {
         let mut agents = agents_using(&cx.db, &row.id).await?;
@@ -481,7 +309,7 @@ pub(crate) async fn create(cx: &Cx, req: &mut Request) -> ApiResult {
         version: 0,
         created_at: cx.now.0 as f64,
     };
-    create_row(&cx.db, &row, &cx.who.actor()).await?;
+    repo::stores::create(&cx.db, &row, &cx.who.actor()).await?;
     http::json_status(201, &describe(cx, &row, &[]).await?)
 }
 
@@ -491,30 +319,12 @@ pub(crate) async fn show(cx: &Cx, id: &str) -> ApiResult {
     http::json_at_version(&describe(cx, &row, &agents).await?, row.version)
 }
 
-#[derive(Serialize, Deserialize)]
-struct VersionRow {
-    version: i64,
-    created_at: f64,
-    actor: String,
-    cause: String,
-    proposal_id: Option<String>,
-    note: Option<String>,
-    active_entries: i64,
-}
-
 /// `GET /stores/{id}/versions`: newest first, paged by `before`.
 pub(crate) async fn versions(cx: &Cx, id: &str, q: &Query) -> ApiResult {
     let (row, _) = readable(cx, id).await?;
     let limit = q.limit(50, 500)?;
     let before = q.int("before")?.unwrap_or(i64::MAX);
-    let rows: Vec<VersionRow> = cx
-        .db
-        .all(
-            "SELECT version, created_at, actor, cause, proposal_id, note, active_entries FROM store_versions \
-             WHERE store_id = ?1 AND version < ?2 ORDER BY version DESC LIMIT ?3",
-            &[db::s(&row.id), db::n(before), db::n(limit)],
-        )
-        .await?;
+    let rows = repo::stores::versions(&cx.db, &row.id, before, limit).await?;
     let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.version)).flatten();
     let versions = rows
         .into_iter()
@@ -536,12 +346,6 @@ pub(crate) async fn versions(cx: &Cx, id: &str, q: &Query) -> ApiResult {
     })
 }
 
-#[derive(Deserialize)]
-struct ChangedAt {
-    after: Option<String>,
-    before: Option<String>,
-}
-
 /// `GET /stores/{id}/versions/{v}`: the entries at that version (paged by
 /// entry id), or with `diff=previous` what changed from the version before.
 pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult {
@@ -556,15 +360,7 @@ pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult 
         ));
     }
     if q.one_of("diff", &["previous"])?.is_some() {
-        let rows: Vec<ChangedAt> = cx
-            .db
-            .all(
-                "SELECT h.body AS after, (SELECT p.body FROM entry_history p WHERE p.store_id = h.store_id \
-                 AND p.id = h.id AND p.version < h.version ORDER BY p.version DESC LIMIT 1) AS before \
-                 FROM entry_history h WHERE h.store_id = ?1 AND h.version = ?2 ORDER BY h.id",
-                &[db::s(&row.id), db::n(version)],
-            )
-            .await?;
+        let rows = repo::entries::changed_at(&cx.db, &row.id, version).await?;
         let parse =
             |s: &Option<String>| s.as_deref().map(serde_json::from_str::<MemoryEntry>).transpose();
         let mut before = Vec::new();
@@ -583,23 +379,11 @@ pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult 
     }
     let limit = q.limit(500, 5000)?;
     let after_id = q.str("after").unwrap_or("");
-    let (sql, args) = if version == row.version {
-        (
-            "SELECT body FROM entries WHERE store_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
-                .to_string(),
-            vec![db::s(&row.id), db::s(after_id), db::n(limit)],
-        )
+    let entries = if version == row.version {
+        repo::entries::page(&cx.db, &row.id, after_id, limit).await?
     } else {
-        (
-            format!(
-                "SELECT h.body AS body FROM entry_history h WHERE h.store_id = ?1 AND h.id > ?2 AND {} \
-                 ORDER BY h.id LIMIT ?3",
-                as_of("?4")
-            ),
-            vec![db::s(&row.id), db::s(after_id), db::n(limit), db::n(version)],
-        )
+        repo::entries::page_at(&cx.db, &row.id, version, after_id, limit).await?
     };
-    let entries: Vec<MemoryEntry> = cx.db.bodies(&sql, &args).await?;
     let next =
         (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.id.to_string())).flatten();
     http::json(&api::EntryPage { store_id: row.id.clone(), version, entries, next_after: next })
@@ -674,25 +458,13 @@ pub(crate) async fn audit_log(cx: &Cx, id: &str, q: &Query) -> ApiResult {
     let (row, _) = readable(cx, id).await?;
     let limit = q.limit(100, 1000)?;
     let desc = q.one_of("order", &["asc", "desc"])?.as_deref() == Some("desc");
-    let rows: Vec<RecordRow> = if desc {
+    let records = if desc {
         let before = q.int("before")?.unwrap_or(i64::MAX);
-        cx.db
-            .all(
-                "SELECT record FROM audit WHERE store_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
-                &[db::s(&row.id), db::n(before), db::n(limit)],
-            )
-            .await?
+        repo::audit::newest_before(&cx.db, &row.id, before, limit).await?
     } else {
         let after = q.int("after")?.unwrap_or(-1);
-        cx.db
-            .all(
-                "SELECT record FROM audit WHERE store_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-                &[db::s(&row.id), db::n(after), db::n(limit)],
-            )
-            .await?
+        repo::audit::oldest_after(&cx.db, &row.id, after, limit).await?
     };
-    let records: Vec<AuditRecord> =
-        rows.iter().map(|r| serde_json::from_str(&r.record)).collect::<Result<_, _>>()?;
     let cursor = (records.len() as i64 == limit).then(|| records.last().map(|r| r.seq)).flatten();
     let (next_before, next_after) = if desc { (cursor, None) } else { (None, cursor) };
     http::json(&api::AuditPage { store_id: row.id.clone(), records, next_before, next_after })
@@ -701,14 +473,7 @@ pub(crate) async fn audit_log(cx: &Cx, id: &str, q: &Query) -> ApiResult {
 /// `GET /stores/{id}/audit/verify`: recomputes the whole hash chain.
 pub(crate) async fn verify(cx: &Cx, id: &str) -> ApiResult {
     let (row, _) = readable(cx, id).await?;
-    let records: Vec<AuditRecord> = cx
-        .db
-        .json_rows(
-            "SELECT seq AS key, record AS body FROM audit WHERE store_id = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2",
-            db::n(-1),
-            &[db::s(&row.id)],
-        )
-        .await?;
+    let records = repo::audit::all(&cx.db, &row.id).await?;
     let verification = audit::verify(None, &records);
     http::json(&api::Verified { store_id: row.id.clone(), verification })
 }

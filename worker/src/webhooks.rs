@@ -8,14 +8,15 @@
 use hmac::{Hmac, Mac};
 use reverie_api as api;
 use reverie_core::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use worker::{Delay, Fetch, Headers, Method, Request, RequestInit};
 
-use crate::db::{self, Db};
+use crate::db::Db;
 use crate::http::{self, ApiError, ApiResult, Query};
-use crate::Cx;
+use crate::repo::webhooks::{DeliveryRow, WebhookRow};
+use crate::{repo, Cx};
 
 pub(crate) const EVENTS: [&str; 4] =
     ["pass.completed", "proposal.applied", "proposal.rejected", "store.rolled_back"];
@@ -38,16 +39,6 @@ struct NewWebhook {
 
 /// The longest webhook URL taken.
 const MAX_URL_BYTES: usize = 2048;
-
-#[derive(Clone, Serialize, Deserialize)]
-struct WebhookRow {
-    id: String,
-    agent_id: String,
-    url: String,
-    secret: String,
-    events: String,
-    created_at: f64,
-}
 
 fn describe(w: &WebhookRow) -> ApiResult<api::Webhook> {
     let tail: Vec<char> = w.secret.chars().rev().take(4).collect();
@@ -109,12 +100,7 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut worker::Request) -
         events: serde_json::to_string(&events)?,
         created_at: cx.now.0 as f64,
     };
-    cx.db
-        .run(
-            "INSERT INTO webhooks (id, agent_id, url, secret, events, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            &[db::s(&row.id), db::s(agent_id), db::s(&row.url), db::s(&secret), db::s(&row.events), db::n(cx.now.0)],
-        )
-        .await?;
+    repo::webhooks::insert(&cx.db, &row).await?;
     let out = api::Webhook { secret: Some(secret), ..describe(&row)? };
     http::json_status(201, &out)
 }
@@ -122,40 +108,17 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut worker::Request) -
 /// `GET /agents/{id}/webhooks`.
 pub(crate) async fn list(cx: &Cx, agent_id: &str) -> ApiResult {
     crate::agents::readable(cx, agent_id).await?;
-    let rows: Vec<WebhookRow> = cx
-        .db
-        .all("SELECT id, agent_id, url, secret, events, created_at FROM webhooks WHERE agent_id = ?1 ORDER BY created_at", &[db::s(agent_id)])
-        .await?;
+    let rows = repo::webhooks::list(&cx.db, agent_id).await?;
     http::json(&api::WebhookList { webhooks: rows.iter().map(describe).collect::<ApiResult<_>>()? })
 }
 
 /// `DELETE /agents/{id}/webhooks/{wid}`; its delivery log stays.
 pub(crate) async fn delete(cx: &Cx, agent_id: &str, id: &str) -> ApiResult {
     cx.who.require_admin()?;
-    let changed = cx
-        .db
-        .run("DELETE FROM webhooks WHERE id = ?1 AND agent_id = ?2", &[db::s(id), db::s(agent_id)])
-        .await?;
-    if changed == 0 {
+    if !repo::webhooks::delete(&cx.db, id, agent_id).await? {
         return Err(ApiError::not_found("webhook", &format!("{id} of agent {agent_id}")));
     }
     http::no_content()
-}
-
-#[derive(Clone, Serialize, Deserialize)]
-struct DeliveryRow {
-    id: String,
-    webhook_id: String,
-    agent_id: String,
-    event: String,
-    payload: String,
-    status: String,
-    attempts: i64,
-    last_status: Option<i64>,
-    last_error: Option<String>,
-    next_attempt_at: Option<f64>,
-    created_at: f64,
-    delivered_at: Option<f64>,
 }
 
 fn delivery_json(d: &DeliveryRow, with_payload: bool) -> ApiResult<api::Delivery> {
@@ -174,23 +137,11 @@ fn delivery_json(d: &DeliveryRow, with_payload: bool) -> ApiResult<api::Delivery
     })
 }
 
-const DELIVERY_COLUMNS: &str =
-    "id, webhook_id, agent_id, event, payload, status, attempts, last_status, last_error, \
-     next_attempt_at, created_at, delivered_at";
-
 /// `GET /agents/{id}/webhooks/deliveries?limit=&payload=true`: newest first.
 pub(crate) async fn deliveries(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
     crate::agents::readable(cx, agent_id).await?;
     let limit = q.limit(50, 500)?;
-    let rows: Vec<DeliveryRow> = cx
-        .db
-        .all(
-            &format!(
-                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE agent_id = ?1 ORDER BY created_at DESC, id LIMIT ?2"
-            ),
-            &[db::s(agent_id), db::n(limit)],
-        )
-        .await?;
+    let rows = repo::webhooks::deliveries(&cx.db, agent_id, limit).await?;
     let with_payload = q.str("payload") == Some("true");
     let deliveries =
         rows.iter().map(|d| delivery_json(d, with_payload)).collect::<ApiResult<_>>()?;
@@ -201,13 +152,7 @@ pub(crate) async fn deliveries(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult 
 /// now, whatever the delivery's state.
 pub(crate) async fn retry(cx: &Cx, agent_id: &str, id: &str) -> ApiResult {
     cx.who.can_review(agent_id)?;
-    let row: Option<DeliveryRow> = cx
-        .db
-        .first(
-            &format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1 AND agent_id = ?2"),
-            &[db::s(id), db::s(agent_id)],
-        )
-        .await?;
+    let row = repo::webhooks::find_delivery(&cx.db, id, agent_id).await?;
     let row =
         row.ok_or_else(|| ApiError::not_found("delivery", &format!("{id} of agent {agent_id}")))?;
     let done = attempt(&cx.db, row, cx.now, true).await?;
@@ -223,12 +168,7 @@ async fn enqueue(
     payload: &Value,
     now: Timestamp,
 ) -> ApiResult<Vec<DeliveryRow>> {
-    let hooks: Vec<WebhookRow> = db
-        .all(
-            "SELECT id, agent_id, url, secret, events, created_at FROM webhooks WHERE agent_id = ?1",
-            &[db::s(agent_id)],
-        )
-        .await?;
+    let hooks = repo::webhooks::of_agent(db, agent_id).await?;
     // The quick attempts are made by the request that queued a delivery;
     // the cron trigger only steps in if they did not finish.
     let later = now.0 + LATER_WAITS_MS[0];
@@ -257,19 +197,7 @@ async fn enqueue(
             created_at: now.0 as f64,
             delivered_at: None,
         };
-        db.run(
-            &format!("INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, NULL, NULL, ?7, ?6, NULL)"),
-            &[
-                db::s(&row.id),
-                db::s(&row.webhook_id),
-                db::s(agent_id),
-                db::s(event),
-                db::s(&row.payload),
-                db::n(now.0),
-                db::n(later),
-            ],
-        )
-        .await?;
+        repo::webhooks::insert_delivery(db, &row, now, later).await?;
         out.push(row);
     }
     Ok(out)
@@ -350,12 +278,7 @@ async fn deliver(db: &Db, mut row: DeliveryRow) -> ApiResult<()> {
 
 /// Deliveries whose next attempt is due: run by the cron trigger.
 pub(crate) async fn retry_due(db: &Db, now: Timestamp) -> ApiResult<usize> {
-    let rows: Vec<DeliveryRow> = db
-        .all(
-            &format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT 50"),
-            &[db::n(now.0)],
-        )
-        .await?;
+    let rows = repo::webhooks::due_deliveries(db, now).await?;
     let n = rows.len();
     for row in rows {
         attempt(db, row, now, false).await?;
@@ -381,29 +304,12 @@ async fn attempt(
     now: Timestamp,
     manual: bool,
 ) -> ApiResult<DeliveryRow> {
-    #[derive(Deserialize)]
-    struct Hook {
-        url: String,
-        secret: String,
-    }
-    let claimed = db
-        .run(
-            "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?3 WHERE id = ?1 AND attempts = ?2",
-            &[db::s(&row.id), db::n(row.attempts), db::n(now.0 + LATER_WAITS_MS[1])],
-        )
-        .await?;
-    if claimed == 0 {
-        let current: Option<DeliveryRow> = db
-            .first(
-                &format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1"),
-                &[db::s(&row.id)],
-            )
-            .await?;
+    let next = now.0 + LATER_WAITS_MS[1];
+    if !repo::webhooks::claim_attempt(db, &row.id, row.attempts, next).await? {
+        let current = repo::webhooks::delivery(db, &row.id).await?;
         return current.ok_or_else(|| ApiError::not_found("delivery", &row.id));
     }
-    let hook: Option<Hook> = db
-        .first("SELECT url, secret FROM webhooks WHERE id = ?1", &[db::s(&row.webhook_id)])
-        .await?;
+    let hook = repo::webhooks::endpoint(db, &row.webhook_id).await?;
     row.attempts += 1;
     let hook_gone = hook.is_none();
     let outcome = match hook {
@@ -436,20 +342,7 @@ async fn attempt(
             }
         }
     }
-    db.run(
-        "UPDATE deliveries SET status = ?2, last_status = ?4, last_error = ?5, next_attempt_at = ?6, \
-         delivered_at = ?7 WHERE id = ?1 AND attempts = ?3",
-        &[
-            db::s(&row.id),
-            db::s(&row.status),
-            db::n(row.attempts),
-            row.last_status.map_or(wasm_bindgen::JsValue::NULL, db::n),
-            db::opt_s(row.last_error.as_deref()),
-            row.next_attempt_at.map_or(wasm_bindgen::JsValue::NULL, |t| db::n(t as i64)),
-            row.delivered_at.map_or(wasm_bindgen::JsValue::NULL, |t| db::n(t as i64)),
-        ],
-    )
-    .await?;
+    repo::webhooks::record_attempt(db, &row).await?;
     Ok(row)
 }
 

@@ -828,3 +828,180 @@ pub struct Compared {
     /// The candidate window.
     pub candidate: Window,
 }
+
+/// `GET /health`: the service, its database and how passes decide.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// Always `ok` (a service that is not answers 503).
+    pub status: String,
+    /// The engine's version.
+    pub core_version: String,
+    /// The database's answer to one query.
+    pub d1: HealthD1,
+    /// Whether passes ask a model.
+    pub llm: LlmSettings,
+    /// Bytes of WebAssembly memory the engine holds in this isolate.
+    #[serde(default)]
+    pub engine_memory_bytes: u64,
+}
+
+/// The database probe of `GET /health`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthD1 {
+    /// Agents in the database.
+    pub agents: i64,
+    /// How long the query took, in milliseconds.
+    pub roundtrip_ms: f64,
+}
+
+/// How passes settle what the rules leave open.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LlmSettings {
+    /// Whether passes ask a model.
+    pub mode: LlmMode,
+    /// The model's provider, when one is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<reverie_core::llm::Provider>,
+    /// The model, when one is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Why the model settings are unusable, when they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl LlmSettings {
+    /// Passes use the rules alone; `error` says why the model settings
+    /// are unusable, when they are set but wrong.
+    pub fn rules_only(error: Option<String>) -> LlmSettings {
+        LlmSettings { mode: LlmMode::RulesOnly, provider: None, model: None, error }
+    }
+}
+
+/// A run of the scheduler (the cron trigger).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SchedulerRun {
+    /// The time the run acted as of.
+    pub at: i64,
+    /// Passes run for due slots.
+    pub passes: Vec<ScheduledPass>,
+    /// Due webhook deliveries attempted again.
+    pub webhook_deliveries_retried: usize,
+}
+
+/// A pass the scheduler ran.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScheduledPass {
+    /// The agent.
+    pub agent_id: String,
+    /// The pass.
+    pub pass_id: i64,
+    /// The slot it ran for.
+    pub slot: i64,
+}
+
+/// `PUT /agents/{id}/config`: the config as saved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfigUpdated {
+    /// The config, canonical and nested.
+    pub config: Value,
+    /// The same as YAML.
+    pub yaml: String,
+    /// When the next scheduled pass is due, if one is.
+    pub next_run_at: Option<i64>,
+}
+
+/// Every error answer: `{"error": {...}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// The HTTP status, repeated.
+    pub status: u16,
+    /// What went wrong, in words.
+    pub message: String,
+    /// The fields some errors add.
+    #[serde(flatten)]
+    pub details: ErrorDetails,
+}
+
+/// The fields some errors add next to `status` and `message`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetails {
+    /// 409 on a decision: the version the proposal was made against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_version: Option<i64>,
+    /// 409: the store's version now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i64>,
+    /// 409 on a write: the version the caller saw (`expected_version` or
+    /// `If-Match`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<i64>,
+    /// 409 on a decision: the accepted changes whose targets moved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicting_changes: Vec<String>,
+    /// 409 on adding entries: ids the store holds already.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub existing_ids: Vec<String>,
+}
+
+/// The webhook event `pass.completed`: a pass made a proposal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PassCompleted {
+    /// The agent.
+    pub agent_id: String,
+    /// Its store.
+    pub store_id: String,
+    /// The pass.
+    pub pass_id: i64,
+    /// The proposal made.
+    pub proposal_id: String,
+    /// The proposal's status.
+    pub status: ProposalStatus,
+    /// What a person should do, in words.
+    pub suggested_action: String,
+    /// What an unattended apply did, when approval is off.
+    pub auto_apply: Option<AutoApply>,
+    /// Addresses the agent's config names.
+    pub notify: Vec<String>,
+    /// The proposal's summary.
+    pub summary: Summary,
+    /// What the model cost.
+    pub token_cost: TokenCost,
+    /// The first changes (secrets hidden).
+    pub changes: Vec<ChangeView>,
+    /// Changes in all.
+    pub changes_total: usize,
+    /// Whether `changes` holds fewer than all.
+    pub changes_truncated: bool,
+}
+
+/// The webhook events `proposal.applied` and `proposal.rejected`: a
+/// review was recorded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProposalReviewed {
+    /// The agent.
+    pub agent_id: String,
+    /// Its store.
+    pub store_id: String,
+    /// The proposal.
+    pub proposal_id: String,
+    /// Its status after the review.
+    pub status: ProposalStatus,
+    /// The store version after it.
+    pub version: i64,
+    /// Changes this review accepted.
+    pub accepted: usize,
+    /// Changes it rejected.
+    pub rejected: usize,
+    /// Changes still waiting.
+    pub pending: usize,
+    /// Who decided (`role:label`).
+    pub decided_by: String,
+}

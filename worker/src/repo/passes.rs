@@ -25,6 +25,15 @@ pub(crate) struct PassRow {
     stats: Option<String>,
 }
 
+/// A pass as a marker on the outcomes chart.
+#[derive(Deserialize)]
+pub(crate) struct PassMarkRow {
+    pub id: i64,
+    pub started_at: f64,
+    pub status: String,
+    pub proposal_id: Option<String>,
+}
+
 const COLUMNS: &str = "id, agent_id, trigger, status, stage, started_at, finished_at, \
                        proposal_id, store_id, error, stats";
 
@@ -166,4 +175,21 @@ pub(crate) async fn fail_stale(db: &Db, now: i64, stale_before: i64) -> ApiResul
     )
     .await?;
     Ok(())
+}
+
+/// Up to 1,000 passes of an agent started in `[since, until)`, oldest
+/// first.
+pub(crate) async fn marks(
+    db: &Db,
+    agent_id: &str,
+    since: i64,
+    until: i64,
+) -> ApiResult<Vec<PassMarkRow>> {
+    db.all(
+        "SELECT id, started_at, status, proposal_id FROM passes \
+         WHERE agent_id = ?1 AND started_at >= ?2 AND started_at < ?3 \
+         ORDER BY started_at LIMIT 1000",
+        &[db::s(agent_id), db::n(since), db::n(until)],
+    )
+    .await
 }

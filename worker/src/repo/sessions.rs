@@ -18,6 +18,14 @@ pub(crate) struct StoredSession {
     pub metrics: String,
 }
 
+/// A session's metrics (JSON) with its id and start.
+#[derive(Deserialize)]
+pub(crate) struct MetricsRow {
+    pub id: String,
+    pub started_at: f64,
+    pub metrics: String,
+}
+
 /// A session's listing row.
 #[derive(Deserialize)]
 pub(crate) struct SessionRow {
@@ -148,4 +156,21 @@ pub(crate) async fn window(
         out.extend(sessions);
     }
     Ok(out)
+}
+
+/// The metrics of up to 20,000 sessions of an agent started in
+/// `[from, to)`, oldest first.
+pub(crate) async fn metrics_between(
+    db: &Db,
+    agent_id: &str,
+    from: i64,
+    to: i64,
+) -> ApiResult<Vec<MetricsRow>> {
+    db.all(
+        "SELECT id, started_at, metrics FROM sessions \
+         WHERE agent_id = ?1 AND started_at >= ?2 AND started_at < ?3 \
+         ORDER BY started_at, id LIMIT 20000",
+        &[db::s(agent_id), db::n(from), db::n(to)],
+    )
+    .await
 }

@@ -6,7 +6,7 @@
 //! up. The log is visible through the API.
 
 use hmac::{Hmac, Mac};
-use reverie_api as api;
+use reverie_api::{self as api, DeliveryStatus};
 use reverie_core::Timestamp;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -126,7 +126,7 @@ fn delivery_json(d: &DeliveryRow, with_payload: bool) -> ApiResult<api::Delivery
         id: d.id.clone(),
         webhook_id: d.webhook_id.clone(),
         event: d.event.clone(),
-        status: d.status.clone(),
+        status: d.status,
         attempts: d.attempts,
         last_status: d.last_status,
         last_error: d.last_error.clone(),
@@ -189,7 +189,7 @@ async fn enqueue(
             agent_id: agent_id.to_string(),
             event: event.to_string(),
             payload: body.to_string(),
-            status: "pending".into(),
+            status: DeliveryStatus::Pending,
             attempts: 0,
             last_status: None,
             last_error: None,
@@ -269,7 +269,7 @@ async fn deliver(db: &Db, mut row: DeliveryRow) -> ApiResult<()> {
             Delay::from(std::time::Duration::from_millis(500 << quick)).await;
         }
         row = attempt(db, row, crate::now(), false).await?;
-        if row.status != "pending" || row.attempts >= QUICK_ATTEMPTS {
+        if row.status != DeliveryStatus::Pending || row.attempts >= QUICK_ATTEMPTS {
             break;
         }
     }
@@ -318,7 +318,7 @@ async fn attempt(
     };
     match outcome {
         Ok(status) => {
-            row.status = "delivered".into();
+            row.status = DeliveryStatus::Delivered;
             row.last_status = Some(status);
             row.last_error = None;
             row.next_attempt_at = None;
@@ -329,10 +329,10 @@ async fn attempt(
             row.last_error = Some(error);
             let later = row.attempts - QUICK_ATTEMPTS;
             if hook_gone || (!manual && row.attempts >= MAX_ATTEMPTS) {
-                row.status = "failed".into();
+                row.status = DeliveryStatus::Failed;
                 row.next_attempt_at = None;
             } else {
-                row.status = "pending".into();
+                row.status = DeliveryStatus::Pending;
                 let wait = if later < 0 {
                     0
                 } else {

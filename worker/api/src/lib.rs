@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-pub use status::{PassStage, PassStatus, ProposalStatus, Role};
+pub use status::{DeliveryStatus, PassStage, PassStatus, ProposalStatus, Role};
 
 /// `GET /me`: who the token belongs to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,8 +115,8 @@ pub struct Delivery {
     pub webhook_id: String,
     /// The event.
     pub event: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
+    /// Where it is.
+    pub status: DeliveryStatus,
     /// Attempts made.
     pub attempts: i64,
     /// The HTTP status of the last attempt, if it got one.

@@ -99,6 +99,18 @@ words! {
     }
 }
 
+words! {
+    /// Where a webhook delivery is.
+    DeliveryStatus {
+        /// Not yet delivered; tried again later.
+        Pending = "pending",
+        /// The endpoint answered 2xx.
+        Delivered = "delivered",
+        /// Every attempt failed, or the webhook was deleted.
+        Failed = "failed",
+    }
+}
+
 impl PassStatus {
     /// Whether the pass has ended, either way.
     pub fn is_finished(self) -> bool {

@@ -1,6 +1,7 @@
 //! The `webhooks` and `deliveries` tables: each agent's endpoints, and the
 //! log of every delivery to them with its attempts.
 
+use reverie_api::DeliveryStatus;
 use reverie_core::Timestamp;
 use serde::{Deserialize, Serialize};
 use worker::D1PreparedStatement;
@@ -35,7 +36,7 @@ pub(crate) struct DeliveryRow {
     pub agent_id: String,
     pub event: String,
     pub payload: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
@@ -200,7 +201,7 @@ pub(crate) async fn record_attempt(db: &Db, row: &DeliveryRow) -> ApiResult<()> 
          next_attempt_at = ?6, delivered_at = ?7 WHERE id = ?1 AND attempts = ?3",
         &[
             db::s(&row.id),
-            db::s(&row.status),
+            db::s(row.status.as_str()),
             db::n(row.attempts),
             row.last_status.map_or(wasm_bindgen::JsValue::NULL, db::n),
             db::opt_s(row.last_error.as_deref()),

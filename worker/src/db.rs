@@ -246,3 +246,45 @@ impl Db {
 pub(crate) fn word<T>(parsed: Option<T>, what: &str, raw: &str) -> ApiResult<T> {
     parsed.ok_or_else(|| ApiError::new(500, format!("unknown {what} `{raw}` in the database")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(chunks: &[String]) -> Vec<String> {
+        chunks.iter().flat_map(|c| serde_json::from_str::<Vec<String>>(c).unwrap()).collect()
+    }
+
+    #[test]
+    fn nothing_makes_no_chunk() {
+        assert!(json_chunks(Vec::<String>::new()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn chunks_are_json_arrays_under_the_cap_holding_every_item_in_order() {
+        let all: Vec<String> =
+            (0..40_000).map(|i| format!("entry {i:05} {}", "x".repeat(40))).collect();
+        let chunks = json_chunks(&all).unwrap();
+        assert!(chunks.len() > 2, "{} chunks", chunks.len());
+        assert!(chunks.iter().all(|c| c.len() <= CHUNK_BYTES), "a chunk over the cap");
+        assert_eq!(items(&chunks), all);
+    }
+
+    #[test]
+    fn an_item_over_the_cap_is_a_chunk_of_its_own() {
+        let big = "y".repeat(CHUNK_BYTES + 10);
+        let all = vec!["a".to_string(), big.clone(), "b".to_string()];
+        let chunks = json_chunks(&all).unwrap();
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(items(&chunks[1..2]), [big]);
+        assert_eq!(items(&chunks), all);
+    }
+
+    #[test]
+    fn an_unknown_word_in_the_database_is_the_services_fault() {
+        let e = word(None::<u8>, "pass status", "paused").unwrap_err();
+        assert_eq!(e.status, 500);
+        assert!(e.message.contains("`paused`"), "{}", e.message);
+        assert_eq!(word(Some(3), "pass status", "done").unwrap(), 3);
+    }
+}

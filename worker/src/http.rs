@@ -16,15 +16,16 @@ use worker::{Request, Response};
 pub(crate) struct ApiError {
     pub status: u16,
     pub message: String,
-    /// Extra fields of the error object, e.g. the conflicting changes.
-    pub details: api::ErrorDetails,
+    /// Extra fields of the error object, e.g. the conflicting changes
+    /// (boxed: errors travel in every `Result`, and are mostly without).
+    pub details: Box<api::ErrorDetails>,
 }
 
 pub(crate) type ApiResult<T = Response> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: u16, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into(), details: api::ErrorDetails::default() }
+        ApiError { status, message: message.into(), details: Box::default() }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, message)
@@ -39,7 +40,7 @@ impl ApiError {
         Self::new(403, message)
     }
     pub fn with_details(mut self, details: api::ErrorDetails) -> Self {
-        self.details = details;
+        self.details = Box::new(details);
         self
     }
 
@@ -48,7 +49,7 @@ impl ApiError {
             error: api::ErrorDetail {
                 status: self.status,
                 message: self.message,
-                details: self.details,
+                details: *self.details,
             },
         };
         Ok(Response::from_json(&body)?.with_status(self.status))
@@ -370,5 +371,67 @@ impl Query {
                 allowed.join(", ")
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_names_where_reading_stopped() {
+        let at = |s: &str| json_path_at(s);
+        assert_eq!(
+            at(r#"{"transcript": {"messages": [{"role": "user"}, {"content": "ab"#).as_deref(),
+            Some("transcript.messages[1].content")
+        );
+        assert_eq!(at(r#"{"a": 1, "b": ["x", "y", "#).as_deref(), Some("b[2]"));
+        // An escaped character is skipped, never read as the key's end.
+        assert_eq!(at(r#"{"say \"hi\"": "#).as_deref(), Some("say hi"));
+        assert_eq!(at(r#"{"unfinished key"#).as_deref(), Some("unfinished key…"));
+        assert_eq!(at("[1, 2"), None, "not an object");
+    }
+
+    #[test]
+    fn clipping_keeps_whole_characters() {
+        assert_eq!(clip("héllo", 2), "h");
+        assert_eq!(clip("héllo", 3), "hé");
+        assert_eq!(clip("short", 40), "short");
+    }
+
+    #[test]
+    fn queries_name_the_parameter_at_fault() {
+        let q = |pairs: &[(&str, &str)]| {
+            Query(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        };
+        assert_eq!(q(&[]).limit(100, 1000).unwrap(), 100);
+        assert_eq!(q(&[("limit", "7")]).limit(100, 1000).unwrap(), 7);
+        for bad in ["0", "1001", "ten"] {
+            let e = q(&[("limit", bad)]).limit(100, 1000).unwrap_err();
+            assert_eq!(e.status, 400);
+            assert!(e.message.contains("`limit`"), "{}", e.message);
+        }
+        assert_eq!(q(&[("at", "")]).time("at").unwrap(), None, "empty is absent");
+        let e = q(&[("order", "sideways")]).one_of("order", &["asc", "desc"]).unwrap_err();
+        assert!(e.message.contains("order"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_core_conflict_is_a_409_with_its_details() {
+        let e = ApiError::from(reverie_core::Error::Conflict {
+            base_version: 4,
+            current_version: 6,
+            changes: vec!["c0002".into()],
+        });
+        assert_eq!(e.status, 409);
+        assert_eq!(e.details.base_version, Some(4));
+        assert_eq!(e.details.current_version, Some(6));
+        assert_eq!(e.details.conflicting_changes, ["c0002"]);
+        let body = api::ErrorBody {
+            error: api::ErrorDetail { status: e.status, message: e.message, details: *e.details },
+        };
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["error"]["conflicting_changes"][0], "c0002");
+        assert!(json["error"].get("existing_ids").is_none(), "empty details are left out");
     }
 }

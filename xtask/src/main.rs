@@ -200,8 +200,6 @@ fn test() -> Result<(), String> {
             "--workspace",
             "--exclude",
             "reverie-web",
-            "--exclude",
-            "reverie-worker",
             "--all-targets",
             "--",
             "-D",
@@ -232,8 +230,6 @@ fn test() -> Result<(), String> {
             "--workspace",
             "--exclude",
             "reverie-web",
-            "--exclude",
-            "reverie-worker",
         ]))
     })?;
     // Built by the tests above (examples are), so this only runs it.

@@ -254,12 +254,12 @@ pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Res
     parse(&send(Method::POST, path, Some(("application/json", &text))).await?)
 }
 
-// ---- what the service returns: the contract's types ----
+// ---- what the service takes and returns: the contract's types ----
 
 pub use reverie_api::{
     Agent, AgentList, AuditPage, ChangeView, Compared, Decided, ErrorBody, ErrorDetails, Me,
-    Outcomes, Pass, PassList, PassMark, PassStatus, Proposal, ProposalList, RolledBack,
-    SessionExcerpt, Verified, Version, VersionDiff, VersionList,
+    Outcomes, PartialAccept, Pass, PassList, PassMark, PassStatus, Proposal, ProposalList,
+    RollbackRequest, RolledBack, SessionExcerpt, Verified, Version, VersionDiff, VersionList,
 };
 
 // ---- the calls ----
@@ -306,16 +306,9 @@ pub fn proposal(id: impl Fn() -> String + 'static) -> Swr<Proposal> {
     swr(move || format!("/api/v1/proposals/{}", id()))
 }
 
-/// Decides on a proposal: `decisions` by change id, the rest rejected or
-/// left pending.
-pub async fn decide(
-    proposal: &str,
-    decisions: &Value,
-    rest: &str,
-    reason: Option<&str>,
-) -> Result<Decided, ApiError> {
-    let body = serde_json::json!({ "decisions": decisions, "rest": rest, "reason": reason });
-    post(&format!("/api/v1/proposals/{proposal}/partial_accept"), &body).await
+/// Decides on a proposal: decisions by change id, and what the rest get.
+pub async fn decide(proposal: &str, body: &PartialAccept) -> Result<Decided, ApiError> {
+    post(&format!("/api/v1/proposals/{proposal}/partial_accept"), body).await
 }
 
 pub async fn session_excerpt(
@@ -355,7 +348,7 @@ pub async fn rollback(
 ) -> Result<RolledBack, ApiError> {
     post(
         &format!("/api/v1/stores/{store}/rollback"),
-        &serde_json::json!({ "version": version, "expected_version": seen, "reason": reason }),
+        &RollbackRequest { version, expected_version: seen, reason: Some(reason.to_string()) },
     )
     .await
 }

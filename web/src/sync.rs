@@ -211,15 +211,12 @@ impl SyncState {
         }
         let mut landed = 0;
         for item in waiting {
-            let decisions = serde_json::to_value(&item.decisions).unwrap_or_default();
-            let outcome = match api::decide(
-                &item.proposal_id,
-                &decisions,
-                item.rest.as_str(),
-                item.reason.as_deref(),
-            )
-            .await
-            {
+            let body = api::PartialAccept {
+                decisions: item.decisions.clone(),
+                rest: Some(item.rest),
+                reason: item.reason.clone(),
+            };
+            let outcome = match api::decide(&item.proposal_id, &body).await {
                 Ok(decided) => {
                     self.results.update_value(|r| {
                         r.insert(item.proposal_id.clone(), decided);

@@ -5,7 +5,6 @@
 use reverie_core::config::{ConfigInput, DreamingConfig};
 use reverie_core::schedule::next_slot;
 use reverie_core::{Id, Timestamp};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Request, Response};
 
@@ -72,15 +71,6 @@ pub(crate) async fn show(cx: &Cx, id: &str) -> ApiResult {
     http::json(&describe(&row, cx.now)?)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewAgent {
-    id: String,
-    name: String,
-    #[serde(default)]
-    config: Option<Value>,
-}
-
 fn check_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 120 || name.contains(char::is_control) {
@@ -103,7 +93,7 @@ async fn settle_config(cx: &Cx, agent: &Id, doc: &Value) -> ApiResult<DreamingCo
 /// `POST /agents`.
 pub(crate) async fn create(cx: &Cx, req: &mut Request) -> ApiResult {
     cx.who.require_admin()?;
-    let new: NewAgent = http::json_body(req, http::limits::SMALL).await?;
+    let new: api::NewAgent = http::json_body(req, http::limits::SMALL).await?;
     let id = Id::new(new.id.clone()).map_err(|e| ApiError::new(422, format!("`id`: {e}")))?;
     let name = check_name(&new.name)?;
     if repo::agents::find(&cx.db, id.as_str()).await?.is_some() {
@@ -118,17 +108,11 @@ pub(crate) async fn create(cx: &Cx, req: &mut Request) -> ApiResult {
     http::json_status(201, &describe(&row, cx.now)?)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AgentPatch {
-    name: String,
-}
-
 /// `PATCH /agents/{id}`: renames.
 pub(crate) async fn update(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     cx.who.require_admin()?;
     readable(cx, id).await?;
-    let patch: AgentPatch = http::json_body(req, http::limits::SMALL).await?;
+    let patch: api::AgentPatch = http::json_body(req, http::limits::SMALL).await?;
     let name = check_name(&patch.name)?;
     repo::agents::rename(&cx.db, id, &name, cx.now).await?;
     show(cx, id).await

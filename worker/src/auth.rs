@@ -5,7 +5,7 @@
 //! token that is never stored.
 
 use reverie_api::{self as api, Role};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use worker::{Env, Request};
 
@@ -146,19 +146,10 @@ fn admin_token(env: &Env) -> Option<String> {
     value.ok().filter(|t| !t.trim().is_empty())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewToken {
-    role: Role,
-    #[serde(default)]
-    agents: Vec<String>,
-    label: String,
-}
-
 /// `POST /tokens`: the secret is in this answer only.
 pub(crate) async fn create(cx: &Cx, req: &mut Request) -> ApiResult {
     cx.who.require_admin()?;
-    let new: NewToken = http::json_body(req, http::limits::SMALL).await?;
+    let new: api::NewToken = http::json_body(req, http::limits::SMALL).await?;
     let label = new.label.trim();
     if label.is_empty() || label.chars().count() > 80 || label.contains(char::is_control) {
         return Err(ApiError::new(
@@ -189,7 +180,7 @@ pub(crate) async fn create(cx: &Cx, req: &mut Request) -> ApiResult {
     repo::tokens::insert(&cx.db, &id, &hash, new.role, &new.agents, label, cx.now).await?;
     http::json_status(
         201,
-        &api::NewToken {
+        &api::CreatedToken {
             id,
             token: secret,
             role: new.role,

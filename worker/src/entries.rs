@@ -5,8 +5,7 @@
 
 use reverie_api as api;
 use reverie_core::audit::{AuditAction, AuditEvent};
-use reverie_core::{EntryKind, Id, MemoryEntry, Provenance, Timestamp};
-use serde::Deserialize;
+use reverie_core::{EntryKind, Id, MemoryEntry};
 use serde_json::Value;
 use worker::Request;
 
@@ -16,42 +15,6 @@ use crate::{repo, Cx};
 
 /// The most entries one request may add.
 const MAX_BATCH: usize = 5000;
-
-/// An entry as a client sends it: the service sets times and status.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewEntry {
-    #[serde(default)]
-    id: Option<String>,
-    text: String,
-    #[serde(default)]
-    kind: Option<EntryKind>,
-    #[serde(default)]
-    subject: Option<String>,
-    #[serde(default)]
-    tags: Vec<String>,
-    #[serde(default)]
-    provenance: Option<Provenance>,
-    #[serde(default)]
-    observed_at: Option<Timestamp>,
-    #[serde(default)]
-    confidence: Option<f32>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EntryEdit {
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    kind: Option<EntryKind>,
-    #[serde(default)]
-    subject: Option<String>,
-    #[serde(default)]
-    tags: Option<Vec<String>>,
-    #[serde(default)]
-    confidence: Option<f32>,
-}
 
 /// A store the caller may write entries to: admin, or the ingest token of
 /// an agent that uses it.
@@ -180,7 +143,7 @@ pub(crate) async fn add(cx: &Cx, store_id: &str, req: &mut Request) -> ApiResult
     let mut entries = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let path = if prefix == "entries" { format!("entries[{i}]") } else { "entry".into() };
-        let new: NewEntry = serde_json::from_value(item)
+        let new: api::NewEntry = serde_json::from_value(item)
             .map_err(|e| ApiError::bad_request(format!("{path}: {e}")))?;
         let id = match new.id {
             Some(id) => Id::new(id).map_err(|e| ApiError::new(422, format!("{path}.id: {e}")))?,
@@ -234,7 +197,7 @@ pub(crate) async fn add(cx: &Cx, store_id: &str, req: &mut Request) -> ApiResult
 /// `PATCH /stores/{id}/entries/{entry}`.
 pub(crate) async fn edit(cx: &Cx, store_id: &str, entry_id: &str, req: &mut Request) -> ApiResult {
     let row = writable(cx, store_id).await?;
-    let edit: EntryEdit = http::json_body(req, http::limits::SMALL).await?;
+    let edit: api::EntryEdit = http::json_body(req, http::limits::SMALL).await?;
     http::expect_version(req, None, &row.id, row.version)?;
     let before = current(cx, &row, entry_id).await?;
     let mut after = before.clone();

@@ -6,11 +6,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use reverie_api::{self as api, ProposalStatus};
+use reverie_api::{self as api, ProposalRest, ProposalStatus};
 use reverie_core::apply::{apply, Decision, Review};
 use reverie_core::diff::word_diff;
 use reverie_core::{Id, MemoryEntry, MemoryStore, Proposal, Timestamp};
-use serde::Deserialize;
 use worker::Request;
 
 use crate::db::{self, Db};
@@ -186,35 +185,6 @@ pub(crate) async fn show(cx: &Cx, id: &str, q: &Query) -> ApiResult {
     })
 }
 
-/// The rest of a proposal in a partial decision: rejected (the default,
-/// as "accept these"), accepted, or left pending for later.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "snake_case")]
-enum Rest {
-    #[default]
-    Reject,
-    Accept,
-    Pending,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PartialBody {
-    decisions: BTreeMap<String, Decision>,
-    /// `reject` when not given.
-    #[serde(default)]
-    rest: Option<Rest>,
-    #[serde(default)]
-    reason: Option<String>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RejectBody {
-    #[serde(default)]
-    reason: Option<String>,
-}
-
 /// A proposal the caller may decide on.
 async fn reviewable(cx: &Cx, id: &str) -> ApiResult<ProposalRow> {
     let row = readable(cx, id).await?;
@@ -231,7 +201,7 @@ pub(crate) async fn approve(cx: &Cx, id: &str) -> ApiResult {
 /// `POST /proposals/{id}/reject` with an optional `{"reason": ...}`.
 pub(crate) async fn reject(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     let row = reviewable(cx, id).await?;
-    let body: RejectBody = http::optional_json_body(req).await?;
+    let body: api::RejectBody = http::optional_json_body(req).await?;
     let reason =
         body.reason.map(|r| http::clip(r.trim(), 2000).to_string()).filter(|r| !r.is_empty());
     decide(cx, row, BTreeMap::new(), Fallback::Reject { reason, learn: true }).await
@@ -240,7 +210,7 @@ pub(crate) async fn reject(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
 /// `POST /proposals/{id}/partial_accept`.
 pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     let row = reviewable(cx, id).await?;
-    let body: PartialBody = http::json_body(req, http::limits::LARGE).await?;
+    let body: api::PartialAccept = http::json_body(req, http::limits::LARGE).await?;
     let mut decisions = BTreeMap::new();
     for (change, decision) in body.decisions {
         let change = Id::new(change.clone())
@@ -249,15 +219,17 @@ pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     }
     // Naming no change decides nothing, unless the rest is decided on
     // purpose: a client that lost its selection must not reject them all.
-    if decisions.is_empty() && !matches!(body.rest, Some(Rest::Accept | Rest::Reject)) {
+    if decisions.is_empty()
+        && !matches!(body.rest, Some(ProposalRest::Accept | ProposalRest::Reject))
+    {
         return Err(ApiError::new(
             422,
             "`decisions` names no change: name the changes to decide, or say `rest: accept` or \
              `rest: reject` to decide every pending change",
         ));
     }
-    let fallback = match body.rest.unwrap_or(Rest::Reject) {
-        Rest::Reject => {
+    let fallback = match body.rest.unwrap_or(ProposalRest::Reject) {
+        ProposalRest::Reject => {
             let reason = body
                 .reason
                 .map(|r| http::clip(r.trim(), 2000).to_string())
@@ -265,8 +237,8 @@ pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
             let reason = reason.or_else(|| Some("not selected in a partial accept".into()));
             Fallback::Reject { reason, learn: false }
         }
-        Rest::Accept => Fallback::Accept,
-        Rest::Pending => Fallback::Pending,
+        ProposalRest::Accept => Fallback::Accept,
+        ProposalRest::Pending => Fallback::Pending,
     };
     decide(cx, row, decisions, fallback).await
 }

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use reverie_api as api;
 use reverie_core::import::{detect_format, import_session, SessionMeta, TranscriptFormat};
 use reverie_core::{Id, Session, Timestamp};
-use serde::Deserialize;
 use serde_json::Value;
 use worker::Request;
 
@@ -17,23 +16,6 @@ use crate::{repo, Cx};
 
 /// The most metrics one session may carry.
 const MAX_METRICS: usize = 64;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewSession {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    started_at: Option<Timestamp>,
-    #[serde(default)]
-    ended_at: Option<Timestamp>,
-    #[serde(default)]
-    format: Option<TranscriptFormat>,
-    /// Kept byte for byte as it came.
-    transcript: Box<serde_json::value::RawValue>,
-    #[serde(default)]
-    metrics: BTreeMap<String, f64>,
-}
 
 /// Metric names are short snake_case words; values are finite numbers.
 pub(crate) fn check_metrics(metrics: &BTreeMap<String, f64>) -> ApiResult<()> {
@@ -66,7 +48,7 @@ pub(crate) fn check_metrics(metrics: &BTreeMap<String, f64>) -> ApiResult<()> {
 pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiResult {
     cx.who.can_ingest(agent_id)?;
     crate::agents::readable(cx, agent_id).await?;
-    let new: NewSession = http::json_body(req, http::limits::SESSION).await?;
+    let new: api::NewSession = http::json_body(req, http::limits::SESSION).await?;
     check_metrics(&new.metrics)?;
     let raw = new.transcript.get().to_string();
     let format = match new.format {
@@ -240,12 +222,6 @@ pub(crate) async fn show(cx: &Cx, agent_id: &str, session_id: &str, q: &Query) -
     })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MetricsBody {
-    metrics: BTreeMap<String, f64>,
-}
-
 /// `POST /agents/{id}/sessions/{sid}/metrics`: adds or replaces metrics
 /// (built-in or custom) of a session.
 pub(crate) async fn record_metrics(
@@ -255,7 +231,7 @@ pub(crate) async fn record_metrics(
     req: &mut Request,
 ) -> ApiResult {
     cx.who.can_ingest(agent_id)?;
-    let body: MetricsBody = http::json_body(req, http::limits::SMALL).await?;
+    let body: api::MetricsBody = http::json_body(req, http::limits::SMALL).await?;
     check_metrics(&body.metrics)?;
     if !repo::sessions::patch_metrics(&cx.db, agent_id, session_id, &body.metrics).await? {
         return Err(ApiError::not_found("session", &format!("{session_id} of agent {agent_id}")));

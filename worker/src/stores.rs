@@ -9,7 +9,6 @@ use reverie_api as api;
 use reverie_core::audit::{self, AuditEvent, AuditRecord};
 use reverie_core::diff::entry_diffs;
 use reverie_core::{Id, MemoryEntry, MemoryStore, Scope, Timestamp};
-use serde::Deserialize;
 use worker::{D1PreparedStatement, Request};
 
 use crate::db::Db;
@@ -280,18 +279,11 @@ pub(crate) async fn list(cx: &Cx) -> ApiResult {
     http::json(&api::StoreList { stores: out })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewStore {
-    id: String,
-    scope: String,
-}
-
 /// `POST /stores`: an empty store, usually a shared one (private stores
 /// are made when an agent's config names them).
 pub(crate) async fn create(cx: &Cx, req: &mut Request) -> ApiResult {
     cx.who.require_admin()?;
-    let new: NewStore = http::json_body(req, http::limits::SMALL).await?;
+    let new: api::NewStore = http::json_body(req, http::limits::SMALL).await?;
     let id = Id::new(new.id.clone()).map_err(|e| ApiError::new(422, format!("`id`: {e}")))?;
     if new.scope != "shared" {
         return Err(ApiError::new(
@@ -389,17 +381,6 @@ pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult 
     http::json(&api::EntryPage { store_id: row.id.clone(), version, entries, next_after: next })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RollbackRequest {
-    version: i64,
-    #[serde(default)]
-    reason: Option<String>,
-    /// The store version the caller saw (or `If-Match`); another is 409.
-    #[serde(default)]
-    expected_version: Option<i64>,
-}
-
 /// `POST /stores/{id}/rollback`: a new version equal to an earlier one.
 /// (The route tells the store's webhooks: `webhooks` reads stores, so
 /// stores do not call it.)
@@ -411,7 +392,7 @@ pub(crate) async fn rollback(cx: &Cx, id: &str, req: &mut Request) -> ApiResult<
             "rolling back needs a reviewer or admin token granted this store's agent",
         ));
     }
-    let body: RollbackRequest = http::json_body(req, http::limits::SMALL).await?;
+    let body: api::RollbackRequest = http::json_body(req, http::limits::SMALL).await?;
     http::expect_version(req, body.expected_version, &row.id, row.version)?;
     let current = load(&cx.db, &row).await?;
     let target = load_version(&cx.db, &row, body.version).await?;

@@ -8,7 +8,6 @@
 use hmac::{Hmac, Mac};
 use reverie_api::{self as api, DeliveryStatus};
 use reverie_core::Timestamp;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use worker::{Delay, Fetch, Headers, Method, Request, RequestInit};
@@ -26,16 +25,6 @@ const QUICK_ATTEMPTS: i64 = 3;
 const LATER_WAITS_MS: [i64; 3] = [60_000, 600_000, 3_600_000];
 const MAX_ATTEMPTS: i64 = QUICK_ATTEMPTS + LATER_WAITS_MS.len() as i64;
 const TIMEOUT_MS: u64 = 10_000;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewWebhook {
-    url: String,
-    #[serde(default)]
-    events: Option<Vec<String>>,
-    #[serde(default)]
-    secret: Option<String>,
-}
 
 /// The longest webhook URL taken.
 const MAX_URL_BYTES: usize = 2048;
@@ -57,7 +46,7 @@ fn describe(w: &WebhookRow) -> ApiResult<api::Webhook> {
 pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut worker::Request) -> ApiResult {
     cx.who.require_admin()?;
     crate::agents::readable(cx, agent_id).await?;
-    let new: NewWebhook = http::json_body(req, http::limits::SMALL).await?;
+    let new: api::NewWebhook = http::json_body(req, http::limits::SMALL).await?;
     // URL parsers drop tabs and line breaks silently; a URL sent with them
     // (or one longer than any endpoint needs) is refused, not repaired.
     if new.url.len() > MAX_URL_BYTES {

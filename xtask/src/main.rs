@@ -225,12 +225,7 @@ fn test() -> Result<(), String> {
         ]))
     })?;
     stage("native tests", || {
-        tools::run(tools::cargo().args([
-            "test",
-            "--workspace",
-            "--exclude",
-            "reverie-web",
-        ]))
+        tools::run(tools::cargo().args(["test", "--workspace", "--exclude", "reverie-web"]))
     })?;
     // Built by the tests above (examples are), so this only runs it.
     stage("poisoning corpus with approval off: no harmful change applied", || {

@@ -11,29 +11,9 @@ use serde::{Deserialize, Serialize};
 /// Decisions in progress on one proposal, by change id.
 pub type Draft = BTreeMap<String, Decision>;
 
-/// What happens to the changes a submission does not name.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Rest {
-    /// They stay pending, for later.
-    #[default]
-    Pending,
-    /// They are rejected.
-    Reject,
-    /// They are accepted ("approve all").
-    Accept,
-}
-
-impl Rest {
-    /// The word the service takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rest::Pending => "pending",
-            Rest::Reject => "reject",
-            Rest::Accept => "accept",
-        }
-    }
-}
+/// What happens to the changes a submission does not name: the
+/// contract's word.
+pub use reverie_api::ProposalRest as Rest;
 
 /// Where a submission stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+mod requests;
 mod status;
 
 use reverie_core::apply::Decision;
@@ -19,6 +20,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+pub use requests::{
+    AgentPatch, EntryEdit, MetricsBody, NewAgent, NewEntry, NewSession, NewStore, NewToken,
+    NewWebhook, PartialAccept, ProposalRest, RejectBody, RollbackRequest,
+};
 pub use status::{DeliveryStatus, PassStage, PassStatus, ProposalStatus, Role};
 
 /// `GET /me`: who the token belongs to.
@@ -40,7 +45,7 @@ pub struct Me {
 
 /// `POST /tokens`: a new token; its secret is in this answer only.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct NewToken {
+pub struct CreatedToken {
     /// The token's id.
     pub id: String,
     /// The secret to send as `Authorization: Bearer …`.

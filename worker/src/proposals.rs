@@ -9,12 +9,12 @@ use std::collections::{BTreeMap, HashMap};
 use reverie_api::{self as api, ProposalRest, ProposalStatus};
 use reverie_core::apply::{apply, Decision, Review};
 use reverie_core::diff::word_diff;
-use reverie_core::{Id, MemoryEntry, MemoryStore, Proposal, Timestamp};
+use reverie_core::{Change, Id, MemoryEntry, MemoryStore, Proposal, Timestamp};
 use worker::Request;
 
 use crate::db::{self, Db};
 use crate::http::{self, ApiError, ApiResult, Query};
-use crate::repo::proposals::{ChangeRow, ProposalRow};
+use crate::repo::proposals::{ChangeRow, Known, ProposalRow};
 use crate::stores::{self, Commit};
 use crate::{repo, Cx};
 
@@ -220,12 +220,15 @@ pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     // Naming no change decides nothing, unless the rest is decided on
     // purpose: a client that lost its selection must not reject them all.
     if decisions.is_empty()
-        && !matches!(body.rest, Some(ProposalRest::Accept | ProposalRest::Reject))
+        && !matches!(
+            body.rest,
+            Some(ProposalRest::Accept | ProposalRest::AcceptUnflagged | ProposalRest::Reject)
+        )
     {
         return Err(ApiError::new(
             422,
-            "`decisions` names no change: name the changes to decide, or say `rest: accept` or \
-             `rest: reject` to decide every pending change",
+            "`decisions` names no change: name the changes to decide, or say `rest: accept`, \
+             `rest: accept_unflagged` or `rest: reject` to decide the pending changes",
         ));
     }
     let fallback = match body.rest.unwrap_or(ProposalRest::Reject) {
@@ -238,6 +241,7 @@ pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
             Fallback::Reject { reason, learn: false }
         }
         ProposalRest::Accept => Fallback::Accept,
+        ProposalRest::AcceptUnflagged => Fallback::AcceptUnflagged { unflagged: 0 },
         ProposalRest::Pending => Fallback::Pending,
     };
     decide(cx, row, decisions, fallback).await
@@ -262,6 +266,12 @@ pub(crate) enum Fallback {
     Reject {
         reason: Option<String>,
         learn: bool,
+    },
+    /// Accepted when they carry no risk flag; flagged ones stay pending,
+    /// each to be decided on its own. `unflagged`: how many unnamed
+    /// pending changes carry no flag.
+    AcceptUnflagged {
+        unflagged: i64,
     },
     Pending,
 }
@@ -289,17 +299,34 @@ async fn decide(
                     format!("decisions: proposal {id} has no change `{change}`"),
                 ))
             }
-            Some(Some(by)) => {
+            Some(Known { decided_by: Some(by), .. }) => {
                 return Err(ApiError::conflict(format!(
                     "change {change} was decided already ({by})"
                 )))
             }
-            Some(None) => {}
+            Some(_) => {}
         }
     }
-    let decides_rest = !matches!(fallback, Fallback::Pending) && row.pending_count > 0;
+    let fallback = match fallback {
+        Fallback::AcceptUnflagged { .. } => {
+            let named_unflagged = known.values().filter(|k| !k.risky).count() as i64;
+            let all = repo::proposals::pending_unflagged_count(&cx.db, id).await?;
+            Fallback::AcceptUnflagged { unflagged: all - named_unflagged }
+        }
+        other => other,
+    };
+    let decides_rest = match fallback {
+        Fallback::Pending => false,
+        Fallback::AcceptUnflagged { unflagged } => unflagged > 0,
+        _ => row.pending_count > 0,
+    };
     if named.is_empty() && !decides_rest {
-        return Err(ApiError::new(422, "the request decides no pending change"));
+        let why = if matches!(fallback, Fallback::AcceptUnflagged { .. }) {
+            "every pending change carries a risk flag: decide each on its own"
+        } else {
+            "the request decides no pending change"
+        };
+        return Err(ApiError::new(422, why));
     }
     let actor = cx.who.actor();
     let fault = if crate::fault_injected(&cx.env, "decision-commit") {
@@ -365,10 +392,13 @@ pub(crate) struct Decided<'a> {
 impl Decided<'_> {
     /// The decision on `change`, and whether review memory learns from it;
     /// `None` when it stays pending.
-    fn on(&self, change: &Id) -> Option<(Decision, bool)> {
-        match (self.named.get(change), &self.fallback) {
+    fn on(&self, change: &Change) -> Option<(Decision, bool)> {
+        match (self.named.get(&change.id), &self.fallback) {
             (Some(d), _) => Some((d.clone(), self.learn_named)),
             (None, Fallback::Accept) => Some((Decision::Accept, true)),
+            (None, Fallback::AcceptUnflagged { .. }) => {
+                change.risk.is_empty().then_some((Decision::Accept, true))
+            }
             (None, Fallback::Reject { reason, learn }) => {
                 Some((Decision::Reject { reason: reason.clone() }, *learn))
             }
@@ -381,6 +411,7 @@ impl Decided<'_> {
     fn accepts_any(&self, pending: i64) -> bool {
         self.named.values().any(Decision::applies)
             || matches!(self.fallback, Fallback::Accept) && pending > self.named.len() as i64
+            || matches!(self.fallback, Fallback::AcceptUnflagged { unflagged } if unflagged > 0)
     }
 
     /// The reason a rejection gave, kept on the proposal.
@@ -513,7 +544,7 @@ async fn stage_pages(
         let mut decisions = BTreeMap::new();
         let mut chosen = Vec::new();
         for c in &page {
-            if let Some((decision, learn)) = decided.on(&c.body.id) {
+            if let Some((decision, learn)) = decided.on(&c.body) {
                 decisions.insert(c.body.id.clone(), decision);
                 chosen.push(c);
                 if learn {

@@ -106,6 +106,9 @@ pub enum ProposalRest {
     Reject,
     /// Accepted.
     Accept,
+    /// Accepted when they carry no risk flag; flagged changes stay
+    /// pending, each to be decided on its own.
+    AcceptUnflagged,
     /// Left pending, for later.
     Pending,
 }
@@ -116,6 +119,7 @@ impl ProposalRest {
         match self {
             ProposalRest::Reject => "reject",
             ProposalRest::Accept => "accept",
+            ProposalRest::AcceptUnflagged => "accept_unflagged",
             ProposalRest::Pending => "pending",
         }
     }

@@ -268,34 +268,54 @@ pub(crate) async fn pending_page(
 }
 
 #[derive(Deserialize)]
-struct DecidedRow {
+struct KnownRow {
     id: String,
     decided_by: Option<String>,
     decided: i64,
+    risky: i64,
 }
 
-/// Of `ids`, the changes the proposal has, each with who decided it (the
-/// inner `None`: still pending).
+/// A change a decision names, as the proposal has it.
+pub(crate) struct Known {
+    /// Who decided it; `None` while it is pending.
+    pub decided_by: Option<String>,
+    /// Whether it carries a risk flag.
+    pub risky: bool,
+}
+
+/// Of `ids`, the changes the proposal has.
 pub(crate) async fn known_changes(
     db: &Db,
     proposal_id: &str,
     ids: &[&Id],
-) -> ApiResult<BTreeMap<String, Option<String>>> {
+) -> ApiResult<BTreeMap<String, Known>> {
     let mut out = BTreeMap::new();
     for chunk in db::json_chunks(ids)? {
-        let rows: Vec<DecidedRow> = db
+        let rows: Vec<KnownRow> = db
             .all(
-                "SELECT id, decided_by, decision IS NOT NULL AS decided FROM changes \
+                "SELECT id, decided_by, decision IS NOT NULL AS decided, risky FROM changes \
                  WHERE proposal_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
                 &[db::s(proposal_id), db::s(&chunk)],
             )
             .await?;
         for r in rows {
-            let by = (r.decided != 0).then(|| r.decided_by.unwrap_or_else(|| "?".into()));
-            out.insert(r.id, by);
+            let decided_by = (r.decided != 0).then(|| r.decided_by.unwrap_or_else(|| "?".into()));
+            out.insert(r.id, Known { decided_by, risky: r.risky != 0 });
         }
     }
     Ok(out)
+}
+
+/// How many pending changes carry no risk flag.
+pub(crate) async fn pending_unflagged_count(db: &Db, proposal_id: &str) -> ApiResult<i64> {
+    let row: Option<Count> = db
+        .first(
+            "SELECT COUNT(*) AS n FROM changes \
+             WHERE proposal_id = ?1 AND decision IS NULL AND risky = 0",
+            &[db::s(proposal_id)],
+        )
+        .await?;
+    Ok(row.map_or(0, |r| r.n))
 }
 
 #[derive(Deserialize)]

@@ -58,7 +58,25 @@ export const ADMIN = "rvr_test_admin_0123456789abcdef0123456789abcdef";
  * worker `vars` given. Returns `{ baseUrl, stop, logs, pid }` (`pid`:
  * wrangler's process, the runtime's ancestor).
  */
-export async function startRuntime({ seed = true, vars = {} } = {}) {
+export async function startRuntime(options = {}) {
+  // The local runtime now and then fails to come up at all ("The Workers
+  // runtime failed to start", as when a port it picked was taken
+  // meanwhile): that is the test machine, not the service, so it is tried
+  // again on fresh ports, and said.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRuntimeOnce(options);
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof StartFailed)) throw e;
+      process.stderr.write(`# the runtime did not start (attempt ${attempt}); trying again:\n${e.message}\n`);
+    }
+  }
+}
+
+/** wrangler dev ended before it answered. */
+class StartFailed extends Error {}
+
+async function startRuntimeOnce({ seed = true, vars = {} } = {}) {
   const state = await mkdtemp(join(tmpdir(), "reverie-e2e-"));
   if (!announced.has("wrangler")) announce("wrangler", (await wrangler(["--version"])).stdout.trim());
   await wrangler(["d1", "migrations", "apply", "reverie", "--local", "--persist-to", state]);
@@ -94,7 +112,8 @@ export async function startRuntime({ seed = true, vars = {} } = {}) {
   for (;;) {
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r(undefined), 250))]);
     if (code !== undefined) {
-      throw new Error(`wrangler dev exited with ${code} before it was ready:\n${logs}`);
+      await rm(state, { recursive: true, force: true });
+      throw new StartFailed(`wrangler dev exited with ${code} before it was ready:\n${logs}`);
     }
     try {
       const res = await fetch(`${baseUrl}/api/health`);

@@ -102,6 +102,9 @@ pub enum RiskKind {
     SharedStore,
     /// The change retires many entries at once.
     LargeDeletion,
+    /// The proposal as a whole retires a large share of the store; the
+    /// change is one of those retiring entries.
+    ProposalWideDeletion,
     /// The resulting entry holds what looks like a secret (a password, a
     /// key, a card number).
     SensitiveData,
@@ -143,10 +146,26 @@ pub struct Change {
     pub sessions_seen: Option<u32>,
 }
 
+impl RiskKind {
+    /// Whether the flag is about the whole proposal or store rather than
+    /// the change itself (a reviewer reads it once, not per change).
+    pub fn is_proposal_wide(self) -> bool {
+        matches!(self, RiskKind::SharedStore | RiskKind::ProposalWideDeletion)
+    }
+}
+
 impl Change {
-    /// Whether any risk was flagged.
+    /// Whether any risk was flagged: such a change never applies without
+    /// a person.
     pub fn is_risky(&self) -> bool {
         !self.risk.is_empty()
+    }
+
+    /// Whether a flag of the change's own (not one of the whole
+    /// proposal's) asks a person to decide this change by itself, never in
+    /// bulk.
+    pub fn needs_own_decision(&self) -> bool {
+        self.risk.iter().any(|r| !r.kind.is_proposal_wide())
     }
 }
 

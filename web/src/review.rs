@@ -17,7 +17,7 @@ use crate::api::{self, ChangeView, Proposal, Source};
 use crate::sync::{self, Draft, Rest, Sent, State, Submission, SyncState};
 use crate::widgets::{loaded, utc, Diff, SourceNote};
 use crate::Session;
-use reverie_web_state::{Key, Review};
+use reverie_web_state::{proposal_warnings, Key, Review};
 
 /// Height of one row of the change list, in pixels (fixed, so the list
 /// can place any row without measuring the others).
@@ -84,6 +84,8 @@ fn ReviewView(
     let draft = RwSignal::new(Draft::new());
     let editing = RwSignal::new(None::<String>);
     let help = RwSignal::new(false);
+    // A bulk decision waiting for its confirmation.
+    let confirm = RwSignal::new(None::<BulkAction>);
     let open = proposal.brief.status.is_open() && session.can_review();
     let review = StoredValue::new(Review::new(&proposal.changes, open));
 
@@ -157,9 +159,12 @@ fn ReviewView(
                 if ev.key() == "Escape" {
                     help.set(false);
                     editing.set(None);
+                    confirm.set(None);
                     return;
                 }
-                if typing {
+                // While a bulk decision waits for its confirmation, a key
+                // decides nothing behind it.
+                if typing || confirm.get_untracked().is_some() {
                     return;
                 }
                 let i = selected.get_untracked();
@@ -249,18 +254,26 @@ fn ReviewView(
         let submit = submit.clone();
         move |_| submit(draft.get_untracked(), rest.get_untracked(), None)
     };
-    // Every pending change, also those beyond the ones loaded here.
-    let approve_all = {
+    // Bulk decisions take every pending change, also those beyond the ones
+    // loaded here, once confirmed; an approval leaves each change with a
+    // flag of its own to its own decision.
+    let confirmed = {
         let submit = submit.clone();
-        move |_| submit(Draft::new(), Rest::Accept, None)
+        Callback::new(move |action: BulkAction| {
+            confirm.set(None);
+            match action {
+                BulkAction::Approve => submit(Draft::new(), Rest::AcceptUnflagged, None),
+                BulkAction::Reject => {
+                    let reason = reject_reason.get_untracked().trim().to_string();
+                    submit(Draft::new(), Rest::Reject, Some(reason).filter(|r| !r.is_empty()))
+                }
+            }
+        })
     };
-    let reject_all = {
-        let submit = submit.clone();
-        move |ev: leptos::ev::SubmitEvent| {
-            ev.prevent_default();
-            let reason = reject_reason.get_untracked().trim().to_string();
-            submit(Draft::new(), Rest::Reject, Some(reason).filter(|r| !r.is_empty()))
-        }
+    let approve_all = move |_| confirm.set(Some(BulkAction::Approve));
+    let reject_all = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        confirm.set(Some(BulkAction::Reject));
     };
     // Forgets this proposal's submission on the device, once its conflict
     // or refusal has been seen.
@@ -280,8 +293,8 @@ fn ReviewView(
         let pid = pid.clone();
         move |_| {
             let ids = conflicts.get_untracked();
-            let was_all = sync.submission(&pid).is_some_and(|s| s.is_approve_all());
-            review.with_value(|r| draft.update(|d| r.set_aside(d, &ids, was_all)));
+            let bulk = sync.submission(&pid).and_then(|s| s.bulk_accept());
+            review.with_value(|r| draft.update(|d| r.set_aside(d, &ids, bulk)));
             rest.set(Rest::Pending);
             persist();
             dismiss();
@@ -292,6 +305,8 @@ fn ReviewView(
         }
     };
     let dismiss_refused = dismiss.clone();
+    let warnings = proposal_warnings(&proposal.changes);
+    let more = (proposal.brief.change_count as usize).saturating_sub(count);
 
     view! {
         <nav class="crumbs" aria-label="Breadcrumb">
@@ -306,6 +321,13 @@ fn ReviewView(
                     {format!(" · store {} at version {} · {} · ", proposal.brief.store_id, proposal.brief.base_version, utc(proposal.brief.created_at))}
                     <a href=format!("#/stores/{}/history", proposal.brief.store_id)>"history"</a>
                 </p>
+                {(!warnings.is_empty()).then(|| view! {
+                    <ul class="warnings" aria-label="About the whole proposal" data-testid="proposal-warnings">
+                        {warnings.into_iter().map(|(kind, said)| view! {
+                            <li><strong>{risk_label(kind)}</strong>": "{said}</li>
+                        }).collect_view()}
+                    </ul>
+                })}
                 <ul class="chips" aria-label="Changes by kind" data-testid="summary">
                     {counts.into_iter().map(|(k, n)| view! { <li class=format!("kind {k}")>{format!("{k} {n}")}</li> }).collect_view()}
                     <li>{format!("{} changes", proposal.brief.change_count)}</li>
@@ -376,7 +398,88 @@ fn ReviewView(
                 }.into_any()
             }}
             {move || help.get().then(|| view! { <Help close=move || help.set(false)/> })}
+            {move || confirm.get().map(|action| view! {
+                <ConfirmBulk action bulk=review.with_value(Review::bulk) changes more confirmed
+                    cancel=Callback::new(move |()| confirm.set(None))/>
+            })}
         </section>
+    }
+}
+
+/// A decision on every pending change at once.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum BulkAction {
+    Approve,
+    Reject,
+}
+
+/// What a bulk decision would do, for the reviewer to confirm: the pending
+/// changes by kind and, for an approval, the flagged changes it leaves to
+/// their own decisions.
+#[component]
+fn ConfirmBulk(
+    action: BulkAction,
+    bulk: reverie_web_state::Bulk,
+    changes: StoredValue<Vec<ChangeView>>,
+    /// Changes of the proposal not loaded on this page.
+    more: usize,
+    confirmed: Callback<BulkAction>,
+    cancel: Callback<()>,
+) -> impl IntoView {
+    let kinds = bulk
+        .by_kind
+        .iter()
+        .map(|(k, n)| format!("{n} {}", k.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let beyond = (more > 0).then(|| format!(" (and {more} more not shown here)"));
+    let (title, button, n) = match action {
+        BulkAction::Approve => ("Approve the pending changes?", "Approve", bulk.approvable()),
+        BulkAction::Reject => ("Reject every pending change?", "Reject", bulk.pending),
+    };
+    let flagged: Vec<(String, String, String)> = changes.with_value(|c| {
+        bulk.flagged
+            .iter()
+            .map(|&i| {
+                let c = &c[i];
+                let flags: Vec<&str> = own_flags(c).map(|r| risk_label(r.kind)).collect();
+                (c.change.id.to_string(), flags.join(", "), headline(c))
+            })
+            .collect()
+    });
+    let testid = match action {
+        BulkAction::Approve => "confirm-approve",
+        BulkAction::Reject => "confirm-reject",
+    };
+    request_animation_frame(|| focus("confirm-cancel"));
+    view! {
+        <div class="dialog-backdrop">
+            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="confirm-title" data-testid="confirm-bulk">
+                <h3 id="confirm-title">{title}</h3>
+                <p data-testid="confirm-counts">{format!("{} pending: {kinds}", bulk.pending)}{beyond}</p>
+                {(action == BulkAction::Approve && !flagged.is_empty()).then(|| view! {
+                    <p class="warning">{format!(
+                        "{} flagged change(s) need a decision of their own and stay pending:",
+                        flagged.len()
+                    )}</p>
+                    <ul class="flagged" data-testid="confirm-flagged">
+                        {flagged.into_iter().map(|(id, flags, line)| view! {
+                            <li><span class="mono">{id}</span>" "<strong>{flags}</strong>" — "{line}</li>
+                        }).collect_view()}
+                    </ul>
+                })}
+                <div class="form-actions">
+                    <button data-testid=testid disabled=n == 0 on:click=move |_| confirmed.run(action)>
+                        {if n == 0 {
+                            "Nothing to decide in bulk: decide each flagged change on its own".to_string()
+                        } else {
+                            format!("{button} {n} change(s)")
+                        }}
+                    </button>
+                    <button id="confirm-cancel" class="link" data-testid="confirm-cancel" on:click=move |_| cancel.run(())>"Cancel"</button>
+                </div>
+            </div>
+        </div>
     }
 }
 
@@ -439,7 +542,7 @@ fn ChangeList(
                         let c = &c[i];
                         let id = c.change.id.to_string();
                         let kind = kind_label(c.change.kind);
-                        let risky = !c.change.risk.is_empty();
+                        let badges: Vec<(&str, &str)> = own_flags(c).map(|r| risk_badge(r.kind)).collect();
                         let line = headline(c);
                         let confidence = format!("{:.0}%", c.change.confidence * 100.0);
                         let conflict_id = id.clone();
@@ -451,7 +554,11 @@ fn ChangeList(
                                 class:selected=move || selected.get() == i
                                 on:click=move |_| select.run(i)>
                                 <span class=format!("kind {kind}")>{kind}</span>
-                                {risky.then(|| view! { <span class="risk-icon" title="Risk flagged">"⚠ risk"</span> })}
+                                <span class="risks">
+                                    {badges.into_iter().map(|(word, tone)| view! {
+                                        <span class=format!("badge risk {tone}") data-testid="risk-badge">{word}</span>
+                                    }).collect_view()}
+                                </span>
                                 <span class="line">{line}</span>
                                 <span class="conf">{confidence}</span>
                                 <span class="state">
@@ -499,11 +606,11 @@ fn ChangeDetail(
                     " " <span class="mono">{id.clone()}</span>
                     <span class="muted">{format!(" · {} of {}", i + 1, changes.with_value(|c| c.len()))}</span>
                 </h3>
-                {(!c.change.risk.is_empty()).then(|| view! {
+                {(own_flags(&c).count() > 0).then(|| view! {
                     <div class="banner risk" role="note" data-testid="risk-flags">
-                        <strong>"Risk flags"</strong>
+                        <strong>"Risk flags: decide this change on its own"</strong>
                         <ul>
-                            {c.change.risk.iter().map(|r| view! {
+                            {own_flags(&c).map(|r| view! {
                                 <li><strong>{risk_label(r.kind)}</strong>": "{r.detail.clone()}</li>
                             }).collect_view()}
                         </ul>
@@ -581,8 +688,28 @@ fn risk_label(kind: RiskKind) -> &'static str {
         RiskKind::Overreach => "Beyond the user's own word",
         RiskKind::SharedStore => "Shared store",
         RiskKind::LargeDeletion => "Large deletion",
+        RiskKind::ProposalWideDeletion => "Large deletion",
         RiskKind::SensitiveData => "Sensitive data",
     }
+}
+
+/// A change's own flag as a row shows it: a short word, and the class that
+/// colours it (danger, warning or note).
+fn risk_badge(kind: RiskKind) -> (&'static str, &'static str) {
+    match kind {
+        RiskKind::PoisoningSuspected => ("poisoning?", "danger"),
+        RiskKind::SensitiveData => ("secret", "danger"),
+        RiskKind::UntrustedSource => ("untrusted", "warning"),
+        RiskKind::Overreach => ("beyond the user", "warning"),
+        RiskKind::LargeDeletion => ("large deletion", "note"),
+        RiskKind::SharedStore | RiskKind::ProposalWideDeletion => ("", "note"),
+    }
+}
+
+/// The change's own flags (those about the whole proposal are shown once,
+/// in its header).
+fn own_flags(c: &ChangeView) -> impl Iterator<Item = &reverie_core::RiskFlag> {
+    c.change.risk.iter().filter(|r| !r.kind.is_proposal_wide())
 }
 
 /// Evidence quotes; a quote from a transcript opens into the messages

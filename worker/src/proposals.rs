@@ -267,8 +267,9 @@ pub(crate) enum Fallback {
         reason: Option<String>,
         learn: bool,
     },
-    /// Accepted when they carry no risk flag; flagged ones stay pending,
-    /// each to be decided on its own. `unflagged`: how many unnamed
+    /// Accepted unless they carry a risk flag of their own (see
+    /// `Change::needs_own_decision`); those stay pending, each to be
+    /// decided on its own. `unflagged`: how many unnamed
     /// pending changes carry no flag.
     AcceptUnflagged {
         unflagged: i64,
@@ -309,7 +310,7 @@ async fn decide(
     }
     let fallback = match fallback {
         Fallback::AcceptUnflagged { .. } => {
-            let named_unflagged = known.values().filter(|k| !k.risky).count() as i64;
+            let named_unflagged = known.values().filter(|k| !k.flagged).count() as i64;
             let all = repo::proposals::pending_unflagged_count(&cx.db, id).await?;
             Fallback::AcceptUnflagged { unflagged: all - named_unflagged }
         }
@@ -397,7 +398,7 @@ impl Decided<'_> {
             (Some(d), _) => Some((d.clone(), self.learn_named)),
             (None, Fallback::Accept) => Some((Decision::Accept, true)),
             (None, Fallback::AcceptUnflagged { .. }) => {
-                change.risk.is_empty().then_some((Decision::Accept, true))
+                (!change.needs_own_decision()).then_some((Decision::Accept, true))
             }
             (None, Fallback::Reject { reason, learn }) => {
                 Some((Decision::Reject { reason: reason.clone() }, *learn))

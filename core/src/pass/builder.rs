@@ -179,9 +179,9 @@ impl<'a, 'i> Builder<'a, 'i> {
         if proposal_wide_large {
             for change in &mut self.changes {
                 let n = retired_by(change);
-                if n > 0 && !change.risk.iter().any(|r| r.kind == RiskKind::LargeDeletion) {
+                if n > 0 {
                     change.risk.push(RiskFlag {
-                        kind: RiskKind::LargeDeletion,
+                        kind: RiskKind::ProposalWideDeletion,
                         detail: format!(
                             "retires {n} entries; the proposal retires {retired} of {active} active entries"
                         ),

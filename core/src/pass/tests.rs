@@ -114,6 +114,8 @@ fn thousands_of_copies_merge_into_one_change() {
     let [merge] = &proposal.changes[..] else { panic!("one change, got {}", render(&proposal)) };
     assert_eq!((merge.kind, merge.targets.len()), (ChangeKind::Merge, 5_000));
     assert!(merge.risk.iter().any(|r| r.kind == RiskKind::LargeDeletion));
+    assert!(merge.risk.iter().any(|r| r.kind == RiskKind::ProposalWideDeletion));
+    assert!(merge.needs_own_decision(), "its own large deletion");
     assert_eq!(proposal.base_fingerprints.len(), 5_000);
 }
 

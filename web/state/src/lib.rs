@@ -8,4 +8,4 @@
 mod review;
 pub mod settings;
 
-pub use review::{Draft, Key, Rest, Review, State, Submission};
+pub use review::{proposal_warnings, Bulk, Draft, Key, Rest, Review, State, Submission};

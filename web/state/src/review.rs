@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use reverie_api::ChangeView;
 use reverie_core::apply::Decision;
+use reverie_core::{ChangeKind, RiskKind};
 use serde::{Deserialize, Serialize};
 
 /// Decisions in progress on one proposal, by change id.
@@ -88,11 +89,42 @@ impl Key {
 /// whether this reviewer may decide.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Review {
-    /// Per change: its id, the service's decision (once made), and the
-    /// text of its result (what an edit starts from).
-    changes: Vec<(String, Option<Decision>, Option<String>)>,
+    changes: Vec<Row>,
     /// The proposal is open and the reviewer may decide.
     open: bool,
+}
+
+/// What the review keeps of a change.
+#[derive(Clone, Debug, PartialEq)]
+struct Row {
+    id: String,
+    kind: ChangeKind,
+    /// The service's decision, once made.
+    decided: Option<Decision>,
+    /// The text of its result: what an edit starts from.
+    result: Option<String>,
+    /// A risk flag of its own: decided by itself, never in bulk.
+    flagged: bool,
+}
+
+/// The pending changes a bulk decision would take, as its confirmation
+/// shows them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bulk {
+    /// Pending changes, by kind, in the kinds' order.
+    pub by_kind: Vec<(ChangeKind, usize)>,
+    /// Pending changes in all.
+    pub pending: usize,
+    /// The pending changes with a flag of their own, by place in the list:
+    /// "approve" leaves them for their own decisions.
+    pub flagged: Vec<usize>,
+}
+
+impl Bulk {
+    /// How many changes "approve" accepts.
+    pub fn approvable(&self) -> usize {
+        self.pending - self.flagged.len()
+    }
 }
 
 impl Review {
@@ -101,9 +133,12 @@ impl Review {
     pub fn new(changes: &[ChangeView], open: bool) -> Review {
         let changes = changes
             .iter()
-            .map(|c| {
-                let result = c.change.result.as_ref().map(|r| r.text.clone());
-                (c.change.id.to_string(), c.decision.clone(), result)
+            .map(|c| Row {
+                id: c.change.id.to_string(),
+                kind: c.change.kind,
+                decided: c.decision.clone(),
+                result: c.change.result.as_ref().map(|r| r.text.clone()),
+                flagged: c.change.needs_own_decision(),
             })
             .collect();
         Review { changes, open }
@@ -117,11 +152,11 @@ impl Review {
     /// The decision shown for change `i`: the service's (`true`), else the
     /// draft's (`false`).
     pub fn decision_of(&self, draft: &Draft, i: usize) -> Option<(Decision, bool)> {
-        let (id, decided, _) = self.changes.get(i)?;
-        if let Some(d) = decided {
+        let row = self.changes.get(i)?;
+        if let Some(d) = &row.decided {
             return Some((d.clone(), true));
         }
-        draft.get(id).cloned().map(|d| (d, false))
+        draft.get(&row.id).cloned().map(|d| (d, false))
     }
 
     /// Records (or with `None` withdraws) a decision on change `i` in the
@@ -131,42 +166,95 @@ impl Review {
         if !self.open {
             return false;
         }
-        let Some((id, None, _)) = self.changes.get(i) else { return false };
+        let Some(row) = self.changes.get(i).filter(|r| r.decided.is_none()) else {
+            return false;
+        };
         match decision {
-            Some(d) => draft.insert(id.clone(), d.clone()).as_ref() != Some(&d),
-            None => draft.remove(id).is_some(),
+            Some(d) => draft.insert(row.id.clone(), d.clone()).as_ref() != Some(&d),
+            None => draft.remove(&row.id).is_some(),
         }
     }
 
     /// The text an edit of change `i` starts from: an earlier edit, else
     /// the change's result; `None` when it cannot be edited.
     pub fn edit_text(&self, draft: &Draft, i: usize) -> Option<String> {
-        let (id, decided, result) = self.changes.get(i)?;
-        if !self.open || decided.is_some() {
+        let row = self.changes.get(i)?;
+        if !self.open || row.decided.is_some() {
             return None;
         }
-        if let Some(Decision::Edit { text }) = draft.get(id) {
+        if let Some(Decision::Edit { text }) = draft.get(&row.id) {
             return Some(text.clone());
         }
-        result.clone()
+        row.result.clone()
     }
 
     /// The changes the service has no decision on.
     pub fn pending_ids(&self) -> Vec<String> {
-        self.changes.iter().filter(|c| c.1.is_none()).map(|c| c.0.clone()).collect()
+        self.changes.iter().filter(|c| c.decided.is_none()).map(|c| c.id.clone()).collect()
+    }
+
+    /// What a bulk decision on the pending changes would take.
+    pub fn bulk(&self) -> Bulk {
+        let mut bulk = Bulk::default();
+        let mut counts = [0usize; ChangeKind::ALL.len()];
+        for (i, row) in self.changes.iter().enumerate().filter(|(_, r)| r.decided.is_none()) {
+            bulk.pending += 1;
+            counts[row.kind as usize] += 1;
+            if row.flagged {
+                bulk.flagged.push(i);
+            }
+        }
+        bulk.by_kind = ChangeKind::ALL
+            .iter()
+            .zip(counts)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (*k, n))
+            .collect();
+        bulk
     }
 
     /// Sets a conflict aside: the conflicting changes leave the draft (and
     /// stay pending, to be looked at again); the others are decided as
-    /// before: after "approve all" (`was_all`), each is accepted.
-    pub fn set_aside(&self, draft: &mut Draft, conflicts: &[String], was_all: bool) {
-        if was_all {
-            *draft = self.pending_ids().into_iter().map(|id| (id, Decision::Accept)).collect();
+    /// before: after a bulk approval (`bulk`, the rest it sent with no
+    /// change named), each change it would take is accepted.
+    pub fn set_aside(&self, draft: &mut Draft, conflicts: &[String], bulk: Option<Rest>) {
+        let takes = |row: &Row| match bulk {
+            Some(Rest::Accept) => true,
+            Some(Rest::AcceptUnflagged) => !row.flagged,
+            _ => false,
+        };
+        if matches!(bulk, Some(Rest::Accept | Rest::AcceptUnflagged)) {
+            *draft = self
+                .changes
+                .iter()
+                .filter(|r| r.decided.is_none() && takes(r))
+                .map(|r| (r.id.clone(), Decision::Accept))
+                .collect();
         }
         for id in conflicts {
             draft.remove(id);
         }
     }
+}
+
+/// The proposal's own warnings, once each: what the flags about the whole
+/// proposal or store say.
+pub fn proposal_warnings(changes: &[ChangeView]) -> Vec<(RiskKind, String)> {
+    let mut out: Vec<(RiskKind, String)> = Vec::new();
+    for flag in changes.iter().flat_map(|c| &c.change.risk) {
+        if flag.kind.is_proposal_wide() && !out.iter().any(|(k, _)| *k == flag.kind) {
+            let said = match flag.kind {
+                RiskKind::SharedStore => {
+                    "the store is shared by several agents: every change waits for a person"
+                        .to_string()
+                }
+                // "retires 3 entries; the proposal retires 88 of 208 …"
+                _ => flag.detail.rsplit("; ").next().unwrap_or(&flag.detail).to_string(),
+            };
+            out.push((flag.kind, said));
+        }
+    }
+    out
 }
 
 impl Submission {
@@ -181,9 +269,11 @@ impl Submission {
         }
     }
 
-    /// Whether it approves every pending change at once.
-    pub fn is_approve_all(&self) -> bool {
-        self.decisions.is_empty() && self.rest == Rest::Accept
+    /// The rest it decides in bulk when it names no change: `Accept` (every
+    /// pending change) or `AcceptUnflagged` (all but the flagged).
+    pub fn bulk_accept(&self) -> Option<Rest> {
+        let bulk = matches!(self.rest, Rest::Accept | Rest::AcceptUnflagged);
+        (self.decisions.is_empty() && bulk).then_some(self.rest)
     }
 }
 

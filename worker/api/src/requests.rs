@@ -106,8 +106,10 @@ pub enum ProposalRest {
     Reject,
     /// Accepted.
     Accept,
-    /// Accepted when they carry no risk flag; flagged changes stay
-    /// pending, each to be decided on its own.
+    /// Accepted unless they carry a risk flag of their own (flags about
+    /// the whole proposal or store, such as a shared store, do not
+    /// count); flagged changes stay pending, each to be decided on its
+    /// own.
     AcceptUnflagged,
     /// Left pending, for later.
     Pending,

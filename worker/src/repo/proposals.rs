@@ -81,13 +81,14 @@ pub(crate) async fn save_changes(db: &Db, proposal: &Proposal) -> ApiResult<()> 
     let rows = proposal.changes.iter().enumerate().map(|(seq, c)| {
         let fingerprints: BTreeMap<&Id, &Fingerprint> =
             c.targets.iter().filter_map(|t| proposal.base_fingerprints.get(t).map(|fp| (t, fp))).collect();
-        json!({ "seq": seq, "id": c.id, "kind": c.kind, "risky": c.is_risky(), "body": c, "fingerprints": fingerprints })
+        json!({ "seq": seq, "id": c.id, "kind": c.kind, "risky": c.is_risky(), "flagged": c.needs_own_decision(), "body": c, "fingerprints": fingerprints })
     });
     db.write_in_batches(rows, |chunk| {
         db.stmt(
-            "INSERT INTO changes (proposal_id, seq, id, kind, risky, body, fingerprints) \
+            "INSERT INTO changes (proposal_id, seq, id, kind, risky, flagged, body, fingerprints) \
              SELECT ?1, json_extract(value, '$.seq'), json_extract(value, '$.id'), json_extract(value, '$.kind'), \
-             json_extract(value, '$.risky'), json_extract(value, '$.body'), json_extract(value, '$.fingerprints') \
+             json_extract(value, '$.risky'), json_extract(value, '$.flagged'), json_extract(value, '$.body'), \
+             json_extract(value, '$.fingerprints') \
              FROM json_each(?2)",
             &[db::s(proposal.id.as_str()), db::s(chunk)],
         )
@@ -272,15 +273,15 @@ struct KnownRow {
     id: String,
     decided_by: Option<String>,
     decided: i64,
-    risky: i64,
+    flagged: i64,
 }
 
 /// A change a decision names, as the proposal has it.
 pub(crate) struct Known {
     /// Who decided it; `None` while it is pending.
     pub decided_by: Option<String>,
-    /// Whether it carries a risk flag.
-    pub risky: bool,
+    /// Whether it carries a risk flag of its own.
+    pub flagged: bool,
 }
 
 /// Of `ids`, the changes the proposal has.
@@ -293,25 +294,25 @@ pub(crate) async fn known_changes(
     for chunk in db::json_chunks(ids)? {
         let rows: Vec<KnownRow> = db
             .all(
-                "SELECT id, decided_by, decision IS NOT NULL AS decided, risky FROM changes \
+                "SELECT id, decided_by, decision IS NOT NULL AS decided, flagged FROM changes \
                  WHERE proposal_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
                 &[db::s(proposal_id), db::s(&chunk)],
             )
             .await?;
         for r in rows {
             let decided_by = (r.decided != 0).then(|| r.decided_by.unwrap_or_else(|| "?".into()));
-            out.insert(r.id, Known { decided_by, risky: r.risky != 0 });
+            out.insert(r.id, Known { decided_by, flagged: r.flagged != 0 });
         }
     }
     Ok(out)
 }
 
-/// How many pending changes carry no risk flag.
+/// How many pending changes carry no risk flag of their own.
 pub(crate) async fn pending_unflagged_count(db: &Db, proposal_id: &str) -> ApiResult<i64> {
     let row: Option<Count> = db
         .first(
             "SELECT COUNT(*) AS n FROM changes \
-             WHERE proposal_id = ?1 AND decision IS NULL AND risky = 0",
+             WHERE proposal_id = ?1 AND decision IS NULL AND flagged = 0",
             &[db::s(proposal_id)],
         )
         .await?;

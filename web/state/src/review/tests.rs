@@ -1,4 +1,4 @@
-use reverie_core::{Change, ChangeKind, EntryKind, Id, MemoryEntry, Timestamp};
+use reverie_core::{Change, ChangeKind, EntryKind, Id, MemoryEntry, RiskFlag, RiskKind, Timestamp};
 
 use super::*;
 
@@ -88,11 +88,11 @@ fn setting_a_conflict_aside_keeps_the_other_decisions() {
     let mut draft: Draft = [("c1".to_string(), Decision::Accept), ("c3".into(), Decision::Accept)]
         .into_iter()
         .collect();
-    r.set_aside(&mut draft, &["c3".to_string()], false);
+    r.set_aside(&mut draft, &["c3".to_string()], None);
     assert_eq!(draft.keys().collect::<Vec<_>>(), ["c1"]);
     // After "approve all", every other pending change is accepted.
     let mut draft = Draft::new();
-    r.set_aside(&mut draft, &["c1".to_string()], true);
+    r.set_aside(&mut draft, &["c1".to_string()], Some(Rest::Accept));
     assert_eq!(draft, [("c3".to_string(), Decision::Accept)].into_iter().collect());
 }
 
@@ -102,11 +102,88 @@ fn keys_and_submissions() {
     assert_eq!(Key::of("ArrowUp"), Some(Key::Previous));
     assert_eq!(Key::of("x"), None);
     let all = Submission::new("p1", Draft::new(), Rest::Accept, None);
-    assert!(all.is_approve_all() && all.state == State::Waiting);
+    assert!(all.bulk_accept() == Some(Rest::Accept) && all.state == State::Waiting);
     // Kept on the device as the outbox was before: the same JSON words.
     let json = serde_json::to_value(&all).unwrap();
     assert_eq!(json["rest"], "accept");
     assert_eq!(json["state"], "waiting");
     let back: Submission = serde_json::from_value(json).unwrap();
     assert_eq!(back, all);
+}
+
+fn flagged(mut v: ChangeView, kind: ChangeKind, risk: RiskKind) -> ChangeView {
+    v.change.kind = kind;
+    v.change.risk = vec![RiskFlag { kind: risk, detail: String::new() }];
+    v
+}
+
+/// c1 merge, plain; c2 supersede, poisoning suspected; c3 merge, on a
+/// shared store only; c4 add, decided already.
+fn risky_review() -> Review {
+    Review::new(
+        &[
+            view("c1", Some("Tea."), None),
+            flagged(
+                view("c2", Some("Ignore it."), None),
+                ChangeKind::Supersede,
+                RiskKind::PoisoningSuspected,
+            ),
+            flagged(view("c3", Some("Coffee."), None), ChangeKind::Merge, RiskKind::SharedStore),
+            flagged(
+                view("c4", Some("Cake."), Some(Decision::Accept)),
+                ChangeKind::Add,
+                RiskKind::SensitiveData,
+            ),
+        ],
+        true,
+    )
+}
+
+#[test]
+fn a_bulk_approval_counts_by_kind_and_leaves_flagged_changes_out() {
+    let bulk = risky_review().bulk();
+    assert_eq!(bulk.pending, 3, "c4 is decided");
+    assert_eq!(bulk.by_kind, [(ChangeKind::Merge, 2), (ChangeKind::Supersede, 1)]);
+    assert_eq!(bulk.flagged, [1], "a shared store is the proposal's flag, not c3's");
+    assert_eq!(bulk.approvable(), 2);
+}
+
+#[test]
+fn setting_aside_after_approving_the_unflagged_keeps_flagged_changes_pending() {
+    let r = risky_review();
+    let mut draft = Draft::new();
+    r.set_aside(&mut draft, &["c3".to_string()], Some(Rest::AcceptUnflagged));
+    assert_eq!(draft, [("c1".to_string(), Decision::Accept)].into_iter().collect());
+    let sent = Submission::new("p1", Draft::new(), Rest::AcceptUnflagged, None);
+    assert_eq!(sent.bulk_accept(), Some(Rest::AcceptUnflagged));
+    assert_eq!(serde_json::to_value(&sent).unwrap()["rest"], "accept_unflagged");
+    let named = Submission::new("p1", draft, Rest::AcceptUnflagged, None);
+    assert_eq!(named.bulk_accept(), None, "changes named one by one are no bulk approval");
+}
+
+#[test]
+fn warnings_about_the_whole_proposal_are_said_once() {
+    let wide = |id: &str, n: usize| {
+        let mut v = view(id, None, None);
+        v.change.risk = vec![
+            RiskFlag { kind: RiskKind::SharedStore, detail: "the store is shared".into() },
+            RiskFlag {
+                kind: RiskKind::ProposalWideDeletion,
+                detail: format!(
+                    "retires {n} entries; the proposal retires 88 of 208 active entries"
+                ),
+            },
+        ];
+        v
+    };
+    let changes = [wide("c1", 1), wide("c2", 3), view("c3", Some("Tea."), None)];
+    let warnings = proposal_warnings(&changes);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(warnings[0].0, RiskKind::SharedStore);
+    assert!(warnings[0].1.contains("every change waits for a person"));
+    assert_eq!(
+        warnings[1],
+        (RiskKind::ProposalWideDeletion, "the proposal retires 88 of 208 active entries".into())
+    );
+    assert!(proposal_warnings(&changes[2..]).is_empty());
 }

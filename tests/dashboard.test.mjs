@@ -394,6 +394,8 @@ describe("the review dashboard", () => {
     const page = await openPage();
     await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
     await page.getByTestId("change-row").first().waitFor();
+    // A rules-only pass spent no tokens, and says nothing about them.
+    assert.doesNotMatch(await page.getByTestId("summary").innerText(), /tokens|\$/);
     // Only the flagged row carries badges, each flag its own word.
     const badged = page.getByTestId("change-row").filter({ has: page.getByTestId("risk-badge") });
     assert.equal(await badged.count(), 1);

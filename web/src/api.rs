@@ -258,8 +258,9 @@ pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Res
 
 pub use reverie_api::{
     Agent, AgentList, AuditPage, ChangeView, Compared, Decided, ErrorBody, ErrorDetails, Me,
-    Outcomes, PartialAccept, Pass, PassList, PassMark, PassStatus, Proposal, ProposalList,
-    RollbackRequest, RolledBack, SessionExcerpt, Verified, Version, VersionDiff, VersionList,
+    Outcomes, PartialAccept, Pass, PassList, PassMark, PassStatus, Proposal, ProposalBrief,
+    ProposalList, RollbackRequest, RolledBack, SessionExcerpt, Verified, Version, VersionDiff,
+    VersionList,
 };
 
 // ---- the calls ----

@@ -143,50 +143,7 @@ fn ReviewView(
         }
     });
 
-    // Keyboard: j/k move, a accept, r reject, e edit, ? help, Esc closes.
-    {
-        let handle =
-            window_event_listener(leptos::ev::keydown, move |ev: web_sys::KeyboardEvent| {
-                if ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
-                    return;
-                }
-                let typing = ev
-                    .target()
-                    .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
-                    .is_some_and(|el| {
-                        matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
-                    });
-                if ev.key() == "Escape" {
-                    help.set(false);
-                    editing.set(None);
-                    confirm.set(None);
-                    return;
-                }
-                // While a bulk decision waits for its confirmation, a key
-                // decides nothing behind it.
-                if typing || confirm.get_untracked().is_some() {
-                    return;
-                }
-                let i = selected.get_untracked();
-                match Key::of(&ev.key()) {
-                    Some(Key::Next) => select.run(i + 1),
-                    Some(Key::Previous) => select.run(i.saturating_sub(1)),
-                    Some(Key::Accept) => {
-                        decide.run((i, Some(Decision::Accept)));
-                        select.run(i + 1);
-                    }
-                    Some(Key::Reject) => {
-                        decide.run((i, Some(Decision::Reject { reason: None })));
-                        select.run(i + 1);
-                    }
-                    Some(Key::Edit) => start_edit.run(i),
-                    Some(Key::Help) => help.update(|h| *h = !*h),
-                    None => return,
-                }
-                ev.prevent_default();
-            });
-        on_cleanup(move || handle.remove());
-    }
+    listen_for_keys(KeyTargets { selected, select, decide, start_edit, help, editing, confirm });
 
     let submit = {
         let pid = pid.clone();
@@ -241,14 +198,6 @@ fn ReviewView(
     });
     let reject_reason = RwSignal::new(String::new());
     let rest = RwSignal::new(Rest::Pending);
-
-    let summary = proposal.brief.summary.clone();
-    let counts: Vec<(String, u64)> =
-        summary.counts.iter().map(|(k, v)| (k.clone(), u64::from(*v))).collect();
-    let tokens_in = proposal.brief.token_cost.input_tokens;
-    let tokens_out = proposal.brief.token_cost.output_tokens;
-    // Priced at the default model's rates; the pass records its own cost.
-    let cost = (tokens_in as f64 * 3.0 + tokens_out as f64 * 15.0) / 1e6;
 
     let submit_draft = {
         let submit = submit.clone();
@@ -314,26 +263,7 @@ fn ReviewView(
         </nav>
         <section class="review" aria-labelledby="review-title" data-testid="review">
             <header class="review-head">
-                <h2 id="review-title">"Proposal "<span class="mono">{pid.clone()}</span></h2>
-                <SourceNote source/>
-                <p class="meta">
-                    <span class=format!("status {}", proposal.brief.status) data-testid="proposal-status">{proposal.brief.status.as_str().replace('_', " ")}</span>
-                    {format!(" · store {} at version {} · {} · ", proposal.brief.store_id, proposal.brief.base_version, utc(proposal.brief.created_at))}
-                    <a href=format!("#/stores/{}/history", proposal.brief.store_id)>"history"</a>
-                </p>
-                {(!warnings.is_empty()).then(|| view! {
-                    <ul class="warnings" aria-label="About the whole proposal" data-testid="proposal-warnings">
-                        {warnings.into_iter().map(|(kind, said)| view! {
-                            <li><strong>{risk_label(kind)}</strong>": "{said}</li>
-                        }).collect_view()}
-                    </ul>
-                })}
-                <ul class="chips" aria-label="Changes by kind" data-testid="summary">
-                    {counts.into_iter().map(|(k, n)| view! { <li class=format!("kind {k}")>{format!("{k} {n}")}</li> }).collect_view()}
-                    <li>{format!("{} changes", proposal.brief.change_count)}</li>
-                    <li title="Model tokens spent on this proposal">{format!("{} + {} tokens", tokens_in, tokens_out)}</li>
-                    <li title="At Sonnet prices">{format!("≈ ${cost:.4}")}</li>
-                </ul>
+                <ProposalHead brief=proposal.brief.clone() warnings source/>
                 {move || {
                     let ids = conflicts.get();
                     (!ids.is_empty()).then(|| {
@@ -404,6 +334,109 @@ fn ReviewView(
             })}
         </section>
     }
+}
+
+/// The proposal's title, state and summary, and what is said about it as
+/// a whole (once, not per change).
+#[component]
+fn ProposalHead(
+    brief: api::ProposalBrief,
+    warnings: Vec<(RiskKind, String)>,
+    source: RwSignal<Source>,
+) -> impl IntoView {
+    let counts: Vec<(String, u32)> =
+        brief.summary.counts.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let (tokens_in, tokens_out) = (brief.token_cost.input_tokens, brief.token_cost.output_tokens);
+    // Priced at the default model's rates; the pass records its own cost.
+    let cost = (tokens_in as f64 * 3.0 + tokens_out as f64 * 15.0) / 1e6;
+    let history = format!("#/stores/{}/history", brief.store_id);
+    let meta = format!(
+        " · store {} at version {} · {} · ",
+        brief.store_id,
+        brief.base_version,
+        utc(brief.created_at)
+    );
+    view! {
+        <h2 id="review-title">"Proposal "<span class="mono">{brief.id.clone()}</span></h2>
+        <SourceNote source/>
+        <p class="meta">
+            <span class=format!("status {}", brief.status) data-testid="proposal-status">{brief.status.as_str().replace('_', " ")}</span>
+            {meta}
+            <a href=history>"history"</a>
+        </p>
+        {(!warnings.is_empty()).then(|| view! {
+            <ul class="warnings" aria-label="About the whole proposal" data-testid="proposal-warnings">
+                {warnings.into_iter().map(|(kind, said)| view! {
+                    <li><strong>{risk_label(kind)}</strong>": "{said}</li>
+                }).collect_view()}
+            </ul>
+        })}
+        <ul class="chips" aria-label="Changes by kind" data-testid="summary">
+            {counts.into_iter().map(|(k, n)| view! { <li class=format!("kind {k}")>{format!("{k} {n}")}</li> }).collect_view()}
+            <li>{format!("{} changes", brief.change_count)}</li>
+            // A rules-only pass spent nothing: no token count to show.
+            {(tokens_in + tokens_out > 0).then(|| view! {
+                <li title="Model tokens spent on this proposal">{format!("{tokens_in} + {tokens_out} tokens")}</li>
+                <li title="At Sonnet prices">{format!("≈ ${cost:.4}")}</li>
+            })}
+        </ul>
+    }
+}
+
+/// What the review screen's keys act on.
+#[derive(Clone, Copy)]
+struct KeyTargets {
+    selected: RwSignal<usize>,
+    select: Callback<usize>,
+    decide: Callback<(usize, Option<Decision>)>,
+    start_edit: Callback<usize>,
+    help: RwSignal<bool>,
+    editing: RwSignal<Option<String>>,
+    confirm: RwSignal<Option<BulkAction>>,
+}
+
+/// Keyboard, while the review is on screen: j/k move, a accept, r reject,
+/// e edit, ? help, Esc closes what is open.
+fn listen_for_keys(t: KeyTargets) {
+    let KeyTargets { selected, select, decide, start_edit, help, editing, confirm } = t;
+    let handle = window_event_listener(leptos::ev::keydown, move |ev: web_sys::KeyboardEvent| {
+        if ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+            return;
+        }
+        let typing = ev
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+        if ev.key() == "Escape" {
+            help.set(false);
+            editing.set(None);
+            confirm.set(None);
+            return;
+        }
+        // While a bulk decision waits for its confirmation, a key
+        // decides nothing behind it.
+        if typing || confirm.get_untracked().is_some() {
+            return;
+        }
+        let i = selected.get_untracked();
+        match Key::of(&ev.key()) {
+            Some(Key::Next) => select.run(i + 1),
+            Some(Key::Previous) => select.run(i.saturating_sub(1)),
+            Some(Key::Accept) => {
+                decide.run((i, Some(Decision::Accept)));
+                select.run(i + 1);
+            }
+            Some(Key::Reject) => {
+                decide.run((i, Some(Decision::Reject { reason: None })));
+                select.run(i + 1);
+            }
+            Some(Key::Edit) => start_edit.run(i),
+            Some(Key::Help) => help.update(|h| *h = !*h),
+            None => return,
+        }
+        ev.prevent_default();
+    });
+    on_cleanup(move || handle.remove());
 }
 
 /// A decision on every pending change at once.

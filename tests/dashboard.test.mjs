@@ -422,6 +422,38 @@ describe("the review dashboard", () => {
     for (const c of after.changes) assert.equal(c.decision === null, own(c), c.id);
   });
 
+  test("filters by kind, flag, decision and words; progress; n finds the next undecided", async () => {
+    const { page, proposal_id } = await reviewPage("filter_a");
+    const total = expectOk(await call(`/api/v1/proposals/${proposal_id}`)).changes.length;
+    const rows = page.getByTestId("change-row");
+    const progress = page.getByTestId("progress");
+    assert.equal(await progress.innerText(), `0 of ${total} decided`);
+    await page.getByTestId("filter-kind").selectOption("merge");
+    await page.getByTestId("progress").getByText(/showing 1 of/).waitFor();
+    assert.equal(await rows.count(), 1);
+    assert.match(await rows.first().innerText(), /merge/i);
+    await page.getByTestId("filter-kind").selectOption("");
+    await page.getByTestId("filter-search").fill("SHELL");
+    await page.getByTestId("progress").getByText(/showing 1 of/).waitFor();
+    assert.match(await rows.first().innerText(), /shell is fish/);
+    await page.getByTestId("filter-search").fill("no such words");
+    await page.getByTestId("no-match").waitFor();
+    await page.getByTestId("filter-search").fill("");
+    await rows.nth(total - 1).waitFor();
+    // Decide the first by keyboard; n skips decided changes, going round.
+    await selectRow(page, 0);
+    await page.keyboard.press("a");
+    assert.equal(await progress.innerText(), `1 of ${total} decided`);
+    await selectRow(page, 0);
+    await page.keyboard.press("n");
+    assert.equal(await page.locator(".row.selected").getAttribute("id"), "change-row-1");
+    // Undecided only: the decided change leaves the list.
+    await page.getByTestId("filter-decided").selectOption("no");
+    await page.getByTestId("progress").getByText(new RegExp(`showing ${total - 1} of`)).waitFor();
+    assert.equal(await rows.count(), total - 1);
+    await screenshot(page, "05b-review-filtered");
+  });
+
   test("evidence from a transcript opens into the messages around it", async () => {
     await agentWithMemory("evidence_a");
     for (let i = 0; i < 3; i++) {

@@ -17,7 +17,7 @@ use crate::api::{self, ChangeView, Proposal, Source};
 use crate::sync::{self, Draft, Rest, Sent, State, Submission, SyncState};
 use crate::widgets::{loaded, utc, Diff, SourceNote};
 use crate::Session;
-use reverie_web_state::{proposal_warnings, Key, Review};
+use reverie_web_state::{proposal_warnings, step, Filter, Key, Review};
 
 /// Height of one row of the change list, in pixels (fixed, so the list
 /// can place any row without measuring the others).
@@ -142,8 +142,38 @@ fn ReviewView(
             editing.set(None);
         }
     });
+    let filter = RwSignal::new(Filter::default());
+    let shown = Memo::new(move |_| {
+        filter.with(|f| draft.with(|d| review.with_value(|r| r.matching(d, f))))
+    });
+    // A filter that hides the selected change selects the first it shows.
+    Effect::new(move |_| {
+        shown.with(|s| {
+            if !s.is_empty() && !s.contains(&selected.get_untracked()) {
+                select.run(s[0]);
+            }
+        })
+    });
+    let next_undecided = Callback::new(move |from: usize| {
+        let next = review.with_value(|r| {
+            draft.with_untracked(|d| shown.with_untracked(|s| r.next_undecided(d, s, from)))
+        });
+        if let Some(i) = next {
+            select.run(i);
+        }
+    });
 
-    listen_for_keys(KeyTargets { selected, select, decide, start_edit, help, editing, confirm });
+    listen_for_keys(KeyTargets {
+        selected,
+        shown,
+        select,
+        next_undecided,
+        decide,
+        start_edit,
+        help,
+        editing,
+        confirm,
+    });
 
     let submit = {
         let pid = pid.clone();
@@ -322,7 +352,10 @@ fn ReviewView(
             } else {
                 view! {
                     <div class="review-body">
-                        <ChangeList changes selected decision_of conflicts select/>
+                        <div class="list-column">
+                            <FilterBar filter review draft shown/>
+                            <ChangeList changes shown selected decision_of conflicts select/>
+                        </div>
                         <ChangeDetail changes selected decision_of decide editing start_edit open agent=agent.clone()/>
                     </div>
                 }.into_any()
@@ -387,7 +420,9 @@ fn ProposalHead(
 #[derive(Clone, Copy)]
 struct KeyTargets {
     selected: RwSignal<usize>,
+    shown: Memo<Vec<usize>>,
     select: Callback<usize>,
+    next_undecided: Callback<usize>,
     decide: Callback<(usize, Option<Decision>)>,
     start_edit: Callback<usize>,
     help: RwSignal<bool>,
@@ -398,7 +433,23 @@ struct KeyTargets {
 /// Keyboard, while the review is on screen: j/k move, a accept, r reject,
 /// e edit, ? help, Esc closes what is open.
 fn listen_for_keys(t: KeyTargets) {
-    let KeyTargets { selected, select, decide, start_edit, help, editing, confirm } = t;
+    let KeyTargets {
+        selected,
+        shown,
+        select,
+        next_undecided,
+        decide,
+        start_edit,
+        help,
+        editing,
+        confirm,
+    } = t;
+    // The change j (forward) or k lands on, among those shown.
+    let step = move |i: usize, forward: bool| {
+        if let Some(next) = shown.with_untracked(|s| step(s, i, forward)) {
+            select.run(next);
+        }
+    };
     let handle = window_event_listener(leptos::ev::keydown, move |ev: web_sys::KeyboardEvent| {
         if ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
             return;
@@ -420,15 +471,16 @@ fn listen_for_keys(t: KeyTargets) {
         }
         let i = selected.get_untracked();
         match Key::of(&ev.key()) {
-            Some(Key::Next) => select.run(i + 1),
-            Some(Key::Previous) => select.run(i.saturating_sub(1)),
+            Some(Key::Next) => step(i, true),
+            Some(Key::Previous) => step(i, false),
+            Some(Key::NextUndecided) => next_undecided.run(i),
             Some(Key::Accept) => {
                 decide.run((i, Some(Decision::Accept)));
-                select.run(i + 1);
+                step(i, true);
             }
             Some(Key::Reject) => {
                 decide.run((i, Some(Decision::Reject { reason: None })));
-                select.run(i + 1);
+                step(i, true);
             }
             Some(Key::Edit) => start_edit.run(i),
             Some(Key::Help) => help.update(|h| *h = !*h),
@@ -528,12 +580,14 @@ fn focus(id: &str) {
 #[component]
 fn ChangeList(
     changes: StoredValue<Vec<ChangeView>>,
+    /// The changes the filter lets through, in order.
+    shown: Memo<Vec<usize>>,
     selected: RwSignal<usize>,
     decision_of: impl Fn(usize) -> Option<(Decision, bool)> + Copy + Send + Sync + 'static,
     conflicts: Memo<Vec<String>>,
     select: Callback<usize>,
 ) -> impl IntoView {
-    let count = changes.with_value(|c| c.len());
+    let count = move || shown.with(Vec::len);
     let scroll = RwSignal::new(0.0f64);
     let height = RwSignal::new(600.0f64);
     let list = NodeRef::<html::Div>::new();
@@ -550,7 +604,10 @@ fn ChangeList(
     });
     // Keep the selected row in view when the keyboard moves it.
     Effect::new(move |_| {
-        let i = selected.get() as f64;
+        let Some(i) = shown.with(|s| s.iter().position(|&i| i == selected.get())) else {
+            return;
+        };
+        let i = i as f64;
         if let Some(el) = list.get_untracked() {
             let (top, h) = (f64::from(el.scroll_top()), f64::from(el.client_height()));
             if i * ROW < top {
@@ -560,17 +617,20 @@ fn ChangeList(
             }
         }
     });
+    // The rows in view: (place in the list, change).
     let window_rows = move || {
         let first = ((scroll.get() / ROW).floor() as usize).saturating_sub(OVERSCAN);
-        let last = (((scroll.get() + height.get()) / ROW).ceil() as usize + OVERSCAN).min(count);
-        first..last
+        let last = (((scroll.get() + height.get()) / ROW).ceil() as usize + OVERSCAN).min(count());
+        shown.with(|s| (first..last).map(|p| (p, s[p])).collect::<Vec<_>>())
     };
     view! {
         <div class="change-list" node_ref=list on:scroll=move |_| measure() role="listbox" tabindex="0"
-            aria-label=format!("{count} changes; j and k move") data-testid="change-list"
+            aria-label=move || format!("{} changes; j and k move, n goes to the next undecided", count()) data-testid="change-list"
             aria-activedescendant=move || format!("change-row-{}", selected.get())>
-            <div class="rows" style=format!("height: {}px", count as f64 * ROW)>
-                <For each=window_rows key=|i| *i let:i>
+            {move || (count() == 0).then(|| view! { <p class="empty-state" data-testid="no-match">"No change matches the filter."</p> })}
+            <div class="rows" style=move || format!("height: {}px", count() as f64 * ROW)>
+                <For each=window_rows key=|pair| *pair let:pair>
+                    {let (p, i) = pair;
                     {changes.with_value(|c| {
                         let c = &c[i];
                         let id = c.change.id.to_string();
@@ -582,7 +642,7 @@ fn ChangeList(
                         view! {
                             <div class="row" role="option" id=format!("change-row-{i}") data-testid="change-row"
                                 data-change=id.clone()
-                                style=format!("top: {}px; height: {}px", i as f64 * ROW, ROW)
+                                style=format!("top: {}px; height: {}px", p as f64 * ROW, ROW)
                                 aria-selected=move || (selected.get() == i).to_string()
                                 class:selected=move || selected.get() == i
                                 on:click=move |_| select.run(i)>
@@ -604,9 +664,72 @@ fn ChangeList(
                                 </span>
                             </div>
                         }
-                    })}
+                    })}}
                 </For>
             </div>
+        </div>
+    }
+}
+
+/// Narrows the list by kind, flag, decision and words, and says how far
+/// the review has come.
+#[component]
+fn FilterBar(
+    filter: RwSignal<Filter>,
+    review: StoredValue<Review>,
+    draft: RwSignal<Draft>,
+    shown: Memo<Vec<usize>>,
+) -> impl IntoView {
+    let kinds: Vec<ChangeKind> = review.with_value(|r| r.kinds());
+    let progress = move || {
+        let (done, all) = draft.with(|d| review.with_value(|r| r.progress(d)));
+        format!("{done} of {all} decided")
+    };
+    let showing = move || {
+        (!filter.with(Filter::is_empty)).then(|| {
+            let all = review.with_value(|r| r.progress(&Draft::new()).1);
+            format!(" · showing {} of {all}", shown.with(Vec::len))
+        })
+    };
+    let pick = |word: &str| -> Option<bool> {
+        match word {
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => None,
+        }
+    };
+    view! {
+        <div class="filters" role="search" aria-label="Filter the changes" data-testid="filters">
+            <label class="sr-only" for="filter-kind">"Kind"</label>
+            <select id="filter-kind" data-testid="filter-kind" on:change=move |ev| {
+                let v = event_target_value(&ev);
+                filter.update(|f| f.kind = ChangeKind::ALL.into_iter().find(|k| k.as_str() == v));
+            }>
+                <option value="">"Every kind"</option>
+                {kinds.into_iter().map(|k| view! { <option value=k.as_str()>{k.as_str()}</option> }).collect_view()}
+            </select>
+            <label class="sr-only" for="filter-flag">"Risk"</label>
+            <select id="filter-flag" data-testid="filter-flag" on:change=move |ev| {
+                let v = event_target_value(&ev);
+                filter.update(|f| f.flagged = pick(&v));
+            }>
+                <option value="">"Flagged or not"</option>
+                <option value="yes">"Flagged"</option>
+                <option value="no">"Not flagged"</option>
+            </select>
+            <label class="sr-only" for="filter-decided">"Decision"</label>
+            <select id="filter-decided" data-testid="filter-decided" on:change=move |ev| {
+                let v = event_target_value(&ev);
+                filter.update(|f| f.decided = pick(&v));
+            }>
+                <option value="">"Decided or not"</option>
+                <option value="no">"Undecided"</option>
+                <option value="yes">"Decided"</option>
+            </select>
+            <label class="sr-only" for="filter-search">"Search the texts"</label>
+            <input id="filter-search" type="search" placeholder="Search" data-testid="filter-search"
+                on:input=move |ev| { let v = event_target_value(&ev); filter.update(|f| f.search = v); }/>
+            <span class="progress" role="status" data-testid="progress">{progress}{showing}</span>
         </div>
     }
 }
@@ -813,6 +936,7 @@ fn Help(close: impl Fn() + 'static) -> impl IntoView {
                 <dt>"a"</dt><dd>"accept, then move on"</dd>
                 <dt>"r"</dt><dd>"reject, then move on"</dd>
                 <dt>"e"</dt><dd>"edit the resulting text"</dd>
+                <dt>"n"</dt><dd>"next change with no decision yet"</dd>
                 <dt>"?"</dt><dd>"this help"</dd>
                 <dt>"Esc"</dt><dd>"close help or the editor"</dd>
             </dl>

@@ -8,4 +8,6 @@
 mod review;
 pub mod settings;
 
-pub use review::{proposal_warnings, Bulk, Draft, Key, Rest, Review, State, Submission};
+pub use review::{
+    proposal_warnings, step, Bulk, Draft, Filter, Key, Rest, Review, State, Submission,
+};

@@ -66,6 +66,8 @@ pub enum Key {
     Reject,
     /// e: edit the selected change's text.
     Edit,
+    /// n: the next change with no decision yet.
+    NextUndecided,
     /// ?: show or hide the keys.
     Help,
 }
@@ -79,6 +81,7 @@ impl Key {
             "a" => Key::Accept,
             "r" => Key::Reject,
             "e" => Key::Edit,
+            "n" => Key::NextUndecided,
             "?" => Key::Help,
             _ => return None,
         })
@@ -105,6 +108,42 @@ struct Row {
     result: Option<String>,
     /// A risk flag of its own: decided by itself, never in bulk.
     flagged: bool,
+    /// Its result's and targets' texts, lowercased, for search.
+    text: String,
+}
+
+/// Which changes the list shows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filter {
+    /// Only changes of this kind.
+    pub kind: Option<ChangeKind>,
+    /// Only changes with (`Some(true)`) or without a flag of their own.
+    pub flagged: Option<bool>,
+    /// Only changes decided (`Some(true)`, here or by the service) or not.
+    pub decided: Option<bool>,
+    /// Only changes whose texts hold these words, in any case.
+    pub search: String,
+}
+
+impl Filter {
+    /// Whether it lets every change through.
+    pub fn is_empty(&self) -> bool {
+        self.kind.is_none()
+            && self.flagged.is_none()
+            && self.decided.is_none()
+            && self.search.trim().is_empty()
+    }
+}
+
+/// The change j (`forward`) or k lands on from change `from`, among
+/// `shown` (a filter's changes, in order): the next or previous one shown,
+/// else the last or first; `None` when none is shown.
+pub fn step(shown: &[usize], from: usize, forward: bool) -> Option<usize> {
+    if forward {
+        shown.iter().copied().find(|&i| i > from).or(shown.last().copied())
+    } else {
+        shown.iter().rev().copied().find(|&i| i < from).or(shown.first().copied())
+    }
 }
 
 /// The pending changes a bulk decision would take, as its confirmation
@@ -139,6 +178,15 @@ impl Review {
                 decided: c.decision.clone(),
                 result: c.change.result.as_ref().map(|r| r.text.clone()),
                 flagged: c.change.needs_own_decision(),
+                text: c
+                    .change
+                    .result
+                    .iter()
+                    .map(|r| r.text.as_str())
+                    .chain(c.before.iter().map(|e| e.text.as_str()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    .to_lowercase(),
             })
             .collect();
         Review { changes, open }
@@ -191,6 +239,44 @@ impl Review {
     /// The changes the service has no decision on.
     pub fn pending_ids(&self) -> Vec<String> {
         self.changes.iter().filter(|c| c.decided.is_none()).map(|c| c.id.clone()).collect()
+    }
+
+    /// Whether change `i` is decided, here or by the service.
+    fn is_decided(&self, draft: &Draft, i: usize) -> bool {
+        self.changes.get(i).is_some_and(|r| r.decided.is_some() || draft.contains_key(&r.id))
+    }
+
+    /// The changes `filter` lets through, in order.
+    pub fn matching(&self, draft: &Draft, filter: &Filter) -> Vec<usize> {
+        let words: Vec<String> = filter.search.split_whitespace().map(str::to_lowercase).collect();
+        (0..self.changes.len())
+            .filter(|&i| {
+                let row = &self.changes[i];
+                filter.kind.is_none_or(|k| row.kind == k)
+                    && filter.flagged.is_none_or(|f| row.flagged == f)
+                    && filter.decided.is_none_or(|d| self.is_decided(draft, i) == d)
+                    && words.iter().all(|w| row.text.contains(w.as_str()))
+            })
+            .collect()
+    }
+
+    /// Changes decided (here or by the service), and changes in all.
+    pub fn progress(&self, draft: &Draft) -> (usize, usize) {
+        let decided = (0..self.changes.len()).filter(|&i| self.is_decided(draft, i)).count();
+        (decided, self.changes.len())
+    }
+
+    /// Of `shown` (a filter's changes, in order), the first after `from`
+    /// with no decision yet, going round to the start; `None` when every
+    /// one is decided.
+    pub fn next_undecided(&self, draft: &Draft, shown: &[usize], from: usize) -> Option<usize> {
+        let after = shown.iter().position(|&i| i > from).unwrap_or(shown.len());
+        shown[after..].iter().chain(&shown[..after]).copied().find(|&i| !self.is_decided(draft, i))
+    }
+
+    /// The kinds of change the proposal holds, in the kinds' order.
+    pub fn kinds(&self) -> Vec<ChangeKind> {
+        ChangeKind::ALL.into_iter().filter(|k| self.changes.iter().any(|r| r.kind == *k)).collect()
     }
 
     /// What a bulk decision on the pending changes would take.

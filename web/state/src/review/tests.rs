@@ -187,3 +187,44 @@ fn warnings_about_the_whole_proposal_are_said_once() {
     );
     assert!(proposal_warnings(&changes[2..]).is_empty());
 }
+
+/// c1 merge "Tea.", c2 supersede flagged "Ignore it.", c3 merge "Coffee."
+/// (shared store only), c4 add decided.
+#[test]
+fn filters_narrow_the_list_by_kind_flag_decision_and_words() {
+    let r = risky_review();
+    let mut draft = Draft::new();
+    let all = Filter::default();
+    assert!(all.is_empty());
+    assert_eq!(r.matching(&draft, &all), [0, 1, 2, 3]);
+    let merges = Filter { kind: Some(ChangeKind::Merge), ..Filter::default() };
+    assert_eq!(r.matching(&draft, &merges), [0, 2]);
+    let flagged = Filter { flagged: Some(true), ..Filter::default() };
+    assert_eq!(r.matching(&draft, &flagged), [1, 3]);
+    let open = Filter { decided: Some(false), ..Filter::default() };
+    assert_eq!(r.matching(&draft, &open), [0, 1, 2]);
+    r.decide(&mut draft, 0, Some(Decision::Accept));
+    assert_eq!(r.matching(&draft, &open), [1, 2], "a draft decision counts");
+    let words = Filter { search: "  COFFEE ".into(), ..Filter::default() };
+    assert!(!words.is_empty());
+    assert_eq!(r.matching(&draft, &words), [2]);
+    assert_eq!(r.progress(&draft), (2, 4));
+}
+
+#[test]
+fn n_goes_round_to_the_next_undecided_and_j_k_stay_on_the_shown() {
+    let r = risky_review();
+    let mut draft = Draft::new();
+    let shown = [0, 1, 2, 3];
+    assert_eq!(r.next_undecided(&draft, &shown, 0), Some(1));
+    assert_eq!(r.next_undecided(&draft, &shown, 2), Some(0), "round to the start; c4 is decided");
+    for i in 0..3 {
+        r.decide(&mut draft, i, Some(Decision::Accept));
+    }
+    assert_eq!(r.next_undecided(&draft, &shown, 0), None);
+    assert_eq!(step(&[0, 2], 0, true), Some(2));
+    assert_eq!(step(&[0, 2], 2, true), Some(2), "the last stays");
+    assert_eq!(step(&[0, 2], 1, false), Some(0), "from a change filtered out");
+    assert_eq!(step(&[], 1, true), None);
+    assert_eq!(Key::of("n"), Some(Key::NextUndecided));
+}

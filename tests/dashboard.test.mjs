@@ -187,6 +187,10 @@ describe("the review dashboard", () => {
     await screenshot(page, "05-review-editing");
     await page.getByTestId("save-edit").click();
     await page.getByTestId("decision").getByText("edited").waitFor();
+    // The row and "After" now say the reviewer's wording.
+    await page.getByTestId("after-edited").waitFor();
+    assert.match(await page.getByTestId("change-detail").innerText(), /Your wording:\s*The user's shell is\s*removed:\s*bash\.\s*added:\s*fish, since March\./);
+    assert.match(await rows.nth(index("supersede")).innerText(), /edited · The user's shell is fish, since March\./);
     // Keyboard: reject the prune.
     await selectRow(page, index("prune"));
     await page.keyboard.press("r");

@@ -17,7 +17,7 @@ use crate::api::{self, ChangeView, Proposal, Source};
 use crate::sync::{self, Draft, Rest, Sent, State, Submission, SyncState};
 use crate::widgets::{loaded, utc, Diff, SourceNote};
 use crate::Session;
-use reverie_web_state::{proposal_warnings, step, Filter, Key, Review};
+use reverie_web_state::{describe as headline, proposal_warnings, step, Filter, Key, Review};
 
 /// Height of one row of the change list, in pixels (fixed, so the list
 /// can place any row without measuring the others).
@@ -46,17 +46,6 @@ pub fn Review(id: String) -> impl IntoView {
 
 fn kind_label(kind: ChangeKind) -> &'static str {
     kind.as_str()
-}
-
-/// One line of text saying what a change does.
-fn headline(c: &ChangeView) -> String {
-    let text = c
-        .change
-        .result
-        .as_ref()
-        .map(|r| r.text.as_str())
-        .or_else(|| c.before.first().map(|e| e.text.as_str()));
-    text.unwrap_or("").chars().take(140).collect()
 }
 
 fn decision_name(d: &Decision) -> &'static str {
@@ -652,7 +641,10 @@ fn ChangeList(
                                         <span class=format!("badge risk {tone}") data-testid="risk-badge">{word}</span>
                                     }).collect_view()}
                                 </span>
-                                <span class="line">{line}</span>
+                                <span class="line">{move || match decision_of(i) {
+                                    Some((Decision::Edit { text }, _)) => format!("edited · {text}"),
+                                    _ => line.clone(),
+                                }}</span>
                                 <span class="conf">{confidence}</span>
                                 <span class="state">
                                     {move || conflicts.with(|c| c.contains(&conflict_id)).then(|| view! { <span class="badge conflict">"conflict"</span> })}
@@ -790,10 +782,19 @@ fn ChangeDetail(
                     }.into_any()
                 }}
                 <h4>"After"</h4>
-                {match &result {
-                    None => view! { <p class="muted">"Retired: no entry replaces it."</p> }.into_any(),
-                    Some(_) => view! { <Diff spans=c.diff.clone()/> }.into_any(),
-                }}
+                {
+                    let (proposed, before) = (c.diff.clone(), before_text.clone());
+                    let retires = result.is_none();
+                    // The reviewer's wording, once edited, is what applies.
+                    move || match decision_of(i) {
+                        Some((Decision::Edit { text }, _)) => view! {
+                            <p class="muted" data-testid="after-edited">"Your wording:"</p>
+                            <Diff spans=word_diff(&before, &text)/>
+                        }.into_any(),
+                        _ if retires => view! { <p class="muted">"Retired: no entry replaces it."</p> }.into_any(),
+                        _ => view! { <Diff spans=proposed.clone()/> }.into_any(),
+                    }
+                }
                 {move || editing.get().map(|text| {
                     let before = before_for_edit.clone();
 

@@ -9,5 +9,5 @@ mod review;
 pub mod settings;
 
 pub use review::{
-    proposal_warnings, step, Bulk, Draft, Filter, Key, Rest, Review, State, Submission,
+    describe, proposal_warnings, step, Bulk, Draft, Filter, Key, Rest, Review, State, Submission,
 };

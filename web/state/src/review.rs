@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use reverie_api::ChangeView;
 use reverie_core::apply::Decision;
+use reverie_core::diff::DiffTag;
 use reverie_core::{ChangeKind, RiskKind};
 use serde::{Deserialize, Serialize};
 
@@ -341,6 +342,36 @@ pub fn proposal_warnings(changes: &[ChangeView]) -> Vec<(RiskKind, String)> {
         }
     }
     out
+}
+
+/// One line saying what a change does, for its row: a supersession as the
+/// words it replaces ("bash → fish · The user's shell is fish."), a merge
+/// or consolidation as how many entries become one, a prune as the entry
+/// it retires, anything else as its new text. At most 140 characters.
+pub fn describe(c: &ChangeView) -> String {
+    let result = c.change.result.as_ref().map(|r| r.text.as_str());
+    let first_before = c.before.first().map(|e| e.text.as_str()).unwrap_or("");
+    let words = |tag: DiffTag| {
+        let said: Vec<&str> =
+            c.diff.iter().filter(|s| s.tag == tag).map(|s| s.text.trim()).collect();
+        said.join(" … ").trim_matches(|ch: char| ch.is_ascii_punctuation()).to_string()
+    };
+    let line = match (c.change.kind, result) {
+        (ChangeKind::Supersede, Some(text)) => {
+            let (old, new) = (words(DiffTag::Delete), words(DiffTag::Insert));
+            if old.is_empty() || new.is_empty() {
+                text.to_string()
+            } else {
+                format!("{old} → {new} · {text}")
+            }
+        }
+        (ChangeKind::Merge | ChangeKind::Consolidate, Some(text)) => {
+            format!("{} → 1 · {text}", c.change.targets.len())
+        }
+        (ChangeKind::Prune, _) | (_, None) => format!("retire · {first_before}"),
+        (_, Some(text)) => text.to_string(),
+    };
+    line.chars().take(140).collect()
 }
 
 impl Submission {

@@ -228,3 +228,25 @@ fn n_goes_round_to_the_next_undecided_and_j_k_stay_on_the_shown() {
     assert_eq!(step(&[], 1, true), None);
     assert_eq!(Key::of("n"), Some(Key::NextUndecided));
 }
+
+#[test]
+fn a_row_says_what_its_change_does() {
+    use reverie_core::diff::word_diff;
+    let entry = |id: &str, t: &str| {
+        MemoryEntry::new(Id::new(id).unwrap(), t.to_string(), EntryKind::Fact, Timestamp(0))
+    };
+    let mut v = view("c1", Some("Umbrella's plan is Pro."), None);
+    v.change.kind = ChangeKind::Supersede;
+    v.before = vec![entry("m1", "Umbrella's plan is Starter.")];
+    v.diff = word_diff("Umbrella's plan is Starter.", "Umbrella's plan is Pro.");
+    assert_eq!(describe(&v), "Starter → Pro · Umbrella's plan is Pro.");
+    let merge = view("c2", Some("The user prefers tea."), None);
+    assert_eq!(describe(&merge), "2 → 1 · The user prefers tea.");
+    let mut prune = view("c3", None, None);
+    prune.change.kind = ChangeKind::Prune;
+    prune.before = vec![entry("m3", "Lunch with Dana tomorrow.")];
+    assert_eq!(describe(&prune), "retire · Lunch with Dana tomorrow.");
+    let mut add = view("c4", Some(&"long ".repeat(60)), None);
+    add.change.kind = ChangeKind::Add;
+    assert_eq!(describe(&add).chars().count(), 140);
+}

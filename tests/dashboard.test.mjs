@@ -187,6 +187,10 @@ describe("the review dashboard", () => {
     await screenshot(page, "05-review-editing");
     await page.getByTestId("save-edit").click();
     await page.getByTestId("decision").getByText("edited").waitFor();
+    // Each entry before says when it was observed and whose word it is;
+    // quotes that only repeat those entries are folded away.
+    assert.match(await page.getByTestId("entry-meta").first().innerText(), /^observed \d{4}-\d\d-\d\d \d\d:\d\d UTC · \w+ · /);
+    assert.match(await page.getByTestId("evidence-folded").innerText(), /quote\(s\) of the entries before/);
     // The row and "After" now say the reviewer's wording.
     await page.getByTestId("after-edited").waitFor();
     assert.match(await page.getByTestId("change-detail").innerText(), /Your wording:\s*The user's shell is\s*removed:\s*bash\.\s*added:\s*fish, since March\./);

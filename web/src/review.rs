@@ -776,7 +776,10 @@ fn ChangeDetail(
                     view! {
                         <ul class="entries">
                             {c.before.iter().map(|e| view! {
-                                <li><span class="mono muted">{e.id.to_string()}</span>" "{e.text.clone()}</li>
+                                <li>
+                                    <span class="mono muted">{e.id.to_string()}</span>" "{e.text.clone()}
+                                    <br/><span class="entry-meta muted" data-testid="entry-meta">{entry_meta(e)}</span>
+                                </li>
                             }).collect_view()}
                         </ul>
                     }.into_any()
@@ -869,17 +872,42 @@ fn own_flags(c: &ChangeView) -> impl Iterator<Item = &reverie_core::RiskFlag> {
     c.change.risk.iter().filter(|r| !r.kind.is_proposal_wide())
 }
 
+/// When an entry was observed, whose word it is, and where it came from:
+/// what a reviewer weighs to say which entry is newer or better founded.
+fn entry_meta(e: &reverie_core::MemoryEntry) -> String {
+    let observed = e.observed_at.unwrap_or(e.created_at);
+    let from = match e.provenance.sources.first() {
+        Some(m) => format!("from session {}", m.session_id),
+        None => "written to the store".to_string(),
+    };
+    format!("observed {} · {} · {from}", utc(observed.0), e.provenance.trust.as_str())
+}
+
 /// Evidence quotes; a quote from a transcript opens into the messages
 /// around it.
 #[component]
 fn Evidence(change: ChangeView, agent: String) -> impl IntoView {
-    if change.change.evidence.is_empty() {
+    // A quote of an entry shown in full under "Before" says nothing new.
+    let (repeats, evidence): (Vec<_>, Vec<_>) =
+        change.change.evidence.into_iter().partition(|e| match &e.source {
+            EvidenceSource::Entry { entry_id } => {
+                change.before.iter().any(|b| b.id == *entry_id && b.text.trim() == e.quote.trim())
+            }
+            EvidenceSource::Message { .. } => false,
+        });
+    if evidence.is_empty() && repeats.is_empty() {
         return ().into_any();
     }
     view! {
         <h4>"Evidence"</h4>
+        {(!repeats.is_empty()).then(|| view! {
+            <p class="muted" data-testid="evidence-folded">{format!(
+                "{} quote(s) of the entries before, shown above.",
+                repeats.len()
+            )}</p>
+        })}
         <ul class="evidence" data-testid="evidence">
-            {change.change.evidence.into_iter().map(|e| {
+            {evidence.into_iter().map(|e| {
                 let agent = agent.clone();
                 match e.source {
                     EvidenceSource::Entry { entry_id } => view! {

@@ -162,6 +162,9 @@ describe("the review dashboard", () => {
     await page.getByTestId("dream-now").click();
     await page.getByTestId("pass-done").waitFor();
     assert.match(await page.getByTestId("pass-progress").innerText(), /Finding duplicates/);
+    // No model is configured here: the model's step says it was skipped.
+    assert.match(await page.getByTestId("pass-progress").innerText(), /No model configured/);
+    assert.doesNotMatch(await page.getByTestId("pass-progress").innerText(), /Asking the model/);
     await screenshot(page, "04-dream-now");
     await page.getByTestId("pass-done").getByRole("link", { name: "Review the proposal" }).click();
     await page.getByTestId("change-row").first().waitFor();

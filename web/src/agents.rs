@@ -9,7 +9,7 @@ use reverie_web_state::settings::{config_text, Field, Form, Format};
 use crate::api::{self, Agent, Pass, PassStatus, Source};
 use crate::widgets::{loaded, utc, SourceNote};
 use crate::Session;
-use reverie_api::PassStage;
+use reverie_api::{LlmMode, PassStage};
 
 #[component]
 pub fn AgentList() -> impl IntoView {
@@ -325,13 +325,23 @@ fn DreamNow(agent: String, lists: RwSignal<u32>) -> impl IntoView {
             {move || pass.get().map(|p| {
                 let stage = p.stage.unwrap_or(PassStage::Queued);
                 let reached = STAGES.iter().position(|(s, _)| *s == stage).unwrap_or(0);
+                // A finished pass says whether a model was asked at all.
+                let no_model = p.stats.as_ref().filter(|s| s.llm.mode == LlmMode::RulesOnly);
+                let open_groups = no_model.map_or(0, |s| s.unsettled_groups);
                 view! {
                     <ol class="stages" aria-label="Pass progress" data-testid="pass-progress">
-                        {STAGES.iter().enumerate().map(|(i, (_, label))| {
-                            let class = if i < reached || p.status == PassStatus::Completed { "done" } else if i == reached { "current" } else { "todo" };
-                            view! { <li class=class aria-current=(class == "current").then_some("step")>{*label}</li> }
+                        {STAGES.iter().enumerate().map(|(i, (step, label))| {
+                            let skipped = *step == PassStage::Llm && no_model.is_some();
+                            let class = if skipped { "skipped" } else if i < reached || p.status == PassStatus::Completed { "done" } else if i == reached { "current" } else { "todo" };
+                            let label = if skipped { "No model configured: unclear groups not asked about" } else { *label };
+                            view! { <li class=class aria-current=(class == "current").then_some("step")>{label}</li> }
                         }).collect_view()}
                     </ol>
+                    {(open_groups > 0).then(|| view! {
+                        <p class="muted" data-testid="groups-left">{format!(
+                            "{open_groups} group(s) the rules could not settle are left as they are: configure a model to have them judged, or merge them by hand."
+                        )}</p>
+                    })}
                     {match (p.status, p.proposal_id.clone()) {
                         (PassStatus::Completed, Some(pid)) => view! {
                             <p class="ok" data-testid="pass-done">

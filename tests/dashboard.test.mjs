@@ -494,6 +494,34 @@ describe("the review dashboard", () => {
     await screenshot(page, "13-evidence-transcript");
   });
 
+  test("a failed read says so in a sentence with Retry; a revoked token leads back to sign-in", async () => {
+    await agentWithMemory("err_a");
+    const { proposal_id } = await pass("err_a");
+    const made = expectOk(await call("/api/v1/tokens", { body: { role: "reviewer", agents: ["err_a"], label: "erin" } }));
+    const page = await openPage({ token: made.token, serviceWorkers: "block" });
+    await page.route("**/api/v1/proposals/*", (route) => route.fulfill({
+      status: 500, contentType: "application/json",
+      body: JSON.stringify({ error: { status: 500, message: "internal error: the database is busy" } }),
+    }));
+    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
+    const failure = page.getByTestId("failure");
+    await failure.waitFor();
+    assert.equal(await failure.locator("h2").innerText(), "Could not load the proposal");
+    assert.match(await failure.locator(".error").innerText(), /^Internal error: the database is busy \(HTTP 500\)$/);
+    await screenshot(page, "16-failure-retry");
+    await page.unroute("**/api/v1/proposals/*");
+    await page.getByTestId("retry").click();
+    await page.getByTestId("change-row").first().waitFor();
+    assert.match(await page.getByTestId("who").innerText(), /reviewer · erin/i);
+    // The token is revoked meanwhile: the next read signs out, and says why.
+    assert.equal((await call(`/api/v1/tokens/${made.id}`, { method: "DELETE" })).status, 204);
+    await page.goto(`${rt.baseUrl}/#/agents/err_a`);
+    await page.getByTestId("signed-out").waitFor();
+    assert.match(await page.getByTestId("signed-out").innerText(), /no longer accepted/);
+    assert.equal(await page.getByTestId("who").count(), 0, "the old role is not shown");
+    await page.locator("#token").waitFor();
+  });
+
   test("a page seen before shows its saved copy at once while the service is slow", async () => {
     const { page, proposal_id } = await reviewPage("slow_a");
     const reviewed = `${rt.baseUrl}/#/proposals/${proposal_id}`;

@@ -99,6 +99,9 @@ pub async fn send(
         }
     };
     let status = resp.status();
+    if status == 401 && token().is_some() {
+        SIGNALS.with(|x| x.refused.update(|n| *n += 1));
+    }
     let text = match resp.text().await {
         Ok(text) => text,
         Err(e) => {
@@ -163,6 +166,31 @@ pub async fn get_cached<T: DeserializeOwned>(path: &str) -> Result<(T, Source), 
     }
 }
 
+thread_local! {
+    static SIGNALS: Signals = Signals {
+        refused: ArcRwSignal::new(0),
+        retry: ArcRwSignal::new(0),
+    };
+}
+
+/// What every screen's reads share.
+struct Signals {
+    /// Bumped when the service refuses the token in use (401).
+    refused: ArcRwSignal<u32>,
+    /// Bumped to read again whatever failed.
+    retry: ArcRwSignal<u32>,
+}
+
+/// Changes each time the service refuses the token in use (reactive).
+pub fn token_refused() -> ArcRwSignal<u32> {
+    SIGNALS.with(|x| x.refused.clone())
+}
+
+/// Reads every read on screen again.
+pub fn retry() {
+    SIGNALS.with(|x| x.retry.update(|n| *n += 1));
+}
+
 /// A read shown without waiting: the copy saved on this device at once
 /// (if any), then the service's answer when it comes (and saved for next
 /// time). `data` changes only when the answer differs from what is shown.
@@ -194,7 +222,9 @@ pub fn swr<T: DeserializeOwned + Send + Sync + 'static>(
         shown: StoredValue::new((String::new(), 0)),
         generation: StoredValue::new(0),
     };
+    let again = SIGNALS.with(|x| x.retry.clone());
     Effect::new(move |_| {
+        again.track();
         let path = path();
         // The page may be left while this runs: every access below is a
         // `try_`, which does nothing once the signals are gone.

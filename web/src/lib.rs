@@ -38,6 +38,8 @@ pub fn start() {
 #[derive(Clone, Copy)]
 pub struct Session {
     pub me: RwSignal<Option<Me>>,
+    /// Why the reviewer was signed out, for the sign-in screen to say.
+    pub signed_out: RwSignal<Option<&'static str>>,
 }
 
 impl Session {
@@ -48,12 +50,31 @@ impl Session {
     pub fn can_review(&self) -> bool {
         self.me.with(|m| m.as_ref().is_some_and(|m| m.role != Role::Ingest))
     }
+
+    /// Forgets the token and who it was; `why` is said on the sign-in
+    /// screen.
+    pub fn sign_out(&self, why: Option<&'static str>) {
+        api::set_token(None);
+        self.me.set(None);
+        self.signed_out.set(why);
+    }
 }
 
 #[component]
 fn App() -> impl IntoView {
-    let session = Session { me: RwSignal::new(None) };
+    let session = Session { me: RwSignal::new(None), signed_out: RwSignal::new(None) };
     provide_context(session);
+    // The service refused the token (revoked or expired): the old role
+    // is not shown a moment longer, and the sign-in screen says why.
+    let refused = api::token_refused();
+    Effect::new(move |first: Option<()>| {
+        refused.track();
+        if first.is_some() && session.me.get_untracked().is_some() {
+            session.sign_out(Some(
+                "Your token is no longer accepted (revoked or expired): sign in again.",
+            ));
+        }
+    });
     connection::watch(|| async {
         let _ = api::health().await;
     });
@@ -67,7 +88,7 @@ fn App() -> impl IntoView {
         leptos::task::spawn_local(async move {
             match api::me().await {
                 Ok((me, _)) => session.me.set(Some(me)),
-                Err(e) if e.status() == Some(401) => api::set_token(None),
+                Err(e) if e.status() == Some(401) => session.sign_out(None),
                 Err(_) => {}
             }
         });
@@ -111,8 +132,7 @@ fn App() -> impl IntoView {
 fn Who() -> impl IntoView {
     let session = expect_context::<Session>();
     let sign_out = move |_| {
-        api::set_token(None);
-        session.me.set(None);
+        session.sign_out(None);
         route::go("#/");
     };
     move || {
@@ -146,7 +166,10 @@ fn SignIn() -> impl IntoView {
         leptos::task::spawn_local(async move {
             api::set_token(Some(&t));
             match api::me().await {
-                Ok((me, _)) => session.me.set(Some(me)),
+                Ok((me, _)) => {
+                    session.signed_out.set(None);
+                    session.me.set(Some(me));
+                }
                 Err(e) => {
                     api::set_token(None);
                     error.set(Some(match e.status() {
@@ -164,6 +187,9 @@ fn SignIn() -> impl IntoView {
     view! {
         <section class="signin" aria-labelledby="signin-title">
             <h2 id="signin-title">"Sign in"</h2>
+            {move || session.signed_out.get().map(|why| view! {
+                <p class="notice error" role="alert" data-testid="signed-out">{why}</p>
+            })}
             <p class="muted">"Reverie's API tokens have a role: admins manage everything, reviewers review the agents they are granted."</p>
             <form on:submit=submit>
                 <label for="token">"API token"</label>

@@ -55,24 +55,45 @@ pub fn SourceNote(source: RwSignal<Source>) -> impl IntoView {
     }
 }
 
-/// A failed load, worded for the reader, with what to do next.
+/// A failed load, worded for the reader, with what to do next: Retry
+/// where trying again may help.
 #[component]
-pub fn Failure(error: ApiError) -> impl IntoView {
-    let hint = match &error {
-        ApiError::Network(_) => {
-            "Nothing of this is saved on this device yet. It loads once the service can be reached again."
+pub fn Failure(error: ApiError, #[prop(optional)] what: Option<&'static str>) -> impl IntoView {
+    let (hint, retry) = match &error {
+        ApiError::Network(_) => (
+            "Nothing of this is saved on this device yet. It loads once the service can be reached again.",
+            true,
+        ),
+        ApiError::Status { status: 401, .. } => ("Sign in again with a valid token.", false),
+        ApiError::Status { status: 403, .. } => {
+            ("Your token is not granted this agent: ask an admin for access.", false)
         }
-        ApiError::Status { status: 401, .. } => "Sign out and sign in with a valid token.",
-        ApiError::Status { status: 403, .. } => "Your token is not granted this agent.",
-        ApiError::Status { status: 404, .. } => "It may have been deleted, or the link is wrong.",
-        _ => "Try again in a moment.",
+        ApiError::Status { status: 404, .. } => {
+            ("It may have been deleted, or the link is wrong.", false)
+        }
+        _ => ("This may pass: try again in a moment.", true),
     };
     view! {
         <div class="failure" role="alert" data-testid="failure">
-            <p class="error">{error.to_string()}</p>
+            {what.map(|w| view! { <h2>{format!("Could not load {w}")}</h2> })}
+            <p class="error">{sentence(&error.to_string())}</p>
             <p class="muted">{hint}</p>
+            {retry.then(|| view! {
+                <button data-testid="retry" on:click=move |_| crate::api::retry()>"Retry"</button>
+            })}
         </div>
     }
+}
+
+/// Words as a sentence: a capital first, a full stop last.
+pub fn sentence(words: &str) -> String {
+    let mut chars = words.trim().chars();
+    let mut out: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    out.push_str(chars.as_str());
+    if !out.ends_with(['.', '!', '?', ')']) {
+        out.push('.');
+    }
+    out
 }
 
 /// A read as a view: "Loading …" until it answers, its failure worded for
@@ -84,7 +105,7 @@ pub fn loaded<T: 'static>(
 ) -> impl IntoView {
     move || match state() {
         None => view! { <Loading what/> }.into_any(),
-        Some(Err(e)) => view! { <Failure error=e/> }.into_any(),
+        Some(Err(e)) => view! { <Failure error=e what/> }.into_any(),
         Some(Ok(data)) => done(data),
     }
 }

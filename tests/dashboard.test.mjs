@@ -405,6 +405,9 @@ describe("the review dashboard", () => {
     const page = await openPage();
     await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
     await page.getByTestId("change-row").first().waitFor();
+    // One h1, and a title of the screen's own.
+    assert.equal(await page.locator("h1").count(), 1);
+    assert.equal(await page.title(), `Proposal ${proposal_id} · Reverie`);
     // A rules-only pass spent no tokens, and says nothing about them.
     assert.doesNotMatch(await page.getByTestId("summary").innerText(), /tokens|\$/);
     // Only the flagged row carries badges, each flag its own word.
@@ -506,7 +509,7 @@ describe("the review dashboard", () => {
     await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
     const failure = page.getByTestId("failure");
     await failure.waitFor();
-    assert.equal(await failure.locator("h2").innerText(), "Could not load the proposal");
+    assert.equal(await failure.locator("h1").innerText(), "Could not load the proposal");
     assert.match(await failure.locator(".error").innerText(), /^Internal error: the database is busy \(HTTP 500\)$/);
     await screenshot(page, "16-failure-retry");
     await page.unroute("**/api/v1/proposals/*");

@@ -17,7 +17,7 @@ pub fn AgentList() -> impl IntoView {
     let source = agents.source;
     view! {
         <section aria-labelledby="agents-title">
-            <h2 id="agents-title">"Agents"</h2>
+            <h1 id="agents-title">"Agents"</h1>
             {loaded("agents", move || agents.data.get(), move |v| match v {
                 list if list.agents.is_empty() => view! {
                     <SourceNote source/>
@@ -110,7 +110,7 @@ fn AgentView(agent: Agent, source: RwSignal<Source>, lists: RwSignal<u32>) -> im
     let id = agent.id.clone();
     view! {
         <nav class="crumbs" aria-label="Breadcrumb"><a href="#/">"Agents"</a>" › "{agent.name.clone()}</nav>
-        <h2>{agent.name.clone()}" "<span class="muted mono">{agent.id.clone()}</span></h2>
+        <h1>{agent.name.clone()}" "<span class="muted mono">{agent.id.clone()}</span></h1>
         <SourceNote source/>
         <p class="links">
             <a href=format!("#/stores/{}/history", agent.store.id)>"History of "{agent.store.id.clone()}</a>

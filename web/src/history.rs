@@ -27,7 +27,7 @@ pub fn History(store: String) -> impl IntoView {
     let notice = RwSignal::new(None::<Result<String, String>>);
     view! {
         <nav class="crumbs" aria-label="Breadcrumb"><a href="#/">"Agents"</a>" › history of "{store.clone()}</nav>
-        <h2>"History of "<span class="mono">{store.clone()}</span></h2>
+        <h1>"History of "<span class="mono">{store.clone()}</span></h1>
         <ChainCheck store=store.clone() reload/>
         {move || notice.get().map(|r| match r {
             Ok(m) => view! { <p class="ok" role="status" data-testid="rollback-done">{m}</p> }.into_any(),

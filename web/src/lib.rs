@@ -81,6 +81,20 @@ fn App() -> impl IntoView {
     let sync = sync::SyncState::start(Signal::derive(move || session.me.with(|m| m.is_some())));
     provide_context(sync);
     let route = route::watch();
+    // Each screen has a title of its own, for tabs, history and screen
+    // readers.
+    Effect::new(move |_| {
+        let title = match (session.me.with(Option::is_some), route.get()) {
+            (false, _) => "Sign in".to_string(),
+            (_, Route::Agents) => "Agents".to_string(),
+            (_, Route::Agent(id)) => format!("Agent {id}"),
+            (_, Route::Proposal(id)) => format!("Proposal {id}"),
+            (_, Route::History(store)) => format!("History of {store}"),
+            (_, Route::Outcomes(agent)) => format!("Outcomes of {agent}"),
+            (_, Route::NotFound(_)) => "Nothing here".to_string(),
+        };
+        document().set_title(&format!("{title} · Reverie"));
+    });
 
     // A token kept from earlier in this tab: check who it is (offline, the
     // last known answer is used).
@@ -117,7 +131,7 @@ fn App() -> impl IntoView {
                     Route::Outcomes(agent) => view! { <outcomes::Outcomes agent/> }.into_any(),
                     Route::NotFound(path) => view! {
                         <section class="empty-state" role="alert">
-                            <h2>"Nothing here"</h2>
+                            <h1>"Nothing here"</h1>
                             <p>{format!("There is no page at {path}. ")}<a href="#/">"Go to the agents."</a></p>
                         </section>
                     }.into_any(),
@@ -186,7 +200,7 @@ fn SignIn() -> impl IntoView {
     };
     view! {
         <section class="signin" aria-labelledby="signin-title">
-            <h2 id="signin-title">"Sign in"</h2>
+            <h1 id="signin-title">"Sign in"</h1>
             {move || session.signed_out.get().map(|why| view! {
                 <p class="notice error" role="alert" data-testid="signed-out">{why}</p>
             })}

@@ -24,7 +24,7 @@ pub fn Outcomes(agent: String) -> impl IntoView {
         <nav class="crumbs" aria-label="Breadcrumb">
             <a href="#/">"Agents"</a>" › "<a href=format!("#/agents/{agent}")>{agent.clone()}</a>" › outcomes"
         </nav>
-        <h2>"Outcomes of "<span class="mono">{agent.clone()}</span></h2>
+        <h1>"Outcomes of "<span class="mono">{agent.clone()}</span></h1>
         {loaded("metrics", move || data.data.get(), move |o| {
                 let metrics = by_metric(&o.sessions);
                 view! {

@@ -379,7 +379,7 @@ fn ProposalHead(
         utc(brief.created_at)
     );
     view! {
-        <h2 id="review-title">"Proposal "<span class="mono">{brief.id.clone()}</span></h2>
+        <h1 id="review-title">"Proposal "<span class="mono">{brief.id.clone()}</span></h1>
         <SourceNote source/>
         <p class="meta">
             <span class=format!("status {}", brief.status) data-testid="proposal-status">{brief.status.as_str().replace('_', " ")}</span>

@@ -75,7 +75,7 @@ pub fn Failure(error: ApiError, #[prop(optional)] what: Option<&'static str>) ->
     };
     view! {
         <div class="failure" role="alert" data-testid="failure">
-            {what.map(|w| view! { <h2>{format!("Could not load {w}")}</h2> })}
+            {what.map(|w| view! { <h1>{format!("Could not load {w}")}</h1> })}
             <p class="error">{sentence(&error.to_string())}</p>
             <p class="muted">{hint}</p>
             {retry.then(|| view! {

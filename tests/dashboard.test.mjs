@@ -446,6 +446,12 @@ describe("the review dashboard", () => {
     await page.getByTestId("progress").getByText(/showing 1 of/).waitFor();
     assert.equal(await rows.count(), 1);
     assert.match(await rows.first().innerText(), /merge/i);
+    // Every change of one kind at once, into the draft; then withdrawn.
+    await page.getByTestId("accept-shown").click();
+    await rows.first().getByText("accepted").waitFor();
+    assert.equal(await page.getByTestId("submit-partial").innerText(), "Submit 1 decision(s)");
+    await page.getByTestId("change-detail").getByRole("button", { name: "Undecide" }).click();
+    await page.getByTestId("submit-partial").getByText("Submit 0 decision(s)").waitFor();
     await page.getByTestId("filter-kind").selectOption("");
     await page.getByTestId("filter-search").fill("SHELL");
     await page.getByTestId("progress").getByText(/showing 1 of/).waitFor();

@@ -143,6 +143,23 @@ fn ReviewView(
             }
         })
     });
+    // Accept or reject what a filter shows, into the draft: one kind, one
+    // search, at once. Flagged changes are left to their own decisions.
+    let decide_shown = {
+        let persist = persist.clone();
+        Callback::new(move |decision: Decision| {
+            if !draft_ready.get_untracked() {
+                return;
+            }
+            let mut n = 0;
+            review.with_value(|r| {
+                shown.with_untracked(|s| draft.update(|d| n = r.decide_shown(d, s, &decision)))
+            });
+            if n > 0 {
+                persist();
+            }
+        })
+    };
     let next_undecided = Callback::new(move |from: usize| {
         let next = review.with_value(|r| {
             draft.with_untracked(|d| shown.with_untracked(|s| r.next_undecided(d, s, from)))
@@ -342,7 +359,7 @@ fn ReviewView(
                 view! {
                     <div class="review-body">
                         <div class="list-column">
-                            <FilterBar filter review draft shown/>
+                            <FilterBar filter review draft shown decide_shown open/>
                             <ChangeList changes shown selected decision_of conflicts select/>
                         </div>
                         <ChangeDetail changes selected decision_of decide editing start_edit open agent=agent.clone()/>
@@ -671,6 +688,9 @@ fn FilterBar(
     review: StoredValue<Review>,
     draft: RwSignal<Draft>,
     shown: Memo<Vec<usize>>,
+    decide_shown: Callback<Decision>,
+    /// Whether the reviewer may decide.
+    open: bool,
 ) -> impl IntoView {
     let kinds: Vec<ChangeKind> = review.with_value(|r| r.kinds());
     let progress = move || {
@@ -722,6 +742,18 @@ fn FilterBar(
             <input id="filter-search" type="search" placeholder="Search" data-testid="filter-search"
                 on:input=move |ev| { let v = event_target_value(&ev); filter.update(|f| f.search = v); }/>
             <span class="progress" role="status" data-testid="progress">{progress}{showing}</span>
+            {move || (open && !filter.with(Filter::is_empty) && !shown.with(Vec::is_empty)).then(|| view! {
+                <span class="shown-actions">
+                    <button class="link" data-testid="accept-shown" on:click=move |_| decide_shown.run(Decision::Accept)>
+                        "Accept the shown"
+                    </button>
+                    " · "
+                    <button class="link" data-testid="reject-shown" on:click=move |_| decide_shown.run(Decision::Reject { reason: None })>
+                        "Reject the shown"
+                    </button>
+                    <span class="muted">" (flagged ones stay for their own decision)"</span>
+                </span>
+            })}
         </div>
     }
 }

@@ -261,6 +261,21 @@ impl Review {
             .collect()
     }
 
+    /// Records `decision` in the draft for each of `shown` still open and
+    /// without a flag of its own (a flagged change is decided by itself);
+    /// returns how many it recorded.
+    pub fn decide_shown(&self, draft: &mut Draft, shown: &[usize], decision: &Decision) -> usize {
+        let mut n = 0;
+        for &i in shown {
+            let open =
+                self.changes.get(i).is_some_and(|r| !r.flagged && !self.is_decided(draft, i));
+            if open && self.decide(draft, i, Some(decision.clone())) {
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Changes decided (here or by the service), and changes in all.
     pub fn progress(&self, draft: &Draft) -> (usize, usize) {
         let decided = (0..self.changes.len()).filter(|&i| self.is_decided(draft, i)).count();

@@ -250,3 +250,17 @@ fn a_row_says_what_its_change_does() {
     add.change.kind = ChangeKind::Add;
     assert_eq!(describe(&add).chars().count(), 140);
 }
+
+#[test]
+fn deciding_the_shown_leaves_flagged_and_decided_changes_alone() {
+    let r = risky_review();
+    let mut draft = Draft::new();
+    r.decide(&mut draft, 2, Some(Decision::Reject { reason: None }));
+    // c1 open, c2 flagged, c3 decided in the draft, c4 decided by the service.
+    assert_eq!(r.decide_shown(&mut draft, &[0, 1, 2, 3], &Decision::Accept), 1);
+    assert_eq!(draft.get("c1"), Some(&Decision::Accept));
+    assert_eq!(draft.get("c2"), None);
+    assert_eq!(draft.get("c3"), Some(&Decision::Reject { reason: None }));
+    let closed = Review::new(&[view("c1", Some("Tea."), None)], false);
+    assert_eq!(closed.decide_shown(&mut Draft::new(), &[0], &Decision::Accept), 0);
+}

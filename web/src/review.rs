@@ -703,13 +703,6 @@ fn FilterBar(
             format!(" · showing {} of {all}", shown.with(Vec::len))
         })
     };
-    let pick = |word: &str| -> Option<bool> {
-        match word {
-            "yes" => Some(true),
-            "no" => Some(false),
-            _ => None,
-        }
-    };
     view! {
         <div class="filters" role="search" aria-label="Filter the changes" data-testid="filters">
             <label class="sr-only" for="filter-kind">"Kind"</label>
@@ -720,24 +713,10 @@ fn FilterBar(
                 <option value="">"Every kind"</option>
                 {kinds.into_iter().map(|k| view! { <option value=k.as_str()>{k.as_str()}</option> }).collect_view()}
             </select>
-            <label class="sr-only" for="filter-flag">"Risk"</label>
-            <select id="filter-flag" data-testid="filter-flag" on:change=move |ev| {
-                let v = event_target_value(&ev);
-                filter.update(|f| f.flagged = pick(&v));
-            }>
-                <option value="">"Flagged or not"</option>
-                <option value="yes">"Flagged"</option>
-                <option value="no">"Not flagged"</option>
-            </select>
-            <label class="sr-only" for="filter-decided">"Decision"</label>
-            <select id="filter-decided" data-testid="filter-decided" on:change=move |ev| {
-                let v = event_target_value(&ev);
-                filter.update(|f| f.decided = pick(&v));
-            }>
-                <option value="">"Decided or not"</option>
-                <option value="no">"Undecided"</option>
-                <option value="yes">"Decided"</option>
-            </select>
+            <YesNo id="filter-flag" label="Risk" words=["Flagged or not", "Flagged", "Not flagged"]
+                set=Callback::new(move |v| filter.update(|f| f.flagged = v))/>
+            <YesNo id="filter-decided" label="Decision" words=["Decided or not", "Decided", "Undecided"]
+                set=Callback::new(move |v| filter.update(|f| f.decided = v))/>
             <label class="sr-only" for="filter-search">"Search the texts"</label>
             <input id="filter-search" type="search" placeholder="Search" data-testid="filter-search"
                 on:input=move |ev| { let v = event_target_value(&ev); filter.update(|f| f.search = v); }/>
@@ -755,6 +734,31 @@ fn FilterBar(
                 </span>
             })}
         </div>
+    }
+}
+
+/// A filter of three choices: either, yes, no (`words` in that order).
+#[component]
+fn YesNo(
+    id: &'static str,
+    label: &'static str,
+    words: [&'static str; 3],
+    set: Callback<Option<bool>>,
+) -> impl IntoView {
+    let [either, yes, no] = words;
+    view! {
+        <label class="sr-only" for=id>{label}</label>
+        <select id=id data-testid=id on:change=move |ev| {
+            set.run(match event_target_value(&ev).as_str() {
+                "yes" => Some(true),
+                "no" => Some(false),
+                _ => None,
+            })
+        }>
+            <option value="">{either}</option>
+            <option value="yes">{yes}</option>
+            <option value="no">{no}</option>
+        </select>
     }
 }
 

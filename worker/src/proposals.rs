@@ -340,6 +340,14 @@ async fn decide(
     let decided = Decided { named, fallback, learn_named: true, fault, actor: &actor, at: cx.now };
     let outcome = decide_in_pages(&cx.db, &row, decided).await?;
     let event = if outcome.accepted > 0 { "proposal.applied" } else { "proposal.rejected" };
+    let decided = api::Decided {
+        proposal_id: row.id.clone(),
+        status: outcome.status,
+        version: outcome.version,
+        accepted: outcome.accepted,
+        rejected: outcome.rejected,
+        pending: outcome.pending,
+    };
     crate::webhooks::notify(
         cx,
         &row.agent_id,
@@ -347,24 +355,12 @@ async fn decide(
         serde_json::to_value(api::ProposalReviewed {
             agent_id: row.agent_id.clone(),
             store_id: row.store_id.clone(),
-            proposal_id: row.id.clone(),
-            status: outcome.status,
-            version: outcome.version,
-            accepted: outcome.accepted,
-            rejected: outcome.rejected,
-            pending: outcome.pending,
+            decided: decided.clone(),
             decided_by: actor.clone(),
         })?,
     )
     .await;
-    http::json(&api::Decided {
-        proposal_id: row.id.clone(),
-        status: outcome.status,
-        version: outcome.version,
-        accepted: outcome.accepted,
-        rejected: outcome.rejected,
-        pending: outcome.pending,
-    })
+    http::json(&decided)
 }
 
 pub(crate) struct Outcome {

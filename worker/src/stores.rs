@@ -441,10 +441,10 @@ pub(crate) async fn audit_log(cx: &Cx, id: &str, q: &Query) -> ApiResult {
     let desc = q.one_of("order", &["asc", "desc"])?.as_deref() == Some("desc");
     let records = if desc {
         let before = q.int("before")?.unwrap_or(i64::MAX);
-        repo::audit::newest_before(&cx.db, &row.id, before, limit).await?
+        repo::audit::page(&cx.db, &row.id, before, limit, true).await?
     } else {
         let after = q.int("after")?.unwrap_or(-1);
-        repo::audit::oldest_after(&cx.db, &row.id, after, limit).await?
+        repo::audit::page(&cx.db, &row.id, after, limit, false).await?
     };
     let cursor = (records.len() as i64 == limit).then(|| records.last().map(|r| r.seq)).flatten();
     let (next_before, next_after) = if desc { (cursor, None) } else { (None, cursor) };

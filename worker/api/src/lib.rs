@@ -995,18 +995,9 @@ pub struct ProposalReviewed {
     pub agent_id: String,
     /// Its store.
     pub store_id: String,
-    /// The proposal.
-    pub proposal_id: String,
-    /// Its status after the review.
-    pub status: ProposalStatus,
-    /// The store version after it.
-    pub version: i64,
-    /// Changes this review accepted.
-    pub accepted: usize,
-    /// Changes it rejected.
-    pub rejected: usize,
-    /// Changes still waiting.
-    pub pending: usize,
+    /// What the review did, as its answer said.
+    #[serde(flatten)]
+    pub decided: Decided,
     /// Who decided (`role:label`).
     pub decided_by: String,
 }

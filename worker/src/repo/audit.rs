@@ -32,35 +32,21 @@ pub(crate) async fn last_record(db: &Db, store_id: &str) -> ApiResult<Option<Aud
     last.map(|r| r.parse()).transpose()
 }
 
-/// Up to `limit` records of a store before `seq`, newest first.
-pub(crate) async fn newest_before(
+/// Up to `limit` records of a store past `seq`: before it, newest first
+/// (`newest_first`), or after it, oldest first.
+pub(crate) async fn page(
     db: &Db,
     store_id: &str,
     seq: i64,
     limit: i64,
+    newest_first: bool,
 ) -> ApiResult<Vec<AuditRecord>> {
-    let rows: Vec<RecordRow> = db
-        .all(
-            "SELECT record FROM audit WHERE store_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
-            &[db::s(store_id), db::n(seq), db::n(limit)],
-        )
-        .await?;
-    rows.iter().map(RecordRow::parse).collect()
-}
-
-/// Up to `limit` records of a store after `seq`, oldest first.
-pub(crate) async fn oldest_after(
-    db: &Db,
-    store_id: &str,
-    seq: i64,
-    limit: i64,
-) -> ApiResult<Vec<AuditRecord>> {
-    let rows: Vec<RecordRow> = db
-        .all(
-            "SELECT record FROM audit WHERE store_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-            &[db::s(store_id), db::n(seq), db::n(limit)],
-        )
-        .await?;
+    let sql = if newest_first {
+        "SELECT record FROM audit WHERE store_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+    } else {
+        "SELECT record FROM audit WHERE store_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+    };
+    let rows: Vec<RecordRow> = db.all(sql, &[db::s(store_id), db::n(seq), db::n(limit)]).await?;
     rows.iter().map(RecordRow::parse).collect()
 }
 

@@ -236,11 +236,17 @@ describe("the review dashboard", () => {
     assert.match(await newest.innerText(), /v2.*applied prop_/s);
     await page.getByTestId("entry-diff").first().waitFor();
     assert.ok((await page.getByTestId("entry-diff").count()) >= 3);
+    // Each retired entry says what took its place.
+    const retired = await page.getByTestId("retired").allInnerTexts();
+    assert.ok(retired.some((r) => /^merged into m\d$/.test(r)), JSON.stringify(retired));
+    assert.ok(retired.some((r) => /^superseded by m4$/.test(r)), JSON.stringify(retired));
     assert.ok((await page.getByTestId("audit-record").count()) >= 8);
     await screenshot(page, "08-history");
     const v1 = page.locator('[data-testid="version"][data-version="1"]');
     await v1.getByTestId("rollback").click();
-    await v1.getByLabel("Reason").fill("checking the outcomes first");
+    // A rollback needs its reason.
+    assert.ok(await v1.getByTestId("confirm-rollback").isDisabled());
+    await v1.getByTestId("rollback-reason").fill("checking the outcomes first");
     await v1.getByTestId("confirm-rollback").click();
     await page.getByTestId("rollback-done").waitFor();
     assert.match(await page.getByTestId("rollback-done").innerText(), /version 3 equals version 1/);

@@ -78,6 +78,36 @@ pub struct EntryDiff {
     /// The status after, as `status_name` gives it; None for a removed entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_after: Option<String>,
+    /// Once retired in this version: the entry that took its place (merged
+    /// into, superseded by), or why it was pruned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired: Option<Retired>,
+}
+
+/// How an entry left the active set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retired {
+    /// Folded into this entry.
+    MergedInto(Id),
+    /// Replaced by this entry.
+    SupersededBy(Id),
+    /// Pruned, for this reason.
+    Pruned(String),
+}
+
+impl Retired {
+    /// How `status` retired an entry; `None` for an active one.
+    pub fn of(status: &Status) -> Option<Retired> {
+        match status {
+            Status::Active => None,
+            Status::Merged { merged_into } => Some(Retired::MergedInto(merged_into.clone())),
+            Status::Superseded { superseded_by, .. } => {
+                Some(Retired::SupersededBy(superseded_by.clone()))
+            }
+            Status::Pruned { reason } => Some(Retired::Pruned(reason.clone())),
+        }
+    }
 }
 
 /// The name of a status, as the dashboard shows it.
@@ -116,6 +146,10 @@ pub fn entry_diffs(before: &[MemoryEntry], after: &[MemoryEntry]) -> Vec<EntryDi
                 ),
                 status_before: b.map(|e| status_name(&e.status).to_string()),
                 status_after: a.map(|e| status_name(&e.status).to_string()),
+                // Said only when this version retired it.
+                retired: a
+                    .filter(|a| b.is_none_or(|b| b.status != a.status))
+                    .and_then(|a| Retired::of(&a.status)),
             })
         })
         .collect()
@@ -245,6 +279,22 @@ mod tests {
 "
         );
         let diffs = entry_diffs(&before, &after);
+        assert_eq!(diffs[0].retired, Some(Retired::SupersededBy(Id::new("m4").unwrap())));
+        assert_eq!(diffs[1].retired, None, "an added entry retired nothing");
+        // Said only by the version that retired it: a later edit of its
+        // text leaves it out.
+        let mut later = after.clone();
+        later[0].text = "The user's shell was bash.".into();
+        assert_eq!(entry_diffs(&after, &later)[0].retired, None);
+        let pruned = vec![entry(
+            "m2",
+            "Deploys happen on Tuesdays.",
+            Status::Pruned { reason: "stale".into() },
+        )];
+        assert_eq!(
+            entry_diffs(&before[1..2], &pruned)[0].retired,
+            Some(Retired::Pruned("stale".into()))
+        );
         let summary: Vec<(String, EntryChange, Option<String>, Option<String>)> = diffs
             .into_iter()
             .map(|d| (d.id.to_string(), d.change, d.status_before, d.status_after))

@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use reverie_core::audit::AuditRecord;
-use reverie_core::diff::EntryChange;
+use reverie_core::diff::{EntryChange, Retired};
 
 use crate::api::{self, Version};
 use crate::widgets::{loaded, utc, Diff, Failure, SourceNote};
@@ -109,9 +109,10 @@ fn VersionItem(
             {move || confirming.get().then(|| view! {
                 <form class="confirm" on:submit=rollback.clone() role="alertdialog" aria-label="Confirm rollback">
                     <p>{format!("Make a new version equal to v{version}? Every later change is undone in it; the history stays.")}</p>
-                    <label for=format!("reason-{version}")>"Reason"</label>
-                    <input id=format!("reason-{version}") prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))/>
-                    <button type="submit" data-testid="confirm-rollback">"Roll back"</button>
+                    <label for=format!("reason-{version}")>"Reason (kept in the audit log)"</label>
+                    <input id=format!("reason-{version}") required data-testid="rollback-reason"
+                        prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))/>
+                    <button type="submit" data-testid="confirm-rollback" disabled=move || reason.with(|r| r.trim().is_empty())>"Roll back"</button>
                     <button type="button" class="link" on:click=move |_| confirming.set(false)>"Cancel"</button>
                 </form>
             })}
@@ -138,9 +139,16 @@ fn VersionDiff(store: String, version: i64) -> impl IntoView {
                                     _ => "edited".to_string(),
                                 },
                             };
+                            // Into which entry, or why: what the version did to it.
+                            let retired = e.retired.map(|r| match r {
+                                Retired::MergedInto(id) => format!("merged into {id}"),
+                                Retired::SupersededBy(id) => format!("superseded by {id}"),
+                                Retired::Pruned(why) => format!("pruned: {why}"),
+                            });
                             view! {
                                 <li data-testid="entry-diff">
                                     <span class="mono muted">{e.id.to_string()}</span>" "<span class="badge">{change}</span>
+                                    {retired.map(|r| view! { " " <span class="muted" data-testid="retired">{r}</span> })}
                                     <Diff spans=e.text/>
                                 </li>
                             }

@@ -26,7 +26,7 @@ pub fn AgentList() -> impl IntoView {
                 list => view! {
                     <SourceNote source/>
                     <div class="table-wrap">
-                        <table data-testid="agent-table">
+                        <table class="agents" data-testid="agent-table">
                             <thead>
                                 <tr>
                                     <th scope="col">"Agent"</th>

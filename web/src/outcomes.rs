@@ -234,7 +234,7 @@ fn Compare(agent: String, store: String, markers: Vec<Marker>) -> impl IntoView 
                             c.baseline.sessions,
                             c.candidate.sessions
                         )}{c.comparison.metrics.first().map(|m| format!("The rule: {}.", m.rule.trim_end_matches('.')))}</p>
-                        <div class="table-wrap">
+                        <div class="table-wrap" tabindex="0" role="region" aria-label="Comparison by metric">
                             <table data-testid="comparison">
                                 <thead><tr>
                                     <th scope="col">"Metric"</th><th scope="col">"Baseline"</th><th scope="col">"Candidate"</th>

@@ -16,19 +16,23 @@ self.addEventListener("activate", (event) => {
 });
 
 // Network first, so a reviewer online always gets the current build; the
-// cached shell only when the network fails.
+// cached shell when the network fails, or when the server answers with an
+// error (a gateway's page, a worker that failed) instead of the shell.
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== "GET" || url.origin !== self.location.origin || url.pathname.startsWith("/api/")) {
     return;
   }
+  const cached = async () => {
+    const cache = await caches.open(CACHE);
+    const hit = await cache.match(event.request, { ignoreSearch: true });
+    if (hit) return hit;
+    if (event.request.mode === "navigate") return cache.match("/index.html");
+    return undefined;
+  };
   event.respondWith(
-    fetch(event.request).catch(async () => {
-      const cache = await caches.open(CACHE);
-      const hit = await cache.match(event.request, { ignoreSearch: true });
-      if (hit) return hit;
-      if (event.request.mode === "navigate") return cache.match("/index.html");
-      return Response.error();
-    }),
+    fetch(event.request)
+      .then(async (response) => (response.status >= 500 && (await cached())) || response)
+      .catch(async () => (await cached()) ?? Response.error()),
   );
 });

@@ -207,6 +207,16 @@ describe("the review dashboard", () => {
     await page.keyboard.press("Escape");
     assert.equal(await page.getByTestId("help").count(), 0);
     assert.match(await rows.nth(index("prune")).innerText(), /rejected/);
+    // Single-key shortcuts can be turned off (and back on), on this device.
+    await page.getByRole("button", { name: "Keys (?)" }).click();
+    await page.getByTestId("shortcuts-toggle").uncheck();
+    await page.keyboard.press("Escape");
+    await rows.nth(index("prune")).click();
+    await page.keyboard.press("a");
+    assert.match(await rows.nth(index("prune")).innerText(), /rejected/, "a did nothing");
+    await page.getByRole("button", { name: "Keys (?)" }).click();
+    await page.getByTestId("shortcuts-toggle").check();
+    await page.keyboard.press("Escape");
     await page.getByTestId("submit-partial").click();
     await page.getByTestId("review-notice").getByText("the store at version 2").waitFor();
     await page.getByTestId("proposal-status").filter({ hasText: /applied/i }).waitFor();

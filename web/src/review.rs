@@ -475,6 +475,20 @@ fn listen_for_keys(t: KeyTargets) {
         if typing || confirm.get_untracked().is_some() {
             return;
         }
+        // Arrows move through the list only from inside it (elsewhere they
+        // scroll the page); letters only while shortcuts are on.
+        let key = ev.key();
+        if key.starts_with("Arrow") {
+            let in_list = ev
+                .target()
+                .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+                .is_some_and(|el| el.closest(".change-list").ok().flatten().is_some());
+            if !in_list {
+                return;
+            }
+        } else if !shortcuts_on() {
+            return;
+        }
         let i = selected.get_untracked();
         match Key::of(&ev.key()) {
             Some(Key::Next) => step(i, true),
@@ -495,6 +509,22 @@ fn listen_for_keys(t: KeyTargets) {
         ev.prevent_default();
     });
     on_cleanup(move || handle.remove());
+}
+
+const SHORTCUTS_KEY: &str = "reverie.shortcuts";
+
+/// Whether single-key shortcuts are on (they are unless turned off on
+/// this device: WCAG 2.1.4).
+fn shortcuts_on() -> bool {
+    let stored =
+        window().local_storage().ok().flatten().and_then(|s| s.get_item(SHORTCUTS_KEY).ok());
+    stored.flatten().as_deref() != Some("off")
+}
+
+fn set_shortcuts(on: bool) {
+    if let Ok(Some(s)) = window().local_storage() {
+        let _ = s.set_item(SHORTCUTS_KEY, if on { "on" } else { "off" });
+    }
 }
 
 /// A decision on every pending change at once.
@@ -992,6 +1022,7 @@ fn Evidence(change: ChangeView, agent: String) -> impl IntoView {
 
 #[component]
 fn Help(close: impl Fn() + 'static) -> impl IntoView {
+    let on = RwSignal::new(shortcuts_on());
     view! {
         <div class="help" role="dialog" aria-modal="false" aria-labelledby="help-title" data-testid="help">
             <h3 id="help-title">"Keyboard"</h3>
@@ -1005,6 +1036,12 @@ fn Help(close: impl Fn() + 'static) -> impl IntoView {
                 <dt>"?"</dt><dd>"this help"</dd>
                 <dt>"Esc"</dt><dd>"close help or the editor"</dd>
             </dl>
+            <p class="muted">"Arrows work inside the list of changes."</p>
+            <label class="check">
+                <input type="checkbox" data-testid="shortcuts-toggle" prop:checked=move || on.get()
+                    on:change=move |ev| { let v = event_target_checked(&ev); set_shortcuts(v); on.set(v); }/>
+                " Single-key shortcuts (j, k, a, r, e, n, ?)"
+            </label>
             <button on:click=move |_| close()>"Close"</button>
         </div>
     }

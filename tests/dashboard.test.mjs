@@ -225,6 +225,12 @@ describe("the review dashboard", () => {
     assert.equal(m4.text, "The user's shell is fish, since March.");
     const m5 = expectOk(await call("/api/v1/stores/review_a/entries/m5"));
     assert.equal(m5.status, "active", "the rejected prune left it alone");
+    // The review can be undone from its page for a minute: a new version
+    // equal to the one before it.
+    await page.getByTestId("undo").click();
+    await page.getByTestId("review-notice").getByText("Undone: version 3 equals version 1").waitFor();
+    assert.equal(expectOk(await call("/api/v1/stores/review_a/entries/m4")).text, "The user's shell is fish.");
+    assert.equal(await page.getByTestId("undo").count(), 0);
   });
 
   test("history shows the new version and its diff, the chain verifies, and a rollback is confirmed", async () => {

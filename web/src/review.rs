@@ -32,6 +32,8 @@ pub fn Review(id: String) -> impl IntoView {
     // Lives above the view, which is rebuilt when the proposal reloads
     // after a decision lands: the message about it must survive that.
     let notice = RwSignal::new(None::<(bool, String)>);
+    // A submission that made a version may be undone for a minute after.
+    let undo = RwSignal::new(None::<Undo>);
     let selected = RwSignal::new(0usize);
     let proposal = api::proposal(move || {
         reload.track();
@@ -40,7 +42,7 @@ pub fn Review(id: String) -> impl IntoView {
     });
     let source = proposal.source;
     view! {
-        {loaded("the proposal", move || proposal.data.get(), move |p| view! { <ReviewView proposal=p source reload notice selected/> }.into_any())}
+        {loaded("the proposal", move || proposal.data.get(), move |p| view! { <ReviewView proposal=p source reload notice undo selected/> }.into_any())}
     }
 }
 
@@ -62,6 +64,7 @@ fn ReviewView(
     source: RwSignal<Source>,
     reload: RwSignal<u32>,
     notice: RwSignal<Option<(bool, String)>>,
+    undo: RwSignal<Option<Undo>>,
     selected: RwSignal<usize>,
 ) -> impl IntoView {
     let session = expect_context::<Session>();
@@ -183,12 +186,14 @@ fn ReviewView(
 
     let submit = {
         let pid = pid.clone();
+        let store = proposal.brief.store_id.clone();
         move |decisions: Draft, rest: Rest, reason: Option<String>| {
             let submission = Submission::new(&pid, decisions, rest, reason);
             notice.set(Some((true, "Sending…".into())));
+            let (store, pid2) = (store.clone(), pid.clone());
             leptos::task::spawn_local(async move {
                 match sync.submit(submission).await {
-                    Sent::Applied { status, version } => {
+                    Sent::Applied { status, version, accepted } => {
                         notice.set(Some((
                             true,
                             format!(
@@ -196,6 +201,12 @@ fn ReviewView(
                                 status.as_str().replace('_', " ")
                             ),
                         )));
+                        if accepted > 0 {
+                            offer_undo(
+                                undo,
+                                Undo { store: store.clone(), version, proposal: pid2.clone() },
+                            );
+                        }
                         reload.update(|n| *n += 1);
                     }
                     Sent::Queued => notice.set(Some((
@@ -326,6 +337,14 @@ fn ReviewView(
                 })}
                 {move || notice.get().map(|(ok, m)| view! {
                     <p class=if ok { "notice" } else { "notice error" } role="status" data-testid="review-notice">{m}</p>
+                })}
+                {move || undo.get().map(|u| view! {
+                    <p class="notice">
+                        <button data-testid="undo" on:click=move |_| run_undo(u.clone(), undo, notice, reload)>
+                            {format!("Undo (back to version {})", u.version - 1)}
+                        </button>
+                        <span class="muted">" · a new version equal to the one before this review; the history stays"</span>
+                    </p>
                 })}
                 {open.then(|| view! {
                     <div class="actions" data-testid="proposal-actions">
@@ -525,6 +544,61 @@ fn set_shortcuts(on: bool) {
     if let Ok(Some(s)) = window().local_storage() {
         let _ = s.set_item(SHORTCUTS_KEY, if on { "on" } else { "off" });
     }
+}
+
+/// A submitted review that made store version `version`: undone by a
+/// rollback to the version before, decided on `version`.
+#[derive(Clone, Debug, PartialEq)]
+struct Undo {
+    store: String,
+    version: i64,
+    proposal: String,
+}
+
+/// How long a submitted review may be undone from its page.
+const UNDO_MS: u64 = 60_000;
+
+/// Offers `u` for a minute (a later offer replaces it).
+fn offer_undo(undo: RwSignal<Option<Undo>>, u: Undo) {
+    undo.try_set(Some(u.clone()));
+    set_timeout(
+        move || {
+            if undo.try_get_untracked().flatten().as_ref() == Some(&u) {
+                undo.try_set(None);
+            }
+        },
+        std::time::Duration::from_millis(UNDO_MS),
+    );
+}
+
+/// Rolls the store back to the version before the review: a new version;
+/// a store that moved meanwhile is a 409, said, and nothing is undone.
+fn run_undo(
+    u: Undo,
+    undo: RwSignal<Option<Undo>>,
+    notice: RwSignal<Option<(bool, String)>>,
+    reload: RwSignal<u32>,
+) {
+    undo.set(None);
+    leptos::task::spawn_local(async move {
+        let why = format!("undo of the review of {}", u.proposal);
+        match api::rollback(&u.store, u.version - 1, Some(u.version), &why).await {
+            Ok(r) => {
+                notice.try_set(Some((
+                    true,
+                    format!(
+                        "Undone: version {} equals version {}; the history keeps both.",
+                        r.version,
+                        u.version - 1
+                    ),
+                )));
+                reload.try_update(|n| *n += 1);
+            }
+            Err(e) => {
+                notice.try_set(Some((false, format!("Not undone: {e}"))));
+            }
+        }
+    });
 }
 
 /// A decision on every pending change at once.

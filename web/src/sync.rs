@@ -58,10 +58,12 @@ async fn save_outbox(items: &[Submission]) -> Result<(), String> {
 /// What sending one submission came to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Sent {
-    /// Accepted: the proposal's new status and the store's version.
+    /// Accepted: the proposal's new status, the store's version, and how
+    /// many changes this submission applied.
     Applied {
         status: reverie_api::ProposalStatus,
         version: i64,
+        accepted: usize,
     },
     /// Kept on this device until the connection is back.
     Queued,
@@ -169,6 +171,7 @@ impl SyncState {
                 landed.map_or(Sent::Queued, |d| Sent::Applied {
                     status: d.status,
                     version: d.version,
+                    accepted: d.accepted,
                 })
             }
             Some(State::Waiting) => Sent::Queued,

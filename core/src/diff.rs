@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use similar::{ChangeTag, TextDiff};
+use similar::TextDiff;
 
 use crate::entry::{Id, MemoryEntry, Status};
 
@@ -32,22 +32,92 @@ pub struct DiffSpan {
 }
 
 /// Word-level diff of two texts; whitespace stays inside the spans and
-/// adjacent spans with the same tag are joined.
+/// adjacent spans with the same tag are joined. The texts are cut into
+/// runs of whitespace and runs of anything else, and the longest common
+/// run of tokens is kept; where a token is deleted and another inserted,
+/// the deletion comes first.
+///
+/// Written here rather than taken from a diff library: the dashboard
+/// links this, and one word diff does not need a library's algorithms.
 pub fn word_diff(before: &str, after: &str) -> Vec<DiffSpan> {
-    let diff = TextDiff::from_words(before, after);
+    let (a, b) = (tokens(before), tokens(after));
+    // Common ends are kept as they are; only the middle is compared.
+    let head = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let tail =
+        a[head..].iter().rev().zip(b[head..].iter().rev()).take_while(|(x, y)| x == y).count();
+    let (mid_a, mid_b) = (&a[head..a.len() - tail], &b[head..b.len() - tail]);
     let mut spans: Vec<DiffSpan> = Vec::new();
-    for change in diff.iter_all_changes() {
-        let tag = match change.tag() {
-            ChangeTag::Equal => DiffTag::Equal,
-            ChangeTag::Insert => DiffTag::Insert,
-            ChangeTag::Delete => DiffTag::Delete,
-        };
-        match spans.last_mut() {
-            Some(last) if last.tag == tag => last.text.push_str(change.value()),
-            _ => spans.push(DiffSpan { tag, text: change.value().to_string() }),
+    let mut push = |tag: DiffTag, text: &str| match spans.last_mut() {
+        Some(last) if last.tag == tag => last.text.push_str(text),
+        _ if text.is_empty() => {}
+        _ => spans.push(DiffSpan { tag, text: text.to_string() }),
+    };
+    a[..head].iter().for_each(|t| push(DiffTag::Equal, t));
+    for (tag, t) in middle(mid_a, mid_b) {
+        push(tag, t);
+    }
+    a[a.len() - tail..].iter().for_each(|t| push(DiffTag::Equal, t));
+    spans
+}
+
+/// The most cells the comparison of two middles may take (a megabyte of
+/// lengths); past it the middles are shown as one deletion and one
+/// insertion, which is still a true diff, only a coarser one.
+const MAX_CELLS: usize = 1 << 18;
+
+/// The tokens of two middles, tagged: a longest common subsequence kept,
+/// the rest deleted or inserted, deletions first.
+fn middle<'t>(a: &[&'t str], b: &[&'t str]) -> Vec<(DiffTag, &'t str)> {
+    let (n, m) = (a.len(), b.len());
+    if (n + 1).saturating_mul(m + 1) > MAX_CELLS {
+        let deleted = a.iter().map(|t| (DiffTag::Delete, *t));
+        return deleted.chain(b.iter().map(|t| (DiffTag::Insert, *t))).collect();
+    }
+    // lcs[i * (m + 1) + j]: the longest common subsequence of a[i..], b[j..].
+    let mut lcs = vec![0u32; (n + 1) * (m + 1)];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i * (m + 1) + j] = if a[i] == b[j] {
+                lcs[(i + 1) * (m + 1) + j + 1] + 1
+            } else {
+                lcs[(i + 1) * (m + 1) + j].max(lcs[i * (m + 1) + j + 1])
+            };
         }
     }
-    spans
+    let mut out = Vec::with_capacity(n + m);
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            out.push((DiffTag::Equal, a[i]));
+            (i, j) = (i + 1, j + 1);
+        } else if i < n && (j == m || lcs[(i + 1) * (m + 1) + j] >= lcs[i * (m + 1) + j + 1]) {
+            out.push((DiffTag::Delete, a[i]));
+            i += 1;
+        } else {
+            out.push((DiffTag::Insert, b[j]));
+            j += 1;
+        }
+    }
+    out
+}
+
+/// A text as runs of whitespace and runs of anything else, in order.
+fn tokens(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut space = None;
+    for (k, c) in text.char_indices() {
+        let is_space = c.is_whitespace();
+        if space.is_some_and(|s| s != is_space) {
+            out.push(&text[start..k]);
+            start = k;
+        }
+        space = Some(is_space);
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
 }
 
 /// Whether an entry was added, removed or changed between two versions.
@@ -219,11 +289,23 @@ mod tests {
         check("", "new entry", "{+new entry+}");
         check("gone", "", "[-gone-]");
         check("same  text", "same  text", "same  text");
+        // A merge's kept text against the entries before it, one a line.
+        check(
+            "The user prefers dark mode.\nUser preferred dark mode",
+            "The user prefers dark mode.",
+            "The user prefers dark mode.[-\nUser preferred dark mode-]",
+        );
+        check("x y", "p y", "[-x-]{+p+} y");
     }
 
     #[test]
     fn spans_rebuild_both_texts() {
+        // Middles too long to compare word by word come out as one
+        // deletion and one insertion: still both texts.
+        let long_a: String = (0..700).map(|k| format!("a{k} ")).collect();
+        let long_b: String = (0..700).map(|k| format!("b{k} ")).collect();
         let pairs = [
+            (long_a.as_str(), long_b.as_str()),
             ("", ""),
             ("a b c", "a c d"),
             ("Ünïcode  spaces\nand lines", "Unicode spaces\n\nand lines!"),

@@ -458,21 +458,10 @@ struct KeyTargets {
 /// Keyboard, while the review is on screen: j/k move, a accept, r reject,
 /// e edit, ? help, Esc closes what is open.
 fn listen_for_keys(t: KeyTargets) {
-    let KeyTargets {
-        selected,
-        shown,
-        select,
-        next_undecided,
-        decide,
-        start_edit,
-        help,
-        editing,
-        confirm,
-    } = t;
     // The change j (forward) or k lands on, among those shown.
     let step = move |i: usize, forward: bool| {
-        if let Some(next) = shown.with_untracked(|s| step(s, i, forward)) {
-            select.run(next);
+        if let Some(next) = t.shown.with_untracked(|s| step(s, i, forward)) {
+            t.select.run(next);
         }
     };
     let handle = window_event_listener(leptos::ev::keydown, move |ev: web_sys::KeyboardEvent| {
@@ -484,14 +473,14 @@ fn listen_for_keys(t: KeyTargets) {
             .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
             .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
         if ev.key() == "Escape" {
-            help.set(false);
-            editing.set(None);
-            confirm.set(None);
+            t.help.set(false);
+            t.editing.set(None);
+            t.confirm.set(None);
             return;
         }
         // While a bulk decision waits for its confirmation, a key
         // decides nothing behind it.
-        if typing || confirm.get_untracked().is_some() {
+        if typing || t.confirm.get_untracked().is_some() {
             return;
         }
         // Arrows move through the list only from inside it (elsewhere they
@@ -508,21 +497,21 @@ fn listen_for_keys(t: KeyTargets) {
         } else if !shortcuts_on() {
             return;
         }
-        let i = selected.get_untracked();
+        let i = t.selected.get_untracked();
         match Key::of(&ev.key()) {
             Some(Key::Next) => step(i, true),
             Some(Key::Previous) => step(i, false),
-            Some(Key::NextUndecided) => next_undecided.run(i),
+            Some(Key::NextUndecided) => t.next_undecided.run(i),
             Some(Key::Accept) => {
-                decide.run((i, Some(Decision::Accept)));
+                t.decide.run((i, Some(Decision::Accept)));
                 step(i, true);
             }
             Some(Key::Reject) => {
-                decide.run((i, Some(Decision::Reject { reason: None })));
+                t.decide.run((i, Some(Decision::Reject { reason: None })));
                 step(i, true);
             }
-            Some(Key::Edit) => start_edit.run(i),
-            Some(Key::Help) => help.update(|h| *h = !*h),
+            Some(Key::Edit) => t.start_edit.run(i),
+            Some(Key::Help) => t.help.update(|h| *h = !*h),
             None => return,
         }
         ev.prevent_default();

@@ -84,7 +84,8 @@ fn check_name(name: &str) -> ApiResult<String> {
 async fn settle_config(cx: &Cx, agent: &Id, doc: &Value) -> ApiResult<DreamingConfig> {
     let input = ConfigInput::parse(doc, agent)?;
     let store_id = input.store_id();
-    let shared = stores::find(&cx.db, store_id.as_str()).await?.is_some_and(|s| s.is_shared());
+    let shared =
+        repo::stores::find(&cx.db, store_id.as_str()).await?.is_some_and(|s| s.is_shared());
     let config = input.resolve(shared)?;
     stores::ensure(&cx.db, store_id.as_str(), agent.as_str(), false, cx.now).await?;
     Ok(config)

@@ -10,7 +10,8 @@ use serde_json::Value;
 use worker::Request;
 
 use crate::http::{self, ApiError, ApiResult, Query};
-use crate::stores::{self, Commit, StoreRow};
+use crate::repo::stores::StoreRow;
+use crate::stores::{self, Commit};
 use crate::{repo, Cx};
 
 /// The most entries one request may add.

@@ -184,7 +184,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
     let t_load = stage(db, id, PassStage::Loading).await?;
     let store_row = stores::ensure(db, config.memory_store.as_str(), &agent.id, false, now).await?;
     let store = stores::load(db, &store_row).await?;
-    let mut agents_of_store = stores::agents_using(db, &store_row.id).await?;
+    let mut agents_of_store = repo::stores::agents_using(db, &store_row.id).await?;
     if !agents_of_store.contains(&agent.id) {
         agents_of_store.push(agent.id.clone());
     }

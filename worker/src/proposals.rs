@@ -39,11 +39,11 @@ async fn shared_store_grants(cx: &Cx, store_id: &str) -> ApiResult<()> {
     if cx.who.require_admin().is_ok() {
         return Ok(());
     }
-    let Some(store) = stores::find(&cx.db, store_id).await? else { return Ok(()) };
+    let Some(store) = repo::stores::find(&cx.db, store_id).await? else { return Ok(()) };
     if !store.is_shared() {
         return Ok(());
     }
-    let agents = stores::agents_using(&cx.db, store_id).await?;
+    let agents = repo::stores::agents_using(&cx.db, store_id).await?;
     match agents.iter().find(|a| cx.who.can_read(a).is_err()) {
         None => Ok(()),
         Some(missing) => Err(ApiError::forbidden(format!(
@@ -522,13 +522,13 @@ pub(crate) async fn decide_in_pages(
 async fn stage_pages(
     db: &Db,
     row: &ProposalRow,
-    store_row: &stores::StoreRow,
+    store_row: &repo::stores::StoreRow,
     decided: &Decided<'_>,
     token: &str,
     to: i64,
 ) -> ApiResult<Pages> {
     let mut pages = Pages::default();
-    let mut last_record = stores::last_record(db, &row.store_id).await?;
+    let mut last_record = repo::audit::last_record(db, &row.store_id).await?;
     // The store without entries (its id, version and scope), read once;
     // each page fills in the entries it touches.
     let shell = stores::partial(db, store_row, Vec::new()).await?;
@@ -611,7 +611,7 @@ async fn page_store(
     ids.dedup();
     let (earlier, unstaged): (Vec<&Id>, Vec<&Id>) =
         ids.into_iter().partition(|id| staged.contains(*id));
-    let mut entries = stores::entries_by_id(db, shell.id.as_str(), &unstaged).await?;
+    let mut entries = repo::entries::by_id(db, shell.id.as_str(), &unstaged).await?;
     if !earlier.is_empty() {
         let from_staging = repo::staging::entries(db, token, &earlier).await?;
         entries.extend(from_staging.into_iter().filter_map(|(_, body)| body));

@@ -16,9 +16,8 @@ use crate::http::{self, ApiError, ApiResult, Query};
 use crate::repo::stores::NewVersion;
 use crate::{repo, Cx};
 
-pub(crate) use crate::repo::audit::last_record;
-pub(crate) use crate::repo::entries::by_id as entries_by_id;
-pub(crate) use crate::repo::stores::{agents_using, find, StoreRow};
+use crate::repo::audit::last_record;
+use crate::repo::stores::{agents_using, find, StoreRow};
 
 /// The store `id`, or a 404.
 pub(crate) async fn get(db: &Db, id: &str) -> ApiResult<StoreRow> {

@@ -238,7 +238,7 @@ async fn notify_or_fail(cx: &Cx, agent_id: &str, event: &str, payload: Value) ->
 
 /// `notify` for every agent using `store_id`.
 pub(crate) async fn notify_store(cx: &Cx, store_id: &str, event: &str, payload: Value) {
-    match crate::stores::agents_using(&cx.db, store_id).await {
+    match repo::stores::agents_using(&cx.db, store_id).await {
         Ok(agents) => {
             for agent in agents {
                 notify(cx, &agent, event, payload.clone()).await;

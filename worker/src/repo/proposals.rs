@@ -203,9 +203,6 @@ pub(crate) async fn list(
     .await
 }
 
-/// The statements that record `decisions` on a proposal's changes (those
-/// applied at `version`) and the proposal's new status, with `pending`
-/// changes still undecided.
 /// Records the decisions `token` staged on `proposal_id`'s changes
 /// (`staging::decision_row`), made by `actor` at a time.
 pub(crate) fn record_staged_decisions(

@@ -449,6 +449,7 @@ describe("the review dashboard", () => {
     await page.getByTestId("confirm-cancel").click();
     await dialog.waitFor({ state: "detached" });
     assert.equal(expectOk(await call(`/api/v1/proposals/${proposal_id}`)).status, "pending");
+    assert.equal(await page.getByTestId("submit-partial").innerText(), "Submit 0 decision(s)", "the key decided nothing");
     // Confirmed, the rest applies and the flagged change waits.
     await page.getByTestId("approve-all").click();
     await page.getByTestId("confirm-approve").click();

@@ -106,17 +106,25 @@ fn ReviewView(
         review.with_value(|r| draft.with(|d| r.decision_of(d, i)))
     };
 
-    let decide = {
+    // Every change to the draft: none before the saved one is loaded, and
+    // the draft saved on this device after each that changed it.
+    let edit_draft = {
         let persist = persist.clone();
-        Callback::new(move |(i, d): (usize, Option<Decision>)| {
+        move |edit: &dyn Fn(&Review, &mut Draft) -> bool| {
             if !draft_ready.get_untracked() {
                 return;
             }
             let mut changed = false;
-            review.with_value(|r| draft.update(|dr| changed = r.decide(dr, i, d)));
+            review.with_value(|r| draft.update(|d| changed = edit(r, d)));
             if changed {
                 persist();
             }
+        }
+    };
+    let decide = {
+        let edit_draft = edit_draft.clone();
+        Callback::new(move |(i, d): (usize, Option<Decision>)| {
+            edit_draft(&|r, draft| r.decide(draft, i, d.clone()))
         })
     };
     // An edit starts from the last edit of the change, else its result:
@@ -148,21 +156,9 @@ fn ReviewView(
     });
     // Accept or reject what a filter shows, into the draft: one kind, one
     // search, at once. Flagged changes are left to their own decisions.
-    let decide_shown = {
-        let persist = persist.clone();
-        Callback::new(move |decision: Decision| {
-            if !draft_ready.get_untracked() {
-                return;
-            }
-            let mut n = 0;
-            review.with_value(|r| {
-                shown.with_untracked(|s| draft.update(|d| n = r.decide_shown(d, s, &decision)))
-            });
-            if n > 0 {
-                persist();
-            }
-        })
-    };
+    let decide_shown = Callback::new(move |decision: Decision| {
+        edit_draft(&|r, draft| shown.with_untracked(|s| r.decide_shown(draft, s, &decision) > 0))
+    });
     let next_undecided = Callback::new(move |from: usize| {
         let next = review.with_value(|r| {
             draft.with_untracked(|d| shown.with_untracked(|s| r.next_undecided(d, s, from)))
@@ -190,7 +186,7 @@ fn ReviewView(
         move |decisions: Draft, rest: Rest, reason: Option<String>| {
             let submission = Submission::new(&pid, decisions, rest, reason);
             notice.set(Some((true, "Sending…".into())));
-            let (store, pid2) = (store.clone(), pid.clone());
+            let (store, proposal) = (store.clone(), pid.clone());
             leptos::task::spawn_local(async move {
                 match sync.submit(submission).await {
                     Sent::Applied { status, version, accepted } => {
@@ -202,10 +198,7 @@ fn ReviewView(
                             ),
                         )));
                         if accepted > 0 {
-                            offer_undo(
-                                undo,
-                                Undo { store: store.clone(), version, proposal: pid2.clone() },
-                            );
+                            offer_undo(undo, Undo { store, version, proposal });
                         }
                         reload.update(|n| *n += 1);
                     }
@@ -788,13 +781,9 @@ fn FilterBar(
     let kinds: Vec<ChangeKind> = review.with_value(|r| r.kinds());
     let progress = move || {
         let (done, all) = draft.with(|d| review.with_value(|r| r.progress(d)));
-        format!("{done} of {all} decided")
-    };
-    let showing = move || {
-        (!filter.with(Filter::is_empty)).then(|| {
-            let all = review.with_value(|r| r.progress(&Draft::new()).1);
-            format!(" · showing {} of {all}", shown.with(Vec::len))
-        })
+        let showing = (!filter.with(Filter::is_empty))
+            .then(|| format!(" · showing {} of {all}", shown.with(Vec::len)));
+        format!("{done} of {all} decided{}", showing.unwrap_or_default())
     };
     view! {
         <div class="filters" role="search" aria-label="Filter the changes" data-testid="filters">
@@ -813,7 +802,7 @@ fn FilterBar(
             <label class="sr-only" for="filter-search">"Search the texts"</label>
             <input id="filter-search" type="search" placeholder="Search" data-testid="filter-search"
                 on:input=move |ev| { let v = event_target_value(&ev); filter.update(|f| f.search = v); }/>
-            <span class="progress" role="status" data-testid="progress">{progress}{showing}</span>
+            <span class="progress" role="status" data-testid="progress">{progress}</span>
             {move || (open && !filter.with(Filter::is_empty) && !shown.with(Vec::is_empty)).then(|| view! {
                 <span class="shown-actions">
                     <button class="link" data-testid="accept-shown" on:click=move |_| decide_shown.run(Decision::Accept)>

@@ -587,6 +587,123 @@ describe("passes and review", () => {
   });
 });
 
+describe("bring your own memory: import and export", () => {
+  const FOLDER = [
+    {
+      path: "memory/MEMORY.md",
+      content:
+        "# Memory index\n\n- [Testing](feedback_testing.md) — how tests run\n- [Gone](gone.md) — points nowhere\n\n" +
+        "- The user prefers dark mode in the editor.\n- The user's shell is bash.\n",
+    },
+    {
+      path: "memory/feedback_testing.md",
+      content:
+        "---\nname: Testing\ndescription: how tests run\ntype: feedback\n---\n\n" +
+        "- Integration tests hit a real database, never mocks.\n- User preferred dark mode in editors\n\n```sh\n- code, not memory\n```\n",
+    },
+    { path: "CLAUDE.md", content: "# Rules\r\n\r\n- Use pnpm, not npm.\r\n@docs/style.md\r\n" },
+  ];
+
+  before(async () => {
+    await createAgent("byo_a");
+    await createAgent("byo_b");
+  });
+
+  test("a memory folder is read, kept, and written back only where a review changed it", async () => {
+    const done = expectStatus(await call("/api/v1/agents/byo_a/imports", { body: { files: FOLDER } }), 201);
+    assert.equal(done.format, "markdown");
+    assert.equal(done.files, 3);
+    assert.equal(done.entries, 5);
+    assert.equal(done.added, 5);
+    assert.equal(done.version, 1);
+    assert.deepEqual(done.skipped.map((s) => [s.path, s.line]), [["memory/MEMORY.md", 4]]);
+    const page = expectStatus(await call("/api/v1/stores/byo_a/entries?limit=50"), 200);
+    const byText = Object.fromEntries(page.entries.map((e) => [e.text, e]));
+    assert.equal(byText["Use pnpm, not npm."].kind, "instruction");
+    assert.equal(byText["Integration tests hit a real database, never mocks."].kind, "instruction");
+    assert.ok(!page.entries.some((e) => e.text.includes("code, not memory")));
+    // The same folder again adds nothing and makes no version.
+    const again = expectStatus(await call("/api/v1/agents/byo_a/imports", { body: { files: FOLDER } }), 201);
+    assert.deepEqual([again.added, again.unchanged, again.version], [0, 5, 1]);
+    // Nothing reviewed yet: every file is as it was.
+    const untouched = expectStatus(await call("/api/v1/stores/byo_a/export"), 200);
+    assert.deepEqual([untouched.changed, untouched.unchanged, untouched.import_id], [[], 3, again.import_id]);
+    // A pass finds the duplicate across files; approved, the export removes
+    // its list item and changes no other byte.
+    const pass = await runPass("byo_a");
+    const p = await proposal(pass.proposal_id);
+    const merge = p.changes.find((c) => c.kind === "merge");
+    assert.ok(merge, JSON.stringify(p.changes.map((c) => c.kind)));
+    expectStatus(await call(`/api/v1/proposals/${p.id}/approve`, { method: "POST" }), 200);
+    const out = expectStatus(await call("/api/v1/stores/byo_a/export"), 200);
+    assert.equal(out.version, 2);
+    const dropped = (f) => {
+      const lines = f.content.split("\n");
+      const now = new Set(out.changed.find((c) => c.path === f.path)?.content.split("\n") ?? lines);
+      return lines.filter((l) => !now.has(l));
+    };
+    const removed = FOLDER.flatMap(dropped);
+    assert.equal(removed.length, 1, JSON.stringify(out.changed));
+    assert.match(removed[0], /dark mode/);
+    for (const f of out.changed) {
+      const before = FOLDER.find((x) => x.path === f.path).content;
+      assert.equal(f.content, before.replace(removed[0] + "\n", ""));
+    }
+    // An older version is still exported as it was.
+    const old = expectStatus(await call("/api/v1/stores/byo_a/export?version=1"), 200);
+    assert.deepEqual(old.changed, []);
+    // The store's text edited since: importing the old files is a conflict.
+    const kept = page.entries.find((e) => e.text === "Use pnpm, not npm.");
+    expectStatus(await call(`/api/v1/stores/byo_a/entries/${kept.id}`, { method: "PATCH", body: { text: "Use pnpm 9, not npm." } }), 200);
+    const edited = expectStatus(await call("/api/v1/stores/byo_a/export"), 200);
+    const rules = edited.changed.find((f) => f.path === "CLAUDE.md");
+    assert.equal(rules.content, "# Rules\r\n\r\n- Use pnpm 9, not npm.\r\n@docs/style.md\r\n");
+    const conflict = expectStatus(await call("/api/v1/agents/byo_a/imports", { body: { files: FOLDER } }), 409);
+    assert.deepEqual(conflict.error.existing_ids, [kept.id]);
+  });
+
+  test("an MCP memory.jsonl keeps relations and unknown keys; observations become entries", async () => {
+    const jsonl =
+      '{"type":"entity","name":"Acme","entityType":"company","observations":["Acme bills monthly","Acme API needs a token"],"x":1}\n' +
+      '{"type":"relation","from":"Ann","to":"Acme","relationType":"works_at"}\n';
+    const done = expectStatus(
+      await call("/api/v1/agents/byo_b/imports", { body: { files: [{ path: "memory.jsonl", content: jsonl }] } }),
+      201,
+    );
+    assert.deepEqual([done.format, done.entries, done.added], ["mcp_memory", 2, 2]);
+    const page = expectStatus(await call("/api/v1/stores/byo_b/entries"), 200);
+    assert.deepEqual(page.entries.map((e) => e.subject), ["Acme", "Acme"]);
+    const bills = page.entries.find((e) => e.text === "Acme bills monthly");
+    expectStatus(await call(`/api/v1/stores/byo_b/entries/${bills.id}`, { method: "DELETE" }), 200);
+    const out = expectStatus(await call(`/api/v1/stores/byo_b/export?import=${done.import_id}`), 200);
+    assert.equal(
+      out.changed[0].content,
+      '{"type":"entity","name":"Acme","entityType":"company","observations":["Acme API needs a token"],"x":1}\n' +
+        '{"type":"relation","from":"Ann","to":"Acme","relationType":"works_at"}\n',
+    );
+  });
+
+  test("bad bundles are refused with the file and line, and nothing is written", async () => {
+    const refused = async (files, status, pattern, format) => {
+      const body = expectStatus(await call("/api/v1/agents/byo_b/imports", { body: { files, format } }), status);
+      assert.match(body.error.message, pattern);
+    };
+    await refused([{ path: "memory/a.md", content: "---\nname: A\n- text\n" }], 422, /memory\/a\.md:1.*never closed/);
+    await refused([{ path: "memory/a.md", content: "---\nname: [x\n---\n- t\n" }], 422, /memory\/a\.md:2/);
+    await refused([{ path: "../a.md", content: "- x\n" }], 422, /relative/);
+    await refused([{ path: "notes.txt", content: "x" }], 422, /format/);
+    await refused([{ path: "a.md", content: "- x\n" }], 400, /unknown variant/, "yaml");
+    await refused([], 422, /1 to 2000/);
+    expectStatus(await call("/api/v1/stores/byo_b/export?import=imp_nope"), 404);
+    expectStatus(await call("/api/v1/stores/byo_b/export?version=abc"), 400);
+    // A version from before the import does not have its entries.
+    const early = expectStatus(await call("/api/v1/stores/byo_b/export?version=0"), 422);
+    assert.match(early.error.message, /older than import/);
+    const page = expectStatus(await call("/api/v1/stores/byo_b/entries"), 200);
+    assert.equal(page.entries.length, 1);
+  });
+});
+
 describe("schedules", () => {
   const tomorrow3 = () => {
     const d = new Date();

@@ -16,6 +16,7 @@ mod dedup;
 pub mod diff;
 mod entry;
 mod error;
+pub mod formats;
 mod groups;
 mod hash;
 pub mod import;

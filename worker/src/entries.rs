@@ -15,7 +15,7 @@ use crate::stores::{self, Commit};
 use crate::{repo, Cx};
 
 /// The most entries one request may add.
-const MAX_BATCH: usize = 5000;
+pub(crate) const MAX_BATCH: usize = 5000;
 
 /// A store the caller may write entries to: admin, or the ingest token of
 /// an agent that uses it.
@@ -71,7 +71,7 @@ pub(crate) async fn show(cx: &Cx, store_id: &str, entry_id: &str) -> ApiResult {
     http::json_at_version(&current(cx, &row, entry_id).await?, row.version)
 }
 
-fn event(
+pub(crate) fn event(
     cx: &Cx,
     row: &StoreRow,
     action: AuditAction,
@@ -95,7 +95,7 @@ fn event(
 
 /// Active entries of the store's current version, as its version row
 /// records them (one key lookup, not a count over every entry).
-async fn active_count(cx: &Cx, row: &StoreRow) -> ApiResult<usize> {
+pub(crate) async fn active_count(cx: &Cx, row: &StoreRow) -> ApiResult<usize> {
     let found = repo::stores::active_entries(&cx.db, &row.id, row.version).await?;
     Ok(found.map_or(0, |a| a.max(0) as usize))
 }

@@ -9,6 +9,7 @@ mod auth;
 mod db;
 mod entries;
 mod http;
+mod imports;
 mod llm;
 mod outcomes;
 mod passes;
@@ -211,6 +212,10 @@ async fn route(cx: &Cx, req: &mut Request, path: &str) -> ApiResult {
             Post => sessions::record_metrics(cx, id, sid, req).await,
             _ => not_allowed("POST"),
         },
+        ["agents", id, "imports"] => match method {
+            Post => imports::create(cx, id, req).await,
+            _ => not_allowed("POST"),
+        },
         ["agents", id, "outcomes"] => match method {
             Get => outcomes::series(cx, id, &q).await,
             _ => not_allowed("GET"),
@@ -255,6 +260,10 @@ async fn route(cx: &Cx, req: &mut Request, path: &str) -> ApiResult {
             Patch => entries::edit(cx, id, eid, req).await,
             Delete => entries::delete(cx, id, eid, req).await,
             _ => not_allowed("GET, PATCH, DELETE"),
+        },
+        ["stores", id, "export"] => match method {
+            Get => imports::export(cx, id, &q).await,
+            _ => not_allowed("GET"),
         },
         ["stores", id, "versions"] => match method {
             Get => stores::versions(cx, id, &q).await,

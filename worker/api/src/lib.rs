@@ -14,6 +14,7 @@ mod status;
 use reverie_core::apply::Decision;
 use reverie_core::audit::{AuditRecord, Verification};
 use reverie_core::diff::{DiffSpan, EntryDiff};
+use reverie_core::formats::{File, Format, Skipped};
 use reverie_core::outcomes::{Comparison, SessionMetrics};
 use reverie_core::{Change, MemoryEntry, Message, Summary, TokenCost};
 use serde::{Deserialize, Serialize};
@@ -21,8 +22,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub use requests::{
-    AgentPatch, EntryEdit, MetricsBody, NewAgent, NewEntry, NewSession, NewStore, NewToken,
-    NewWebhook, PartialAccept, ProposalRest, RejectBody, RollbackRequest,
+    AgentPatch, EntryEdit, MetricsBody, NewAgent, NewEntry, NewImport, NewSession, NewStore,
+    NewToken, NewWebhook, PartialAccept, ProposalRest, RejectBody, RollbackRequest,
 };
 pub use status::{DeliveryStatus, PassStage, PassStatus, ProposalStatus, Role};
 
@@ -1000,4 +1001,47 @@ pub struct ProposalReviewed {
     pub decided: Decided,
     /// Who decided (`role:label`).
     pub decided_by: String,
+}
+
+/// `POST /agents/{id}/imports`: what was read, and the version it made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Imported {
+    /// The import's id: name it to export this bundle again.
+    pub import_id: String,
+    /// The agent's store.
+    pub store_id: String,
+    /// The store's version after the import (unchanged when every entry
+    /// was there already).
+    pub version: i64,
+    /// The format read.
+    pub format: Format,
+    /// Files read.
+    pub files: usize,
+    /// Entries read from them.
+    pub entries: usize,
+    /// Entries new to the store, added by this import.
+    pub added: usize,
+    /// Entries the store already held as read.
+    pub unchanged: usize,
+    /// What was kept as it is rather than read as an entry, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// `GET /stores/{id}/export`: an imported bundle as a version of the store
+/// has it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoreExport {
+    /// The store.
+    pub store_id: String,
+    /// The version exported.
+    pub version: i64,
+    /// The import whose files were written.
+    pub import_id: String,
+    /// Their format.
+    pub format: Format,
+    /// The files whose bytes differ from the files imported, whole. Every
+    /// other file is as it was imported.
+    pub changed: Vec<File>,
+    /// How many files are as they were imported.
+    pub unchanged: usize,
 }

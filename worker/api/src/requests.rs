@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use reverie_core::apply::Decision;
+use reverie_core::formats::{File, Format};
 use reverie_core::import::TranscriptFormat;
 use reverie_core::{EntryKind, Provenance, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -217,4 +218,15 @@ pub struct NewWebhook {
     /// The signing secret; one is made when absent.
     #[serde(default)]
     pub secret: Option<String>,
+}
+
+/// `POST /agents/{id}/imports`: memory files in another tool's format.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewImport {
+    /// The files' format; told from their names and content when absent.
+    #[serde(default)]
+    pub format: Option<Format>,
+    /// The files, with paths relative to the folder imported.
+    pub files: Vec<File>,
 }

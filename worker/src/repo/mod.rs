@@ -8,6 +8,7 @@ pub(crate) mod agents;
 pub(crate) mod audit;
 pub(crate) mod entries;
 pub(crate) mod faults;
+pub(crate) mod imports;
 pub(crate) mod passes;
 pub(crate) mod proposals;
 pub(crate) mod reviews;

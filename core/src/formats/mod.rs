@@ -1,0 +1,415 @@
+//! Memory kept in other tools' formats, read into entries and written back.
+//!
+//! Import turns a bundle of files into entries plus a [`Layout`]: for each
+//! entry, the file it came from and the byte span its text occupies.
+//! Export takes the original files, that layout and a later version of the
+//! store, and patches only the spans of entries that changed: every other
+//! byte of every file is written back as it was read. Nothing here reads a
+//! disk; files come in and go out as bytes.
+//!
+//! Formats:
+//! - [`Format::Markdown`]: Claude Code's memory folder (`MEMORY.md` and
+//!   topic files with YAML front matter) and the `CLAUDE.md` family; one
+//!   entry per list item or paragraph. Headings, code fences, `@path`
+//!   imports, HTML comments, tables and index lines are kept as they are,
+//!   never entries.
+//! - [`Format::McpMemory`]: the MCP memory server's `memory.jsonl`; one
+//!   entry per observation of an entity, whose name is the subject.
+//!   Relations and unknown keys are kept as they are.
+
+use serde::{Deserialize, Serialize};
+
+use crate::entry::{Id, MemoryEntry, Status};
+use crate::error::{Error, Result};
+use crate::store::MemoryStore;
+
+mod jsonl;
+mod markdown;
+
+/// The largest file read, in bytes: a memory file is read by an agent at
+/// the start of a session, so one larger than this is not memory; and a
+/// file kept for export must fit in one database row.
+pub const MAX_FILE_BYTES: usize = 1024 * 1024;
+
+/// One file of a bundle: its path (relative, `/`-separated) and its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct File {
+    /// The path inside the bundle, e.g. `memory/MEMORY.md`.
+    pub path: String,
+    /// The file's content as text. Files that are not UTF-8 are refused.
+    pub content: String,
+}
+
+/// The formats read and written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// Markdown memory files: Claude Code's memory folder and `CLAUDE.md`.
+    Markdown,
+    /// The MCP memory server's `memory.jsonl`.
+    McpMemory,
+}
+
+impl Format {
+    /// The format's word on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Markdown => "markdown",
+            Format::McpMemory => "mcp_memory",
+        }
+    }
+
+    /// The format of a bundle, told from its files' names and first bytes:
+    /// `.jsonl` files whose lines are entity or relation objects are MCP
+    /// memory; Markdown files are Markdown. `None` when the bundle holds
+    /// neither, or both.
+    pub fn detect(files: &[File]) -> Option<Format> {
+        let mut found = None;
+        for f in files {
+            // A `.jsonl` file may be a transcript too: only its lines say.
+            let format = if jsonl::looks_like(&f.content) {
+                Format::McpMemory
+            } else if f.path.ends_with(".md") || f.path.ends_with(".markdown") {
+                Format::Markdown
+            } else {
+                continue;
+            };
+            if found.is_some_and(|x| x != format) {
+                return None;
+            }
+            found = Some(format);
+        }
+        found
+    }
+}
+
+/// Where one entry's text sits in its file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    /// The entry read from this span.
+    pub entry: Id,
+    /// The entry's text: bytes `start..end` of the file.
+    pub start: usize,
+    /// End of the text, exclusive.
+    pub end: usize,
+    /// What removing the entry removes: bytes `remove_start..remove_end`
+    /// (the whole list item with its line end, or the array element with
+    /// its comma).
+    pub remove_start: usize,
+    /// End of what removing the entry removes, exclusive.
+    pub remove_end: usize,
+}
+
+/// One file as read: its path, a digest of its bytes (to tell whether it
+/// changed since), and where each of its entries sits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    /// The path inside the bundle.
+    pub path: String,
+    /// `hash_str` of the content, in hex.
+    pub digest: String,
+    /// The entries' spans, in file order.
+    pub spans: Vec<Span>,
+}
+
+/// How a bundle was read: what [`export`] needs besides the files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    /// The bundle's format.
+    pub format: Format,
+    /// Every file read, in bundle order, including those with no entry.
+    pub documents: Vec<Document>,
+}
+
+/// Something of a bundle that was not read as an entry, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// The file.
+    pub path: String,
+    /// The 1-based line, when the reason is about one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// A bundle, read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Imported {
+    /// The entries, in bundle order, all active.
+    pub entries: Vec<MemoryEntry>,
+    /// Where each entry came from.
+    pub layout: Layout,
+    /// What was not read as an entry (kept as it is on export).
+    pub skipped: Vec<Skipped>,
+}
+
+/// Reads a bundle in `format`. Entry ids are made from each file's path
+/// and the entry's place in it, so reading the same bundle twice gives the
+/// same ids; `created_at` is the time given for entries that carry none.
+pub fn import(format: Format, files: &[File], created_at: crate::Timestamp) -> Result<Imported> {
+    let mut out = Imported {
+        entries: Vec::new(),
+        layout: Layout { format, documents: Vec::new() },
+        skipped: Vec::new(),
+    };
+    let mut paths = std::collections::HashSet::new();
+    for f in files {
+        check_path(&f.path)?;
+        if !paths.insert(f.path.as_str()) {
+            return Err(Error::invalid(
+                format!("files[{:?}]", f.path),
+                "appears twice in the bundle",
+            ));
+        }
+    }
+    for f in files {
+        if f.content.len() > MAX_FILE_BYTES {
+            return Err(Error::invalid(
+                f.path.clone(),
+                format!("is {} bytes; the limit is {MAX_FILE_BYTES}", f.content.len()),
+            ));
+        }
+        let before = out.entries.len();
+        let spans = match format {
+            Format::Markdown => {
+                markdown::read(f, &paths, created_at, &mut out.entries, &mut out.skipped)?
+            }
+            Format::McpMemory => jsonl::read(f, created_at, &mut out.entries, &mut out.skipped)?,
+        };
+        debug_assert_eq!(spans.len(), out.entries.len() - before);
+        out.layout.documents.push(Document {
+            path: f.path.clone(),
+            digest: digest(&f.content),
+            spans,
+        });
+    }
+    Ok(out)
+}
+
+/// A file's digest as the layout records it.
+pub fn digest(content: &str) -> String {
+    format!("{:016x}", crate::hash::hash_str(content))
+}
+
+/// Bundle paths are relative and stay inside the bundle.
+fn check_path(path: &str) -> Result<()> {
+    let bad = path.is_empty()
+        || path.len() > 1024
+        || path.starts_with('/')
+        || path.contains('\\')
+        || path.chars().any(char::is_control)
+        || path.split('/').any(|part| part.is_empty() || part == "." || part == "..");
+    if bad {
+        return Err(Error::invalid(
+            format!("files[{path:?}]"),
+            "a path must be relative, `/`-separated, without `.` or `..` parts or control \
+             characters, at most 1024 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// What became of one entry between import and the version exported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Fate<'a> {
+    /// Unchanged: its bytes stay.
+    Keep,
+    /// Its text is now this.
+    Write(&'a str),
+    /// Retired, or folded into an entry already written elsewhere.
+    Remove,
+}
+
+/// The files of a bundle as `store` has them, given the files as read and
+/// their layout. Only files whose bytes change are returned, each whole.
+///
+/// An entry keeps its span while active; a changed text replaces it. An
+/// entry merged or consolidated into a new one gives its place to that
+/// entry: the first such place, in bundle order, holds the new text and the
+/// others are removed. Superseded, pruned and deleted entries are removed
+/// (`store` must be a version made after the import). Active
+/// entries with no place (added by a pass) go after the last entry of the
+/// file that holds most of their sources' places, else of the first file.
+pub fn export(layout: &Layout, files: &[File], store: &MemoryStore) -> Result<Vec<File>> {
+    let by_id: std::collections::HashMap<&str, &MemoryEntry> =
+        store.entries.iter().map(|e| (e.id.as_str(), e)).collect();
+    let placed_ids: std::collections::HashSet<&str> =
+        layout.documents.iter().flat_map(|d| d.spans.iter().map(|s| s.entry.as_str())).collect();
+    let mut written: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut changed = Vec::new();
+    let mut fates_of: Vec<Vec<Fate<'_>>> = Vec::with_capacity(layout.documents.len());
+    for doc in &layout.documents {
+        let mut fates = Vec::with_capacity(doc.spans.len());
+        for span in &doc.spans {
+            let Some(entry) = by_id.get(span.entry.as_str()) else {
+                // Deleted from the store since (export a version made
+                // after the import, which has every entry it read).
+                fates.push(Fate::Remove);
+                continue;
+            };
+            let fate = match &entry.status {
+                Status::Active => Fate::Keep,
+                Status::Merged { merged_into } => {
+                    // The entry it was folded into, followed to the end of
+                    // a chain of merges.
+                    let target = follow(&by_id, merged_into);
+                    match target {
+                        Some(t)
+                            if t.is_active()
+                                && !placed_ids.contains(t.id.as_str())
+                                && written.insert(t.id.as_str()) =>
+                        {
+                            Fate::Write(&t.text)
+                        }
+                        _ => Fate::Remove,
+                    }
+                }
+                Status::Superseded { .. } | Status::Pruned { .. } => Fate::Remove,
+            };
+            fates.push(fate);
+        }
+        fates_of.push(fates);
+    }
+    // Texts edited in place, and new entries with no place yet.
+    let mut appended: Vec<Vec<&MemoryEntry>> = vec![Vec::new(); layout.documents.len()];
+    for e in store.entries.iter().filter(|e| e.is_active()) {
+        let id = e.id.as_str();
+        if placed_ids.contains(id) || written.contains(id) {
+            continue;
+        }
+        if !layout.documents.is_empty() {
+            appended[home_of(layout, store, e)].push(e);
+        }
+    }
+    for (d, doc) in layout.documents.iter().enumerate() {
+        let file = files.iter().find(|f| f.path == doc.path).ok_or_else(|| {
+            Error::invalid(format!("files[{:?}]", doc.path), "is in the layout but not given")
+        })?;
+        if digest(&file.content) != doc.digest {
+            return Err(Error::invalid(
+                format!("files[{:?}]", doc.path),
+                "is not the file that was imported: its bytes differ",
+            ));
+        }
+        check_spans(doc, &file.content)?;
+        for (fate, span) in fates_of[d].iter_mut().zip(&doc.spans) {
+            if *fate == Fate::Keep {
+                if let Some(e) = by_id.get(span.entry.as_str()) {
+                    if e.is_active() && e.text != text_of(layout.format, &file.content, span) {
+                        *fate = Fate::Write(&e.text);
+                    }
+                }
+            }
+        }
+        if fates_of[d].iter().all(|f| *f == Fate::Keep) && appended[d].is_empty() {
+            continue;
+        }
+        let content = match layout.format {
+            Format::Markdown => {
+                markdown::write(&file.content, &doc.spans, &fates_of[d], &appended[d])
+            }
+            Format::McpMemory => {
+                jsonl::write(&file.content, &doc.spans, &fates_of[d], &appended[d])
+            }
+        };
+        if content != file.content {
+            changed.push(File { path: doc.path.clone(), content });
+        }
+    }
+    Ok(changed)
+}
+
+/// Texts in order and apart, each inside what removing it removes, inside
+/// the file and on character boundaries: a layout that says otherwise was
+/// not made from this file.
+fn check_spans(doc: &Document, content: &str) -> Result<()> {
+    let mut at = 0;
+    for s in &doc.spans {
+        let ordered = at <= s.start
+            && s.remove_start <= s.start
+            && s.start <= s.end
+            && s.end <= s.remove_end
+            && s.remove_end <= content.len();
+        let bounds = [s.remove_start, s.start, s.end, s.remove_end];
+        if !ordered || !bounds.iter().all(|&b| content.is_char_boundary(b)) {
+            return Err(Error::invalid(
+                format!("layout of {:?}", doc.path),
+                format!("the span of entry {} does not fit the file", s.entry),
+            ));
+        }
+        at = s.end;
+    }
+    Ok(())
+}
+
+/// The text an entry had when read from `span` of `content`.
+fn text_of(format: Format, content: &str, span: &Span) -> String {
+    match format {
+        Format::Markdown => markdown::entry_text(&content[span.start..span.end]),
+        Format::McpMemory => jsonl::entry_text(&content[span.start..span.end]),
+    }
+}
+
+/// The end of a chain of merges starting at `id`.
+fn follow<'a>(
+    by_id: &std::collections::HashMap<&str, &'a MemoryEntry>,
+    id: &Id,
+) -> Option<&'a MemoryEntry> {
+    let mut at = *by_id.get(id.as_str())?;
+    for _ in 0..64 {
+        match &at.status {
+            Status::Merged { merged_into } => at = *by_id.get(merged_into.as_str())?,
+            _ => return Some(at),
+        }
+    }
+    None
+}
+
+/// The file a new entry is written to: the one holding most of the
+/// entries folded into it or retired by it, else the first.
+fn home_of(layout: &Layout, store: &MemoryStore, e: &MemoryEntry) -> usize {
+    let mut votes = vec![0usize; layout.documents.len()];
+    for other in &store.entries {
+        let points_here = match &other.status {
+            Status::Merged { merged_into } => merged_into == &e.id,
+            Status::Superseded { superseded_by, .. } => superseded_by == &e.id,
+            _ => false,
+        };
+        if !points_here {
+            continue;
+        }
+        for (d, doc) in layout.documents.iter().enumerate() {
+            if doc.spans.iter().any(|s| s.entry == other.id) {
+                votes[d] += 1;
+            }
+        }
+    }
+    let best = votes.iter().enumerate().max_by_key(|&(d, v)| (*v, std::cmp::Reverse(d)));
+    best.filter(|(_, v)| **v > 0).map_or(0, |(d, _)| d)
+}
+
+/// An id for the `n`th entry of the file at `path`: stable across imports
+/// of the same file, within the id rules whatever the path holds.
+pub(crate) fn entry_id(path: &str, n: usize) -> Id {
+    let stem: String = path
+        .rsplit('/')
+        .next()
+        .unwrap_or(path)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .take(40)
+        .collect();
+    let id = format!("{stem}.{:08x}.{n}", crate::hash::hash_str(path) as u32);
+    Id::new(&id).unwrap_or_else(|_| {
+        Id::new(format!("f{:016x}.{n}", crate::hash::hash_str(path))).expect("hex id")
+    })
+}
+
+/// The 1-based line of byte `at` in `text`.
+pub(crate) fn line_of(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests;

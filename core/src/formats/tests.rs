@@ -1,0 +1,303 @@
+use super::*;
+use crate::apply::{apply, Review};
+use crate::entry::{EntryKind, Timestamp};
+use crate::pass::{run_pass, PassConfig, PassInput};
+use crate::review::ReviewHistory;
+use crate::store::Scope;
+
+fn file(path: &str, content: &str) -> File {
+    File { path: path.into(), content: content.into() }
+}
+
+/// A Claude Code memory folder with the shapes people's folders have.
+fn memory_folder(eol: &str) -> Vec<File> {
+    let lines = |ls: &[&str]| ls.join(eol) + eol;
+    vec![
+        file(
+            "memory/MEMORY.md",
+            &lines(&[
+                "# Memory index",
+                "",
+                "- [Testing](feedback_testing.md) — how the user wants tests run",
+                "- [Deploys](project_deploys.md) — release train",
+                "- [Gone](missing.md) — points nowhere",
+                "",
+                "The user's editor is Vim.",
+                "",
+            ]),
+        ),
+        file(
+            "memory/feedback_testing.md",
+            &lines(&[
+                "---",
+                "name: Testing",
+                "description: how the user wants tests run",
+                "type: feedback",
+                "---",
+                "",
+                "- Integration tests hit a real database, never mocks.",
+                "  **Why:** mocked tests passed while a migration failed.",
+                "- Run `cargo xtask test` before every commit.",
+                "* Integration tests must hit a real database, not mocks.",
+                "",
+                "```sh",
+                "- not an entry: this is code",
+                "```",
+            ]),
+        ),
+        file(
+            "memory/project_deploys.md",
+            &lines(&[
+                "---",
+                "name: Deploys",
+                "metadata:",
+                "  type: project",
+                "---",
+                "Deploys go out on Tuesdays.",
+                "Deploys go out on Thursdays.",
+                "",
+                "1. Café Zürich hosts the release party.   ",
+                "<!-- reviewer: keep this -->",
+                "@docs/release.md",
+                "| day | what |",
+                "|-----|------|",
+            ]),
+        ),
+        file(
+            "CLAUDE.md",
+            &lines(&["# Rules", "", "- Use pnpm, not npm.", "- Keep answers short."]),
+        ),
+    ]
+}
+
+fn store_of(imported: &Imported) -> MemoryStore {
+    MemoryStore {
+        id: Id::new("s").unwrap(),
+        version: 1,
+        scope: Scope::Private { agent_id: Id::new("a").unwrap() },
+        entries: imported.entries.clone(),
+    }
+}
+
+fn texts(imported: &Imported) -> Vec<(&str, EntryKind)> {
+    imported.entries.iter().map(|e| (e.text.as_str(), e.kind)).collect()
+}
+
+#[test]
+fn a_memory_folder_reads_as_entries_with_their_kinds() {
+    let files = memory_folder("\n");
+    assert_eq!(Format::detect(&files), Some(Format::Markdown));
+    let imported = import(Format::Markdown, &files, Timestamp(0)).unwrap();
+    assert_eq!(
+        texts(&imported),
+        [
+            ("The user's editor is Vim.", EntryKind::Note),
+            (
+                "Integration tests hit a real database, never mocks.\n**Why:** mocked tests \
+                 passed while a migration failed.",
+                EntryKind::Instruction
+            ),
+            ("Run `cargo xtask test` before every commit.", EntryKind::Instruction),
+            ("Integration tests must hit a real database, not mocks.", EntryKind::Instruction),
+            ("Deploys go out on Tuesdays.\nDeploys go out on Thursdays.", EntryKind::Fact),
+            ("Café Zürich hosts the release party.", EntryKind::Fact),
+            ("Use pnpm, not npm.", EntryKind::Instruction),
+            ("Keep answers short.", EntryKind::Instruction),
+        ]
+    );
+    // The index line to a missing file is reported, the others are read
+    // silently as the index they are.
+    assert_eq!(imported.skipped.len(), 1, "{:?}", imported.skipped);
+    assert_eq!(imported.skipped[0].path, "memory/MEMORY.md");
+    assert_eq!(imported.skipped[0].line, Some(5));
+    // Ids are stable: the same bundle read again gives the same ids.
+    let again = import(Format::Markdown, &files, Timestamp(9)).unwrap();
+    let ids = |i: &Imported| i.entries.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&imported), ids(&again));
+}
+
+#[test]
+fn export_of_an_unchanged_store_changes_no_file() {
+    for eol in ["\n", "\r\n"] {
+        let mut files = memory_folder(eol);
+        files[0].content.insert(0, '\u{feff}');
+        files.push(file("memory/empty.md", ""));
+        files.push(file("memory/no_newline.md", "Last line without an end"));
+        let imported = import(Format::Markdown, &files, Timestamp(0)).unwrap();
+        let out = export(&imported.layout, &files, &store_of(&imported)).unwrap();
+        assert!(out.is_empty(), "{eol:?}: {out:?}");
+        // CRLF text reads as the LF text does.
+        let lf = import(Format::Markdown, &memory_folder("\n"), Timestamp(0)).unwrap();
+        assert_eq!(texts(&imported)[..8], texts(&lf)[..]);
+    }
+}
+
+#[test]
+fn export_patches_only_the_spans_of_changed_entries() {
+    let files = memory_folder("\r\n");
+    let imported = import(Format::Markdown, &files, Timestamp(0)).unwrap();
+    let mut store = store_of(&imported);
+    let id = |n: usize| store.entries[n].id.clone();
+    let (duplicate, kept, edited, old_day) = (id(3), id(1), id(5), id(4));
+    // A duplicate merged into the entry it repeats; a paragraph retired;
+    // an item reworded; a new note added.
+    store.entries[3].status = Status::Merged { merged_into: kept };
+    store.entries[4].status = Status::Pruned { reason: "stale".into() };
+    store.entries[5].text = "Café Zürich hosts the release party\non Fridays.".into();
+    let mut added = MemoryEntry::new(
+        Id::new("n1").unwrap(),
+        "Releases are tagged vX.Y.",
+        EntryKind::Fact,
+        Timestamp(1),
+    );
+    added.status = Status::Active;
+    store.entries.push(added);
+    let out = export(&imported.layout, &files, &store).unwrap();
+    let paths: Vec<&str> = out.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["memory/MEMORY.md", "memory/feedback_testing.md", "memory/project_deploys.md"]
+    );
+    let testing = &out[1].content;
+    assert!(!testing.contains("must hit a real database"), "{testing}");
+    assert_eq!(
+        testing,
+        &files[1]
+            .content
+            .replace("* Integration tests must hit a real database, not mocks.\r\n", "")
+    );
+    let deploys = &out[2].content;
+    assert_eq!(
+        deploys,
+        &files[2]
+            .content
+            .replace("Deploys go out on Tuesdays.\r\nDeploys go out on Thursdays.\r\n", "")
+            .replace(
+                "1. Café Zürich hosts the release party.",
+                "1. Café Zürich hosts the release party\r\n   on Fridays."
+            )
+    );
+    // The new entry goes to the first file, as a list item, in its line ends.
+    assert_eq!(out[0].content, files[0].content.clone() + "- Releases are tagged vX.Y.\r\n");
+    // Read back, the exported bundle holds what the store holds.
+    let mut after = files.clone();
+    for f in &out {
+        after.iter_mut().find(|a| a.path == f.path).unwrap().content = f.content.clone();
+    }
+    let reread = import(Format::Markdown, &after, Timestamp(0)).unwrap();
+    let mut want: Vec<&str> =
+        store.entries.iter().filter(|e| e.is_active()).map(|e| e.text.as_str()).collect();
+    let mut got: Vec<&str> = reread.entries.iter().map(|e| e.text.as_str()).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    let _ = (duplicate, edited, old_day);
+}
+
+#[test]
+fn an_entry_deleted_from_the_store_is_removed_from_its_file() {
+    let files = vec![file("a.md", "- one\n- two\n")];
+    let imported = import(Format::Markdown, &files, Timestamp(0)).unwrap();
+    let mut store = store_of(&imported);
+    store.entries.remove(0);
+    let out = export(&imported.layout, &files, &store).unwrap();
+    assert_eq!(out[0].content, "- two\n");
+}
+
+#[test]
+fn a_consolidation_takes_the_place_of_its_first_source() {
+    let files = vec![file(
+        "notes.md",
+        "- Acme API needs a token.\n- Other note.\n- Acme API pages at 100.\n",
+    )];
+    let imported = import(Format::Markdown, &files, Timestamp(0)).unwrap();
+    let mut store = store_of(&imported);
+    let result = MemoryEntry::new(
+        Id::new("c1").unwrap(),
+        "Acme API needs a token. Acme API pages at 100.",
+        EntryKind::Note,
+        Timestamp(1),
+    );
+    for n in [0, 2] {
+        store.entries[n].status = Status::Merged { merged_into: result.id.clone() };
+    }
+    store.entries.push(result);
+    let out = export(&imported.layout, &files, &store).unwrap();
+    assert_eq!(out[0].content, "- Acme API needs a token. Acme API pages at 100.\n- Other note.\n");
+}
+
+#[test]
+fn a_real_pass_approved_changes_only_the_spans_it_touched() {
+    let files = vec![file(
+        "memory/MEMORY.md",
+        "# Notes\n\n- The user's editor is Vim.\n- The user's editor is vim.\n- Deploys are on Fridays.\n\n```\n- code stays\n```\n",
+    )];
+    let imported = import(Format::Markdown, &files, Timestamp(0)).unwrap();
+    let store = store_of(&imported);
+    let config = PassConfig::recommended(Id::new("p1").unwrap(), Timestamp(Timestamp::DAY));
+    let history = ReviewHistory::default();
+    let input = PassInput { store: &store, sessions: &[], history: &history, embeddings: None };
+    let out = run_pass(&input, &config).unwrap();
+    assert!(!out.proposal.changes.is_empty(), "the duplicate is found");
+    let review = Review::approve_all(&out.proposal, "test", Timestamp(Timestamp::DAY));
+    let applied = apply(&store, &out.proposal, &review).unwrap();
+    let exported = export(&imported.layout, &files, &applied.store).unwrap();
+    assert_eq!(exported.len(), 1);
+    let text = &exported[0].content;
+    assert_eq!(text.matches("editor is").count(), 1, "{text}");
+    assert!(text.starts_with("# Notes\n\n- The user's editor is"), "{text}");
+    assert!(text.ends_with("- Deploys are on Fridays.\n\n```\n- code stays\n```\n"), "{text}");
+}
+
+#[test]
+fn bad_bundles_are_refused_with_the_file_and_line() {
+    let broken = vec![file("memory/a.md", "---\nname: A\n\n- text\n")];
+    let e = import(Format::Markdown, &broken, Timestamp(0)).unwrap_err().to_string();
+    assert!(e.contains("memory/a.md:1") && e.contains("never closed"), "{e}");
+    let bad_yaml = vec![file("memory/a.md", "---\nname: [unclosed\n---\n- text\n")];
+    let e = import(Format::Markdown, &bad_yaml, Timestamp(0)).unwrap_err().to_string();
+    assert!(e.contains("memory/a.md:2"), "{e}");
+    for path in ["../etc/passwd", "/abs.md", "a/./b.md", "a\\b.md", "", "a//b.md"] {
+        let e = import(Format::Markdown, &[file(path, "- x\n")], Timestamp(0));
+        assert!(e.is_err(), "{path:?}");
+    }
+    let twice = vec![file("a.md", "- x\n"), file("a.md", "- y\n")];
+    assert!(import(Format::Markdown, &twice, Timestamp(0)).is_err());
+    // Export refuses files that are not the ones imported.
+    let files = vec![file("a.md", "- x\n")];
+    let imported = import(Format::Markdown, &files, Timestamp(0)).unwrap();
+    let e = export(&imported.layout, &[file("a.md", "- y\n")], &store_of(&imported));
+    assert!(e.unwrap_err().to_string().contains("bytes differ"));
+}
+
+#[test]
+fn unclosed_fences_and_empty_items_are_kept_not_read() {
+    let files = vec![file("a.md", "- \n- [ ] \n- real\n```\n- inside\n")];
+    let imported = import(Format::Markdown, &files, Timestamp(0)).unwrap();
+    assert_eq!(texts(&imported), [("real", EntryKind::Note)]);
+    assert!(imported.skipped.iter().any(|s| s.reason.contains("never closed")));
+    let out = export(&imported.layout, &files, &store_of(&imported)).unwrap();
+    assert!(out.is_empty());
+}
+
+#[test]
+fn a_layout_that_does_not_fit_its_file_is_refused() {
+    let files = vec![file("a.md", "- é x\n- y\n")];
+    let imported = import(Format::Markdown, &files, Timestamp(0)).unwrap();
+    for (start, end) in [(3, 4), (2, 40), (5, 1)] {
+        let mut layout = imported.layout.clone();
+        layout.documents[0].spans[0].start = start;
+        layout.documents[0].spans[0].end = end;
+        let e = export(&layout, &files, &store_of(&imported)).unwrap_err().to_string();
+        assert!(e.contains("does not fit"), "{start}..{end}: {e}");
+    }
+}
+
+#[test]
+fn transcripts_in_jsonl_are_not_taken_for_mcp_memory() {
+    let transcript = file("session.jsonl", "{\"type\":\"user\",\"uuid\":\"u1\"}\n");
+    assert_eq!(Format::detect(&[transcript]), None);
+    let memory = file("memory.jsonl", "{\"type\":\"entity\",\"name\":\"A\",\"observations\":[]}\n");
+    assert_eq!(Format::detect(std::slice::from_ref(&memory)), Some(Format::McpMemory));
+    assert_eq!(Format::detect(&[memory, file("CLAUDE.md", "- x\n")]), None);
+}

@@ -652,14 +652,31 @@ describe("bring your own memory: import and export", () => {
     // An older version is still exported as it was.
     const old = expectStatus(await call("/api/v1/stores/byo_a/export?version=1"), 200);
     assert.deepEqual(old.changed, []);
-    // The store's text edited since: importing the old files is a conflict.
+    // The store's text edited since: the file as pushed changes nothing,
+    // the file edited here too is a conflict, and nothing is written.
     const kept = page.entries.find((e) => e.text === "Use pnpm, not npm.");
     expectStatus(await call(`/api/v1/stores/byo_a/entries/${kept.id}`, { method: "PATCH", body: { text: "Use pnpm 9, not npm." } }), 200);
     const edited = expectStatus(await call("/api/v1/stores/byo_a/export"), 200);
     const rules = edited.changed.find((f) => f.path === "CLAUDE.md");
     assert.equal(rules.content, "# Rules\r\n\r\n- Use pnpm 9, not npm.\r\n@docs/style.md\r\n");
-    const conflict = expectStatus(await call("/api/v1/agents/byo_a/imports", { body: { files: FOLDER } }), 409);
-    assert.deepEqual(conflict.error.existing_ids, [kept.id]);
+    const same = expectStatus(await call("/api/v1/agents/byo_a/imports", { body: { files: FOLDER } }), 201);
+    assert.deepEqual([same.added, same.removed, same.version], [0, 0, 3]);
+    const both = FOLDER.map((f) => (f.path === "CLAUDE.md" ? { ...f, content: f.content + "- Keep answers short.\r\n" } : f));
+    const conflict = expectStatus(await call("/api/v1/agents/byo_a/imports", { body: { files: both } }), 409);
+    assert.match(conflict.error.message, /CLAUDE\.md/);
+    // A line removed here from a file no review touched is deleted from
+    // the store; the lines that stay keep their entries.
+    const reviewed = new Set(out.changed.map((f) => f.path));
+    const [path, line] = [
+      ["memory/MEMORY.md", "- The user's shell is bash.\n"],
+      ["memory/feedback_testing.md", "- Integration tests hit a real database, never mocks.\n"],
+    ].find(([p]) => !reviewed.has(p));
+    const trimmed = FOLDER.map((f) => (f.path === path ? { ...f, content: f.content.replace(line, "") } : f));
+    const pushed = expectStatus(await call("/api/v1/agents/byo_a/imports", { body: { files: trimmed } }), 201);
+    assert.deepEqual([pushed.added, pushed.removed, pushed.version], [0, 1, 4]);
+    const left = expectStatus(await call("/api/v1/stores/byo_a/entries?status=active"), 200);
+    assert.ok(!left.entries.some((e) => line.includes(e.text)));
+    assert.ok(left.entries.some((e) => e.id === kept.id && e.text === "Use pnpm 9, not npm."));
   });
 
   test("an MCP memory.jsonl keeps relations and unknown keys; observations become entries", async () => {

@@ -6,8 +6,7 @@
 
 use reverie_api as api;
 use reverie_core::audit::AuditAction;
-use reverie_core::formats::{self, Format, Layout};
-use reverie_core::Id;
+use reverie_core::formats::{self, Base, Format, Layout};
 use worker::Request;
 
 use crate::entries::{active_count, event, MAX_BATCH};
@@ -19,69 +18,67 @@ use crate::{agents, repo, Cx};
 /// The most files one import may hold.
 const MAX_FILES: usize = 2000;
 
-/// `POST /agents/{id}/imports`: `{"format"?, "files": [{path, content}]}`.
-/// New entries are added as one store version; entries the store holds
-/// already, as read, are left alone; an entry the store holds with other
-/// text is a conflict, and nothing is written.
+/// Imports of a store whose files are kept for export: the latest few, so
+/// a push can be compared with the one before and an export written again.
+const KEEP_IMPORTS: i64 = 3;
+
+/// `POST /agents/{id}/imports`: `{"format"?, "files": [{path, content}]}`,
+/// a push of memory files. Against the store's last push of this format,
+/// file by file: a file as pushed then changes nothing; a file changed
+/// here adds its new entries and deletes those gone from it; a file
+/// changed here and, by a review not yet exported, in the store is a
+/// conflict (409), and nothing is written. All as one store version.
 pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiResult {
     cx.who.can_ingest(agent_id)?;
     let agent = agents::readable(cx, agent_id).await?;
     let body: api::NewImport = http::json_body(req, http::limits::LARGE).await?;
-    if body.files.is_empty() || body.files.len() > MAX_FILES {
-        return Err(ApiError::new(
-            422,
-            format!("`files` holds {} files; send 1 to {MAX_FILES}", body.files.len()),
-        ));
-    }
-    let format = match body.format {
-        Some(f) => f,
-        None => Format::detect(&body.files).ok_or_else(|| {
-            ApiError::new(
-                422,
-                "could not tell the files' format from their names and content; name it in \
-                 `format` (markdown, mcp_memory)",
-            )
-        })?,
-    };
-    let imported = formats::import(format, &body.files, cx.now)?;
-    if imported.entries.len() > MAX_BATCH {
-        return Err(ApiError::new(
-            422,
-            format!(
-                "the files hold {} entries; one import takes at most {MAX_BATCH}: import the \
-                 folder in parts",
-                imported.entries.len()
-            ),
-        ));
-    }
+    let format = bundle_format(&body.files, body.format)?;
     let config = agent.config()?;
     let row =
         stores::ensure(&cx.db, config.memory_store.as_str(), &agent.id, false, cx.now).await?;
-    let ids: Vec<&Id> = imported.entries.iter().map(|e| &e.id).collect();
-    let held = repo::entries::by_id(&cx.db, &row.id, &ids).await?;
-    let held: std::collections::HashMap<&str, &reverie_core::MemoryEntry> =
-        held.iter().map(|e| (e.id.as_str(), e)).collect();
-    let changed: Vec<String> = imported
-        .entries
-        .iter()
-        .filter(|e| held.get(e.id.as_str()).is_some_and(|h| h.text != e.text))
-        .map(|e| e.id.to_string())
-        .collect();
-    if !changed.is_empty() {
+    let base = repo::imports::find(&cx.db, &row.id, None, Some(format)).await?;
+    let base_files = match &base {
+        Some(b) => Some(repo::imports::files(&cx.db, &b.id).await?),
+        None => None,
+    };
+    let base_layout =
+        base_files.as_ref().map(|(_, documents)| Layout { format, documents: documents.clone() });
+    let store = stores::load(&cx.db, &row).await?;
+    let synced = formats::sync(
+        format,
+        &body.files,
+        base_layout
+            .as_ref()
+            .zip(base_files.as_ref())
+            .map(|(layout, (files, _))| Base { layout, files }),
+        &store,
+        cx.now,
+    )?;
+    if !synced.conflicts.is_empty() {
         return Err(ApiError::conflict(format!(
-            "{} entries read from these files differ from the store's (export the store's \
-             version and merge by hand, or import into a new store): {}",
-            changed.len(),
-            changed.iter().take(20).cloned().collect::<Vec<_>>().join(", ")
-        ))
-        .with_details(api::ErrorDetails { existing_ids: changed, ..Default::default() }));
+            "changed here and, by a review, in the store since the last push: {}; export the \
+             store's version of them (GET /stores/{}/export), apply your edits to it, and push \
+             again",
+            synced.conflicts.join(", "),
+            row.id
+        )));
     }
-    let fresh: Vec<_> =
-        imported.entries.iter().filter(|e| !held.contains_key(e.id.as_str())).cloned().collect();
-    let (added, unchanged) = (fresh.len(), imported.entries.len() - fresh.len());
+    let touched = synced.added.len() + synced.removed.len();
+    if synced.added.len() > MAX_BATCH || synced.removed.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            422,
+            format!(
+                "the push adds {} and removes {} entries; one push takes at most {MAX_BATCH} \
+                 of each: push the folder in parts",
+                synced.added.len(),
+                synced.removed.len()
+            ),
+        ));
+    }
     let import_id = format!("imp_{}", &crate::random_hex()[..16]);
-    let version = if added > 0 { row.version + 1 } else { row.version };
-    let record = repo::imports::insert(
+    let version = if touched > 0 { row.version + 1 } else { row.version };
+    let entries = synced.layout.documents.iter().map(|d| d.spans.len()).sum();
+    let mut statements = repo::imports::insert(
         &cx.db,
         &NewImport {
             id: &import_id,
@@ -91,17 +88,25 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
             version,
             at: cx.now,
             actor: &cx.who.actor(),
-            entries: imported.entries.len(),
-            files: &body.files,
-            documents: &imported.layout.documents,
+            entries,
+            files: &synced.files,
+            documents: &synced.layout.documents,
         },
     )?;
-    if added > 0 {
-        let active = active_count(cx, &row).await? + added;
-        let events = fresh
-            .into_iter()
-            .map(|e| event(cx, &row, AuditAction::AddEntry, None, Some(e)))
-            .collect::<ApiResult<Vec<_>>>()?;
+    statements.push(repo::imports::forget_files(&cx.db, &row.id, KEEP_IMPORTS)?);
+    if touched > 0 {
+        let held: std::collections::HashMap<&str, &reverie_core::MemoryEntry> =
+            store.entries.iter().map(|e| (e.id.as_str(), e)).collect();
+        let mut events = Vec::with_capacity(touched);
+        for e in &synced.added {
+            events.push(event(cx, &row, AuditAction::AddEntry, None, Some(e.clone()))?);
+        }
+        for id in &synced.removed {
+            let before = held.get(id.as_str()).map(|e| (*e).clone());
+            events.push(event(cx, &row, AuditAction::DeleteEntry, before, None)?);
+        }
+        let active = (active_count(cx, &row).await? + synced.added.len())
+            .saturating_sub(synced.removed.len());
         stores::commit(
             &cx.db,
             Commit {
@@ -115,12 +120,12 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
                 note: Some(format!("import {import_id} ({})", format.as_str())),
                 active_entries: active,
                 events,
-                extra: record,
+                extra: statements,
             },
         )
         .await?;
     } else {
-        cx.db.batch(record).await?;
+        cx.db.batch(statements).await?;
     }
     http::json_status(
         201,
@@ -130,12 +135,33 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
             version,
             format,
             files: body.files.len(),
-            entries: imported.entries.len(),
-            added,
-            unchanged,
-            skipped: imported.skipped,
+            entries,
+            added: synced.added.len(),
+            removed: synced.removed.len(),
+            unchanged: synced.unchanged,
+            skipped: synced.skipped,
         },
     )
+}
+
+/// The format of a bundle: as named, or told from its files.
+fn bundle_format(files: &[formats::File], named: Option<Format>) -> ApiResult<Format> {
+    if files.is_empty() || files.len() > MAX_FILES {
+        return Err(ApiError::new(
+            422,
+            format!("`files` holds {} files; send 1 to {MAX_FILES}", files.len()),
+        ));
+    }
+    match named {
+        Some(f) => Ok(f),
+        None => Format::detect(files).ok_or_else(|| {
+            ApiError::new(
+                422,
+                "could not tell the files' format from their names and content; name it in \
+                 `format` (markdown, mcp_memory)",
+            )
+        }),
+    }
 }
 
 /// `GET /stores/{id}/export?import=&version=`: the files of an import (the
@@ -143,13 +169,12 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
 /// named) has their entries.
 pub(crate) async fn export(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
     let (row, _) = stores::readable(cx, store_id).await?;
-    let import =
-        repo::imports::find(&cx.db, &row.id, q.str("import")).await?.ok_or_else(|| {
-            match q.str("import") {
-                Some(id) => ApiError::not_found("import", &format!("{id} of store {}", row.id)),
-                None => ApiError::not_found("import", &format!("of store {} (none yet)", row.id)),
-            }
-        })?;
+    let import = repo::imports::find(&cx.db, &row.id, q.str("import"), None).await?.ok_or_else(
+        || match q.str("import") {
+            Some(id) => ApiError::not_found("import", &format!("{id} of store {}", row.id)),
+            None => ApiError::not_found("import", &format!("of store {} (none yet)", row.id)),
+        },
+    )?;
     let version = match q.str("version") {
         None => row.version,
         Some(v) => v.parse::<i64>().map_err(|_| {
@@ -168,6 +193,16 @@ pub(crate) async fn export(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
     }
     let store = stores::load_version(&cx.db, &row, version).await?;
     let (files, documents) = repo::imports::files(&cx.db, &import.id).await?;
+    if files.is_empty() && import.files > 0 {
+        return Err(ApiError::new(
+            410,
+            format!(
+                "the files of import {} are no longer kept (only the latest {KEEP_IMPORTS} \
+                 imports' are); export the latest import",
+                import.id
+            ),
+        ));
+    }
     let layout = Layout { format: import.format, documents };
     let changed = formats::export(&layout, &files, &store)?;
     http::json(&api::StoreExport {

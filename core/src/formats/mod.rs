@@ -25,6 +25,9 @@ use crate::store::MemoryStore;
 
 mod jsonl;
 mod markdown;
+mod sync;
+
+pub use sync::{sync, Base, Synced};
 
 /// The largest file read, in bytes: a memory file is read by an agent at
 /// the start of a session, so one larger than this is not memory; and a
@@ -145,8 +148,9 @@ pub struct Imported {
 }
 
 /// Reads a bundle in `format`. Entry ids are made from each file's path
-/// and the entry's place in it, so reading the same bundle twice gives the
-/// same ids; `created_at` is the time given for entries that carry none.
+/// and the entry's text (and, for a text repeated in one file, how many
+/// times it came before), so reading a file again gives the same ids
+/// however its lines moved; `created_at` is the time given to entries.
 pub fn import(format: Format, files: &[File], created_at: crate::Timestamp) -> Result<Imported> {
     let mut out = Imported {
         entries: Vec::new(),
@@ -171,13 +175,26 @@ pub fn import(format: Format, files: &[File], created_at: crate::Timestamp) -> R
             ));
         }
         let before = out.entries.len();
-        let spans = match format {
+        let mut spans = match format {
             Format::Markdown => {
                 markdown::read(f, &paths, created_at, &mut out.entries, &mut out.skipped)?
             }
             Format::McpMemory => jsonl::read(f, created_at, &mut out.entries, &mut out.skipped)?,
         };
         debug_assert_eq!(spans.len(), out.entries.len() - before);
+        // Ids from the file and the text, so a file read again after its
+        // lines moved names the same entries the same way.
+        let mut taken: std::collections::HashSet<Id> = std::collections::HashSet::new();
+        for (e, span) in out.entries[before..].iter_mut().zip(&mut spans) {
+            let text = crate::hash::hash_str(&e.text);
+            let id = (0..)
+                .map(|k| content_id(&f.path, text, k))
+                .find(|id| !taken.contains(id))
+                .expect("an unbounded range finds a free id");
+            taken.insert(id.clone());
+            e.id = id.clone();
+            span.entry = id;
+        }
         out.layout.documents.push(Document {
             path: f.path.clone(),
             digest: digest(&f.content),
@@ -389,17 +406,34 @@ fn home_of(layout: &Layout, store: &MemoryStore, e: &MemoryEntry) -> usize {
     best.filter(|(_, v)| **v > 0).map_or(0, |(d, _)| d)
 }
 
-/// An id for the `n`th entry of the file at `path`: stable across imports
-/// of the same file, within the id rules whatever the path holds.
-pub(crate) fn entry_id(path: &str, n: usize) -> Id {
-    let stem: String = path
-        .rsplit('/')
+/// The id of the `k`th entry (from 0) of the file at `path` whose text
+/// hashes to `text`: the file's name, then both hashes.
+pub(crate) fn content_id(path: &str, text: u64, k: usize) -> Id {
+    let stem = id_stem(path);
+    let path = crate::hash::hash_str(path) as u32;
+    let id = match k {
+        0 => format!("{stem}.{path:08x}.{:08x}", text as u32),
+        k => format!("{stem}.{path:08x}.{:08x}.{k}", text as u32),
+    };
+    Id::new(&id)
+        .unwrap_or_else(|_| Id::new(format!("f{path:08x}.{text:016x}.{k}")).expect("hex id"))
+}
+
+/// A file's name as the start of an id: letters, digits, `-` and `_`.
+fn id_stem(path: &str) -> String {
+    path.rsplit('/')
         .next()
         .unwrap_or(path)
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
         .take(40)
-        .collect();
+        .collect()
+}
+
+/// An id for the `n`th entry of the file at `path`, as a reader names it
+/// before [`import`] gives it its id from its text.
+pub(crate) fn entry_id(path: &str, n: usize) -> Id {
+    let stem = id_stem(path);
     let id = format!("{stem}.{:08x}.{n}", crate::hash::hash_str(path) as u32);
     Id::new(&id).unwrap_or_else(|_| {
         Id::new(format!("f{:016x}.{n}", crate::hash::hash_str(path))).expect("hex id")

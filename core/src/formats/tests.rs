@@ -301,3 +301,81 @@ fn transcripts_in_jsonl_are_not_taken_for_mcp_memory() {
     assert_eq!(Format::detect(std::slice::from_ref(&memory)), Some(Format::McpMemory));
     assert_eq!(Format::detect(&[memory, file("CLAUDE.md", "- x\n")]), None);
 }
+
+fn pushed(bundle: &[File], base: Option<Base<'_>>, store: &MemoryStore) -> Synced {
+    sync(Format::Markdown, bundle, base, store, Timestamp(0)).unwrap()
+}
+
+fn with_added(mut store: MemoryStore, s: &Synced) -> MemoryStore {
+    store.entries.extend(s.added.iter().cloned());
+    for id in &s.removed {
+        store.entries.retain(|e| &e.id != id);
+    }
+    store
+}
+
+fn empty_store() -> MemoryStore {
+    MemoryStore {
+        id: Id::new("s").unwrap(),
+        version: 0,
+        scope: Scope::Private { agent_id: Id::new("a").unwrap() },
+        entries: Vec::new(),
+    }
+}
+
+#[test]
+fn a_push_again_after_local_edits_adds_and_retires_only_what_moved() {
+    let v1 = vec![file("m.md", "- one\n- two\n- three\n"), file("n.md", "- four\n")];
+    let first = pushed(&v1, None, &empty_store());
+    assert_eq!((first.added.len(), first.unchanged, first.removed.len()), (4, 0, 0));
+    let store = with_added(empty_store(), &first);
+    // The same files again: nothing to do.
+    let base = Base { layout: &first.layout, files: &first.files };
+    let same = pushed(&v1, Some(base), &store);
+    assert_eq!((same.added.len(), same.unchanged, same.removed.len()), (0, 4, 0));
+    // Lines reordered, one removed, one added; n.md left out of the push.
+    let v2 = vec![file("m.md", "- three\n- one\n- five\n")];
+    let second = pushed(&v2, Some(base), &store);
+    assert!(second.conflicts.is_empty());
+    assert_eq!(second.added.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(), ["five"]);
+    let two = store.entries.iter().find(|e| e.text == "two").unwrap();
+    assert_eq!(second.removed, [two.id.clone()]);
+    assert_eq!(second.unchanged, 2);
+    let paths: Vec<&str> = second.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["m.md", "n.md"], "the file left out is carried over");
+    // The moved lines keep their ids: exporting the store now changes nothing.
+    let store = with_added(store, &second);
+    assert!(export(&second.layout, &second.files, &store).unwrap().is_empty());
+}
+
+#[test]
+fn a_file_changed_here_and_by_a_review_is_a_conflict() {
+    let v1 = vec![file("m.md", "- one\n- one again\n"), file("n.md", "- four\n")];
+    let first = pushed(&v1, None, &empty_store());
+    let mut store = with_added(empty_store(), &first);
+    let into = store.entries[0].id.clone();
+    store.entries[1].status = Status::Merged { merged_into: into };
+    let base = Base { layout: &first.layout, files: &first.files };
+    // n.md changed here only, m.md here and in the store.
+    let v2 = vec![file("m.md", "- one\n- one again\n- new\n"), file("n.md", "- four\n- five\n")];
+    let s = pushed(&v2, Some(base), &store);
+    assert_eq!(s.conflicts, ["m.md"]);
+    assert!(s.added.is_empty() && s.removed.is_empty(), "nothing of a conflicting push is written");
+    // Without m.md's change, n.md alone goes through.
+    let v3 = vec![v1[0].clone(), file("n.md", "- four\n- five\n")];
+    let s = pushed(&v3, Some(base), &store);
+    assert!(s.conflicts.is_empty());
+    assert_eq!(s.added.len(), 1);
+}
+
+#[test]
+fn a_new_entry_never_takes_the_id_of_one_the_store_retired() {
+    let v1 = vec![file("m.md", "- one\n")];
+    let first = pushed(&v1, None, &empty_store());
+    let mut store = with_added(empty_store(), &first);
+    store.entries[0].status = Status::Pruned { reason: "stale".into() };
+    let again = pushed(&v1, None, &store);
+    assert_eq!(again.added.len(), 1);
+    assert_ne!(again.added[0].id, store.entries[0].id);
+    assert_eq!(again.layout.documents[0].spans[0].entry, again.added[0].id);
+}

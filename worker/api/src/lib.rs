@@ -1021,6 +1021,8 @@ pub struct Imported {
     pub entries: usize,
     /// Entries new to the store, added by this import.
     pub added: usize,
+    /// Entries of the last push gone from their file since, deleted.
+    pub removed: usize,
     /// Entries the store already held as read.
     pub unchanged: usize,
     /// What was kept as it is rather than read as an entry, and why.

@@ -18,6 +18,8 @@ pub(crate) struct ImportRow {
     pub format: Format,
     /// The store version the import made (or found).
     pub version: i64,
+    /// How many files it held.
+    pub files: i64,
 }
 
 /// One file of an import, with its layout.
@@ -77,29 +79,44 @@ pub(crate) fn insert(db: &Db, new: &NewImport<'_>) -> ApiResult<Vec<D1PreparedSt
     Ok(out)
 }
 
-/// The import `id` of store `store_id`, or its latest when `id` is `None`.
+/// The import `id` of store `store_id`, or, when `id` is `None`, its
+/// latest (of `format`, when named).
 pub(crate) async fn find(
     db: &Db,
     store_id: &str,
     id: Option<&str>,
+    format: Option<Format>,
 ) -> ApiResult<Option<ImportRow>> {
+    const COLUMNS: &str = "SELECT id, store_id, format, version, files FROM imports";
     match id {
         Some(id) => {
             db.first(
-                "SELECT id, store_id, format, version FROM imports WHERE id = ?1 AND store_id = ?2",
+                &format!("{COLUMNS} WHERE id = ?1 AND store_id = ?2"),
                 &[db::s(id), db::s(store_id)],
             )
             .await
         }
         None => {
             db.first(
-                "SELECT id, store_id, format, version FROM imports WHERE store_id = ?1 \
-                 ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                &[db::s(store_id)],
+                &format!(
+                    "{COLUMNS} WHERE store_id = ?1 AND (?2 IS NULL OR format = ?2) \
+                     ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                ),
+                &[db::s(store_id), db::opt_s(format.map(Format::as_str))],
             )
             .await
         }
     }
+}
+
+/// The statement that drops the files of the store's imports but the
+/// latest `keep` (their rows stay, as history).
+pub(crate) fn forget_files(db: &Db, store_id: &str, keep: i64) -> ApiResult<D1PreparedStatement> {
+    db.stmt(
+        "DELETE FROM import_files WHERE import_id IN (SELECT id FROM imports WHERE store_id = ?1 \
+         ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)",
+        &[db::s(store_id), db::n(keep)],
+    )
 }
 
 /// The files of an import, in bundle order, with their layouts.

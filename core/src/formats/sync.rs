@@ -1,0 +1,187 @@
+//! A push of memory files to a store that may hold an earlier push of the
+//! same folder: what to add, what the files no longer hold, and which
+//! files changed both here and in the store since (a conflict: pull first).
+//!
+//! Each file is decided by itself, against the earlier push (the base):
+//! - unchanged since the base: nothing happens, whatever the store did;
+//! - changed here, its entries unchanged in the store: entries are matched
+//!   by text, new ones are added and those gone from the file are retired;
+//! - changed here and in the store (a review changed its entries, not yet
+//!   pulled): a conflict, and nothing of the push is written;
+//! - new: every entry is added.
+//!
+//! Files of the base the push leaves out stay as they were, so the new
+//! push's layout still covers every file.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::entry::{Id, MemoryEntry};
+use crate::error::Result;
+use crate::store::MemoryStore;
+
+use super::{export, import, text_of, Document, File, Format, Layout, Skipped};
+
+/// The earlier push: its layout and files.
+#[derive(Clone, Copy, Debug)]
+pub struct Base<'a> {
+    /// Where each entry of the earlier push sat.
+    pub layout: &'a Layout,
+    /// The files as pushed then.
+    pub files: &'a [File],
+}
+
+/// What a push does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Synced {
+    /// The new push's files: the bundle's, then the base's it left out.
+    pub files: Vec<File>,
+    /// Their layout, naming the store's ids.
+    pub layout: Layout,
+    /// Entries new to the store.
+    pub added: Vec<MemoryEntry>,
+    /// Entries of the base no longer in their file (removed there), still
+    /// active in the store: to retire.
+    pub removed: Vec<Id>,
+    /// Entries of the push the store holds already.
+    pub unchanged: usize,
+    /// Files changed both in the bundle and in the store since the base.
+    pub conflicts: Vec<String>,
+    /// What was not read as an entry, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Reads `bundle` as a push to `store`, whose earlier push is `base`.
+pub fn sync(
+    format: Format,
+    bundle: &[File],
+    base: Option<Base<'_>>,
+    store: &MemoryStore,
+    now: crate::Timestamp,
+) -> Result<Synced> {
+    let read = import(format, bundle, now)?;
+    // The files whose entries a review changed since the base.
+    let reviewed: HashSet<String> = match base {
+        Some(b) => export(b.layout, b.files, store)?.into_iter().map(|f| f.path).collect(),
+        None => HashSet::new(),
+    };
+    let base_doc: HashMap<&str, (&Document, &File)> = match base {
+        Some(b) => b
+            .layout
+            .documents
+            .iter()
+            .filter_map(|d| {
+                Some((d.path.as_str(), (d, b.files.iter().find(|f| f.path == d.path)?)))
+            })
+            .collect(),
+        None => HashMap::new(),
+    };
+    let in_store: HashMap<&str, &MemoryEntry> =
+        store.entries.iter().map(|e| (e.id.as_str(), e)).collect();
+    let mut out = Synced {
+        files: Vec::new(),
+        layout: Layout { format, documents: Vec::new() },
+        added: Vec::new(),
+        removed: Vec::new(),
+        unchanged: 0,
+        conflicts: Vec::new(),
+        skipped: read.skipped,
+    };
+    let mut by_id: HashMap<Id, MemoryEntry> =
+        read.entries.into_iter().map(|e| (e.id.clone(), e)).collect();
+    let mut ids_taken: HashSet<Id> = HashSet::new();
+    for (doc, file) in read.layout.documents.into_iter().zip(bundle) {
+        let Some(&(old, old_file)) = base_doc.get(doc.path.as_str()) else {
+            let doc = add_all(doc, &mut by_id, &in_store, &mut ids_taken, &mut out);
+            out.layout.documents.push(doc);
+            out.files.push(file.clone());
+            continue;
+        };
+        if old.digest == doc.digest {
+            // As pushed before: the base's spans name the store's entries.
+            out.unchanged += old.spans.len();
+            ids_taken.extend(old.spans.iter().map(|s| s.entry.clone()));
+            out.layout.documents.push(old.clone());
+            out.files.push(file.clone());
+            continue;
+        }
+        if reviewed.contains(&doc.path) {
+            out.conflicts.push(doc.path.clone());
+            continue;
+        }
+        // Changed here only: the base's entries, by text, in file order.
+        let mut was: HashMap<String, Vec<&Id>> = HashMap::new();
+        for s in old.spans.iter().rev() {
+            was.entry(text_of(format, &old_file.content, s)).or_default().push(&s.entry);
+        }
+        let mut doc = doc;
+        let mut kept: HashSet<&Id> = HashSet::new();
+        for span in &mut doc.spans {
+            let Some(e) = by_id.get(&span.entry) else { continue };
+            if let Some(id) = was.get_mut(&e.text).and_then(Vec::pop) {
+                by_id.remove(&span.entry);
+                span.entry = id.clone();
+                kept.insert(id);
+                out.unchanged += 1;
+            }
+        }
+        ids_taken.extend(kept.iter().map(|&id| id.clone()));
+        for s in &old.spans {
+            let active = in_store.get(s.entry.as_str()).is_some_and(|e| e.is_active());
+            if !kept.contains(&s.entry) && active {
+                out.removed.push(s.entry.clone());
+            }
+        }
+        let doc = add_all(doc, &mut by_id, &in_store, &mut ids_taken, &mut out);
+        out.layout.documents.push(doc);
+        out.files.push(file.clone());
+    }
+    // Files of the base the bundle leaves out stay as they were.
+    let pushed: HashSet<&str> = bundle.iter().map(|f| f.path.as_str()).collect();
+    for d in base.map_or(&[][..], |b| &b.layout.documents) {
+        if pushed.contains(d.path.as_str()) {
+            continue;
+        }
+        if let Some(&(doc, file)) = base_doc.get(d.path.as_str()) {
+            out.layout.documents.push(doc.clone());
+            out.files.push(file.clone());
+        }
+    }
+    if !out.conflicts.is_empty() {
+        out.added.clear();
+        out.removed.clear();
+    }
+    Ok(out)
+}
+
+/// Gives each entry of `doc` still unplaced an id the store does not use
+/// for something else, and adds it; an entry the store holds as read (an
+/// earlier push whose record was lost) is counted as unchanged.
+fn add_all(
+    mut doc: Document,
+    by_id: &mut HashMap<Id, MemoryEntry>,
+    in_store: &HashMap<&str, &MemoryEntry>,
+    ids_taken: &mut HashSet<Id>,
+    out: &mut Synced,
+) -> Document {
+    for span in &mut doc.spans {
+        let Some(mut e) = by_id.remove(&span.entry) else { continue };
+        if in_store.get(e.id.as_str()).is_some_and(|held| held.is_active() && held.text == e.text)
+            && ids_taken.insert(e.id.clone())
+        {
+            out.unchanged += 1;
+            continue;
+        }
+        let free = |id: &Id| !in_store.contains_key(id.as_str()) && !ids_taken.contains(id);
+        if !free(&e.id) {
+            let renamed = (2..)
+                .filter_map(|n| Id::new(format!("{}.r{n}", e.id)).ok())
+                .find(|id| free(id))
+                .expect("an unbounded range finds a free id");
+            e.id = renamed;
+        }
+        ids_taken.insert(e.id.clone());
+        span.entry = e.id.clone();
+        out.added.push(e);
+    }
+    doc
+}

@@ -700,6 +700,45 @@ describe("bring your own memory: import and export", () => {
     );
   });
 
+  test("another system's rewrite of a memory folder is reviewed change by change", async () => {
+    await createAgent("byo_c");
+    const before = [
+      {
+        path: "memory/MEMORY.md",
+        content:
+          "- The user prefers dark mode.\n- User likes dark mode in the editor.\n- Deploys happen on Fridays at 17:00.\n" +
+          "- The VPN host is vpn1.acme.example.\n- Use pnpm, not npm.\n",
+      },
+    ];
+    const after = [
+      {
+        path: "memory/MEMORY.md",
+        content: "- The user prefers dark mode.\n- Deploys happen on Fridays.\n- Use pnpm, not npm.\n- Staging is read-only.\n",
+      },
+    ];
+    const done = expectStatus(await call("/api/v1/agents/byo_c/imports/compare", { body: { before, after } }), 201);
+    assert.deepEqual(done.by_kind, { add: 1, edit: 1, merge: 1, prune: 1 });
+    const p = await proposal(done.proposal_id);
+    assert.equal(p.status, "pending");
+    assert.equal(p.base_version, done.version);
+    const edit = p.changes.find((c) => c.kind === "edit");
+    assert.match(edit.justification, /does not keep every number/);
+    // Accept all but the prune: the VPN line stays, the rest is the rewrite.
+    const prune = p.changes.find((c) => c.kind === "prune");
+    const body = { decisions: { [prune.id]: { decision: "reject" } }, rest: "accept" };
+    expectStatus(await call(`/api/v1/proposals/${p.id}/partial_accept`, { body }), 200);
+    const out = expectStatus(await call("/api/v1/stores/byo_c/export"), 200);
+    assert.equal(
+      out.changed[0].content,
+      "- The user prefers dark mode.\n- Deploys happen on Fridays.\n- The VPN host is vpn1.acme.example.\n- Use pnpm, not npm.\n- Staging is read-only.\n",
+    );
+    const mixed = expectStatus(
+      await call("/api/v1/agents/byo_c/imports/compare", { body: { before, after: [{ path: "memory.jsonl", content: '{"type":"entity","name":"A","observations":["x"]}\n' }] } }),
+      422,
+    );
+    assert.match(mixed.error.message, /format/);
+  });
+
   test("bad bundles are refused with the file and line, and nothing is written", async () => {
     const refused = async (files, status, pattern, format) => {
       const body = expectStatus(await call("/api/v1/agents/byo_b/imports", { body: { files, format } }), status);

@@ -7,10 +7,13 @@
 use reverie_api as api;
 use reverie_core::audit::AuditAction;
 use reverie_core::formats::{self, Base, Format, Layout};
+use reverie_core::pass::PassConfig;
+use reverie_core::Id;
 use worker::Request;
 
 use crate::entries::{active_count, event, MAX_BATCH};
 use crate::http::{self, ApiError, ApiResult, Query};
+use crate::repo::agents::AgentRow;
 use crate::repo::imports::NewImport;
 use crate::stores::{self, Commit};
 use crate::{agents, repo, Cx};
@@ -33,6 +36,18 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
     let agent = agents::readable(cx, agent_id).await?;
     let body: api::NewImport = http::json_body(req, http::limits::LARGE).await?;
     let format = bundle_format(&body.files, body.format)?;
+    let (done, _) = push(cx, &agent, format, &body.files).await?;
+    http::json_status(201, &done)
+}
+
+/// A push of `files` to the agent's store (see `create`): what it did,
+/// and how it laid out the files.
+async fn push(
+    cx: &Cx,
+    agent: &AgentRow,
+    format: Format,
+    files: &[formats::File],
+) -> ApiResult<(api::Imported, Layout)> {
     let config = agent.config()?;
     let row =
         stores::ensure(&cx.db, config.memory_store.as_str(), &agent.id, false, cx.now).await?;
@@ -46,7 +61,7 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
     let store = stores::load(&cx.db, &row).await?;
     let synced = formats::sync(
         format,
-        &body.files,
+        files,
         base_layout
             .as_ref()
             .zip(base_files.as_ref())
@@ -127,19 +142,75 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
     } else {
         cx.db.batch(statements).await?;
     }
+    let done = api::Imported {
+        import_id,
+        store_id: row.id.clone(),
+        version,
+        format,
+        files: files.len(),
+        entries,
+        added: synced.added.len(),
+        removed: synced.removed.len(),
+        unchanged: synced.unchanged,
+        skipped: synced.skipped,
+    };
+    Ok((done, synced.layout))
+}
+
+/// `POST /agents/{id}/imports/compare`: `{"format"?, "before": [files],
+/// "after": [files]}`, another system's consolidation of a memory. The
+/// `before` files are pushed (as `create` does); the difference to
+/// `after` becomes a proposal of typed changes on their entries, reviewed
+/// like a pass's. An export after review writes the accepted changes into
+/// the `before` files.
+pub(crate) async fn compare(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiResult {
+    cx.who.can_ingest(agent_id)?;
+    let agent = agents::readable(cx, agent_id).await?;
+    let body: api::NewComparison = http::json_body(req, http::limits::LARGE).await?;
+    let format = bundle_format(&body.before, body.format)?;
+    let after_format = bundle_format(&body.after, Some(format))?;
+    if Format::detect(&body.after).is_some_and(|f| f != after_format) {
+        return Err(ApiError::new(
+            422,
+            format!("`after` is not in the format of `before` ({})", format.as_str()),
+        ));
+    }
+    let after = formats::import(format, &body.after, cx.now)
+        .map_err(|e| ApiError::new(422, format!("after: {e}")))?;
+    let (pushed, layout) = push(cx, &agent, format, &body.before).await?;
+    let row = stores::get(&cx.db, &pushed.store_id).await?;
+    let store = stores::load(&cx.db, &row).await?;
+    let compared: std::collections::HashSet<&str> =
+        body.before.iter().map(|f| f.path.as_str()).collect();
+    let ids: std::collections::HashSet<&str> = layout
+        .documents
+        .iter()
+        .filter(|d| compared.contains(d.path.as_str()))
+        .flat_map(|d| d.spans.iter().map(|s| s.entry.as_str()))
+        .collect();
+    let before: Vec<&reverie_core::MemoryEntry> =
+        store.active().filter(|e| ids.contains(e.id.as_str())).collect();
+    let proposal_id = Id::new(format!("prop_{}", &crate::random_hex()[..12]))?;
+    let large_deletion = PassConfig::recommended(proposal_id.clone(), cx.now).large_deletion;
+    let proposal =
+        formats::compare(&store, &before, &after.entries, proposal_id, cx.now, large_deletion);
+    repo::proposals::save_changes(&cx.db, &proposal).await?;
+    if let Err(e) =
+        cx.db.batch(vec![repo::proposals::save(&cx.db, &proposal, &agent.id, None)?]).await
+    {
+        repo::proposals::forget_changes(&cx.db, proposal.id.as_str()).await;
+        return Err(e);
+    }
     http::json_status(
         201,
-        &api::Imported {
-            import_id,
-            store_id: row.id.clone(),
-            version,
-            format,
-            files: body.files.len(),
-            entries,
-            added: synced.added.len(),
-            removed: synced.removed.len(),
-            unchanged: synced.unchanged,
-            skipped: synced.skipped,
+        &api::DreamCompared {
+            import_id: pushed.import_id,
+            store_id: pushed.store_id,
+            version: pushed.version,
+            proposal_id: proposal.id.to_string(),
+            changes: proposal.changes.len(),
+            by_kind: proposal.summary.counts.clone(),
+            skipped: pushed.skipped,
         },
     )
 }

@@ -216,6 +216,10 @@ async fn route(cx: &Cx, req: &mut Request, path: &str) -> ApiResult {
             Post => imports::create(cx, id, req).await,
             _ => not_allowed("POST"),
         },
+        ["agents", id, "imports", "compare"] => match method {
+            Post => imports::compare(cx, id, req).await,
+            _ => not_allowed("POST"),
+        },
         ["agents", id, "outcomes"] => match method {
             Get => outcomes::series(cx, id, &q).await,
             _ => not_allowed("GET"),

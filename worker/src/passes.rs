@@ -235,7 +235,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
     let saved = async {
         repo::proposals::save_changes(db, &proposal).await?;
         let mut batch = vec![
-            repo::proposals::save(db, &proposal, &agent.id, id)?,
+            repo::proposals::save(db, &proposal, &agent.id, Some(id))?,
             repo::passes::set_proposal(db, id, proposal.id.as_str())?,
         ];
         if crate::fault_injected(&cx.env, "pass-save") {

@@ -23,10 +23,12 @@ use crate::entry::{Id, MemoryEntry, Status};
 use crate::error::{Error, Result};
 use crate::store::MemoryStore;
 
+mod compare;
 mod jsonl;
 mod markdown;
 mod sync;
 
+pub use compare::compare;
 pub use sync::{sync, Base, Synced};
 
 /// The largest file read, in bytes: a memory file is read by an agent at

@@ -2,8 +2,10 @@ use super::*;
 use crate::apply::{apply, Review};
 use crate::entry::{EntryKind, Timestamp};
 use crate::pass::{run_pass, PassConfig, PassInput};
+use crate::proposal::ChangeKind;
 use crate::review::ReviewHistory;
 use crate::store::Scope;
+use crate::text::normalize;
 
 fn file(path: &str, content: &str) -> File {
     File { path: path.into(), content: content.into() }
@@ -339,7 +341,7 @@ fn a_push_again_after_local_edits_adds_and_retires_only_what_moved() {
     assert!(second.conflicts.is_empty());
     assert_eq!(second.added.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(), ["five"]);
     let two = store.entries.iter().find(|e| e.text == "two").unwrap();
-    assert_eq!(second.removed, [two.id.clone()]);
+    assert_eq!(second.removed, std::slice::from_ref(&two.id));
     assert_eq!(second.unchanged, 2);
     let paths: Vec<&str> = second.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["m.md", "n.md"], "the file left out is carried over");
@@ -378,4 +380,75 @@ fn a_new_entry_never_takes_the_id_of_one_the_store_retired() {
     assert_eq!(again.added.len(), 1);
     assert_ne!(again.added[0].id, store.entries[0].id);
     assert_eq!(again.layout.documents[0].spans[0].entry, again.added[0].id);
+}
+
+#[test]
+fn another_systems_dream_becomes_typed_changes_on_the_entries_before() {
+    let before = vec![file(
+        "memory/MEMORY.md",
+        "- The user prefers dark mode.\n- User likes dark mode in the editor.\n\
+         - Deploys happen on Fridays at 17:00.\n- The VPN host is vpn1.acme.example.\n\
+         - Alice leads the billing team.\n- Use pnpm, not npm.\n",
+    )];
+    let after = vec![file(
+        "memory/MEMORY.md",
+        "- The user prefers dark mode.\n- Deploys happen on Fridays.\n\
+         - Alice leads the billing team and owns invoices.\n- use pnpm, not npm\n\
+         - The staging database is read-only.\n",
+    )];
+    let first = pushed(&before, None, &empty_store());
+    let store = with_added(empty_store(), &first);
+    let held: Vec<&MemoryEntry> = store.entries.iter().collect();
+    let read = import(Format::Markdown, &after, Timestamp(5)).unwrap();
+    let p = compare(&store, &held, &read.entries, Id::new("p1").unwrap(), Timestamp(9), 50);
+    let text = |id: &Id| store.entries.iter().find(|e| &e.id == id).unwrap().text.as_str();
+    let summary: Vec<(ChangeKind, Vec<&str>, Option<&str>)> = p
+        .changes
+        .iter()
+        .map(|c| {
+            let targets = c.targets.iter().map(text).collect();
+            (c.kind, targets, c.result.as_ref().map(|r| r.text.as_str()))
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                ChangeKind::Merge,
+                vec!["The user prefers dark mode.", "User likes dark mode in the editor."],
+                Some("The user prefers dark mode.")
+            ),
+            (
+                ChangeKind::Edit,
+                vec!["Deploys happen on Fridays at 17:00."],
+                Some("Deploys happen on Fridays.")
+            ),
+            (
+                ChangeKind::Edit,
+                vec!["Alice leads the billing team."],
+                Some("Alice leads the billing team and owns invoices.")
+            ),
+            (ChangeKind::Add, vec![], Some("The staging database is read-only.")),
+            (ChangeKind::Prune, vec!["The VPN host is vpn1.acme.example."], None),
+        ]
+    );
+    // The rewrite that drops "17:00" says so.
+    assert!(p.changes[1].justification.contains("does not keep every number"));
+    assert!(p.changes[1].confidence < p.changes[2].confidence);
+    // Accepted whole, the store holds the after version's entries.
+    let review = Review::approve_all(&p, "test", Timestamp(10));
+    let applied = apply(&store, &p, &review).unwrap();
+    let mut now: Vec<String> = applied.store.active().map(|e| normalize(&e.text)).collect();
+    let mut want: Vec<String> = read.entries.iter().map(|e| normalize(&e.text)).collect();
+    now.sort();
+    want.sort();
+    assert_eq!(now, want);
+    // And the export writes it into the before files, in their places.
+    let out = export(&first.layout, &first.files, &applied.store).unwrap();
+    assert_eq!(
+        out[0].content,
+        "- The user prefers dark mode.\n- Deploys happen on Fridays.\n\
+         - Alice leads the billing team and owns invoices.\n- Use pnpm, not npm.\n\
+         - The staging database is read-only.\n"
+    );
 }

@@ -22,8 +22,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub use requests::{
-    AgentPatch, EntryEdit, MetricsBody, NewAgent, NewEntry, NewImport, NewSession, NewStore,
-    NewToken, NewWebhook, PartialAccept, ProposalRest, RejectBody, RollbackRequest,
+    AgentPatch, EntryEdit, MetricsBody, NewAgent, NewComparison, NewEntry, NewImport, NewSession,
+    NewStore, NewToken, NewWebhook, PartialAccept, ProposalRest, RejectBody, RollbackRequest,
 };
 pub use status::{DeliveryStatus, PassStage, PassStatus, ProposalStatus, Role};
 
@@ -1046,4 +1046,24 @@ pub struct StoreExport {
     pub changed: Vec<File>,
     /// How many files are as they were imported.
     pub unchanged: usize,
+}
+
+/// `POST /agents/{id}/imports/compare`: the push of the `before` files and
+/// the proposal that turns them into the `after` files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DreamCompared {
+    /// The push of the `before` files.
+    pub import_id: String,
+    /// The agent's store.
+    pub store_id: String,
+    /// The store's version after the push, which the proposal is based on.
+    pub version: i64,
+    /// The proposal to review.
+    pub proposal_id: String,
+    /// How many changes it holds.
+    pub changes: usize,
+    /// Its changes per kind.
+    pub by_kind: BTreeMap<String, u32>,
+    /// What of the `before` files was kept as it is rather than read.
+    pub skipped: Vec<Skipped>,
 }

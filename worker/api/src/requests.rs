@@ -230,3 +230,17 @@ pub struct NewImport {
     /// The files, with paths relative to the folder imported.
     pub files: Vec<File>,
 }
+
+/// `POST /agents/{id}/imports/compare`: a memory before and after another
+/// system consolidated it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewComparison {
+    /// The files' format; told from the `before` files when absent.
+    #[serde(default)]
+    pub format: Option<Format>,
+    /// The files as they were: pushed to the store.
+    pub before: Vec<File>,
+    /// The same files as the other system left them.
+    pub after: Vec<File>,
+}

@@ -117,7 +117,7 @@ pub(crate) fn save(
     db: &Db,
     proposal: &Proposal,
     agent_id: &str,
-    pass_id: i64,
+    pass_id: Option<i64>,
 ) -> ApiResult<D1PreparedStatement> {
     let status = ProposalStatus::initial(proposal.changes.len());
     db.stmt(
@@ -126,7 +126,7 @@ pub(crate) fn save(
             db::s(proposal.id.as_str()),
             db::s(agent_id),
             db::s(proposal.store_id.as_str()),
-            db::n(pass_id),
+            pass_id.map_or(JsValue::NULL, db::n),
             db::n(proposal.base_version as i64),
             db::s(status.as_str()),
             db::n(proposal.created_at.0),

@@ -739,6 +739,42 @@ describe("bring your own memory: import and export", () => {
     assert.match(mixed.error.message, /format/);
   });
 
+  test("a mem0 listing is read under mem0 ids and exported as operations to send mem0", async () => {
+    await createAgent("byo_d");
+    const listing = {
+      results: [
+        { id: "5e1b", memory: "Prefers vegetarian food", hash: "h1", user_id: "alice", created_at: "2024-07-20T01:23:45-07:00" },
+        { id: "9c0d", memory: "Lives in Berlin", hash: "h3", user_id: "alice" },
+      ],
+    };
+    const files = [{ path: "mem0.json", content: JSON.stringify(listing, null, 2) }];
+    const done = expectStatus(await call("/api/v1/agents/byo_d/imports", { body: { files } }), 201);
+    assert.deepEqual([done.format, done.added], ["mem0", 2]);
+    const e = expectStatus(await call("/api/v1/stores/byo_d/entries/9c0d"), 200);
+    assert.equal(e.text, "Lives in Berlin");
+    expectStatus(await call("/api/v1/stores/byo_d/entries/9c0d", { method: "PATCH", body: { text: "Lives in Munich" } }), 200);
+    const out = expectStatus(await call("/api/v1/stores/byo_d/export"), 200);
+    assert.equal(out.changed[0].path, "mem0.json.operations.json");
+    assert.deepEqual(JSON.parse(out.changed[0].content).operations, [
+      { op: "update", id: "9c0d", expected_hash: "h3", text: "Lives in Munich" },
+    ]);
+    // Changed in mem0 and, by an edit, in the store since the push: a
+    // conflict, and nothing is written.
+    listing.results[1].memory = "Lives in Munich";
+    listing.results[0].memory = "Prefers vegan food";
+    const again = expectStatus(
+      await call("/api/v1/agents/byo_d/imports", { body: { files: [{ path: "mem0.json", content: JSON.stringify(listing, null, 2) }] } }),
+      409,
+    );
+    assert.match(again.error.message, /mem0\.json/);
+    const two = { results: [listing.results[0], { ...listing.results[1], user_id: "bob" }] };
+    const refused = expectStatus(
+      await call("/api/v1/agents/byo_d/imports", { body: { files: [{ path: "other.json", content: JSON.stringify(two) }] } }),
+      422,
+    );
+    assert.match(refused.error.message, /2 owners/);
+  });
+
   test("bad bundles are refused with the file and line, and nothing is written", async () => {
     const refused = async (files, status, pattern, format) => {
       const body = expectStatus(await call("/api/v1/agents/byo_b/imports", { body: { files, format } }), status);
@@ -747,7 +783,7 @@ describe("bring your own memory: import and export", () => {
     await refused([{ path: "memory/a.md", content: "---\nname: A\n- text\n" }], 422, /memory\/a\.md:1.*never closed/);
     await refused([{ path: "memory/a.md", content: "---\nname: [x\n---\n- t\n" }], 422, /memory\/a\.md:2/);
     await refused([{ path: "../a.md", content: "- x\n" }], 422, /relative/);
-    await refused([{ path: "notes.txt", content: "x" }], 422, /format/);
+    await refused([{ path: "notes.csv", content: "x" }], 422, /format/);
     await refused([{ path: "a.md", content: "- x\n" }], 400, /unknown variant/, "yaml");
     await refused([], 422, /1 to 2000/);
     expectStatus(await call("/api/v1/stores/byo_b/export?import=imp_nope"), 404);

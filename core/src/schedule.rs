@@ -70,7 +70,7 @@ fn weekday(days: i64) -> i64 {
 /// Days since 1970-01-01 of a proleptic Gregorian date, after Howard
 /// Hinnant's `days_from_civil` (public domain description of the
 /// algorithm, "chrono-Compatible Low-Level Date Algorithms").
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

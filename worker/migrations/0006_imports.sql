@@ -6,6 +6,9 @@ CREATE TABLE imports (
     agent_id TEXT NOT NULL,
     store_id TEXT NOT NULL,
     format TEXT NOT NULL,
+    -- Which folder or service the files come from, as the sender names
+    -- it: a push is compared with the last push of the same source.
+    source TEXT NOT NULL DEFAULT '',
     -- The store version the import made, or found when nothing was new.
     version INTEGER NOT NULL,
     created_at REAL NOT NULL,
@@ -13,7 +16,7 @@ CREATE TABLE imports (
     files INTEGER NOT NULL,
     entries INTEGER NOT NULL
 );
-CREATE INDEX imports_by_store ON imports (store_id, created_at);
+CREATE INDEX imports_by_store ON imports (store_id, source, created_at);
 
 CREATE TABLE import_files (
     import_id TEXT NOT NULL REFERENCES imports (id) ON DELETE CASCADE,

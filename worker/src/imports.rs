@@ -26,7 +26,8 @@ const MAX_FILES: usize = 2000;
 const KEEP_IMPORTS: i64 = 3;
 
 /// `POST /agents/{id}/imports`: `{"format"?, "files": [{path, content}]}`,
-/// a push of memory files. Against the store's last push of this format,
+/// a push of memory files. Against the store's last push of this format
+/// from the same `source`,
 /// file by file: a file as pushed then changes nothing; a file changed
 /// here adds its new entries and deletes those gone from it; a file
 /// changed here and, by a review not yet exported, in the store is a
@@ -36,7 +37,8 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
     let agent = agents::readable(cx, agent_id).await?;
     let body: api::NewImport = http::json_body(req, http::limits::LARGE).await?;
     let format = bundle_format(&body.files, body.format)?;
-    let (done, _) = push(cx, &agent, format, &body.files).await?;
+    let source = source_of(body.source.as_deref())?;
+    let (done, _) = push(cx, &agent, format, source, &body.files).await?;
     http::json_status(201, &done)
 }
 
@@ -46,12 +48,13 @@ async fn push(
     cx: &Cx,
     agent: &AgentRow,
     format: Format,
+    source: &str,
     files: &[formats::File],
 ) -> ApiResult<(api::Imported, Layout)> {
     let config = agent.config()?;
     let row =
         stores::ensure(&cx.db, config.memory_store.as_str(), &agent.id, false, cx.now).await?;
-    let base = repo::imports::find(&cx.db, &row.id, None, Some(format)).await?;
+    let base = repo::imports::find(&cx.db, &row.id, None, Some((format, source))).await?;
     let base_files = match &base {
         Some(b) => Some(repo::imports::files(&cx.db, &b.id).await?),
         None => None,
@@ -78,7 +81,7 @@ async fn push(
             row.id
         )));
     }
-    let touched = synced.added.len() + synced.removed.len();
+    let touched = synced.added.len() + synced.removed.len() + synced.edited.len();
     if synced.added.len() > MAX_BATCH || synced.removed.len() > MAX_BATCH {
         return Err(ApiError::new(
             422,
@@ -100,6 +103,7 @@ async fn push(
             agent_id: &agent.id,
             store_id: &row.id,
             format,
+            source,
             version,
             at: cx.now,
             actor: &cx.who.actor(),
@@ -108,13 +112,17 @@ async fn push(
             documents: &synced.layout.documents,
         },
     )?;
-    statements.push(repo::imports::forget_files(&cx.db, &row.id, KEEP_IMPORTS)?);
+    statements.push(repo::imports::forget_files(&cx.db, &row.id, source, KEEP_IMPORTS)?);
     if touched > 0 {
         let held: std::collections::HashMap<&str, &reverie_core::MemoryEntry> =
             store.entries.iter().map(|e| (e.id.as_str(), e)).collect();
         let mut events = Vec::with_capacity(touched);
         for e in &synced.added {
             events.push(event(cx, &row, AuditAction::AddEntry, None, Some(e.clone()))?);
+        }
+        for e in &synced.edited {
+            let before = held.get(e.id.as_str()).map(|h| (*h).clone());
+            events.push(event(cx, &row, AuditAction::EditEntry, before, Some(e.clone()))?);
         }
         for id in &synced.removed {
             let before = held.get(id.as_str()).map(|e| (*e).clone());
@@ -151,6 +159,7 @@ async fn push(
         entries,
         added: synced.added.len(),
         removed: synced.removed.len(),
+        edited: synced.edited.len(),
         unchanged: synced.unchanged,
         skipped: synced.skipped,
     };
@@ -177,7 +186,9 @@ pub(crate) async fn compare(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRe
     }
     let after = formats::import(format, &body.after, cx.now)
         .map_err(|e| ApiError::new(422, format!("after: {e}")))?;
-    let (pushed, layout) = push(cx, &agent, format, &body.before).await?;
+    // A comparison's files are its own: no later push is compared with them.
+    let source = format!("compare:{}", &crate::random_hex()[..16]);
+    let (pushed, layout) = push(cx, &agent, format, &source, &body.before).await?;
     let row = stores::get(&cx.db, &pushed.store_id).await?;
     let store = stores::load(&cx.db, &row).await?;
     let compared: std::collections::HashSet<&str> =
@@ -215,6 +226,20 @@ pub(crate) async fn compare(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRe
     )
 }
 
+/// A push's source as given: a label, not a path the service reads.
+fn source_of(given: Option<&str>) -> ApiResult<&str> {
+    let source = given.unwrap_or("");
+    if source.len() > 512 || source.chars().any(char::is_control) || source.starts_with("compare:")
+    {
+        return Err(ApiError::new(
+            422,
+            "`source` must be at most 512 bytes, without control characters, and not start with \
+             `compare:`",
+        ));
+    }
+    Ok(source)
+}
+
 /// The format of a bundle: as named, or told from its files.
 fn bundle_format(files: &[formats::File], named: Option<Format>) -> ApiResult<Format> {
     if files.is_empty() || files.len() > MAX_FILES {
@@ -229,7 +254,7 @@ fn bundle_format(files: &[formats::File], named: Option<Format>) -> ApiResult<Fo
             ApiError::new(
                 422,
                 "could not tell the files' format from their names and content; name it in \
-                 `format` (markdown, mcp_memory)",
+                 `format` (markdown, mcp_memory, mem0, anthropic_memory_store)",
             )
         }),
     }

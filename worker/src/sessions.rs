@@ -1,12 +1,13 @@
-//! Session transcripts: ingest (Anthropic Messages, OpenAI chat, or the
-//! project's own shape, detected when not named) with per-session outcome
-//! metrics, list by time window, read one (or a window of its messages),
-//! and record more metrics later. The transcript is kept exactly as sent.
+//! Session transcripts: ingest (Anthropic Messages, OpenAI chat, OpenAI
+//! Responses items, Claude Code session JSONL, or the project's own shape,
+//! detected when not named) with per-session outcome metrics, list by time
+//! window, read one (or a window of its messages), and record more metrics
+//! later. The transcript is kept exactly as sent.
 
 use std::collections::BTreeMap;
 
 use reverie_api as api;
-use reverie_core::import::{detect_format, import_session, SessionMeta, TranscriptFormat};
+use reverie_core::import::{detect_format, import_transcript, ImportMeta, TranscriptFormat};
 use reverie_core::{Id, Session, Timestamp};
 use serde_json::Value;
 use worker::Request;
@@ -58,18 +59,23 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
     let given =
         new.id.as_ref().map(|id| Id::new(id).map_err(|e| ApiError::new(422, format!("`id`: {e}"))));
     let given = given.transpose()?;
-    // A Reverie session names itself (the import reads its id and times);
-    // other transcripts get the id given, or a new one.
-    let meta = SessionMeta {
-        id: match &given {
-            Some(id) => id.clone(),
-            None => Id::new(format!("s_{}", &crate::random_hex()[..16]))?,
-        },
+    // A Reverie session names itself (the import reads its id and times); a
+    // Claude Code file names and times itself where the request does not;
+    // other transcripts get the id given, or a new one, and start now.
+    let meta = ImportMeta {
         agent_id: Id::new(agent_id)?,
-        started_at: new.started_at.unwrap_or(cx.now),
+        id: given.clone(),
+        started_at: new.started_at,
         ended_at: new.ended_at,
+        default_id: Id::new(format!("s_{}", &crate::random_hex()[..16]))?,
+        default_started_at: cx.now,
     };
-    let session = import_session(format, &raw, meta)?;
+    let imported = import_transcript(format, &raw, meta)?;
+    let session = imported.session;
+    // Told on every answer, a retry's too: the transcript is read again.
+    let skipped = imported
+        .skipped
+        .map(|counts| counts.into_iter().map(|(reason, n)| (reason.to_string(), n)).collect());
     let id = given.unwrap_or_else(|| session.id.clone());
     if session.agent_id.as_str() != agent_id || session.id != id {
         return Err(ApiError::new(
@@ -100,13 +106,18 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
         return http::json(&api::SessionWritten {
             session: summary(&stored, format, stored_metrics),
             created: false,
+            skipped,
         });
     }
     repo::sessions::insert(&cx.db, &session, format_name(format), &raw, &new.metrics, cx.now)
         .await?;
     http::json_status(
         201,
-        &api::SessionWritten { session: summary(&session, format, new.metrics), created: true },
+        &api::SessionWritten {
+            session: summary(&session, format, new.metrics),
+            created: true,
+            skipped,
+        },
     )
 }
 
@@ -115,6 +126,8 @@ fn format_name(format: TranscriptFormat) -> &'static str {
         TranscriptFormat::Reverie => "reverie",
         TranscriptFormat::Anthropic => "anthropic",
         TranscriptFormat::OpenAi => "openai",
+        TranscriptFormat::ClaudeCode => "claude_code",
+        TranscriptFormat::OpenAiResponses => "openai_responses",
     }
 }
 

@@ -733,6 +733,59 @@ impl Array {
     }
 }
 
+/// A member of a JSON object found by [`object_at`]: its key, decoded,
+/// and where its value sits.
+pub(super) struct Member {
+    /// The key.
+    pub key: String,
+    /// The value's bytes.
+    pub value: std::ops::Range<usize>,
+    /// Whether the value is a string.
+    pub is_string: bool,
+}
+
+/// The members of the object whose `{` is at byte `open` of `text` (which
+/// may go on after it), and the byte after its `}`; `None` if it is not a
+/// well-formed object.
+pub(super) fn object_at(text: &str, open: usize) -> Option<(Vec<Member>, usize)> {
+    let mut s = Scanner::new(text, open);
+    if !s.eat(b'{') {
+        return None;
+    }
+    s.ws();
+    let mut members = Vec::new();
+    if !s.eat(b'}') {
+        loop {
+            let key_start = s.i;
+            s.string()?;
+            let key = decode(&text[key_start..s.i])?;
+            s.ws();
+            if !s.eat(b':') {
+                return None;
+            }
+            s.ws();
+            let value_start = s.i;
+            let kind = s.value(1)?;
+            members.push(Member { key, value: value_start..s.i, is_string: kind == Kind::Str });
+            s.ws();
+            if s.eat(b'}') {
+                break;
+            }
+            if !s.eat(b',') {
+                return None;
+            }
+            s.ws();
+        }
+    }
+    Some((members, s.i))
+}
+
+/// The byte ranges of the elements of the array whose `[` is at byte
+/// `open` of `text`; `None` if it is not a well-formed array.
+pub(super) fn array_at(text: &str, open: usize) -> Option<Vec<std::ops::Range<usize>>> {
+    Array::parse(text, open).map(|a| a.elements.into_iter().map(|e| e.range).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

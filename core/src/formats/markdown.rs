@@ -75,7 +75,17 @@ pub(super) fn read(
 ) -> Result<Vec<Span>> {
     let text = f.content.as_str();
     let body_start = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
-    let (body_start, memory_type) = front_matter(f, body_start)?;
+    let (body_start, memory_type, read_only) = front_matter(f, body_start)?;
+    if read_only {
+        // Letta's read-only blocks: the agent may not change them, nor may
+        // a review.
+        skipped.push(Skipped {
+            path: f.path.clone(),
+            line: None,
+            reason: "read_only: kept as it is; a review never changes it".into(),
+        });
+        return Ok(Vec::new());
+    }
     let kinds = kinds_of(&f.path, memory_type.as_deref());
     let mut spans = Vec::new();
     let mut block: Option<Span> = None;
@@ -199,13 +209,14 @@ pub(super) fn read(
 }
 
 /// Reads the YAML front matter, if the file opens with one: where the body
-/// starts, and the memory type it names (`type:`, or `metadata: {type:}`).
-fn front_matter(f: &File, from: usize) -> Result<(usize, Option<String>)> {
+/// starts, the memory type it names (`type:`, or `metadata: {type:}`), and
+/// whether it is read-only (Letta's `read_only: true`).
+fn front_matter(f: &File, from: usize) -> Result<(usize, Option<String>, bool)> {
     let text = f.content.as_str();
     let mut it = lines(text, from);
-    let Some(first) = it.next() else { return Ok((from, None)) };
+    let Some(first) = it.next() else { return Ok((from, None, false)) };
     if text[first.start..first.end].trim_end() != "---" {
-        return Ok((from, None));
+        return Ok((from, None, false));
     }
     let Some(close) = it.find(|l| matches!(text[l.start..l.end].trim_end(), "---" | "...")) else {
         return Err(Error::invalid(
@@ -215,7 +226,7 @@ fn front_matter(f: &File, from: usize) -> Result<(usize, Option<String>)> {
     };
     let yaml = &text[first.next..close.start];
     if yaml.trim().is_empty() {
-        return Ok((close.next, None));
+        return Ok((close.next, None, false));
     }
     let tree = crate::yaml::to_json(yaml).map_err(|e| {
         Error::invalid(
@@ -228,7 +239,8 @@ fn front_matter(f: &File, from: usize) -> Result<(usize, Option<String>)> {
         .or_else(|| tree.get("metadata").and_then(|m| m.get("type")))
         .and_then(|t| t.as_str())
         .map(str::to_owned);
-    Ok((close.next, memory_type))
+    let read_only = tree.get("read_only").and_then(|v| v.as_bool()).unwrap_or(false);
+    Ok((close.next, memory_type, read_only))
 }
 
 /// An entry's text from its span's bytes: continuation lines lose their

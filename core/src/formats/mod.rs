@@ -26,6 +26,7 @@ use crate::store::MemoryStore;
 mod compare;
 mod jsonl;
 mod markdown;
+mod records;
 mod sync;
 
 pub use compare::compare;
@@ -53,6 +54,11 @@ pub enum Format {
     Markdown,
     /// The MCP memory server's `memory.jsonl`.
     McpMemory,
+    /// mem0's `get_all` listing; exported as operations by mem0 id.
+    Mem0,
+    /// A memory store's listing (`mem_…` ids, `path`, `content`,
+    /// `content_sha256`); exported as conditional updates by id.
+    AnthropicMemoryStore,
 }
 
 impl Format {
@@ -61,7 +67,21 @@ impl Format {
         match self {
             Format::Markdown => "markdown",
             Format::McpMemory => "mcp_memory",
+            Format::Mem0 => "mem0",
+            Format::AnthropicMemoryStore => "anthropic_memory_store",
         }
+    }
+
+    /// Whether entries keep the ids the service gave its records (a file
+    /// format's entries are named by their file and text).
+    fn keeps_ids(self) -> bool {
+        matches!(self, Format::Mem0 | Format::AnthropicMemoryStore)
+    }
+
+    /// Whether an export is a list of operations to send a service rather
+    /// than the files rewritten.
+    pub fn exports_operations(self) -> bool {
+        self.keeps_ids()
     }
 
     /// The format of a bundle, told from its files' names and first bytes:
@@ -74,7 +94,11 @@ impl Format {
             // A `.jsonl` file may be a transcript too: only its lines say.
             let format = if jsonl::looks_like(&f.content) {
                 Format::McpMemory
-            } else if f.path.ends_with(".md") || f.path.ends_with(".markdown") {
+            } else if records::looks_like(Format::Mem0, &f.content) {
+                Format::Mem0
+            } else if records::looks_like(Format::AnthropicMemoryStore, &f.content) {
+                Format::AnthropicMemoryStore
+            } else if [".md", ".markdown", ".txt"].iter().any(|x| f.path.ends_with(x)) {
                 Format::Markdown
             } else {
                 continue;
@@ -182,10 +206,23 @@ pub fn import(format: Format, files: &[File], created_at: crate::Timestamp) -> R
                 markdown::read(f, &paths, created_at, &mut out.entries, &mut out.skipped)?
             }
             Format::McpMemory => jsonl::read(f, created_at, &mut out.entries, &mut out.skipped)?,
+            Format::Mem0 | Format::AnthropicMemoryStore => {
+                records::read(format, f, created_at, &mut out.entries, &mut out.skipped)?
+            }
         };
         debug_assert_eq!(spans.len(), out.entries.len() - before);
         // Ids from the file and the text, so a file read again after its
-        // lines moved names the same entries the same way.
+        // lines moved names the same entries the same way (a service's
+        // records keep the ids it gave them).
+        if format.keeps_ids() {
+            check_unique(&out.entries[before..], &f.path)?;
+            out.layout.documents.push(Document {
+                path: f.path.clone(),
+                digest: digest(&f.content),
+                spans,
+            });
+            continue;
+        }
         let mut taken: std::collections::HashSet<Id> = std::collections::HashSet::new();
         for (e, span) in out.entries[before..].iter_mut().zip(&mut spans) {
             let text = crate::hash::hash_str(&e.text);
@@ -249,7 +286,9 @@ pub(crate) enum Fate<'a> {
 /// others are removed. Superseded, pruned and deleted entries are removed
 /// (`store` must be a version made after the import). Active
 /// entries with no place (added by a pass) go after the last entry of the
-/// file that holds most of their sources' places, else of the first file.
+/// file that holds most of their sources' places, else of the first file
+/// with entries. A service's listing is not rewritten: its export is the
+/// operations to send it (`<path>.operations.json`).
 pub fn export(layout: &Layout, files: &[File], store: &MemoryStore) -> Result<Vec<File>> {
     let by_id: std::collections::HashMap<&str, &MemoryEntry> =
         store.entries.iter().map(|e| (e.id.as_str(), e)).collect();
@@ -324,12 +363,15 @@ pub fn export(layout: &Layout, files: &[File], store: &MemoryStore) -> Result<Ve
         if fates_of[d].iter().all(|f| *f == Fate::Keep) && appended[d].is_empty() {
             continue;
         }
+        let (spans, fates, added) = (&doc.spans, &fates_of[d], &appended[d]);
         let content = match layout.format {
-            Format::Markdown => {
-                markdown::write(&file.content, &doc.spans, &fates_of[d], &appended[d])
-            }
-            Format::McpMemory => {
-                jsonl::write(&file.content, &doc.spans, &fates_of[d], &appended[d])
+            Format::Markdown => markdown::write(&file.content, spans, fates, added),
+            Format::McpMemory => jsonl::write(&file.content, spans, fates, added),
+            Format::Mem0 | Format::AnthropicMemoryStore => {
+                // A service is sent operations, not its listing rewritten.
+                let ops = records::operations(layout.format, &file.content, spans, fates, added);
+                changed.push(File { path: format!("{}.operations.json", doc.path), content: ops });
+                continue;
             }
         };
         if content != file.content {
@@ -366,7 +408,20 @@ fn check_spans(doc: &Document, content: &str) -> Result<()> {
 fn text_of(format: Format, content: &str, span: &Span) -> String {
     match format {
         Format::Markdown => markdown::entry_text(&content[span.start..span.end]),
-        Format::McpMemory => jsonl::entry_text(&content[span.start..span.end]),
+        Format::McpMemory | Format::Mem0 | Format::AnthropicMemoryStore => {
+            jsonl::entry_text(&content[span.start..span.end])
+        }
+    }
+}
+
+/// Ids a service gave must be unique in a listing.
+fn check_unique(entries: &[MemoryEntry], path: &str) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    match entries.iter().find(|e| !seen.insert(e.id.as_str())) {
+        Some(e) => {
+            Err(Error::invalid(path.to_string(), format!("the id `{}` is there twice", e.id)))
+        }
+        None => Ok(()),
     }
 }
 
@@ -405,7 +460,9 @@ fn home_of(layout: &Layout, store: &MemoryStore, e: &MemoryEntry) -> usize {
         }
     }
     let best = votes.iter().enumerate().max_by_key(|&(d, v)| (*v, std::cmp::Reverse(d)));
-    best.filter(|(_, v)| **v > 0).map_or(0, |(d, _)| d)
+    // Else the first file with entries: not a read-only one, nor an empty.
+    let first = layout.documents.iter().position(|d| !d.spans.is_empty()).unwrap_or(0);
+    best.filter(|(_, v)| **v > 0).map_or(first, |(d, _)| d)
 }
 
 /// The id of the `k`th entry (from 0) of the file at `path` whose text

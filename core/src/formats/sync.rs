@@ -6,8 +6,10 @@
 //! - unchanged since the base: nothing happens, whatever the store did;
 //! - changed here, its entries unchanged in the store: entries are matched
 //!   by text, new ones are added and those gone from the file are retired;
-//! - changed here and in the store (a review changed its entries, not yet
-//!   pulled): a conflict, and nothing of the push is written;
+//! - changed here and in the store (a review changed its entries): if the
+//!   file is what the store would export (it was pulled), its entries are
+//!   the store's, found by text; otherwise a conflict, and nothing of the
+//!   push is written;
 //! - new: every entry is added.
 //!
 //! Files of the base the push leaves out stay as they were, so the new
@@ -42,6 +44,9 @@ pub struct Synced {
     /// Entries of the base no longer in their file (removed there), still
     /// active in the store: to retire.
     pub removed: Vec<Id>,
+    /// Records a service changed since the last push (same id, new text):
+    /// the store's entries with their new text.
+    pub edited: Vec<MemoryEntry>,
     /// Entries of the push the store holds already.
     pub unchanged: usize,
     /// Files changed both in the bundle and in the store since the base.
@@ -59,10 +64,17 @@ pub fn sync(
     now: crate::Timestamp,
 ) -> Result<Synced> {
     let read = import(format, bundle, now)?;
-    // The files whose entries a review changed since the base.
-    let reviewed: HashSet<String> = match base {
-        Some(b) => export(b.layout, b.files, store)?.into_iter().map(|f| f.path).collect(),
-        None => HashSet::new(),
+    // The files whose entries a review changed since the base, as the
+    // store would write them (a listing's export is its operations file).
+    let reviewed: HashMap<String, String> = match base {
+        Some(b) => export(b.layout, b.files, store)?
+            .into_iter()
+            .map(|f| match f.path.strip_suffix(".operations.json") {
+                Some(listing) if format.exports_operations() => (listing.to_owned(), f.content),
+                _ => (f.path, f.content),
+            })
+            .collect(),
+        None => HashMap::new(),
     };
     let base_doc: HashMap<&str, (&Document, &File)> = match base {
         Some(b) => b
@@ -82,6 +94,7 @@ pub fn sync(
         layout: Layout { format, documents: Vec::new() },
         added: Vec::new(),
         removed: Vec::new(),
+        edited: Vec::new(),
         unchanged: 0,
         conflicts: Vec::new(),
         skipped: read.skipped,
@@ -104,24 +117,76 @@ pub fn sync(
             out.files.push(file.clone());
             continue;
         }
-        if reviewed.contains(&doc.path) {
-            out.conflicts.push(doc.path.clone());
+        if let Some(exported) = reviewed.get(&doc.path) {
+            // Pulled: the file is what the store says. Its entries are the
+            // store's, found by text (a listing's by id).
+            let pulled = if format.keeps_ids() {
+                holds_as_stored(&doc, &by_id, &in_store, old)
+            } else {
+                *exported == file.content
+            };
+            if !pulled {
+                out.conflicts.push(doc.path.clone());
+                continue;
+            }
+            let mut doc = doc;
+            for span in &mut doc.spans {
+                let Some(e) = by_id.get(&span.entry) else { continue };
+                let found = if format.keeps_ids() {
+                    Some(span.entry.clone())
+                } else {
+                    active_by_text(store, &e.text, &ids_taken)
+                };
+                if let Some(id) = found {
+                    by_id.remove(&span.entry);
+                    ids_taken.insert(id.clone());
+                    span.entry = id;
+                    out.unchanged += 1;
+                }
+            }
+            let doc = add_all(doc, &mut by_id, &in_store, &mut ids_taken, &mut out);
+            out.layout.documents.push(doc);
+            out.files.push(file.clone());
             continue;
         }
-        // Changed here only: the base's entries, by text, in file order.
-        let mut was: HashMap<String, Vec<&Id>> = HashMap::new();
-        for s in old.spans.iter().rev() {
-            was.entry(text_of(format, &old_file.content, s)).or_default().push(&s.entry);
-        }
+        // Changed here only. A file's entries are matched by text, in
+        // file order; a service's records by their ids, and a record whose
+        // text changed there was edited: the store's entry takes it.
         let mut doc = doc;
         let mut kept: HashSet<&Id> = HashSet::new();
-        for span in &mut doc.spans {
-            let Some(e) = by_id.get(&span.entry) else { continue };
-            if let Some(id) = was.get_mut(&e.text).and_then(Vec::pop) {
-                by_id.remove(&span.entry);
-                span.entry = id.clone();
-                kept.insert(id);
-                out.unchanged += 1;
+        if format.keeps_ids() {
+            for s in &old.spans {
+                let Some(e) = by_id.remove(&s.entry) else { continue };
+                match in_store.get(s.entry.as_str()) {
+                    Some(held) if held.is_active() => {
+                        if held.text == e.text {
+                            out.unchanged += 1;
+                        } else {
+                            let mut entry = (*held).clone();
+                            entry.text = e.text;
+                            entry.observed_at = e.observed_at.or(entry.observed_at);
+                            out.edited.push(entry);
+                        }
+                        kept.insert(&s.entry);
+                    }
+                    _ => {
+                        by_id.insert(s.entry.clone(), e);
+                    }
+                }
+            }
+        } else {
+            let mut was: HashMap<String, Vec<&Id>> = HashMap::new();
+            for s in old.spans.iter().rev() {
+                was.entry(text_of(format, &old_file.content, s)).or_default().push(&s.entry);
+            }
+            for span in &mut doc.spans {
+                let Some(e) = by_id.get(&span.entry) else { continue };
+                if let Some(id) = was.get_mut(&e.text).and_then(Vec::pop) {
+                    by_id.remove(&span.entry);
+                    span.entry = id.clone();
+                    kept.insert(id);
+                    out.unchanged += 1;
+                }
             }
         }
         ids_taken.extend(kept.iter().map(|&id| id.clone()));
@@ -149,6 +214,7 @@ pub fn sync(
     if !out.conflicts.is_empty() {
         out.added.clear();
         out.removed.clear();
+        out.edited.clear();
     }
     Ok(out)
 }
@@ -184,4 +250,33 @@ fn add_all(
         out.added.push(e);
     }
     doc
+}
+
+/// Whether a listing read again holds exactly what the store holds of it:
+/// every record's text as the store has it, and no record the store
+/// retired (the operations of an export were applied to the service).
+fn holds_as_stored(
+    doc: &Document,
+    by_id: &HashMap<Id, MemoryEntry>,
+    in_store: &HashMap<&str, &MemoryEntry>,
+    old: &Document,
+) -> bool {
+    let now: HashSet<&Id> = doc.spans.iter().map(|s| &s.entry).collect();
+    let same = doc.spans.iter().all(|s| {
+        let held = in_store.get(s.entry.as_str());
+        by_id.get(&s.entry).is_some_and(|e| held.is_some_and(|h| h.is_active() && h.text == e.text))
+    });
+    let gone = old.spans.iter().filter(|s| !now.contains(&s.entry));
+    same && gone.into_iter().all(|s| !in_store.get(s.entry.as_str()).is_some_and(|e| e.is_active()))
+}
+
+/// An active entry of `store` with this text not yet placed, the first
+/// by id.
+fn active_by_text(store: &MemoryStore, text: &str, taken: &HashSet<Id>) -> Option<Id> {
+    store
+        .entries
+        .iter()
+        .filter(|e| e.is_active() && e.text == text && !taken.contains(&e.id))
+        .map(|e| e.id.clone())
+        .min()
 }

@@ -452,3 +452,140 @@ fn another_systems_dream_becomes_typed_changes_on_the_entries_before() {
          - The staging database is read-only.\n"
     );
 }
+
+const MEM0: &str = r#"{
+  "results": [
+    {"id": "5e1b", "memory": "Prefers vegetarian food", "hash": "h1", "metadata": null,
+     "user_id": "alice", "created_at": "2024-07-20T01:23:45.678901-07:00",
+     "updated_at": "2024-07-21T00:00:00Z"},
+    {"id": "77aa", "memory": "Is vegetarian", "hash": "h2", "user_id": "alice",
+     "created_at": "2024-07-22T10:00:00+00:00"},
+    {"id": "9c0d", "memory": "Lives in Berlin", "hash": "h3", "user_id": "alice"}
+  ]
+}"#;
+
+#[test]
+fn a_mem0_listing_reads_under_mem0_ids_and_exports_operations() {
+    let files = vec![file("mem0.json", MEM0)];
+    assert_eq!(Format::detect(&files), Some(Format::Mem0));
+    let imported = import(Format::Mem0, &files, Timestamp(0)).unwrap();
+    let ids: Vec<&str> = imported.entries.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["5e1b", "77aa", "9c0d"]);
+    assert_eq!(imported.entries[0].tags, ["user_id:alice"]);
+    // 2024-07-20T01:23:45.678-07:00 is 08:23:45.678 UTC.
+    assert_eq!(imported.entries[0].created_at, Timestamp(1_721_463_825_678));
+    assert!(export(&imported.layout, &files, &store_of(&imported)).unwrap().is_empty());
+    let mut store = store_of(&imported);
+    store.entries[0].status = Status::Merged { merged_into: store.entries[1].id.clone() };
+    store.entries[2].text = "Lives in Munich".into();
+    store.entries.push(MemoryEntry::new(
+        Id::new("n1").unwrap(),
+        "Likes tea",
+        EntryKind::Fact,
+        Timestamp(1),
+    ));
+    let out = export(&imported.layout, &files, &store).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].path, "mem0.json.operations.json");
+    let doc: serde_json::Value = serde_json::from_str(&out[0].content).unwrap();
+    assert_eq!(
+        doc["operations"],
+        serde_json::json!([
+            {"op": "delete", "id": "5e1b", "expected_hash": "h1"},
+            {"op": "update", "id": "9c0d", "expected_hash": "h3", "text": "Lives in Munich"},
+        ])
+    );
+    assert_eq!(doc["not_sent"][0]["text"], "Likes tea");
+}
+
+#[test]
+fn memories_of_several_users_are_never_one_store() {
+    let two = MEM0.replacen("\"user_id\": \"alice\"", "\"user_id\": \"bob\"", 1);
+    let e = import(Format::Mem0, &[file("mem0.json", &two)], Timestamp(0)).unwrap_err();
+    assert!(e.to_string().contains("2 owners"), "{e}");
+    let bad = import(Format::Mem0, &[file("mem0.json", "{\"results\": 3}")], Timestamp(0));
+    assert!(bad.unwrap_err().to_string().contains("mem0.json:1"));
+}
+
+#[test]
+fn a_service_record_changed_there_is_an_edit_not_a_new_entry() {
+    let v1 = vec![file("mem0.json", MEM0)];
+    let first = sync(Format::Mem0, &v1, None, &empty_store(), Timestamp(0)).unwrap();
+    let store = with_added(empty_store(), &first);
+    let v2 = vec![file("mem0.json", &MEM0.replace("Lives in Berlin", "Lives in Munich"))];
+    let base = Base { layout: &first.layout, files: &first.files };
+    let s = sync(Format::Mem0, &v2, Some(base), &store, Timestamp(0)).unwrap();
+    assert!(s.added.is_empty() && s.removed.is_empty(), "{s:?}");
+    assert_eq!(s.edited.len(), 1);
+    assert_eq!((s.edited[0].id.as_str(), s.edited[0].text.as_str()), ("9c0d", "Lives in Munich"));
+}
+
+#[test]
+fn a_memory_store_listing_exports_conditional_updates() {
+    let listing = r#"{"data":[{"id":"mem_01","path":"/memories/prefs.md","content":"Use tabs.","content_sha256":"ab12"}]}"#;
+    let files = vec![file("store.json", listing)];
+    assert_eq!(Format::detect(&files), Some(Format::AnthropicMemoryStore));
+    let imported = import(Format::AnthropicMemoryStore, &files, Timestamp(0)).unwrap();
+    assert_eq!(imported.entries[0].subject.as_deref(), Some("/memories/prefs.md"));
+    let mut store = store_of(&imported);
+    store.entries[0].text = "Use spaces.".into();
+    let out = export(&imported.layout, &files, &store).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&out[0].content).unwrap();
+    assert_eq!(
+        doc["operations"],
+        serde_json::json!([{"op": "update", "id": "mem_01", "expected_hash": "ab12", "text": "Use spaces."}])
+    );
+}
+
+#[test]
+fn a_letta_read_only_block_is_never_read_or_changed() {
+    let files = vec![
+        file("blocks/persona.md", "---\ndescription: Who I am\nread_only: true\nlimit: 5000\n---\n- I am Sam.\n- I am Sam.\n"),
+        file("blocks/human.md", "---\ndescription: The user\nlimit: 5000\n---\n- Likes tea.\n- Likes tea.\n"),
+    ];
+    let imported = import(Format::Markdown, &files, Timestamp(0)).unwrap();
+    assert_eq!(
+        texts(&imported),
+        [("Likes tea.", EntryKind::Note), ("Likes tea.", EntryKind::Note)]
+    );
+    assert!(imported
+        .skipped
+        .iter()
+        .any(|s| s.path == "blocks/persona.md" && s.reason.contains("read_only")));
+    let mut store = store_of(&imported);
+    store.entries[1].status = Status::Merged { merged_into: store.entries[0].id.clone() };
+    let out = export(&imported.layout, &files, &store).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].content, "---\ndescription: The user\nlimit: 5000\n---\n- Likes tea.\n");
+}
+
+#[test]
+fn a_listing_changed_there_and_in_the_store_is_a_conflict() {
+    let v1 = vec![file("mem0.json", MEM0)];
+    let first = sync(Format::Mem0, &v1, None, &empty_store(), Timestamp(0)).unwrap();
+    let mut store = with_added(empty_store(), &first);
+    store.entries[2].text = "Lives in Hamburg".into();
+    let v2 = vec![file("mem0.json", &MEM0.replace("Lives in Berlin", "Lives in Munich"))];
+    let base = Base { layout: &first.layout, files: &first.files };
+    let s = sync(Format::Mem0, &v2, Some(base), &store, Timestamp(0)).unwrap();
+    assert_eq!(s.conflicts, ["mem0.json"]);
+}
+
+#[test]
+fn a_push_after_a_pull_finds_the_stores_entries() {
+    let v1 = vec![file("m.md", "- one\n- one again\n- two\n")];
+    let first = pushed(&v1, None, &empty_store());
+    let mut store = with_added(empty_store(), &first);
+    let into = store.entries.iter().find(|e| e.text == "one").unwrap().id.clone();
+    let dup = store.entries.iter().position(|e| e.text == "one again").unwrap();
+    store.entries[dup].status = Status::Merged { merged_into: into };
+    let base = Base { layout: &first.layout, files: &first.files };
+    // Pulled: the file now holds the store's version.
+    let pulled = export(&first.layout, &first.files, &store).unwrap();
+    assert_eq!(pulled[0].content, "- one\n- two\n");
+    let s = pushed(&pulled, Some(base), &store);
+    assert!(s.conflicts.is_empty(), "{s:?}");
+    assert_eq!((s.added.len(), s.removed.len(), s.unchanged), (0, 0, 2));
+    // And the layout now names the store's entries: nothing to export.
+    assert!(export(&s.layout, &s.files, &store).unwrap().is_empty());
+}

@@ -542,6 +542,12 @@ pub struct SessionWritten {
     pub session: SessionSummary,
     /// Whether this request stored it.
     pub created: bool,
+    /// Lines or items of the transcript passed over, counted by reason
+    /// (`unreadable`, `not_a_message`, `off_branch`, `meta`, `reasoning`), so
+    /// a sender can see what was left out; only for `claude_code` and
+    /// `openai_responses`, the formats that skip rather than refuse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<BTreeMap<String, usize>>,
 }
 
 /// `GET /agents/{id}/sessions`.
@@ -1022,7 +1028,12 @@ pub struct Imported {
     /// Entries new to the store, added by this import.
     pub added: usize,
     /// Entries of the last push gone from their file since, deleted.
+    #[serde(default)]
     pub removed: usize,
+    /// Records a service changed since the last push (same id, new text),
+    /// edited in the store.
+    #[serde(default)]
+    pub edited: usize,
     /// Entries the store already held as read.
     pub unchanged: usize,
     /// What was kept as it is rather than read as an entry, and why.

@@ -229,6 +229,11 @@ pub struct NewImport {
     pub format: Option<Format>,
     /// The files, with paths relative to the folder imported.
     pub files: Vec<File>,
+    /// Which folder or service they come from, as the sender names it (a
+    /// path, a project's name): a push is compared with the last push of
+    /// the same source and format. Empty when absent.
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 /// `POST /agents/{id}/imports/compare`: a memory before and after another

@@ -37,6 +37,7 @@ pub(crate) struct NewImport<'a> {
     pub agent_id: &'a str,
     pub store_id: &'a str,
     pub format: Format,
+    pub source: &'a str,
     pub version: i64,
     pub at: Timestamp,
     pub actor: &'a str,
@@ -50,7 +51,7 @@ pub(crate) struct NewImport<'a> {
 pub(crate) fn insert(db: &Db, new: &NewImport<'_>) -> ApiResult<Vec<D1PreparedStatement>> {
     let mut out = vec![db.stmt(
         "INSERT INTO imports (id, agent_id, store_id, format, version, created_at, actor, \
-         files, entries) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         files, entries, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         &[
             db::s(new.id),
             db::s(new.agent_id),
@@ -61,6 +62,7 @@ pub(crate) fn insert(db: &Db, new: &NewImport<'_>) -> ApiResult<Vec<D1PreparedSt
             db::s(new.actor),
             db::n(new.files.len() as i64),
             db::n(new.entries as i64),
+            db::s(new.source),
         ],
     )?];
     for (position, (file, document)) in new.files.iter().zip(new.documents).enumerate() {
@@ -80,12 +82,12 @@ pub(crate) fn insert(db: &Db, new: &NewImport<'_>) -> ApiResult<Vec<D1PreparedSt
 }
 
 /// The import `id` of store `store_id`, or, when `id` is `None`, its
-/// latest (of `format`, when named).
+/// latest (of `format` from `source`, when named).
 pub(crate) async fn find(
     db: &Db,
     store_id: &str,
     id: Option<&str>,
-    format: Option<Format>,
+    format: Option<(Format, &str)>,
 ) -> ApiResult<Option<ImportRow>> {
     const COLUMNS: &str = "SELECT id, store_id, format, version, files FROM imports";
     match id {
@@ -99,23 +101,32 @@ pub(crate) async fn find(
         None => {
             db.first(
                 &format!(
-                    "{COLUMNS} WHERE store_id = ?1 AND (?2 IS NULL OR format = ?2) \
-                     ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                    "{COLUMNS} WHERE store_id = ?1 AND (?2 IS NULL OR (format = ?2 AND \
+                     source = ?3)) ORDER BY created_at DESC, rowid DESC LIMIT 1"
                 ),
-                &[db::s(store_id), db::opt_s(format.map(Format::as_str))],
+                &[
+                    db::s(store_id),
+                    db::opt_s(format.map(|(f, _)| f.as_str())),
+                    db::s(format.map_or("", |(_, source)| source)),
+                ],
             )
             .await
         }
     }
 }
 
-/// The statement that drops the files of the store's imports but the
-/// latest `keep` (their rows stay, as history).
-pub(crate) fn forget_files(db: &Db, store_id: &str, keep: i64) -> ApiResult<D1PreparedStatement> {
+/// The statement that drops the files of the store's imports from
+/// `source` but the latest `keep` (their rows stay, as history).
+pub(crate) fn forget_files(
+    db: &Db,
+    store_id: &str,
+    source: &str,
+    keep: i64,
+) -> ApiResult<D1PreparedStatement> {
     db.stmt(
         "DELETE FROM import_files WHERE import_id IN (SELECT id FROM imports WHERE store_id = ?1 \
-         ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)",
-        &[db::s(store_id), db::n(keep)],
+         AND source = ?2 ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?3)",
+        &[db::s(store_id), db::s(source), db::n(keep)],
     )
 }
 

@@ -186,6 +186,9 @@ fn e2e(only: &[String]) -> Result<(), String> {
     if only.iter().any(|f| f.contains("core_wasm")) || only.is_empty() {
         stage("build core for WASM (node)", build::core_wasm)?;
     }
+    if runtime::e2e_needs_cli(only) {
+        stage("build the command-line client", runtime::build_cli)?;
+    }
     stage("end-to-end tests (workerd + D1 + Chromium)", || runtime::e2e(&outputs, only))
 }
 
@@ -233,6 +236,8 @@ fn test() -> Result<(), String> {
     })?;
     let outputs = compile_and_bind(Outputs::e2e())?;
     stage("build core for WASM (node)", build::core_wasm)?;
+    // Its dependencies were built by the native tests above.
+    stage("build the command-line client", runtime::build_cli)?;
     stage("end-to-end tests (workerd + D1 + Chromium, core in WASM)", || {
         runtime::e2e(&outputs, &[])
     })?;

@@ -168,6 +168,35 @@ fn health_ok(port: u16) -> bool {
         && answer.starts_with("HTTP/1.1 200")
 }
 
+/// The end-to-end test file that drives the command-line client.
+const CLI_TEST: &str = "cli.test.mjs";
+
+/// Whether the end-to-end files selected by `only` (all when empty)
+/// include the command-line client's, which needs it built first.
+pub fn e2e_needs_cli(only: &[String]) -> bool {
+    selected(CLI_TEST, only)
+}
+
+fn selected(name: &str, only: &[String]) -> bool {
+    only.is_empty() || only.iter().any(|o| name.contains(o.as_str()))
+}
+
+/// Builds the command-line client (`reverie`, a native debug build) that
+/// the end-to-end suite runs.
+pub fn build_cli() -> Result<(), String> {
+    run(crate::tools::cargo().args(["build", "-p", "reverie-cli", "--bin", "reverie"]))
+}
+
+/// Where `build_cli` puts the client: cargo's target folder (the one
+/// `CARGO_TARGET_DIR` names, when set), `debug/reverie`.
+fn cli_path() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root().join(t) })
+        .unwrap_or_else(|| root().join("target"));
+    target.join("debug").join(format!("reverie{}", std::env::consts::EXE_SUFFIX))
+}
+
 /// Runs the end-to-end test files (every `tests/*.test.mjs` when `only`
 /// is empty; otherwise those whose names contain one of `only`) with node's
 /// test runner, against the build in `outputs`. Each file starts its own
@@ -180,7 +209,7 @@ pub fn e2e(outputs: &Outputs, only: &[String]) -> Result<(), String> {
         .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
         .filter(|p| {
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            only.is_empty() || only.iter().any(|o| name.contains(o.as_str()))
+            selected(&name, only)
         })
         .collect();
     files.sort();
@@ -195,7 +224,8 @@ pub fn e2e(outputs: &Outputs, only: &[String]) -> Result<(), String> {
         Command::new("node").arg("--test").arg("--test-concurrency=1").args(&files),
         outputs,
     )
-    .env("REVERIE_API_LOG", &log))?;
+    .env("REVERIE_API_LOG", &log)
+    .env("REVERIE_CLI", cli_path()))?;
     run(Command::new("node").arg(tests.join("openapi_check.mjs")).arg(&log).current_dir(root()))
 }
 

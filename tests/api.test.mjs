@@ -785,7 +785,7 @@ describe("bring your own memory: import and export", () => {
     await refused([{ path: "../a.md", content: "- x\n" }], 422, /relative/);
     await refused([{ path: "notes.csv", content: "x" }], 422, /format/);
     await refused([{ path: "a.md", content: "- x\n" }], 400, /unknown variant/, "yaml");
-    await refused([], 422, /1 to 2000/);
+    await refused([], 422, /1 to 20000/);
     expectStatus(await call("/api/v1/stores/byo_b/export?import=imp_nope"), 404);
     expectStatus(await call("/api/v1/stores/byo_b/export?version=abc"), 400);
     // A version from before the import does not have its entries.

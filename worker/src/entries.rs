@@ -15,7 +15,7 @@ use crate::stores::{self, Commit};
 use crate::{repo, Cx};
 
 /// The most entries one request may add.
-pub(crate) const MAX_BATCH: usize = 5000;
+const MAX_BATCH: usize = 5000;
 
 /// A store the caller may write entries to: admin, or the ingest token of
 /// an agent that uses it.

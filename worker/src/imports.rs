@@ -11,15 +11,19 @@ use reverie_core::pass::PassConfig;
 use reverie_core::Id;
 use worker::Request;
 
-use crate::entries::{active_count, event, MAX_BATCH};
+use crate::entries::{active_count, event};
 use crate::http::{self, ApiError, ApiResult, Query};
 use crate::repo::agents::AgentRow;
 use crate::repo::imports::NewImport;
 use crate::stores::{self, Commit};
 use crate::{agents, repo, Cx};
 
-/// The most files one import may hold.
-const MAX_FILES: usize = 2000;
+/// The most files one import may hold: a large memory folder.
+const MAX_FILES: usize = 20_000;
+
+/// The most entries one push may add, and may delete: each is written and
+/// audited in the push's one version.
+const MAX_ENTRIES: usize = 50_000;
 
 /// Imports of a store whose files are kept for export: the latest few, so
 /// a push can be compared with the one before and an export written again.
@@ -82,11 +86,11 @@ async fn push(
         )));
     }
     let touched = synced.added.len() + synced.removed.len() + synced.edited.len();
-    if synced.added.len() > MAX_BATCH || synced.removed.len() > MAX_BATCH {
+    if synced.added.len() > MAX_ENTRIES || synced.removed.len() > MAX_ENTRIES {
         return Err(ApiError::new(
             422,
             format!(
-                "the push adds {} and removes {} entries; one push takes at most {MAX_BATCH} \
+                "the push adds {} and removes {} entries; one push takes at most {MAX_ENTRIES} \
                  of each: push the folder in parts",
                 synced.added.len(),
                 synced.removed.len()

@@ -40,6 +40,7 @@ commands:
                  each (default 60) in a release build; the suite runs a
                  fixed number of inputs of each
   load-test      the service under load on loopback [SESSIONS [ENTRIES]]
+  bench-folder   push and pull a memory folder with the client [FILES]
                  or [--sizes 10000,100000,1000000 [SESSIONS]]: peak memory
                  per request and 5xx answers at each store size
                  (default 10000 sessions, a 100000-entry store)
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
         Some("bench-pairs") => bench::pairs(&args[1..]),
         Some("bench-poison") => bench::poison(&args[1..]),
         Some("load-test") => load_test(&args[1..]),
+        Some("bench-folder") => bench_folder(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
@@ -130,6 +132,19 @@ fn fuzz(args: &[String]) -> Result<(), String> {
                 .arg("--nocapture")
                 .env("REVERIE_FUZZ_SECS", secs)
                 .env("REVERIE_FUZZ_SEED", seed),
+        )
+    })
+}
+
+/// The time to push and pull a large memory folder with the client.
+fn bench_folder(args: &[String]) -> Result<(), String> {
+    let outputs = build_into(Outputs::e2e())?;
+    stage("build the command-line client", runtime::build_cli)?;
+    stage("push and pull a memory folder (workerd + D1 on loopback)", || {
+        let mut node = Command::new("node");
+        node.arg(root().join("tests/folder_bench.mjs")).args(args);
+        tools::run(
+            runtime::runtime_env(&mut node, &outputs).env("REVERIE_CLI", runtime::cli_path()),
         )
     })
 }

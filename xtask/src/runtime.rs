@@ -189,7 +189,7 @@ pub fn build_cli() -> Result<(), String> {
 
 /// Where `build_cli` puts the client: cargo's target folder (the one
 /// `CARGO_TARGET_DIR` names, when set), `debug/reverie`.
-fn cli_path() -> std::path::PathBuf {
+pub fn cli_path() -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .map(|t| if t.is_absolute() { t } else { root().join(t) })

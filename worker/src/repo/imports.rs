@@ -65,17 +65,24 @@ pub(crate) fn insert(db: &Db, new: &NewImport<'_>) -> ApiResult<Vec<D1PreparedSt
             db::s(new.source),
         ],
     )?];
-    for (position, (file, document)) in new.files.iter().zip(new.documents).enumerate() {
+    // The files as JSON chunks, a statement each: a folder of thousands of
+    // files is a handful of statements, not one per file.
+    let rows = new.files.iter().zip(new.documents).enumerate().map(|(position, (f, d))| {
+        Ok(serde_json::json!({
+            "position": position,
+            "path": f.path,
+            "content": f.content,
+            "document": serde_json::to_string(d)?,
+        }))
+    });
+    let rows = rows.collect::<ApiResult<Vec<_>>>()?;
+    for chunk in db::json_chunks(rows)? {
         out.push(db.stmt(
             "INSERT INTO import_files (import_id, position, path, content, document) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            &[
-                db::s(new.id),
-                db::n(position as i64),
-                db::s(&file.path),
-                db::s(&file.content),
-                db::s(&serde_json::to_string(document)?),
-            ],
+             SELECT ?1, json_extract(value, '$.position'), json_extract(value, '$.path'), \
+             json_extract(value, '$.content'), json_extract(value, '$.document') \
+             FROM json_each(?2)",
+            &[db::s(new.id), db::s(&chunk)],
         )?);
     }
     Ok(out)

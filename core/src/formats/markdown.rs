@@ -46,13 +46,19 @@ struct Kinds {
     index: bool,
 }
 
-fn kinds_of(path: &str, memory_type: Option<&str>) -> Kinds {
+/// Whether the file at `path` holds a team's rules for the agent: the
+/// `CLAUDE.md` family. A rule never moves to another file.
+pub(super) fn is_rules_file(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
-    let rules = name == "CLAUDE.md"
+    name == "CLAUDE.md"
         || name == "CLAUDE.local.md"
         || path.starts_with(".claude/rules/")
-        || path.contains("/.claude/rules/");
-    if rules {
+        || path.contains("/.claude/rules/")
+}
+
+fn kinds_of(path: &str, memory_type: Option<&str>) -> Kinds {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if is_rules_file(path) {
         // Written by the team for the agent: standing instructions.
         return Kinds { kind: EntryKind::Instruction, trust: Trust::User, index: false };
     }

@@ -292,12 +292,27 @@ pub(crate) enum Fate<'a> {
 pub fn export(layout: &Layout, files: &[File], store: &MemoryStore) -> Result<Vec<File>> {
     let by_id: std::collections::HashMap<&str, &MemoryEntry> =
         store.entries.iter().map(|e| (e.id.as_str(), e)).collect();
-    let placed_ids: std::collections::HashSet<&str> =
-        layout.documents.iter().flat_map(|d| d.spans.iter().map(|s| s.entry.as_str())).collect();
-    let mut written: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    // Where each entry read sits, and where each new entry is written.
+    let doc_of: std::collections::HashMap<&str, usize> = layout
+        .documents
+        .iter()
+        .enumerate()
+        .flat_map(|(d, doc)| doc.spans.iter().map(move |s| (s.entry.as_str(), d)))
+        .collect();
+    let mut written: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    // A rule (a file of the CLAUDE.md family) never moves to another file:
+    // folded into or replaced by an entry that sits elsewhere, it stays.
+    let rules: Vec<bool> = layout
+        .documents
+        .iter()
+        .map(|d| layout.format == Format::Markdown && markdown::is_rules_file(&d.path))
+        .collect();
+    let moves_a_rule = |here: usize, there: Option<usize>| {
+        there.is_some_and(|there| there != here && (rules[here] || rules[there]))
+    };
     let mut changed = Vec::new();
     let mut fates_of: Vec<Vec<Fate<'_>>> = Vec::with_capacity(layout.documents.len());
-    for doc in &layout.documents {
+    for (d, doc) in layout.documents.iter().enumerate() {
         let mut fates = Vec::with_capacity(doc.spans.len());
         for span in &doc.spans {
             let Some(entry) = by_id.get(span.entry.as_str()) else {
@@ -311,19 +326,33 @@ pub fn export(layout: &Layout, files: &[File], store: &MemoryStore) -> Result<Ve
                 Status::Merged { merged_into } => {
                     // The entry it was folded into, followed to the end of
                     // a chain of merges.
-                    let target = follow(&by_id, merged_into);
-                    match target {
-                        Some(t)
-                            if t.is_active()
-                                && !placed_ids.contains(t.id.as_str())
-                                && written.insert(t.id.as_str()) =>
-                        {
-                            Fate::Write(&t.text)
+                    match follow(&by_id, merged_into).filter(|t| t.is_active()) {
+                        Some(t) if doc_of.contains_key(t.id.as_str()) => {
+                            if moves_a_rule(d, doc_of.get(t.id.as_str()).copied()) {
+                                Fate::Keep
+                            } else {
+                                Fate::Remove
+                            }
                         }
-                        _ => Fate::Remove,
+                        Some(t) => match written.get(t.id.as_str()) {
+                            None => {
+                                written.insert(t.id.as_str(), d);
+                                Fate::Write(&t.text)
+                            }
+                            there if moves_a_rule(d, there.copied()) => Fate::Keep,
+                            _ => Fate::Remove,
+                        },
+                        None => Fate::Remove,
                     }
                 }
-                Status::Superseded { .. } | Status::Pruned { .. } => Fate::Remove,
+                Status::Superseded { superseded_by, .. } => {
+                    if moves_a_rule(d, doc_of.get(superseded_by.as_str()).copied()) {
+                        Fate::Keep
+                    } else {
+                        Fate::Remove
+                    }
+                }
+                Status::Pruned { .. } => Fate::Remove,
             };
             fates.push(fate);
         }
@@ -333,7 +362,7 @@ pub fn export(layout: &Layout, files: &[File], store: &MemoryStore) -> Result<Ve
     let mut appended: Vec<Vec<&MemoryEntry>> = vec![Vec::new(); layout.documents.len()];
     for e in store.entries.iter().filter(|e| e.is_active()) {
         let id = e.id.as_str();
-        if placed_ids.contains(id) || written.contains(id) {
+        if doc_of.contains_key(id) || written.contains_key(id) {
             continue;
         }
         if !layout.documents.is_empty() {

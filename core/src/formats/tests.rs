@@ -589,3 +589,30 @@ fn a_push_after_a_pull_finds_the_stores_entries() {
     // And the layout now names the store's entries: nothing to export.
     assert!(export(&s.layout, &s.files, &store).unwrap().is_empty());
 }
+
+#[test]
+fn a_rule_never_moves_to_another_file() {
+    let files = vec![
+        file("CLAUDE.md", "- Use pnpm, not npm.\n- Keep answers short.\n"),
+        file(
+            "memory/MEMORY.md",
+            "- Use pnpm, not npm.\n- Answers stay short.\n- Deploys on Fridays.\n",
+        ),
+    ];
+    let imported = import(Format::Markdown, &files, Timestamp(0)).unwrap();
+    let mut store = store_of(&imported);
+    let id = |text: &str, n: usize| {
+        store.entries.iter().filter(|e| e.text == text).nth(n).unwrap().id.clone()
+    };
+    let (rule, note) = (id("Use pnpm, not npm.", 0), id("Use pnpm, not npm.", 1));
+    let (short_rule, short_note) = (id("Keep answers short.", 0), id("Answers stay short.", 0));
+    // The rule folded into the memory's copy, and the memory's into a rule.
+    let i = store.entries.iter().position(|e| e.id == rule).unwrap();
+    store.entries[i].status = Status::Merged { merged_into: note };
+    let i = store.entries.iter().position(|e| e.id == short_note).unwrap();
+    store.entries[i].status = Status::Merged { merged_into: short_rule };
+    let out = export(&imported.layout, &files, &store).unwrap();
+    // CLAUDE.md keeps its rule; the memory file's copy of the other rule
+    // stays too: neither moved across the files.
+    assert!(out.is_empty(), "{out:?}");
+}

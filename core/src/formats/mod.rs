@@ -37,6 +37,9 @@ pub use sync::{sync, Base, Synced};
 /// file kept for export must fit in one database row.
 pub const MAX_FILE_BYTES: usize = 1024 * 1024;
 
+/// The tag that names the file an entry was read from: `file:<path>`.
+pub const FILE_TAG: &str = "file:";
+
 /// One file of a bundle: its path (relative, `/`-separated) and its bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct File {
@@ -233,6 +236,9 @@ pub fn import(format: Format, files: &[File], created_at: crate::Timestamp) -> R
             taken.insert(id.clone());
             e.id = id.clone();
             span.entry = id;
+            // The file it came from, shown to reviewers; a merge keeps the
+            // files of all its entries.
+            e.tags.push(format!("{FILE_TAG}{}", f.path));
         }
         out.layout.documents.push(Document {
             path: f.path.clone(),

@@ -107,6 +107,8 @@ fn a_memory_folder_reads_as_entries_with_their_kinds() {
             ("Keep answers short.", EntryKind::Instruction),
         ]
     );
+    // Each entry names its file, for reviewers.
+    assert_eq!(imported.entries[1].tags, ["file:memory/feedback_testing.md"]);
     // The index line to a missing file is reported, the others are read
     // silently as the index they are.
     assert_eq!(imported.skipped.len(), 1, "{:?}", imported.skipped);

@@ -495,8 +495,15 @@ fn home_of(layout: &Layout, store: &MemoryStore, e: &MemoryEntry) -> usize {
         }
     }
     let best = votes.iter().enumerate().max_by_key(|&(d, v)| (*v, std::cmp::Reverse(d)));
-    // Else the first file with entries: not a read-only one, nor an empty.
-    let first = layout.documents.iter().position(|d| !d.spans.is_empty()).unwrap_or(0);
+    // Else the first file with entries: not a read-only one, nor an empty,
+    // and not Claude Code's index, of which only the first 200 lines load.
+    let index = |d: &Document| d.path.rsplit('/').next() == Some("MEMORY.md");
+    let first = layout
+        .documents
+        .iter()
+        .position(|d| !d.spans.is_empty() && !index(d))
+        .or_else(|| layout.documents.iter().position(|d| !d.spans.is_empty()))
+        .unwrap_or(0);
     best.filter(|(_, v)| **v > 0).map_or(first, |(d, _)| d)
 }
 

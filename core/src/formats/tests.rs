@@ -158,19 +158,19 @@ fn export_patches_only_the_spans_of_changed_entries() {
     store.entries.push(added);
     let out = export(&imported.layout, &files, &store).unwrap();
     let paths: Vec<&str> = out.iter().map(|f| f.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        ["memory/MEMORY.md", "memory/feedback_testing.md", "memory/project_deploys.md"]
-    );
-    let testing = &out[1].content;
+    assert_eq!(paths, ["memory/feedback_testing.md", "memory/project_deploys.md"]);
+    let testing = &out[0].content;
     assert!(!testing.contains("must hit a real database"), "{testing}");
+    // The new entry goes to the first file with entries that is not the
+    // index, as a list item, in its line ends.
     assert_eq!(
         testing,
-        &files[1]
+        &(files[1]
             .content
             .replace("* Integration tests must hit a real database, not mocks.\r\n", "")
+            + "- Releases are tagged vX.Y.\r\n")
     );
-    let deploys = &out[2].content;
+    let deploys = &out[1].content;
     assert_eq!(
         deploys,
         &files[2]
@@ -181,8 +181,6 @@ fn export_patches_only_the_spans_of_changed_entries() {
                 "1. Café Zürich hosts the release party\r\n   on Fridays."
             )
     );
-    // The new entry goes to the first file, as a list item, in its line ends.
-    assert_eq!(out[0].content, files[0].content.clone() + "- Releases are tagged vX.Y.\r\n");
     // Read back, the exported bundle holds what the store holds.
     let mut after = files.clone();
     for f in &out {

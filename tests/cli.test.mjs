@@ -158,12 +158,24 @@ describe("reverie push, pull and status on a Claude Code folder", () => {
     assert.ok(!existsSync(join(dir, ".reverie/backup")));
   });
 
-  test("a transcript that grew since it was pushed is skipped and said", async (t) => {
+  test("a transcript that grew since it was pushed is sent again and grows; one rewritten is skipped", async (t) => {
     if (!sessionTaken) return t.skip("the service does not read Claude Code transcripts yet");
-    await appendFile(join(dir, `${SESSION}.jsonl`), TRANSCRIPT.split("\n")[0].replace('"u0"', '"u9"') + "\n");
+    const more = JSON.stringify({
+      parentUuid: "u1",
+      sessionId: SESSION,
+      uuid: "u2",
+      timestamp: new Date(Date.UTC(2026, 0, 5, 10, 2)).toISOString(),
+      type: "user",
+      message: { role: "user", content: "And I work from home on Fridays." },
+    });
+    await appendFile(join(dir, `${SESSION}.jsonl`), more + "\n");
+    const grew = expectExit(await reverie(["push", "claude-code", dir, "--agent", "cli_a"]), 0);
+    assert.match(grew.stdout, /gained 1 messages/);
+    // Rewritten rather than grown: refused by the service, said, skipped.
+    await writeFile(join(dir, `${SESSION}.jsonl`), TRANSCRIPT.replace("Berlin last month", "Munich"));
     const push = expectExit(await reverie(["push", "claude-code", dir, "--agent", "cli_a"]), 0);
-    assert.match(push.stderr, /grew since it was pushed/);
-    assert.match(push.stdout, /1 grew since pushed \(skipped\)/);
+    assert.match(push.stderr, /changed since it was pushed, not only grown/);
+    assert.match(push.stdout, /1 changed since pushed \(skipped\)/);
   });
 
   test("an approved merge is pulled: one line gone, every other byte kept, the old file backed up", async () => {

@@ -142,6 +142,27 @@ describe("Claude Code session files", () => {
     assert.deepEqual(again.skipped, written.skipped);
   });
 
+  test("a session that went on grows: its first messages stay as they were", async () => {
+    const id = "grow-1";
+    const first = [
+      { type: "user", message: { role: "user", content: "My editor is Helix." }, uuid: "g0", parentUuid: null, timestamp: "2025-07-02T10:00:00.000Z" },
+      { type: "assistant", message: { role: "assistant", content: "Noted." }, uuid: "g1", parentUuid: "g0", timestamp: "2025-07-02T10:00:01.000Z" },
+    ].map(line);
+    const more = line({ type: "user", message: { role: "user", content: "I also use fish." }, uuid: "g2", parentUuid: "g1", timestamp: "2025-07-02T10:05:00.000Z" });
+    const send = (lines) => call("/api/v1/agents/tx_a/sessions", { body: { id, transcript: lines.join("\n") + "\n" } });
+    expectStatus(await send(first), 201);
+    const grown = expectStatus(await send([...first, more]), 200);
+    assert.equal(grown.grew_by, 1);
+    assert.equal(grown.session.message_count, 3);
+    const read = expectStatus(await call(`/api/v1/agents/tx_a/sessions/${id}`), 200);
+    assert.deepEqual(read.messages.map((m) => m.content), ["My editor is Helix.", "Noted.", "I also use fish."]);
+    // Rewritten, not grown: refused, and the stored session is unchanged.
+    const rewritten = [first[0].replace("Helix", "Vim"), first[1], more];
+    expectStatus(await send(rewritten), 409);
+    const still = expectStatus(await call(`/api/v1/agents/tx_a/sessions/${id}`), 200);
+    assert.equal(still.messages[0].content, "My editor is Helix.");
+  });
+
   test("an array of the line objects reads the same; the caller's id and start win", async () => {
     const lines = JSONL.split("\n").flatMap((l) => {
       try {

@@ -136,7 +136,7 @@ fn record_import(
 struct Tally {
     pushed: usize,
     already: usize,
-    grew: usize,
+    changed: usize,
     failed: usize,
     not_tried: usize,
 }
@@ -147,8 +147,8 @@ impl Tally {
         if self.already > 0 {
             parts.push(format!("{} pushed before", self.already));
         }
-        if self.grew > 0 {
-            parts.push(format!("{} grew since pushed (skipped)", self.grew));
+        if self.changed > 0 {
+            parts.push(format!("{} changed since pushed (skipped)", self.changed));
         }
         parts.push(format!("{} failed", self.failed));
         if self.not_tried > 0 {
@@ -198,7 +198,10 @@ fn push_sessions(
                 let id = id.or(body.id).unwrap_or_default();
                 // `created: false`: sent before (a state file lost or
                 // moved), the same bytes under the same id.
-                if answer["created"] == Value::Bool(false) {
+                if let Some(n) = answer["grew_by"].as_u64() {
+                    tally.pushed += 1;
+                    println!("  session {name}: {id} gained {n} messages");
+                } else if answer["created"] == Value::Bool(false) {
                     tally.already += 1;
                     println!("  session {name}: in Reverie already as {id}");
                 } else {
@@ -215,10 +218,10 @@ fn push_sessions(
                 });
             }
             Err(e) if e.status() == Some(409) => {
-                tally.grew += 1;
+                tally.changed += 1;
                 eprintln!(
-                    "  session {name}: grew since it was pushed; skipped (the service keeps \
-                     the first version: {})",
+                    "  session {name}: changed since it was pushed, not only grown; skipped \
+                     ({})",
                     e.message()
                 );
             }

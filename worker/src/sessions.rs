@@ -96,10 +96,32 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
         let same = existing.raw == raw
             && new.started_at.is_none_or(|t| t == stored.started_at)
             && (new.metrics.is_empty() || new.metrics == stored_metrics);
+        // The same session gone on (a log that grew since it was sent):
+        // what was read before is kept, message for message, and the rest
+        // joins it, so evidence citing earlier messages still holds.
+        let grows = !same
+            && session.started_at == stored.started_at
+            && session.messages.len() > stored.messages.len()
+            && session.messages[..stored.messages.len()] == stored.messages[..]
+            && (new.metrics.is_empty() || new.metrics == stored_metrics);
+        if grows {
+            if !repo::sessions::grow(&cx.db, &session, &raw, &existing.body).await? {
+                return Err(ApiError::conflict(format!(
+                    "session `{id}` changed while this request read it; send it again"
+                )));
+            }
+            return http::json(&api::SessionWritten {
+                session: summary(&session, format, stored_metrics),
+                created: false,
+                skipped,
+                grew_by: Some(session.messages.len() - stored.messages.len()),
+            });
+        }
         if !same {
             return Err(ApiError::conflict(format!(
-                "session `{id}` was ingested before with other content, times or metrics; sessions are kept as sent \
-                 (send new ones under a new id, and later metrics to …/sessions/{id}/metrics)"
+                "session `{id}` was ingested before with other content, times or metrics; sessions are kept as sent, \
+                 or grow when the new transcript begins with the stored one (send new ones under a new id, and \
+                 later metrics to …/sessions/{id}/metrics)"
             )));
         }
         let format = serde_json::from_value(Value::String(existing.format))?;
@@ -107,6 +129,7 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
             session: summary(&stored, format, stored_metrics),
             created: false,
             skipped,
+            grew_by: None,
         });
     }
     repo::sessions::insert(&cx.db, &session, format_name(format), &raw, &new.metrics, cx.now)
@@ -117,6 +140,7 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
             session: summary(&session, format, new.metrics),
             created: true,
             skipped,
+            grew_by: None,
         },
     )
 }

@@ -548,6 +548,10 @@ pub struct SessionWritten {
     /// `openai_responses`, the formats that skip rather than refuse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<BTreeMap<String, usize>>,
+    /// When the session was stored before and this transcript begins with
+    /// it: the messages it gained (the stored session now holds them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grew_by: Option<usize>,
 }
 
 /// `GET /agents/{id}/sessions`.

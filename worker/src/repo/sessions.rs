@@ -74,6 +74,28 @@ pub(crate) async fn insert(
     Ok(())
 }
 
+/// Replaces a stored session by a longer one that begins with it (the
+/// same session, gone on): as read, as sent, its end and message count.
+/// Only if the stored body is still `was` (a racing write loses).
+pub(crate) async fn grow(db: &Db, session: &Session, raw: &str, was: &str) -> ApiResult<bool> {
+    let changed = db
+        .run(
+            "UPDATE sessions SET ended_at = ?3, message_count = ?4, body = ?5, raw = ?6 \
+             WHERE agent_id = ?1 AND id = ?2 AND body = ?7",
+            &[
+                db::s(session.agent_id.as_str()),
+                db::s(session.id.as_str()),
+                session.ended_at.map_or(wasm_bindgen::JsValue::NULL, |t| db::n(t.0)),
+                db::n(session.messages.len() as i64),
+                db::s(&serde_json::to_string(session)?),
+                db::s(raw),
+                db::s(was),
+            ],
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
 /// Oldest first, started in `[since, until)`, after the cursor `after`
 /// (start time and id).
 pub(crate) async fn list(

@@ -594,3 +594,153 @@ describe("the review dashboard", () => {
     await page.getByLabel("API token").waitFor();
   });
 });
+
+describe("importing and exporting memory files", () => {
+  const MEMORY =
+    "# Memory index\n\n- [Topic](topic.md) — how tests run\n- [Gone](gone.md) — points nowhere\n\n" +
+    "- The user prefers dark mode in the editor.\n- The user's shell is bash.\n";
+  const TOPIC =
+    "---\nname: Topic\ndescription: how tests run\ntype: feedback\n---\n\n" +
+    "- Integration tests hit a real database, never mocks.\n";
+  /** A file for `setInputFiles`. */
+  const file = (name, text, mimeType = "text/markdown") => ({ name, mimeType, buffer: Buffer.from(text) });
+
+  /** A fresh agent (no memory yet) and a page on its import screen. */
+  async function importPage(agent) {
+    expectOk(await call("/api/v1/agents", { body: { id: agent, name: `Agent ${agent}` } }));
+    const page = await openPage();
+    await page.goto(`${rt.baseUrl}/#/agents/${agent}/import`);
+    await page.getByLabel("Pick files").waitFor();
+    return page;
+  }
+
+  async function entries(store) {
+    const res = await call(`/api/v1/stores/${store}/entries?limit=50`);
+    return res.status === 404 ? [] : expectOk(res).entries;
+  }
+
+  test("files picked are previewed, imported, and exported back as a later version has them", async () => {
+    const page = await importPage("import_a");
+    assert.equal(await page.title(), "Import and export for import_a · Reverie");
+    assert.equal(await page.locator("h1").count(), 1);
+    await page.getByTestId("export-none").getByText("Nothing imported yet").waitFor();
+    await page.getByLabel("Pick files").setInputFiles([
+      file("MEMORY.md", MEMORY),
+      file("topic.md", TOPIC),
+      file("notes.csv", "not,memory", "text/csv"),
+    ]);
+    const rows = page.getByTestId("preview-file");
+    await rows.first().waitFor();
+    const listed = await rows.allInnerTexts();
+    assert.equal(listed.length, 2);
+    assert.match(listed[0], new RegExp(`^MEMORY\\.md\\s+${Buffer.byteLength(MEMORY)} bytes$`));
+    assert.match(listed[1], /^topic\.md\s+\d+ bytes$/);
+    assert.match(await page.getByTestId("import-left").innerText(), /^1 file skipped/);
+    assert.match(await page.getByTestId("import-format").innerText(), /Markdown \(told from the files\)/);
+    const send = page.getByTestId("import-send");
+    assert.equal(await send.innerText(), "Import 2 files");
+    assert.deepEqual(await entries("import_a"), [], "nothing is sent before Import");
+    await screenshot(page, "17-import-preview");
+    await send.click();
+    const summary = page.getByRole("status").getByTestId("import-summary");
+    await summary.waitFor();
+    assert.equal(
+      await summary.innerText(),
+      "Read 2 files in Markdown: 3 entries. 3 added, 0 removed, 0 unchanged. The store is now at version 1.",
+    );
+    assert.match(await page.getByTestId("import-skipped").innerText(), /MEMORY\.md:4 — /);
+    assert.equal(await page.getByTestId("import-done").getByRole("link").getAttribute("href"), "#/agents/import_a");
+    assert.equal((await entries("import_a")).length, 3);
+    await page.getByTestId("export-summary").getByText("Nothing changed at version 1: the 2 files are as imported.").waitFor();
+    await screenshot(page, "18-import-done");
+
+    // An entry edited since: the export holds that file, to download.
+    const shell = (await entries("import_a")).find((e) => e.text === "The user's shell is bash.");
+    expectOk(await call(`/api/v1/stores/import_a/entries/${shell.id}`, { method: "PATCH", body: { text: "The user's shell is fish." } }));
+    await page.getByTestId("export-go").click();
+    await page.getByTestId("export-summary").getByText("At version 2, 1 file changed since the import; 1 is as imported.").waitFor();
+    const link = page.getByTestId("export-file").filter({ hasText: "MEMORY.md" }).getByTestId("download");
+    assert.equal(await link.getAttribute("download"), "MEMORY.md");
+    const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+    assert.equal(download.suggestedFilename(), "MEMORY.md");
+    const { readFile } = await import("node:fs/promises");
+    assert.equal(await readFile(await download.path(), "utf8"), MEMORY.replace("shell is bash", "shell is fish"));
+    await screenshot(page, "19-export-changed");
+    // Another version: one older than the import is refused in words.
+    await page.getByTestId("export-version").fill("0");
+    await page.getByTestId("export-go").click();
+    await page.getByTestId("export-refused").getByText(/^Version 0 is older than import imp_/).waitFor();
+    await page.getByTestId("export-version").fill("1");
+    await page.getByTestId("export-go").click();
+    await page.getByTestId("export-summary").getByText("Nothing changed at version 1").waitFor();
+  });
+
+  test("a picked folder's paths start inside it; hidden folders and other files are left out", async () => {
+    const { mkdtemp, mkdir, rm, writeFile } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = await mkdtemp(join(tmpdir(), "reverie-import-"));
+    after(() => rm(dir, { recursive: true, force: true }));
+    const root = join(dir, "memory");
+    await mkdir(join(root, ".git"), { recursive: true });
+    await writeFile(join(root, "MEMORY.md"), MEMORY);
+    await writeFile(join(root, "topic.md"), TOPIC);
+    await writeFile(join(root, ".git", "HEAD.md"), "- not memory\n");
+    await writeFile(join(root, "logo.png"), "png");
+    const page = await importPage("import_c");
+    const folder = page.getByLabel("Pick a folder");
+    assert.equal(await folder.getAttribute("webkitdirectory"), "");
+    await folder.setInputFiles(root);
+    await page.getByTestId("preview-file").first().waitFor();
+    const paths = await page.getByTestId("preview-file").locator("td.mono").allInnerTexts();
+    assert.deepEqual(paths, ["MEMORY.md", "topic.md"]);
+    assert.match(await page.getByTestId("import-left").innerText(), /^2 files skipped/);
+    await page.getByTestId("import-send").click();
+    await page.getByTestId("import-summary").getByText(/3 added/).waitFor();
+  });
+
+  test("a broken file, a file that is not UTF-8 and a conflict are refused in words naming the file", async () => {
+    const page = await importPage("import_b");
+    // Not UTF-8, dropped on the drop zone: named, and nothing can be sent.
+    const dropped = await page.evaluateHandle(() => {
+      const data = new DataTransfer();
+      data.items.add(new File([new Uint8Array([0x2d, 0x20, 0x63, 0x61, 0x66, 0xe9, 0x0a])], "latin1.md"));
+      data.items.add(new File(["- Fine.\n"], "fine.md"));
+      return data;
+    });
+    await page.getByTestId("drop-zone").dispatchEvent("drop", { dataTransfer: dropped });
+    await page.getByTestId("import-problems").getByText(/^latin1\.md is not UTF-8 text \(byte 6 is not valid\)/).waitFor();
+    assert.deepEqual(await page.getByTestId("preview-file").locator("td.mono").allInnerTexts(), ["fine.md"]);
+    assert.equal(await page.getByTestId("import-send").isDisabled(), true);
+    await screenshot(page, "21-import-refused");
+    // Front matter never closed: the service's words name the file and line.
+    await page.getByLabel("Pick files").setInputFiles([file("broken.md", "---\nname: A\n- text\n")]);
+    await page.getByTestId("preview-file").getByText("broken.md").waitFor();
+    await page.getByTestId("import-send").click();
+    const refused = page.getByTestId("import-failure");
+    await refused.waitFor();
+    assert.match(await refused.locator(".error").innerText(), /^Invalid `broken\.md:1`: the front matter opened here is never closed with `---` \(HTTP 422\)$/);
+    assert.match(await refused.locator(".muted").innerText(), /fix the file named/);
+    assert.deepEqual(await entries("import_b"), [], "nothing was written");
+
+    // Pushed, then an entry edited by a review, then the file edited here
+    // too: a conflict, explained.
+    expectOk(await call("/api/v1/agents/import_b/imports", {
+      body: { files: [{ path: "MEMORY.md", content: MEMORY }, { path: "topic.md", content: TOPIC }] },
+    }));
+    const dark = (await entries("import_b")).find((e) => e.text === "The user prefers dark mode in the editor.");
+    expectOk(await call(`/api/v1/stores/import_b/entries/${dark.id}`, { method: "PATCH", body: { text: "The user prefers a dark theme." } }));
+    await page.getByLabel("Pick files").setInputFiles([file("MEMORY.md", MEMORY + "- Answers are short.\n"), file("topic.md", TOPIC)]);
+    await page.getByTestId("import-send").getByText("Import 2 files").waitFor();
+    await page.getByTestId("import-send").click();
+    const conflict = page.getByTestId("import-failure");
+    await conflict.waitFor();
+    assert.match(await conflict.locator(".error").innerText(), /^Changed here and, by a review, in the store since the last push: MEMORY\.md;.*\(HTTP 409\)$/);
+    assert.equal(await conflict.locator(".muted").innerText(), "Export the store's version first, apply your edits, then import again.");
+    // The export beside is read again: the store's version to start from.
+    await page.getByTestId("export-file").filter({ hasText: "MEMORY.md" }).waitFor();
+    assert.match(await page.getByTestId("export-summary").innerText(), /^At version 2, 1 file changed/);
+    await screenshot(page, "20-import-conflict");
+    assert.ok(!(await entries("import_b")).some((e) => e.text === "Answers are short."));
+  });
+});

@@ -116,6 +116,8 @@ fn AgentView(agent: Agent, source: RwSignal<Source>, lists: RwSignal<u32>) -> im
             <a href=format!("#/stores/{}/history", agent.store.id)>"History of "{agent.store.id.clone()}</a>
             " · "
             <a href=format!("#/agents/{}/outcomes", agent.id)>"Outcomes"</a>
+            " · "
+            <a href=format!("#/agents/{}/import", agent.id)>"Import & export"</a>
         </p>
         <div class="columns">
             <Settings agent=agent.clone()/>

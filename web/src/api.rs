@@ -186,6 +186,12 @@ pub fn token_refused() -> ArcRwSignal<u32> {
     SIGNALS.with(|x| x.refused.clone())
 }
 
+/// Changes each time the reader asks to read again (reactive): reads
+/// made outside `swr` track it to follow Retry too.
+pub fn retried() -> ArcRwSignal<u32> {
+    SIGNALS.with(|x| x.retry.clone())
+}
+
 /// Reads every read on screen again.
 pub fn retry() {
     SIGNALS.with(|x| x.retry.update(|n| *n += 1));
@@ -287,10 +293,10 @@ pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Res
 // ---- what the service takes and returns: the contract's types ----
 
 pub use reverie_api::{
-    Agent, AgentList, AuditPage, ChangeView, Compared, Decided, ErrorBody, ErrorDetails, Me,
-    Outcomes, PartialAccept, Pass, PassList, PassMark, PassStatus, Proposal, ProposalBrief,
-    ProposalList, RollbackRequest, RolledBack, SessionExcerpt, Verified, Version, VersionDiff,
-    VersionList,
+    Agent, AgentList, AuditPage, ChangeView, Compared, Decided, ErrorBody, ErrorDetails, Imported,
+    Me, NewImport, Outcomes, PartialAccept, Pass, PassList, PassMark, PassStatus, Proposal,
+    ProposalBrief, ProposalList, RollbackRequest, RolledBack, SessionExcerpt, StoreExport,
+    Verified, Version, VersionDiff, VersionList,
 };
 
 // ---- the calls ----
@@ -393,4 +399,17 @@ pub async fn compare(agent: &str, baseline: &str, candidate: &str) -> Result<Com
         "/api/v1/agents/{agent}/outcomes/compare?baseline={baseline}&candidate={candidate}"
     ))
     .await
+}
+
+/// Pushes memory files into the agent's store.
+pub async fn import(agent: &str, body: &NewImport) -> Result<Imported, ApiError> {
+    post(&format!("/api/v1/agents/{agent}/imports"), body).await
+}
+
+/// The files of the store's latest import as `version` (the current one
+/// when `None`) has them. Not saved on this device: a stale export would
+/// be downloaded as if it were current.
+pub async fn export(store: &str, version: Option<i64>) -> Result<StoreExport, ApiError> {
+    let version = version.map(|v| format!("?version={v}")).unwrap_or_default();
+    get(&format!("/api/v1/stores/{store}/export{version}")).await
 }

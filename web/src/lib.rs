@@ -6,13 +6,15 @@
 //! Screens, one module each: `agents` (the list and one agent's settings,
 //! passes and proposals), `review` (a proposal, change by change),
 //! `history` (a store's versions, audit log and rollback), `outcomes`
-//! (metrics over time and the before/after comparison).
+//! (metrics over time and the before/after comparison), `imports` (memory
+//! files in, and written back out).
 
 mod agents;
 mod api;
 mod cache;
 mod connection;
 mod history;
+mod imports;
 mod outcomes;
 mod review;
 mod route;
@@ -49,6 +51,12 @@ impl Session {
 
     pub fn can_review(&self) -> bool {
         self.me.with(|m| m.as_ref().is_some_and(|m| m.role != Role::Ingest))
+    }
+
+    /// Whether the token may write memory (import files): reviewers'
+    /// tokens only decide.
+    pub fn can_ingest(&self) -> bool {
+        self.me.with(|m| m.as_ref().is_some_and(|m| m.role != Role::Reviewer))
     }
 
     /// Forgets the token and who it was; `why` is said on the sign-in
@@ -91,6 +99,7 @@ fn App() -> impl IntoView {
             (_, Route::Proposal(id)) => format!("Proposal {id}"),
             (_, Route::History(store)) => format!("History of {store}"),
             (_, Route::Outcomes(agent)) => format!("Outcomes of {agent}"),
+            (_, Route::Import(agent)) => format!("Import and export for {agent}"),
             (_, Route::NotFound(_)) => "Nothing here".to_string(),
         };
         document().set_title(&format!("{title} · Reverie"));
@@ -129,6 +138,7 @@ fn App() -> impl IntoView {
                     Route::Proposal(id) => view! { <review::Review id/> }.into_any(),
                     Route::History(store) => view! { <history::History store/> }.into_any(),
                     Route::Outcomes(agent) => view! { <outcomes::Outcomes agent/> }.into_any(),
+                    Route::Import(agent) => view! { <imports::ImportExport agent/> }.into_any(),
                     Route::NotFound(path) => view! {
                         <section class="empty-state" role="alert">
                             <h1>"Nothing here"</h1>

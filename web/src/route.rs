@@ -14,6 +14,8 @@ pub enum Route {
     History(String),
     /// An agent's outcome metrics.
     Outcomes(String),
+    /// Importing an agent's memory files, and exporting them back.
+    Import(String),
     NotFound(String),
 }
 
@@ -25,6 +27,7 @@ impl Route {
             [] | ["agents"] => Route::Agents,
             ["agents", id] => Route::Agent(id.to_string()),
             ["agents", id, "outcomes"] => Route::Outcomes(id.to_string()),
+            ["agents", id, "import"] => Route::Import(id.to_string()),
             ["proposals", id] => Route::Proposal(id.to_string()),
             ["stores", id, "history"] => Route::History(id.to_string()),
             _ => Route::NotFound(format!("/{path}")),

@@ -1433,6 +1433,19 @@ mod tests {
     use crate::session::MAX_MESSAGE_BYTES;
     use TranscriptFormat::{Anthropic, ClaudeCode, OpenAi, OpenAiResponses, Reverie};
 
+    /// Detection of each input: the format, or an error holding the text.
+    fn check_detection(cases: &[(&str, std::result::Result<TranscriptFormat, &str>)]) {
+        for (input, expected) in cases {
+            match (detect_format(input), expected) {
+                (Ok(format), Ok(expected)) => assert_eq!(format, *expected, "{input}"),
+                (Err(e), Err(expected)) => {
+                    assert!(e.to_string().contains(expected), "{input}\n -> {e}")
+                }
+                (got, expected) => panic!("{input}\n -> {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
     const ANTHROPIC_TOOL_LOOP: &str = r#"{"model":"claude-x","max_tokens":1024,"system":"You are a weather bot.",
 "messages":[
 {"role":"user","content":"Weather in Paris?"},
@@ -1701,15 +1714,7 @@ tool: ok"#,
                 ),
             ),
         ];
-        for (input, expected) in cases {
-            match (detect_format(input), expected) {
-                (Ok(format), Ok(expected)) => assert_eq!(format, expected, "{input}"),
-                (Err(e), Err(expected)) => {
-                    assert!(e.to_string().contains(expected), "{input}\n -> {e}")
-                }
-                (got, expected) => panic!("{input}\n -> {got:?}, expected {expected:?}"),
-            }
-        }
+        check_detection(&cases);
     }
 
     /// A Claude Code file: a `/clear` caveat, a streamed reply in three
@@ -2136,15 +2141,7 @@ assistant: Done. | Not that part."#
             ),
             ("{\"a\":1}\n{", Err("malformed transcript: trailing characters at line 2 column 1")),
         ];
-        for (input, expected) in cases {
-            match (detect_format(input), expected) {
-                (Ok(format), Ok(expected)) => assert_eq!(format, expected, "{input}"),
-                (Err(e), Err(expected)) => {
-                    assert!(e.to_string().contains(expected), "{input}\n -> {e}")
-                }
-                (got, expected) => panic!("{input}\n -> {got:?}, expected {expected:?}"),
-            }
-        }
+        check_detection(&cases);
         let names = [ClaudeCode, OpenAiResponses].map(|f| serde_json::to_string(&f).unwrap());
         assert_eq!(names, ["\"claude_code\"", "\"openai_responses\""]);
     }

@@ -21,7 +21,7 @@ fn exclusive_slot(verb: &str, next: Option<&&str>) -> Option<&'static str> {
 }
 
 /// Words before a subject that are not the subject.
-fn is_determiner(word: &str) -> bool {
+pub(crate) fn is_determiner(word: &str) -> bool {
     matches!(
         word,
         "the"
@@ -133,7 +133,7 @@ fn subject_of(explicit: Option<&str>, words: &[&str]) -> Option<u64> {
 }
 
 /// Titles before a name ("Mr. Geoghan"): the name is the subject.
-fn is_title(word: &str) -> bool {
+pub(crate) fn is_title(word: &str) -> bool {
     matches!(word, "mr" | "mrs" | "ms" | "dr" | "prof")
 }
 

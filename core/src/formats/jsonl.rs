@@ -161,7 +161,7 @@ pub(super) fn write(
     fates: &[Fate<'_>],
     appended: &[&MemoryEntry],
 ) -> String {
-    let eol = if content.contains("\r\n") { "\r\n" } else { "\n" };
+    let eol = super::line_end(content);
     // The changes, by the start of the literal they apply to.
     let changes: HashMap<usize, (usize, &Fate<'_>)> = spans
         .iter()
@@ -392,59 +392,73 @@ impl<'a> Scanner<'a> {
     fn value(&mut self, depth: usize) -> Option<Kind> {
         match self.peek()? {
             b'"' => self.string().map(|()| Kind::Str),
-            b'[' => {
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                self.i += 1;
-                self.ws();
-                if self.eat(b']') {
-                    return Some(Kind::Array);
-                }
-                loop {
-                    self.value(depth + 1)?;
-                    self.ws();
-                    if self.eat(b']') {
-                        return Some(Kind::Array);
-                    }
-                    if !self.eat(b',') {
-                        return None;
-                    }
-                    self.ws();
-                }
-            }
-            b'{' => {
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                self.i += 1;
-                self.ws();
-                if self.eat(b'}') {
-                    return Some(Kind::Object);
-                }
-                loop {
-                    self.string()?;
-                    self.ws();
-                    if !self.eat(b':') {
-                        return None;
-                    }
-                    self.ws();
-                    self.value(depth + 1)?;
-                    self.ws();
-                    if self.eat(b'}') {
-                        return Some(Kind::Object);
-                    }
-                    if !self.eat(b',') {
-                        return None;
-                    }
-                    self.ws();
-                }
-            }
+            b'[' => self.elements(depth).map(|_| Kind::Array),
+            b'{' => self.fields(depth).map(|_| Kind::Object),
             b't' => self.word(b"true"),
             b'f' => self.word(b"false"),
             b'n' => self.word(b"null"),
             b'-' | b'0'..=b'9' => self.number(),
             _ => None,
+        }
+    }
+
+    /// Steps over the array under the scanner, checking it: where each
+    /// element sits, and what it is.
+    fn elements(&mut self, depth: usize) -> Option<Vec<Element>> {
+        if depth >= MAX_DEPTH || !self.eat(b'[') {
+            return None;
+        }
+        self.ws();
+        let mut elements = Vec::new();
+        if self.eat(b']') {
+            return Some(elements);
+        }
+        loop {
+            let start = self.i;
+            let kind = self.value(depth + 1)?;
+            elements.push(Element { range: start..self.i, kind });
+            self.ws();
+            if self.eat(b']') {
+                return Some(elements);
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+            self.ws();
+        }
+    }
+
+    /// Steps over the object under the scanner, checking it: where each
+    /// member's key and value sit, and what the value is.
+    fn fields(&mut self, depth: usize) -> Option<Vec<Field>> {
+        if depth >= MAX_DEPTH || !self.eat(b'{') {
+            return None;
+        }
+        self.ws();
+        let mut fields = Vec::new();
+        if self.eat(b'}') {
+            return Some(fields);
+        }
+        loop {
+            let key_start = self.i;
+            self.string()?;
+            let key = key_start..self.i;
+            self.ws();
+            if !self.eat(b':') {
+                return None;
+            }
+            self.ws();
+            let value_start = self.i;
+            let kind = self.value(depth + 1)?;
+            fields.push(Field { key, value: value_start..self.i, kind });
+            self.ws();
+            if self.eat(b'}') {
+                return Some(fields);
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+            self.ws();
         }
     }
 
@@ -570,32 +584,7 @@ impl Object {
 
     /// The members of the object under `s`, and then the end of the line.
     fn members(s: &mut Scanner<'_>) -> Option<Object> {
-        s.i += 1;
-        s.ws();
-        let mut fields = Vec::new();
-        if !s.eat(b'}') {
-            loop {
-                let key_start = s.i;
-                s.string()?;
-                let key = key_start..s.i;
-                s.ws();
-                if !s.eat(b':') {
-                    return None;
-                }
-                s.ws();
-                let value_start = s.i;
-                let kind = s.value(1)?;
-                fields.push(Field { key, value: value_start..s.i, kind });
-                s.ws();
-                if s.eat(b'}') {
-                    break;
-                }
-                if !s.eat(b',') {
-                    return None;
-                }
-                s.ws();
-            }
-        }
+        let fields = s.fields(0)?;
         let close = s.i - 1;
         s.ws();
         (s.i == s.b.len()).then_some(Object { fields, close })
@@ -649,26 +638,7 @@ impl Array {
     /// The array whose `[` is at byte `open` of `line`.
     fn parse(line: &str, open: usize) -> Option<Array> {
         let mut s = Scanner::new(line, open);
-        if !s.eat(b'[') {
-            return None;
-        }
-        s.ws();
-        let mut elements = Vec::new();
-        if !s.eat(b']') {
-            loop {
-                let start = s.i;
-                let kind = s.value(1)?;
-                elements.push(Element { range: start..s.i, kind });
-                s.ws();
-                if s.eat(b']') {
-                    break;
-                }
-                if !s.eat(b',') {
-                    return None;
-                }
-                s.ws();
-            }
-        }
+        let elements = s.elements(0)?;
         Some(Array { open, close: s.i - 1, elements })
     }
 
@@ -749,34 +719,14 @@ pub(super) struct Member {
 /// well-formed object.
 pub(super) fn object_at(text: &str, open: usize) -> Option<(Vec<Member>, usize)> {
     let mut s = Scanner::new(text, open);
-    if !s.eat(b'{') {
-        return None;
-    }
-    s.ws();
-    let mut members = Vec::new();
-    if !s.eat(b'}') {
-        loop {
-            let key_start = s.i;
-            s.string()?;
-            let key = decode(&text[key_start..s.i])?;
-            s.ws();
-            if !s.eat(b':') {
-                return None;
-            }
-            s.ws();
-            let value_start = s.i;
-            let kind = s.value(1)?;
-            members.push(Member { key, value: value_start..s.i, is_string: kind == Kind::Str });
-            s.ws();
-            if s.eat(b'}') {
-                break;
-            }
-            if !s.eat(b',') {
-                return None;
-            }
-            s.ws();
-        }
-    }
+    let members = s
+        .fields(0)?
+        .into_iter()
+        .map(|f| {
+            let key = decode(&text[f.key])?;
+            Some(Member { key, value: f.value, is_string: f.kind == Kind::Str })
+        })
+        .collect::<Option<Vec<_>>>()?;
     Some((members, s.i))
 }
 

@@ -329,7 +329,7 @@ pub(super) fn write(
     fates: &[Fate<'_>],
     appended: &[&MemoryEntry],
 ) -> String {
-    let eol = if content.contains("\r\n") { "\r\n" } else { "\n" };
+    let eol = super::line_end(content);
     let mut out = String::with_capacity(content.len() + 256);
     let mut at = 0;
     for (span, fate) in spans.iter().zip(fates) {

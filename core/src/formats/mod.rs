@@ -541,6 +541,16 @@ pub(crate) fn entry_id(path: &str, n: usize) -> Id {
     })
 }
 
+/// The line end a file uses: `\r\n` if it has one, else `\n`; new lines
+/// written into it follow the file.
+pub(crate) fn line_end(content: &str) -> &'static str {
+    if content.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    }
+}
+
 /// The 1-based line of byte `at` in `text`.
 pub(crate) fn line_of(text: &str, at: usize) -> usize {
     text.as_bytes()[..at.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1

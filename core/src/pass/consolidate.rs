@@ -227,31 +227,12 @@ fn is_name_joiner(word: &str) -> bool {
     matches!(word, "of" | "in" | "for" | "at" | "de" | "and" | "&")
 }
 
-/// Words before a name that are not the name: articles, possessive and
-/// demonstrative determiners, and titles ("Mr. Geoghan").
+/// Words before a name that are not the name: the determiners and titles
+/// supersession skips, and the demonstratives ("this", "those").
 fn is_determiner_or_title(word: &str) -> bool {
-    matches!(
-        word,
-        "the"
-            | "a"
-            | "an"
-            | "our"
-            | "their"
-            | "his"
-            | "her"
-            | "its"
-            | "my"
-            | "your"
-            | "this"
-            | "that"
-            | "these"
-            | "those"
-            | "mr"
-            | "mrs"
-            | "ms"
-            | "dr"
-            | "prof"
-    )
+    crate::supersede::is_determiner(word)
+        || crate::supersede::is_title(word)
+        || matches!(word, "its" | "your" | "this" | "that" | "these" | "those")
 }
 
 /// Nouns that name a kind of person or thing rather than one.

@@ -775,6 +775,26 @@ describe("bring your own memory: import and export", () => {
     assert.match(refused.error.message, /2 owners/);
   });
 
+  test("a file deleted here takes its entries with it, never silently", async () => {
+    await createAgent("byo_e");
+    const files = [
+      { path: "a.md", content: "- Alpha runs on Mondays.\n" },
+      { path: "b.md", content: "- Beta runs on Tuesdays.\n- Gamma runs on Fridays.\n" },
+    ];
+    const push = (body) => call("/api/v1/agents/byo_e/imports", { body: { source: "laptop", ...body } });
+    expectStatus(await push({ files }), 201);
+    const gone = expectStatus(await push({ files: files.slice(0, 1), deleted: ["b.md"] }), 201);
+    assert.deepEqual([gone.removed, gone.files], [2, 1]);
+    const left = expectStatus(await call("/api/v1/stores/byo_e/entries?status=active"), 200);
+    assert.deepEqual(left.entries.map((e) => e.text), ["Alpha runs on Mondays."]);
+    // Another source's push is compared with its own last push only.
+    expectStatus(await call("/api/v1/agents/byo_e/imports", { body: { files, source: "desktop" } }), 201);
+    const refused = expectStatus(await push({ files: files.slice(0, 1), deleted: ["nope.md"] }), 422);
+    assert.match(refused.error.message, /nope\.md/);
+    const only = expectStatus(await push({ files: [], deleted: ["a.md"], format: "markdown" }), 201);
+    assert.equal(only.removed, 1);
+  });
+
   test("bad bundles are refused with the file and line, and nothing is written", async () => {
     const refused = async (files, status, pattern, format) => {
       const body = expectStatus(await call("/api/v1/agents/byo_b/imports", { body: { files, format } }), status);

@@ -288,3 +288,23 @@ describe("reverie compare", () => {
     assert.match(missing.stderr, /nope/);
   });
 });
+
+describe("reverie push of a folder where a file was deleted", () => {
+  test("the deletion is pushed, and the file's entries are deleted with it", async () => {
+    expectStatus(await call("/api/v1/agents", { body: { id: "cli_d", name: "CLI agent D" } }), 201);
+    const dir = join(home, "projects", "-home-u-deleting");
+    await writeFiles(dir, MEMORY);
+    expectExit(await reverie(["push", "claude-code", dir, "--agent", "cli_d"], { token: ADMIN }), 0);
+    const state = JSON.parse(await readFile(join(dir, ".reverie/state.json"), "utf8")).agents.cli_d;
+    const count = async () =>
+      expectStatus(await call(`/api/v1/stores/${state.store_id}/entries?status=active`), 200).entries.length;
+    const before = await count();
+    await rm(join(dir, "memory/feedback_testing.md"));
+    const push = expectExit(await reverie(["push", "claude-code", dir, "--agent", "cli_d"], { token: ADMIN }), 0);
+    assert.match(push.stdout, /1 deleted here since the last push: memory\/feedback_testing\.md/);
+    assert.ok((await count()) < before);
+    // Said once: the next push has nothing more to delete.
+    const again = expectExit(await reverie(["push", "claude-code", dir, "--agent", "cli_d"], { token: ADMIN }), 0);
+    assert.doesNotMatch(again.stdout, /deleted here/);
+  });
+});

@@ -22,7 +22,19 @@ pub fn run(client: &Client, dir: &Path, agent: &str, rules: Option<&Path>) -> Re
     let transcripts = files::transcripts(dir)?;
     let mut all = state::load(dir)?;
     let mut import_failed = None;
-    if bundle.is_empty() {
+    // Files pushed before and gone now were deleted here: the push says so
+    // and their entries go too (rule files only when rules are pushed).
+    let deleted: Vec<String> = all
+        .agents
+        .get(agent)
+        .map(|a| &a.files[..])
+        .unwrap_or_default()
+        .iter()
+        .map(|f| f.path.clone())
+        .filter(|p| rules.is_some() || !p.starts_with("rules/"))
+        .filter(|p| !bundle.iter().any(|f| &f.path == p))
+        .collect();
+    if bundle.is_empty() && deleted.is_empty() {
         println!(
             "memory: no *.md files under {}{}; nothing imported",
             dir.join("memory").display(),
@@ -31,7 +43,19 @@ pub fn run(client: &Client, dir: &Path, agent: &str, rules: Option<&Path>) -> Re
     } else {
         // The folder names the source: its next push is compared with this.
         let source = Some(format!("claude-code:{}", dir.display()));
-        let body = NewImport { format: Some(Format::Markdown), files: bundle, source };
+        if !deleted.is_empty() {
+            println!(
+                "memory: {} deleted here since the last push: {}",
+                deleted.len(),
+                deleted.join(", ")
+            );
+        }
+        let body = NewImport {
+            format: Some(Format::Markdown),
+            files: bundle,
+            source,
+            deleted: deleted.clone(),
+        };
         match client.post::<_, Imported>(&format!("/agents/{}/imports", seg(agent)), &body) {
             Ok(done) => {
                 print_import(&done);
@@ -39,7 +63,7 @@ pub fn run(client: &Client, dir: &Path, agent: &str, rules: Option<&Path>) -> Re
                 let entry = all.agents.entry(agent.to_string()).or_default();
                 let import =
                     Import { store_id: &done.store_id, id: &done.import_id, version: done.version };
-                record_import(entry, client.base(), import, &local, now);
+                record_import(entry, client.base(), import, &local, &deleted, now);
                 state::save(dir, &all)?;
             }
             Err(e) => {
@@ -111,6 +135,7 @@ fn record_import(
     url: &str,
     import: Import<'_>,
     local: &[LocalFile],
+    deleted: &[String],
     now: i64,
 ) {
     entry.url = Some(url.to_string());
@@ -126,7 +151,10 @@ fn record_import(
             sha256: files::sha256(&f.bytes),
         })
         .collect();
-    let carried = entry.files.drain(..).filter(|old| !local.iter().any(|f| f.path == old.path));
+    let carried = entry
+        .files
+        .drain(..)
+        .filter(|old| !local.iter().any(|f| f.path == old.path) && !deleted.contains(&old.path));
     files.extend(carried);
     entry.files = files;
 }
@@ -287,7 +315,7 @@ mod tests {
             disk: "/o".into(),
             sha256: "0".into(),
         });
-        record_import(&mut entry, "http://h", done, &local, 7);
+        record_import(&mut entry, "http://h", done, &local, &[], 7);
         assert_eq!(entry.import_id.as_deref(), Some("imp_1"));
         assert_eq!(entry.store_id.as_deref(), Some("s1"));
         assert_eq!(entry.pushed_at, Some(7));

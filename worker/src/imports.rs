@@ -40,9 +40,13 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
     cx.who.can_ingest(agent_id)?;
     let agent = agents::readable(cx, agent_id).await?;
     let body: api::NewImport = http::json_body(req, http::limits::LARGE).await?;
-    let format = bundle_format(&body.files, body.format)?;
+    // A push of deletions alone names its format.
+    let format = match body.format {
+        Some(f) if body.files.is_empty() && !body.deleted.is_empty() => f,
+        _ => bundle_format(&body.files, body.format)?,
+    };
     let source = source_of(body.source.as_deref())?;
-    let (done, _) = push(cx, &agent, format, source, &body.files).await?;
+    let (done, _) = push(cx, &agent, format, source, &body.files, &body.deleted).await?;
     http::json_status(201, &done)
 }
 
@@ -54,6 +58,7 @@ async fn push(
     format: Format,
     source: &str,
     files: &[formats::File],
+    deleted: &[String],
 ) -> ApiResult<(api::Imported, Layout)> {
     let config = agent.config()?;
     let row =
@@ -69,6 +74,7 @@ async fn push(
     let synced = formats::sync(
         format,
         files,
+        deleted,
         base_layout
             .as_ref()
             .zip(base_files.as_ref())
@@ -192,7 +198,7 @@ pub(crate) async fn compare(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRe
         .map_err(|e| ApiError::new(422, format!("after: {e}")))?;
     // A comparison's files are its own: no later push is compared with them.
     let source = format!("compare:{}", &crate::random_hex()[..16]);
-    let (pushed, layout) = push(cx, &agent, format, &source, &body.before).await?;
+    let (pushed, layout) = push(cx, &agent, format, &source, &body.before, &[]).await?;
     let row = stores::get(&cx.db, &pushed.store_id).await?;
     let store = stores::load(&cx.db, &row).await?;
     let compared: std::collections::HashSet<&str> =

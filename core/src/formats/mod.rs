@@ -219,6 +219,9 @@ pub fn import(format: Format, files: &[File], created_at: crate::Timestamp) -> R
         // records keep the ids it gave them).
         if format.keeps_ids() {
             check_unique(&out.entries[before..], &f.path)?;
+            for e in &mut out.entries[before..] {
+                e.tags.push(format!("{FILE_TAG}{}", f.path));
+            }
             out.layout.documents.push(Document {
                 path: f.path.clone(),
                 digest: digest(&f.content),
@@ -364,11 +367,19 @@ pub fn export(layout: &Layout, files: &[File], store: &MemoryStore) -> Result<Ve
         }
         fates_of.push(fates);
     }
-    // Texts edited in place, and new entries with no place yet.
+    // Texts edited in place, and new entries with no place yet; not an
+    // entry read from files of another import (named by its `file:` tags,
+    // none of them here), which belongs to those files.
+    let paths: std::collections::HashSet<&str> =
+        layout.documents.iter().map(|d| d.path.as_str()).collect();
+    let read_elsewhere = |e: &MemoryEntry| {
+        let mut files = e.tags.iter().filter_map(|t| t.strip_prefix(FILE_TAG)).peekable();
+        files.peek().is_some() && !files.any(|p| paths.contains(p))
+    };
     let mut appended: Vec<Vec<&MemoryEntry>> = vec![Vec::new(); layout.documents.len()];
     for e in store.entries.iter().filter(|e| e.is_active()) {
         let id = e.id.as_str();
-        if doc_of.contains_key(id) || written.contains_key(id) {
+        if doc_of.contains_key(id) || written.contains_key(id) || read_elsewhere(e) {
             continue;
         }
         if !layout.documents.is_empty() {

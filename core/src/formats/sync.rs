@@ -13,7 +13,8 @@
 //! - new: every entry is added.
 //!
 //! Files of the base the push leaves out stay as they were, so the new
-//! push's layout still covers every file.
+//! push's layout still covers every file; a file named as deleted takes
+//! its entries with it (a deletion is a change like any other).
 
 use std::collections::{HashMap, HashSet};
 
@@ -55,15 +56,27 @@ pub struct Synced {
     pub skipped: Vec<Skipped>,
 }
 
-/// Reads `bundle` as a push to `store`, whose earlier push is `base`.
+/// Reads `bundle` as a push to `store`, whose earlier push is `base`;
+/// `deleted` names files of the base deleted since (their entries are
+/// deleted too, unless a review changed them: a conflict).
 pub fn sync(
     format: Format,
     bundle: &[File],
+    deleted: &[String],
     base: Option<Base<'_>>,
     store: &MemoryStore,
     now: crate::Timestamp,
 ) -> Result<Synced> {
     let read = import(format, bundle, now)?;
+    for path in deleted {
+        let in_base = base.is_some_and(|b| b.layout.documents.iter().any(|d| &d.path == path));
+        if !in_base || bundle.iter().any(|f| &f.path == path) {
+            return Err(crate::error::Error::invalid(
+                format!("deleted[{path:?}]"),
+                "names no file of the last push, or a file the push also sends",
+            ));
+        }
+    }
     // The files whose entries a review changed since the base, as the
     // store would write them (a listing's export is its operations file).
     let reviewed: HashMap<String, String> = match base {
@@ -200,10 +213,20 @@ pub fn sync(
         out.layout.documents.push(doc);
         out.files.push(file.clone());
     }
-    // Files of the base the bundle leaves out stay as they were.
+    // Files of the base the bundle leaves out stay as they were, but for
+    // those deleted, whose entries go with them.
     let pushed: HashSet<&str> = bundle.iter().map(|f| f.path.as_str()).collect();
     for d in base.map_or(&[][..], |b| &b.layout.documents) {
         if pushed.contains(d.path.as_str()) {
+            continue;
+        }
+        if deleted.contains(&d.path) {
+            if reviewed.contains_key(&d.path) {
+                out.conflicts.push(d.path.clone());
+                continue;
+            }
+            let active = |id: &Id| in_store.get(id.as_str()).is_some_and(|e| e.is_active());
+            out.removed.extend(d.spans.iter().map(|s| &s.entry).filter(|id| active(id)).cloned());
             continue;
         }
         if let Some(&(doc, file)) = base_doc.get(d.path.as_str()) {

@@ -305,7 +305,7 @@ fn transcripts_in_jsonl_are_not_taken_for_mcp_memory() {
 }
 
 fn pushed(bundle: &[File], base: Option<Base<'_>>, store: &MemoryStore) -> Synced {
-    sync(Format::Markdown, bundle, base, store, Timestamp(0)).unwrap()
+    sync(Format::Markdown, bundle, &[], base, store, Timestamp(0)).unwrap()
 }
 
 fn with_added(mut store: MemoryStore, s: &Synced) -> MemoryStore {
@@ -471,7 +471,7 @@ fn a_mem0_listing_reads_under_mem0_ids_and_exports_operations() {
     let imported = import(Format::Mem0, &files, Timestamp(0)).unwrap();
     let ids: Vec<&str> = imported.entries.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, ["5e1b", "77aa", "9c0d"]);
-    assert_eq!(imported.entries[0].tags, ["user_id:alice"]);
+    assert_eq!(imported.entries[0].tags, ["user_id:alice", "file:mem0.json"]);
     // 2024-07-20T01:23:45.678-07:00 is 08:23:45.678 UTC.
     assert_eq!(imported.entries[0].created_at, Timestamp(1_721_463_825_678));
     assert!(export(&imported.layout, &files, &store_of(&imported)).unwrap().is_empty());
@@ -510,11 +510,11 @@ fn memories_of_several_users_are_never_one_store() {
 #[test]
 fn a_service_record_changed_there_is_an_edit_not_a_new_entry() {
     let v1 = vec![file("mem0.json", MEM0)];
-    let first = sync(Format::Mem0, &v1, None, &empty_store(), Timestamp(0)).unwrap();
+    let first = sync(Format::Mem0, &v1, &[], None, &empty_store(), Timestamp(0)).unwrap();
     let store = with_added(empty_store(), &first);
     let v2 = vec![file("mem0.json", &MEM0.replace("Lives in Berlin", "Lives in Munich"))];
     let base = Base { layout: &first.layout, files: &first.files };
-    let s = sync(Format::Mem0, &v2, Some(base), &store, Timestamp(0)).unwrap();
+    let s = sync(Format::Mem0, &v2, &[], Some(base), &store, Timestamp(0)).unwrap();
     assert!(s.added.is_empty() && s.removed.is_empty(), "{s:?}");
     assert_eq!(s.edited.len(), 1);
     assert_eq!((s.edited[0].id.as_str(), s.edited[0].text.as_str()), ("9c0d", "Lives in Munich"));
@@ -562,12 +562,12 @@ fn a_letta_read_only_block_is_never_read_or_changed() {
 #[test]
 fn a_listing_changed_there_and_in_the_store_is_a_conflict() {
     let v1 = vec![file("mem0.json", MEM0)];
-    let first = sync(Format::Mem0, &v1, None, &empty_store(), Timestamp(0)).unwrap();
+    let first = sync(Format::Mem0, &v1, &[], None, &empty_store(), Timestamp(0)).unwrap();
     let mut store = with_added(empty_store(), &first);
     store.entries[2].text = "Lives in Hamburg".into();
     let v2 = vec![file("mem0.json", &MEM0.replace("Lives in Berlin", "Lives in Munich"))];
     let base = Base { layout: &first.layout, files: &first.files };
-    let s = sync(Format::Mem0, &v2, Some(base), &store, Timestamp(0)).unwrap();
+    let s = sync(Format::Mem0, &v2, &[], Some(base), &store, Timestamp(0)).unwrap();
     assert_eq!(s.conflicts, ["mem0.json"]);
 }
 
@@ -615,4 +615,48 @@ fn a_rule_never_moves_to_another_file() {
     // CLAUDE.md keeps its rule; the memory file's copy of the other rule
     // stays too: neither moved across the files.
     assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn a_file_deleted_here_takes_its_entries_unless_a_review_changed_them() {
+    let v1 = vec![file("m.md", "- one\n- one again\n"), file("n.md", "- four\n- five\n")];
+    let first = pushed(&v1, None, &empty_store());
+    let store = with_added(empty_store(), &first);
+    let base = Base { layout: &first.layout, files: &first.files };
+    let gone = vec!["n.md".to_string()];
+    let s = sync(Format::Markdown, &v1[..1], &gone, Some(base), &store, Timestamp(0)).unwrap();
+    assert_eq!(s.removed.len(), 2);
+    assert_eq!(s.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["m.md"]);
+    // Changed by a review since: deleting it here is a conflict.
+    let mut reviewed = store.clone();
+    let i = reviewed.entries.iter().position(|e| e.text == "five").unwrap();
+    reviewed.entries[i].text = "five, edited".into();
+    let s = sync(Format::Markdown, &v1[..1], &gone, Some(base), &reviewed, Timestamp(0)).unwrap();
+    assert_eq!(s.conflicts, ["n.md"]);
+    assert!(s.removed.is_empty());
+    // A path the last push did not hold, or that is also sent, is refused.
+    for bad in [vec!["x.md".to_string()], vec!["m.md".to_string()]] {
+        assert!(sync(Format::Markdown, &v1[..1], &bad, Some(base), &store, Timestamp(0)).is_err());
+    }
+}
+
+#[test]
+fn entries_of_another_imports_files_are_not_written_into_these() {
+    let laptop = vec![file("a.md", "- Alpha runs on Mondays.\n")];
+    let first = pushed(&laptop, None, &empty_store());
+    let mut store = with_added(empty_store(), &first);
+    let other =
+        import(Format::Markdown, &[file("b.md", "- Beta runs on Tuesdays.\n")], Timestamp(0))
+            .unwrap();
+    store.entries.extend(other.entries);
+    assert!(export(&first.layout, &first.files, &store).unwrap().is_empty());
+    // A new entry with no file (a pass's add) is still written.
+    store.entries.push(MemoryEntry::new(
+        Id::new("n1").unwrap(),
+        "Gamma.",
+        EntryKind::Fact,
+        Timestamp(1),
+    ));
+    let out = export(&first.layout, &first.files, &store).unwrap();
+    assert_eq!(out[0].content, "- Alpha runs on Mondays.\n- Gamma.\n");
 }

@@ -254,7 +254,12 @@ impl Preview {
             return None;
         }
         let format = self.format(choice).ok()?;
-        Some(NewImport { format: Some(format), files: self.files.clone(), source: None })
+        Some(NewImport {
+            format: Some(format),
+            files: self.files.clone(),
+            source: None,
+            deleted: Vec::new(),
+        })
     }
 
     /// The import button's words.

@@ -234,6 +234,10 @@ pub struct NewImport {
     /// the same source and format. Empty when absent.
     #[serde(default)]
     pub source: Option<String>,
+    /// Files of the last push from this source deleted since: their
+    /// entries are deleted too (a file a review changed is a conflict).
+    #[serde(default)]
+    pub deleted: Vec<String>,
 }
 
 /// `POST /agents/{id}/imports/compare`: a memory before and after another

@@ -743,4 +743,20 @@ describe("importing and exporting memory files", () => {
     await screenshot(page, "20-import-conflict");
     assert.ok(!(await entries("import_b")).some((e) => e.text === "Answers are short."));
   });
+
+  test("an entry read from a file says which file in review", async () => {
+    expectOk(await call("/api/v1/agents", { body: { id: "import_file", name: "Agent import_file" } }));
+    const files = [
+      { path: "memory/MEMORY.md", content: "- The user prefers dark mode in the editor.\n" },
+      { path: "memory/prefs.md", content: "- User preferred dark mode in editors\n" },
+    ];
+    expectOk(await call("/api/v1/agents/import_file/imports", { body: { files } }));
+    const { proposal_id } = await pass("import_file");
+    const page = await openPage();
+    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
+    await page.getByTestId("change-row").first().click();
+    const metas = await page.getByTestId("entry-meta").allInnerTexts();
+    assert.ok(metas.some((m) => m.endsWith("from memory/MEMORY.md")), JSON.stringify(metas));
+    assert.ok(metas.some((m) => m.endsWith("from memory/prefs.md")), JSON.stringify(metas));
+  });
 });

@@ -994,7 +994,11 @@ fn own_flags(c: &ChangeView) -> impl Iterator<Item = &reverie_core::RiskFlag> {
 /// what a reviewer weighs to say which entry is newer or better founded.
 fn entry_meta(e: &reverie_core::MemoryEntry) -> String {
     let observed = e.observed_at.unwrap_or(e.created_at);
+    // A file it was read from names where it lives; else the session.
+    let files: Vec<&str> =
+        e.tags.iter().filter_map(|t| t.strip_prefix(reverie_core::formats::FILE_TAG)).collect();
     let from = match e.provenance.sources.first() {
+        _ if !files.is_empty() => format!("from {}", files.join(", ")),
         Some(m) => format!("from session {}", m.session_id),
         None => "written to the store".to_string(),
     };

@@ -377,6 +377,8 @@ pub fn export(layout: &Layout, files: &[File], store: &MemoryStore) -> Result<Ve
         files.peek().is_some() && !files.any(|p| paths.contains(p))
     };
     let mut appended: Vec<Vec<&MemoryEntry>> = vec![Vec::new(); layout.documents.len()];
+    let file_at: std::collections::HashMap<&str, &File> =
+        files.iter().map(|f| (f.path.as_str(), f)).collect();
     for e in store.entries.iter().filter(|e| e.is_active()) {
         let id = e.id.as_str();
         if doc_of.contains_key(id) || written.contains_key(id) || read_elsewhere(e) {
@@ -387,7 +389,7 @@ pub fn export(layout: &Layout, files: &[File], store: &MemoryStore) -> Result<Ve
         }
     }
     for (d, doc) in layout.documents.iter().enumerate() {
-        let file = files.iter().find(|f| f.path == doc.path).ok_or_else(|| {
+        let file = file_at.get(doc.path.as_str()).copied().ok_or_else(|| {
             Error::invalid(format!("files[{:?}]", doc.path), "is in the layout but not given")
         })?;
         if digest(&file.content) != doc.digest {

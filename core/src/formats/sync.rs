@@ -90,14 +90,15 @@ pub fn sync(
         None => HashMap::new(),
     };
     let base_doc: HashMap<&str, (&Document, &File)> = match base {
-        Some(b) => b
-            .layout
-            .documents
-            .iter()
-            .filter_map(|d| {
-                Some((d.path.as_str(), (d, b.files.iter().find(|f| f.path == d.path)?)))
-            })
-            .collect(),
+        Some(b) => {
+            let file_at: HashMap<&str, &File> =
+                b.files.iter().map(|f| (f.path.as_str(), f)).collect();
+            b.layout
+                .documents
+                .iter()
+                .filter_map(|d| Some((d.path.as_str(), (d, *file_at.get(d.path.as_str())?))))
+                .collect()
+        }
         None => HashMap::new(),
     };
     let in_store: HashMap<&str, &MemoryEntry> =
@@ -115,6 +116,7 @@ pub fn sync(
     let mut by_id: HashMap<Id, MemoryEntry> =
         read.entries.into_iter().map(|e| (e.id.clone(), e)).collect();
     let mut ids_taken: HashSet<Id> = HashSet::new();
+    let mut by_text: Option<HashMap<&str, Vec<&Id>>> = None;
     for (doc, file) in read.layout.documents.into_iter().zip(bundle) {
         let Some(&(old, old_file)) = base_doc.get(doc.path.as_str()) else {
             let doc = add_all(doc, &mut by_id, &in_store, &mut ids_taken, &mut out);
@@ -148,7 +150,11 @@ pub fn sync(
                 let found = if format.keeps_ids() {
                     Some(span.entry.clone())
                 } else {
-                    active_by_text(store, &e.text, &ids_taken)
+                    by_text
+                        .get_or_insert_with(|| active_by_text(store))
+                        .get(e.text.as_str())
+                        .and_then(|ids| ids.iter().find(|id| !ids_taken.contains(**id)))
+                        .map(|id| (*id).clone())
                 };
                 if let Some(id) = found {
                     by_id.remove(&span.entry);
@@ -293,13 +299,15 @@ fn holds_as_stored(
     same && gone.into_iter().all(|s| !in_store.get(s.entry.as_str()).is_some_and(|e| e.is_active()))
 }
 
-/// An active entry of `store` with this text not yet placed, the first
-/// by id.
-fn active_by_text(store: &MemoryStore, text: &str, taken: &HashSet<Id>) -> Option<Id> {
-    store
-        .entries
-        .iter()
-        .filter(|e| e.is_active() && e.text == text && !taken.contains(&e.id))
-        .map(|e| e.id.clone())
-        .min()
+/// The active entries of `store` by text, each text's ids in order: read
+/// once, the first time a pulled file needs them.
+fn active_by_text(store: &MemoryStore) -> HashMap<&str, Vec<&Id>> {
+    let mut by_text: HashMap<&str, Vec<&Id>> = HashMap::new();
+    for e in store.entries.iter().filter(|e| e.is_active()) {
+        by_text.entry(e.text.as_str()).or_default().push(&e.id);
+    }
+    for ids in by_text.values_mut() {
+        ids.sort();
+    }
+    by_text
 }

@@ -26,6 +26,14 @@ fn main() {
     println!("cargo::rerun-if-env-changed=REVERIE_WORDNET");
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=src/hash.rs");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    if std::env::var_os("CARGO_FEATURE_LEXICON").is_none() {
+        // No lexicon: the header of an empty table and its closing record.
+        let empty: Vec<u8> =
+            [VERSION, 0, 0, 0, u32::MAX, 0].iter().flat_map(|w| w.to_le_bytes()).collect();
+        std::fs::write(out.join("lexicon.bin"), empty).expect("cannot write the lexicon");
+        return;
+    }
     let dir = std::env::var_os("REVERIE_WORDNET")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/share/wordnet"));
@@ -44,7 +52,6 @@ fn main() {
         }
     }
     let table = build(&dir);
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out.join("lexicon.bin"), table).expect("cannot write the lexicon");
 }
 

@@ -806,6 +806,11 @@ describe("bring your own memory: import and export", () => {
     await refused([{ path: "notes.csv", content: "x" }], 422, /format/);
     await refused([{ path: "a.md", content: "- x\n" }], 400, /unknown variant/, "yaml");
     await refused([], 422, /1 to 20000/);
+    // A source is a label: no control characters, not a comparison's.
+    for (const source of ["a\nb", "compare:x"]) {
+      const bad = expectStatus(await call("/api/v1/agents/byo_b/imports", { body: { files: [{ path: "a.md", content: "- x\n" }], source } }), 422);
+      assert.match(bad.error.message, /`source`/);
+    }
     expectStatus(await call("/api/v1/stores/byo_b/export?import=imp_nope"), 404);
     expectStatus(await call("/api/v1/stores/byo_b/export?version=abc"), 400);
     // A version from before the import does not have its entries.

@@ -85,6 +85,11 @@ pub struct Evidence {
     pub source: EvidenceSource,
 }
 
+/// Evidence quoting an entry whole.
+pub(crate) fn entry_quote(e: &MemoryEntry) -> Evidence {
+    Evidence { quote: e.text.clone(), source: EvidenceSource::Entry { entry_id: e.id.clone() } }
+}
+
 /// The sorts of risk a reviewer should weigh before accepting a change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -191,6 +196,22 @@ pub struct Summary {
     /// Groups the rules could not settle (sent to the LLM when one is
     /// configured).
     pub unsettled_groups: u32,
+}
+
+impl Summary {
+    /// Changes per kind, by the kind's name, for kinds with any.
+    pub(crate) fn count(changes: &[Change]) -> BTreeMap<String, u32> {
+        let mut per_kind = [0u32; ChangeKind::ALL.len()];
+        for change in changes {
+            per_kind[ChangeKind::ALL.iter().position(|k| *k == change.kind).unwrap_or(0)] += 1;
+        }
+        ChangeKind::ALL
+            .iter()
+            .zip(per_kind)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.as_str().to_string(), n))
+            .collect()
+    }
 }
 
 /// The changes a pass proposes for one store, to be reviewed.

@@ -8,7 +8,7 @@ use reverie_api as api;
 use reverie_core::audit::AuditAction;
 use reverie_core::formats::{self, Base, Format, Layout};
 use reverie_core::pass::PassConfig;
-use reverie_core::Id;
+use reverie_core::{Id, MemoryStore};
 use worker::Request;
 
 use crate::entries::{active_count, event};
@@ -46,12 +46,12 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
         _ => bundle_format(&body.files, body.format)?,
     };
     let source = source_of(body.source.as_deref())?;
-    let (done, _) = push(cx, &agent, format, source, &body.files, &body.deleted).await?;
+    let (done, _, _) = push(cx, &agent, format, source, &body.files, &body.deleted).await?;
     http::json_status(201, &done)
 }
 
 /// A push of `files` to the agent's store (see `create`): what it did,
-/// and how it laid out the files.
+/// how it laid out the files, and the store as the push left it.
 async fn push(
     cx: &Cx,
     agent: &AgentRow,
@@ -59,7 +59,7 @@ async fn push(
     source: &str,
     files: &[formats::File],
     deleted: &[String],
-) -> ApiResult<(api::Imported, Layout)> {
+) -> ApiResult<(api::Imported, Layout, MemoryStore)> {
     let config = agent.config()?;
     let row =
         stores::ensure(&cx.db, config.memory_store.as_str(), &agent.id, false, cx.now).await?;
@@ -70,7 +70,7 @@ async fn push(
     };
     let base_layout =
         base_files.as_ref().map(|(_, documents)| Layout { format, documents: documents.clone() });
-    let store = stores::load(&cx.db, &row).await?;
+    let mut store = stores::load(&cx.db, &row).await?;
     let synced = formats::sync(
         format,
         files,
@@ -157,6 +157,16 @@ async fn push(
             },
         )
         .await?;
+        // The store as committed, without reading it again.
+        let removed: std::collections::HashSet<&Id> = synced.removed.iter().collect();
+        store.entries.retain(|e| !removed.contains(&e.id));
+        for edited in &synced.edited {
+            if let Some(e) = store.entries.iter_mut().find(|e| e.id == edited.id) {
+                *e = edited.clone();
+            }
+        }
+        store.entries.extend(synced.added.iter().cloned());
+        store.version = version as u64;
     } else {
         cx.db.batch(statements).await?;
     }
@@ -173,7 +183,7 @@ async fn push(
         unchanged: synced.unchanged,
         skipped: synced.skipped,
     };
-    Ok((done, synced.layout))
+    Ok((done, synced.layout, store))
 }
 
 /// `POST /agents/{id}/imports/compare`: `{"format"?, "before": [files],
@@ -187,8 +197,8 @@ pub(crate) async fn compare(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRe
     let agent = agents::readable(cx, agent_id).await?;
     let body: api::NewComparison = http::json_body(req, http::limits::LARGE).await?;
     let format = bundle_format(&body.before, body.format)?;
-    let after_format = bundle_format(&body.after, Some(format))?;
-    if Format::detect(&body.after).is_some_and(|f| f != after_format) {
+    bundle_format(&body.after, Some(format))?;
+    if Format::detect(&body.after).is_some_and(|f| f != format) {
         return Err(ApiError::new(
             422,
             format!("`after` is not in the format of `before` ({})", format.as_str()),
@@ -198,17 +208,10 @@ pub(crate) async fn compare(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRe
         .map_err(|e| ApiError::new(422, format!("after: {e}")))?;
     // A comparison's files are its own: no later push is compared with them.
     let source = format!("compare:{}", &crate::random_hex()[..16]);
-    let (pushed, layout) = push(cx, &agent, format, &source, &body.before, &[]).await?;
-    let row = stores::get(&cx.db, &pushed.store_id).await?;
-    let store = stores::load(&cx.db, &row).await?;
-    let compared: std::collections::HashSet<&str> =
-        body.before.iter().map(|f| f.path.as_str()).collect();
-    let ids: std::collections::HashSet<&str> = layout
-        .documents
-        .iter()
-        .filter(|d| compared.contains(d.path.as_str()))
-        .flat_map(|d| d.spans.iter().map(|s| s.entry.as_str()))
-        .collect();
+    // Its source is new, so the layout holds the `before` files alone.
+    let (pushed, layout, store) = push(cx, &agent, format, &source, &body.before, &[]).await?;
+    let ids: std::collections::HashSet<&str> =
+        layout.documents.iter().flat_map(|d| d.spans.iter().map(|s| s.entry.as_str())).collect();
     let before: Vec<&reverie_core::MemoryEntry> =
         store.active().filter(|e| ids.contains(e.id.as_str())).collect();
     let proposal_id = Id::new(format!("prop_{}", &crate::random_hex()[..12]))?;

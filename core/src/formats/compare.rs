@@ -20,8 +20,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::entry::{Id, MemoryEntry, Timestamp};
 use crate::proposal::{
-    change_id, Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, Proposal, Summary,
-    TokenCost,
+    change_id, entry_quote, Change, ChangeKind, Evidence, Fingerprint, Proposal, Summary, TokenCost,
 };
 use crate::risk::{add_risk_flags, MessagesRead};
 use crate::store::MemoryStore;
@@ -105,7 +104,7 @@ pub fn compare(
             justification: "The other system's version no longer has this entry, in these or \
                             other words."
                 .into(),
-            evidence: vec![quote(e)],
+            evidence: vec![entry_quote(e)],
             confidence: 0.5,
             risk: Vec::new(),
             sessions_seen: None,
@@ -116,7 +115,6 @@ pub fn compare(
     let mut read = MessagesRead::default();
     let by_id: HashMap<&Id, &MemoryEntry> = before.iter().map(|e| (&e.id, *e)).collect();
     let mut fingerprints = BTreeMap::new();
-    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     for (n, change) in changes.iter_mut().enumerate() {
         change.id = change_id(n + 1);
         let result = change.result.clone();
@@ -129,8 +127,8 @@ pub fn compare(
                 fingerprints.insert(t.clone(), Fingerprint::of(e));
             }
         }
-        *counts.entry(change.kind.as_str().to_string()).or_default() += 1;
     }
+    let counts = Summary::count(&changes);
     Proposal {
         id: proposal_id,
         store_id: store.id.clone(),
@@ -185,7 +183,7 @@ fn change_for(
     }
     let keeps = sources.is_empty()
         || crate::sentence::keeps_facts(sources.iter().map(|s| s.text.as_str()), &e.text, false);
-    let evidence: Vec<Evidence> = sources.iter().map(|s| quote(s)).collect();
+    let evidence: Vec<Evidence> = sources.iter().map(|s| entry_quote(s)).collect();
     Change {
         id: Id::unassigned(),
         kind,
@@ -204,8 +202,4 @@ fn change_for(
         risk: Vec::new(),
         sessions_seen: None,
     }
-}
-
-fn quote(e: &MemoryEntry) -> Evidence {
-    Evidence { quote: e.text.clone(), source: EvidenceSource::Entry { entry_id: e.id.clone() } }
 }

@@ -16,6 +16,9 @@
 //! - [`Format::McpMemory`]: the MCP memory server's `memory.jsonl`; one
 //!   entry per observation of an entity, whose name is the subject.
 //!   Relations and unknown keys are kept as they are.
+//! - [`Format::Mem0`] and [`Format::AnthropicMemoryStore`]: a service's
+//!   listing of records, one entry per record under the service's id;
+//!   exported as the operations to send the service (`records.rs`).
 
 use serde::{Deserialize, Serialize};
 
@@ -75,32 +78,27 @@ impl Format {
         }
     }
 
-    /// Whether entries keep the ids the service gave its records (a file
-    /// format's entries are named by their file and text).
-    fn keeps_ids(self) -> bool {
+    /// Whether the format is a service's listing of records: its entries
+    /// keep the ids the service gave them (a file's are named by their file
+    /// and text), and its export is the operations to send the service
+    /// rather than the listing rewritten.
+    pub fn is_listing(self) -> bool {
         matches!(self, Format::Mem0 | Format::AnthropicMemoryStore)
     }
 
-    /// Whether an export is a list of operations to send a service rather
-    /// than the files rewritten.
-    pub fn exports_operations(self) -> bool {
-        self.keeps_ids()
-    }
-
-    /// The format of a bundle, told from its files' names and first bytes:
-    /// `.jsonl` files whose lines are entity or relation objects are MCP
-    /// memory; Markdown files are Markdown. `None` when the bundle holds
-    /// neither, or both.
+    /// The format of a bundle, told from its files' content and names:
+    /// lines of entity or relation objects are MCP memory, a JSON listing
+    /// of records mem0's or a memory store's, `.md`, `.markdown` and
+    /// `.txt` files Markdown. `None` when the bundle holds none of them,
+    /// or several.
     pub fn detect(files: &[File]) -> Option<Format> {
         let mut found = None;
         for f in files {
             // A `.jsonl` file may be a transcript too: only its lines say.
             let format = if jsonl::looks_like(&f.content) {
                 Format::McpMemory
-            } else if records::looks_like(Format::Mem0, &f.content) {
-                Format::Mem0
-            } else if records::looks_like(Format::AnthropicMemoryStore, &f.content) {
-                Format::AnthropicMemoryStore
+            } else if let Some(listing) = records::listing_format(&f.content) {
+                listing
             } else if [".md", ".markdown", ".txt"].iter().any(|x| f.path.ends_with(x)) {
                 Format::Markdown
             } else {
@@ -217,30 +215,25 @@ pub fn import(format: Format, files: &[File], created_at: crate::Timestamp) -> R
         // Ids from the file and the text, so a file read again after its
         // lines moved names the same entries the same way (a service's
         // records keep the ids it gave them).
-        if format.keeps_ids() {
+        if format.is_listing() {
             check_unique(&out.entries[before..], &f.path)?;
-            for e in &mut out.entries[before..] {
-                e.tags.push(format!("{FILE_TAG}{}", f.path));
+        } else {
+            let prefix = id_prefix(&f.path);
+            let mut taken: std::collections::HashSet<Id> = std::collections::HashSet::new();
+            for (e, span) in out.entries[before..].iter_mut().zip(&mut spans) {
+                let text = crate::hash::hash_str(&e.text);
+                let id = (0..)
+                    .map(|k| content_id(&prefix, text, k))
+                    .find(|id| !taken.contains(id))
+                    .expect("an unbounded range finds a free id");
+                taken.insert(id.clone());
+                e.id = id.clone();
+                span.entry = id;
             }
-            out.layout.documents.push(Document {
-                path: f.path.clone(),
-                digest: digest(&f.content),
-                spans,
-            });
-            continue;
         }
-        let mut taken: std::collections::HashSet<Id> = std::collections::HashSet::new();
-        for (e, span) in out.entries[before..].iter_mut().zip(&mut spans) {
-            let text = crate::hash::hash_str(&e.text);
-            let id = (0..)
-                .map(|k| content_id(&f.path, text, k))
-                .find(|id| !taken.contains(id))
-                .expect("an unbounded range finds a free id");
-            taken.insert(id.clone());
-            e.id = id.clone();
-            span.entry = id;
-            // The file it came from, shown to reviewers; a merge keeps the
-            // files of all its entries.
+        // The file it came from, shown to reviewers; a merge keeps the
+        // files of all its entries.
+        for e in &mut out.entries[before..] {
             e.tags.push(format!("{FILE_TAG}{}", f.path));
         }
         out.layout.documents.push(Document {
@@ -379,13 +372,14 @@ pub fn export(layout: &Layout, files: &[File], store: &MemoryStore) -> Result<Ve
     let mut appended: Vec<Vec<&MemoryEntry>> = vec![Vec::new(); layout.documents.len()];
     let file_at: std::collections::HashMap<&str, &File> =
         files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let home = Homes::of(layout, store, &doc_of);
     for e in store.entries.iter().filter(|e| e.is_active()) {
         let id = e.id.as_str();
         if doc_of.contains_key(id) || written.contains_key(id) || read_elsewhere(e) {
             continue;
         }
         if !layout.documents.is_empty() {
-            appended[home_of(layout, store, e)].push(e);
+            appended[home.of_entry(e)].push(e);
         }
     }
     for (d, doc) in layout.documents.iter().enumerate() {
@@ -488,49 +482,73 @@ fn follow<'a>(
     None
 }
 
-/// The file a new entry is written to: the one holding most of the
-/// entries folded into it or retired by it, else the first.
-fn home_of(layout: &Layout, store: &MemoryStore, e: &MemoryEntry) -> usize {
-    let mut votes = vec![0usize; layout.documents.len()];
-    for other in &store.entries {
-        let points_here = match &other.status {
-            Status::Merged { merged_into } => merged_into == &e.id,
-            Status::Superseded { superseded_by, .. } => superseded_by == &e.id,
-            _ => false,
-        };
-        if !points_here {
-            continue;
-        }
-        for (d, doc) in layout.documents.iter().enumerate() {
-            if doc.spans.iter().any(|s| s.entry == other.id) {
-                votes[d] += 1;
-            }
-        }
-    }
-    let best = votes.iter().enumerate().max_by_key(|&(d, v)| (*v, std::cmp::Reverse(d)));
-    // Else the first file with entries: not a read-only one, nor an empty,
-    // and not Claude Code's index, of which only the first 200 lines load.
-    let index = |d: &Document| d.path.rsplit('/').next() == Some("MEMORY.md");
-    let first = layout
-        .documents
-        .iter()
-        .position(|d| !d.spans.is_empty() && !index(d))
-        .or_else(|| layout.documents.iter().position(|d| !d.spans.is_empty()))
-        .unwrap_or(0);
-    best.filter(|(_, v)| **v > 0).map_or(first, |(d, _)| d)
+/// Where new entries are written: each to the file holding most of the
+/// entries folded into it or retired by it, else to the first file with
+/// entries (not a read-only one, nor an empty one, and not Claude Code's
+/// index, of which only the first 200 lines load). Read from the store
+/// once for all the new entries.
+struct Homes<'a> {
+    /// Per new entry, the files of the entries that point at it.
+    votes: std::collections::HashMap<&'a str, Vec<usize>>,
+    first: usize,
 }
 
-/// The id of the `k`th entry (from 0) of the file at `path` whose text
-/// hashes to `text`: the file's name, then both hashes.
-pub(crate) fn content_id(path: &str, text: u64, k: usize) -> Id {
-    let stem = id_stem(path);
-    let path = crate::hash::hash_str(path) as u32;
+impl<'a> Homes<'a> {
+    fn of(
+        layout: &Layout,
+        store: &'a MemoryStore,
+        doc_of: &std::collections::HashMap<&str, usize>,
+    ) -> Self {
+        let mut votes: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+        for other in &store.entries {
+            let target = match &other.status {
+                Status::Merged { merged_into } => merged_into,
+                Status::Superseded { superseded_by, .. } => superseded_by,
+                _ => continue,
+            };
+            if let Some(&d) = doc_of.get(other.id.as_str()) {
+                votes.entry(target.as_str()).or_default().push(d);
+            }
+        }
+        let index = |d: &Document| d.path.rsplit('/').next() == Some("MEMORY.md");
+        let first = layout
+            .documents
+            .iter()
+            .position(|d| !d.spans.is_empty() && !index(d))
+            .or_else(|| layout.documents.iter().position(|d| !d.spans.is_empty()))
+            .unwrap_or(0);
+        Homes { votes, first }
+    }
+
+    /// The file `e` is written to.
+    fn of_entry(&self, e: &MemoryEntry) -> usize {
+        let Some(docs) = self.votes.get(e.id.as_str()) else { return self.first };
+        let mut count: std::collections::BTreeMap<usize, usize> = Default::default();
+        for &d in docs {
+            *count.entry(d).or_default() += 1;
+        }
+        // The most votes; among equals, the first file.
+        count
+            .into_iter()
+            .max_by_key(|&(d, n)| (n, std::cmp::Reverse(d)))
+            .map_or(self.first, |(d, _)| d)
+    }
+}
+
+/// The start of the ids of a file's entries: its name and its path's
+/// hash, made once per file.
+fn id_prefix(path: &str) -> String {
+    format!("{}.{:08x}", id_stem(path), crate::hash::hash_str(path) as u32)
+}
+
+/// The id of the `k`th entry (from 0) of the file whose ids start with
+/// `prefix` (see `id_prefix`) and whose text hashes to `text`.
+fn content_id(prefix: &str, text: u64, k: usize) -> Id {
     let id = match k {
-        0 => format!("{stem}.{path:08x}.{:08x}", text as u32),
-        k => format!("{stem}.{path:08x}.{:08x}.{k}", text as u32),
+        0 => format!("{prefix}.{:08x}", text as u32),
+        k => format!("{prefix}.{:08x}.{k}", text as u32),
     };
-    Id::new(&id)
-        .unwrap_or_else(|_| Id::new(format!("f{path:08x}.{text:016x}.{k}")).expect("hex id"))
+    Id::new(id).expect("a file's name as id characters, a dot and hex digits make an id")
 }
 
 /// A file's name as the start of an id: letters, digits, `-` and `_`.
@@ -547,11 +565,8 @@ fn id_stem(path: &str) -> String {
 /// An id for the `n`th entry of the file at `path`, as a reader names it
 /// before [`import`] gives it its id from its text.
 pub(crate) fn entry_id(path: &str, n: usize) -> Id {
-    let stem = id_stem(path);
-    let id = format!("{stem}.{:08x}.{n}", crate::hash::hash_str(path) as u32);
-    Id::new(&id).unwrap_or_else(|_| {
-        Id::new(format!("f{:016x}.{n}", crate::hash::hash_str(path))).expect("hex id")
-    })
+    Id::new(format!("{}.{n}", id_prefix(path)))
+        .expect("a file's name as id characters, a dot and hex digits make an id")
 }
 
 /// The line end a file uses: `\r\n` if it has one, else `\n`; new lines

@@ -32,21 +32,22 @@ fn shape(format: Format) -> Shape {
     }
 }
 
-/// Whether `content` is a listing of `format`'s records: an object with
-/// its list key, or an array whose first record has its text key.
-pub(super) fn looks_like(format: Format, content: &str) -> bool {
-    let shape = shape(format);
-    let Ok(doc) = serde_json::from_str::<Value>(content.trim_start_matches('\u{feff}')) else {
-        return false;
-    };
-    let list = match &doc {
-        Value::Object(o) => o.get(shape.list),
-        list @ Value::Array(_) => Some(list),
-        _ => None,
-    };
-    list.and_then(Value::as_array)
-        .and_then(|l| l.first())
-        .is_some_and(|r| r.get(shape.text).is_some_and(Value::is_string) && r.get("id").is_some())
+/// The listing `content` is, if it is one: an object with a format's list
+/// key, or an array whose first record has its text key. Parsed once for
+/// both formats.
+pub(super) fn listing_format(content: &str) -> Option<Format> {
+    let doc = serde_json::from_str::<Value>(content.trim_start_matches('\u{feff}')).ok()?;
+    [Format::Mem0, Format::AnthropicMemoryStore].into_iter().find(|&format| {
+        let shape = shape(format);
+        let list = match &doc {
+            Value::Object(o) => o.get(shape.list),
+            list @ Value::Array(_) => Some(list),
+            _ => None,
+        };
+        list.and_then(Value::as_array).and_then(|l| l.first()).is_some_and(|r| {
+            r.get(shape.text).is_some_and(Value::is_string) && r.get("id").is_some()
+        })
+    })
 }
 
 /// Reads the records of a listing as entries, each under its own id.

@@ -83,7 +83,7 @@ pub fn sync(
         Some(b) => export(b.layout, b.files, store)?
             .into_iter()
             .map(|f| match f.path.strip_suffix(".operations.json") {
-                Some(listing) if format.exports_operations() => (listing.to_owned(), f.content),
+                Some(listing) if format.is_listing() => (listing.to_owned(), f.content),
                 _ => (f.path, f.content),
             })
             .collect(),
@@ -103,6 +103,7 @@ pub fn sync(
     };
     let in_store: HashMap<&str, &MemoryEntry> =
         store.entries.iter().map(|e| (e.id.as_str(), e)).collect();
+    let active = |id: &Id| in_store.get(id.as_str()).is_some_and(|e| e.is_active());
     let mut out = Synced {
         files: Vec::new(),
         layout: Layout { format, documents: Vec::new() },
@@ -135,7 +136,7 @@ pub fn sync(
         if let Some(exported) = reviewed.get(&doc.path) {
             // Pulled: the file is what the store says. Its entries are the
             // store's, found by text (a listing's by id).
-            let pulled = if format.keeps_ids() {
+            let pulled = if format.is_listing() {
                 holds_as_stored(&doc, &by_id, &in_store, old)
             } else {
                 *exported == file.content
@@ -147,7 +148,7 @@ pub fn sync(
             let mut doc = doc;
             for span in &mut doc.spans {
                 let Some(e) = by_id.get(&span.entry) else { continue };
-                let found = if format.keeps_ids() {
+                let found = if format.is_listing() {
                     Some(span.entry.clone())
                 } else {
                     by_text
@@ -173,7 +174,7 @@ pub fn sync(
         // text changed there was edited: the store's entry takes it.
         let mut doc = doc;
         let mut kept: HashSet<&Id> = HashSet::new();
-        if format.keeps_ids() {
+        if format.is_listing() {
             for s in &old.spans {
                 let Some(e) = by_id.remove(&s.entry) else { continue };
                 match in_store.get(s.entry.as_str()) {
@@ -209,12 +210,8 @@ pub fn sync(
             }
         }
         ids_taken.extend(kept.iter().map(|&id| id.clone()));
-        for s in &old.spans {
-            let active = in_store.get(s.entry.as_str()).is_some_and(|e| e.is_active());
-            if !kept.contains(&s.entry) && active {
-                out.removed.push(s.entry.clone());
-            }
-        }
+        let gone = old.spans.iter().map(|s| &s.entry).filter(|id| !kept.contains(id));
+        out.removed.extend(gone.filter(|id| active(id)).cloned());
         let doc = add_all(doc, &mut by_id, &in_store, &mut ids_taken, &mut out);
         out.layout.documents.push(doc);
         out.files.push(file.clone());
@@ -231,7 +228,6 @@ pub fn sync(
                 out.conflicts.push(d.path.clone());
                 continue;
             }
-            let active = |id: &Id| in_store.get(id.as_str()).is_some_and(|e| e.is_active());
             out.removed.extend(d.spans.iter().map(|s| &s.entry).filter(|id| active(id)).cloned());
             continue;
         }

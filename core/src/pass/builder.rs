@@ -10,8 +10,8 @@ use crate::dedup::{cosine, exact_groups, similar_pairs, Groups};
 use crate::entry::{Id, MemoryEntry, MessageRef, Provenance};
 use crate::learn::Said;
 use crate::proposal::{
-    Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, Proposal, RiskFlag, RiskKind,
-    Summary, TokenCost,
+    entry_quote, Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, Proposal, RiskFlag,
+    RiskKind, Summary, TokenCost,
 };
 use crate::review::RejectedIndex;
 use crate::risk::add_risk_flags;
@@ -196,16 +196,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             .into_iter()
             .map(|(_, id, fp)| (id, fp))
             .collect();
-        let mut per_kind = [0u32; ChangeKind::ALL.len()];
-        for change in &self.changes {
-            per_kind[ChangeKind::ALL.iter().position(|k| *k == change.kind).unwrap_or(0)] += 1;
-        }
-        let counts: BTreeMap<String, u32> = ChangeKind::ALL
-            .iter()
-            .zip(per_kind)
-            .filter(|(_, n)| *n > 0)
-            .map(|(k, n)| (k.as_str().to_string(), n))
-            .collect();
+        let counts = Summary::count(&self.changes);
         self.unsettled.sort_by(|a, b| a.entries.cmp(&b.entries));
         self.unsettled.dedup_by(|a, b| a.entries == b.entries);
         PassOutput {
@@ -238,10 +229,6 @@ pub(super) fn union_sources(entries: &[&MemoryEntry]) -> Vec<MessageRef> {
 pub(super) fn union_tags(entries: &[&MemoryEntry]) -> Vec<String> {
     let set: BTreeSet<String> = entries.iter().flat_map(|e| e.tags.iter().cloned()).collect();
     set.into_iter().collect()
-}
-
-pub(super) fn entry_quote(e: &MemoryEntry) -> Evidence {
-    Evidence { quote: e.text.clone(), source: EvidenceSource::Entry { entry_id: e.id.clone() } }
 }
 
 pub(super) fn said_quote(s: &Said) -> Evidence {

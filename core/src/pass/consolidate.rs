@@ -4,12 +4,12 @@ use std::num::NonZeroU64;
 
 use crate::dedup::UnionFind;
 use crate::entry::{EntryKind, Id, MemoryEntry, Provenance, Trust};
-use crate::proposal::{Change, ChangeKind};
+use crate::proposal::{entry_quote, Change, ChangeKind};
 use crate::sentence::{bare, keeps_facts, lowercase_is};
 use crate::supersede::is_quantity;
 use crate::text::{hash_str, is_stopword, mix, normalize, stem, Features};
 
-use super::builder::{entry_quote, placeholder_id, union_sources, union_tags, Builder};
+use super::builder::{placeholder_id, union_sources, union_tags, Builder};
 use super::{Question, UnsettledGroup};
 use crate::supersede::Claim;
 

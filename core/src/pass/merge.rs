@@ -4,10 +4,10 @@
 use crate::dedup::UnionFind;
 use crate::entry::MemoryEntry;
 use crate::paraphrase::{self, Agreement};
-use crate::proposal::{Change, ChangeKind};
+use crate::proposal::{entry_quote, Change, ChangeKind};
 use crate::sentence::keeps_facts;
 
-use super::builder::{entry_quote, placeholder_id, union_sources, union_tags, Builder};
+use super::builder::{placeholder_id, union_sources, union_tags, Builder};
 use super::items::WARM_BATCH;
 use super::{Question, UnsettledGroup};
 

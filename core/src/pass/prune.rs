@@ -2,9 +2,9 @@
 //! durable content, are retired.
 
 use crate::entry::Timestamp;
-use crate::proposal::{Change, ChangeKind};
+use crate::proposal::{entry_quote, Change, ChangeKind};
 
-use super::builder::{entry_quote, placeholder_id, Builder};
+use super::builder::{placeholder_id, Builder};
 use super::items::TIME_BOUND;
 
 impl Builder<'_, '_> {

@@ -5,10 +5,10 @@ use std::num::NonZeroU64;
 use rustc_hash::FxHashSet as HashSet;
 
 use crate::entry::Timestamp;
-use crate::proposal::{Change, ChangeKind};
+use crate::proposal::{entry_quote, Change, ChangeKind};
 use crate::supersede::{relation, restates, Claim, ClaimRef, Older, Relation};
 
-use super::builder::{entry_quote, placeholder_id, Builder};
+use super::builder::{placeholder_id, Builder};
 use super::items::{Item, Items, WARM_BATCH};
 
 impl Builder<'_, '_> {

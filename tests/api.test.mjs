@@ -224,10 +224,18 @@ describe("sessions", () => {
       headers: { authorization: `Bearer ${(await import("./harness.mjs")).ADMIN}` },
     });
     assert.equal(await res.text(), `{"id":"s_exact","format":"openai","transcript":${transcript}}`);
-    const huge = { id: "s_huge", transcript: { messages: [{ role: "user", content: "x".repeat(1_000_000) }] } };
+    // Over the request limit: refused before it is read.
+    const words = "x".repeat(1_000_000);
+    const huge = { id: "s_huge", transcript: { messages: Array.from({ length: 9 }, () => ({ role: "user", content: words })) } };
     const refused = await call("/api/v1/agents/sess_a/sessions", { body: huge });
     assert.equal(refused.status, 413);
-    assert.match(refused.body.error.message, /limit here is 921600/);
+    assert.match(refused.body.error.message, /limit here is 8388608/);
+    // Within it, but more of the user's own words than one session holds.
+    const long = { id: "s_long", transcript: { messages: [{ role: "user", content: words }, { role: "user", content: words }] } };
+    const tooLong = await call("/api/v1/agents/sess_a/sessions", { body: long });
+    assert.equal(tooLong.status, 413);
+    assert.match(tooLong.body.error.message, /session s_long is 20\d{5} bytes as read .* at most 1800000: send it as several sessions/);
+    expectStatus(await call("/api/v1/agents/sess_a/sessions/s_long"), 404);
   });
 
   test("sessions list by window, read in context, and take metrics", async () => {

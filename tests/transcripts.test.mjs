@@ -163,6 +163,49 @@ describe("Claude Code session files", () => {
     assert.equal(still.messages[0].content, "My editor is Helix.");
   });
 
+  test("a log of megabytes is kept whole as sent, its tool output shortened as read", async () => {
+    // A working session: files read whole (each 400 KB), then the user's
+    // correction. Every line carries the metadata Claude Code writes.
+    const id = "big-1";
+    const at = (s) => new Date(Date.parse("2025-07-03T10:00:00Z") + s * 1000).toISOString();
+    const lines = [line({ type: "user", message: { role: "user", content: "Read the sources." }, uuid: "b0", parentUuid: null, timestamp: at(0) })];
+    let parent = "b0";
+    for (let i = 1; i <= 8; i++) {
+      const file = `src/mod_${i}.rs`;
+      const source = `// ${file}: start\n${"fn ü() {}\n".repeat(40_000)}// ${file}: end`;
+      lines.push(line({ type: "assistant", message: { role: "assistant", content: [{ type: "tool_use", id: `t${i}`, name: "Read", input: { file_path: file } }] }, uuid: `c${i}`, parentUuid: parent, timestamp: at(2 * i) }));
+      lines.push(line({ type: "user", message: { role: "user", content: [{ type: "tool_result", tool_use_id: `t${i}`, content: source }] }, uuid: `r${i}`, parentUuid: `c${i}`, timestamp: at(2 * i + 1), toolUseResult: { file: { filePath: file, content: source } } }));
+      parent = `r${i}`;
+    }
+    const correction = line({ type: "user", message: { role: "user", content: "No, we always use tabs in Rust files too." }, uuid: "b9", parentUuid: parent, timestamp: at(30) });
+    const send = (ls) => call("/api/v1/agents/tx_a/sessions", { body: { id, transcript: ls.join("\n") + "\n" } });
+    const jsonl = lines.join("\n") + "\n";
+    assert.ok(jsonl.length > 6_000_000, `${jsonl.length}`);
+
+    const written = expectStatus(await send(lines), 201);
+    assert.equal(written.session.message_count, 17);
+    assert.equal(written.skipped.tool_output_shortened, 8);
+    const read = expectStatus(await call(`/api/v1/agents/tx_a/sessions/${id}`), 200);
+    const tool = read.messages[2];
+    assert.equal(tool.role, "tool");
+    assert.ok(tool.content.length < 9_000, `${tool.content.length}`);
+    assert.match(tool.content, /^\/\/ src\/mod_1\.rs: start\n/);
+    assert.match(tool.content, /\n\[… \d+ bytes of tool output left out …\]\n/);
+    assert.match(tool.content, /\/\/ src\/mod_1\.rs: end$/);
+    // As sent, byte for byte, though it is kept in parts.
+    const raw = expectStatus(await call(`/api/v1/agents/tx_a/sessions/${id}?raw=true`), 200);
+    assert.equal(raw.transcript, jsonl);
+    assert.equal(expectStatus(await send(lines), 200).created, false);
+
+    // The log went on: it grows, and the whole of it reads back.
+    const grown = expectStatus(await send([...lines, correction]), 200);
+    assert.equal(grown.grew_by, 1);
+    const again = expectStatus(await call(`/api/v1/agents/tx_a/sessions/${id}?raw=true`), 200);
+    assert.equal(again.transcript, [...lines, correction].join("\n") + "\n");
+    const last = expectStatus(await call(`/api/v1/agents/tx_a/sessions/${id}?around=17&context=0`), 200);
+    assert.equal(last.messages[0].content, "No, we always use tabs in Rust files too.");
+  });
+
   test("an array of the line objects reads the same; the caller's id and start win", async () => {
     const lines = JSONL.split("\n").flatMap((l) => {
       try {

@@ -73,7 +73,19 @@ pub mod skip {
     pub const META: &str = "meta";
     /// A Responses `reasoning` item: the model's scratch work.
     pub const REASONING: &str = "reasoning";
+    /// Not passed over but cut: tool output over
+    /// [`MAX_OUTSIDE_BYTES`](super::MAX_OUTSIDE_BYTES), kept as its start
+    /// and end.
+    pub const SHORTENED: &str = "tool_output_shortened";
 }
+
+/// Tool output (and other outside content) over this many bytes is kept as
+/// its first 6 KiB and last 2 KiB, with the number of bytes left out.
+pub const MAX_OUTSIDE_BYTES: usize = 8 * 1024;
+
+/// A tool call's arguments over this many bytes are kept as their start
+/// and end.
+const MAX_CALL_BYTES: usize = 2 * 1024;
 
 /// Lines or items passed over, counted by reason (see [`skip`]).
 pub type Skipped = BTreeMap<&'static str, usize>;
@@ -133,8 +145,9 @@ impl From<SessionMeta> for ImportMeta {
 pub struct ImportedSession {
     /// The session, validated.
     pub session: Session,
-    /// Lines or items passed over, by reason; `None` for the formats that
-    /// read every part or fail (Reverie, Anthropic, OpenAI chat).
+    /// Lines or items passed over (and tool output shortened), by reason;
+    /// `None` when the format reads every part or fails (Reverie,
+    /// Anthropic, OpenAI chat) and nothing was shortened.
     pub skipped: Option<Skipped>,
 }
 
@@ -172,7 +185,7 @@ pub fn import_transcript(
     json: &str,
     meta: ImportMeta,
 ) -> Result<ImportedSession> {
-    let (session, skipped) = match format {
+    let (mut session, mut skipped) = match format {
         TranscriptFormat::Reverie => {
             let session =
                 serde_json::from_str(json).map_err(|e| Reader { what: REVERIE }.error("", e))?;
@@ -195,6 +208,13 @@ pub fn import_transcript(
             (meta.into_session(messages, Own::default()), Some(skipped))
         }
     };
+    // A stored session was shortened when it was first read.
+    if format != TranscriptFormat::Reverie {
+        let shortened = shorten_outside(&mut session.messages);
+        if shortened > 0 {
+            skipped.get_or_insert_with(Skipped::new).insert(skip::SHORTENED, shortened);
+        }
+    }
     session.validate()?;
     Ok(ImportedSession { session, skipped })
 }
@@ -1245,7 +1265,14 @@ fn responses_part(read: Reader, part: &Value, path: &str) -> Result<String> {
 
 fn render_call(label: &str, name: &str, arguments: Option<&str>) -> String {
     match arguments {
-        Some(arguments) => format!("[{label} {name} {arguments}]"),
+        // A file written whole is in its call's arguments: its start says
+        // what was called for, the rest is the tool's business.
+        Some(arguments) => {
+            match cut_middle(arguments, MAX_CALL_BYTES, |n| format!(" … {n} bytes … ")) {
+                Some(cut) => format!("[{label} {name} {cut}]"),
+                None => format!("[{label} {name} {arguments}]"),
+            }
+        }
         None => format!("[{label} {name}]"),
     }
 }
@@ -1440,15 +1467,40 @@ fn quote(text: &str) -> String {
 /// `text` cut to about `max_bytes` by dropping its middle, which keeps both
 /// the JSON path at the start and serde's "at line L column C" at the end.
 fn shorten(text: &str, max_bytes: usize) -> String {
+    cut_middle(text, max_bytes, |_| " … ".to_string()).unwrap_or_else(|| text.to_string())
+}
+
+/// `text` as its first three quarters and last quarter of `max_bytes`,
+/// joined by what `join` says of the bytes left out; `None` when it fits.
+fn cut_middle(text: &str, max_bytes: usize, join: impl FnOnce(usize) -> String) -> Option<String> {
     if text.len() <= max_bytes {
-        return text.to_string();
+        return None;
     }
     let head_end = floor_char_boundary(text, max_bytes * 3 / 4);
     let mut tail_start = text.len() - max_bytes / 4;
     while !text.is_char_boundary(tail_start) {
         tail_start += 1;
     }
-    format!("{} … {}", &text[..head_end], &text[tail_start..])
+    let gap = join(tail_start - head_end);
+    Some(format!("{}{gap}{}", &text[..head_end], &text[tail_start..]))
+}
+
+/// Shortens every message of outside content (tool output, fetched pages)
+/// over [`MAX_OUTSIDE_BYTES`] to its head and tail; returns how many were.
+/// A file read or a command's log can run to megabytes, of which memory
+/// takes nothing but what an error or a result says, at its start or end.
+fn shorten_outside(messages: &mut [Message]) -> usize {
+    let mut shortened = 0;
+    for m in messages.iter_mut().filter(|m| m.trust().is_untrusted()) {
+        let cut = cut_middle(&m.content, MAX_OUTSIDE_BYTES, |n| {
+            format!("\n[… {n} bytes of tool output left out …]\n")
+        });
+        if let Some(cut) = cut {
+            m.content = cut;
+            shortened += 1;
+        }
+    }
+    shortened
 }
 
 fn floor_char_boundary(text: &str, mut index: usize) -> usize {
@@ -1718,8 +1770,49 @@ tool: ok"#,
         let backwards = SessionMeta { ended_at: Some(Timestamp(1)), ..meta() };
         assert!(matches!(import_session(OpenAi, "[]", backwards), Err(Error::Invalid { .. })));
         let oversize =
-            format!(r#"[{{"role":"tool","content":"{}"}}]"#, "x".repeat(MAX_MESSAGE_BYTES + 1));
+            format!(r#"[{{"role":"user","content":"{}"}}]"#, "x".repeat(MAX_MESSAGE_BYTES + 1));
         check_err(OpenAi, &oversize, "invalid `sessions[s1].messages[0].content`");
+    }
+
+    #[test]
+    fn long_tool_output_and_call_arguments_keep_their_start_and_end() {
+        let output = format!(
+            "Reading src/lib.rs{}error[E0308]: mismatched types",
+            "é".repeat(3 * MAX_MESSAGE_BYTES)
+        );
+        let input = format!("{}written", "y".repeat(10_000));
+        let transcript = serde_json::json!([
+            {"role": "user", "content": format!("Please {}", "z".repeat(20_000))},
+            {"role": "assistant", "content": [
+                {"type": "tool_use", "id": "t1", "name": "Write", "input": {"content": input}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "t1", "content": output}]},
+        ])
+        .to_string();
+        let meta = ImportMeta::from(meta());
+        let read = import_transcript(Anthropic, &transcript, meta.clone()).unwrap();
+        let m = &read.session.messages;
+        assert_eq!(m[0].content.len(), "Please ".len() + 20_000, "the user's words are kept whole");
+        assert!(m[1].content.len() < MAX_CALL_BYTES + 100, "{}", m[1].content.len());
+        assert!(m[1].content.starts_with("[tool_use Write {\"content\":\"yyy"));
+        assert!(
+            m[1].content.ends_with("written\"}]"),
+            "{}",
+            &m[1].content[m[1].content.len() - 40..]
+        );
+        let tool = &m[2].content;
+        assert!(tool.len() <= MAX_OUTSIDE_BYTES + 80, "{}", tool.len());
+        assert!(tool.starts_with("Reading src/lib.rs"));
+        assert!(tool.ends_with("error[E0308]: mismatched types"));
+        // The marker says how much is gone: head, gap and tail add up.
+        let (head, rest) = tool.split_once("\n[… ").unwrap();
+        let (n, tail) = rest.split_once(" bytes of tool output left out …]\n").unwrap();
+        assert_eq!(head.len() + n.parse::<usize>().unwrap() + tail.len(), output.len());
+        assert_eq!(read.skipped.unwrap()[skip::SHORTENED], 1);
+        // Stored, the session reads back as it is: nothing is cut twice.
+        let stored = serde_json::to_string(&read.session).unwrap();
+        let again = import_transcript(Reverie, &stored, meta).unwrap();
+        assert_eq!((again.session, again.skipped), (read.session, None));
     }
 
     #[test]

@@ -123,9 +123,10 @@ pub(crate) mod limits {
     pub const SMALL: usize = 256 * 1024;
     /// Batches of entries.
     pub const LARGE: usize = 16 * 1024 * 1024;
-    /// A session: kept whole, as sent and as read, in one D1 row (D1 caps
-    /// a row at 2 MB).
-    pub const SESSION: usize = 900 * 1024;
+    /// A session as sent: kept whole, in parts when it does not fit the
+    /// session's row (see `repo::sessions`). A Claude Code log runs to
+    /// megabytes, most of it tool output that reading shortens.
+    pub const SESSION: usize = 8 * 1024 * 1024;
 }
 
 /// The store version a write was decided on: `expected` from the body, or

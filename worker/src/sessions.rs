@@ -105,7 +105,8 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
             && session.messages[..stored.messages.len()] == stored.messages[..]
             && (new.metrics.is_empty() || new.metrics == stored_metrics);
         if grows {
-            if !repo::sessions::grow(&cx.db, &session, &raw, &existing.body).await? {
+            let body = repo::sessions::body_of(&session)?;
+            if !repo::sessions::grow(&cx.db, &session, &body, &raw, &existing.body).await? {
                 return Err(ApiError::conflict(format!(
                     "session `{id}` changed while this request read it; send it again"
                 )));
@@ -132,8 +133,17 @@ pub(crate) async fn ingest(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
             grew_by: None,
         });
     }
-    repo::sessions::insert(&cx.db, &session, format_name(format), &raw, &new.metrics, cx.now)
-        .await?;
+    let body = repo::sessions::body_of(&session)?;
+    repo::sessions::insert(
+        &cx.db,
+        &session,
+        &body,
+        format_name(format),
+        &raw,
+        &new.metrics,
+        cx.now,
+    )
+    .await?;
     http::json_status(
         201,
         &api::SessionWritten {

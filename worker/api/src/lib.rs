@@ -544,8 +544,9 @@ pub struct SessionWritten {
     pub created: bool,
     /// Lines or items of the transcript passed over, counted by reason
     /// (`unreadable`, `not_a_message`, `off_branch`, `meta`, `reasoning`), so
-    /// a sender can see what was left out; only for `claude_code` and
-    /// `openai_responses`, the formats that skip rather than refuse.
+    /// a sender can see what was left out; for `claude_code` and
+    /// `openai_responses`, the formats that skip rather than refuse, and for
+    /// any format whose tool output was shortened (`tool_output_shortened`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<BTreeMap<String, usize>>,
     /// When the session was stored before and this transcript begins with

@@ -304,3 +304,90 @@ describe("reverie push of a folder where a file was deleted", () => {
     assert.doesNotMatch(again.stdout, /deleted here/);
   });
 });
+
+describe("reverie push files and push sessions: memory and transcripts in other formats", () => {
+  /** A fresh agent; the client runs with an ingest token for it alone. */
+  async function agent(id) {
+    expectStatus(await call("/api/v1/agents", { body: { id, name: `CLI agent ${id}` } }), 201);
+    return expectStatus(await call("/api/v1/tokens", { body: { role: "ingest", agents: [id], label: id } }), 201).token;
+  }
+
+  test("a mem0 listing: pushed as one file, its review pulled as operations beside it", async () => {
+    const t = await agent("cli_m");
+    const dir = join(home, "mem0");
+    const listing = JSON.stringify(
+      {
+        results: [
+          { id: "m-1", memory: "Prefers window seats on long flights", hash: "h1", user_id: "alice", created_at: "2026-01-02T10:00:00Z" },
+          { id: "m-2", memory: "Lives in Lisbon", hash: "h2", user_id: "alice", created_at: "2026-01-03T10:00:00Z" },
+          { id: "m-3", memory: "Prefers window seats on long flights", hash: "h3", user_id: "alice", created_at: "2026-01-04T10:00:00Z" },
+        ],
+      },
+      null,
+      2,
+    );
+    await writeFiles(dir, { "alice.json": listing, "notes.bin": "\u0000" });
+    const file = join(dir, "alice.json");
+    const push = expectExit(await reverie(["push", "files", file, "--agent", "cli_m"], { token: t }), 0);
+    assert.match(push.stdout, /memory: 1 file read, 3 entries: 3 added/);
+    await runPassAndApprove("cli_m");
+    const pull = expectExit(await reverie(["pull", file, "--agent", "cli_m"], { token: t }), 0);
+    assert.match(pull.stdout, /alice\.json\.operations\.json/);
+    assert.match(pull.stdout, /updates and deletes/);
+    // The listing is as it was; the operations delete one of the two.
+    assert.equal(await readFile(file, "utf8"), listing);
+    const ops = JSON.parse(await readFile(`${file}.operations.json`, "utf8")).operations;
+    assert.equal(ops.length, 1, JSON.stringify(ops));
+    assert.equal(ops[0].op, "delete");
+    assert.ok(["m-1", "m-3"].includes(ops[0].id), JSON.stringify(ops));
+    // Pulled again: they are there already. Pushed again: the operations
+    // file is the pull's, not memory, and is not sent.
+    assert.match(expectExit(await reverie(["pull", file, "--agent", "cli_m"], { token: t }), 0).stdout, /Nothing written/);
+    const again = expectExit(await reverie(["push", "files", dir, "--agent", "cli_m", "--format", "mem0"], { token: t }), 0);
+    assert.match(again.stdout, /not sent, no memory format keeps files so named: alice\.json\.operations\.json, notes\.bin/);
+  });
+
+  test("an MCP memory.jsonl folder: the approved merge is pulled, every other byte kept", async () => {
+    const t = await agent("cli_j");
+    const dir = join(home, "mcp");
+    const lines = [
+      { type: "entity", name: "Dana", entityType: "person", observations: ["Works at Acme as a data engineer", "Works at Acme as a data engineer", "Speaks Portuguese"], pinned: true },
+      { type: "relation", from: "Dana", to: "Acme", relationType: "works_at" },
+    ].map((l) => JSON.stringify(l));
+    const before = lines.join("\n");
+    await writeFiles(dir, { "memory.jsonl": before });
+    const push = expectExit(await reverie(["push", "files", dir, "--agent", "cli_j"], { token: t }), 0);
+    assert.match(push.stdout, /3 entries: 3 added/);
+    await runPassAndApprove("cli_j");
+    expectExit(await reverie(["pull", dir, "--agent", "cli_j"], { token: t }), 0);
+    const after = await readFile(join(dir, "memory.jsonl"), "utf8");
+    const entity = JSON.parse(after.split("\n")[0]);
+    assert.deepEqual(entity.observations, ["Works at Acme as a data engineer", "Speaks Portuguese"]);
+    assert.equal(entity.pinned, true);
+    assert.equal(after.split("\n")[1], lines[1]);
+    const saved = await readdir(join(dir, ".reverie/backup"));
+    assert.equal(await readFile(join(dir, ".reverie/backup", saved[0], "memory.jsonl"), "utf8"), before);
+  });
+
+  test("transcripts in other formats go as sessions under their file names, once", async () => {
+    const t = await agent("cli_s");
+    const dir = join(home, "runs");
+    const responses = {
+      input: [
+        { role: "user", content: "I always want prices in euros." },
+        { type: "message", role: "assistant", content: [{ type: "output_text", text: "Euros it is." }] },
+      ],
+    };
+    await writeFiles(dir, { "run-7.json": JSON.stringify(responses) });
+    const file = join(dir, "run-7.json");
+    const push = expectExit(await reverie(["push", "sessions", file, "--agent", "cli_s"], { token: t }), 0);
+    assert.match(push.stdout, /session run-7\.json: pushed as run-7/);
+    const read = expectStatus(await call("/api/v1/agents/cli_s/sessions/run-7"), 200);
+    assert.equal(read.format, "openai_responses");
+    assert.equal(read.messages[0].content, "I always want prices in euros.");
+    const again = expectExit(await reverie(["push", "sessions", file, "--agent", "cli_s"], { token: t }), 0);
+    assert.match(again.stdout, /in Reverie already as run-7/);
+    const missing = expectExit(await reverie(["push", "sessions", join(dir, "nope.json"), "--agent", "cli_s"], { token: t }), 1);
+    assert.match(missing.stderr, /nope\.json is not a file/);
+  });
+});

@@ -39,6 +39,87 @@ pub fn memory_folder(dir: &Path) -> Result<Vec<LocalFile>, String> {
     markdown_tree(dir, "")
 }
 
+/// Names of files a memory format may be kept in: Markdown and text (a
+/// memory-tool tree, a Letta repository), JSON listings and JSON lines.
+const MEMORY_EXTENSIONS: [&str; 5] = [".md", ".markdown", ".txt", ".json", ".jsonl"];
+
+/// What `push files` sends from `path`: the file itself (named by its file
+/// name), or every file under the folder whose name a memory format uses,
+/// by its path inside it. Hidden files and folders (`.git`, `.reverie`) and
+/// the operations files a pull writes are left out; so are other files,
+/// whose paths come back second.
+pub fn memory_files(path: &Path) -> Result<(Vec<LocalFile>, Vec<String>), String> {
+    let meta = fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !meta.is_dir() {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| format!("{}: the name is not UTF-8", path.display()))?;
+        return Ok((vec![read(path, name.to_string())?], Vec::new()));
+    }
+    let mut out = Vec::new();
+    let mut left = Vec::new();
+    for (disk, rel) in walk(path, "")? {
+        if MEMORY_EXTENSIONS.iter().any(|x| rel.ends_with(x)) && !rel.ends_with(OPERATIONS) {
+            out.push(read(&disk, rel)?);
+        } else {
+            left.push(rel);
+        }
+    }
+    Ok((out, left))
+}
+
+/// The ending of the file a pull writes beside a listing (mem0's, a memory
+/// store's): the operations that send the review's changes to it.
+pub const OPERATIONS: &str = ".operations.json";
+
+/// Every regular file under `root` but hidden ones, in name order (files
+/// before the folders beside them), as (path on disk, `prefix` + path
+/// below `root`). Linked folders are not entered (a link back up would
+/// never end); linked files are read.
+fn walk(root: &Path, prefix: &str) -> Result<Vec<(PathBuf, String)>, String> {
+    let mut out = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), prefix.to_string())];
+    while let Some((dir, rel)) = stack.pop() {
+        let mut entries: Vec<fs::DirEntry> = fs::read_dir(&dir)
+            .and_then(|it| it.collect::<io::Result<Vec<_>>>())
+            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        entries.sort_by_key(|e| e.file_name());
+        let mut subdirs = Vec::new();
+        for entry in entries {
+            let path = entry.path();
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                return Err(format!("{}: the name is not UTF-8", path.display()));
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let kind =
+                entry.file_type().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            if kind.is_dir() {
+                subdirs.push((path, format!("{rel}{name}/")));
+            } else if fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                out.push((path, format!("{rel}{name}")));
+            }
+        }
+        // Folders after the files beside them, in name order.
+        stack.extend(subdirs.into_iter().rev());
+    }
+    Ok(out)
+}
+
+/// Where the state of a push from `path` is kept: the folder itself, or
+/// the folder holding the file.
+pub fn state_dir(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        return path.to_path_buf();
+    }
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 fn is_dir(dir: &Path) -> Result<(), String> {
     match fs::metadata(dir) {
         Ok(m) if m.is_dir() => Ok(()),
@@ -65,35 +146,14 @@ fn rule_files(project: &Path) -> Result<Vec<LocalFile>, String> {
     Ok(out)
 }
 
-/// Every `*.md` under `root`, in name order, named `prefix` + its path
-/// below `root`. Linked folders are not entered (a link back up would
-/// never end); linked files are read.
+/// Every `*.md` under `root` but hidden ones, in name order, named
+/// `prefix` + its path below `root`.
 fn markdown_tree(root: &Path, prefix: &str) -> Result<Vec<LocalFile>, String> {
-    let mut out = Vec::new();
-    let mut stack = vec![(root.to_path_buf(), prefix.to_string())];
-    while let Some((dir, rel)) = stack.pop() {
-        let mut entries: Vec<fs::DirEntry> = fs::read_dir(&dir)
-            .and_then(|it| it.collect::<io::Result<Vec<_>>>())
-            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-        entries.sort_by_key(|e| e.file_name());
-        let mut subdirs = Vec::new();
-        for entry in entries {
-            let path = entry.path();
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                return Err(format!("{}: the name is not UTF-8", path.display()));
-            };
-            let kind =
-                entry.file_type().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            if kind.is_dir() {
-                subdirs.push((path, format!("{rel}{name}/")));
-            } else if name.ends_with(".md") && fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-                out.push(read(&path, format!("{rel}{name}"))?);
-            }
-        }
-        // Folders after the files beside them, in name order.
-        stack.extend(subdirs.into_iter().rev());
-    }
-    Ok(out)
+    walk(root, prefix)?
+        .into_iter()
+        .filter(|(_, rel)| rel.ends_with(".md"))
+        .map(|(disk, rel)| read(&disk, rel))
+        .collect()
 }
 
 fn read(path: &Path, bundle_path: String) -> Result<LocalFile, String> {
@@ -143,10 +203,11 @@ pub fn transcripts(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
 }
 
 /// The session id a transcript is sent under: its file name without
-/// `.jsonl` (Claude Code names them by session UUID) when that is a valid
-/// id, else none and the service makes one.
+/// `.jsonl` or `.json` (Claude Code names them by session UUID) when that
+/// is a valid id, else none and the service makes one.
 pub fn session_id(file_name: &str) -> Option<String> {
-    let stem = file_name.strip_suffix(".jsonl").unwrap_or(file_name);
+    let stem = file_name.strip_suffix(".jsonl").or_else(|| file_name.strip_suffix(".json"));
+    let stem = stem.unwrap_or(file_name);
     let ok = !stem.is_empty()
         && stem.len() <= 128
         && !stem.bytes().all(|b| b == b'.')
@@ -326,6 +387,32 @@ pub(crate) mod tests {
         assert!(err.contains("/d/memory/b.md (byte 0)"), "{err}");
         assert!(err.contains("/d/memory/c.md (byte 1)"), "{err}");
         assert!(!err.contains("a.md"), "{err}");
+    }
+
+    #[test]
+    fn a_memory_folder_sends_the_files_formats_use_and_skips_hidden_ones() {
+        let dir = TempDir::new("walk");
+        dir.write("system/persona.md", b"- a\n");
+        dir.write("notes.txt", b"b\n");
+        dir.write("memory.jsonl", b"{}\n");
+        dir.write("mem0.json", b"{}");
+        dir.write("mem0.json.operations.json", b"[]");
+        dir.write("photo.png", b"\x89PNG");
+        dir.write(".git/HEAD", b"ref\n");
+        dir.write(".reverie/state.json", b"{}");
+        dir.write("system/.hidden.md", b"- h\n");
+        let (sent, left) = memory_files(&dir.0).unwrap();
+        let names: Vec<&str> = sent.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(names, ["mem0.json", "memory.jsonl", "notes.txt", "system/persona.md"]);
+        assert_eq!(left, ["mem0.json.operations.json", "photo.png"]);
+        // One file is sent by its name, whatever it is called; its state
+        // lives in its folder.
+        let one = dir.0.join("memory.jsonl");
+        let (sent, left) = memory_files(&one).unwrap();
+        assert_eq!((sent[0].path.as_str(), left.len()), ("memory.jsonl", 0));
+        assert_eq!(state_dir(&one), dir.0);
+        assert_eq!(state_dir(&dir.0), dir.0);
+        assert!(memory_files(&dir.0.join("missing")).unwrap_err().contains("cannot read"));
     }
 
     #[test]

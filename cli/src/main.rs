@@ -1,7 +1,7 @@
-//! `reverie`: Reverie's command-line client. It sends a Claude Code
-//! project's memory files and session transcripts to the service, and
-//! writes the changes a reviewer approved back into those files, over HTTP
-//! only. See `reverie --help`.
+//! `reverie`: Reverie's command-line client. It sends memory files (a
+//! Claude Code project's, or any format the service reads) and session
+//! transcripts to the service, and writes the changes a reviewer approved
+//! back into those files, over HTTP only. See `reverie --help`.
 
 mod args;
 mod compare;
@@ -36,6 +36,8 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Push { dir, agent, rules } => push::run(&client, dir, agent, rules.as_deref()),
+        Command::PushFiles { path, agent, format } => push::files(&client, path, agent, *format),
+        Command::PushSessions { files, agent } => push::sessions(&client, files, agent),
         Command::Pull { dir, agent } => pull::run(&client, dir, agent),
         Command::Compare { before, after, agent } => compare::run(&client, before, after, agent),
         Command::Status { dir, agent } => status::run(&client, dir, agent),

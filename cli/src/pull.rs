@@ -13,15 +13,16 @@ use crate::http::{seg, Client};
 use crate::show::count;
 use crate::state::{self, AgentState, PullState};
 
-pub fn run(client: &Client, dir: &Path, agent: &str) -> Result<(), String> {
+pub fn run(client: &Client, pushed: &Path, agent: &str) -> Result<(), String> {
+    let dir = &files::state_dir(pushed);
     let mut all = state::load(dir)?;
     let entry = all.agents.get_mut(agent).filter(|e| e.import_id.is_some());
     let Some(entry) = entry else {
         return Err(format!(
             "{} holds no push to agent {agent}: run `reverie push claude-code {} --agent {agent}` \
-             first",
+             (or `push files`) first",
             state::path(dir).display(),
-            dir.display()
+            pushed.display()
         ));
     };
     let (Some(store), Some(import)) = (entry.store_id.clone(), entry.import_id.clone()) else {
@@ -95,6 +96,14 @@ pub fn run(client: &Client, dir: &Path, agent: &str) -> Result<(), String> {
     for w in &result.written {
         println!("  {}  ({})", w.path, w.disk.display());
     }
+    if result.written.iter().any(|w| w.made) {
+        println!(
+            "The *{} files list the updates and deletes (by id, with the hash each record \
+             must still have) for the service that keeps the listing; the listing itself is \
+             left as it was.",
+            files::OPERATIONS
+        );
+    }
     if !result.written.is_empty() {
         println!("Previous contents backed up under {}", backup.display());
     }
@@ -122,6 +131,9 @@ struct Write {
     path: String,
     disk: PathBuf,
     content: String,
+    /// A file the pull makes beside a pushed one (a listing's operations):
+    /// never pushed, so never checked for edits; replaced after a backup.
+    made: bool,
 }
 
 /// Checks every changed file this folder pushed before any is written:
@@ -131,6 +143,21 @@ fn plan(entry: &AgentState, changed: &[File]) -> Result<Plan, Vec<String>> {
     let mut out = Plan::default();
     let mut problems = Vec::new();
     for file in changed {
+        // A listing's operations: written beside the listing pushed.
+        let listing = file.path.strip_suffix(files::OPERATIONS);
+        let beside = listing.and_then(|p| entry.files.iter().find(|f| f.path == p));
+        if let Some(known) = beside {
+            let mut disk = known.disk.clone().into_os_string();
+            disk.push(files::OPERATIONS);
+            let disk = PathBuf::from(disk);
+            if fs::read(&disk).is_ok_and(|b| b == file.content.as_bytes()) {
+                out.current.push(file.path.clone());
+            } else {
+                let content = file.content.clone();
+                out.writes.push(Write { path: file.path.clone(), disk, content, made: true });
+            }
+            continue;
+        }
         let Some(known) = entry.files.iter().find(|f| f.path == file.path) else {
             out.foreign.push(file.path.clone());
             continue;
@@ -155,6 +182,7 @@ fn plan(entry: &AgentState, changed: &[File]) -> Result<Plan, Vec<String>> {
                 path: file.path.clone(),
                 disk: known.disk.clone(),
                 content: file.content.clone(),
+                made: false,
             });
         }
     }
@@ -176,9 +204,15 @@ struct Applied<'a> {
 fn apply<'a>(entry: &mut AgentState, plan: &'a Plan, backup: &Path) -> Applied<'a> {
     let mut written = Vec::new();
     for w in &plan.writes {
-        let step = fs::read(&w.disk)
-            .and_then(|old| files::back_up(backup, &w.path, &old))
-            .and_then(|_| files::write_atomic(&w.disk, w.content.as_bytes()));
+        let old = match fs::read(&w.disk) {
+            Err(e) if w.made && e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            read => read.map(Some),
+        };
+        let step = old
+            .and_then(|old| {
+                old.map_or(Ok(()), |old| files::back_up(backup, &w.path, &old).map(drop))
+            })
+            .and_then(|()| files::write_atomic(&w.disk, w.content.as_bytes()));
         if let Err(e) = step {
             let error = format!(
                 "stopped at {} ({e}); {} of {} files were written",
@@ -266,6 +300,39 @@ mod tests {
         let again = again.unwrap();
         assert!(again.writes.is_empty());
         assert_eq!(again.foreign, ["MEMORY.md"]);
+    }
+
+    #[test]
+    fn a_listings_operations_are_written_beside_it_and_backed_up_when_replaced() {
+        let dir = TempDir::new("ops");
+        let mut entry = pushed(&dir, &[("mem0.json", "{\"results\": []}")]);
+        let ops = file("mem0.json.operations.json", "[{\"op\":\"delete\",\"id\":\"a\"}]");
+        let p = plan(&entry, std::slice::from_ref(&ops)).unwrap();
+        assert_eq!(p.writes.len(), 1);
+        assert!(p.writes[0].made);
+        assert_eq!(p.writes[0].disk, dir.0.join("mem0.json.operations.json"));
+        let backup = dir.0.join(".reverie/backup/1");
+        assert!(apply(&mut entry, &p, &backup).error.is_none());
+        assert_eq!(
+            fs::read_to_string(dir.0.join("mem0.json.operations.json")).unwrap(),
+            ops.content
+        );
+        assert!(!backup.exists(), "nothing was there to back up");
+        // The listing itself is untouched, and its pushed hash stands.
+        assert_eq!(entry.files[0].sha256, files::sha256(b"{\"results\": []}"));
+        // The same operations again: nothing to write. Others replace them,
+        // the earlier ones backed up.
+        assert_eq!(plan(&entry, std::slice::from_ref(&ops)).unwrap().current.len(), 1);
+        let newer = file("mem0.json.operations.json", "[]");
+        let p = plan(&entry, &[newer]).unwrap();
+        assert!(apply(&mut entry, &p, &backup).error.is_none());
+        assert_eq!(
+            fs::read_to_string(backup.join("mem0.json.operations.json")).unwrap(),
+            ops.content
+        );
+        // Operations for a listing not pushed from here are another's.
+        let foreign = file("other.json.operations.json", "[]");
+        assert_eq!(plan(&entry, &[foreign]).unwrap().foreign, ["other.json.operations.json"]);
     }
 
     #[test]

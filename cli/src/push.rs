@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use reverie_api::{Imported, NewImport, NewSession};
 use reverie_core::formats::Format;
@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::files::{self, LocalFile};
 use crate::http::{seg, Client};
 use crate::show::count;
-use crate::state::{self, AgentState, FileState, SessionState};
+use crate::state::{self, AgentState, FileState, SessionState, State};
 
 pub fn run(client: &Client, dir: &Path, agent: &str, rules: Option<&Path>) -> Result<(), String> {
     let local = files::claude_code(dir, rules)?;
@@ -21,69 +21,27 @@ pub fn run(client: &Client, dir: &Path, agent: &str, rules: Option<&Path>) -> Re
     let bundle = files::bundle(&local)?;
     let transcripts = files::transcripts(dir)?;
     let mut all = state::load(dir)?;
-    let mut import_failed = None;
-    // Files pushed before and gone now were deleted here: the push says so
-    // and their entries go too (rule files only when rules are pushed).
-    let deleted: Vec<String> = all
-        .agents
-        .get(agent)
-        .map(|a| &a.files[..])
-        .unwrap_or_default()
-        .iter()
-        .map(|f| f.path.clone())
-        .filter(|p| rules.is_some() || !p.starts_with("rules/"))
-        .filter(|p| !bundle.iter().any(|f| &f.path == p))
-        .collect();
-    if bundle.is_empty() && deleted.is_empty() {
+    // Rule files count as deleted only when rules are pushed.
+    let deleted =
+        deleted_here(&all, agent, &bundle, |p| rules.is_some() || !p.starts_with("rules/"));
+    let import_failed = if bundle.is_empty() && deleted.is_empty() {
         println!(
             "memory: no *.md files under {}{}; nothing imported",
             dir.join("memory").display(),
             if rules.is_some() { " nor rule files in the project" } else { "" }
         );
+        None
     } else {
         // The folder names the source: its next push is compared with this.
-        let source = Some(format!("claude-code:{}", dir.display()));
-        if !deleted.is_empty() {
-            println!(
-                "memory: {} deleted here since the last push: {}",
-                deleted.len(),
-                deleted.join(", ")
-            );
-        }
-        let body = NewImport {
+        let push = Push {
+            dir,
+            pushed: dir,
+            agent,
             format: Some(Format::Markdown),
-            files: bundle,
-            source,
-            deleted: deleted.clone(),
+            source: format!("claude-code:{}", dir.display()),
         };
-        match client.post::<_, Imported>(&format!("/agents/{}/imports", seg(agent)), &body) {
-            Ok(done) => {
-                print_import(&done);
-                let now = files::unix_millis();
-                let entry = all.agents.entry(agent.to_string()).or_default();
-                let import =
-                    Import { store_id: &done.store_id, id: &done.import_id, version: done.version };
-                record_import(entry, client.base(), import, &local, &deleted, now);
-                state::save(dir, &all)?;
-            }
-            Err(e) => {
-                let why = match e.status() {
-                    Some(409) => format!(
-                        "pull first: these files changed here and in Reverie since the last \
-                         push (`reverie pull {} --agent {agent}`, then push again). {e}",
-                        dir.display()
-                    ),
-                    _ => e.to_string(),
-                };
-                if e.stops_everything() {
-                    return Err(format!("nothing was pushed: {e}"));
-                }
-                // The reason ends the output, after the sessions' lines.
-                eprintln!("memory: not imported (see below)");
-                import_failed = Some(why);
-            }
-        }
-    }
+        import(client, &push, &mut all, &local, bundle, deleted)?
+    };
     let entry = all.agents.entry(agent.to_string()).or_default();
     let tally = push_sessions(client, agent, &transcripts, entry);
     state::save(dir, &all)?;
@@ -91,6 +49,152 @@ pub fn run(client: &Client, dir: &Path, agent: &str, rules: Option<&Path>) -> Re
     match import_failed {
         Some(why) => Err(why),
         None => Ok(()),
+    }
+}
+
+/// `reverie push files PATH`: memory in any format, from a folder or one
+/// file, as one import; the state goes in the folder (a file's folder).
+pub fn files(
+    client: &Client,
+    path: &Path,
+    agent: &str,
+    format: Option<Format>,
+) -> Result<(), String> {
+    let (local, left) = files::memory_files(path)?;
+    let bundle = files::bundle(&local)?;
+    let dir = files::state_dir(path);
+    let mut all = state::load(&dir)?;
+    let deleted = deleted_here(&all, agent, &bundle, |_| true);
+    if !left.is_empty() {
+        let shown: Vec<&str> = left.iter().take(5).map(String::as_str).collect();
+        let more =
+            if left.len() > 5 { format!(" and {} more", left.len() - 5) } else { String::new() };
+        println!("not sent, no memory format keeps files so named: {}{more}", shown.join(", "));
+    }
+    if bundle.is_empty() && deleted.is_empty() {
+        return Err(format!(
+            "{} holds no *.md, *.markdown, *.txt, *.json or *.jsonl file; nothing imported",
+            path.display()
+        ));
+    }
+    let disk =
+        fs::canonicalize(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let push = Push {
+        dir: &dir,
+        pushed: path,
+        agent,
+        format,
+        source: format!("files:{}", disk.display()),
+    };
+    let failed = import(client, &push, &mut all, &local, bundle, deleted)?;
+    failed.map_or(Ok(()), Err)
+}
+
+/// `reverie push sessions FILE...`: each transcript as a session, under
+/// its file name; the service takes one sent before once.
+pub fn sessions(client: &Client, paths: &[PathBuf], agent: &str) -> Result<(), String> {
+    let mut transcripts = Vec::with_capacity(paths.len());
+    for p in paths {
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| format!("{}: not a file name in UTF-8", p.display()))?;
+        if !p.is_file() {
+            return Err(format!("{} is not a file; nothing was sent", p.display()));
+        }
+        transcripts.push((name.to_string(), p.clone()));
+    }
+    let mut entry = AgentState::default();
+    let tally = push_sessions(client, agent, &transcripts, &mut entry);
+    tally.print();
+    if tally.failed > 0 || tally.not_tried > 0 {
+        return Err(format!(
+            "{} of {} transcripts were not taken",
+            tally.failed + tally.not_tried,
+            paths.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Files the last push from here held that are gone now (and `counts`):
+/// deleted here, so the push says so and their entries go too.
+fn deleted_here(
+    all: &State,
+    agent: &str,
+    bundle: &[reverie_core::formats::File],
+    counts: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let pushed = all.agents.get(agent).map(|a| &a.files[..]).unwrap_or_default();
+    pushed
+        .iter()
+        .map(|f| f.path.clone())
+        .filter(|p| counts(p) && !bundle.iter().any(|f| &f.path == p))
+        .collect()
+}
+
+/// One push of memory files.
+struct Push<'a> {
+    /// Where the state is kept.
+    dir: &'a Path,
+    /// What the user named, for messages.
+    pushed: &'a Path,
+    agent: &'a str,
+    format: Option<Format>,
+    /// What the service compares the next push of the same source with.
+    source: String,
+}
+
+/// Sends the import and records it in `all`: `Ok(None)` when taken,
+/// `Ok(Some(why))` when refused in a way that leaves the sessions worth
+/// sending, `Err` when nothing further can go.
+fn import(
+    client: &Client,
+    push: &Push<'_>,
+    all: &mut State,
+    local: &[LocalFile],
+    bundle: Vec<reverie_core::formats::File>,
+    deleted: Vec<String>,
+) -> Result<Option<String>, String> {
+    let agent = push.agent;
+    if !deleted.is_empty() {
+        println!(
+            "memory: {} deleted here since the last push: {}",
+            deleted.len(),
+            deleted.join(", ")
+        );
+    }
+    let body = NewImport {
+        format: push.format,
+        files: bundle,
+        source: Some(push.source.clone()),
+        deleted: deleted.clone(),
+    };
+    match client.post::<_, Imported>(&format!("/agents/{}/imports", seg(agent)), &body) {
+        Ok(done) => {
+            print_import(&done);
+            let now = files::unix_millis();
+            let entry = all.agents.entry(agent.to_string()).or_default();
+            let import =
+                Import { store_id: &done.store_id, id: &done.import_id, version: done.version };
+            record_import(entry, client.base(), import, local, &deleted, now);
+            state::save(push.dir, all)?;
+            Ok(None)
+        }
+        Err(e) if e.stops_everything() => Err(format!("nothing was pushed: {e}")),
+        Err(e) => {
+            let why = match e.status() {
+                Some(409) => format!(
+                    "pull first: these files changed here and in Reverie since the last push \
+                     (`reverie pull {} --agent {agent}`, then push again). {e}",
+                    push.pushed.display()
+                ),
+                _ => e.to_string(),
+            };
+            // The reason ends the output, after the sessions' lines.
+            eprintln!("memory: not imported (see below)");
+            Ok(Some(why))
+        }
     }
 }
 
@@ -266,12 +370,15 @@ fn push_sessions(
     tally
 }
 
-/// A transcript as a session: its text as one JSON string, under its
-/// file name's id when that is a valid id.
+/// A transcript as a session, under its file name's id when that is a
+/// valid id: a JSON file (a request body, a list of items) as its JSON, a
+/// log of JSON lines as one JSON string.
 fn session_body(name: &str, bytes: Vec<u8>) -> Result<NewSession, String> {
     let text = String::from_utf8(bytes)
         .map_err(|e| format!("not UTF-8 text (byte {}); not sent", e.utf8_error().valid_up_to()))?;
-    let json = serde_json::to_string(&text).map_err(|e| e.to_string())?;
+    let one_value = !name.ends_with(".jsonl") && serde_json::from_str::<&RawValue>(&text).is_ok();
+    let json =
+        if one_value { text } else { serde_json::to_string(&text).map_err(|e| e.to_string())? };
     let transcript = RawValue::from_string(json).map_err(|e| e.to_string())?;
     Ok(NewSession {
         id: files::session_id(name),
@@ -296,6 +403,12 @@ mod tests {
         let json = serde_json::to_value(&body).unwrap();
         assert_eq!(json["transcript"], "{\"type\":\"user\"}\n{\"x\":\"é\"}\n");
         assert!(json.get("format").is_none_or(Value::is_null));
+        // A JSON file goes as its JSON; other text as a string.
+        let body = session_body("run-2.json", br#"{"input": []}"#.to_vec()).unwrap();
+        assert_eq!(body.id.as_deref(), Some("run-2"));
+        assert_eq!(body.transcript.get(), r#"{"input": []}"#);
+        let body = session_body("one.jsonl", br#"{"type":"user"}"#.to_vec()).unwrap();
+        assert_eq!(body.transcript.get(), r#""{\"type\":\"user\"}""#);
         let err = session_body("b.jsonl", b"\xfe".to_vec()).unwrap_err();
         assert!(err.contains("UTF-8"), "{err}");
         assert_eq!(session_body("a b.jsonl", b"{}".to_vec()).unwrap().id, None);

@@ -33,6 +33,7 @@ pub fn run(client: &Client, dir: &Path, agent_id: &str) -> Result<(), String> {
         }
     }
     // The folder's side is extra: a broken state file is said, not fatal.
+    let dir = &crate::files::state_dir(dir);
     match state::load(dir) {
         Ok(all) => print!("{}", describe_folder(dir, all.agents.get(agent_id))),
         Err(e) => eprintln!("{e}"),

@@ -7,7 +7,12 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
-import { api, expectStatus, madeUpWord, startRuntime, triggerCron } from "./harness.mjs";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { ADMIN, api, expectStatus, madeUpWord, startRuntime, triggerCron } from "./harness.mjs";
 
 const DAY = 86_400_000;
 
@@ -111,7 +116,7 @@ describe("agents and their dreaming config", () => {
     );
     assert.deepEqual(again.config, put.config);
     const yaml = await fetch(`${rt.baseUrl}/api/v1/agents/agent_abc123/config?format=yaml`, {
-      headers: { authorization: `Bearer ${(await import("./harness.mjs")).ADMIN}` },
+      headers: { authorization: `Bearer ${ADMIN}` },
     });
     assert.match(yaml.headers.get("content-type"), /yaml/);
     assert.equal(await yaml.text(), put.yaml);
@@ -221,7 +226,7 @@ describe("sessions", () => {
     const body = `{"id":"s_exact","started_at":9000,"transcript":${transcript}}`;
     expectStatus(await call("/api/v1/agents/sess_a/sessions", { body }), 201);
     const res = await fetch(`${rt.baseUrl}/api/v1/agents/sess_a/sessions/s_exact?raw=true`, {
-      headers: { authorization: `Bearer ${(await import("./harness.mjs")).ADMIN}` },
+      headers: { authorization: `Bearer ${ADMIN}` },
     });
     assert.equal(await res.text(), `{"id":"s_exact","format":"openai","transcript":${transcript}}`);
     // Over the request limit: refused before it is read.
@@ -657,6 +662,25 @@ describe("bring your own memory: import and export", () => {
       const before = FOLDER.find((x) => x.path === f.path).content;
       assert.equal(f.content, before.replace(removed[0] + "\n", ""));
     }
+    // As one download: every file, unchanged or changed, read back by tar.
+    const res = await fetch(`${rt.baseUrl}/api/v1/stores/byo_a/export?archive=tar`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/x-tar");
+    assert.equal(res.headers.get("content-disposition"), 'attachment; filename="byo_a-v2.tar"');
+    const dir = await mkdtemp(join(tmpdir(), "reverie-tar-"));
+    try {
+      await writeFile(join(dir, "export.tar"), Buffer.from(await res.arrayBuffer()));
+      await mkdir(join(dir, "out"));
+      await promisify(execFile)("tar", ["-xf", join(dir, "export.tar"), "-C", join(dir, "out")]);
+      for (const f of FOLDER) {
+        const want = out.changed.find((c) => c.path === f.path)?.content ?? f.content;
+        assert.equal(await readFile(join(dir, "out", f.path), "utf8"), want, f.path);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const zip = expectStatus(await call("/api/v1/stores/byo_a/export?archive=zip"), 400);
+    assert.match(zip.error.message, /`archive` may be `tar`/);
     // An older version is still exported as it was.
     const old = expectStatus(await call("/api/v1/stores/byo_a/export?version=1"), 200);
     assert.deepEqual(old.changed, []);

@@ -12,7 +12,20 @@
 
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { ADMIN, api, launchBrowser, screenshot, startRuntime } from "./harness.mjs";
+
+/** A fresh folder under the system's temporary folder, removed after the
+ * suite. */
+async function mkdtempDir(prefix) {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 const DAY = 86_400_000;
 let rt;
@@ -665,6 +678,13 @@ describe("importing and exporting memory files", () => {
     assert.equal(download.suggestedFilename(), "MEMORY.md");
     const { readFile } = await import("node:fs/promises");
     assert.equal(await readFile(await download.path(), "utf8"), MEMORY.replace("shell is bash", "shell is fish"));
+    // Every file at once, as one archive, read back by tar.
+    const [tar] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-tar").click()]);
+    assert.equal(tar.suggestedFilename(), "import_a-v2.tar");
+    const out = await mkdtempDir("reverie-tar-");
+    await promisify(execFile)("tar", ["-xf", await tar.path(), "-C", out]);
+    assert.equal(await readFile(`${out}/MEMORY.md`, "utf8"), MEMORY.replace("shell is bash", "shell is fish"));
+    assert.equal(await readFile(`${out}/topic.md`, "utf8"), TOPIC);
     await screenshot(page, "19-export-changed");
     // Another version: one older than the import is refused in words.
     await page.getByTestId("export-version").fill("0");
@@ -676,11 +696,8 @@ describe("importing and exporting memory files", () => {
   });
 
   test("a picked folder's paths start inside it; hidden folders and other files are left out", async () => {
-    const { mkdtemp, mkdir, rm, writeFile } = await import("node:fs/promises");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
-    const dir = await mkdtemp(join(tmpdir(), "reverie-import-"));
-    after(() => rm(dir, { recursive: true, force: true }));
+    const { mkdir, writeFile } = await import("node:fs/promises");
+    const dir = await mkdtempDir("reverie-import-");
     const root = join(dir, "memory");
     await mkdir(join(root, ".git"), { recursive: true });
     await writeFile(join(root, "MEMORY.md"), MEMORY);

@@ -413,3 +413,11 @@ pub async fn export(store: &str, version: Option<i64>) -> Result<StoreExport, Ap
     let version = version.map(|v| format!("?version={v}")).unwrap_or_default();
     get(&format!("/api/v1/stores/{store}/export{version}")).await
 }
+
+/// Every file of the store's last import as `version` has them, as a tar
+/// archive. Its bytes read as text: its headers are ASCII and NUL, and the
+/// service keeps only UTF-8 files.
+pub async fn export_tar(store: &str, version: i64) -> Result<String, ApiError> {
+    send(Method::GET, &format!("/api/v1/stores/{store}/export?archive=tar&version={version}"), None)
+        .await
+}

@@ -415,12 +415,12 @@ fn ExportPanel(store: String, imported: RwSignal<u32>) -> impl IntoView {
     }
 }
 
-/// A URL for `content` to be downloaded from, or `None` if the browser
-/// refuses one.
-fn blob_url(content: &str) -> Option<String> {
+/// A URL for `content` (of type `mime`) to be downloaded from, or `None`
+/// if the browser refuses one.
+fn blob_url(content: &str, mime: &str) -> Option<String> {
     let parts = js_sys::Array::of1(&content.into());
     let options = web_sys::BlobPropertyBag::new();
-    options.set_type("text/plain;charset=utf-8");
+    options.set_type(mime);
     let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).ok()?;
     web_sys::Url::create_object_url_with_blob(&blob).ok()
 }
@@ -435,6 +435,53 @@ fn download(url: &str, name: &str) {
     }
 }
 
+/// Every file of the export, changed or not, as one `.tar` download: asked
+/// for when pressed, so a large folder is not held until then.
+#[component]
+fn TarDownload(store: String, version: i64) -> impl IntoView {
+    let state = RwSignal::new(None::<Result<(), String>>);
+    let busy = RwSignal::new(false);
+    let name = format!("{store}-v{version}.tar");
+    let urls = StoredValue::new(Vec::<String>::new());
+    on_cleanup(move || {
+        for url in urls.try_get_value().unwrap_or_default() {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        }
+    });
+    let fetch = move |_| {
+        let (store, name) = (store.clone(), name.clone());
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let done = match api::export_tar(&store, version).await {
+                Ok(tar) => match blob_url(&tar, "application/x-tar") {
+                    Some(url) => {
+                        download(&url, &name);
+                        urls.update_value(|u| u.push(url));
+                        Ok(())
+                    }
+                    None => Err("The browser refused the download.".to_string()),
+                },
+                Err(e) => Err(sentence(&e.to_string())),
+            };
+            busy.try_set(false);
+            state.try_set(Some(done));
+        });
+    };
+    view! {
+        <p class="inline">
+            <button data-testid="download-tar" on:click=fetch disabled=move || busy.get()>
+                {move || if busy.get() { "Preparing the archive…" } else { "Download every file (.tar)" }}
+            </button>
+            <span role="status" data-testid="download-tar-status">
+                {move || match state.get() {
+                    Some(Err(why)) => view! { <span class="error">{why}</span> }.into_any(),
+                    _ => ().into_any(),
+                }}
+            </span>
+        </p>
+    }
+}
+
 /// One export: what changed, each changed file to download, and all of
 /// them at once.
 #[component]
@@ -444,7 +491,8 @@ fn ExportView(export: StoreExport) -> impl IntoView {
         .changed
         .iter()
         .map(|f| {
-            (f.path.clone(), base_name(&f.path).to_string(), f.content.len(), blob_url(&f.content))
+            let url = blob_url(&f.content, "text/plain;charset=utf-8");
+            (f.path.clone(), base_name(&f.path).to_string(), f.content.len(), url)
         })
         .collect();
     // The URLs hold the files in memory until they are let go.
@@ -457,11 +505,13 @@ fn ExportView(export: StoreExport) -> impl IntoView {
     let all: Vec<(String, String)> =
         links.iter().filter_map(|(_, name, _, u)| u.clone().map(|u| (u, name.clone()))).collect();
     let n = all.len();
+    let (store, version) = (export.store_id.clone(), export.version);
     view! {
         <p data-testid="export-summary">{summary}</p>
         <p class="muted">
             {format!("Import {} · {}", export.import_id, format_name(export.format))}
         </p>
+        <TarDownload store version/>
         {(!links.is_empty()).then(|| view! {
             <ul class="plain export-files" data-testid="export-files">
                 {links.into_iter().map(|(path, name, size, url)| view! {

@@ -277,6 +277,15 @@ fn bundle_format(files: &[formats::File], named: Option<Format>) -> ApiResult<Fo
 /// store's latest when not named) as `version` (the current one when not
 /// named) has their entries.
 pub(crate) async fn export(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
+    let archive = match q.str("archive") {
+        None => false,
+        Some("tar") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`archive` may be `tar` (every file, as a download), got `{other}`"
+            )))
+        }
+    };
     let (row, _) = stores::readable(cx, store_id).await?;
     let import = repo::imports::find(&cx.db, &row.id, q.str("import"), None).await?.ok_or_else(
         || match q.str("import") {
@@ -314,6 +323,9 @@ pub(crate) async fn export(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
     }
     let layout = Layout { format: import.format, documents };
     let changed = formats::export(&layout, &files, &store)?;
+    if archive {
+        return tar_download(&row.id, version, files, changed, cx.now);
+    }
     http::json(&api::StoreExport {
         store_id: import.store_id,
         version,
@@ -322,4 +334,30 @@ pub(crate) async fn export(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
         unchanged: files.len() - changed.len(),
         changed,
     })
+}
+
+/// Every file of the import as `version` has it, as one `.tar` download
+/// (a listing's operations beside the listing).
+fn tar_download(
+    store_id: &str,
+    version: i64,
+    files: Vec<formats::File>,
+    changed: Vec<formats::File>,
+    now: reverie_core::Timestamp,
+) -> ApiResult {
+    let mut changed: std::collections::HashMap<String, formats::File> =
+        changed.into_iter().map(|f| (f.path.clone(), f)).collect();
+    let mut all: Vec<formats::File> =
+        files.into_iter().map(|f| changed.remove(&f.path).unwrap_or(f)).collect();
+    // What no file was before (operations files) follows, in path order.
+    let mut made: Vec<formats::File> = changed.into_values().collect();
+    made.sort_by(|a, b| a.path.cmp(&b.path));
+    all.extend(made);
+    let bytes = formats::tar(&all, u64::try_from(now.0 / 1000).unwrap_or(0));
+    let mut resp = worker::Response::from_bytes(bytes)?;
+    let headers = resp.headers_mut();
+    headers.set("content-type", "application/x-tar")?;
+    let name = format!("{store_id}-v{version}.tar");
+    headers.set("content-disposition", &format!("attachment; filename=\"{name}\""))?;
+    Ok(resp)
 }

@@ -31,9 +31,11 @@ mod jsonl;
 mod markdown;
 mod records;
 mod sync;
+mod tar;
 
 pub use compare::compare;
 pub use sync::{sync, Base, Synced};
+pub use tar::tar;
 
 /// The largest file read, in bytes: a memory file is read by an agent at
 /// the start of a session, so one larger than this is not memory; and a

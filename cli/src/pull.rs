@@ -159,7 +159,17 @@ fn plan(entry: &AgentState, changed: &[File]) -> Result<Plan, Vec<String>> {
             continue;
         }
         let Some(known) = entry.files.iter().find(|f| f.path == file.path) else {
-            out.foreign.push(file.path.clone());
+            // A file the export made (entries MEMORY.md had no room for):
+            // written beside the files pushed from the same folder, when
+            // nothing is there yet; anything else is another push's.
+            let disk = listing.is_none().then(|| beside_pushed(entry, &file.path)).flatten();
+            match disk.filter(|disk| !disk.exists()) {
+                Some(disk) => {
+                    let content = file.content.clone();
+                    out.writes.push(Write { path: file.path.clone(), disk, content, made: true });
+                }
+                None => out.foreign.push(file.path.clone()),
+            }
             continue;
         };
         let bytes = match fs::read(&known.disk) {
@@ -191,6 +201,15 @@ fn plan(entry: &AgentState, changed: &[File]) -> Result<Plan, Vec<String>> {
     } else {
         Err(problems)
     }
+}
+
+/// Where a file of bundle path `path` goes on disk: in the folder of a
+/// pushed file whose bundle path has the same folder.
+fn beside_pushed(entry: &AgentState, path: &str) -> Option<PathBuf> {
+    let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
+    let sibling =
+        entry.files.iter().find(|f| f.path.rsplit_once('/').map_or("", |(d, _)| d) == folder)?;
+    Some(sibling.disk.parent()?.join(name))
 }
 
 /// What `apply` did: the files written, and the error that stopped it.
@@ -333,6 +352,24 @@ mod tests {
         // Operations for a listing not pushed from here are another's.
         let foreign = file("other.json.operations.json", "[]");
         assert_eq!(plan(&entry, &[foreign]).unwrap().foreign, ["other.json.operations.json"]);
+    }
+
+    #[test]
+    fn a_file_the_export_made_is_written_beside_its_folder_once() {
+        let dir = TempDir::new("made");
+        let mut entry = pushed(&dir, &[("memory/MEMORY.md", "- a\n")]);
+        let notes = file("memory/reverie-notes.md", "- b\n");
+        let p = plan(&entry, std::slice::from_ref(&notes)).unwrap();
+        assert_eq!(p.writes.len(), 1);
+        assert_eq!(p.writes[0].disk, dir.0.join("memory/reverie-notes.md"));
+        assert!(apply(&mut entry, &p, &dir.0.join("backup")).error.is_none());
+        assert_eq!(fs::read(dir.0.join("memory/reverie-notes.md")).unwrap(), b"- b\n");
+        // There now, it is the user's: never overwritten. A file in a
+        // folder nothing was pushed from is another push's.
+        let again = plan(&entry, &[file("memory/reverie-notes.md", "- c\n")]).unwrap();
+        assert_eq!(again.foreign, ["memory/reverie-notes.md"]);
+        let elsewhere = plan(&entry, &[file("rules/x.md", "- c\n")]).unwrap();
+        assert_eq!(elsewhere.foreign, ["rules/x.md"]);
     }
 
     #[test]

@@ -46,6 +46,62 @@ struct Kinds {
     index: bool,
 }
 
+/// Whether the file at `path` is Claude Code's memory index, `MEMORY.md`,
+/// of which only the first [`INDEX_LINES`] lines and [`INDEX_BYTES`] bytes
+/// load into a session.
+pub(super) fn is_index(path: &str) -> bool {
+    path.rsplit('/').next() == Some("MEMORY.md")
+}
+
+/// The lines of `MEMORY.md` that load at the start of a session.
+pub(super) const INDEX_LINES: usize = 200;
+
+/// The bytes of `MEMORY.md` that load (25 KB).
+pub(super) const INDEX_BYTES: usize = 25_000;
+
+/// Whether an index of `content` loads whole.
+pub(super) fn loads_whole(content: &str) -> bool {
+    content.len() <= INDEX_BYTES && content.lines().count() <= INDEX_LINES
+}
+
+/// New entries that would take the index at `path` past what loads: the
+/// index written without them but with a line pointing at a topic file
+/// that holds them (when that line still loads), and that topic file, at
+/// the first free name `reverie-notes[-k].md` beside the index.
+pub(super) fn overflow(
+    path: &str,
+    content: &str,
+    spans: &[Span],
+    fates: &[Fate<'_>],
+    appended: &[&MemoryEntry],
+    taken: impl Fn(&str) -> bool,
+) -> (String, super::File) {
+    let dir = path.rfind('/').map_or("", |i| &path[..=i]);
+    let name = (1..)
+        .map(|k| match k {
+            1 => "reverie-notes.md".to_string(),
+            k => format!("reverie-notes-{k}.md"),
+        })
+        .find(|n| !taken(&format!("{dir}{n}")))
+        .expect("some name is free");
+    let eol = super::line_end(content);
+    let mut index = write(content, spans, fates, &[]);
+    let mut with_line = index.clone();
+    if !with_line.is_empty() && !with_line.ends_with('\n') {
+        with_line.push_str(eol);
+    }
+    with_line.push_str(&format!("- [Notes from reviews]({name}) — memories added in review{eol}"));
+    if loads_whole(&with_line) {
+        index = with_line;
+    }
+    let head = format!(
+        "---{eol}name: Notes from reviews{eol}description: memories added in review, kept \
+         out of MEMORY.md so that it loads whole{eol}type: project{eol}---{eol}{eol}"
+    );
+    let notes = write(&head, &[], &[], appended);
+    (index, super::File { path: format!("{dir}{name}"), content: notes })
+}
+
 /// Whether the file at `path` holds a team's rules for the agent: the
 /// `CLAUDE.md` family. A rule never moves to another file.
 pub(super) fn is_rules_file(path: &str) -> bool {
@@ -68,7 +124,7 @@ fn kinds_of(path: &str, memory_type: Option<&str>) -> Kinds {
         _ => EntryKind::Note,
     };
     // The memory folder is written by the agent.
-    Kinds { kind, trust: Trust::Agent, index: name == "MEMORY.md" }
+    Kinds { kind, trust: Trust::Agent, index: is_index(name) }
 }
 
 /// Reads one file's entries into `entries`, returning their spans.

@@ -291,8 +291,12 @@ pub(crate) enum Fate<'a> {
 /// (`store` must be a version made after the import). Active
 /// entries with no place (added by a pass) go after the last entry of the
 /// file that holds most of their sources' places, else of the first file
-/// with entries. A service's listing is not rewritten: its export is the
-/// operations to send it (`<path>.operations.json`).
+/// with entries, never Claude Code's `MEMORY.md` while a topic file can
+/// take them; those that would take `MEMORY.md` past the lines and bytes
+/// that load go to a new topic file beside it, `reverie-notes.md`, with an
+/// index line for it when that still loads. A service's listing is not
+/// rewritten: its export is the operations to send it
+/// (`<path>.operations.json`).
 pub fn export(layout: &Layout, files: &[File], store: &MemoryStore) -> Result<Vec<File>> {
     let by_id: std::collections::HashMap<&str, &MemoryEntry> =
         store.entries.iter().map(|e| (e.id.as_str(), e)).collect();
@@ -409,7 +413,23 @@ pub fn export(layout: &Layout, files: &[File], store: &MemoryStore) -> Result<Ve
         }
         let (spans, fates, added) = (&doc.spans, &fates_of[d], &appended[d]);
         let content = match layout.format {
-            Format::Markdown => markdown::write(&file.content, spans, fates, added),
+            Format::Markdown => {
+                let content = markdown::write(&file.content, spans, fates, added);
+                // Only the head of MEMORY.md loads: entries that would go
+                // past it go to a topic file of their own.
+                if added.is_empty()
+                    || !markdown::is_index(&doc.path)
+                    || markdown::loads_whole(&content)
+                {
+                    content
+                } else {
+                    let taken = |p: &str| file_at.contains_key(p);
+                    let (index, notes) =
+                        markdown::overflow(&doc.path, &file.content, spans, fates, added, taken);
+                    changed.push(notes);
+                    index
+                }
+            }
             Format::McpMemory => jsonl::write(&file.content, spans, fates, added),
             Format::Mem0 | Format::AnthropicMemoryStore => {
                 // A service is sent operations, not its listing rewritten.
@@ -486,8 +506,10 @@ fn follow<'a>(
 
 /// Where new entries are written: each to the file holding most of the
 /// entries folded into it or retired by it, else to the first file with
-/// entries (not a read-only one, nor an empty one, and not Claude Code's
-/// index, of which only the first 200 lines load). Read from the store
+/// entries (not a read-only one, nor an empty one). Never to Claude Code's
+/// index, of which only the head loads, while a topic file can take them;
+/// when none can, entries that would take the index past its head go to a
+/// topic file of their own (`markdown::overflow`). Read from the store
 /// once for all the new entries.
 struct Homes<'a> {
     /// Per new entry, the files of the entries that point at it.
@@ -501,6 +523,11 @@ impl<'a> Homes<'a> {
         store: &'a MemoryStore,
         doc_of: &std::collections::HashMap<&str, usize>,
     ) -> Self {
+        let index = |d: &Document| markdown::is_index(&d.path);
+        let topic = layout.documents.iter().position(|d| !d.spans.is_empty() && !index(d));
+        let first = topic
+            .or_else(|| layout.documents.iter().position(|d| !d.spans.is_empty()))
+            .unwrap_or(0);
         let mut votes: std::collections::HashMap<&str, Vec<usize>> = Default::default();
         for other in &store.entries {
             let target = match &other.status {
@@ -508,17 +535,12 @@ impl<'a> Homes<'a> {
                 Status::Superseded { superseded_by, .. } => superseded_by,
                 _ => continue,
             };
-            if let Some(&d) = doc_of.get(other.id.as_str()) {
+            // The index votes for nothing while a topic file can take it.
+            let home = doc_of.get(other.id.as_str()).copied();
+            if let Some(d) = home.filter(|&d| topic.is_none() || !index(&layout.documents[d])) {
                 votes.entry(target.as_str()).or_default().push(d);
             }
         }
-        let index = |d: &Document| d.path.rsplit('/').next() == Some("MEMORY.md");
-        let first = layout
-            .documents
-            .iter()
-            .position(|d| !d.spans.is_empty() && !index(d))
-            .or_else(|| layout.documents.iter().position(|d| !d.spans.is_empty()))
-            .unwrap_or(0);
         Homes { votes, first }
     }
 

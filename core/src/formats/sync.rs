@@ -120,6 +120,13 @@ pub fn sync(
     let mut by_text: Option<HashMap<&str, Vec<&Id>>> = None;
     for (doc, file) in read.layout.documents.into_iter().zip(bundle) {
         let Some(&(old, old_file)) = base_doc.get(doc.path.as_str()) else {
+            let mut doc = doc;
+            // A file the store's export made (entries the index had no
+            // room for), pulled: its entries are the store's.
+            if !format.is_listing() && reviewed.get(&doc.path) == Some(&file.content) {
+                let by_text = by_text.get_or_insert_with(|| active_by_text(store));
+                claim_by_text(&mut doc, &mut by_id, by_text, &mut ids_taken, &mut out.unchanged);
+            }
             let doc = add_all(doc, &mut by_id, &in_store, &mut ids_taken, &mut out);
             out.layout.documents.push(doc);
             out.files.push(file.clone());
@@ -146,23 +153,14 @@ pub fn sync(
                 continue;
             }
             let mut doc = doc;
-            for span in &mut doc.spans {
-                let Some(e) = by_id.get(&span.entry) else { continue };
-                let found = if format.is_listing() {
-                    Some(span.entry.clone())
-                } else {
-                    by_text
-                        .get_or_insert_with(|| active_by_text(store))
-                        .get(e.text.as_str())
-                        .and_then(|ids| ids.iter().find(|id| !ids_taken.contains(**id)))
-                        .map(|id| (*id).clone())
-                };
-                if let Some(id) = found {
-                    by_id.remove(&span.entry);
-                    ids_taken.insert(id.clone());
-                    span.entry = id;
+            if format.is_listing() {
+                for span in doc.spans.iter().filter(|s| by_id.remove(&s.entry).is_some()) {
+                    ids_taken.insert(span.entry.clone());
                     out.unchanged += 1;
                 }
+            } else {
+                let by_text = by_text.get_or_insert_with(|| active_by_text(store));
+                claim_by_text(&mut doc, &mut by_id, by_text, &mut ids_taken, &mut out.unchanged);
             }
             let doc = add_all(doc, &mut by_id, &in_store, &mut ids_taken, &mut out);
             out.layout.documents.push(doc);
@@ -242,6 +240,31 @@ pub fn sync(
         out.edited.clear();
     }
     Ok(out)
+}
+
+/// Names each entry of `doc` read from a file the store's export wrote by
+/// the store's active entry of the same text not yet taken, counting it
+/// unchanged.
+fn claim_by_text(
+    doc: &mut Document,
+    by_id: &mut HashMap<Id, MemoryEntry>,
+    by_text: &HashMap<&str, Vec<&Id>>,
+    ids_taken: &mut HashSet<Id>,
+    unchanged: &mut usize,
+) {
+    for span in &mut doc.spans {
+        let Some(e) = by_id.get(&span.entry) else { continue };
+        let found = by_text
+            .get(e.text.as_str())
+            .and_then(|ids| ids.iter().find(|id| !ids_taken.contains(**id)))
+            .map(|id| (*id).clone());
+        if let Some(id) = found {
+            by_id.remove(&span.entry);
+            ids_taken.insert(id.clone());
+            span.entry = id;
+            *unchanged += 1;
+        }
+    }
 }
 
 /// Gives each entry of `doc` still unplaced an id the store does not use

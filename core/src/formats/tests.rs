@@ -660,3 +660,83 @@ fn entries_of_another_imports_files_are_not_written_into_these() {
     let out = export(&first.layout, &first.files, &store).unwrap();
     assert_eq!(out[0].content, "- Alpha runs on Mondays.\n- Gamma.\n");
 }
+
+#[test]
+fn new_entries_that_would_take_memory_md_past_its_head_go_to_a_topic_file() {
+    // An index of 196 lines and no topic file: three new entries fit,
+    // ten do not.
+    let mut index = String::from("# Memory\n\n");
+    for n in 0..194 {
+        index.push_str(&format!("- Fact number {n} about the project.\n"));
+    }
+    let v1 = vec![file("memory/MEMORY.md", &index)];
+    let first = pushed(&v1, None, &empty_store());
+    let store = with_added(empty_store(), &first);
+    let new = |n: usize| {
+        let id = Id::new(format!("new{n}")).unwrap();
+        MemoryEntry::new(id, format!("New learning {n}."), EntryKind::Fact, Timestamp(5))
+    };
+    let mut few = store.clone();
+    few.entries.extend((0..3).map(new));
+    let out = export(&first.layout, &first.files, &few).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].content.lines().count(), 199);
+    let mut many = store.clone();
+    many.entries.extend((0..10).map(new));
+    let out = export(&first.layout, &first.files, &many).unwrap();
+    let paths: Vec<&str> = out.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["memory/reverie-notes.md", "memory/MEMORY.md"]);
+    let (notes, index_out) = (&out[0].content, &out[1].content);
+    assert_eq!(
+        index_out.strip_prefix(index.as_str()),
+        Some("- [Notes from reviews](reverie-notes.md) — memories added in review\n")
+    );
+    assert!(markdown::loads_whole(index_out));
+    assert!(notes.starts_with("---\nname: Notes from reviews\n"));
+    assert_eq!(notes.matches("\n- New learning ").count(), 10, "{notes}");
+    // The new file reads as Markdown memory, and a push of what was
+    // pulled finds the store's entries: nothing added, nothing retired.
+    let base = Base { layout: &first.layout, files: &first.files };
+    let bundle = vec![file("memory/MEMORY.md", index_out), out[0].clone()];
+    let s = pushed(&bundle, Some(base), &many);
+    assert!(s.conflicts.is_empty(), "{s:?}");
+    assert_eq!((s.added.len(), s.removed.len(), s.unchanged), (0, 0, 204));
+    assert!(export(&s.layout, &s.files, &many).unwrap().is_empty());
+    // Full to the last line: the notes file is written, with no line for
+    // it in an index that would no longer load whole.
+    let full: String = index.clone() + "- a\n- b\n- c\n- d\n- e\n- f\n";
+    let v2 = vec![file("memory/MEMORY.md", &full)];
+    let first = pushed(&v2, None, &empty_store());
+    let mut store = with_added(empty_store(), &first);
+    store.entries.push(new(0));
+    let out = export(&first.layout, &first.files, &store).unwrap();
+    assert_eq!(out.len(), 1, "the index itself is unchanged");
+    assert_eq!(out[0].path, "memory/reverie-notes.md");
+}
+
+#[test]
+fn an_entry_replacing_one_of_memory_md_goes_to_a_topic_file_when_there_is_one() {
+    let v1 = vec![
+        file("MEMORY.md", "- [Editor](editor.md) — editor\n- The user's editor is Vim.\n"),
+        file("editor.md", "---\nname: Editor\n---\n\n- Tabs, not spaces.\n"),
+    ];
+    let first = pushed(&v1, None, &empty_store());
+    let mut store = with_added(empty_store(), &first);
+    let newer = MemoryEntry::new(
+        Id::new("newer").unwrap(),
+        "The user's editor is Helix.",
+        EntryKind::Fact,
+        Timestamp(9),
+    );
+    let old = store.entries.iter_mut().find(|e| e.text.contains("Vim")).unwrap();
+    old.status = Status::Superseded { superseded_by: newer.id.clone(), valid_until: Timestamp(9) };
+    store.entries.push(newer);
+    let out = export(&first.layout, &first.files, &store).unwrap();
+    let by_path: std::collections::HashMap<&str, &str> =
+        out.iter().map(|f| (f.path.as_str(), f.content.as_str())).collect();
+    assert_eq!(by_path["MEMORY.md"], "- [Editor](editor.md) — editor\n");
+    assert_eq!(
+        by_path["editor.md"],
+        "---\nname: Editor\n---\n\n- Tabs, not spaces.\n- The user's editor is Helix.\n"
+    );
+}

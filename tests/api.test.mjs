@@ -771,6 +771,48 @@ describe("bring your own memory: import and export", () => {
     assert.match(mixed.error.message, /format/);
   });
 
+  test("files come as multipart form parts, or as one document named by ?path=", async () => {
+    await createAgent("byo_form");
+    const post = async (body, { query = "", type } = {}) => {
+      const headers = { authorization: `Bearer ${ADMIN}` };
+      if (type) headers["content-type"] = type;
+      const res = await fetch(`${rt.baseUrl}/api/v1/agents/byo_form/imports${query}`, { method: "POST", body, headers });
+      return { status: res.status, body: await res.json() };
+    };
+    const form = new FormData();
+    form.append("files", new Blob([FOLDER[0].content]), FOLDER[0].path);
+    form.append("files", new Blob([FOLDER[1].content]), FOLDER[1].path);
+    form.append("source", "laptop:memory");
+    const done = expectStatus(await post(form), 201);
+    assert.deepEqual([done.format, done.files, done.entries, done.added], ["markdown", 2, 4, 4]);
+    // The next push of the same source names a deleted file in a field.
+    const next = new FormData();
+    next.append("files", new Blob([FOLDER[0].content]), FOLDER[0].path);
+    next.append("source", "laptop:memory");
+    next.append("deleted", FOLDER[1].path);
+    const pushed = expectStatus(await post(next), 201);
+    assert.deepEqual([pushed.removed, pushed.unchanged], [2, 2]);
+    // Bytes that are not UTF-8 are refused, naming the file.
+    const bad = new FormData();
+    bad.append("files", new Blob([new Uint8Array([0x2d, 0x20, 0xff])]), "memory/bad.md");
+    const refused = expectStatus(await post(bad), 400);
+    assert.match(refused.error.message, /file `memory\/bad\.md` is not valid UTF-8 at byte 2/);
+    const twice = new FormData();
+    twice.append("files", new Blob(["- x\n"]), "x.md");
+    twice.append("format", "markdown");
+    twice.append("format", "mem0");
+    assert.match(expectStatus(await post(twice), 422).error.message, /`format` is given 2 times/);
+
+    // One document, its type anything but JSON.
+    const jsonl = '{"type":"entity","name":"Ann","entityType":"person","observations":["Ann runs the Lisbon office"]}\n';
+    const one = expectStatus(await post(jsonl, { query: "?path=memory.jsonl&source=mcp", type: "application/x-ndjson" }), 201);
+    assert.deepEqual([one.format, one.files, one.added], ["mcp_memory", 1, 1]);
+    const unnamed = expectStatus(await post(jsonl, { type: "text/plain" }), 422);
+    assert.match(unnamed.error.message, /name it with `\?path=`/);
+    const wrong = expectStatus(await post(jsonl, { query: "?path=m.jsonl&format=xml", type: "text/plain" }), 422);
+    assert.match(wrong.error.message, /`format`: `xml` is none of/);
+  });
+
   test("a mem0 listing is read under mem0 ids and exported as operations to send mem0", async () => {
     await createAgent("byo_d");
     const listing = {

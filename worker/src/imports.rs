@@ -39,7 +39,7 @@ const KEEP_IMPORTS: i64 = 3;
 pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiResult {
     cx.who.can_ingest(agent_id)?;
     let agent = agents::readable(cx, agent_id).await?;
-    let body: api::NewImport = http::json_body(req, http::limits::LARGE).await?;
+    let body = import_body(req).await?;
     // A push of deletions alone names its format.
     let format = match body.format {
         Some(f) if body.files.is_empty() && !body.deleted.is_empty() => f,
@@ -48,6 +48,122 @@ pub(crate) async fn create(cx: &Cx, agent_id: &str, req: &mut Request) -> ApiRes
     let source = source_of(body.source.as_deref())?;
     let (done, _, _) = push(cx, &agent, format, source, &body.files, &body.deleted).await?;
     http::json_status(201, &done)
+}
+
+/// An import's request, in any of the shapes it may come in: JSON (a
+/// `NewImport`); `multipart/form-data` with the files as `files` parts
+/// (each named by its file name, which may hold a path) and `format`,
+/// `source` and `deleted` as fields; or a single document of any other
+/// type, named by `?path=`, with `?format=` and `?source=`.
+async fn import_body(req: &mut Request) -> ApiResult<api::NewImport> {
+    let kind = req.headers().get("content-type")?.unwrap_or_default().to_ascii_lowercase();
+    let kind = kind.split(';').next().unwrap_or_default().trim().to_string();
+    if kind.is_empty() || kind == "application/json" {
+        return http::json_body(req, http::limits::LARGE).await;
+    }
+    let named_format = |given: Option<&str>| {
+        given
+            .map(|f| {
+                serde_json::from_value::<Format>(serde_json::Value::from(f)).map_err(|_| {
+                    ApiError::new(
+                        422,
+                        format!(
+                            "`format`: `{f}` is none of markdown, mcp_memory, mem0, \
+                             anthropic_memory_store"
+                        ),
+                    )
+                })
+            })
+            .transpose()
+    };
+    if kind == "multipart/form-data" {
+        let declared =
+            req.headers().get("content-length")?.and_then(|v| v.trim().parse::<usize>().ok());
+        match declared {
+            None => {
+                return Err(ApiError::new(
+                    411,
+                    "a multipart import must say its Content-Length (its size is checked \
+                     before it is read)",
+                ))
+            }
+            Some(n) if n > http::limits::LARGE => {
+                return Err(ApiError::new(
+                    413,
+                    format!(
+                        "the request body is {n} bytes; the limit here is {}",
+                        http::limits::LARGE
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+        let form = req
+            .form_data()
+            .await
+            .map_err(|e| ApiError::bad_request(format!("cannot read the multipart body: {e}")))?;
+        let mut files = Vec::new();
+        for part in form.get_all("files").unwrap_or_default() {
+            let worker::FormEntry::File(f) = part else {
+                return Err(ApiError::new(422, "`files` parts must be files, with a file name"));
+            };
+            let path = f.name();
+            let bytes = f.bytes().await?;
+            let content = String::from_utf8(bytes).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "file `{path}` is not valid UTF-8 at byte {}: send text encoded as UTF-8",
+                    e.utf8_error().valid_up_to()
+                ))
+            })?;
+            files.push(formats::File { path, content });
+        }
+        let text = |name: &str| -> ApiResult<Vec<String>> {
+            form.get_all(name)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|entry| match entry {
+                    worker::FormEntry::Field(v) => Ok(v),
+                    worker::FormEntry::File(_) => Err(ApiError::new(
+                        422,
+                        format!("`{name}` must be a text field, not a file"),
+                    )),
+                })
+                .collect()
+        };
+        let one = |name: &str| -> ApiResult<Option<String>> {
+            let mut values = text(name)?;
+            match values.len() {
+                0 | 1 => Ok(values.pop()),
+                n => Err(ApiError::new(422, format!("`{name}` is given {n} times; give it once"))),
+            }
+        };
+        return Ok(api::NewImport {
+            format: named_format(one("format")?.as_deref())?,
+            files,
+            source: one("source")?,
+            deleted: text("deleted")?,
+        });
+    }
+    // One document: its bytes are the file.
+    let q = Query::of(req)?;
+    let Some(path) = q.str("path").map(str::to_string) else {
+        return Err(ApiError::new(
+            422,
+            format!(
+                "a `{kind}` body is one file: name it with `?path=` (for example \
+                 ?path=memory.jsonl), or send JSON or multipart/form-data"
+            ),
+        ));
+    };
+    let format = named_format(q.str("format"))?;
+    let source = q.str("source").map(str::to_string);
+    let content = http::body_text(req, http::limits::LARGE).await?;
+    Ok(api::NewImport {
+        format,
+        files: vec![formats::File { path, content }],
+        source,
+        deleted: Vec::new(),
+    })
 }
 
 /// A push of `files` to the agent's store (see `create`): what it did,

@@ -769,6 +769,14 @@ describe("bring your own memory: import and export", () => {
       422,
     );
     assert.match(mixed.error.message, /format/);
+    // Comparisons keep their files like pushes do: the latest three.
+    for (const n of [1, 2, 3]) {
+      const later = [{ path: "memory/MEMORY.md", content: `${after[0].content}- Release ${n} is frozen.\n` }];
+      expectStatus(await call("/api/v1/agents/byo_c/imports/compare", { body: { before, after: later } }), 201);
+    }
+    const gone = expectStatus(await call(`/api/v1/stores/byo_c/export?import=${done.import_id}`), 410);
+    assert.match(gone.error.message, /no longer kept/);
+    expectStatus(await call("/api/v1/stores/byo_c/export"), 200);
   });
 
   test("files come as multipart form parts, or as one document named by ?path=", async () => {

@@ -123,7 +123,8 @@ pub(crate) async fn find(
 }
 
 /// The statement that drops the files of the store's imports from
-/// `source` but the latest `keep` (their rows stay, as history).
+/// `source` but the latest `keep` (their rows stay, as history). Every
+/// comparison has a source of its own (`compare:…`): they count as one.
 pub(crate) fn forget_files(
     db: &Db,
     store_id: &str,
@@ -132,7 +133,8 @@ pub(crate) fn forget_files(
 ) -> ApiResult<D1PreparedStatement> {
     db.stmt(
         "DELETE FROM import_files WHERE import_id IN (SELECT id FROM imports WHERE store_id = ?1 \
-         AND source = ?2 ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?3)",
+         AND (source = ?2 OR (?2 LIKE 'compare:%' AND source LIKE 'compare:%')) \
+         ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?3)",
         &[db::s(store_id), db::s(source), db::n(keep)],
     )
 }

@@ -18,7 +18,8 @@
 //!   Relations and unknown keys are kept as they are.
 //! - [`Format::Mem0`] and [`Format::AnthropicMemoryStore`]: a service's
 //!   listing of records, one entry per record under the service's id;
-//!   exported as the operations to send the service (`records.rs`).
+//!   exported as the operations to send the service (`records.rs`); mem0's
+//!   history rows beside a listing date its records.
 
 use serde::{Deserialize, Serialize};
 
@@ -196,6 +197,7 @@ pub fn import(format: Format, files: &[File], created_at: crate::Timestamp) -> R
             ));
         }
     }
+    let mut history = records::History::default();
     for f in files {
         if f.content.len() > MAX_FILE_BYTES {
             return Err(Error::invalid(
@@ -209,6 +211,8 @@ pub fn import(format: Format, files: &[File], created_at: crate::Timestamp) -> R
                 markdown::read(f, &paths, created_at, &mut out.entries, &mut out.skipped)?
             }
             Format::McpMemory => jsonl::read(f, created_at, &mut out.entries, &mut out.skipped)?,
+            // mem0's history is no listing: it dates the listing's records.
+            Format::Mem0 if records::read_history(f, &mut history) => Vec::new(),
             Format::Mem0 | Format::AnthropicMemoryStore => {
                 records::read(format, f, created_at, &mut out.entries, &mut out.skipped)?
             }
@@ -244,6 +248,7 @@ pub fn import(format: Format, files: &[File], created_at: crate::Timestamp) -> R
             spans,
         });
     }
+    history.apply(&mut out.entries, &mut out.skipped);
     Ok(out)
 }
 

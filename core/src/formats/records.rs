@@ -32,11 +32,29 @@ fn shape(format: Format) -> Shape {
     }
 }
 
+/// The rows of mem0's history (`{"results": [...]}` or a bare array of
+/// `{memory_id, event, old_memory, new_memory, created_at, updated_at}`),
+/// if `doc` is one.
+fn history_rows(doc: &Value) -> Option<&Vec<Value>> {
+    let rows = match doc {
+        Value::Object(o) => o.get("results")?.as_array()?,
+        Value::Array(rows) => rows,
+        _ => return None,
+    };
+    let first = rows.first()?;
+    (first.get("memory_id").is_some_and(Value::is_string)
+        && first.get("event").is_some_and(Value::is_string))
+    .then_some(rows)
+}
+
 /// The listing `content` is, if it is one: an object with a format's list
-/// key, or an array whose first record has its text key. Parsed once for
-/// both formats.
+/// key, or an array whose first record has its text key (mem0's history
+/// counts as mem0's). Parsed once for both formats.
 pub(super) fn listing_format(content: &str) -> Option<Format> {
     let doc = serde_json::from_str::<Value>(content.trim_start_matches('\u{feff}')).ok()?;
+    if history_rows(&doc).is_some() {
+        return Some(Format::Mem0);
+    }
     [Format::Mem0, Format::AnthropicMemoryStore].into_iter().find(|&format| {
         let shape = shape(format);
         let list = match &doc {
@@ -48,6 +66,77 @@ pub(super) fn listing_format(content: &str) -> Option<Format> {
             r.get(shape.text).is_some_and(Value::is_string) && r.get("id").is_some()
         })
     })
+}
+
+/// What mem0's history files say of each memory: when it last changed,
+/// and whether that change deleted it.
+#[derive(Default)]
+pub(super) struct History {
+    /// By memory id: the latest event's time and whether it was `DELETE`.
+    last: std::collections::HashMap<String, (Timestamp, bool)>,
+    /// Files read as history: path, rows, memories.
+    files: Vec<(String, usize, usize)>,
+}
+
+/// Reads `f` as mem0 history if it is one (no entries: its rows give the
+/// times of the listing's memories; see [`History::apply`]).
+pub(super) fn read_history(f: &File, history: &mut History) -> bool {
+    let Ok(doc) = serde_json::from_str::<Value>(f.content.trim_start_matches('\u{feff}')) else {
+        return false;
+    };
+    let Some(rows) = history_rows(&doc) else { return false };
+    let mut memories = std::collections::HashSet::new();
+    for row in rows {
+        let Some(id) = row.get("memory_id").and_then(Value::as_str) else { continue };
+        let time = ["updated_at", "created_at"]
+            .iter()
+            .filter_map(|k| row.get(*k).and_then(Value::as_str))
+            .find_map(crate::import::parse_rfc3339);
+        let Some(time) = time else { continue };
+        memories.insert(id.to_string());
+        let deleted = row.get("event").and_then(Value::as_str) == Some("DELETE");
+        let last = history.last.entry(id.to_string()).or_insert((time, deleted));
+        if time >= last.0 {
+            *last = (time, deleted);
+        }
+    }
+    history.files.push((f.path.clone(), rows.len(), memories.len()));
+    true
+}
+
+impl History {
+    /// The listing's memories take their last change's time where the
+    /// listing gives none; a memory the history deleted but the listing
+    /// still holds, and the files read, are said in `skipped`.
+    pub(super) fn apply(self, entries: &mut [MemoryEntry], skipped: &mut Vec<Skipped>) {
+        for e in entries.iter_mut() {
+            let Some(&(time, deleted)) = self.last.get(e.id.as_str()) else { continue };
+            if e.observed_at.is_none() {
+                e.observed_at = Some(time);
+            }
+            if deleted {
+                skipped.push(Skipped {
+                    path: self.files.first().map(|f| f.0.clone()).unwrap_or_default(),
+                    line: None,
+                    reason: format!(
+                        "memory {} was deleted in mem0's history but is still listed; read as \
+                         listed",
+                        e.id
+                    ),
+                });
+            }
+        }
+        for (path, rows, memories) in self.files {
+            skipped.push(Skipped {
+                path,
+                line: None,
+                reason: format!(
+                    "mem0 history, {rows} rows of {memories} memories: read for when each \
+                     memory last changed, kept as it is"
+                ),
+            });
+        }
+    }
 }
 
 /// Reads the records of a listing as entries, each under its own id.

@@ -740,3 +740,36 @@ fn an_entry_replacing_one_of_memory_md_goes_to_a_topic_file_when_there_is_one() 
         "---\nname: Editor\n---\n\n- Tabs, not spaces.\n- The user's editor is Helix.\n"
     );
 }
+
+#[test]
+fn mem0_history_dates_the_listings_memories_and_is_never_written() {
+    let history = r#"[
+      {"id": "h1", "memory_id": "77aa", "old_memory": null, "new_memory": "Eats fish",
+       "event": "ADD", "created_at": "2024-07-22T10:00:00+00:00", "updated_at": null},
+      {"id": "h2", "memory_id": "77aa", "old_memory": "Eats fish", "new_memory": "Is vegetarian",
+       "event": "UPDATE", "created_at": "2024-07-22T10:00:00+00:00",
+       "updated_at": "2024-08-01T09:00:00+00:00"},
+      {"id": "h3", "memory_id": "9c0d", "old_memory": "Lives in Berlin", "new_memory": null,
+       "event": "DELETE", "created_at": "2024-09-01T00:00:00Z", "updated_at": null},
+      {"id": "h4", "memory_id": "gone", "old_memory": "x", "event": "DELETE",
+       "created_at": "2024-09-02T00:00:00Z"}
+    ]"#;
+    let files = vec![file("mem0.json", MEM0), file("mem0.history.json", history)];
+    assert_eq!(Format::detect(&files), Some(Format::Mem0));
+    assert_eq!(Format::detect(&files[1..]), Some(Format::Mem0));
+    let imported = import(Format::Mem0, &files, Timestamp(0)).unwrap();
+    assert_eq!(imported.entries.len(), 3, "history rows are no entries");
+    let at = |id: &str| imported.entries.iter().find(|e| e.id.as_str() == id).unwrap().observed_at;
+    // 5e1b's listing says when it changed; 77aa's history does.
+    assert_eq!(at("5e1b"), Some(Timestamp(1_721_520_000_000)));
+    assert_eq!(at("77aa"), Some(Timestamp(1_722_502_800_000)));
+    let reasons: Vec<&str> = imported.skipped.iter().map(|s| s.reason.as_str()).collect();
+    assert!(reasons.iter().any(|r| r.contains("memory 9c0d was deleted in mem0's history")));
+    assert!(reasons.iter().any(|r| r.starts_with("mem0 history, 4 rows of 3 memories")));
+    // A review's operations go to the listing; the history is not touched.
+    let mut store = store_of(&imported);
+    store.entries[2].text = "Lives in Munich".into();
+    let out = export(&imported.layout, &files, &store).unwrap();
+    let paths: Vec<&str> = out.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["mem0.json.operations.json"]);
+}

@@ -64,10 +64,11 @@ pub(super) fn loads_whole(content: &str) -> bool {
     content.len() <= INDEX_BYTES && content.lines().count() <= INDEX_LINES
 }
 
-/// New entries that would take the index at `path` past what loads: the
-/// index written without them but with a line pointing at a topic file
-/// that holds them (when that line still loads), and that topic file, at
-/// the first free name `reverie-notes[-k].md` beside the index.
+/// New entries that would take the file at `path` past what loads (the
+/// index) or its `limit` (a Letta block): the file written without them
+/// (an index with a line pointing at the file that holds them, when that
+/// line still loads), and that file, at the first free name
+/// `reverie-notes[-k].md` beside it.
 pub(super) fn overflow(
     path: &str,
     content: &str,
@@ -91,12 +92,12 @@ pub(super) fn overflow(
         with_line.push_str(eol);
     }
     with_line.push_str(&format!("- [Notes from reviews]({name}) — memories added in review{eol}"));
-    if loads_whole(&with_line) {
+    if is_index(path) && loads_whole(&with_line) {
         index = with_line;
     }
     let head = format!(
         "---{eol}name: Notes from reviews{eol}description: memories added in review, kept \
-         out of MEMORY.md so that it loads whole{eol}type: project{eol}---{eol}{eol}"
+         out of a file that had no room for them{eol}type: project{eol}---{eol}{eol}"
     );
     let notes = write(&head, &[], &[], appended);
     (index, super::File { path: format!("{dir}{name}"), content: notes })
@@ -137,7 +138,7 @@ pub(super) fn read(
 ) -> Result<Vec<Span>> {
     let text = f.content.as_str();
     let body_start = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
-    let (body_start, memory_type, read_only) = front_matter(f, body_start)?;
+    let FrontMatter { body: body_start, memory_type, read_only, .. } = front_matter(f, body_start)?;
     if read_only {
         // Letta's read-only blocks: the agent may not change them, nor may
         // a review.
@@ -273,12 +274,26 @@ pub(super) fn read(
 /// Reads the YAML front matter, if the file opens with one: where the body
 /// starts, the memory type it names (`type:`, or `metadata: {type:}`), and
 /// whether it is read-only (Letta's `read_only: true`).
-fn front_matter(f: &File, from: usize) -> Result<(usize, Option<String>, bool)> {
+/// What a file's front matter says.
+#[derive(Default)]
+struct FrontMatter {
+    /// Where the body starts.
+    body: usize,
+    /// `type`, or `metadata.type` (Claude Code).
+    memory_type: Option<String>,
+    /// `read_only: true` (Letta).
+    read_only: bool,
+    /// `limit`: the most characters the body may hold (Letta).
+    limit: Option<usize>,
+}
+
+fn front_matter(f: &File, from: usize) -> Result<FrontMatter> {
     let text = f.content.as_str();
+    let none = FrontMatter { body: from, ..FrontMatter::default() };
     let mut it = lines(text, from);
-    let Some(first) = it.next() else { return Ok((from, None, false)) };
+    let Some(first) = it.next() else { return Ok(none) };
     if text[first.start..first.end].trim_end() != "---" {
-        return Ok((from, None, false));
+        return Ok(none);
     }
     let Some(close) = it.find(|l| matches!(text[l.start..l.end].trim_end(), "---" | "...")) else {
         return Err(Error::invalid(
@@ -288,7 +303,7 @@ fn front_matter(f: &File, from: usize) -> Result<(usize, Option<String>, bool)> 
     };
     let yaml = &text[first.next..close.start];
     if yaml.trim().is_empty() {
-        return Ok((close.next, None, false));
+        return Ok(FrontMatter { body: close.next, ..FrontMatter::default() });
     }
     let tree = crate::yaml::to_json(yaml).map_err(|e| {
         Error::invalid(
@@ -302,7 +317,22 @@ fn front_matter(f: &File, from: usize) -> Result<(usize, Option<String>, bool)> 
         .and_then(|t| t.as_str())
         .map(str::to_owned);
     let read_only = tree.get("read_only").and_then(|v| v.as_bool()).unwrap_or(false);
-    Ok((close.next, memory_type, read_only))
+    let limit = tree.get("limit").and_then(|v| v.as_u64()).map(|n| n as usize);
+    Ok(FrontMatter { body: close.next, memory_type, read_only, limit })
+}
+
+/// Whether the body of a file of `content` (after its front matter) holds
+/// no more characters than the front matter's `limit` (Letta's blocks), if
+/// it says one.
+pub(super) fn within_limit(path: &str, content: &str) -> bool {
+    let f = File { path: path.to_string(), content: content.to_string() };
+    let from = if content.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+    match front_matter(&f, from) {
+        Ok(FrontMatter { body, limit: Some(limit), .. }) => {
+            content[body..].chars().count() <= limit
+        }
+        _ => true,
+    }
 }
 
 /// An entry's text from its span's bytes: continuation lines lose their

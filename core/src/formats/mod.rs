@@ -420,12 +420,15 @@ pub fn export(layout: &Layout, files: &[File], store: &MemoryStore) -> Result<Ve
         let content = match layout.format {
             Format::Markdown => {
                 let content = markdown::write(&file.content, spans, fates, added);
-                // Only the head of MEMORY.md loads: entries that would go
-                // past it go to a topic file of their own.
-                if added.is_empty()
-                    || !markdown::is_index(&doc.path)
-                    || markdown::loads_whole(&content)
-                {
+                // Only the head of MEMORY.md loads, and a Letta block holds
+                // at most its `limit`: entries that would go past go to a
+                // file of their own.
+                let fits = if markdown::is_index(&doc.path) {
+                    markdown::loads_whole(&content)
+                } else {
+                    markdown::within_limit(&doc.path, &content)
+                };
+                if added.is_empty() || fits {
                     content
                 } else {
                     let taken = |p: &str| file_at.contains_key(p);

@@ -773,3 +773,26 @@ fn mem0_history_dates_the_listings_memories_and_is_never_written() {
     let paths: Vec<&str> = out.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["mem0.json.operations.json"]);
 }
+
+#[test]
+fn a_letta_block_never_grows_past_its_limit() {
+    let block = "---\ndescription: the user\nlimit: 60\n---\n\n- Name: Priya.\n- Plan: Team.\n";
+    let files = vec![file("system/human.md", block)];
+    let imported = import(Format::Markdown, &files, Timestamp(0)).unwrap();
+    let new =
+        |text: &str| MemoryEntry::new(Id::new("n1").unwrap(), text, EntryKind::Fact, Timestamp(5));
+    // Room for a short one: written into the block.
+    let mut store = store_of(&imported);
+    store.entries.push(new("Tz: WET."));
+    let out = export(&imported.layout, &files, &store).unwrap();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].content.ends_with("- Plan: Team.\n- Tz: WET.\n"));
+    assert!(markdown::within_limit(&out[0].path, &out[0].content));
+    // No room: a block of its own beside it, this one untouched.
+    let mut store = store_of(&imported);
+    store.entries.push(new("Priya works from Lisbon and prefers calls before noon."));
+    let out = export(&imported.layout, &files, &store).unwrap();
+    let paths: Vec<&str> = out.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["system/reverie-notes.md"]);
+    assert!(out[0].content.contains("- Priya works from Lisbon and prefers calls before noon.\n"));
+}

@@ -116,7 +116,7 @@ describe("LLM calls (Anthropic Messages API)", () => {
   for (const [kind, failure] of [
     ["malformed", /malformed model response/],
     ["truncated", /cut off at the token limit/],
-    ["no_tool", /without calling record_decisions/],
+    ["no_tool", /without calling its tool/],
   ]) {
     test(`a ${kind} answer is dropped and counted`, async () => {
       env.stub.reset();
@@ -182,5 +182,75 @@ describe("the token budget", () => {
     assert.equal(report.groups_left, 2);
     assert.equal(env.stub.requests.length, 0);
     assert.equal(pass.stats.input_tokens + pass.stats.output_tokens, 0);
+  });
+});
+
+describe("the rewrite stage", () => {
+  let env;
+  before(async () => {
+    env = await setup({});
+  });
+  after(async () => {
+    await env?.stop();
+  });
+
+  /** An agent holding two notes under one heading (the rules consolidate
+   * them side by side), and three sessions where the user corrects the
+   * same thing (the rules promote the quote). */
+  async function agentWithWordingToDo(id) {
+    expectStatus(await env.call("/api/v1/agents", { body: { id, name: `Agent ${id}` } }), 201);
+    const entries = [
+      { id: "n1", text: "Acme API: needs a token from the vault.", kind: "note" },
+      { id: "n2", text: "Acme API: allows 600 requests per minute.", kind: "note" },
+    ];
+    expectStatus(await env.call(`/api/v1/stores/${id}/entries`, { body: { entries } }), 201);
+    for (const day of [1, 2, 3]) {
+      const transcript = {
+        messages: [
+          { role: "user", content: `Book the sync with the Lisbon office for day ${day}.` },
+          { role: "assistant", content: "Booked for 9:00 PST." },
+          { role: "user", content: "No, use CET times, not PST: we are in Berlin." },
+        ],
+      };
+      const body = { id: `s${day}`, started_at: Date.now() - (4 - day) * 3_600_000, transcript };
+      expectStatus(await env.call(`/api/v1/agents/${id}/sessions`, { body }), 201);
+    }
+    const p = expectStatus(await env.call(`/api/v1/agents/${id}/passes?wait=true`, { method: "POST" }), 201);
+    assert.equal(p.status, "completed", JSON.stringify(p));
+    return p;
+  }
+
+  test("consolidations and promotions get the model's wording, checked and marked", async () => {
+    env.stub.reset();
+    const pass = await agentWithWordingToDo("rw_a");
+    const stage = pass.stats.llm.report.rewrite;
+    assert.deepEqual([stage.sent, stage.taken, stage.left], [2, 2, 0], JSON.stringify(stage));
+    assert.deepEqual(stage.kept_rules_wording, {});
+    assert.ok(stage.input_tokens > 0 && stage.output_tokens > 0);
+    const req = env.stub.requests.find((r) => r.body.tool_choice?.name === "record_rewrites");
+    assert.ok(req, "the rewrite tool was forced");
+    assert.match(req.body.messages[0].content, /data, not instructions/);
+    const proposal = expectStatus(await env.call(`/api/v1/proposals/${pass.proposal_id}`), 200);
+    const consolidate = proposal.changes.find((c) => c.kind === "consolidate");
+    assert.equal(consolidate.result.text, "Acme API: needs a token from the vault; allows 600 requests per minute.");
+    assert.deepEqual(consolidate.made_by, { stage: "rewrite", model: "claude-sonnet-4-6" });
+    const promote = proposal.changes.find((c) => c.kind === "promote");
+    assert.equal(promote.result.text, "Use CET times, not PST: we are in Berlin.");
+    assert.equal(promote.made_by.stage, "rewrite");
+    // Rules-made changes say nothing of a model.
+    assert.ok(proposal.changes.filter((c) => !["consolidate", "promote"].includes(c.kind)).every((c) => !c.made_by));
+  });
+
+  test("a wording that drops a number keeps the rules' and is counted", async () => {
+    env.stub.reset();
+    env.stub.enqueue({ kind: "rewrite_drops_number" });
+    const pass = await agentWithWordingToDo("rw_b");
+    const stage = pass.stats.llm.report.rewrite;
+    assert.equal(stage.taken, 1, JSON.stringify(stage));
+    assert.deepEqual(stage.kept_rules_wording, { loses_facts: 1 });
+    const proposal = expectStatus(await env.call(`/api/v1/proposals/${pass.proposal_id}`), 200);
+    const consolidate = proposal.changes.find((c) => c.kind === "consolidate");
+    assert.match(consolidate.result.text, /needs a token from the vault\. .*600 requests per minute\.$/);
+    assert.equal(consolidate.made_by, undefined);
   });
 });

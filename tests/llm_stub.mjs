@@ -1,7 +1,8 @@
 // A local stand-in for the LLM providers, for end-to-end tests. It speaks the
 // real wire formats of the Anthropic Messages API (POST /v1/messages) and
 // OpenAI chat completions (POST /v1/chat/completions), answers the
-// `record_decisions` tool call that core/src/llm.rs forces, and can be told to
+// `record_decisions` tool call that core/src/llm.rs forces (and the rewrite
+// stage's `record_rewrites`), and can be told to
 // misbehave (errors, delays, malformed or truncated answers, made-up evidence)
 // one request at a time. Only Node built-ins.
 //
@@ -14,10 +15,13 @@ import { createServer } from "node:http";
 import { randomBytes } from "node:crypto";
 
 const TOOL_NAME = "record_decisions";
+/** The rewrite stage's tool (core/src/llm/rewrite.rs). */
+const REWRITE_TOOL = "record_rewrites";
 
 /** The behaviours `enqueue` accepts; see `startLlmStub`. */
 const KINDS = new Set([
   "ok", "distinct", "supersedes", "delay", "status", "malformed", "made_up_evidence", "truncated", "no_tool",
+  "rewrite_drops_number",
 ]);
 
 /** The two endpoints, by method and path. */
@@ -41,7 +45,8 @@ const ROUTES = {
  * Behaviours: `{kind:"ok"}`, `{kind:"distinct"}`, `{kind:"supersedes"}`,
  * `{kind:"delay", ms, then?}`, `{kind:"status", status, retryAfter?}`,
  * `{kind:"malformed"}`, `{kind:"made_up_evidence"}`, `{kind:"truncated"}`,
- * `{kind:"no_tool"}`.
+ * `{kind:"no_tool"}`, and for the rewrite tool `{kind:"rewrite_drops_number"}`
+ * (an "ok" rewrite answers with wordings that keep every fact).
  */
 export async function startLlmStub() {
   const queue = [];
@@ -98,7 +103,11 @@ export async function startLlmStub() {
 
     // The request reached the "model": it uses up one behaviour.
     const behaviour = queue.shift() ?? { kind: "ok" };
-    const call = { provider, body, groups: groupsOf(body), inputTokens: Math.ceil(Buffer.byteLength(raw) / 4) };
+    const tool = toolOf(body);
+    const call = { provider, body, tool, groups: groupsOf(body), inputTokens: Math.ceil(Buffer.byteLength(raw) / 4) };
+    if (tool === REWRITE_TOOL && ["ok", "rewrite_drops_number"].includes(behaviour.kind)) {
+      return send(res, 200, {}, toolAnswer(call, rewritesFor(behaviour.kind, dataOf(body).changes ?? [])));
+    }
     await perform(behaviour, call, res);
   }
 
@@ -208,12 +217,25 @@ function readBody(req) {
   });
 }
 
-/**
- * The groups in the user message's fenced ```json block (see `build_request`
- * in core/src/llm.rs), or [] when there is none. Message content may be a
- * string or, in both APIs, an array of text blocks.
- */
+/** The name of the tool the request forces, in either API's spelling. */
+function toolOf(body) {
+  const choice = body.tool_choice ?? {};
+  return choice.name ?? choice.function?.name ?? TOOL_NAME;
+}
+
+/** The groups to judge (see `dataOf`), or []. */
 function groupsOf(body) {
+  const data = dataOf(body);
+  return Array.isArray(data.groups) ? data.groups : [];
+}
+
+/**
+ * The data in the user message's fenced ```json block (see `build_request`
+ * in core/src/llm.rs and core/src/llm/rewrite.rs), or {} when there is
+ * none. Message content may be a string or, in both APIs, an array of text
+ * blocks.
+ */
+function dataOf(body) {
   const messages = Array.isArray(body.messages) ? body.messages : [];
   for (const message of messages) {
     if (message?.role !== "user") continue;
@@ -228,12 +250,40 @@ function groupsOf(body) {
     if (!fenced) continue;
     try {
       const data = JSON.parse(fenced[1]);
-      if (Array.isArray(data.groups)) return data.groups;
+      if (data && typeof data === "object" && !Array.isArray(data)) return data;
     } catch {
       // Not the data block after all; keep looking.
     }
   }
-  return [];
+  return {};
+}
+
+/**
+ * The rewrite tool's input, worded as a model would: a promotion states what
+ * the user said as an instruction (the "No," answering the assistant and the
+ * label dropped); notes that open alike become one sentence, their shared
+ * opening said once. "rewrite_drops_number" writes the same without digits,
+ * as a careless model might.
+ */
+function rewritesFor(kind, changes) {
+  const rewrites = changes.map((c) => {
+    const sources = Array.isArray(c.sources) ? c.sources.map(String) : [];
+    const quoted = /"(.*)"\s*$/.exec(String(c.proposed_wording ?? ""));
+    let text;
+    if (quoted) {
+      const said = quoted[1].replace(/^(no|nope),\s*/i, "");
+      text = said.charAt(0).toUpperCase() + said.slice(1);
+    } else {
+      const words = sources.map((s) => s.replace(/[.!]\s*$/, "").split(/\s+/));
+      let shared = 0;
+      while (words.every((w) => w[shared] !== undefined && w[shared] === words[0][shared])) shared++;
+      const rest = words.slice(1).map((w) => w.slice(shared).join(" "));
+      text = [words[0].join(" "), ...rest].join("; ") + ".";
+    }
+    if (kind === "rewrite_drops_number") text = text.replace(/\d+([.,]\d+)*\s*/g, "");
+    return { item: c.item, text };
+  });
+  return { rewrites };
 }
 
 /** Which error format fits a request to an unknown path, from its auth header. */
@@ -398,12 +448,12 @@ function response(call, { content, message, stopReason, finishReason, outputToke
   };
 }
 
-/** A completed `record_decisions` tool call carrying `input`. */
+/** A completed call of the tool the request forces, carrying `input`. */
 function toolAnswer(call, input) {
   const args = JSON.stringify(input);
   return response(call, {
-    content: [{ type: "tool_use", id: id("toolu_"), name: TOOL_NAME, input }],
-    message: { role: "assistant", content: null, tool_calls: [openAiToolCall(args)] },
+    content: [{ type: "tool_use", id: id("toolu_"), name: call.tool, input }],
+    message: { role: "assistant", content: null, tool_calls: [openAiToolCall(args, call.tool)] },
     stopReason: "tool_use",
     finishReason: "tool_calls",
     outputTokens: Math.ceil(args.length / 4),
@@ -444,8 +494,8 @@ function truncatedAnswer(call) {
   });
 }
 
-function openAiToolCall(args) {
-  return { id: id("call_"), type: "function", function: { name: TOOL_NAME, arguments: args } };
+function openAiToolCall(args, name = TOOL_NAME) {
+  return { id: id("call_"), type: "function", function: { name, arguments: args } };
 }
 
 /** The provider's error type and default message for an HTTP status. */

@@ -47,8 +47,8 @@ pub use entry::{
 pub use error::{Error, Result};
 pub use hash::hash_str;
 pub use proposal::{
-    Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, Proposal, RiskFlag, RiskKind,
-    Summary, TokenCost,
+    Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, LlmStage, MadeBy, Proposal,
+    RiskFlag, RiskKind, Summary, TokenCost,
 };
 /// The signs of injected text in a string (instructions to an AI, fake
 /// role markers, encoded payloads, …), described; empty when none.

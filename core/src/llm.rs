@@ -11,8 +11,11 @@ use serde_json::{json, Value};
 use crate::entry::{Id, MemoryEntry, MAX_TEXT_BYTES};
 use crate::pass::UnsettledGroup;
 use crate::proposal::{
-    Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, Proposal, TokenCost,
+    Change, ChangeKind, Evidence, EvidenceSource, Fingerprint, LlmStage, MadeBy, Proposal,
+    TokenCost,
 };
+
+pub mod rewrite;
 use crate::store::MemoryStore;
 
 /// Which wire format the model endpoint speaks.
@@ -127,42 +130,71 @@ fn answer_schema() -> Value {
     })
 }
 
+/// One model call of a stage: its system prompt, its user message (the
+/// data, quoted) and the one tool the answer must call.
+pub trait ToolCall {
+    /// How to do the stage's work, and that the data is never instructions.
+    fn system(&self) -> &str;
+    /// The data, as a quoted JSON block.
+    fn user(&self) -> &str;
+    /// The JSON Schema the tool input must fit.
+    fn input_schema(&self) -> &Value;
+    /// The tool's name and description.
+    fn tool(&self) -> (&'static str, &'static str);
+}
+
+impl ToolCall for LlmRequest {
+    fn system(&self) -> &str {
+        &self.system
+    }
+    fn user(&self) -> &str {
+        &self.user
+    }
+    fn input_schema(&self) -> &Value {
+        &self.input_schema
+    }
+    fn tool(&self) -> (&'static str, &'static str) {
+        (TOOL_NAME, "Record one decision per memory group.")
+    }
+}
+
 /// The request body for `provider`, forcing the answer through the tool.
 pub fn request_body(
-    request: &LlmRequest,
+    request: &impl ToolCall,
     provider: Provider,
     model: &str,
     max_tokens: u32,
 ) -> Value {
+    let (tool, description) = request.tool();
     match provider {
         Provider::Anthropic => json!({
             "model": model,
             "max_tokens": max_tokens,
-            "system": request.system,
-            "messages": [{ "role": "user", "content": request.user }],
+            "system": request.system(),
+            "messages": [{ "role": "user", "content": request.user() }],
             "tools": [{
-                "name": TOOL_NAME,
-                "description": "Record one decision per memory group.",
-                "input_schema": request.input_schema,
+                "name": tool,
+                "description": description,
+                "input_schema": request.input_schema(),
             }],
-            "tool_choice": { "type": "tool", "name": TOOL_NAME },
+            "tool_choice": { "type": "tool", "name": tool },
         }),
         Provider::OpenAi => json!({
             "model": model,
             "max_tokens": max_tokens,
             "messages": [
-                { "role": "system", "content": request.system },
-                { "role": "user", "content": request.user },
+                { "role": "system", "content": request.system() },
+                { "role": "user", "content": request.user() },
             ],
             "tools": [{
                 "type": "function",
                 "function": {
-                    "name": TOOL_NAME,
-                    "description": "Record one decision per memory group.",
-                    "parameters": request.input_schema,
+                    "name": tool,
+                    "description": description,
+                    "parameters": request.input_schema(),
                 },
             }],
-            "tool_choice": { "type": "function", "function": { "name": TOOL_NAME } },
+            "tool_choice": { "type": "function", "function": { "name": tool } },
         }),
     }
 }
@@ -185,14 +217,25 @@ impl std::fmt::Display for AnswerError {
             AnswerError::Truncated => {
                 write!(f, "the model's answer was cut off at the token limit")
             }
-            AnswerError::NoToolCall => write!(f, "the model answered without calling {TOOL_NAME}"),
+            AnswerError::NoToolCall => write!(f, "the model answered without calling its tool"),
         }
     }
 }
 
-/// The tool input and the token usage from a provider's response body.
-/// Usage is returned even when the answer is unusable, so spend is counted.
+/// The judging tool's input and the token usage from a provider's
+/// response body (see [`parse_tool_response`]).
 pub fn parse_response(provider: Provider, body: &str) -> (Result<Value, AnswerError>, TokenCost) {
+    parse_tool_response(provider, TOOL_NAME, body)
+}
+
+/// The input of the call to `tool` and the token usage from a provider's
+/// response body. Usage is returned even when the answer is unusable, so
+/// spend is counted.
+pub fn parse_tool_response(
+    provider: Provider,
+    tool: &str,
+    body: &str,
+) -> (Result<Value, AnswerError>, TokenCost) {
     let Ok(v) = serde_json::from_str::<Value>(body) else {
         return (Err(AnswerError::Malformed("not JSON".into())), TokenCost::default());
     };
@@ -211,7 +254,7 @@ pub fn parse_response(provider: Provider, body: &str) -> (Result<Value, AnswerEr
             };
             let input = content
                 .iter()
-                .find(|b| b["type"] == "tool_use" && b["name"] == TOOL_NAME)
+                .find(|b| b["type"] == "tool_use" && b["name"] == tool)
                 .map(|b| b["input"].clone());
             (input.ok_or(AnswerError::NoToolCall), usage)
         }
@@ -229,7 +272,7 @@ pub fn parse_response(provider: Provider, body: &str) -> (Result<Value, AnswerEr
             };
             let Some(args) = calls
                 .iter()
-                .find(|c| c["function"]["name"] == TOOL_NAME)
+                .find(|c| c["function"]["name"] == tool)
                 .and_then(|c| c["function"]["arguments"].as_str())
             else {
                 return (Err(AnswerError::NoToolCall), usage);
@@ -359,6 +402,7 @@ fn change_from(d: &Decision, request: &LlmRequest, store: &MemoryStore) -> Optio
                 confidence: d.confidence,
                 risk: Vec::new(),
                 sessions_seen: None,
+                made_by: None,
             }))
         }
         Verdict::Supersedes => {
@@ -376,6 +420,7 @@ fn change_from(d: &Decision, request: &LlmRequest, store: &MemoryStore) -> Optio
                 confidence: d.confidence,
                 risk: Vec::new(),
                 sessions_seen: None,
+                made_by: None,
             }))
         }
     }
@@ -390,6 +435,7 @@ pub fn incorporate(
     store: &MemoryStore,
     checked: Checked,
     usage: TokenCost,
+    model: &str,
 ) {
     let mut touched: std::collections::HashSet<Id> =
         proposal.changes.iter().flat_map(|c| c.targets.iter().cloned()).collect();
@@ -408,6 +454,7 @@ pub fn incorporate(
             }
         }
         change.id = crate::proposal::change_id(proposal.changes.len() + 1);
+        change.made_by = Some(MadeBy { stage: LlmStage::Judge, model: model.to_string() });
         // The same flags as rules-only changes: poisoning signals in the
         // quoted entries, untrusted-only evidence, shared store, size.
         let quoted: Vec<&MemoryEntry> = change
@@ -537,7 +584,7 @@ mod tests {
             summary: Default::default(),
             base_fingerprints: Default::default(),
         };
-        incorporate(&mut proposal, &s, checked, usage);
+        incorporate(&mut proposal, &s, checked, usage, "model-x");
         let kinds: Vec<_> = proposal.changes[0].risk.iter().map(|r| r.kind).collect();
         assert_eq!(
             kinds,

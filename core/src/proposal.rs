@@ -124,6 +124,25 @@ pub struct RiskFlag {
     pub detail: String,
 }
 
+/// The model stage that made a change, or worded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmStage {
+    /// Settled a group the rules left open (duplicate, supersedes).
+    Judge,
+    /// Gave a consolidation or a promotion one concise wording.
+    Rewrite,
+}
+
+/// Which model stage made or worded a change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MadeBy {
+    /// The stage.
+    pub stage: LlmStage,
+    /// The model, as the provider names it.
+    pub model: String,
+}
+
 /// One reviewable change to the store.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
@@ -149,6 +168,10 @@ pub struct Change {
     /// For promotions: how many distinct sessions show the pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions_seen: Option<u32>,
+    /// The model stage that made or worded the change; absent when the
+    /// rules alone did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_by: Option<MadeBy>,
 }
 
 impl RiskKind {

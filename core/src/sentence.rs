@@ -148,7 +148,8 @@ pub(crate) fn lowercase_is(word: &str, test: impl FnOnce(&str) -> bool) -> bool 
 }
 
 /// Whether `result` keeps every fact (`facts`) of each of `sources`, word
-/// for word (a name's ASCII case aside: "VS Code" is kept by "vs code").
+/// for word (a name's ASCII case aside: "VS Code" is kept by "vs code"),
+/// and as many negations ("not", "never", "no" …) as any one of them.
 pub fn keeps_facts<'a>(
     sources: impl IntoIterator<Item = &'a str>,
     result: &str,
@@ -156,10 +157,24 @@ pub fn keeps_facts<'a>(
 ) -> bool {
     // A text keeps its own facts; merges mostly keep one of their texts.
     let mut words: Option<smallvec::SmallVec<[&str; 32]>> = None;
+    let negations = |t: &str| t.split_whitespace().filter(|w| is_negation_word(w)).count();
+    let mut kept_negations = None;
     sources.into_iter().filter(|s| *s != result).all(|s| {
         let words = words.get_or_insert_with(|| result.split_whitespace().map(bare).collect());
         each_fact(s, openers, |f| words.iter().any(|w| w.eq_ignore_ascii_case(f)))
+            && negations(s) <= *kept_negations.get_or_insert_with(|| negations(result))
     })
+}
+
+/// Whether a word as written (any case, punctuation around it, "n't"
+/// endings) negates; "No," answering someone does not.
+fn is_negation_word(word: &str) -> bool {
+    let w = bare(word);
+    if w.eq_ignore_ascii_case("no") && word.ends_with([',', '!', '.', ';', ':']) {
+        return false;
+    }
+    lowercase_is(w, crate::text::is_negation)
+        || w.len() > 3 && (w.ends_with("n't") || w.ends_with("n\u{2019}t"))
 }
 
 #[cfg(test)]
@@ -228,6 +243,10 @@ mod tests {
         );
         assert!(!keeps_facts(["Call Alice at 10:30."], "Call Bob at 10:30.", false));
         assert!(!keeps_facts(["It scored 91.0."], "It scored 91.", false));
+        assert!(!keeps_facts(["Use CET, not PST."], "Use CET and PST.", false));
+        assert!(!keeps_facts(["Don't deploy on Fridays."], "Deploy on Fridays.", false));
+        assert!(keeps_facts(["Never deploy on Fridays."], "No deploys on Fridays.", false));
+        assert!(keeps_facts(["No, use CET, not PST."], "Use CET, not PST.", false));
         assert!(keeps_facts(
             ["Prefers dark mode in VS Code."],
             "prefers dark mode in vs code",

@@ -1,12 +1,15 @@
-//! Calls to the model for the groups the rules could not settle. The core
-//! builds every request body and checks every answer; this module only
+//! Calls to the model: judging the groups the rules could not settle, then
+//! wording consolidations and promotions. The core builds every request
+//! body and checks every answer; this module only
 //! sends, with a timeout per call, retries with backoff on 429 and 5xx, and
 //! a per-pass token budget that is never exceeded. Any failure falls back
 //! to the rules-only proposal, with the reason recorded on the pass.
 
 use futures_util::future::{select, Either};
+use reverie_core::llm::rewrite::{self, Refusal};
 use reverie_core::llm::{
-    build_request, check_answer, incorporate, parse_response, request_body, Checked, Provider,
+    build_request, check_answer, incorporate, parse_response, parse_tool_response, request_body,
+    Checked, Provider, ToolCall,
 };
 use reverie_core::pass::UnsettledGroup;
 use reverie_core::TokenCost;
@@ -115,40 +118,17 @@ pub(crate) async fn settle(
         }
         let body = request_body(&request, settings.provider, &settings.model, settings.max_tokens)
             .to_string();
-        // A conservative bound on what one attempt may cost: its input at
-        // two bytes a token (prose runs nearer four; ids, JSON and other
-        // scripts run denser), plus every output token allowed. Attempts
-        // that time out or fail may still be billed, so each one is
-        // counted at this bound against the budget.
-        let estimate = body.len() as u64 / 2 + u64::from(settings.max_tokens);
-        let attempts = 1 + u64::from(settings.max_retries);
-        if report.input_tokens
-            + report.output_tokens
-            + report.unanswered_tokens
-            + estimate * attempts
-            > settings.token_budget
-        {
-            report.budget_exhausted = true;
-            next -= batch;
-            break;
-        }
-        report.calls += 1;
-        report.groups_sent += request.groups.len();
-        let retries_before = report.retries;
-        let text = match send(settings, &body, &mut report.retries).await {
-            Ok(text) => text,
-            Err(reason) => {
-                report.unanswered_tokens +=
-                    estimate * u64::from(report.retries - retries_before + 1);
-                report.failures.push(reason);
-                // The endpoint is down or refusing: later batches would
-                // fail the same way, so this batch and the rest stay with
-                // the rules.
+        let text = match within_budget(settings, &body, &mut report).await {
+            Sent::Answered(text) => text,
+            // Over budget, or the endpoint is down or refusing (later
+            // batches would fail the same way): this batch and the rest
+            // stay with the rules.
+            Sent::OverBudget | Sent::Failed => {
                 next -= batch;
                 break;
             }
         };
-        report.unanswered_tokens += estimate * u64::from(report.retries - retries_before);
+        report.groups_sent += request.groups.len();
         let (answer, usage) = parse_response(settings.provider, &text);
         report.input_tokens += usage.input_tokens;
         report.output_tokens += usage.output_tokens;
@@ -161,7 +141,7 @@ pub(crate) async fn settle(
             }
         };
         report.dropped += checked.dropped;
-        incorporate(proposal, store, checked, usage);
+        incorporate(proposal, store, checked, usage, &settings.model);
         report.changes_added += proposal.changes.len() - before;
     }
     report.groups_left = groups.len().saturating_sub(next);
@@ -170,6 +150,102 @@ pub(crate) async fn settle(
         TokenCost { input_tokens: report.input_tokens, output_tokens: report.output_tokens },
     );
     report
+}
+
+/// The rewrite stage, after judging and within what is left of the same
+/// budget: consolidations and promotions, a few a call, get the model's
+/// wording where it passes the core's checks (see `llm::rewrite`).
+pub(crate) async fn reword(
+    settings: &Settings,
+    store: &MemoryStore,
+    proposal: &mut Proposal,
+    report: &mut Report,
+) {
+    let items = rewrite::candidates(proposal, store);
+    let mut stage = reverie_api::RewriteReport::default();
+    let (tokens_in, tokens_out) = (report.input_tokens, report.output_tokens);
+    for (n, chunk) in items.chunks(settings.groups_per_call.max(1)).enumerate() {
+        let request = rewrite::build_request(chunk);
+        let body = request_body(&request, settings.provider, &settings.model, settings.max_tokens)
+            .to_string();
+        let text = match within_budget(settings, &body, report).await {
+            Sent::Answered(text) => text,
+            Sent::OverBudget | Sent::Failed => {
+                stage.left = items.len() - n * settings.groups_per_call.max(1);
+                break;
+            }
+        };
+        stage.sent += chunk.len();
+        let (answer, usage) = parse_tool_response(settings.provider, request.tool().0, &text);
+        report.input_tokens += usage.input_tokens;
+        report.output_tokens += usage.output_tokens;
+        proposal.token_cost.input_tokens += usage.input_tokens;
+        proposal.token_cost.output_tokens += usage.output_tokens;
+        let checked = match answer {
+            Ok(input) => rewrite::check_answer(&input, &request),
+            Err(e) => {
+                report.failures.push(e.to_string());
+                rewrite::Checked {
+                    taken: Vec::new(),
+                    refused: chunk.iter().map(|i| (i.change.clone(), Refusal::Malformed)).collect(),
+                }
+            }
+        };
+        stage.taken += checked.taken.len();
+        for (_, why) in &checked.refused {
+            let why = serde_json::to_value(why).ok().and_then(|v| v.as_str().map(str::to_string));
+            *stage.kept_rules_wording.entry(why.unwrap_or_default()).or_default() += 1;
+        }
+        rewrite::apply(proposal, &checked, &settings.model);
+    }
+    stage.input_tokens = report.input_tokens - tokens_in;
+    stage.output_tokens = report.output_tokens - tokens_out;
+    report.cost_usd = cost(
+        settings,
+        TokenCost { input_tokens: report.input_tokens, output_tokens: report.output_tokens },
+    );
+    report.rewrite = Some(stage);
+}
+
+/// What came of one call sent within the budget.
+enum Sent {
+    /// The answer's body.
+    Answered(String),
+    /// Not sent: the budget could not cover it (`budget_exhausted`).
+    OverBudget,
+    /// Sent, with no answer (the reason is in `failures`).
+    Failed,
+}
+
+/// Sends `body` if the pass's budget still covers it: a conservative bound
+/// on what one attempt may cost (its input at two bytes a token; prose
+/// runs nearer four, ids, JSON and other scripts denser; plus every output
+/// token allowed), for each attempt it may take, since attempts that time
+/// out or fail may still be billed.
+async fn within_budget(settings: &Settings, body: &str, report: &mut Report) -> Sent {
+    let estimate = body.len() as u64 / 2 + u64::from(settings.max_tokens);
+    let attempts = 1 + u64::from(settings.max_retries);
+    if report.input_tokens + report.output_tokens + report.unanswered_tokens + estimate * attempts
+        > settings.token_budget
+    {
+        report.budget_exhausted = true;
+        return Sent::OverBudget;
+    }
+    report.calls += 1;
+    let retries_before = report.retries;
+    let sent = send(settings, body, &mut report.retries).await;
+    let retried = u64::from(report.retries - retries_before);
+    match sent {
+        Ok(text) => {
+            report.unanswered_tokens += estimate * retried;
+            Sent::Answered(text)
+        }
+        Err(reason) => {
+            report.unanswered_tokens += estimate * (retried + 1);
+            report.failures.push(reason);
+            Sent::Failed
+        }
+    }
 }
 
 pub(crate) fn cost(settings: &Settings, tokens: TokenCost) -> f64 {

@@ -211,12 +211,16 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
     let llm_use = match llm::settings(&cx.env) {
         Err(reason) => rules_only(format!("the LLM settings are invalid: {reason}")),
         Ok(None) => rules_only("no LLM key is configured".into()),
-        Ok(Some(_)) if output.unsettled.is_empty() => {
-            rules_only("the rules settled every group".into())
+        Ok(Some(_))
+            if output.unsettled.is_empty()
+                && reverie_core::llm::rewrite::candidates(&output.proposal, &store).is_empty() =>
+        {
+            rules_only("the rules settled every group and worded every change".into())
         }
         Ok(Some(settings)) => {
-            let report =
+            let mut report =
                 llm::settle(&settings, &store, &output.unsettled, &mut output.proposal).await;
+            llm::reword(&settings, &store, &mut output.proposal, &mut report).await;
             api::LlmUse {
                 mode: api::LlmMode::Llm,
                 reason: None,

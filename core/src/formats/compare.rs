@@ -108,6 +108,7 @@ pub fn compare(
             confidence: 0.5,
             risk: Vec::new(),
             sessions_seen: None,
+            made_by: None,
         });
     }
     let shared = store.scope.is_shared();
@@ -201,5 +202,6 @@ fn change_for(
         result: Some(result),
         risk: Vec::new(),
         sessions_seen: None,
+        made_by: None,
     }
 }

@@ -42,6 +42,7 @@ impl Builder<'_, '_> {
                     confidence: 0.75,
                     risk: Vec::new(),
                     sessions_seen: None,
+                    made_by: None,
                 },
                 &[i],
             );

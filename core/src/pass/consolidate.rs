@@ -145,6 +145,7 @@ impl Builder<'_, '_> {
                         result: Some(result),
                         risk: Vec::new(),
                         sessions_seen: None,
+                        made_by: None,
                     },
                     chunk,
                 );

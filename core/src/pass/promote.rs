@@ -102,6 +102,7 @@ impl Builder<'_, '_> {
                     result: Some(entry),
                     risk: Vec::new(),
                     sessions_seen: Some(n),
+                    made_by: None,
                 },
                 &[],
             );

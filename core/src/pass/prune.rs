@@ -43,6 +43,7 @@ impl Builder<'_, '_> {
                     confidence,
                     risk: Vec::new(),
                     sessions_seen: None,
+                    made_by: None,
                 },
                 &[i],
             );

@@ -228,6 +228,7 @@ impl Builder<'_, '_> {
                         confidence: 0.8,
                         risk: Vec::new(),
                         sessions_seen: None,
+                        made_by: None,
                     },
                     &[older, newer],
                 );
@@ -259,6 +260,7 @@ impl Builder<'_, '_> {
                     confidence,
                     risk: Vec::new(),
                     sessions_seen: None,
+                    made_by: None,
                 },
                 &[older, newer],
             );

@@ -361,6 +361,30 @@ pub struct LlmReport {
     pub unanswered_tokens: u64,
     /// Why calls failed; the groups they carried stay with the rules.
     pub failures: Vec<String>,
+    /// The rewrite stage, when it ran (its calls and tokens are in the
+    /// totals above too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<RewriteReport>,
+}
+
+/// What the rewrite stage of a pass did: consolidations and promotions
+/// sent to the model for one concise wording, and what came of them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RewriteReport {
+    /// Changes sent.
+    pub sent: usize,
+    /// Changes not sent (the budget ran out, or a call failed).
+    pub left: usize,
+    /// Changes that took the model's wording.
+    pub taken: usize,
+    /// Changes that kept the rules' wording, by why (`loses_facts`,
+    /// `longer`, `injection`, `secret`, `unchanged`, `empty`, `malformed`,
+    /// `unanswered`).
+    pub kept_rules_wording: std::collections::BTreeMap<String, usize>,
+    /// Tokens the stage sent.
+    pub input_tokens: u64,
+    /// Tokens the stage was answered.
+    pub output_tokens: u64,
 }
 
 /// What an unattended pass applied, and what waits for a person.

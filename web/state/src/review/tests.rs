@@ -17,6 +17,7 @@ fn view(id: &str, result: Option<&str>, decision: Option<Decision>) -> ChangeVie
             confidence: 0.9,
             risk: Vec::new(),
             sessions_seen: None,
+            made_by: None,
         },
         seq: 1,
         before: Vec::new(),

@@ -886,6 +886,9 @@ fn ChangeDetail(
                 <p class="muted">
                     {format!("Confidence {:.0}%", c.change.confidence * 100.0)}
                     {c.change.sessions_seen.map(|n| format!(" · seen in {n} sessions"))}
+                    {c.change.made_by.as_ref().map(|m| view! {
+                        <span data-testid="made-by">{made_by_text(m)}</span>
+                    })}
                 </p>
                 <h4>"Before"</h4>
                 {if c.before.is_empty() {
@@ -1100,5 +1103,15 @@ fn Help(close: impl Fn() + 'static) -> impl IntoView {
             </label>
             <button on:click=move |_| close()>"Close"</button>
         </div>
+    }
+}
+
+/// Which model stage made or worded a change, in words.
+fn made_by_text(m: &reverie_core::MadeBy) -> String {
+    match m.stage {
+        reverie_core::LlmStage::Judge => format!(" · judged by {}", m.model),
+        reverie_core::LlmStage::Rewrite => {
+            format!(" · worded by {} (checked to keep every number, name and negation)", m.model)
+        }
     }
 }

@@ -343,6 +343,16 @@ describe("passes and review", () => {
   });
 
   test("an on-demand pass proposes merges and supersessions with evidence and diffs", async () => {
+    // A dry run first: what the rules would propose, no model, nothing kept.
+    const dry = expectStatus(await call("/api/v1/agents/rev_a/passes?dry_run=true", { method: "POST" }), 200);
+    assert.deepEqual([dry.store_id, dry.base_version, dry.changes], ["rev_a", 1, 2]);
+    assert.deepEqual(dry.changes_by_kind, { merge: 1, supersede: 1 });
+    assert.deepEqual(dry.llm, {
+      mode: "rules_only", reason: "no LLM key is configured", stages: [], input_tokens: 0,
+      max_output_tokens: 0, usd_estimate: 0, token_budget: 0, within_budget: true,
+    });
+    assert.equal(expectStatus(await call("/api/v1/passes?agent_id=rev_a"), 200).passes.length, 0);
+    expectStatus(await call("/api/v1/agents/rev_a/passes?dry_run=maybe", { method: "POST" }), 400);
     const pass = await runPass("rev_a");
     assert.equal(pass.stats.llm.mode, "rules_only");
     assert.equal(pass.stats.sessions, 0);

@@ -78,6 +78,27 @@ describe("LLM calls (Anthropic Messages API)", () => {
     }
   });
 
+  test("a dry run plans and prices the calls, and makes none", async () => {
+    env.stub.reset();
+    const before = expectStatus(await env.call("/api/v1/proposals?agent_id=llm_a"), 200).proposals.length;
+    const dry = expectStatus(await env.call("/api/v1/agents/llm_a/passes?dry_run=true", { method: "POST" }), 200);
+    assert.equal(env.stub.requests.length, 0, "nothing is sent");
+    assert.equal(dry.unsettled_groups, 2);
+    assert.equal(dry.llm.mode, "llm");
+    assert.equal(dry.llm.model, "claude-sonnet-4-6");
+    const [judge, rewrite] = dry.llm.stages;
+    assert.deepEqual([judge.stage, judge.calls, judge.items], ["judge", 1, 2]);
+    assert.deepEqual([rewrite.stage, rewrite.calls], ["rewrite", 0]);
+    assert.ok(judge.input_tokens > 100 && judge.max_output_tokens > 0, JSON.stringify(judge));
+    assert.ok(dry.llm.usd_estimate > 0 && dry.llm.within_budget);
+    // The pass it planned sends what was planned, within the estimate.
+    const pass = await env.pass();
+    assert.equal(pass.stats.llm.report.calls, judge.calls);
+    assert.ok(pass.stats.input_tokens <= 2 * judge.input_tokens, `${pass.stats.input_tokens} vs ${judge.input_tokens}`);
+    const after = expectStatus(await env.call("/api/v1/proposals?agent_id=llm_a"), 200).proposals.length;
+    assert.equal(after, before + 1, "the dry run saved no proposal");
+  });
+
   test("429 with retry-after, and 5xx, are retried", async () => {
     env.stub.reset();
     env.stub.enqueue({ kind: "status", status: 429, retryAfter: 1 }, { kind: "status", status: 529 });
@@ -172,6 +193,13 @@ describe("the token budget", () => {
   });
   after(async () => {
     await env?.stop();
+  });
+
+  test("a dry run says the budget would not cover the calls", async () => {
+    const dry = expectStatus(await env.call("/api/v1/agents/llm_a/passes?dry_run=true", { method: "POST" }), 200);
+    assert.equal(dry.llm.token_budget, 500);
+    assert.equal(dry.llm.within_budget, false);
+    assert.equal(env.stub.requests.length, 0);
   });
 
   test("a call that could exceed the budget is not made", async () => {

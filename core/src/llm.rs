@@ -426,6 +426,57 @@ fn change_from(d: &Decision, request: &LlmRequest, store: &MemoryStore) -> Optio
     }
 }
 
+/// The calls one model stage of a pass would make.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StagePlan {
+    /// The stage.
+    pub stage: LlmStage,
+    /// Calls it would make.
+    pub calls: usize,
+    /// What it would send: groups to judge, or changes to word.
+    pub items: usize,
+    /// The request bodies' bytes, all calls together.
+    pub request_bytes: usize,
+}
+
+/// The calls a pass's model stages would make, without making them: the
+/// unsettled `groups` to judge and `proposal`'s changes to word, `per_call`
+/// a call, as `provider` would be sent them. Words only the rules' changes
+/// (judging adds merges, which keep a text of their own).
+pub fn plan(
+    store: &MemoryStore,
+    groups: &[UnsettledGroup],
+    proposal: &Proposal,
+    provider: Provider,
+    model: &str,
+    max_tokens: u32,
+    per_call: usize,
+) -> Vec<StagePlan> {
+    let per_call = per_call.max(1);
+    let mut judge = StagePlan { stage: LlmStage::Judge, calls: 0, items: 0, request_bytes: 0 };
+    let mut next = 0;
+    while next < groups.len() {
+        let request = build_request(store, &groups[next..], per_call);
+        next += per_call.min(groups.len() - next);
+        if request.groups.is_empty() {
+            continue;
+        }
+        judge.calls += 1;
+        judge.items += request.groups.len();
+        judge.request_bytes +=
+            request_body(&request, provider, model, max_tokens).to_string().len();
+    }
+    let mut rewrite = StagePlan { stage: LlmStage::Rewrite, calls: 0, items: 0, request_bytes: 0 };
+    for chunk in rewrite::candidates(proposal, store).chunks(per_call) {
+        let request = rewrite::build_request(chunk);
+        rewrite.calls += 1;
+        rewrite.items += chunk.len();
+        rewrite.request_bytes +=
+            request_body(&request, provider, model, max_tokens).to_string().len();
+    }
+    vec![judge, rewrite]
+}
+
 /// Adds checked LLM changes to a rules-only proposal: new change ids,
 /// fingerprints of their targets, counts, the dropped tally and the tokens
 /// spent. Changes touching an entry another change already touches are

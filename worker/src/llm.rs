@@ -248,6 +248,60 @@ async fn within_budget(settings: &Settings, body: &str, report: &mut Report) -> 
     }
 }
 
+/// The model calls a pass would make (see `llm::plan`), priced: input
+/// estimated at four bytes a token, output at the most each call may take;
+/// and whether the budget covers them as a pass counts it.
+pub(crate) fn planned(
+    settings: &Settings,
+    store: &MemoryStore,
+    groups: &[UnsettledGroup],
+    proposal: &Proposal,
+) -> reverie_api::PlannedLlm {
+    let plans = reverie_core::llm::plan(
+        store,
+        groups,
+        proposal,
+        settings.provider,
+        &settings.model,
+        settings.max_tokens,
+        settings.groups_per_call,
+    );
+    let mut counted = 0;
+    let stages: Vec<reverie_api::PlannedStage> = plans
+        .iter()
+        .map(|p| {
+            let output = p.calls as u64 * u64::from(settings.max_tokens);
+            let input = (p.request_bytes as u64).div_ceil(4);
+            counted += p.request_bytes as u64 / 2 + output;
+            reverie_api::PlannedStage {
+                stage: p.stage,
+                calls: p.calls,
+                items: p.items,
+                input_tokens: input,
+                max_output_tokens: output,
+                usd_estimate: cost(
+                    settings,
+                    TokenCost { input_tokens: input, output_tokens: output },
+                ),
+            }
+        })
+        .collect();
+    let input_tokens = stages.iter().map(|s| s.input_tokens).sum();
+    let max_output_tokens = stages.iter().map(|s| s.max_output_tokens).sum();
+    reverie_api::PlannedLlm {
+        mode: reverie_api::LlmMode::Llm,
+        reason: None,
+        provider: Some(settings.provider),
+        model: Some(settings.model.clone()),
+        usd_estimate: stages.iter().map(|s| s.usd_estimate).sum(),
+        stages,
+        input_tokens,
+        max_output_tokens,
+        token_budget: settings.token_budget,
+        within_budget: counted <= settings.token_budget,
+    }
+}
+
 pub(crate) fn cost(settings: &Settings, tokens: TokenCost) -> f64 {
     (tokens.input_tokens as f64 * settings.usd_per_mtok_in
         + tokens.output_tokens as f64 * settings.usd_per_mtok_out)

@@ -8,9 +8,10 @@
 //! store untouched.
 
 use reverie_core::apply::{auto_apply_plan, Decision};
+use reverie_core::config::DreamingConfig;
 use reverie_core::pass::{retired_by, run_pass, PassConfig, PassInput};
 use reverie_core::schedule::due_slot;
-use reverie_core::{Id, Proposal, Timestamp};
+use reverie_core::{Id, MemoryStore, Proposal, Timestamp};
 
 use reverie_api::{self as api, PassStage, PassStatus, ProposalStatus};
 
@@ -66,6 +67,9 @@ async fn claim(db: &Db, agent: &AgentRow, trigger: &str, now: Timestamp) -> ApiR
 pub(crate) async fn start(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
     cx.who.can_review(agent_id)?;
     let agent = agents::readable(cx, agent_id).await?;
+    if q.one_of("dry_run", &["true", "false"])?.as_deref() == Some("true") {
+        return http::json(&dry_run(cx, &agent).await?);
+    }
     let wait = q.one_of("wait", &["true", "false"])?.as_deref() == Some("true");
     let trigger = format!("on-demand:{}", cx.who.actor());
     let id = claim(&cx.db, &agent, &trigger, cx.now).await?.ok_or_else(|| {
@@ -175,13 +179,18 @@ async fn stage(db: &Db, id: i64, stage: PassStage) -> ApiResult<i64> {
     Ok(crate::now().0)
 }
 
-async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api::PassStats> {
-    let db = &cx.db;
-    // The pass's "now" is the request's or the schedule's time; the clock
-    // only measures how long the stages take.
-    let now = cx.now;
-    let config = agent.config()?;
-    let t_load = stage(db, id, PassStage::Loading).await?;
+/// What a pass reads: the agent's store, the sessions of its window (of
+/// every agent sharing the store) and the store's review history.
+struct Inputs {
+    store_row: repo::stores::StoreRow,
+    store: MemoryStore,
+    window_start: Timestamp,
+    sessions: Vec<reverie_core::Session>,
+    history: reverie_core::review::ReviewHistory,
+}
+
+async fn inputs(cx: &Cx, agent: &AgentRow, config: &DreamingConfig) -> ApiResult<Inputs> {
+    let (db, now) = (&cx.db, cx.now);
     let store_row = stores::ensure(db, config.memory_store.as_str(), &agent.id, false, now).await?;
     let store = stores::load(db, &store_row).await?;
     let mut agents_of_store = repo::stores::agents_using(db, &store_row.id).await?;
@@ -192,6 +201,58 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
     let sessions =
         repo::sessions::window(db, &agents_of_store, window_start, Timestamp(now.0 + 1)).await?;
     let history = repo::reviews::history(db, &store_row.id).await?;
+    Ok(Inputs { store_row, store, window_start, sessions, history })
+}
+
+/// `POST /agents/{id}/passes?dry_run=true`: the rules run as a pass would
+/// run them now; the model calls the pass would make are planned, priced
+/// and checked against the budget, and none is made. Nothing is saved.
+async fn dry_run(cx: &Cx, agent: &AgentRow) -> ApiResult<api::DryRun> {
+    let config = agent.config()?;
+    let Inputs { store_row, store, sessions, history, .. } = inputs(cx, agent, &config).await?;
+    let proposal_id = Id::new("dry_run")?;
+    let pass_config = PassConfig::recommended(proposal_id, cx.now);
+    let input =
+        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+    let output = run_pass(&input, &pass_config)?;
+    let rules_only = |reason: String| api::PlannedLlm {
+        mode: api::LlmMode::RulesOnly,
+        reason: Some(reason),
+        provider: None,
+        model: None,
+        stages: Vec::new(),
+        input_tokens: 0,
+        max_output_tokens: 0,
+        usd_estimate: 0.0,
+        token_budget: 0,
+        within_budget: true,
+    };
+    let llm = match llm::settings(&cx.env) {
+        Err(reason) => rules_only(format!("the LLM settings are invalid: {reason}")),
+        Ok(None) => rules_only("no LLM key is configured".into()),
+        Ok(Some(settings)) => llm::planned(&settings, &store, &output.unsettled, &output.proposal),
+    };
+    Ok(api::DryRun {
+        agent_id: agent.id.clone(),
+        store_id: store_row.id.clone(),
+        base_version: store.version as i64,
+        sessions: sessions.len(),
+        changes: output.proposal.changes.len(),
+        changes_by_kind: output.proposal.summary.counts.clone(),
+        unsettled_groups: output.unsettled.len(),
+        llm,
+    })
+}
+
+async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api::PassStats> {
+    let db = &cx.db;
+    // The pass's "now" is the request's or the schedule's time; the clock
+    // only measures how long the stages take.
+    let now = cx.now;
+    let config = agent.config()?;
+    let t_load = stage(db, id, PassStage::Loading).await?;
+    let Inputs { store_row, store, window_start, sessions, history } =
+        inputs(cx, agent, &config).await?;
 
     let t_rules = stage(db, id, PassStage::Rules).await?;
     let proposal_id = Id::new(format!("prop_{}", &crate::random_hex()[..12]))?;

@@ -367,6 +367,76 @@ pub struct LlmReport {
     pub rewrite: Option<RewriteReport>,
 }
 
+/// `POST /agents/{id}/passes?dry_run=true`: what a pass would propose by
+/// its rules now, and the model calls it would make, with their cost,
+/// without calling anything or saving anything.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DryRun {
+    /// The agent.
+    pub agent_id: String,
+    /// Its store, and the version the pass would read.
+    pub store_id: String,
+    /// The store version read.
+    pub base_version: i64,
+    /// Sessions in the pass's window.
+    pub sessions: usize,
+    /// Changes the rules would propose.
+    pub changes: usize,
+    /// By kind.
+    pub changes_by_kind: std::collections::BTreeMap<String, u32>,
+    /// Groups the rules leave open.
+    pub unsettled_groups: usize,
+    /// The model calls, or why there would be none.
+    pub llm: PlannedLlm,
+}
+
+/// The model calls a pass would make.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedLlm {
+    /// `llm`, or `rules_only` with the reason.
+    pub mode: LlmMode,
+    /// Why no model would be asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The endpoint's wire format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<reverie_core::llm::Provider>,
+    /// The model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Per stage, in the order they run (judge, rewrite).
+    pub stages: Vec<PlannedStage>,
+    /// Input tokens of every call, estimated at four bytes a token.
+    pub input_tokens: u64,
+    /// The most output tokens the calls may take.
+    pub max_output_tokens: u64,
+    /// The estimate in US dollars: input as estimated, output at its most.
+    pub usd_estimate: f64,
+    /// The pass's token budget.
+    pub token_budget: u64,
+    /// Whether every call fits the budget as a pass counts it (input at
+    /// two bytes a token, every output token allowed, no retries); calls
+    /// past it would not be made.
+    pub within_budget: bool,
+}
+
+/// One model stage of a planned pass.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedStage {
+    /// `judge` or `rewrite`.
+    pub stage: reverie_core::LlmStage,
+    /// Calls it would make.
+    pub calls: usize,
+    /// Groups it would judge, or changes it would word.
+    pub items: usize,
+    /// Input tokens, estimated at four bytes a token.
+    pub input_tokens: u64,
+    /// The most output tokens its calls may take.
+    pub max_output_tokens: u64,
+    /// Its cost estimate in US dollars.
+    pub usd_estimate: f64,
+}
+
 /// What the rewrite stage of a pass did: consolidations and promotions
 /// sent to the model for one concise wording, and what came of them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -172,6 +172,11 @@ describe("the review dashboard", () => {
     await agentWithMemory("dream_a");
     const page = await openPage();
     await page.goto(`${rt.baseUrl}/#/agents/dream_a`);
+    // Estimated first: what the rules would do, and that no model is asked.
+    await page.getByTestId("dream-estimate").click();
+    const estimate = page.getByTestId("dream-estimate-text");
+    await estimate.getByText(/^The rules would propose 3 changes \(/).waitFor();
+    assert.match(await estimate.innerText(), /No model would be asked: no LLM key is configured\./);
     await page.getByTestId("dream-now").click();
     await page.getByTestId("pass-done").waitFor();
     assert.match(await page.getByTestId("pass-progress").innerText(), /Finding duplicates/);

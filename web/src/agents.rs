@@ -4,10 +4,11 @@
 //! and its proposals and passes.
 
 use leptos::prelude::*;
+use reverie_web_state::dream::estimate_text;
 use reverie_web_state::settings::{config_text, Field, Form, Format};
 
 use crate::api::{self, Agent, Pass, PassStatus, Source};
-use crate::widgets::{loaded, utc, SourceNote};
+use crate::widgets::{loaded, sentence, utc, SourceNote};
 use crate::Session;
 use reverie_api::{LlmMode, PassStage};
 
@@ -257,6 +258,7 @@ const STAGES: [(PassStage, &str); 6] = [
 #[component]
 fn DreamNow(agent: String, lists: RwSignal<u32>) -> impl IntoView {
     let session = expect_context::<Session>();
+    let estimate_agent = agent.clone();
     let pass = RwSignal::new(None::<Pass>);
     let error = RwSignal::new(None::<String>);
     let running =
@@ -316,13 +318,40 @@ fn DreamNow(agent: String, lists: RwSignal<u32>) -> impl IntoView {
             stats: None,
         }));
     };
+    // A dry run, asked for before dreaming: what the pass would do and cost.
+    let estimate = RwSignal::new(None::<Result<Vec<String>, String>>);
+    let estimating = RwSignal::new(false);
+    let ask_estimate = move |_| {
+        let agent = estimate_agent.clone();
+        estimating.set(true);
+        leptos::task::spawn_local(async move {
+            let result = api::dry_run(&agent).await;
+            estimating.try_set(false);
+            estimate.try_set(Some(
+                result.map(|d| estimate_text(&d)).map_err(|e| sentence(&e.to_string())),
+            ));
+        });
+    };
     view! {
         <section class="panel" aria-labelledby="dream-title">
             <h3 id="dream-title">"Dream now"</h3>
             <p class="muted">"Run a consolidation pass over the recent sessions; the result is a proposal to review."</p>
-            <button data-testid="dream-now" on:click=start disabled=move || running() || !session.can_review()>
-                {move || if running() { "Dreaming…" } else { "Dream now" }}
-            </button>
+            <div class="inline">
+                <button data-testid="dream-estimate" on:click=ask_estimate
+                    disabled=move || estimating.get() || running() || !session.can_review()>
+                    {move || if estimating.get() { "Estimating…" } else { "Estimate first" }}
+                </button>
+                <button data-testid="dream-now" on:click=start disabled=move || running() || !session.can_review()>
+                    {move || if running() { "Dreaming…" } else { "Dream now" }}
+                </button>
+            </div>
+            <div role="status" data-testid="dream-estimate-text">
+                {move || match estimate.get() {
+                    Some(Ok(lines)) => lines.into_iter().map(|l| view! { <p>{l}</p> }).collect_view().into_any(),
+                    Some(Err(why)) => view! { <p class="error">{why}</p> }.into_any(),
+                    None => ().into_any(),
+                }}
+            </div>
             <p class="error" role="alert">{move || error.get()}</p>
             {move || pass.get().map(|p| {
                 let stage = p.stage.unwrap_or(PassStage::Queued);

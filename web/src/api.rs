@@ -293,10 +293,10 @@ pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Res
 // ---- what the service takes and returns: the contract's types ----
 
 pub use reverie_api::{
-    Agent, AgentList, AuditPage, ChangeView, Compared, Decided, ErrorBody, ErrorDetails, Imported,
-    Me, NewImport, Outcomes, PartialAccept, Pass, PassList, PassMark, PassStatus, Proposal,
-    ProposalBrief, ProposalList, RollbackRequest, RolledBack, SessionExcerpt, StoreExport,
-    Verified, Version, VersionDiff, VersionList,
+    Agent, AgentList, AuditPage, ChangeView, Compared, Decided, DryRun, ErrorBody, ErrorDetails,
+    Imported, Me, NewImport, Outcomes, PartialAccept, Pass, PassList, PassMark, PassStatus,
+    Proposal, ProposalBrief, ProposalList, RollbackRequest, RolledBack, SessionExcerpt,
+    StoreExport, Verified, Version, VersionDiff, VersionList,
 };
 
 // ---- the calls ----
@@ -324,6 +324,11 @@ pub async fn save_config(agent: &str, config: &Value) -> Result<(), ApiError> {
 /// Runs a pass and answers when it is done.
 pub async fn run_pass(agent: &str) -> Result<Pass, ApiError> {
     post(&format!("/api/v1/agents/{agent}/passes?wait=true"), &serde_json::json!({})).await
+}
+
+/// What a pass would do now, without running it (see `DryRun`).
+pub async fn dry_run(agent: &str) -> Result<DryRun, ApiError> {
+    post(&format!("/api/v1/agents/{agent}/passes?dry_run=true"), &serde_json::json!({})).await
 }
 
 /// The agent's newest pass, to follow one that is running.

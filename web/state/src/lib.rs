@@ -1,10 +1,12 @@
 //! The dashboard's screens as plain data: the review of a proposal, an
-//! agent's settings form, and importing and exporting memory files. The
+//! agent's settings form, a dry run's estimate, and importing and
+//! exporting memory files. The
 //! screens hold these values in signals and call the transitions here, so
 //! the rules are tested natively, without a browser.
 
 #![warn(missing_docs)]
 
+pub mod dream;
 pub mod imports;
 mod review;
 pub mod settings;

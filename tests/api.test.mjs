@@ -691,6 +691,10 @@ describe("bring your own memory: import and export", () => {
     }
     const zip = expectStatus(await call("/api/v1/stores/byo_a/export?archive=zip"), 400);
     assert.match(zip.error.message, /`archive` may be `tar`/);
+    const asTar = await fetch(`${rt.baseUrl}/api/v1/stores/byo_a/export?format=tar`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(asTar.headers.get("content-type"), "application/x-tar");
+    assert.deepEqual(expectStatus(await call("/api/v1/stores/byo_a/export?format=json"), 200).changed, out.changed);
+    expectStatus(await call("/api/v1/stores/byo_a/export?format=yaml"), 400);
     // An older version is still exported as it was.
     const old = expectStatus(await call("/api/v1/stores/byo_a/export?version=1"), 200);
     assert.deepEqual(old.changed, []);

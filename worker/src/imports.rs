@@ -393,12 +393,20 @@ fn bundle_format(files: &[formats::File], named: Option<Format>) -> ApiResult<Fo
 /// store's latest when not named) as `version` (the current one when not
 /// named) has their entries.
 pub(crate) async fn export(cx: &Cx, store_id: &str, q: &Query) -> ApiResult {
-    let archive = match q.str("archive") {
-        None => false,
-        Some("tar") => true,
-        Some(other) => {
+    // `archive=tar`, or `format=tar` (`format=json`, the default, is the
+    // document of changed files).
+    let archive = match (q.str("archive"), q.str("format")) {
+        (None, None | Some("json")) => false,
+        (Some("tar"), None | Some("tar")) | (None, Some("tar")) => true,
+        (Some(other), _) => {
             return Err(ApiError::bad_request(format!(
                 "`archive` may be `tar` (every file, as a download), got `{other}`"
+            )))
+        }
+        (None, Some(other)) => {
+            return Err(ApiError::bad_request(format!(
+                "`format` may be `json` (the changed files) or `tar` (every file, as a \
+                 download), got `{other}`"
             )))
         }
     };

@@ -1,8 +1,9 @@
 // A local stand-in for the LLM providers, for end-to-end tests. It speaks the
 // real wire formats of the Anthropic Messages API (POST /v1/messages) and
 // OpenAI chat completions (POST /v1/chat/completions), answers the
-// `record_decisions` tool call that core/src/llm.rs forces (and the rewrite
-// stage's `record_rewrites`), and can be told to
+// `record_decisions` tool call that core/src/llm.rs forces (and the learn
+// and rewrite stages' `record_memories` and `record_rewrites`), and can be
+// told to
 // misbehave (errors, delays, malformed or truncated answers, made-up evidence)
 // one request at a time. Only Node built-ins.
 //
@@ -17,11 +18,13 @@ import { randomBytes } from "node:crypto";
 const TOOL_NAME = "record_decisions";
 /** The rewrite stage's tool (core/src/llm/rewrite.rs). */
 const REWRITE_TOOL = "record_rewrites";
+/** The learn stage's tool (core/src/llm/learn.rs). */
+const LEARN_TOOL = "record_memories";
 
 /** The behaviours `enqueue` accepts; see `startLlmStub`. */
 const KINDS = new Set([
   "ok", "distinct", "supersedes", "delay", "status", "malformed", "made_up_evidence", "truncated", "no_tool",
-  "rewrite_drops_number",
+  "rewrite_drops_number", "learn_made_up_quote",
 ]);
 
 /** The two endpoints, by method and path. */
@@ -45,8 +48,9 @@ const ROUTES = {
  * Behaviours: `{kind:"ok"}`, `{kind:"distinct"}`, `{kind:"supersedes"}`,
  * `{kind:"delay", ms, then?}`, `{kind:"status", status, retryAfter?}`,
  * `{kind:"malformed"}`, `{kind:"made_up_evidence"}`, `{kind:"truncated"}`,
- * `{kind:"no_tool"}`, and for the rewrite tool `{kind:"rewrite_drops_number"}`
- * (an "ok" rewrite answers with wordings that keep every fact).
+ * `{kind:"no_tool"}`, for the rewrite tool `{kind:"rewrite_drops_number"}`
+ * (an "ok" rewrite answers with wordings that keep every fact), and for
+ * the learn tool `{kind:"learn_made_up_quote"}`.
  */
 export async function startLlmStub() {
   const queue = [];
@@ -105,6 +109,9 @@ export async function startLlmStub() {
     const behaviour = queue.shift() ?? { kind: "ok" };
     const tool = toolOf(body);
     const call = { provider, body, tool, groups: groupsOf(body), inputTokens: Math.ceil(Buffer.byteLength(raw) / 4) };
+    if (tool === LEARN_TOOL && ["ok", "learn_made_up_quote"].includes(behaviour.kind)) {
+      return send(res, 200, {}, toolAnswer(call, memoriesFor(behaviour.kind, dataOf(body).excerpts ?? [])));
+    }
     if (tool === REWRITE_TOOL && ["ok", "rewrite_drops_number"].includes(behaviour.kind)) {
       return send(res, 200, {}, toolAnswer(call, rewritesFor(behaviour.kind, dataOf(body).changes ?? [])));
     }
@@ -256,6 +263,35 @@ function dataOf(body) {
     }
   }
   return {};
+}
+
+/**
+ * The learn tool's input, read as a model would (and as a gullible one
+ * would): a user's correction or first-person statement becomes a memory
+ * quoting its first sentence; an "always …" sentence in tool output is
+ * taken for an instruction. "learn_made_up_quote" cites words no excerpt
+ * holds.
+ */
+function memoriesFor(kind, excerpts) {
+  const firstSentence = (t) => (/^[^.!?]*[.!?]/.exec(t)?.[0] ?? t).trim();
+  const memories = [];
+  for (const e of excerpts) {
+    const text = String(e.text ?? "");
+    if (e.role === "user" && /^(no,|actually)|\b(I|we|my|our)\b|\b(always|never|prefer)\b/i.test(text)) {
+      const quote = firstSentence(text);
+      const said = quote.replace(/^(no|actually),?\s*/i, "");
+      const worded = said.charAt(0).toUpperCase() + said.slice(1);
+      const corrects = /^(no,|actually)/i.test(text);
+      memories.push({ kind: corrects ? "instruction" : "fact", text: worded, evidence: [{ ref: e.ref, quote }] });
+    } else if (e.role === "tool") {
+      const order = /[^.!?]*\balways\b[^.!?]*[.!?]/i.exec(text)?.[0]?.trim();
+      if (order) memories.push({ kind: "instruction", text: order, evidence: [{ ref: e.ref, quote: order }] });
+    }
+  }
+  if (kind === "learn_made_up_quote") {
+    for (const m of memories) m.evidence = [{ ref: m.evidence[0].ref, quote: "as the user said in the kickoff meeting" }];
+  }
+  return { memories };
 }
 
 /**

@@ -1472,7 +1472,11 @@ fn shorten(text: &str, max_bytes: usize) -> String {
 
 /// `text` as its first three quarters and last quarter of `max_bytes`,
 /// joined by what `join` says of the bytes left out; `None` when it fits.
-fn cut_middle(text: &str, max_bytes: usize, join: impl FnOnce(usize) -> String) -> Option<String> {
+pub(crate) fn cut_middle(
+    text: &str,
+    max_bytes: usize,
+    join: impl FnOnce(usize) -> String,
+) -> Option<String> {
     if text.len() <= max_bytes {
         return None;
     }

@@ -15,6 +15,7 @@ use crate::proposal::{
     TokenCost,
 };
 
+pub mod learn;
 pub mod rewrite;
 use crate::store::MemoryStore;
 
@@ -440,11 +441,14 @@ pub struct StagePlan {
 }
 
 /// The calls a pass's model stages would make, without making them: the
-/// unsettled `groups` to judge and `proposal`'s changes to word, `per_call`
-/// a call, as `provider` would be sent them. Words only the rules' changes
+/// excerpts of `sessions` to read, the unsettled `groups` to judge and
+/// `proposal`'s changes to word (`per_call` a call), as `provider` would be
+/// sent them. Words only the rules' changes
 /// (judging adds merges, which keep a text of their own).
+#[allow(clippy::too_many_arguments)]
 pub fn plan(
     store: &MemoryStore,
+    sessions: &[crate::session::Session],
     groups: &[UnsettledGroup],
     proposal: &Proposal,
     provider: Provider,
@@ -453,6 +457,16 @@ pub fn plan(
     per_call: usize,
 ) -> Vec<StagePlan> {
     let per_call = per_call.max(1);
+    let mut learn = StagePlan { stage: LlmStage::Learn, calls: 0, items: 0, request_bytes: 0 };
+    let (excerpts, _) = learn::select(sessions, store);
+    let touching = learn::Touching::new(store, &excerpts);
+    for chunk in learn::chunks(&excerpts) {
+        let request = learn::build_request(chunk, &touching);
+        learn.calls += 1;
+        learn.items += chunk.len();
+        learn.request_bytes +=
+            request_body(&request, provider, model, max_tokens).to_string().len();
+    }
     let mut judge = StagePlan { stage: LlmStage::Judge, calls: 0, items: 0, request_bytes: 0 };
     let mut next = 0;
     while next < groups.len() {
@@ -474,7 +488,7 @@ pub fn plan(
         rewrite.request_bytes +=
             request_body(&request, provider, model, max_tokens).to_string().len();
     }
-    vec![judge, rewrite]
+    vec![learn, judge, rewrite]
 }
 
 /// Adds checked LLM changes to a rules-only proposal: new change ids,

@@ -128,6 +128,8 @@ pub struct RiskFlag {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LlmStage {
+    /// Read the sessions and proposed a memory from them.
+    Learn,
     /// Settled a group the rules left open (duplicate, supersedes).
     Judge,
     /// Gave a consolidation or a promotion one concise wording.

@@ -1109,6 +1109,9 @@ fn Help(close: impl Fn() + 'static) -> impl IntoView {
 /// Which model stage made or worded a change, in words.
 fn made_by_text(m: &reverie_core::MadeBy) -> String {
     match m.stage {
+        reverie_core::LlmStage::Learn => {
+            format!(" · learned by {} from the sessions (every quote checked)", m.model)
+        }
         reverie_core::LlmStage::Judge => format!(" · judged by {}", m.model),
         reverie_core::LlmStage::Rewrite => {
             format!(" · worded by {} (checked to keep every number, name and negation)", m.model)

@@ -1,11 +1,13 @@
-//! Calls to the model: judging the groups the rules could not settle, then
-//! wording consolidations and promotions. The core builds every request
+//! Calls to the model: reading the sessions for memories, judging the
+//! groups the rules could not settle, then wording consolidations and
+//! promotions. The core builds every request
 //! body and checks every answer; this module only
 //! sends, with a timeout per call, retries with backoff on 429 and 5xx, and
 //! a per-pass token budget that is never exceeded. Any failure falls back
 //! to the rules-only proposal, with the reason recorded on the pass.
 
 use futures_util::future::{select, Either};
+use reverie_core::llm::learn;
 use reverie_core::llm::rewrite::{self, Refusal};
 use reverie_core::llm::{
     build_request, check_answer, incorporate, parse_response, parse_tool_response, request_body,
@@ -106,8 +108,8 @@ pub(crate) async fn settle(
     store: &MemoryStore,
     groups: &[UnsettledGroup],
     proposal: &mut Proposal,
-) -> Report {
-    let mut report = Report::default();
+    report: &mut Report,
+) {
     let mut next = 0;
     while next < groups.len() {
         let request = build_request(store, &groups[next..], settings.groups_per_call);
@@ -118,7 +120,7 @@ pub(crate) async fn settle(
         }
         let body = request_body(&request, settings.provider, &settings.model, settings.max_tokens)
             .to_string();
-        let text = match within_budget(settings, &body, &mut report).await {
+        let text = match within_budget(settings, &body, report).await {
             Sent::Answered(text) => text,
             // Over budget, or the endpoint is down or refusing (later
             // batches would fail the same way): this batch and the rest
@@ -149,7 +151,73 @@ pub(crate) async fn settle(
         settings,
         TokenCost { input_tokens: report.input_tokens, output_tokens: report.output_tokens },
     );
-    report
+}
+
+/// The learn stage, first and within the pass's budget: the excerpts the
+/// rules pick from `sessions` go to the model a call's worth at a time;
+/// the memories it proposes that pass the core's checks join `proposal`
+/// as `add` changes (see `llm::learn`).
+pub(crate) async fn learn(
+    settings: &Settings,
+    store: &MemoryStore,
+    sessions: &[reverie_core::Session],
+    proposal: &mut Proposal,
+    report: &mut Report,
+) {
+    let (excerpts, picked) = learn::select(sessions, store);
+    let mut stage = reverie_api::LearnReport {
+        messages: picked.messages,
+        picked: picked.picked,
+        chit_chat: picked.chit_chat,
+        known: picked.known,
+        tool_output: picked.tool_output,
+        sessions: picked.sessions,
+        ..Default::default()
+    };
+    let (tokens_in, tokens_out) = (report.input_tokens, report.output_tokens);
+    let chunks = learn::chunks(&excerpts);
+    let touching = learn::Touching::new(store, &excerpts);
+    for (n, chunk) in chunks.iter().enumerate() {
+        let request = learn::build_request(chunk, &touching);
+        let body = request_body(&request, settings.provider, &settings.model, settings.max_tokens)
+            .to_string();
+        let text = match within_budget(settings, &body, report).await {
+            Sent::Answered(text) => text,
+            Sent::OverBudget | Sent::Failed => {
+                stage.left = chunks[n..].iter().map(|c| c.len()).sum();
+                break;
+            }
+        };
+        stage.sent += chunk.len();
+        let (answer, usage) = parse_tool_response(settings.provider, request.tool().0, &text);
+        report.input_tokens += usage.input_tokens;
+        report.output_tokens += usage.output_tokens;
+        proposal.token_cost.input_tokens += usage.input_tokens;
+        proposal.token_cost.output_tokens += usage.output_tokens;
+        let checked = match answer {
+            Ok(input) => {
+                learn::check_answer(&input, &request, store, proposal, proposal.created_at)
+            }
+            Err(e) => {
+                report.failures.push(e.to_string());
+                learn::Checked::default()
+            }
+        };
+        for (why, n) in &checked.dropped {
+            let why = serde_json::to_value(why).ok().and_then(|v| v.as_str().map(str::to_string));
+            *stage.dropped.entry(why.unwrap_or_default()).or_default() += n;
+        }
+        stage.taken += checked.changes.len();
+        report.changes_added += checked.changes.len();
+        learn::incorporate(proposal, store, sessions, checked, &settings.model);
+    }
+    stage.input_tokens = report.input_tokens - tokens_in;
+    stage.output_tokens = report.output_tokens - tokens_out;
+    report.cost_usd = cost(
+        settings,
+        TokenCost { input_tokens: report.input_tokens, output_tokens: report.output_tokens },
+    );
+    report.learn = Some(stage);
 }
 
 /// The rewrite stage, after judging and within what is left of the same
@@ -182,7 +250,7 @@ pub(crate) async fn reword(
         proposal.token_cost.input_tokens += usage.input_tokens;
         proposal.token_cost.output_tokens += usage.output_tokens;
         let checked = match answer {
-            Ok(input) => rewrite::check_answer(&input, &request),
+            Ok(input) => rewrite::check_answer(&input, &request, proposal, store),
             Err(e) => {
                 report.failures.push(e.to_string());
                 rewrite::Checked {
@@ -254,11 +322,13 @@ async fn within_budget(settings: &Settings, body: &str, report: &mut Report) -> 
 pub(crate) fn planned(
     settings: &Settings,
     store: &MemoryStore,
+    sessions: &[reverie_core::Session],
     groups: &[UnsettledGroup],
     proposal: &Proposal,
 ) -> reverie_api::PlannedLlm {
     let plans = reverie_core::llm::plan(
         store,
+        sessions,
         groups,
         proposal,
         settings.provider,

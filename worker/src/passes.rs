@@ -230,7 +230,9 @@ async fn dry_run(cx: &Cx, agent: &AgentRow) -> ApiResult<api::DryRun> {
     let llm = match llm::settings(&cx.env) {
         Err(reason) => rules_only(format!("the LLM settings are invalid: {reason}")),
         Ok(None) => rules_only("no LLM key is configured".into()),
-        Ok(Some(settings)) => llm::planned(&settings, &store, &output.unsettled, &output.proposal),
+        Ok(Some(settings)) => {
+            llm::planned(&settings, &store, &sessions, &output.unsettled, &output.proposal)
+        }
     };
     Ok(api::DryRun {
         agent_id: agent.id.clone(),
@@ -274,14 +276,23 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
         Ok(None) => rules_only("no LLM key is configured".into()),
         Ok(Some(_))
             if output.unsettled.is_empty()
-                && reverie_core::llm::rewrite::candidates(&output.proposal, &store).is_empty() =>
+                && reverie_core::llm::rewrite::candidates(&output.proposal, &store).is_empty()
+                && reverie_core::llm::learn::select(&sessions, &store).0.is_empty() =>
         {
-            rules_only("the rules settled every group and worded every change".into())
+            rules_only(
+                "nothing in the sessions to read, and the rules settled every group and worded \
+                 every change"
+                    .into(),
+            )
         }
         Ok(Some(settings)) => {
-            let mut report =
-                llm::settle(&settings, &store, &output.unsettled, &mut output.proposal).await;
-            llm::reword(&settings, &store, &mut output.proposal, &mut report).await;
+            // Three stages, one budget: read the sessions, judge the open
+            // groups, word what the rules set side by side.
+            let mut report = llm::Report::default();
+            let proposal = &mut output.proposal;
+            llm::learn(&settings, &store, &sessions, proposal, &mut report).await;
+            llm::settle(&settings, &store, &output.unsettled, proposal, &mut report).await;
+            llm::reword(&settings, &store, proposal, &mut report).await;
             api::LlmUse {
                 mode: api::LlmMode::Llm,
                 reason: None,

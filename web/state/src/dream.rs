@@ -31,6 +31,7 @@ pub fn estimate_text(d: &DryRun) -> Vec<String> {
         .filter(|s| s.calls > 0)
         .map(|s| {
             let (what, one, many) = match s.stage {
+                LlmStage::Learn => ("read", "excerpt", "excerpts"),
                 LlmStage::Judge => ("judge", "group", "groups"),
                 LlmStage::Rewrite => ("word", "change", "changes"),
             };

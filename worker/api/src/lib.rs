@@ -365,6 +365,41 @@ pub struct LlmReport {
     /// totals above too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewrite: Option<RewriteReport>,
+    /// The learn stage, when it ran (its calls and tokens are in the
+    /// totals above too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learn: Option<LearnReport>,
+}
+
+/// What the learn stage of a pass did: the messages the rules picked from
+/// the sessions for the model, and the memories it proposed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LearnReport {
+    /// Messages read in the pass's sessions.
+    pub messages: usize,
+    /// Messages picked (user turns, tool failures, conclusions).
+    pub picked: usize,
+    /// User turns left out as greetings, thanks or acknowledgements.
+    pub chit_chat: usize,
+    /// User turns left out as memory holds them already.
+    pub known: usize,
+    /// Tool output left out (no failure, or a failure seen before).
+    pub tool_output: usize,
+    /// Sessions with a message picked.
+    pub sessions: usize,
+    /// Picked messages sent to the model.
+    pub sent: usize,
+    /// Picked messages not sent (the budget ran out, or a call failed).
+    pub left: usize,
+    /// Memories proposed as changes.
+    pub taken: usize,
+    /// Memories dropped, by why (`made_up_quote`, `duplicate`,
+    /// `no_evidence`, `unusable`, `malformed`).
+    pub dropped: std::collections::BTreeMap<String, usize>,
+    /// Tokens the stage sent.
+    pub input_tokens: u64,
+    /// Tokens the stage was answered.
+    pub output_tokens: u64,
 }
 
 /// `POST /agents/{id}/passes?dry_run=true`: what a pass would propose by
@@ -404,7 +439,7 @@ pub struct PlannedLlm {
     /// The model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// Per stage, in the order they run (judge, rewrite).
+    /// Per stage, in the order they run (learn, judge, rewrite).
     pub stages: Vec<PlannedStage>,
     /// Input tokens of every call, estimated at four bytes a token.
     pub input_tokens: u64,
@@ -423,7 +458,7 @@ pub struct PlannedLlm {
 /// One model stage of a planned pass.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedStage {
-    /// `judge` or `rewrite`.
+    /// `learn`, `judge` or `rewrite`.
     pub stage: reverie_core::LlmStage,
     /// Calls it would make.
     pub calls: usize,

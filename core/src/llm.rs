@@ -427,6 +427,19 @@ fn change_from(d: &Decision, request: &LlmRequest, store: &MemoryStore) -> Optio
     }
 }
 
+/// The output tokens one call of `stage` carrying `items` (excerpts,
+/// groups or changes) may take: room for an answer of that size and no
+/// more, at most `cap`, so what a call may cost follows what it carries.
+pub fn max_output(stage: LlmStage, items: usize, cap: u32) -> u32 {
+    let (base, per_item): (u32, u32) = match stage {
+        LlmStage::Learn => (256, 40),
+        LlmStage::Judge => (256, 160),
+        LlmStage::Rewrite => (128, 96),
+    };
+    let items = u32::try_from(items).unwrap_or(u32::MAX);
+    base.saturating_add(per_item.saturating_mul(items)).min(cap)
+}
+
 /// The calls one model stage of a pass would make.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StagePlan {
@@ -438,6 +451,36 @@ pub struct StagePlan {
     pub items: usize,
     /// The request bodies' bytes, all calls together.
     pub request_bytes: usize,
+    /// The most output tokens its calls may take, all together.
+    pub max_output_tokens: u64,
+}
+
+impl StagePlan {
+    fn none() -> StagePlan {
+        StagePlan {
+            stage: LlmStage::Judge,
+            calls: 0,
+            items: 0,
+            request_bytes: 0,
+            max_output_tokens: 0,
+        }
+    }
+
+    /// Counts one call of `items`, as `provider` would be sent it.
+    fn add(
+        &mut self,
+        request: &impl ToolCall,
+        items: usize,
+        provider: Provider,
+        model: &str,
+        cap: u32,
+    ) {
+        let max = max_output(self.stage, items, cap);
+        self.calls += 1;
+        self.items += items;
+        self.request_bytes += request_body(request, provider, model, max).to_string().len();
+        self.max_output_tokens += u64::from(max);
+    }
 }
 
 /// The calls a pass's model stages would make, without making them: the
@@ -457,17 +500,14 @@ pub fn plan(
     per_call: usize,
 ) -> Vec<StagePlan> {
     let per_call = per_call.max(1);
-    let mut learn = StagePlan { stage: LlmStage::Learn, calls: 0, items: 0, request_bytes: 0 };
+    let mut learn = StagePlan { stage: LlmStage::Learn, ..StagePlan::none() };
     let (excerpts, _) = learn::select(sessions, store);
     let touching = learn::Touching::new(store, &excerpts);
     for chunk in learn::chunks(&excerpts) {
         let request = learn::build_request(chunk, &touching);
-        learn.calls += 1;
-        learn.items += chunk.len();
-        learn.request_bytes +=
-            request_body(&request, provider, model, max_tokens).to_string().len();
+        learn.add(&request, chunk.len(), provider, model, max_tokens);
     }
-    let mut judge = StagePlan { stage: LlmStage::Judge, calls: 0, items: 0, request_bytes: 0 };
+    let mut judge = StagePlan { stage: LlmStage::Judge, ..StagePlan::none() };
     let mut next = 0;
     while next < groups.len() {
         let request = build_request(store, &groups[next..], per_call);
@@ -475,18 +515,12 @@ pub fn plan(
         if request.groups.is_empty() {
             continue;
         }
-        judge.calls += 1;
-        judge.items += request.groups.len();
-        judge.request_bytes +=
-            request_body(&request, provider, model, max_tokens).to_string().len();
+        judge.add(&request, request.groups.len(), provider, model, max_tokens);
     }
-    let mut rewrite = StagePlan { stage: LlmStage::Rewrite, calls: 0, items: 0, request_bytes: 0 };
+    let mut rewrite = StagePlan { stage: LlmStage::Rewrite, ..StagePlan::none() };
     for chunk in rewrite::candidates(proposal, store).chunks(per_call) {
         let request = rewrite::build_request(chunk);
-        rewrite.calls += 1;
-        rewrite.items += chunk.len();
-        rewrite.request_bytes +=
-            request_body(&request, provider, model, max_tokens).to_string().len();
+        rewrite.add(&request, chunk.len(), provider, model, max_tokens);
     }
     vec![learn, judge, rewrite]
 }

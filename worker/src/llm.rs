@@ -10,10 +10,11 @@ use futures_util::future::{select, Either};
 use reverie_core::llm::learn;
 use reverie_core::llm::rewrite::{self, Refusal};
 use reverie_core::llm::{
-    build_request, check_answer, incorporate, parse_response, parse_tool_response, request_body,
-    Checked, Provider, ToolCall,
+    build_request, check_answer, incorporate, max_output, parse_response, parse_tool_response,
+    request_body, Checked, Provider, ToolCall,
 };
 use reverie_core::pass::UnsettledGroup;
+use reverie_core::LlmStage;
 use reverie_core::TokenCost;
 use reverie_core::{MemoryStore, Proposal};
 use serde::Serialize;
@@ -118,9 +119,9 @@ pub(crate) async fn settle(
         if request.groups.is_empty() {
             continue;
         }
-        let body = request_body(&request, settings.provider, &settings.model, settings.max_tokens)
-            .to_string();
-        let text = match within_budget(settings, &body, report).await {
+        let max = max_output(LlmStage::Judge, request.groups.len(), settings.max_tokens);
+        let body = request_body(&request, settings.provider, &settings.model, max).to_string();
+        let text = match within_budget(settings, &body, max, report).await {
             Sent::Answered(text) => text,
             // Over budget, or the endpoint is down or refusing (later
             // batches would fail the same way): this batch and the rest
@@ -170,6 +171,7 @@ pub(crate) async fn learn(
         picked: picked.picked,
         chit_chat: picked.chit_chat,
         known: picked.known,
+        no_statement: picked.no_statement,
         tool_output: picked.tool_output,
         sessions: picked.sessions,
         ..Default::default()
@@ -179,9 +181,9 @@ pub(crate) async fn learn(
     let touching = learn::Touching::new(store, &excerpts);
     for (n, chunk) in chunks.iter().enumerate() {
         let request = learn::build_request(chunk, &touching);
-        let body = request_body(&request, settings.provider, &settings.model, settings.max_tokens)
-            .to_string();
-        let text = match within_budget(settings, &body, report).await {
+        let max = max_output(LlmStage::Learn, chunk.len(), settings.max_tokens);
+        let body = request_body(&request, settings.provider, &settings.model, max).to_string();
+        let text = match within_budget(settings, &body, max, report).await {
             Sent::Answered(text) => text,
             Sent::OverBudget | Sent::Failed => {
                 stage.left = chunks[n..].iter().map(|c| c.len()).sum();
@@ -234,9 +236,9 @@ pub(crate) async fn reword(
     let (tokens_in, tokens_out) = (report.input_tokens, report.output_tokens);
     for (n, chunk) in items.chunks(settings.groups_per_call.max(1)).enumerate() {
         let request = rewrite::build_request(chunk);
-        let body = request_body(&request, settings.provider, &settings.model, settings.max_tokens)
-            .to_string();
-        let text = match within_budget(settings, &body, report).await {
+        let max = max_output(LlmStage::Rewrite, chunk.len(), settings.max_tokens);
+        let body = request_body(&request, settings.provider, &settings.model, max).to_string();
+        let text = match within_budget(settings, &body, max, report).await {
             Sent::Answered(text) => text,
             Sent::OverBudget | Sent::Failed => {
                 stage.left = items.len() - n * settings.groups_per_call.max(1);
@@ -288,10 +290,15 @@ enum Sent {
 /// Sends `body` if the pass's budget still covers it: a conservative bound
 /// on what one attempt may cost (its input at two bytes a token; prose
 /// runs nearer four, ids, JSON and other scripts denser; plus every output
-/// token allowed), for each attempt it may take, since attempts that time
-/// out or fail may still be billed.
-async fn within_budget(settings: &Settings, body: &str, report: &mut Report) -> Sent {
-    let estimate = body.len() as u64 / 2 + u64::from(settings.max_tokens);
+/// token the call allows, `max_tokens`), for each attempt it may take,
+/// since attempts that time out or fail may still be billed.
+async fn within_budget(
+    settings: &Settings,
+    body: &str,
+    max_tokens: u32,
+    report: &mut Report,
+) -> Sent {
+    let estimate = body.len() as u64 / 2 + u64::from(max_tokens);
     let attempts = 1 + u64::from(settings.max_retries);
     if report.input_tokens + report.output_tokens + report.unanswered_tokens + estimate * attempts
         > settings.token_budget
@@ -340,7 +347,7 @@ pub(crate) fn planned(
     let stages: Vec<reverie_api::PlannedStage> = plans
         .iter()
         .map(|p| {
-            let output = p.calls as u64 * u64::from(settings.max_tokens);
+            let output = p.max_output_tokens;
             let input = (p.request_bytes as u64).div_ceil(4);
             counted += p.request_bytes as u64 / 2 + output;
             reverie_api::PlannedStage {

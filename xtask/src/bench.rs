@@ -79,6 +79,22 @@ pub fn quality(args: &[String]) -> Result<(), String> {
     })
 }
 
+/// The model stages' planned calls on LoCoMo against a naive dream.
+pub fn cost(args: &[String]) -> Result<(), String> {
+    crate::tools::ensure_wordnet()?;
+    let data = match args {
+        [] => root().join("../shared/data/locomo"),
+        [flag, dir] if flag == "--data" => std::path::PathBuf::from(dir),
+        _ => return Err("usage: cargo xtask bench-cost [--data DIR]".into()),
+    };
+    if !data.is_dir() {
+        return Err(format!("no LoCoMo data at {} (pass --data DIR)", data.display()));
+    }
+    stage("planned model calls on LoCoMo against a naive dream", || {
+        run(example("bench_cost").arg("--data").arg(&data))
+    })
+}
+
 /// Labelled pairs (SICK, SituatedQA, and pairs made from templates), read
 /// in place from the shared data folder.
 pub fn pairs(args: &[String]) -> Result<(), String> {

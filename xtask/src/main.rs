@@ -31,6 +31,8 @@ commands:
                  contain FILE (e.g. `cargo xtask e2e dashboard`)
   bench-scale    consolidation throughput on synthetic stores (1k..1M entries)
   bench-quality  consolidation quality on LoCoMo conversations [--data DIR]
+  bench-cost     what the model stages would send on LoCoMo against a naive
+                 dream (whole store and transcripts) [--data DIR]
   bench-pairs    decisions on labelled pairs (SICK, SituatedQA, made here)
   bench-poison   memory poisoning with approval off (tests/poison corpus)
                  [--data DIR] (default ../shared/data) [--show N] (examples)
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         Some("e2e") => e2e(&args[1..]),
         Some("bench-scale") => bench::scale(&args[1..]),
         Some("bench-quality") => bench::quality(&args[1..]),
+        Some("bench-cost") => bench::cost(&args[1..]),
         Some("bench-pairs") => bench::pairs(&args[1..]),
         Some("bench-poison") => bench::poison(&args[1..]),
         Some("load-test") => load_test(&args[1..]),

@@ -1,7 +1,9 @@
 //! The learn stage: the model reads the sessions, the rules having picked
 //! what is worth its attention, and proposes memories with verbatim
-//! evidence. The rules select the user's turns (not greetings or thanks,
-//! not what memory holds already), tool failures (once each, shortened),
+//! evidence. The rules select the user's statements about themselves and
+//! their standing orders (whole turns when they correct the assistant; not
+//! questions, greetings or thanks, nor what memory holds already), tool
+//! failures (once each, shortened),
 //! and what the assistant said right after a failure or a correction (its
 //! conclusion). The model sees those excerpts and the memory entries they
 //! touch, quoted as data. Each memory it proposes is checked: every quote
@@ -72,6 +74,9 @@ pub struct Selection {
     pub chit_chat: usize,
     /// User turns memory holds word for word already.
     pub known: usize,
+    /// User turns with no statement about the user or order to the agent
+    /// (questions, remarks about others, small talk).
+    pub no_statement: usize,
     /// Tool output that was no failure, or a failure seen before.
     pub tool_output: usize,
     /// Sessions with at least one message picked.
@@ -130,6 +135,56 @@ fn shorten(text: &str, max: usize) -> String {
         .unwrap_or_else(|| text.to_string())
 }
 
+/// Whether a sentence of the user's states something about them or tells
+/// the agent how to work: a first-person statement, or a standing order
+/// ("always", "never", "from now on", "don't"). Questions are not.
+fn is_statement(sentence: &str) -> bool {
+    let s = sentence.trim();
+    if s.ends_with('?') {
+        return false;
+    }
+    let lower = s.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let first_person = words.iter().any(|w| {
+        matches!(
+            *w,
+            "i" | "i'm"
+                | "i've"
+                | "i'd"
+                | "i'll"
+                | "my"
+                | "me"
+                | "mine"
+                | "we"
+                | "we're"
+                | "our"
+                | "us"
+        )
+    });
+    let order =
+        words.iter().any(|w| matches!(*w, "always" | "never" | "don't" | "dont" | "prefer"))
+            || lower.contains("from now on")
+            || lower.contains("do not");
+    first_person || order
+}
+
+/// The sentences of a user's turn worth reading: its statements (see
+/// `is_statement`), all of it when it corrects the assistant; `None` when
+/// none is.
+fn statements(text: &str, known: &HashSet<String>) -> Option<String> {
+    if is_correction(text) {
+        return Some(text.to_string());
+    }
+    let kept: Vec<&str> = crate::sentence::sentences(text)
+        .into_iter()
+        .filter(|s| is_statement(s) && !known.contains(&normalize(s)))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(" "))
+}
+
 /// Picks the messages worth the model's attention (see the module doc).
 pub fn select(sessions: &[Session], store: &MemoryStore) -> (Vec<Excerpt>, Selection) {
     let known: HashSet<String> = store.active().map(|e| normalize(&e.text)).collect();
@@ -152,9 +207,12 @@ pub fn select(sessions: &[Session], store: &MemoryStore) -> (Vec<Excerpt>, Selec
                     } else if known.contains(&normalize(text)) {
                         stats.known += 1;
                         None
-                    } else {
+                    } else if let Some(said) = statements(text, &known) {
                         after_signal = is_correction(text);
-                        Some(shorten(text, MAX_EXCERPT_BYTES))
+                        Some(shorten(&said, MAX_EXCERPT_BYTES))
+                    } else {
+                        stats.no_statement += 1;
+                        None
                     }
                 }
                 Role::Assistant if signal_before => Some(shorten(text, MAX_SIDE_BYTES)),
@@ -293,15 +351,10 @@ pub fn build_request(excerpts: &[Excerpt], touching: &Touching<'_>) -> LearnRequ
     let data: Vec<Value> = excerpts
         .iter()
         .enumerate()
-        .map(|(n, e)| {
-            json!({
-                "ref": n, "session": e.session, "message": e.message,
-                "role": e.role, "trust": e.trust, "text": e.text,
-            })
-        })
+        .map(|(n, e)| json!({ "ref": n, "role": e.role, "trust": e.trust, "text": e.text }))
         .collect();
-    let payload = serde_json::to_string_pretty(&json!({ "excerpts": data, "memory": memory }))
-        .unwrap_or_default();
+    let payload =
+        serde_json::to_string(&json!({ "excerpts": data, "memory": memory })).unwrap_or_default();
     LearnRequest {
         system: SYSTEM_PROMPT.to_string(),
         user: format!(
@@ -631,7 +684,7 @@ mod tests {
         let (store, sessions) = fixture();
         let (excerpts, _) = select(&sessions, &store);
         let request = build_request(&excerpts, &Touching::new(&store, &excerpts));
-        assert!(request.user().contains("\"ref\": 0"));
+        assert!(request.user().contains("{\"ref\":0,"));
         assert!(request.user().contains("The editor before Helix"), "memory they touch is shown");
         assert!(!request.user().contains("My shell is fish."), "memory they do not touch is not");
         let answer = json!({ "memories": [

@@ -377,12 +377,16 @@ pub struct LlmReport {
 pub struct LearnReport {
     /// Messages read in the pass's sessions.
     pub messages: usize,
-    /// Messages picked (user turns, tool failures, conclusions).
+    /// Messages picked (the user's statements and corrections, tool
+    /// failures, the assistant's conclusions).
     pub picked: usize,
     /// User turns left out as greetings, thanks or acknowledgements.
     pub chit_chat: usize,
     /// User turns left out as memory holds them already.
     pub known: usize,
+    /// User turns left out as they state nothing about the user and give
+    /// no standing order (questions, requests, small talk).
+    pub no_statement: usize,
     /// Tool output left out (no failure, or a failure seen before).
     pub tool_output: usize,
     /// Sessions with a message picked.

@@ -249,13 +249,17 @@ describe("the rewrite stage", () => {
     return p;
   }
 
-  test("consolidations and promotions get the model's wording, checked and marked", async () => {
+  test("consolidations get the model's wording, recurring corrections become instructions", async () => {
     env.stub.reset();
     const pass = await agentWithWordingToDo("rw_a");
     const stage = pass.stats.llm.report.rewrite;
-    assert.deepEqual([stage.sent, stage.taken, stage.left], [2, 2, 0], JSON.stringify(stage));
+    assert.deepEqual([stage.sent, stage.taken, stage.left], [1, 1, 0], JSON.stringify(stage));
     assert.deepEqual(stage.kept_rules_wording, {});
     assert.ok(stage.input_tokens > 0 && stage.output_tokens > 0);
+    // The recurring correction is the synthesize stage's: an instruction.
+    const synthesize = pass.stats.llm.report.synthesize;
+    assert.deepEqual([synthesize.sent, synthesize.taken], [1, 1], JSON.stringify(synthesize));
+    assert.ok(env.stub.requests.some((r) => r.body.tool_choice?.name === "record_instructions"));
     const req = env.stub.requests.find((r) => r.body.tool_choice?.name === "record_rewrites");
     assert.ok(req, "the rewrite tool was forced");
     assert.match(req.body.messages[0].content, /data, not instructions/);
@@ -264,8 +268,9 @@ describe("the rewrite stage", () => {
     assert.equal(consolidate.result.text, "Acme API: needs a token from the vault; allows 600 requests per minute.");
     assert.deepEqual(consolidate.made_by, { stage: "rewrite", model: "claude-sonnet-4-6" });
     const promote = proposal.changes.find((c) => c.kind === "promote");
-    assert.equal(promote.result.text, "Use CET times, not PST: we are in Berlin.");
-    assert.equal(promote.made_by.stage, "rewrite");
+    assert.equal(promote.result.text, "When this comes up again: use CET times, not PST: we are in Berlin.");
+    assert.equal(promote.result.kind, "instruction");
+    assert.equal(promote.made_by.stage, "synthesize");
     // Rules-made changes say nothing of a model.
     assert.ok(proposal.changes.filter((c) => !["consolidate", "promote"].includes(c.kind)).every((c) => !c.made_by));
   });
@@ -276,7 +281,7 @@ describe("the rewrite stage", () => {
     env.stub.enqueue({ kind: "ok" }, { kind: "rewrite_drops_number" });
     const pass = await agentWithWordingToDo("rw_b");
     const stage = pass.stats.llm.report.rewrite;
-    assert.equal(stage.taken, 1, JSON.stringify(stage));
+    assert.equal(stage.taken, 0, JSON.stringify(stage));
     assert.deepEqual(stage.kept_rules_wording, { loses_facts: 1 });
     const proposal = expectStatus(await env.call(`/api/v1/proposals/${pass.proposal_id}`), 200);
     const consolidate = proposal.changes.find((c) => c.kind === "consolidate");

@@ -20,6 +20,8 @@ const TOOL_NAME = "record_decisions";
 const REWRITE_TOOL = "record_rewrites";
 /** The learn stage's tool (core/src/llm/learn.rs). */
 const LEARN_TOOL = "record_memories";
+/** The synthesize stage's tool (core/src/llm/rewrite.rs). */
+const SYNTHESIZE_TOOL = "record_instructions";
 
 /** The behaviours `enqueue` accepts; see `startLlmStub`. */
 const KINDS = new Set([
@@ -112,8 +114,9 @@ export async function startLlmStub() {
     if (tool === LEARN_TOOL && ["ok", "learn_made_up_quote"].includes(behaviour.kind)) {
       return send(res, 200, {}, toolAnswer(call, memoriesFor(behaviour.kind, dataOf(body).excerpts ?? [])));
     }
-    if (tool === REWRITE_TOOL && ["ok", "rewrite_drops_number"].includes(behaviour.kind)) {
-      return send(res, 200, {}, toolAnswer(call, rewritesFor(behaviour.kind, dataOf(body).changes ?? [])));
+    if ([REWRITE_TOOL, SYNTHESIZE_TOOL].includes(tool) && ["ok", "rewrite_drops_number"].includes(behaviour.kind)) {
+      const changes = dataOf(body).changes ?? [];
+      return send(res, 200, {}, toolAnswer(call, rewritesFor(behaviour.kind, changes, tool === SYNTHESIZE_TOOL)));
     }
     await perform(behaviour, call, res);
   }
@@ -295,20 +298,23 @@ function memoriesFor(kind, excerpts) {
 }
 
 /**
- * The rewrite tool's input, worded as a model would: a promotion states what
+ * The rewrite tool's input (or, with `instruction`, the synthesize tool's:
+ * what the user said made an instruction), worded as a model would: a promotion states what
  * the user said as an instruction (the "No," answering the assistant and the
  * label dropped); notes that open alike become one sentence, their shared
  * opening said once. "rewrite_drops_number" writes the same without digits,
  * as a careless model might.
  */
-function rewritesFor(kind, changes) {
+function rewritesFor(kind, changes, instruction = false) {
   const rewrites = changes.map((c) => {
     const sources = Array.isArray(c.sources) ? c.sources.map(String) : [];
     const quoted = /"(.*)"\s*$/.exec(String(c.proposed_wording ?? ""));
     let text;
     if (quoted) {
       const said = quoted[1].replace(/^(no|nope),\s*/i, "");
-      text = said.charAt(0).toUpperCase() + said.slice(1);
+      text = instruction
+        ? `When this comes up again: ${said.charAt(0).toLowerCase()}${said.slice(1)}`
+        : said.charAt(0).toUpperCase() + said.slice(1);
     } else {
       const words = sources.map((s) => s.replace(/[.!]\s*$/, "").split(/\s+/));
       let shared = 0;

@@ -155,6 +155,7 @@ fn main() {
                 LlmStage::Learn => "learn",
                 LlmStage::Judge => "judge",
                 LlmStage::Rewrite => "rewrite",
+                LlmStage::Synthesize => "synthesize",
             };
             let e = t.stages.entry(name).or_default();
             *e = (e.0 + s.calls, e.1 + s.items, e.2 + i, e.3 + o);

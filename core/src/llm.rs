@@ -434,7 +434,7 @@ pub fn max_output(stage: LlmStage, items: usize, cap: u32) -> u32 {
     let (base, per_item): (u32, u32) = match stage {
         LlmStage::Learn => (256, 40),
         LlmStage::Judge => (256, 160),
-        LlmStage::Rewrite => (128, 96),
+        LlmStage::Rewrite | LlmStage::Synthesize => (128, 96),
     };
     let items = u32::try_from(items).unwrap_or(u32::MAX);
     base.saturating_add(per_item.saturating_mul(items)).min(cap)
@@ -484,9 +484,9 @@ impl StagePlan {
 }
 
 /// The calls a pass's model stages would make, without making them: the
-/// excerpts of `sessions` to read, the unsettled `groups` to judge and
-/// `proposal`'s changes to word (`per_call` a call), as `provider` would be
-/// sent them. Words only the rules' changes
+/// excerpts of `sessions` to read, the unsettled `groups` to judge,
+/// `proposal`'s changes to word and its recurring mistakes to make
+/// instructions of (`per_call` a call), as `provider` would be sent them. Words only the rules' changes
 /// (judging adds merges, which keep a text of their own).
 #[allow(clippy::too_many_arguments)]
 pub fn plan(
@@ -518,11 +518,17 @@ pub fn plan(
         judge.add(&request, request.groups.len(), provider, model, max_tokens);
     }
     let mut rewrite = StagePlan { stage: LlmStage::Rewrite, ..StagePlan::none() };
-    for chunk in rewrite::candidates(proposal, store).chunks(per_call) {
-        let request = rewrite::build_request(chunk);
-        rewrite.add(&request, chunk.len(), provider, model, max_tokens);
+    let mut synthesize = StagePlan { stage: LlmStage::Synthesize, ..StagePlan::none() };
+    for (wording, plan) in [
+        (rewrite::Wording::Concise, &mut rewrite),
+        (rewrite::Wording::Instruction, &mut synthesize),
+    ] {
+        for chunk in rewrite::candidates(proposal, store, wording).chunks(per_call) {
+            let request = rewrite::build_request(chunk, wording);
+            plan.add(&request, chunk.len(), provider, model, max_tokens);
+        }
     }
-    vec![learn, judge, rewrite]
+    vec![learn, judge, rewrite, synthesize]
 }
 
 /// Adds checked LLM changes to a rules-only proposal: new change ids,

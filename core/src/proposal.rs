@@ -134,6 +134,8 @@ pub enum LlmStage {
     Judge,
     /// Gave a consolidation or a promotion one concise wording.
     Rewrite,
+    /// Turned a recurring mistake into an instruction to the agent.
+    Synthesize,
 }
 
 /// Which model stage made or worded a change.

@@ -1113,6 +1113,9 @@ fn made_by_text(m: &reverie_core::MadeBy) -> String {
             format!(" · learned by {} from the sessions (every quote checked)", m.model)
         }
         reverie_core::LlmStage::Judge => format!(" · judged by {}", m.model),
+        reverie_core::LlmStage::Synthesize => {
+            format!(" · made an instruction by {} from a recurring mistake", m.model)
+        }
         reverie_core::LlmStage::Rewrite => {
             format!(" · worded by {} (checked to keep every number, name and negation)", m.model)
         }

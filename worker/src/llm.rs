@@ -1,6 +1,6 @@
 //! Calls to the model: reading the sessions for memories, judging the
-//! groups the rules could not settle, then wording consolidations and
-//! promotions. The core builds every request
+//! groups the rules could not settle, wording consolidations and promoted
+//! preferences, and turning recurring mistakes into instructions. The core builds every request
 //! body and checks every answer; this module only
 //! sends, with a timeout per call, retries with backoff on 429 and 5xx, and
 //! a per-pass token budget that is never exceeded. Any failure falls back
@@ -8,7 +8,7 @@
 
 use futures_util::future::{select, Either};
 use reverie_core::llm::learn;
-use reverie_core::llm::rewrite::{self, Refusal};
+use reverie_core::llm::rewrite::{self, Refusal, Wording};
 use reverie_core::llm::{
     build_request, check_answer, incorporate, max_output, parse_response, parse_tool_response,
     request_body, Checked, Provider, ToolCall,
@@ -222,21 +222,25 @@ pub(crate) async fn learn(
     report.learn = Some(stage);
 }
 
-/// The rewrite stage, after judging and within what is left of the same
-/// budget: consolidations and promotions, a few a call, get the model's
-/// wording where it passes the core's checks (see `llm::rewrite`).
+/// The rewrite stage (`Wording::Concise`: consolidations and promoted
+/// preferences) or the synthesize stage (`Wording::Instruction`: recurring
+/// corrections and tool failures as instructions to the agent), after
+/// judging and within what is left of the same budget, a few a call: the
+/// model's wording is taken where it passes the core's checks (see
+/// `llm::rewrite`).
 pub(crate) async fn reword(
     settings: &Settings,
     store: &MemoryStore,
     proposal: &mut Proposal,
     report: &mut Report,
+    wording: Wording,
 ) {
-    let items = rewrite::candidates(proposal, store);
+    let items = rewrite::candidates(proposal, store, wording);
     let mut stage = reverie_api::RewriteReport::default();
     let (tokens_in, tokens_out) = (report.input_tokens, report.output_tokens);
     for (n, chunk) in items.chunks(settings.groups_per_call.max(1)).enumerate() {
-        let request = rewrite::build_request(chunk);
-        let max = max_output(LlmStage::Rewrite, chunk.len(), settings.max_tokens);
+        let request = rewrite::build_request(chunk, wording);
+        let max = max_output(wording.stage(), chunk.len(), settings.max_tokens);
         let body = request_body(&request, settings.provider, &settings.model, max).to_string();
         let text = match within_budget(settings, &body, max, report).await {
             Sent::Answered(text) => text,
@@ -266,7 +270,7 @@ pub(crate) async fn reword(
             let why = serde_json::to_value(why).ok().and_then(|v| v.as_str().map(str::to_string));
             *stage.kept_rules_wording.entry(why.unwrap_or_default()).or_default() += 1;
         }
-        rewrite::apply(proposal, &checked, &settings.model);
+        rewrite::apply(proposal, store, &checked, &settings.model, wording);
     }
     stage.input_tokens = report.input_tokens - tokens_in;
     stage.output_tokens = report.output_tokens - tokens_out;
@@ -274,7 +278,10 @@ pub(crate) async fn reword(
         settings,
         TokenCost { input_tokens: report.input_tokens, output_tokens: report.output_tokens },
     );
-    report.rewrite = Some(stage);
+    match wording {
+        Wording::Concise => report.rewrite = Some(stage),
+        Wording::Instruction => report.synthesize = Some(stage),
+    }
 }
 
 /// What came of one call sent within the budget.

@@ -9,6 +9,7 @@
 
 use reverie_core::apply::{auto_apply_plan, Decision};
 use reverie_core::config::DreamingConfig;
+use reverie_core::llm::rewrite::{self, Wording};
 use reverie_core::pass::{retired_by, run_pass, PassConfig, PassInput};
 use reverie_core::schedule::due_slot;
 use reverie_core::{Id, MemoryStore, Proposal, Timestamp};
@@ -276,7 +277,9 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
         Ok(None) => rules_only("no LLM key is configured".into()),
         Ok(Some(_))
             if output.unsettled.is_empty()
-                && reverie_core::llm::rewrite::candidates(&output.proposal, &store).is_empty()
+                && [Wording::Concise, Wording::Instruction]
+                    .iter()
+                    .all(|&w| rewrite::candidates(&output.proposal, &store, w).is_empty())
                 && reverie_core::llm::learn::select(&sessions, &store).0.is_empty() =>
         {
             rules_only(
@@ -286,13 +289,15 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
             )
         }
         Ok(Some(settings)) => {
-            // Three stages, one budget: read the sessions, judge the open
-            // groups, word what the rules set side by side.
+            // Four stages, one budget: read the sessions, judge the open
+            // groups, word what the rules set side by side, and make
+            // instructions of recurring mistakes.
             let mut report = llm::Report::default();
             let proposal = &mut output.proposal;
             llm::learn(&settings, &store, &sessions, proposal, &mut report).await;
             llm::settle(&settings, &store, &output.unsettled, proposal, &mut report).await;
-            llm::reword(&settings, &store, proposal, &mut report).await;
+            llm::reword(&settings, &store, proposal, &mut report, Wording::Concise).await;
+            llm::reword(&settings, &store, proposal, &mut report, Wording::Instruction).await;
             api::LlmUse {
                 mode: api::LlmMode::Llm,
                 reason: None,

@@ -252,6 +252,16 @@ pub fn import(format: Format, files: &[File], created_at: crate::Timestamp) -> R
     Ok(out)
 }
 
+/// The first file of the `CLAUDE.md` family an active entry of `store`
+/// was read from: where an instruction for the agent belongs.
+pub(crate) fn rules_file_of(store: &MemoryStore) -> Option<String> {
+    store
+        .active()
+        .flat_map(|e| e.tags.iter().filter_map(|t| t.strip_prefix(FILE_TAG)))
+        .find(|path| markdown::is_rules_file(path))
+        .map(str::to_string)
+}
+
 /// A file's digest as the layout records it.
 pub fn digest(content: &str) -> String {
     format!("{:016x}", crate::hash::hash_str(content))
@@ -523,11 +533,13 @@ struct Homes<'a> {
     /// Per new entry, the files of the entries that point at it.
     votes: std::collections::HashMap<&'a str, Vec<usize>>,
     first: usize,
+    /// The layout's files by path.
+    by_path: std::collections::HashMap<&'a str, usize>,
 }
 
 impl<'a> Homes<'a> {
     fn of(
-        layout: &Layout,
+        layout: &'a Layout,
         store: &'a MemoryStore,
         doc_of: &std::collections::HashMap<&str, usize>,
     ) -> Self {
@@ -549,11 +561,18 @@ impl<'a> Homes<'a> {
                 votes.entry(target.as_str()).or_default().push(d);
             }
         }
-        Homes { votes, first }
+        let by_path =
+            layout.documents.iter().enumerate().map(|(d, doc)| (doc.path.as_str(), d)).collect();
+        Homes { votes, first, by_path }
     }
 
-    /// The file `e` is written to.
+    /// The file `e` is written to: the one its `file:` tag names, if the
+    /// layout has it (an instruction proposed for the rules), else by vote.
     fn of_entry(&self, e: &MemoryEntry) -> usize {
+        let named = e.tags.iter().filter_map(|t| t.strip_prefix(FILE_TAG));
+        if let Some(d) = named.filter_map(|p| self.by_path.get(p)).next() {
+            return *d;
+        }
         let Some(docs) = self.votes.get(e.id.as_str()) else { return self.first };
         let mut count: std::collections::BTreeMap<usize, usize> = Default::default();
         for &d in docs {

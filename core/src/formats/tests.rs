@@ -796,3 +796,28 @@ fn a_letta_block_never_grows_past_its_limit() {
     assert_eq!(paths, ["system/reverie-notes.md"]);
     assert!(out[0].content.contains("- Priya works from Lisbon and prefers calls before noon.\n"));
 }
+
+#[test]
+fn an_instruction_proposed_for_the_rules_goes_into_that_file() {
+    let files = vec![
+        file("memory/MEMORY.md", "- The user's editor is Helix.\n"),
+        file("CLAUDE.md", "# Rules\n\n- Use pnpm, not npm.\n"),
+    ];
+    let imported = import(Format::Markdown, &files, Timestamp(0)).unwrap();
+    let mut store = store_of(&imported);
+    let mut rule = MemoryEntry::new(
+        Id::new("i1").unwrap(),
+        "When you schedule, use CET times, not PST.",
+        EntryKind::Instruction,
+        Timestamp(5),
+    );
+    rule.tags.push("file:CLAUDE.md".into());
+    store.entries.push(rule);
+    let out = export(&imported.layout, &files, &store).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].path, "CLAUDE.md");
+    assert_eq!(
+        out[0].content,
+        "# Rules\n\n- Use pnpm, not npm.\n- When you schedule, use CET times, not PST.\n"
+    );
+}

@@ -34,6 +34,7 @@ pub fn estimate_text(d: &DryRun) -> Vec<String> {
                 LlmStage::Learn => ("read", "excerpt", "excerpts"),
                 LlmStage::Judge => ("judge", "group", "groups"),
                 LlmStage::Rewrite => ("word", "change", "changes"),
+                LlmStage::Synthesize => ("make instructions of", "mistake", "mistakes"),
             };
             format!("{what} {}", count(s.items, one, many))
         })

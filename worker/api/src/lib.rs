@@ -369,6 +369,10 @@ pub struct LlmReport {
     /// totals above too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learn: Option<LearnReport>,
+    /// The synthesize stage (recurring mistakes made instructions), when
+    /// it ran; counted as the rewrite stage is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synthesize: Option<RewriteReport>,
 }
 
 /// What the learn stage of a pass did: the messages the rules picked from
@@ -443,7 +447,7 @@ pub struct PlannedLlm {
     /// The model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// Per stage, in the order they run (learn, judge, rewrite).
+    /// Per stage, in the order they run (learn, judge, rewrite, synthesize).
     pub stages: Vec<PlannedStage>,
     /// Input tokens of every call, estimated at four bytes a token.
     pub input_tokens: u64,
@@ -462,7 +466,7 @@ pub struct PlannedLlm {
 /// One model stage of a planned pass.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedStage {
-    /// `learn`, `judge` or `rewrite`.
+    /// `learn`, `judge`, `rewrite` or `synthesize`.
     pub stage: reverie_core::LlmStage,
     /// Calls it would make.
     pub calls: usize,

@@ -12,8 +12,6 @@
 //! planner sends: it must send them all. Run through
 //! `cargo xtask bench-cost [--data DIR]`.
 
-use std::path::PathBuf;
-
 use serde_json::{json, Value};
 
 #[path = "shared/locomo.rs"]
@@ -74,28 +72,7 @@ struct Totals {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let mut dir = PathBuf::from("../shared/data/locomo");
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--data" => {
-                dir = args
-                    .next()
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| fail("--data needs a directory"))
-            }
-            other => fail(&format!("unknown argument `{other}`")),
-        }
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", dir.display())))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        fail(&format!("no LoCoMo .json files in {}", dir.display()));
-    }
+    let files = locomo::conversation_files("bench-cost");
     let mut t = Totals::default();
     for file in &files {
         let text = std::fs::read_to_string(file)

@@ -6,7 +6,7 @@
 //! consolidating. Run through `cargo xtask bench-quality [--data DIR]`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -34,28 +34,7 @@ struct Totals {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let mut dir = PathBuf::from("../shared/data/locomo");
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--data" => {
-                dir = args
-                    .next()
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| fail("--data needs a directory"))
-            }
-            other => fail(&format!("unknown argument `{other}`")),
-        }
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", dir.display())))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        fail(&format!("no LoCoMo .json files in {}", dir.display()));
-    }
+    let files = locomo::conversation_files("bench-quality");
     for mode in [Mode::Events, Mode::Utterances] {
         let mut totals = Totals::default();
         for file in &files {

@@ -165,37 +165,20 @@ pub(crate) async fn learn(
     proposal: &mut Proposal,
     report: &mut Report,
 ) {
-    let (excerpts, picked) = learn::select(sessions, store);
-    let mut stage = reverie_api::LearnReport {
-        messages: picked.messages,
-        picked: picked.picked,
-        chit_chat: picked.chit_chat,
-        known: picked.known,
-        no_statement: picked.no_statement,
-        tool_output: picked.tool_output,
-        sessions: picked.sessions,
-        ..Default::default()
-    };
+    let (excerpts, selection) = learn::select(sessions, store);
+    let mut stage = reverie_api::LearnReport { selection, ..Default::default() };
     let (tokens_in, tokens_out) = (report.input_tokens, report.output_tokens);
     let chunks = learn::chunks(&excerpts);
     let touching = learn::Touching::new(store, &excerpts);
     for (n, chunk) in chunks.iter().enumerate() {
         let request = learn::build_request(chunk, &touching);
-        let max = max_output(LlmStage::Learn, chunk.len(), settings.max_tokens);
-        let body = request_body(&request, settings.provider, &settings.model, max).to_string();
-        let text = match within_budget(settings, &body, max, report).await {
-            Sent::Answered(text) => text,
-            Sent::OverBudget | Sent::Failed => {
-                stage.left = chunks[n..].iter().map(|c| c.len()).sum();
-                break;
-            }
+        let Some(answer) =
+            call_stage(settings, &request, LlmStage::Learn, chunk.len(), proposal, report).await
+        else {
+            stage.left = chunks[n..].iter().map(|c| c.len()).sum();
+            break;
         };
         stage.sent += chunk.len();
-        let (answer, usage) = parse_tool_response(settings.provider, request.tool().0, &text);
-        report.input_tokens += usage.input_tokens;
-        report.output_tokens += usage.output_tokens;
-        proposal.token_cost.input_tokens += usage.input_tokens;
-        proposal.token_cost.output_tokens += usage.output_tokens;
         let checked = match answer {
             Ok(input) => {
                 learn::check_answer(&input, &request, store, proposal, proposal.created_at)
@@ -240,21 +223,13 @@ pub(crate) async fn reword(
     let (tokens_in, tokens_out) = (report.input_tokens, report.output_tokens);
     for (n, chunk) in items.chunks(settings.groups_per_call.max(1)).enumerate() {
         let request = rewrite::build_request(chunk, wording);
-        let max = max_output(wording.stage(), chunk.len(), settings.max_tokens);
-        let body = request_body(&request, settings.provider, &settings.model, max).to_string();
-        let text = match within_budget(settings, &body, max, report).await {
-            Sent::Answered(text) => text,
-            Sent::OverBudget | Sent::Failed => {
-                stage.left = items.len() - n * settings.groups_per_call.max(1);
-                break;
-            }
+        let Some(answer) =
+            call_stage(settings, &request, wording.stage(), chunk.len(), proposal, report).await
+        else {
+            stage.left = items.len() - n * settings.groups_per_call.max(1);
+            break;
         };
         stage.sent += chunk.len();
-        let (answer, usage) = parse_tool_response(settings.provider, request.tool().0, &text);
-        report.input_tokens += usage.input_tokens;
-        report.output_tokens += usage.output_tokens;
-        proposal.token_cost.input_tokens += usage.input_tokens;
-        proposal.token_cost.output_tokens += usage.output_tokens;
         let checked = match answer {
             Ok(input) => rewrite::check_answer(&input, &request, proposal, store),
             Err(e) => {
@@ -282,6 +257,31 @@ pub(crate) async fn reword(
         Wording::Concise => report.rewrite = Some(stage),
         Wording::Instruction => report.synthesize = Some(stage),
     }
+}
+
+/// One call of a stage carrying `items`: sent within the budget (its
+/// output limited to what it carries), its tokens counted on the pass and
+/// the proposal; the tool input, or why the answer is unusable. `None`
+/// when it was not sent or got no answer: the stage stops there.
+async fn call_stage(
+    settings: &Settings,
+    request: &impl ToolCall,
+    stage: LlmStage,
+    items: usize,
+    proposal: &mut Proposal,
+    report: &mut Report,
+) -> Option<Result<serde_json::Value, reverie_core::llm::AnswerError>> {
+    let max = max_output(stage, items, settings.max_tokens);
+    let body = request_body(request, settings.provider, &settings.model, max).to_string();
+    let Sent::Answered(text) = within_budget(settings, &body, max, report).await else {
+        return None;
+    };
+    let (answer, usage) = parse_tool_response(settings.provider, request.tool().0, &text);
+    report.input_tokens += usage.input_tokens;
+    report.output_tokens += usage.output_tokens;
+    proposal.token_cost.input_tokens += usage.input_tokens;
+    proposal.token_cost.output_tokens += usage.output_tokens;
+    Some(answer)
 }
 
 /// What came of one call sent within the budget.

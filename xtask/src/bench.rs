@@ -65,34 +65,27 @@ pub fn scale(args: &[String]) -> Result<(), String> {
 /// LoCoMo conversations, read in place from the shared data folder (they
 /// are externally authored and never committed).
 pub fn quality(args: &[String]) -> Result<(), String> {
-    crate::tools::ensure_wordnet()?;
-    let data = match args {
-        [] => root().join("../shared/data/locomo"),
-        [flag, dir] if flag == "--data" => std::path::PathBuf::from(dir),
-        _ => return Err("usage: cargo xtask bench-quality [--data DIR]".into()),
-    };
-    if !data.is_dir() {
-        return Err(format!("no LoCoMo data at {} (pass --data DIR)", data.display()));
-    }
-    stage("rules-only pass on LoCoMo, events and utterances", || {
-        run(example("bench_quality").arg("--data").arg(&data))
-    })
+    locomo(args, "bench-quality", "rules-only pass on LoCoMo, events and utterances")
 }
 
 /// The model stages' planned calls on LoCoMo against a naive dream.
 pub fn cost(args: &[String]) -> Result<(), String> {
+    locomo(args, "bench-cost", "planned model calls on LoCoMo against a naive dream")
+}
+
+/// Runs the example of `bench` (`bench-x` runs `bench_x`) on the LoCoMo
+/// folder `--data DIR` names, or the shared one.
+fn locomo(args: &[String], bench: &str, title: &str) -> Result<(), String> {
     crate::tools::ensure_wordnet()?;
     let data = match args {
         [] => root().join("../shared/data/locomo"),
         [flag, dir] if flag == "--data" => std::path::PathBuf::from(dir),
-        _ => return Err("usage: cargo xtask bench-cost [--data DIR]".into()),
+        _ => return Err(format!("usage: cargo xtask {bench} [--data DIR]")),
     };
     if !data.is_dir() {
         return Err(format!("no LoCoMo data at {} (pass --data DIR)", data.display()));
     }
-    stage("planned model calls on LoCoMo against a naive dream", || {
-        run(example("bench_cost").arg("--data").arg(&data))
-    })
+    stage(title, || run(example(&bench.replace('-', "_")).arg("--data").arg(&data)))
 }
 
 /// Labelled pairs (SICK, SituatedQA, and pairs made from templates), read

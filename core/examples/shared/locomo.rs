@@ -1,6 +1,8 @@
 //! LoCoMo conversations (Maharana et al., ACL 2024) as a memory store and
 //! session transcripts, for the benchmarks that read them.
 
+use std::path::PathBuf;
+
 use serde_json::Value;
 
 use reverie_core::{
@@ -160,4 +162,37 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// The LoCoMo `*.json` files of `--data DIR` (default
+/// `../shared/data/locomo`), in name order; exits naming `bench` on bad
+/// arguments or an empty folder.
+pub fn conversation_files(bench: &str) -> Vec<PathBuf> {
+    let fail = |msg: String| -> ! {
+        eprintln!("{bench}: {msg}");
+        std::process::exit(2)
+    };
+    let mut args = std::env::args().skip(1);
+    let mut dir = PathBuf::from("../shared/data/locomo");
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--data" => {
+                dir = args
+                    .next()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| fail("--data needs a directory".into()))
+            }
+            other => fail(format!("unknown argument `{other}`")),
+        }
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| fail(format!("cannot read {}: {e}", dir.display())))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        fail(format!("no LoCoMo .json files in {}", dir.display()));
+    }
+    files
 }

@@ -379,22 +379,11 @@ pub struct LlmReport {
 /// the sessions for the model, and the memories it proposed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LearnReport {
-    /// Messages read in the pass's sessions.
-    pub messages: usize,
-    /// Messages picked (the user's statements and corrections, tool
-    /// failures, the assistant's conclusions).
-    pub picked: usize,
-    /// User turns left out as greetings, thanks or acknowledgements.
-    pub chit_chat: usize,
-    /// User turns left out as memory holds them already.
-    pub known: usize,
-    /// User turns left out as they state nothing about the user and give
-    /// no standing order (questions, requests, small talk).
-    pub no_statement: usize,
-    /// Tool output left out (no failure, or a failure seen before).
-    pub tool_output: usize,
-    /// Sessions with a message picked.
-    pub sessions: usize,
+    /// What the rules picked from the sessions, and left out: `messages`,
+    /// `picked`, `chit_chat`, `known`, `no_statement`, `tool_output`,
+    /// `sessions`.
+    #[serde(flatten)]
+    pub selection: reverie_core::llm::learn::Selection,
     /// Picked messages sent to the model.
     pub sent: usize,
     /// Picked messages not sent (the budget ran out, or a call failed).

@@ -390,7 +390,7 @@ pub struct LearnReport {
     pub left: usize,
     /// Memories proposed as changes.
     pub taken: usize,
-    /// Memories dropped, by why (`made_up_quote`, `duplicate`,
+    /// Memories dropped, by why (`made_up_quote`, `unsupported`, `duplicate`,
     /// `no_evidence`, `unusable`, `malformed`).
     pub dropped: std::collections::BTreeMap<String, usize>,
     /// Tokens the stage sent.

@@ -353,6 +353,11 @@ describe("passes and review", () => {
     });
     assert.equal(expectStatus(await call("/api/v1/passes?agent_id=rev_a"), 200).passes.length, 0);
     expectStatus(await call("/api/v1/agents/rev_a/passes?dry_run=maybe", { method: "POST" }), 400);
+    // An agent with an empty store: nothing to propose, and no version made.
+    await createAgent("dry_x");
+    const empty = expectStatus(await call("/api/v1/agents/dry_x/passes?dry_run=true", { method: "POST" }), 200);
+    assert.deepEqual([empty.store_id, empty.base_version, empty.changes], ["dry_x", 0, 0]);
+    assert.equal(expectStatus(await call("/api/v1/stores/dry_x"), 200).version, 0);
     const pass = await runPass("rev_a");
     assert.equal(pass.stats.llm.mode, "rules_only");
     assert.equal(pass.stats.sessions, 0);

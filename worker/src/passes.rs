@@ -190,9 +190,22 @@ struct Inputs {
     history: reverie_core::review::ReviewHistory,
 }
 
-async fn inputs(cx: &Cx, agent: &AgentRow, config: &DreamingConfig) -> ApiResult<Inputs> {
+/// What a pass of `agent` reads now. `create`: a store the agent has not
+/// got yet is created (empty) for the pass; else it is read as empty and
+/// nothing is written.
+async fn inputs(
+    cx: &Cx,
+    agent: &AgentRow,
+    config: &DreamingConfig,
+    create: bool,
+) -> ApiResult<Inputs> {
     let (db, now) = (&cx.db, cx.now);
-    let store_row = stores::ensure(db, config.memory_store.as_str(), &agent.id, false, now).await?;
+    let store_id = config.memory_store.as_str();
+    let store_row = if create {
+        stores::ensure(db, store_id, &agent.id, false, now).await?
+    } else {
+        stores::existing_or_new(db, store_id, &agent.id, false, now).await?.0
+    };
     let store = stores::load(db, &store_row).await?;
     let mut agents_of_store = repo::stores::agents_using(db, &store_row.id).await?;
     if !agents_of_store.contains(&agent.id) {
@@ -210,7 +223,8 @@ async fn inputs(cx: &Cx, agent: &AgentRow, config: &DreamingConfig) -> ApiResult
 /// and checked against the budget, and none is made. Nothing is saved.
 async fn dry_run(cx: &Cx, agent: &AgentRow) -> ApiResult<api::DryRun> {
     let config = agent.config()?;
-    let Inputs { store_row, store, sessions, history, .. } = inputs(cx, agent, &config).await?;
+    let Inputs { store_row, store, sessions, history, .. } =
+        inputs(cx, agent, &config, false).await?;
     let proposal_id = Id::new("dry_run")?;
     let pass_config = PassConfig::recommended(proposal_id, cx.now);
     let input =
@@ -255,7 +269,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
     let config = agent.config()?;
     let t_load = stage(db, id, PassStage::Loading).await?;
     let Inputs { store_row, store, window_start, sessions, history } =
-        inputs(cx, agent, &config).await?;
+        inputs(cx, agent, &config, true).await?;
 
     let t_rules = stage(db, id, PassStage::Rules).await?;
     let proposal_id = Id::new(format!("prop_{}", &crate::random_hex()[..12]))?;

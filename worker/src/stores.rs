@@ -91,6 +91,22 @@ pub(crate) async fn ensure(
     shared: bool,
     at: Timestamp,
 ) -> ApiResult<StoreRow> {
+    let (row, exists) = existing_or_new(db, id, agent, shared, at).await?;
+    if !exists {
+        repo::stores::create(db, &row, &format!("agent:{agent}")).await?;
+    }
+    Ok(row)
+}
+
+/// The store `ensure` would give, without creating it: the row, and
+/// whether it exists (an empty store at version 0 when not).
+pub(crate) async fn existing_or_new(
+    db: &Db,
+    id: &str,
+    agent: &str,
+    shared: bool,
+    at: Timestamp,
+) -> ApiResult<(StoreRow, bool)> {
     if let Some(row) = find(db, id).await? {
         if !row.is_shared() && row.owner_agent.as_deref() != Some(agent) {
             return Err(ApiError::conflict(format!(
@@ -98,7 +114,7 @@ pub(crate) async fn ensure(
                 row.owner_agent.as_deref().unwrap_or("?")
             )));
         }
-        return Ok(row);
+        return Ok((row, true));
     }
     let row = StoreRow {
         id: id.to_string(),
@@ -107,8 +123,7 @@ pub(crate) async fn ensure(
         version: 0,
         created_at: at.0 as f64,
     };
-    repo::stores::create(db, &row, &format!("agent:{agent}")).await?;
-    Ok(row)
+    Ok((row, false))
 }
 
 /// One write to a store: the entries it changes, the audit events, and

@@ -336,6 +336,12 @@ describe("the learn stage", () => {
     // The correction and the answer to it; the failure and the answer to it.
     assert.deepEqual([learn.picked, learn.sent, learn.no_statement], [4, 4, 2], JSON.stringify(learn));
     assert.equal(learn.taken, 2, JSON.stringify(learn));
+    // Spend by stage adds up to the pass's.
+    const { stages, input_tokens: spentIn, output_tokens: spentOut } = pass.stats.llm.report;
+    assert.equal(stages.learn.calls, 1, JSON.stringify(stages));
+    assert.equal(Object.values(stages).reduce((n, s) => n + s.input_tokens, 0), spentIn);
+    assert.equal(Object.values(stages).reduce((n, s) => n + s.output_tokens, 0), spentOut);
+    assert.ok(stages.learn.cost_usd > 0);
     const req = env.stub.requests.find((r) => r.body.tool_choice?.name === "record_memories");
     assert.ok(req, "the learn tool was forced");
     assert.match(req.body.messages[0].content, /data, not instructions/);

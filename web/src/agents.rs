@@ -4,7 +4,7 @@
 //! and its proposals and passes.
 
 use leptos::prelude::*;
-use reverie_web_state::dream::estimate_text;
+use reverie_web_state::dream::{estimate_text, spend_text};
 use reverie_web_state::settings::{config_text, Field, Form, Format};
 
 use crate::api::{self, Agent, Pass, PassStatus, Source};
@@ -368,6 +368,9 @@ fn DreamNow(agent: String, lists: RwSignal<u32>) -> impl IntoView {
                             view! { <li class=class aria-current=(class == "current").then_some("step")>{label}</li> }
                         }).collect_view()}
                     </ol>
+                    {p.stats.as_ref().and_then(|s| s.llm.report.as_ref()).and_then(spend_text).map(|t| view! {
+                        <p class="muted" data-testid="pass-spend">{t}</p>
+                    })}
                     {(open_groups > 0).then(|| view! {
                         <p class="muted" data-testid="groups-left">{format!(
                             "{open_groups} group(s) the rules could not settle are left as they are: configure a model to have them judged, or merge them by hand."

@@ -111,6 +111,7 @@ pub(crate) async fn settle(
     proposal: &mut Proposal,
     report: &mut Report,
 ) {
+    let mark = Mark::of(report);
     let mut next = 0;
     while next < groups.len() {
         let request = build_request(store, &groups[next..], settings.groups_per_call);
@@ -148,10 +149,7 @@ pub(crate) async fn settle(
         report.changes_added += proposal.changes.len() - before;
     }
     report.groups_left = groups.len().saturating_sub(next);
-    report.cost_usd = cost(
-        settings,
-        TokenCost { input_tokens: report.input_tokens, output_tokens: report.output_tokens },
-    );
+    mark.record(settings, report, LlmStage::Judge);
 }
 
 /// The learn stage, first and within the pass's budget: the excerpts the
@@ -167,7 +165,7 @@ pub(crate) async fn learn(
 ) {
     let (excerpts, selection) = learn::select(sessions, store);
     let mut stage = reverie_api::LearnReport { selection, ..Default::default() };
-    let (tokens_in, tokens_out) = (report.input_tokens, report.output_tokens);
+    let mark = Mark::of(report);
     let chunks = learn::chunks(&excerpts);
     let touching = learn::Touching::new(store, &excerpts);
     for (n, chunk) in chunks.iter().enumerate() {
@@ -196,12 +194,7 @@ pub(crate) async fn learn(
         report.changes_added += checked.changes.len();
         learn::incorporate(proposal, store, sessions, checked, &settings.model);
     }
-    stage.input_tokens = report.input_tokens - tokens_in;
-    stage.output_tokens = report.output_tokens - tokens_out;
-    report.cost_usd = cost(
-        settings,
-        TokenCost { input_tokens: report.input_tokens, output_tokens: report.output_tokens },
-    );
+    (stage.input_tokens, stage.output_tokens) = mark.record(settings, report, LlmStage::Learn);
     report.learn = Some(stage);
 }
 
@@ -220,7 +213,7 @@ pub(crate) async fn reword(
 ) {
     let items = rewrite::candidates(proposal, store, wording);
     let mut stage = reverie_api::RewriteReport::default();
-    let (tokens_in, tokens_out) = (report.input_tokens, report.output_tokens);
+    let mark = Mark::of(report);
     for (n, chunk) in items.chunks(settings.groups_per_call.max(1)).enumerate() {
         let request = rewrite::build_request(chunk, wording);
         let Some(answer) =
@@ -247,12 +240,7 @@ pub(crate) async fn reword(
         }
         rewrite::apply(proposal, store, &checked, &settings.model, wording);
     }
-    stage.input_tokens = report.input_tokens - tokens_in;
-    stage.output_tokens = report.output_tokens - tokens_out;
-    report.cost_usd = cost(
-        settings,
-        TokenCost { input_tokens: report.input_tokens, output_tokens: report.output_tokens },
-    );
+    (stage.input_tokens, stage.output_tokens) = mark.record(settings, report, wording.stage());
     match wording {
         Wording::Concise => report.rewrite = Some(stage),
         Wording::Instruction => report.synthesize = Some(stage),
@@ -282,6 +270,54 @@ async fn call_stage(
     proposal.token_cost.input_tokens += usage.input_tokens;
     proposal.token_cost.output_tokens += usage.output_tokens;
     Some(answer)
+}
+
+/// Where the report stood when a stage began, to record what it spent.
+#[derive(Clone, Copy)]
+struct Mark {
+    calls: u32,
+    input_tokens: u64,
+    output_tokens: u64,
+}
+
+impl Mark {
+    fn of(report: &Report) -> Mark {
+        Mark {
+            calls: report.calls,
+            input_tokens: report.input_tokens,
+            output_tokens: report.output_tokens,
+        }
+    }
+
+    /// Records what `stage` spent since the mark (when it made a call),
+    /// and the pass's cost so far; returns the stage's tokens in and out.
+    fn record(self, settings: &Settings, report: &mut Report, stage: LlmStage) -> (u64, u64) {
+        let tokens = TokenCost {
+            input_tokens: report.input_tokens - self.input_tokens,
+            output_tokens: report.output_tokens - self.output_tokens,
+        };
+        let calls = report.calls - self.calls;
+        if calls > 0 {
+            let name = serde_json::to_value(stage)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            report.stages.insert(
+                name,
+                reverie_api::StageCost {
+                    calls,
+                    input_tokens: tokens.input_tokens,
+                    output_tokens: tokens.output_tokens,
+                    cost_usd: cost(settings, tokens),
+                },
+            );
+        }
+        report.cost_usd = cost(
+            settings,
+            TokenCost { input_tokens: report.input_tokens, output_tokens: report.output_tokens },
+        );
+        (tokens.input_tokens, tokens.output_tokens)
+    }
 }
 
 /// What came of one call sent within the budget.

@@ -420,6 +420,7 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
             notify: config.notify.clone(),
             summary: proposal.summary.clone(),
             token_cost: proposal.token_cost,
+            cost_by_stage: stats.llm.report.as_ref().map(|r| r.stages.clone()).unwrap_or_default(),
             changes: views,
             changes_total: total,
             changes_truncated: total > WEBHOOK_CHANGES,

@@ -1,7 +1,8 @@
 //! "Dream now" on an agent's page: what a dry run says a pass would do,
-//! in words, before the reviewer starts one.
+//! in words, before the reviewer starts one, and what a pass's model
+//! stages spent after.
 
-use reverie_api::{DryRun, LlmMode};
+use reverie_api::{DryRun, LlmMode, LlmReport};
 use reverie_core::LlmStage;
 
 /// A dry run as the sentences the dashboard shows: what the rules would
@@ -63,6 +64,28 @@ pub fn estimate_text(d: &DryRun) -> Vec<String> {
     out
 }
 
+/// What a finished pass's model stages spent, in one line; `None` when no
+/// stage made a call.
+pub fn spend_text(report: &LlmReport) -> Option<String> {
+    if report.stages.is_empty() {
+        return None;
+    }
+    let stages: Vec<String> = report
+        .stages
+        .iter()
+        .map(|(name, s)| {
+            format!(
+                "{name} {}, {} + {} tokens, ${:.4}",
+                count(s.calls as usize, "call", "calls"),
+                s.input_tokens,
+                s.output_tokens,
+                s.cost_usd
+            )
+        })
+        .collect();
+    Some(format!("The model: {}; ${:.4} in all.", stages.join("; "), report.cost_usd))
+}
+
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -109,6 +132,25 @@ mod tests {
             max_output_tokens: 100 * calls as u64,
             usd_estimate: 0.0,
         }
+    }
+
+    #[test]
+    fn a_passs_spend_reads_stage_by_stage() {
+        let mut report = LlmReport { cost_usd: 0.0042, ..Default::default() };
+        assert_eq!(spend_text(&report), None);
+        let stage = |calls, i, o, usd| reverie_api::StageCost {
+            calls,
+            input_tokens: i,
+            output_tokens: o,
+            cost_usd: usd,
+        };
+        report.stages.insert("judge".into(), stage(1, 900, 120, 0.0045));
+        report.stages.insert("learn".into(), stage(2, 1200, 300, 0.0081));
+        assert_eq!(
+            spend_text(&report).unwrap(),
+            "The model: judge 1 call, 900 + 120 tokens, $0.0045; learn 2 calls, 1200 + 300 \
+             tokens, $0.0081; $0.0042 in all."
+        );
     }
 
     #[test]

@@ -373,6 +373,23 @@ pub struct LlmReport {
     /// it ran; counted as the rewrite stage is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synthesize: Option<RewriteReport>,
+    /// What each stage that ran spent, by its name (`learn`, `judge`,
+    /// `rewrite`, `synthesize`); together, the totals above.
+    #[serde(default)]
+    pub stages: BTreeMap<String, StageCost>,
+}
+
+/// What one model stage of a pass spent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageCost {
+    /// Calls made.
+    pub calls: u32,
+    /// Tokens sent.
+    pub input_tokens: u64,
+    /// Tokens answered.
+    pub output_tokens: u64,
+    /// In US dollars, at the configured prices.
+    pub cost_usd: f64,
 }
 
 /// What the learn stage of a pass did: the messages the rules picked from
@@ -1117,6 +1134,9 @@ pub struct PassCompleted {
     pub summary: Summary,
     /// What the model cost.
     pub token_cost: TokenCost,
+    /// What the model cost, by stage (empty for a rules-only pass).
+    #[serde(default)]
+    pub cost_by_stage: BTreeMap<String, StageCost>,
     /// The first changes (secrets hidden).
     pub changes: Vec<ChangeView>,
     /// Changes in all.

@@ -266,7 +266,9 @@ describe("the rewrite stage", () => {
     const proposal = expectStatus(await env.call(`/api/v1/proposals/${pass.proposal_id}`), 200);
     const consolidate = proposal.changes.find((c) => c.kind === "consolidate");
     assert.equal(consolidate.result.text, "Acme API: needs a token from the vault; allows 600 requests per minute.");
-    assert.deepEqual(consolidate.made_by, { stage: "rewrite", model: "claude-sonnet-4-6" });
+    assert.deepEqual([consolidate.made_by.stage, consolidate.made_by.model], ["rewrite", "claude-sonnet-4-6"]);
+    // Its share of the call that worded it.
+    assert.ok(consolidate.made_by.tokens.input_tokens > 0 && consolidate.made_by.tokens.output_tokens > 0);
     const promote = proposal.changes.find((c) => c.kind === "promote");
     assert.equal(promote.result.text, "When this comes up again: use CET times, not PST: we are in Berlin.");
     assert.equal(promote.result.kind, "instruction");

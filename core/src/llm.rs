@@ -552,6 +552,7 @@ pub fn incorporate(
     proposal.summary.dropped_llm_changes += checked.dropped;
     proposal.token_cost.input_tokens += usage.input_tokens;
     proposal.token_cost.output_tokens += usage.output_tokens;
+    let made = checked.changes.len();
     for mut change in checked.changes {
         if change.targets.iter().any(|t| touched.contains(t)) {
             proposal.summary.dropped_llm_changes += 1;
@@ -564,7 +565,7 @@ pub fn incorporate(
             }
         }
         change.id = crate::proposal::change_id(proposal.changes.len() + 1);
-        change.made_by = Some(MadeBy { stage: LlmStage::Judge, model: model.to_string() });
+        change.made_by = Some(MadeBy::new(LlmStage::Judge, model, usage, made));
         // The same flags as rules-only changes: poisoning signals in the
         // quoted entries, untrusted-only evidence, shared store, size.
         let quoted: Vec<&MemoryEntry> = change

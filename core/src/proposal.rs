@@ -145,6 +145,26 @@ pub struct MadeBy {
     pub stage: LlmStage,
     /// The model, as the provider names it.
     pub model: String,
+    /// The change's share of the call that made it: the call's tokens
+    /// shared evenly among the changes it made.
+    #[serde(default)]
+    pub tokens: TokenCost,
+}
+
+impl MadeBy {
+    /// Made by `stage` of `model`, as one of `made` changes of a call that
+    /// spent `call`.
+    pub fn new(stage: LlmStage, model: &str, call: TokenCost, made: usize) -> MadeBy {
+        let made = made.max(1) as u64;
+        MadeBy {
+            stage,
+            model: model.to_string(),
+            tokens: TokenCost {
+                input_tokens: call.input_tokens / made,
+                output_tokens: call.output_tokens / made,
+            },
+        }
+    }
 }
 
 /// One reviewable change to the store.

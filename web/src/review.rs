@@ -1106,9 +1106,12 @@ fn Help(close: impl Fn() + 'static) -> impl IntoView {
     }
 }
 
-/// Which model stage made or worded a change, in words.
+/// Which model stage made or worded a change, and its share of the call,
+/// in words.
 fn made_by_text(m: &reverie_core::MadeBy) -> String {
-    match m.stage {
+    let tokens = m.tokens.input_tokens + m.tokens.output_tokens;
+    let share = if tokens > 0 { format!(" · ≈ {tokens} tokens") } else { String::new() };
+    let by = match m.stage {
         reverie_core::LlmStage::Learn => {
             format!(" · learned by {} from the sessions (every quote checked)", m.model)
         }
@@ -1119,5 +1122,6 @@ fn made_by_text(m: &reverie_core::MadeBy) -> String {
         reverie_core::LlmStage::Rewrite => {
             format!(" · worded by {} (checked to keep every number, name and negation)", m.model)
         }
-    }
+    };
+    by + &share
 }

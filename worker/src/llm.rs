@@ -170,7 +170,7 @@ pub(crate) async fn learn(
     let touching = learn::Touching::new(store, &excerpts);
     for (n, chunk) in chunks.iter().enumerate() {
         let request = learn::build_request(chunk, &touching);
-        let Some(answer) =
+        let Some((answer, usage)) =
             call_stage(settings, &request, LlmStage::Learn, chunk.len(), proposal, report).await
         else {
             stage.left = chunks[n..].iter().map(|c| c.len()).sum();
@@ -192,7 +192,7 @@ pub(crate) async fn learn(
         }
         stage.taken += checked.changes.len();
         report.changes_added += checked.changes.len();
-        learn::incorporate(proposal, store, sessions, checked, &settings.model);
+        learn::incorporate(proposal, store, sessions, checked, &settings.model, usage);
     }
     (stage.input_tokens, stage.output_tokens) = mark.record(settings, report, LlmStage::Learn);
     report.learn = Some(stage);
@@ -216,7 +216,7 @@ pub(crate) async fn reword(
     let mark = Mark::of(report);
     for (n, chunk) in items.chunks(settings.groups_per_call.max(1)).enumerate() {
         let request = rewrite::build_request(chunk, wording);
-        let Some(answer) =
+        let Some((answer, usage)) =
             call_stage(settings, &request, wording.stage(), chunk.len(), proposal, report).await
         else {
             stage.left = items.len() - n * settings.groups_per_call.max(1);
@@ -238,7 +238,7 @@ pub(crate) async fn reword(
             let why = serde_json::to_value(why).ok().and_then(|v| v.as_str().map(str::to_string));
             *stage.kept_rules_wording.entry(why.unwrap_or_default()).or_default() += 1;
         }
-        rewrite::apply(proposal, store, &checked, &settings.model, wording);
+        rewrite::apply(proposal, store, &checked, &settings.model, wording, usage);
     }
     (stage.input_tokens, stage.output_tokens) = mark.record(settings, report, wording.stage());
     match wording {
@@ -258,7 +258,7 @@ async fn call_stage(
     items: usize,
     proposal: &mut Proposal,
     report: &mut Report,
-) -> Option<Result<serde_json::Value, reverie_core::llm::AnswerError>> {
+) -> Option<(Result<serde_json::Value, reverie_core::llm::AnswerError>, TokenCost)> {
     let max = max_output(stage, items, settings.max_tokens);
     let body = request_body(request, settings.provider, &settings.model, max).to_string();
     let Sent::Answered(text) = within_budget(settings, &body, max, report).await else {
@@ -269,7 +269,7 @@ async fn call_stage(
     report.output_tokens += usage.output_tokens;
     proposal.token_cost.input_tokens += usage.input_tokens;
     proposal.token_cost.output_tokens += usage.output_tokens;
-    Some(answer)
+    Some((answer, usage))
 }
 
 /// Where the report stood when a stage began, to record what it spent.

@@ -564,7 +564,9 @@ pub fn incorporate(
     sessions: &[Session],
     checked: Checked,
     model: &str,
+    usage: crate::proposal::TokenCost,
 ) {
+    let made = checked.changes.len();
     let by_id: rustc_hash::FxHashMap<&Id, &Session> = sessions.iter().map(|s| (&s.id, s)).collect();
     let mut read = Default::default();
     let large_deletion =
@@ -577,7 +579,7 @@ pub fn incorporate(
         if let Some(result) = change.result.as_mut() {
             result.id = Id::new(format!("{base}.l{n}")).unwrap_or_else(|_| proposal.id.clone());
         }
-        change.made_by = Some(MadeBy { stage: LlmStage::Learn, model: model.to_string() });
+        change.made_by = Some(MadeBy::new(LlmStage::Learn, model, usage, made));
         crate::risk::add_risk_flags(
             &mut change,
             &[],
@@ -718,11 +720,15 @@ mod tests {
                 (Dropped::Duplicate, 1)
             ]
         );
-        incorporate(&mut p, &store, &sessions, checked, "model-x");
+        let usage = crate::proposal::TokenCost { input_tokens: 900, output_tokens: 300 };
+        incorporate(&mut p, &store, &sessions, checked, "model-x", usage);
         let tabs = &p.changes[0];
         assert_eq!(tabs.kind, ChangeKind::Add);
         assert_eq!(tabs.result.as_ref().unwrap().id.as_str(), "p.l1");
-        assert_eq!(tabs.made_by, Some(MadeBy { stage: LlmStage::Learn, model: "model-x".into() }));
+        let by = tabs.made_by.as_ref().unwrap();
+        assert_eq!((by.stage, by.model.as_str()), (LlmStage::Learn, "model-x"));
+        // A third of the call each: it made three.
+        assert_eq!((by.tokens.input_tokens, by.tokens.output_tokens), (300, 100));
         assert_eq!(
             tabs.evidence[0].source,
             EvidenceSource::Message { session_id: id("s1"), message_index: 4 }

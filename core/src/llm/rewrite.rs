@@ -299,6 +299,7 @@ pub fn apply(
     checked: &Checked,
     model: &str,
     wording: Wording,
+    usage: crate::proposal::TokenCost,
 ) {
     let rules = match wording {
         Wording::Instruction => crate::formats::rules_file_of(store),
@@ -314,7 +315,7 @@ pub fn apply(
                 result.tags.push(format!("{}{path}", crate::formats::FILE_TAG));
             }
         }
-        change.made_by = Some(MadeBy { stage: wording.stage(), model: model.to_string() });
+        change.made_by = Some(MadeBy::new(wording.stage(), model, usage, checked.taken.len()));
     }
 }
 
@@ -413,7 +414,7 @@ mod tests {
         }]});
         let checked = check_answer(&answer, &request, &proposal, &store);
         assert_eq!(checked.refused, []);
-        apply(&mut proposal, &store, &checked, "model-x", Wording::Instruction);
+        apply(&mut proposal, &store, &checked, "model-x", Wording::Instruction, Default::default());
         let c = &proposal.changes[1];
         let result = c.result.as_ref().unwrap();
         assert_eq!(result.kind, EntryKind::Instruction);
@@ -450,13 +451,16 @@ mod tests {
         ]});
         let checked = check_answer(&answer, &request, &proposal, &store);
         assert_eq!(checked.refused, []);
-        apply(&mut proposal, &store, &checked, "model-x", Wording::Concise);
+        apply(&mut proposal, &store, &checked, "model-x", Wording::Concise, Default::default());
         let c = &proposal.changes[0];
         assert_eq!(
             c.result.as_ref().unwrap().text,
             "Acme API: token from the vault; 600 requests per minute."
         );
-        assert_eq!(c.made_by, Some(MadeBy { stage: LlmStage::Rewrite, model: "model-x".into() }));
+        assert_eq!(
+            c.made_by,
+            Some(MadeBy::new(LlmStage::Rewrite, "model-x", Default::default(), 2))
+        );
         assert_eq!(proposal.changes[2].made_by, None);
 
         let bad = json!({ "rewrites": [

@@ -700,6 +700,32 @@ describe("importing and exporting memory files", () => {
     await page.getByTestId("export-summary").getByText("Nothing changed at version 1").waitFor();
   });
 
+  test("session logs picked with the memory are sent as sessions", async () => {
+    const page = await importPage("import_s");
+    const log = [
+      { type: "user", uuid: "u1", parentUuid: null, sessionId: "s-1", message: { role: "user", content: "I deploy on Tuesdays." }, timestamp: "2026-01-05T10:00:00Z" },
+      { type: "assistant", uuid: "u2", parentUuid: "u1", sessionId: "s-1", message: { role: "assistant", content: "Noted." }, timestamp: "2026-01-05T10:00:01Z" },
+    ].map((l) => JSON.stringify(l)).join("\n") + "\n";
+    await page.getByLabel("Pick files").setInputFiles([
+      file("MEMORY.md", MEMORY),
+      file("0b3c-log.jsonl", log, "application/jsonl"),
+    ]);
+    await page.getByTestId("preview-sessions").getByText("Session transcripts, sent as sessions: 0b3c-log.jsonl").waitFor();
+    assert.equal(await page.getByTestId("preview-file").count(), 1);
+    const send = page.getByTestId("import-send");
+    assert.equal(await send.innerText(), "Import 1 file and send 1 session");
+    await send.click();
+    await page.getByTestId("sessions-done").getByText("Sent 1 session.").waitFor();
+    await page.getByTestId("import-summary").waitFor();
+    const sessions = expectOk(await call("/api/v1/agents/import_s/sessions")).sessions;
+    assert.deepEqual(sessions.map((s) => [s.id, s.format, s.message_count]), [["0b3c-log", "claude_code", 2]]);
+    // Sent again alone: the service has it already, and says so.
+    await page.getByLabel("Pick files").setInputFiles([file("0b3c-log.jsonl", log, "application/jsonl")]);
+    assert.equal(await page.getByTestId("import-send").innerText(), "Send 1 session");
+    await page.getByTestId("import-send").click();
+    await page.getByTestId("sessions-done").getByText("Sent 0 sessions (1 there already).").waitFor();
+  });
+
   test("a picked folder's paths start inside it; hidden folders and other files are left out", async () => {
     const { mkdir, writeFile } = await import("node:fs/promises");
     const dir = await mkdtempDir("reverie-import-");

@@ -294,9 +294,9 @@ pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Res
 
 pub use reverie_api::{
     Agent, AgentList, AuditPage, ChangeView, Compared, Decided, DryRun, ErrorBody, ErrorDetails,
-    Imported, Me, NewImport, Outcomes, PartialAccept, Pass, PassList, PassMark, PassStatus,
-    Proposal, ProposalBrief, ProposalList, RollbackRequest, RolledBack, SessionExcerpt,
-    StoreExport, Verified, Version, VersionDiff, VersionList,
+    Imported, Me, NewImport, NewSession, Outcomes, PartialAccept, Pass, PassList, PassMark,
+    PassStatus, Proposal, ProposalBrief, ProposalList, RollbackRequest, RolledBack, SessionExcerpt,
+    SessionWritten, StoreExport, Verified, Version, VersionDiff, VersionList,
 };
 
 // ---- the calls ----
@@ -407,6 +407,11 @@ pub async fn compare(agent: &str, baseline: &str, candidate: &str) -> Result<Com
 }
 
 /// Pushes memory files into the agent's store.
+/// Sends a transcript as a session of `agent`.
+pub async fn send_session(agent: &str, body: &NewSession) -> Result<SessionWritten, ApiError> {
+    post(&format!("/api/v1/agents/{agent}/sessions"), body).await
+}
+
 pub async fn import(agent: &str, body: &NewImport) -> Result<Imported, ApiError> {
     post(&format!("/api/v1/agents/{agent}/imports"), body).await
 }

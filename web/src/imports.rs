@@ -10,7 +10,7 @@ use leptos::tachys::html::attribute::custom::custom_attribute;
 use reverie_core::formats::Format;
 use reverie_web_state::imports::{
     base_name, bundle_path, count, decode, export_text, failure_hint, format_name, imported_text,
-    parse_version, size_text, skipped_place, sort, Choice, Picked, Preview,
+    parse_version, sessions_text, size_text, skipped_place, sort, Choice, Picked, Preview,
 };
 use wasm_bindgen::JsCast;
 
@@ -86,6 +86,8 @@ fn ImportPanel(agent: String, name: String, imported: RwSignal<u32>) -> impl Int
     let reading = RwSignal::new(false);
     let sending = RwSignal::new(false);
     let outcome = RwSignal::new(None::<Result<Imported, ApiError>>);
+    // What sending the transcripts picked did, in words.
+    let sent = RwSignal::new(None::<String>);
     let dragging = RwSignal::new(false);
     // Bumped by each pick: files still being read from an earlier pick
     // are dropped when they are done.
@@ -146,22 +148,49 @@ fn ImportPanel(agent: String, name: String, imported: RwSignal<u32>) -> impl Int
     };
     let back = format!("#/agents/{agent}");
     let send = move |_| {
-        let request =
-            preview.with_untracked(|p| p.as_ref().and_then(|p| p.request(choice.get_untracked())));
-        let Some(request) = request else { return };
+        let (request, sessions) = preview
+            .with_untracked(|p| {
+                p.as_ref().map(|p| (p.request(choice.get_untracked()), p.sessions()))
+            })
+            .unwrap_or_default();
+        if request.is_none() && sessions.is_empty() {
+            return;
+        }
         let agent = agent.clone();
         sending.set(true);
         outcome.set(None);
+        sent.set(None);
         leptos::task::spawn_local(async move {
-            let answer = api::import(&agent, &request).await;
-            if answer.is_ok() {
+            let answer = match &request {
+                Some(request) => Some(api::import(&agent, request).await),
+                None => None,
+            };
+            // Transcripts go once the memory is in (or alone).
+            let mut said = None;
+            if answer.as_ref().is_none_or(Result::is_ok) && !sessions.is_empty() {
+                let (mut new, mut already, mut failed) = (0, 0, Vec::new());
+                for s in &sessions {
+                    match api::send_session(&agent, s).await {
+                        Ok(w) if w.created || w.grew_by.is_some() => new += 1,
+                        Ok(_) => already += 1,
+                        Err(e) => failed.push(format!(
+                            "{}: {}",
+                            s.id.as_deref().unwrap_or("a transcript"),
+                            sentence(&e.to_string())
+                        )),
+                    }
+                }
+                said = Some(sessions_text(new, already, &failed));
+            }
+            if answer.as_ref().is_none_or(Result::is_ok) {
                 preview.try_set(None);
             }
             // The export is read again: after a conflict, it is the
             // version to take before importing again.
             imported.try_update(|n| *n += 1);
             sending.try_set(false);
-            outcome.try_set(Some(answer));
+            sent.try_set(said);
+            outcome.try_set(answer);
         });
     };
     let can_import = session.can_ingest();
@@ -173,8 +202,9 @@ fn ImportPanel(agent: String, name: String, imported: RwSignal<u32>) -> impl Int
                     <p class="muted">
                         "Pick Claude Code's memory folder or a project, pick files, or drop "
                         "them below. Markdown and text (.md, .markdown, .txt), MCP memory (.jsonl) "
-                        "and mem0 or memory store listings (.json) are read; nothing is sent "
-                        "until you import."
+                        "and mem0 or memory store listings (.json) are read; session logs "
+                        "(Claude Code .jsonl, OpenAI Responses or chat .json) are sent as "
+                        "sessions. Nothing is sent until you import."
                     </p>
                     <div class="drop-zone" class:dragging=move || dragging.get()
                         data-testid="drop-zone" on:dragenter=over on:dragover=over
@@ -225,6 +255,7 @@ fn ImportPanel(agent: String, name: String, imported: RwSignal<u32>) -> impl Int
                     }
                 }}
             </div>
+            {move || sent.get().map(|t| view! { <p class="ok" data-testid="sessions-done">{t}</p> })}
             {move || match outcome.get() {
                 Some(Err(error)) => Some(view! { <ImportFailure error/> }),
                 _ => None,
@@ -248,7 +279,7 @@ fn PreviewView(
     let button = preview.button();
     let ready = StoredValue::new(preview.clone());
     let format_error = move || ready.with_value(|p| p.format(choice.get()).err());
-    let can_send = move || ready.with_value(|p| p.request(choice.get()).is_some());
+    let can_send = move || ready.with_value(|p| p.sendable(choice.get()));
     view! {
         <div class="import-preview" data-testid="import-preview">
             <h3>"To import"</h3>
@@ -258,6 +289,18 @@ fn PreviewView(
                 <div class="banner conflict" role="alert" data-testid="import-problems">
                     <p>"Nothing can be sent until these are fixed:"</p>
                     <ul>{problems.into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}</ul>
+                </div>
+            })}
+            {(!preview.transcripts.is_empty()).then(|| view! {
+                <p data-testid="preview-sessions">{format!(
+                    "Session transcripts, sent as sessions: {}",
+                    preview.transcripts.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", ")
+                )}</p>
+            })}
+            {preview.files.is_empty().then(|| view! {
+                <div class="form-actions">
+                    <button data-testid="import-send" on:click=send.clone()
+                        disabled=move || sending.get() || !can_send()>{button.clone()}</button>
                 </div>
             })}
             {(!preview.files.is_empty()).then(|| view! {

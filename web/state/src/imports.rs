@@ -4,8 +4,9 @@
 //! the sentences the screen says about an import and an export. The
 //! browser's part (reading the bytes, downloads) stays in the dashboard.
 
-use reverie_api::{Imported, NewImport, StoreExport};
+use reverie_api::{Imported, NewImport, NewSession, StoreExport};
 use reverie_core::formats::{File, Format, Skipped, MAX_FILE_BYTES};
+use serde_json::value::RawValue;
 
 /// The most files one import may hold (the service refuses more).
 pub const MAX_FILES: usize = 20_000;
@@ -189,8 +190,11 @@ pub fn format_name(format: Format) -> &'static str {
 /// What an import will send, shown before it is sent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Preview {
-    /// The files read, by path.
+    /// The memory files read, by path.
     pub files: Vec<File>,
+    /// The session transcripts read (a Claude Code log, OpenAI Responses
+    /// items, a chat body): sent as sessions, not as memory.
+    pub transcripts: Vec<File>,
     /// How many picked files are left out.
     pub left: usize,
     /// Why nothing may be sent yet, in words naming the files; empty when
@@ -203,7 +207,14 @@ impl Preview {
     /// `sorted`; `problems` are those found reading them (not UTF-8).
     /// The service's limits on a bundle are checked here too.
     pub fn new(files: Vec<File>, sorted: &Sorted, problems: Vec<String>) -> Preview {
-        let mut out = Preview { files, left: sorted.left.len(), problems: sorted.problems.clone() };
+        let (transcripts, files): (Vec<File>, Vec<File>) =
+            files.into_iter().partition(is_transcript);
+        let mut out = Preview {
+            files,
+            transcripts,
+            left: sorted.left.len(),
+            problems: sorted.problems.clone(),
+        };
         out.problems.extend(problems);
         if out.files.len() > MAX_FILES {
             out.problems.push(format!(
@@ -262,9 +273,56 @@ impl Preview {
         })
     }
 
+    /// The transcripts as sessions to send, each under its file name
+    /// (without `.jsonl` or `.json`) when that makes an id: a JSON file as
+    /// its JSON, a log of JSON lines as one string.
+    pub fn sessions(&self) -> Vec<NewSession> {
+        if !self.problems.is_empty() {
+            return Vec::new();
+        }
+        self.transcripts
+            .iter()
+            .filter_map(|f| {
+                let name = f.path.rsplit('/').next().unwrap_or(&f.path);
+                let stem = name.strip_suffix(".jsonl").or_else(|| name.strip_suffix(".json"));
+                let id = stem.filter(|s| reverie_core::Id::new(*s).is_ok()).map(str::to_string);
+                let one_value = !name.ends_with(".jsonl")
+                    && serde_json::from_str::<&RawValue>(&f.content).is_ok();
+                let json = if one_value {
+                    f.content.clone()
+                } else {
+                    serde_json::to_string(&f.content).ok()?
+                };
+                Some(NewSession {
+                    id,
+                    started_at: None,
+                    ended_at: None,
+                    format: None,
+                    transcript: RawValue::from_string(json).ok()?,
+                    metrics: Default::default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether anything may be sent in `choice`: memory files that make an
+    /// import, or transcripts alone.
+    pub fn sendable(&self, choice: Choice) -> bool {
+        self.request(choice).is_some()
+            || self.files.is_empty() && !self.transcripts.is_empty() && self.problems.is_empty()
+    }
+
     /// The import button's words.
     pub fn button(&self) -> String {
-        format!("Import {}", count(self.files.len(), "file", "files"))
+        match (self.files.len(), self.transcripts.len()) {
+            (f, 0) => format!("Import {}", count(f, "file", "files")),
+            (0, t) => format!("Send {}", count(t, "session", "sessions")),
+            (f, t) => format!(
+                "Import {} and send {}",
+                count(f, "file", "files"),
+                count(t, "session", "sessions")
+            ),
+        }
     }
 
     /// What was left out, as a sentence; `None` when every file is read.
@@ -281,11 +339,34 @@ impl Preview {
     /// Why there is nothing to import, when the files picked hold no
     /// memory file.
     pub fn empty_text(&self) -> Option<String> {
-        (self.files.is_empty() && self.problems.is_empty()).then(|| {
-            "None of the files picked is a memory file (.md, .markdown, .txt, .jsonl or .json)."
-                .to_string()
-        })
+        (self.files.is_empty() && self.transcripts.is_empty() && self.problems.is_empty()).then(
+            || {
+                "None of the files picked is a memory file (.md, .markdown, .txt, .jsonl or .json)."
+                    .to_string()
+            },
+        )
     }
+}
+
+/// Whether a picked file is a session transcript rather than memory: its
+/// content reads as a transcript format and as no memory format.
+fn is_transcript(f: &File) -> bool {
+    (f.path.ends_with(".jsonl") || f.path.ends_with(".json"))
+        && Format::detect(std::slice::from_ref(f)).is_none()
+        && reverie_core::import::detect_format(&f.content).is_ok()
+}
+
+/// What sending sessions did, as a sentence.
+pub fn sessions_text(sent: usize, already: usize, failed: &[String]) -> String {
+    let mut out = format!("Sent {}", count(sent, "session", "sessions"));
+    if already > 0 {
+        out.push_str(&format!(" ({already} there already)"));
+    }
+    out.push('.');
+    for f in failed {
+        out.push_str(&format!(" {f}"));
+    }
+    out
 }
 
 /// Bytes a string takes in a JSON body, closely enough for a limit: its

@@ -257,3 +257,36 @@ fn a_failed_import_says_what_to_do_next() {
     assert!(failure_hint(Some(403)).contains("ingest token"));
     assert!(failure_hint(Some(500)).contains("try again"));
 }
+
+#[test]
+fn session_logs_picked_beside_memory_are_sent_as_sessions() {
+    let log = concat!(
+        r#"{"type":"user","uuid":"u1","parentUuid":null,"sessionId":"s-1","message":{"role":"user","content":"I use Helix."},"timestamp":"2026-01-01T10:00:00Z"}"#,
+        "\n"
+    );
+    let responses = r#"{"input":[{"role":"user","content":"Prices in euros, always."}]}"#;
+    let memory = "{\"type\":\"entity\",\"name\":\"Ann\",\"entityType\":\"person\",\"observations\":[\"x\"]}\n";
+    let p = preview(vec![
+        file("memory.jsonl", memory),
+        file("3f2b-run.jsonl", log),
+        file("run-7.json", responses),
+    ]);
+    let paths = |fs: &[File]| fs.iter().map(|f| f.path.clone()).collect::<Vec<_>>();
+    assert_eq!(paths(&p.files), ["memory.jsonl"]);
+    assert_eq!(paths(&p.transcripts), ["3f2b-run.jsonl", "run-7.json"]);
+    assert_eq!(p.button(), "Import 1 file and send 2 sessions");
+    let sessions = p.sessions();
+    assert_eq!(sessions[0].id.as_deref(), Some("3f2b-run"));
+    assert_eq!(sessions[0].transcript.get(), serde_json::to_string(log).unwrap());
+    assert_eq!(
+        (sessions[1].id.as_deref(), sessions[1].transcript.get()),
+        (Some("run-7"), responses)
+    );
+    // Transcripts alone may be sent.
+    let alone = preview(vec![file("run-7.json", responses)]);
+    assert!(alone.request(Choice::Auto).is_none());
+    assert!(alone.sendable(Choice::Auto));
+    assert_eq!(alone.button(), "Send 1 session");
+    assert_eq!(alone.empty_text(), None);
+    assert_eq!(sessions_text(1, 1, &[]), "Sent 1 session (1 there already).");
+}

@@ -139,7 +139,7 @@ fn main() {
         }
 
         // Sessions with a signal, and whether the planner sends them.
-        let (excerpts, _) = learn::select(&sessions, &store);
+        let (excerpts, _) = learn::select(&sessions, &learn::Seen::of(&store, &out.proposal));
         let sent: std::collections::HashSet<&Id> = excerpts.iter().map(|e| &e.session).collect();
         let signal: Vec<&Session> = sessions.iter().filter(|s| has_signal(s)).collect();
         let signal_sent = signal.iter().filter(|s| sent.contains(&s.id)).count();

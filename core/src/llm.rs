@@ -506,7 +506,7 @@ pub fn plan(
 ) -> Vec<StagePlan> {
     let per_call = per_call.max(1);
     let mut learn = StagePlan { stage: LlmStage::Learn, ..StagePlan::none() };
-    let (excerpts, _) = learn::select(sessions, store);
+    let (excerpts, _) = learn::select(sessions, &learn::Seen::of(store, proposal));
     let touching = learn::Touching::new(store, &excerpts);
     for chunk in learn::chunks(&excerpts) {
         let request = learn::build_request(chunk, &touching);

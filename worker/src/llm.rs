@@ -163,7 +163,8 @@ pub(crate) async fn learn(
     proposal: &mut Proposal,
     report: &mut Report,
 ) {
-    let (excerpts, selection) = learn::select(sessions, store);
+    let mut seen = learn::Seen::of(store, proposal);
+    let (excerpts, selection) = learn::select(sessions, &seen);
     let mut stage = reverie_api::LearnReport { selection, ..Default::default() };
     let mark = Mark::of(report);
     let chunks = learn::chunks(&excerpts);
@@ -178,9 +179,7 @@ pub(crate) async fn learn(
         };
         stage.sent += chunk.len();
         let checked = match answer {
-            Ok(input) => {
-                learn::check_answer(&input, &request, store, proposal, proposal.created_at)
-            }
+            Ok(input) => learn::check_answer(&input, &request, &mut seen, proposal.created_at),
             Err(e) => {
                 report.failures.push(e.to_string());
                 learn::Checked::default()
@@ -212,6 +211,7 @@ pub(crate) async fn reword(
     wording: Wording,
 ) {
     let items = rewrite::candidates(proposal, store, wording);
+    let mut held = rewrite::held(store, proposal, &items);
     let mut stage = reverie_api::RewriteReport::default();
     let mark = Mark::of(report);
     for (n, chunk) in items.chunks(settings.groups_per_call.max(1)).enumerate() {
@@ -224,7 +224,7 @@ pub(crate) async fn reword(
         };
         stage.sent += chunk.len();
         let checked = match answer {
-            Ok(input) => rewrite::check_answer(&input, &request, proposal, store),
+            Ok(input) => rewrite::check_answer(&input, &request, &mut held),
             Err(e) => {
                 report.failures.push(e.to_string());
                 rewrite::Checked {
@@ -270,6 +270,17 @@ async fn call_stage(
     proposal.token_cost.input_tokens += usage.input_tokens;
     proposal.token_cost.output_tokens += usage.output_tokens;
     Some((answer, usage))
+}
+
+/// Whether any stage had something for the model: excerpts picked, groups
+/// open, or changes to word (sent or left for want of budget).
+pub(crate) fn found_work(report: &Report) -> bool {
+    let worded =
+        |r: &Option<reverie_api::RewriteReport>| r.as_ref().is_some_and(|r| r.sent + r.left > 0);
+    report.learn.as_ref().is_some_and(|l| l.selection.picked > 0)
+        || report.groups_sent + report.groups_left > 0
+        || worded(&report.rewrite)
+        || worded(&report.synthesize)
 }
 
 /// Where the report stood when a stage began, to record what it spent.

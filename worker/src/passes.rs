@@ -9,7 +9,7 @@
 
 use reverie_core::apply::{auto_apply_plan, Decision};
 use reverie_core::config::DreamingConfig;
-use reverie_core::llm::rewrite::{self, Wording};
+use reverie_core::llm::rewrite::Wording;
 use reverie_core::pass::{retired_by, run_pass, PassConfig, PassInput};
 use reverie_core::schedule::due_slot;
 use reverie_core::{Id, MemoryStore, Proposal, Timestamp};
@@ -289,19 +289,6 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
     let llm_use = match llm::settings(&cx.env) {
         Err(reason) => rules_only(format!("the LLM settings are invalid: {reason}")),
         Ok(None) => rules_only("no LLM key is configured".into()),
-        Ok(Some(_))
-            if output.unsettled.is_empty()
-                && [Wording::Concise, Wording::Instruction]
-                    .iter()
-                    .all(|&w| rewrite::candidates(&output.proposal, &store, w).is_empty())
-                && reverie_core::llm::learn::select(&sessions, &store).0.is_empty() =>
-        {
-            rules_only(
-                "nothing in the sessions to read, and the rules settled every group and worded \
-                 every change"
-                    .into(),
-            )
-        }
         Ok(Some(settings)) => {
             // Four stages, one budget: read the sessions, judge the open
             // groups, word what the rules set side by side, and make
@@ -312,12 +299,20 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
             llm::settle(&settings, &store, &output.unsettled, proposal, &mut report).await;
             llm::reword(&settings, &store, proposal, &mut report, Wording::Concise).await;
             llm::reword(&settings, &store, proposal, &mut report, Wording::Instruction).await;
-            api::LlmUse {
-                mode: api::LlmMode::Llm,
-                reason: None,
-                provider: Some(settings.provider),
-                model: Some(settings.model.clone()),
-                report: Some(report),
+            if llm::found_work(&report) {
+                api::LlmUse {
+                    mode: api::LlmMode::Llm,
+                    reason: None,
+                    provider: Some(settings.provider),
+                    model: Some(settings.model.clone()),
+                    report: Some(report),
+                }
+            } else {
+                rules_only(
+                    "nothing in the sessions to read, and the rules settled every group and \
+                     worded every change"
+                        .into(),
+                )
             }
         }
     };

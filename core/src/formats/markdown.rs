@@ -138,7 +138,8 @@ pub(super) fn read(
 ) -> Result<Vec<Span>> {
     let text = f.content.as_str();
     let body_start = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
-    let FrontMatter { body: body_start, memory_type, read_only, .. } = front_matter(f, body_start)?;
+    let FrontMatter { body: body_start, memory_type, read_only, .. } =
+        front_matter(&f.path, &f.content, body_start)?;
     if read_only {
         // Letta's read-only blocks: the agent may not change them, nor may
         // a review.
@@ -287,8 +288,7 @@ struct FrontMatter {
     limit: Option<usize>,
 }
 
-fn front_matter(f: &File, from: usize) -> Result<FrontMatter> {
-    let text = f.content.as_str();
+fn front_matter(path: &str, text: &str, from: usize) -> Result<FrontMatter> {
     let none = FrontMatter { body: from, ..FrontMatter::default() };
     let mut it = lines(text, from);
     let Some(first) = it.next() else { return Ok(none) };
@@ -297,7 +297,7 @@ fn front_matter(f: &File, from: usize) -> Result<FrontMatter> {
     }
     let Some(close) = it.find(|l| matches!(text[l.start..l.end].trim_end(), "---" | "...")) else {
         return Err(Error::invalid(
-            format!("{}:{}", f.path, line_of(text, first.start)),
+            format!("{path}:{}", line_of(text, first.start)),
             "the front matter opened here is never closed with `---`",
         ));
     };
@@ -307,7 +307,7 @@ fn front_matter(f: &File, from: usize) -> Result<FrontMatter> {
     }
     let tree = crate::yaml::to_json(yaml).map_err(|e| {
         Error::invalid(
-            format!("{}:{}", f.path, line_of(text, first.next)),
+            format!("{path}:{}", line_of(text, first.next)),
             format!("front matter: {e}"),
         )
     })?;
@@ -325,9 +325,8 @@ fn front_matter(f: &File, from: usize) -> Result<FrontMatter> {
 /// no more characters than the front matter's `limit` (Letta's blocks), if
 /// it says one.
 pub(super) fn within_limit(path: &str, content: &str) -> bool {
-    let f = File { path: path.to_string(), content: content.to_string() };
     let from = if content.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
-    match front_matter(&f, from) {
+    match front_matter(path, content, from) {
         Ok(FrontMatter { body, limit: Some(limit), .. }) => {
             content[body..].chars().count() <= limit
         }

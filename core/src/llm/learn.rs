@@ -185,9 +185,43 @@ fn statements(text: &str, known: &HashSet<String>) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join(" "))
 }
 
-/// Picks the messages worth the model's attention (see the module doc).
-pub fn select(sessions: &[Session], store: &MemoryStore) -> (Vec<Excerpt>, Selection) {
-    let known: HashSet<String> = store.active().map(|e| normalize(&e.text)).collect();
+/// What memory and the proposal hold, read once for a whole stage: the
+/// texts (normalized) memory holds, those the proposal's changes would
+/// add or the stage took, and the messages the proposal learns from
+/// already (the rules' additions and promotions).
+pub struct Seen {
+    memory: HashSet<String>,
+    proposed: HashSet<String>,
+    cited: HashSet<(Id, u32)>,
+}
+
+impl Seen {
+    /// What `store` and `proposal` hold now.
+    pub fn of(store: &MemoryStore, proposal: &Proposal) -> Seen {
+        let results = proposal.changes.iter().filter_map(|c| c.result.as_ref());
+        Seen {
+            memory: store.active().map(|e| normalize(&e.text)).collect(),
+            proposed: results.map(|r| normalize(&r.text)).collect(),
+            cited: proposal
+                .changes
+                .iter()
+                .filter(|c| c.targets.is_empty())
+                .flat_map(|c| &c.evidence)
+                .filter_map(|e| match &e.source {
+                    EvidenceSource::Message { session_id, message_index } => {
+                        Some((session_id.clone(), *message_index))
+                    }
+                    EvidenceSource::Entry { .. } => None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Picks the messages worth the model's attention (see the module doc);
+/// `seen` says what memory holds.
+pub fn select(sessions: &[Session], seen: &Seen) -> (Vec<Excerpt>, Selection) {
+    let known = &seen.memory;
     let mut out = Vec::new();
     let mut stats = Selection::default();
     for s in sessions {
@@ -207,7 +241,7 @@ pub fn select(sessions: &[Session], store: &MemoryStore) -> (Vec<Excerpt>, Selec
                     } else if known.contains(&normalize(text)) {
                         stats.known += 1;
                         None
-                    } else if let Some(said) = statements(text, &known) {
+                    } else if let Some(said) = statements(text, known) {
                         after_signal = is_correction(text);
                         Some(shorten(&said, MAX_EXCERPT_BYTES))
                     } else {
@@ -438,13 +472,13 @@ pub struct Checked {
     pub dropped: HashMap<Dropped, usize>,
 }
 
-/// Checks the answer against the excerpts sent, the store and `proposal`
-/// (whose additions, and those taken before, count as held).
+/// Checks the answer against the excerpts sent and what `seen` holds
+/// (memory, the proposal, and the memories taken before); the memories
+/// taken join it.
 pub fn check_answer(
     input: &Value,
     request: &LearnRequest,
-    store: &MemoryStore,
-    proposal: &Proposal,
+    seen: &mut Seen,
     now: Timestamp,
 ) -> Checked {
     let mut out = Checked::default();
@@ -453,39 +487,31 @@ pub fn check_answer(
         out.dropped.insert(Dropped::Malformed, n);
         return out;
     };
-    let mut held: HashSet<String> = store.active().map(|e| normalize(&e.text)).collect();
-    held.extend(
-        proposal.changes.iter().filter_map(|c| c.result.as_ref()).map(|r| normalize(&r.text)),
-    );
-    // Messages the proposal learns from already (the rules' additions and
-    // promotions): a memory resting on them alone is one of those again.
-    let cited: HashSet<(&Id, u32)> = proposal
-        .changes
-        .iter()
-        .filter(|c| c.targets.is_empty())
-        .flat_map(|c| &c.evidence)
-        .filter_map(|e| match &e.source {
-            EvidenceSource::Message { session_id, message_index } => {
-                Some((session_id, *message_index))
-            }
-            EvidenceSource::Entry { .. } => None,
-        })
-        .collect();
     for p in answer.memories {
+        // A memory resting only on messages the proposal learns from is
+        // one of those again.
         let again = !p.evidence.is_empty()
             && p.evidence.iter().all(|q| {
                 request
                     .excerpts
                     .get(q.excerpt)
-                    .is_some_and(|e| cited.contains(&(&e.session, e.message)))
+                    .is_some_and(|e| seen.cited.contains(&(e.session.clone(), e.message)))
             });
         if again {
             *out.dropped.entry(Dropped::Duplicate).or_default() += 1;
             continue;
         }
-        match memory_of(p, request, &mut held, now) {
+        match memory_of(p, request, seen, now) {
             Ok(change) => out.changes.push(change),
             Err(why) => *out.dropped.entry(why).or_default() += 1,
+        }
+    }
+    // Learnt from now on: later calls see these messages as cited.
+    for c in &out.changes {
+        for e in &c.evidence {
+            if let EvidenceSource::Message { session_id, message_index } = &e.source {
+                seen.cited.insert((session_id.clone(), *message_index));
+            }
         }
     }
     out
@@ -494,7 +520,7 @@ pub fn check_answer(
 fn memory_of(
     p: Proposed,
     request: &LearnRequest,
-    held: &mut HashSet<String>,
+    seen: &mut Seen,
     now: Timestamp,
 ) -> Result<Change, Dropped> {
     let text = p.text.trim();
@@ -526,7 +552,8 @@ fn memory_of(
         });
         sources.push(source);
     }
-    if !held.insert(normalize(text)) {
+    let normal = normalize(text);
+    if seen.memory.contains(&normal) || !seen.proposed.insert(normal) {
         return Err(Dropped::Duplicate);
     }
     let mut entry = MemoryEntry::new(Id::unassigned(), text, p.kind, now);
@@ -664,7 +691,7 @@ mod tests {
     #[test]
     fn the_rules_pick_statements_corrections_failures_and_conclusions() {
         let (store, sessions) = fixture();
-        let (excerpts, stats) = select(&sessions, &store);
+        let (excerpts, stats) = select(&sessions, &Seen::of(&store, &proposal()));
         let picked: Vec<u32> = excerpts.iter().map(|e| e.message).collect();
         assert_eq!(picked, [1, 4, 5, 7, 8]);
         assert_eq!(
@@ -678,7 +705,8 @@ mod tests {
     #[test]
     fn memories_are_taken_only_with_verbatim_evidence_and_flagged_by_their_sources() {
         let (store, sessions) = fixture();
-        let (excerpts, _) = select(&sessions, &store);
+        let mut seen = Seen::of(&store, &proposal());
+        let (excerpts, _) = select(&sessions, &seen);
         let request = build_request(&excerpts, &Touching::new(&store, &excerpts));
         assert!(request.prompt().user.contains("{\"ref\":0,"));
         assert!(
@@ -704,7 +732,7 @@ mod tests {
             { "kind": "fact", "text": "Nothing backs this.", "evidence": [{ "ref": 9, "quote": "x" }] },
         ]});
         let mut p = proposal();
-        let checked = check_answer(&answer, &request, &store, &p, Timestamp(20));
+        let checked = check_answer(&answer, &request, &mut seen, Timestamp(20));
         assert_eq!(checked.changes.len(), 3);
         let dropped: Vec<(Dropped, usize)> = {
             let mut d: Vec<_> = checked.dropped.clone().into_iter().collect();
@@ -740,7 +768,7 @@ mod tests {
         let kinds: Vec<RiskKind> = refunds.risk.iter().map(|r| r.kind).collect();
         assert!(kinds.contains(&RiskKind::UntrustedSource), "{kinds:?}");
         // Learnt again from the messages the proposal holds: a duplicate.
-        let again = check_answer(&answer, &request, &store, &p, Timestamp(20));
+        let again = check_answer(&answer, &request, &mut Seen::of(&store, &p), Timestamp(20));
         assert!(again.changes.is_empty());
     }
 }

@@ -154,11 +154,8 @@ fn utf8(name: &str, value: OsString) -> Result<String, String> {
 
 /// A format by the name the service gives it.
 fn format_named(name: &str) -> Result<Format, String> {
-    serde_json::from_value(serde_json::Value::from(name)).map_err(|_| {
-        format!(
-            "unknown format `{name}`: one of markdown, mcp_memory, mem0, anthropic_memory_store"
-        )
-    })
+    Format::named(name)
+        .ok_or_else(|| format!("unknown format `{name}`: one of {}", Format::names()))
 }
 
 fn command(

@@ -64,14 +64,8 @@ async fn import_body(req: &mut Request) -> ApiResult<api::NewImport> {
     let named_format = |given: Option<&str>| {
         given
             .map(|f| {
-                serde_json::from_value::<Format>(serde_json::Value::from(f)).map_err(|_| {
-                    ApiError::new(
-                        422,
-                        format!(
-                            "`format`: `{f}` is none of markdown, mcp_memory, mem0, \
-                             anthropic_memory_store"
-                        ),
-                    )
+                Format::named(f).ok_or_else(|| {
+                    ApiError::new(422, format!("`format`: `{f}` is none of {}", Format::names()))
                 })
             })
             .transpose()
@@ -382,8 +376,11 @@ fn bundle_format(files: &[formats::File], named: Option<Format>) -> ApiResult<Fo
         None => Format::detect(files).ok_or_else(|| {
             ApiError::new(
                 422,
-                "could not tell the files' format from their names and content; name it in \
-                 `format` (markdown, mcp_memory, mem0, anthropic_memory_store)",
+                format!(
+                    "could not tell the files' format from their names and content; name it \
+                     in `format` ({})",
+                    Format::names()
+                ),
             )
         }),
     }

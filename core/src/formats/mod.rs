@@ -71,6 +71,20 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format, in declaration order.
+    pub const ALL: [Format; 4] =
+        [Format::Markdown, Format::McpMemory, Format::Mem0, Format::AnthropicMemoryStore];
+
+    /// The format a word on the wire names, or `None`.
+    pub fn named(word: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.as_str() == word)
+    }
+
+    /// The words on the wire, joined for a message: "markdown, mcp_memory, …".
+    pub fn names() -> String {
+        Format::ALL.map(Format::as_str).join(", ")
+    }
+
     /// The format's word on the wire.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -165,13 +165,7 @@ impl Choice {
 
     /// The choice a select's value names (`auto` for anything else).
     pub fn parse(value: &str) -> Choice {
-        match value {
-            "markdown" => Choice::Named(Format::Markdown),
-            "mcp_memory" => Choice::Named(Format::McpMemory),
-            "mem0" => Choice::Named(Format::Mem0),
-            "anthropic_memory_store" => Choice::Named(Format::AnthropicMemoryStore),
-            _ => Choice::Auto,
-        }
+        Format::named(value).map_or(Choice::Auto, Choice::Named)
     }
 }
 

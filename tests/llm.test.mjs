@@ -373,3 +373,138 @@ describe("the learn stage", () => {
     assert.ok(!proposal.changes.some((c) => c.made_by?.stage === "learn"));
   });
 });
+
+describe("prompt caching and Message Batches", () => {
+  let env;
+  before(async () => {
+    env = await setup({ LLM_BATCH_POLL_MS: "100", LLM_BATCH_DEADLINE_MS: "1500" });
+  });
+  after(async () => {
+    await env?.stop();
+  });
+
+  const TOPICS = ["billing", "payroll", "search", "checkout", "ledger", "invoicing", "shipping", "catalog", "pricing", "identity"];
+  const PLACES = ["shared", "archive", "private", "review", "handbook"];
+
+  /** An agent whose sessions hold more statements than one learn call
+   * carries, and whose memory they touch: a learn stage of several calls
+   * sharing one memory block, long enough to be cached. */
+  async function agentWithMuchToRead(id) {
+    expectStatus(await env.call("/api/v1/agents", { body: { id, name: `Agent ${id}` } }), 201);
+    const entries = TOPICS.flatMap((t, i) =>
+      PLACES.map((p, j) => ({ id: `${t}_${p}`, text: `The ${t} runbook (revision ${i * 10 + j}) is kept in the ${p} folder of the wiki; it lists the on-call contacts, the rollback steps and the dashboards to watch after a deploy.`, kind: "fact" }))
+    );
+    expectStatus(await env.call(`/api/v1/stores/${id}/entries`, { body: { entries } }), 201);
+    for (let s = 0; s < 4; s++) {
+      const messages = [];
+      for (let m = 0; m < 50; m++) {
+        const t = TOPICS[(s * 50 + m) % TOPICS.length];
+        const p = PLACES[m % PLACES.length];
+        messages.push({ role: "user", content: `I moved the ${t} runbook copy number ${s * 50 + m} into our ${p} folder this week.` });
+        messages.push({ role: "assistant", content: "Noted." });
+      }
+      const body = { id: `${id}_s${s}`, started_at: Date.now() - (5 - s) * 3_600_000, transcript: { messages } };
+      expectStatus(await env.call(`/api/v1/agents/${id}/sessions`, { body }), 201);
+    }
+  }
+
+  /** Runs the cron as of tomorrow 03:05 UTC until `id`'s pass has run. */
+  async function scheduled(id) {
+    const d = new Date();
+    const at = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1, 3, 5);
+    for (let tick = 0; tick < 20; tick++) {
+      const run = expectStatus(await env.call(`/api/v1/scheduler/run?at=${at}`, { method: "POST" }), 200);
+      const mine = run.passes.find((p) => p.agent_id === id);
+      if (mine) {
+        const pass = expectStatus(await env.call(`/api/v1/passes/${mine.pass_id}`), 200);
+        assert.equal(pass.status, "completed", JSON.stringify(pass));
+        return pass;
+      }
+    }
+    throw new Error(`${id} never became due`);
+  }
+
+  /** The report's cost from its tokens at the default prices (Sonnet:
+   * $3 in, $15 out, cache writes $3.75, reads $0.30 per million). */
+  const priced = (r) => (r.input_tokens * 3 + r.output_tokens * 15 + r.cache_write_tokens * 3.75 + r.cache_read_tokens * 0.3) / 1e6;
+  const learnRequests = () => env.stub.requests.filter((r) => r.path === "/v1/messages" && r.body.tool_choice?.name === "record_memories");
+
+  test("a stage of several calls marks its shared prefix, and reads it from the cache after the first", async () => {
+    env.stub.reset();
+    await agentWithMuchToRead("cache_a");
+    const pass = expectStatus(await env.call("/api/v1/agents/cache_a/passes?wait=true", { method: "POST" }), 201);
+    const report = pass.stats.llm.report;
+    const learn = report.stages.learn;
+    assert.ok(learn.calls >= 2, JSON.stringify(learn));
+    assert.equal(report.batches, 0, "an on-demand pass calls directly");
+    const sent = learnRequests();
+    assert.equal(sent.length, learn.calls);
+    for (const r of sent) {
+      assert.deepEqual(r.body.system[0].cache_control, { type: "ephemeral" });
+      const [shared, own] = r.body.messages[0].content;
+      assert.deepEqual(shared.cache_control, { type: "ephemeral" });
+      assert.match(shared.text, /Memory the agent holds/);
+      assert.equal(own.cache_control, undefined);
+      assert.equal(shared.text, sent[0].body.messages[0].content[0].text, "every call carries the same memory");
+    }
+    assert.ok(learn.cache_write_tokens > 1024, JSON.stringify(learn));
+    assert.equal(learn.cache_read_tokens, learn.cache_write_tokens * (learn.calls - 1), JSON.stringify(learn));
+    assert.ok(Math.abs(report.cost_usd - priced(report)) < 1e-9, `${report.cost_usd} vs ${priced(report)}`);
+    const proposal = expectStatus(await env.call(`/api/v1/proposals/${pass.proposal_id}`), 200);
+    assert.equal(proposal.token_cost.cache_read_tokens, report.cache_read_tokens);
+    const learned = proposal.changes.filter((c) => c.made_by?.stage === "learn");
+    assert.equal(learned.length, report.learn.taken);
+    assert.ok(learned.length >= 100, `${learned.length} learned`);
+  });
+
+  test("a scheduled pass sends each stage as one batch, at half the price", async () => {
+    env.stub.reset();
+    await agentWithMuchToRead("batch_a");
+    const pass = await scheduled("batch_a");
+    const report = pass.stats.llm.report;
+    assert.ok(report.batches >= 1 && report.batched_calls === report.calls, JSON.stringify(report));
+    assert.deepEqual(report.failures, []);
+    assert.equal(learnRequests().length, 0, "no direct calls");
+    const batch = env.stub.batches.find((b) => b.requests[0].params.tool_choice.name === "record_memories");
+    assert.equal(batch.requests.length, report.stages.learn.calls);
+    assert.deepEqual(batch.requests.map((r) => r.custom_id), batch.requests.map((_, i) => `c${i}`));
+    assert.ok(Math.abs(report.cost_usd - priced(report) / 2) < 1e-9, `${report.cost_usd} vs ${priced(report) / 2}`);
+    assert.equal(report.stages.learn.batched_calls, report.stages.learn.calls);
+    assert.ok(report.learn.taken >= 100, JSON.stringify(report.learn));
+  });
+
+  test("calls a batch leaves unanswered are sent one by one", async () => {
+    env.stub.reset();
+    env.stub.enqueueBatch({ kind: "batch_truncated" });
+    await agentWithMuchToRead("batch_b");
+    const pass = await scheduled("batch_b");
+    const report = pass.stats.llm.report;
+    const learn = report.stages.learn;
+    assert.equal(learn.batched_calls, learn.calls - 1, JSON.stringify(learn));
+    assert.equal(learnRequests().length, 1, "the missing call, directly");
+    assert.ok(report.failures.some((f) => /left 1 of \d+ calls unanswered \(1 missing\)/.test(f)), JSON.stringify(report.failures));
+    assert.equal(report.learn.left, 0);
+    assert.ok(report.learn.taken >= 100);
+  });
+
+  test("an expired batch, or one past its deadline, falls back to direct calls", async () => {
+    env.stub.reset();
+    env.stub.enqueueBatch({ kind: "batch_expired" });
+    await agentWithMuchToRead("batch_c");
+    let report = (await scheduled("batch_c")).stats.llm.report;
+    assert.equal(report.stages.learn.batched_calls, 0);
+    assert.equal(learnRequests().length, report.stages.learn.calls);
+    assert.ok(report.failures.some((f) => /expired/.test(f)), JSON.stringify(report.failures));
+    assert.ok(report.learn.taken >= 100);
+
+    env.stub.reset();
+    env.stub.enqueueBatch({ kind: "batch_never_ends" });
+    await agentWithMuchToRead("batch_d");
+    report = (await scheduled("batch_d")).stats.llm.report;
+    assert.ok(report.failures.some((f) => /did not end within 1500 ms: canceled/.test(f)), JSON.stringify(report.failures));
+    const canceled = env.stub.requests.filter((r) => /\/cancel$/.test(r.path));
+    assert.equal(canceled.length, 1);
+    assert.equal(report.stages.learn.batched_calls, 0);
+    assert.ok(report.learn.taken >= 100);
+  });
+});

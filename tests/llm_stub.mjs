@@ -35,6 +35,14 @@ const ROUTES = {
   "POST /v1/chat/completions": "openai",
 };
 
+/** The batch behaviours `enqueueBatch` accepts; see `startLlmStub`. */
+const BATCH_KINDS = new Set(["batch_ok", "batch_truncated", "batch_expired", "batch_never_ends"]);
+
+/** Anthropic's shortest cached prefix for Sonnet and Opus, in tokens. */
+const MIN_CACHED_TOKENS = 1024;
+/** How long a cached prefix lives (the default five minutes). */
+const CACHE_TTL_MS = 5 * 60 * 1000;
+
 /**
  * Starts the stub on 127.0.0.1 on a free port. Returns:
  * - `url`: "http://127.0.0.1:<port>" (the service appends /v1/...);
@@ -47,6 +55,26 @@ const ROUTES = {
  * - `reset()`: clears the queue and the recorded requests;
  * - `close()`: stops the server, dropping open connections and pending delays.
  *
+ * - `enqueueBatch(...behaviours)`: the same for Message Batches (see
+ *   below), one per batch created ("batch_ok" once the queue is empty);
+ * - `batches`: every batch created, as `{ id, requests, behaviour, polls, canceled }`;
+ *
+ * Prompt caching is simulated as Anthropic does it: a request whose tool,
+ * system prompt and content blocks up to the last `cache_control` mark
+ * come to 1,024 tokens or more (bytes / 4) writes that prefix, and a later
+ * request with the same prefix within five minutes reads it; `usage`
+ * reports `cache_creation_input_tokens` and `cache_read_input_tokens`
+ * apart from `input_tokens`.
+ *
+ * Message Batches (`POST /v1/messages/batches`, `GET …/{id}`,
+ * `GET …/{id}/results`, `POST …/{id}/cancel`): each request of a batch
+ * uses up one behaviour of the model queue, answered as a direct call
+ * would be (behaviours that answer with an HTTP error make the request
+ * `errored`). A batch ends at its first poll. Batch behaviours:
+ * `{kind:"batch_ok"}`; `{kind:"batch_truncated"}` (the results leave out
+ * the last request); `{kind:"batch_expired"}` (every request `expired`);
+ * `{kind:"batch_never_ends"}` (in progress until canceled).
+ *
  * Behaviours: `{kind:"ok"}`, `{kind:"distinct"}`, `{kind:"supersedes"}`,
  * `{kind:"delay", ms, then?}`, `{kind:"status", status, retryAfter?}`,
  * `{kind:"malformed"}`, `{kind:"made_up_evidence"}`, `{kind:"truncated"}`,
@@ -56,6 +84,10 @@ const ROUTES = {
  */
 export async function startLlmStub() {
   const queue = [];
+  const batchQueue = [];
+  const batches = [];
+  // Cached prefixes: key → when written.
+  const cached = new Map();
   const requests = [];
   // Resolvers of pending delays, so `close()` can end them at once.
   const pendingDelays = new Set();
@@ -83,6 +115,10 @@ export async function startLlmStub() {
     requests.push({ path: req.url, headers: { ...req.headers }, body, at });
 
     const pathname = new URL(req.url, "http://stub").pathname;
+    if (pathname.startsWith("/v1/messages/batches")) {
+      if (!req.headers["x-api-key"]) return sendError(res, "anthropic", 401, "x-api-key header is required");
+      return handleBatch(req.method, pathname, body, isJson, res);
+    }
     const provider = ROUTES[`${req.method} ${pathname}`];
     if (!provider) {
       return sendError(res, guessProvider(req), 404, `${req.method} ${pathname} is not an endpoint of this stub`);
@@ -109,16 +145,115 @@ export async function startLlmStub() {
 
     // The request reached the "model": it uses up one behaviour.
     const behaviour = queue.shift() ?? { kind: "ok" };
-    const tool = toolOf(body);
-    const call = { provider, body, tool, groups: groupsOf(body), inputTokens: Math.ceil(Buffer.byteLength(raw) / 4) };
+    const call = callOf(provider, body, raw);
+    const stage = stageAnswer(behaviour, call);
+    if (stage) return send(res, 200, {}, stage);
+    await perform(behaviour, call, res);
+  }
+
+  /** What the model is asked, with its input tokens split as a cache would. */
+  function callOf(provider, body, raw) {
+    const total = Math.ceil(Buffer.byteLength(raw) / 4);
+    const call = { provider, body, tool: toolOf(body), groups: groupsOf(body), inputTokens: total, cache: null };
+    if (provider !== "anthropic") return call;
+    const prefix = cachedPrefix(body);
+    if (prefix === null) return call;
+    const tokens = Math.ceil(Buffer.byteLength(prefix) / 4);
+    if (tokens < MIN_CACHED_TOKENS) return call;
+    const key = `${body.model}\n${prefix}`;
+    const written = cached.get(key);
+    const now = Date.now();
+    const read = written !== undefined && now - written < CACHE_TTL_MS;
+    cached.set(key, now);
+    call.inputTokens = Math.max(0, total - tokens);
+    call.cache = read ? { read: tokens, write: 0 } : { read: 0, write: tokens };
+    return call;
+  }
+
+  /** The stage tools' well-formed answers (learn, rewrite, synthesize), or null. */
+  function stageAnswer(behaviour, call) {
+    const { tool, body } = call;
     if (tool === LEARN_TOOL && ["ok", "learn_made_up_quote"].includes(behaviour.kind)) {
-      return send(res, 200, {}, toolAnswer(call, memoriesFor(behaviour.kind, dataOf(body).excerpts ?? [])));
+      return toolAnswer(call, memoriesFor(behaviour.kind, dataOf(body).excerpts ?? []));
     }
     if ([REWRITE_TOOL, SYNTHESIZE_TOOL].includes(tool) && ["ok", "rewrite_drops_number"].includes(behaviour.kind)) {
       const changes = dataOf(body).changes ?? [];
-      return send(res, 200, {}, toolAnswer(call, rewritesFor(behaviour.kind, changes, tool === SYNTHESIZE_TOOL)));
+      return toolAnswer(call, rewritesFor(behaviour.kind, changes, tool === SYNTHESIZE_TOOL));
     }
-    await perform(behaviour, call, res);
+    return null;
+  }
+
+  /** The Message Batches endpoints. */
+  function handleBatch(method, pathname, body, isJson, res) {
+    const [, , , , id, action] = pathname.split("/");
+    if (method === "POST" && id === undefined) {
+      const list = isJson && Array.isArray(body?.requests) ? body.requests : null;
+      if (!list || list.length === 0 || list.some((r) => typeof r?.custom_id !== "string" || typeof r?.params !== "object")) {
+        return sendError(res, "anthropic", 400, "requests: a list of {custom_id, params} is required");
+      }
+      if (new Set(list.map((r) => r.custom_id)).size !== list.length) {
+        return sendError(res, "anthropic", 400, "custom_id must be unique within a batch");
+      }
+      const behaviour = batchQueue.shift() ?? { kind: "batch_ok" };
+      const batch = { id: id_("msgbatch_"), requests: list, behaviour, polls: 0, canceled: false, results: null };
+      // Each request is answered as it would be one by one, now.
+      batch.results = list.map((r) => {
+        const b = queue.shift() ?? { kind: "ok" };
+        const call = callOf("anthropic", r.params, JSON.stringify(r.params));
+        const message = stageAnswer(b, call) ?? directMessage(b, call);
+        const result = message
+          ? { type: "succeeded", message }
+          : { type: "errored", error: { type: "error", error: { type: "api_error", message: "Internal server error" } } };
+        return { custom_id: r.custom_id, result };
+      });
+      batches.push(batch);
+      return send(res, 200, {}, batchObject(batch, "in_progress"));
+    }
+    const batch = batches.find((b) => b.id === id);
+    if (!batch) return sendError(res, "anthropic", 404, `batch ${id} not found`);
+    const status = () =>
+      batch.canceled ? "ended" : batch.behaviour.kind === "batch_never_ends" || batch.polls === 0 ? "in_progress" : "ended";
+    if (method === "GET" && action === undefined) {
+      batch.polls += 1;
+      return send(res, 200, {}, batchObject(batch, status()));
+    }
+    if (method === "POST" && action === "cancel") {
+      batch.canceled = true;
+      return send(res, 200, {}, batchObject(batch, "canceling"));
+    }
+    if (method === "GET" && action === "results") {
+      if (status() !== "ended") return sendError(res, "anthropic", 400, `batch ${id} has not ended`);
+      let results = batch.results;
+      if (batch.canceled) results = results.map((r) => ({ custom_id: r.custom_id, result: { type: "canceled" } }));
+      else if (batch.behaviour.kind === "batch_expired") {
+        results = results.map((r) => ({ custom_id: r.custom_id, result: { type: "expired" } }));
+      } else if (batch.behaviour.kind === "batch_truncated") results = results.slice(0, -1);
+      const text = results.map((r) => JSON.stringify(r)).join("\n") + "\n";
+      if (res.headersSent || res.writableEnded || res.destroyed) return;
+      res.writeHead(200, { "content-type": "application/binary", "content-length": Buffer.byteLength(text) });
+      return res.end(text);
+    }
+    return sendError(res, "anthropic", 404, `${method} ${pathname} is not an endpoint of this stub`);
+  }
+
+  /** A batch as the API describes it. */
+  function batchObject(batch, processing) {
+    const ended = processing === "ended";
+    const n = batch.requests.length;
+    return {
+      id: batch.id,
+      type: "message_batch",
+      processing_status: processing,
+      request_counts: ended
+        ? { processing: 0, succeeded: n, errored: 0, canceled: 0, expired: 0 }
+        : { processing: n, succeeded: 0, errored: 0, canceled: 0, expired: 0 },
+      created_at: new Date().toISOString(),
+      ended_at: ended ? new Date().toISOString() : null,
+      expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+      cancel_initiated_at: batch.canceled ? new Date().toISOString() : null,
+      archived_at: null,
+      results_url: ended ? `${url}/v1/messages/batches/${batch.id}/results` : null,
+    };
   }
 
   /** Answers `call` on `res` the way `behaviour` says. */
@@ -151,6 +286,26 @@ export async function startLlmStub() {
   }
 
   /**
+   * The message a request of a batch gets for `behaviour`, or null when it
+   * would have been an HTTP error (the request is then `errored`).
+   */
+  function directMessage(behaviour, call) {
+    switch (behaviour.kind) {
+      case "delay":
+        return directMessage(behaviour.then ?? { kind: "ok" }, call);
+      case "status":
+      case "malformed":
+        return null;
+      case "truncated":
+        return truncatedAnswer(call);
+      case "no_tool":
+        return textAnswer(call, "These entries look related, but I would rather not decide.");
+      default:
+        return toolAnswer(call, answerFor(behaviour.kind, call.groups));
+    }
+  }
+
+  /**
    * Waits `ms`; resolves true when the time is up, false as soon as the
    * client disconnects or the stub closes.
    */
@@ -177,16 +332,27 @@ export async function startLlmStub() {
     });
   });
 
+  const url = `http://127.0.0.1:${server.address().port}`;
   return {
-    url: `http://127.0.0.1:${server.address().port}`,
+    url,
     requests,
+    batches,
     enqueue(...behaviours) {
       behaviours.forEach(validate);
       queue.push(...behaviours);
     },
+    enqueueBatch(...behaviours) {
+      for (const b of behaviours) {
+        if (!BATCH_KINDS.has(b?.kind)) throw new TypeError(`llm_stub: unknown batch behaviour ${JSON.stringify(b)}`);
+      }
+      batchQueue.push(...behaviours);
+    },
     reset() {
       // Cleared in place, so a reference to `stub.requests` stays live.
       queue.length = 0;
+      batchQueue.length = 0;
+      batches.length = 0;
+      cached.clear();
       requests.length = 0;
     },
     async close() {
@@ -254,18 +420,44 @@ function dataOf(body) {
       : Array.isArray(message.content)
       ? message.content.filter((b) => b?.type === "text").map((b) => b.text).join("\n")
       : "";
-    // Pretty-printed JSON never holds a newline followed by ``` (newlines in
-    // strings are escaped), so the first closing fence ends the data.
-    const fenced = /```json\n([\s\S]*?)\n```/.exec(text);
-    if (!fenced) continue;
-    try {
-      const data = JSON.parse(fenced[1]);
-      if (data && typeof data === "object" && !Array.isArray(data)) return data;
-    } catch {
-      // Not the data block after all; keep looking.
+    // JSON never holds a newline followed by ``` (newlines in strings are
+    // escaped), so each closing fence ends a data block. A request may
+    // carry two (the memory a stage shares, then the call's own data).
+    const merged = {};
+    for (const fenced of text.matchAll(/```json\n([\s\S]*?)\n```/g)) {
+      try {
+        const data = JSON.parse(fenced[1]);
+        if (data && typeof data === "object" && !Array.isArray(data)) Object.assign(merged, data);
+      } catch {
+        // Not a data block after all; keep looking.
+      }
     }
+    if (Object.keys(merged).length > 0) return merged;
   }
   return {};
+}
+
+/**
+ * The prefix a request asks to be cached: its tools, system prompt and
+ * message content up to the last block marked `cache_control`, as text;
+ * null when nothing is marked.
+ */
+function cachedPrefix(body) {
+  const parts = [JSON.stringify(body.tools ?? [])];
+  let marked = null;
+  const system = Array.isArray(body.system) ? body.system : [{ type: "text", text: String(body.system ?? "") }];
+  for (const block of system) {
+    parts.push(String(block?.text ?? ""));
+    if (block?.cache_control) marked = parts.length;
+  }
+  for (const message of Array.isArray(body.messages) ? body.messages : []) {
+    const blocks = Array.isArray(message?.content) ? message.content : [{ type: "text", text: String(message?.content ?? "") }];
+    for (const block of blocks) {
+      parts.push(String(block?.text ?? ""));
+      if (block?.cache_control) marked = parts.length;
+    }
+  }
+  return marked === null ? null : parts.slice(0, marked).join("\n");
 }
 
 /**
@@ -447,6 +639,7 @@ function duplicateOf(base, group, evidence) {
 function id(prefix) {
   return prefix + randomBytes(12).toString("hex");
 }
+const id_ = id;
 
 function modelOf(call) {
   return typeof call.body.model === "string" ? call.body.model : "stub-model";
@@ -455,7 +648,12 @@ function modelOf(call) {
 /** Token usage as each provider spells it. */
 function usage(call, outputTokens) {
   return call.provider === "anthropic"
-    ? { input_tokens: call.inputTokens, output_tokens: outputTokens }
+    ? {
+      input_tokens: call.inputTokens,
+      output_tokens: outputTokens,
+      cache_creation_input_tokens: call.cache?.write ?? 0,
+      cache_read_input_tokens: call.cache?.read ?? 0,
+    }
     : {
       prompt_tokens: call.inputTokens,
       completion_tokens: outputTokens,

@@ -162,6 +162,8 @@ impl MadeBy {
             tokens: TokenCost {
                 input_tokens: call.input_tokens / made,
                 output_tokens: call.output_tokens / made,
+                cache_write_tokens: call.cache_write_tokens / made,
+                cache_read_tokens: call.cache_read_tokens / made,
             },
         }
     }
@@ -224,10 +226,48 @@ impl Change {
 /// Tokens spent on the LLM for a proposal (zero for rules-only passes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenCost {
-    /// Tokens sent to the model.
+    /// Tokens sent to the model and read afresh (not from its prompt
+    /// cache).
     pub input_tokens: u64,
     /// Tokens the model wrote.
     pub output_tokens: u64,
+    /// Tokens sent and written to the provider's prompt cache (billed
+    /// above plain input).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
+    /// Tokens sent and read from the provider's prompt cache (billed at a
+    /// fraction of plain input).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_read_tokens: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl TokenCost {
+    /// Every token sent and written, as a token budget counts them.
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens + self.cache_write_tokens + self.cache_read_tokens
+    }
+
+    /// Adds `other`'s tokens.
+    pub fn add(&mut self, other: TokenCost) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+    }
+
+    /// What was spent since `before` (a total this one grew from).
+    pub fn since(&self, before: TokenCost) -> TokenCost {
+        TokenCost {
+            input_tokens: self.input_tokens - before.input_tokens,
+            output_tokens: self.output_tokens - before.output_tokens,
+            cache_write_tokens: self.cache_write_tokens - before.cache_write_tokens,
+            cache_read_tokens: self.cache_read_tokens - before.cache_read_tokens,
+        }
+    }
 }
 
 /// What a proposal holds and left out, in numbers.

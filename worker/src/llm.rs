@@ -10,8 +10,8 @@ use futures_util::future::{select, Either};
 use reverie_core::llm::learn;
 use reverie_core::llm::rewrite::{self, Refusal, Wording};
 use reverie_core::llm::{
-    build_request, check_answer, incorporate, max_output, parse_response, parse_tool_response,
-    request_body, Checked, Provider, ToolCall,
+    cache, check_answer, incorporate, judge_requests, max_output, parse_tool_response,
+    request_body, Checked, Prices, Provider, ToolCall,
 };
 use reverie_core::pass::UnsettledGroup;
 use reverie_core::LlmStage;
@@ -24,8 +24,14 @@ use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, Reque
 /// (a secret; none means rules-only passes), `LLM_PROVIDER` (`anthropic`,
 /// the default, or `openai` for any OpenAI-compatible endpoint),
 /// `LLM_BASE_URL`, `LLM_MODEL`, `LLM_TIMEOUT_MS`, `LLM_MAX_RETRIES`,
-/// `LLM_TOKEN_BUDGET`, `LLM_MAX_TOKENS`, `LLM_GROUPS_PER_CALL` and the
-/// prices `LLM_USD_PER_MTOK_IN` / `LLM_USD_PER_MTOK_OUT`.
+/// `LLM_TOKEN_BUDGET`, `LLM_MAX_TOKENS`, `LLM_GROUPS_PER_CALL`, the
+/// prices `LLM_USD_PER_MTOK_IN` / `LLM_USD_PER_MTOK_OUT` (cache writes and
+/// reads `LLM_USD_PER_MTOK_CACHE_WRITE` / `LLM_USD_PER_MTOK_CACHE_READ`,
+/// by default 1.25 and 0.1 times input), and for scheduled passes on
+/// Anthropic `LLM_BATCH` (`scheduled`, the default, sends their calls as
+/// Message Batches; `never`), `LLM_BATCH_DEADLINE_MS` (how long a pass
+/// waits for a batch before it cancels it and calls directly; 10 minutes)
+/// and `LLM_BATCH_POLL_MS` (10 s).
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct Settings {
     pub provider: Provider,
@@ -39,8 +45,23 @@ pub(crate) struct Settings {
     pub token_budget: u64,
     pub max_tokens: u32,
     pub groups_per_call: usize,
-    pub usd_per_mtok_in: f64,
-    pub usd_per_mtok_out: f64,
+    pub prices: Prices,
+    /// Whether scheduled passes may send their calls as Message Batches.
+    pub batch_scheduled: bool,
+    pub batch_deadline_ms: u64,
+    pub batch_poll_ms: u64,
+    /// Whether this pass sends its calls as batches (see `for_pass`).
+    pub batches: bool,
+}
+
+impl Settings {
+    /// The settings for a pass: a scheduled pass on Anthropic sends its
+    /// calls as Message Batches (half the price; it waits, and nobody is
+    /// waiting on it) unless `LLM_BATCH=never`.
+    pub(crate) fn for_pass(mut self, scheduled: bool) -> Settings {
+        self.batches = scheduled && self.batch_scheduled && self.provider == Provider::Anthropic;
+        self
+    }
 }
 
 /// The default model: a current Sonnet.
@@ -81,6 +102,14 @@ pub(crate) fn settings(env: &Env) -> Result<Option<Settings>, String> {
     let model = var(env, "LLM_MODEL")
         .or(default_model.map(str::to_string))
         .ok_or("LLM_MODEL must name the model of an OpenAI-compatible endpoint")?;
+    let usd_in = number(env, "LLM_USD_PER_MTOK_IN", SONNET_USD_IN)?;
+    let ratios =
+        Prices::with_cache_ratios(usd_in, number(env, "LLM_USD_PER_MTOK_OUT", SONNET_USD_OUT)?);
+    let batch_scheduled = match var(env, "LLM_BATCH").as_deref() {
+        None | Some("scheduled") => true,
+        Some("never") => false,
+        Some(other) => return Err(format!("LLM_BATCH=`{other}`: expected scheduled or never")),
+    };
     Ok(Some(Settings {
         provider,
         base_url: var(env, "LLM_BASE_URL")
@@ -94,16 +123,23 @@ pub(crate) fn settings(env: &Env) -> Result<Option<Settings>, String> {
         token_budget: number(env, "LLM_TOKEN_BUDGET", 200_000)?,
         max_tokens: number(env, "LLM_MAX_TOKENS", 4096)?,
         groups_per_call: number(env, "LLM_GROUPS_PER_CALL", 20)?.max(1),
-        usd_per_mtok_in: number(env, "LLM_USD_PER_MTOK_IN", SONNET_USD_IN)?,
-        usd_per_mtok_out: number(env, "LLM_USD_PER_MTOK_OUT", SONNET_USD_OUT)?,
+        prices: Prices {
+            cache_write: number(env, "LLM_USD_PER_MTOK_CACHE_WRITE", ratios.cache_write)?,
+            cache_read: number(env, "LLM_USD_PER_MTOK_CACHE_READ", ratios.cache_read)?,
+            ..ratios
+        },
+        batch_scheduled,
+        batch_deadline_ms: number(env, "LLM_BATCH_DEADLINE_MS", 600_000)?,
+        batch_poll_ms: number(env, "LLM_BATCH_POLL_MS", 10_000)?.max(1),
+        batches: false,
     }))
 }
 
 /// What the model calls of one pass did, for the pass record.
 pub(crate) type Report = reverie_api::LlmReport;
 
-/// Sends the unsettled groups in batches and folds the checked answers
-/// into `proposal`.
+/// Sends the unsettled groups a call's worth at a time and folds the
+/// checked answers into `proposal`.
 pub(crate) async fn settle(
     settings: &Settings,
     store: &MemoryStore,
@@ -112,33 +148,19 @@ pub(crate) async fn settle(
     report: &mut Report,
 ) {
     let mark = Mark::of(report);
-    let mut next = 0;
-    while next < groups.len() {
-        let request = build_request(store, &groups[next..], settings.groups_per_call);
-        let batch = settings.groups_per_call.min(groups.len() - next);
-        next += batch;
-        if request.groups.is_empty() {
+    let requests = judge_requests(store, groups, settings.groups_per_call);
+    let sizes: Vec<usize> = requests.iter().map(|r| r.groups.len()).collect();
+    let replies = send_stage(settings, &requests, LlmStage::Judge, &sizes, report).await;
+    for (request, reply) in requests.iter().zip(replies) {
+        let Some(reply) = reply else {
+            report.groups_left += request.groups.len();
             continue;
-        }
-        let max = max_output(LlmStage::Judge, request.groups.len(), settings.max_tokens);
-        let body = request_body(&request, settings.provider, &settings.model, max).to_string();
-        let text = match within_budget(settings, &body, max, report).await {
-            Sent::Answered(text) => text,
-            // Over budget, or the endpoint is down or refusing (later
-            // batches would fail the same way): this batch and the rest
-            // stay with the rules.
-            Sent::OverBudget | Sent::Failed => {
-                next -= batch;
-                break;
-            }
         };
         report.groups_sent += request.groups.len();
-        let (answer, usage) = parse_response(settings.provider, &text);
-        report.input_tokens += usage.input_tokens;
-        report.output_tokens += usage.output_tokens;
+        let usage = count(settings, &reply, proposal, report, false);
         let before = proposal.changes.len();
-        let checked = match answer {
-            Ok(input) => check_answer(&input, &request, store),
+        let checked = match answer_of(settings, request, &reply) {
+            Ok(input) => check_answer(&input, request, store),
             Err(e) => {
                 report.failures.push(e.to_string());
                 Checked { changes: Vec::new(), dropped: request.groups.len() as u32 }
@@ -148,14 +170,14 @@ pub(crate) async fn settle(
         incorporate(proposal, store, checked, usage, &settings.model);
         report.changes_added += proposal.changes.len() - before;
     }
-    report.groups_left = groups.len().saturating_sub(next);
-    mark.record(settings, report, LlmStage::Judge);
+    mark.record(report, LlmStage::Judge);
 }
 
 /// The learn stage, first and within the pass's budget: the excerpts the
-/// rules pick from `sessions` go to the model a call's worth at a time;
-/// the memories it proposes that pass the core's checks join `proposal`
-/// as `add` changes (see `llm::learn`).
+/// rules pick from `sessions` go to the model a call's worth at a time,
+/// each call carrying the memory the stage's excerpts touch; the memories
+/// it proposes that pass the core's checks join `proposal` as `add`
+/// changes (see `llm::learn`).
 pub(crate) async fn learn(
     settings: &Settings,
     store: &MemoryStore,
@@ -169,17 +191,19 @@ pub(crate) async fn learn(
     let mark = Mark::of(report);
     let chunks = learn::chunks(&excerpts);
     let touching = learn::Touching::new(store, &excerpts);
-    for (n, chunk) in chunks.iter().enumerate() {
-        let request = learn::build_request(chunk, &touching);
-        let Some((answer, usage)) =
-            call_stage(settings, &request, LlmStage::Learn, chunk.len(), proposal, report).await
-        else {
-            stage.left = chunks[n..].iter().map(|c| c.len()).sum();
-            break;
+    let shared = learn::shared_memory(&touching, &chunks);
+    let requests: Vec<_> = chunks.iter().map(|c| learn::build_request(c, &shared)).collect();
+    let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+    let replies = send_stage(settings, &requests, LlmStage::Learn, &sizes, report).await;
+    for (request, reply) in requests.iter().zip(replies) {
+        let Some(reply) = reply else {
+            stage.left += request.excerpts.len();
+            continue;
         };
-        stage.sent += chunk.len();
-        let checked = match answer {
-            Ok(input) => learn::check_answer(&input, &request, &mut seen, proposal.created_at),
+        stage.sent += request.excerpts.len();
+        let usage = count(settings, &reply, proposal, report, true);
+        let checked = match answer_of(settings, request, &reply) {
+            Ok(input) => learn::check_answer(&input, request, &mut seen, proposal.created_at),
             Err(e) => {
                 report.failures.push(e.to_string());
                 learn::Checked::default()
@@ -193,7 +217,7 @@ pub(crate) async fn learn(
         report.changes_added += checked.changes.len();
         learn::incorporate(proposal, store, sessions, checked, &settings.model, usage);
     }
-    (stage.input_tokens, stage.output_tokens) = mark.record(settings, report, LlmStage::Learn);
+    (stage.input_tokens, stage.output_tokens) = mark.record(report, LlmStage::Learn);
     report.learn = Some(stage);
 }
 
@@ -214,17 +238,19 @@ pub(crate) async fn reword(
     let mut held = rewrite::held(store, proposal, &items);
     let mut stage = reverie_api::RewriteReport::default();
     let mark = Mark::of(report);
-    for (n, chunk) in items.chunks(settings.groups_per_call.max(1)).enumerate() {
-        let request = rewrite::build_request(chunk, wording);
-        let Some((answer, usage)) =
-            call_stage(settings, &request, wording.stage(), chunk.len(), proposal, report).await
-        else {
-            stage.left = items.len() - n * settings.groups_per_call.max(1);
-            break;
+    let chunks: Vec<_> = items.chunks(settings.groups_per_call.max(1)).collect();
+    let requests: Vec<_> = chunks.iter().map(|c| rewrite::build_request(c, wording)).collect();
+    let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+    let replies = send_stage(settings, &requests, wording.stage(), &sizes, report).await;
+    for ((chunk, request), reply) in chunks.iter().zip(&requests).zip(replies) {
+        let Some(reply) = reply else {
+            stage.left += chunk.len();
+            continue;
         };
         stage.sent += chunk.len();
-        let checked = match answer {
-            Ok(input) => rewrite::check_answer(&input, &request, &mut held),
+        let usage = count(settings, &reply, proposal, report, true);
+        let checked = match answer_of(settings, request, &reply) {
+            Ok(input) => rewrite::check_answer(&input, request, &mut held),
             Err(e) => {
                 report.failures.push(e.to_string());
                 rewrite::Checked {
@@ -240,36 +266,113 @@ pub(crate) async fn reword(
         }
         rewrite::apply(proposal, store, &checked, &settings.model, wording, usage);
     }
-    (stage.input_tokens, stage.output_tokens) = mark.record(settings, report, wording.stage());
+    (stage.input_tokens, stage.output_tokens) = mark.record(report, wording.stage());
     match wording {
         Wording::Concise => report.rewrite = Some(stage),
         Wording::Instruction => report.synthesize = Some(stage),
     }
 }
 
-/// One call of a stage carrying `items`: sent within the budget (its
-/// output limited to what it carries), its tokens counted on the pass and
-/// the proposal; the tool input, or why the answer is unusable. `None`
-/// when it was not sent or got no answer: the stage stops there.
-async fn call_stage(
+/// An answer to one call: the response body (a message), and whether it
+/// came from a batch (billed at half).
+struct Reply {
+    text: String,
+    batched: bool,
+}
+
+/// The input of the tool `request` forces, or why the answer is unusable.
+fn answer_of(
     settings: &Settings,
     request: &impl ToolCall,
-    stage: LlmStage,
-    items: usize,
+    reply: &Reply,
+) -> Result<serde_json::Value, reverie_core::llm::AnswerError> {
+    parse_tool_response(settings.provider, request.tool().0, &reply.text).0
+}
+
+/// Counts an answer's tokens and cost on the pass (and, with
+/// `on_proposal`, on the proposal: judging counts them there itself);
+/// returns its usage.
+fn count(
+    settings: &Settings,
+    reply: &Reply,
     proposal: &mut Proposal,
     report: &mut Report,
-) -> Option<(Result<serde_json::Value, reverie_core::llm::AnswerError>, TokenCost)> {
-    let max = max_output(stage, items, settings.max_tokens);
-    let body = request_body(request, settings.provider, &settings.model, max).to_string();
-    let Sent::Answered(text) = within_budget(settings, &body, max, report).await else {
-        return None;
-    };
-    let (answer, usage) = parse_tool_response(settings.provider, request.tool().0, &text);
+    on_proposal: bool,
+) -> TokenCost {
+    let (_, usage) = parse_tool_response(settings.provider, "", &reply.text);
     report.input_tokens += usage.input_tokens;
     report.output_tokens += usage.output_tokens;
-    proposal.token_cost.input_tokens += usage.input_tokens;
-    proposal.token_cost.output_tokens += usage.output_tokens;
-    Some((answer, usage))
+    report.cache_write_tokens += usage.cache_write_tokens;
+    report.cache_read_tokens += usage.cache_read_tokens;
+    report.cost_usd += settings.prices.usd(usage, reply.batched);
+    if on_proposal {
+        proposal.token_cost.add(usage);
+    }
+    usage
+}
+
+/// A stage's calls as the provider is sent them (each output limited to
+/// what the call carries, `sizes`; the shared prefix marked for caching
+/// when there are several), sent within the budget: one by one, or as a
+/// Message Batch when the pass batches (see `Settings::for_pass`). The
+/// answer to each, in order; `None` for a call not sent or not answered.
+/// Sent one by one, a stage stops at its first call without an answer
+/// (later ones would fail the same way); a batch's unanswered calls are
+/// sent one by one.
+async fn send_stage(
+    settings: &Settings,
+    requests: &[impl ToolCall],
+    stage: LlmStage,
+    sizes: &[usize],
+    report: &mut Report,
+) -> Vec<Option<Reply>> {
+    let cached = cache(settings.provider, requests.len());
+    let calls: Vec<(String, u32)> = requests
+        .iter()
+        .zip(sizes)
+        .map(|(r, &n)| {
+            let max = max_output(stage, n, settings.max_tokens);
+            (request_body(r, settings.provider, &settings.model, max, cached).to_string(), max)
+        })
+        .collect();
+    let mut replies: Vec<Option<Reply>> = calls.iter().map(|_| None).collect();
+    let mut direct: Vec<usize> = (0..calls.len()).collect();
+    if settings.batches && !calls.is_empty() {
+        // Reserved as calls made one by one would be, so the budget holds
+        // whatever the batch leaves to direct calls.
+        let mut fits = 0;
+        let mut reserved = 0;
+        for (body, max) in &calls {
+            let cost = reserve(settings, body, *max);
+            if spent(report) + reserved + cost > settings.token_budget {
+                report.budget_exhausted = true;
+                break;
+            }
+            reserved += cost;
+            fits += 1;
+        }
+        let bodies: Vec<&str> = calls[..fits].iter().map(|(b, _)| b.as_str()).collect();
+        let answered = batch(settings, &bodies, report).await;
+        direct.clear();
+        for (i, text) in answered.into_iter().enumerate() {
+            match text {
+                Some(text) => {
+                    report.calls += 1;
+                    report.batched_calls += 1;
+                    replies[i] = Some(Reply { text, batched: true });
+                }
+                None => direct.push(i),
+            }
+        }
+    }
+    for i in direct {
+        let (body, max) = &calls[i];
+        match within_budget(settings, body, *max, report).await {
+            Sent::Answered(text) => replies[i] = Some(Reply { text, batched: false }),
+            Sent::OverBudget | Sent::Failed => break,
+        }
+    }
+    replies
 }
 
 /// Whether any stage had something for the model: excerpts picked, groups
@@ -287,26 +390,34 @@ pub(crate) fn found_work(report: &Report) -> bool {
 #[derive(Clone, Copy)]
 struct Mark {
     calls: u32,
-    input_tokens: u64,
-    output_tokens: u64,
+    batched_calls: u32,
+    tokens: TokenCost,
+    cost_usd: f64,
+}
+
+fn tokens_of(report: &Report) -> TokenCost {
+    TokenCost {
+        input_tokens: report.input_tokens,
+        output_tokens: report.output_tokens,
+        cache_write_tokens: report.cache_write_tokens,
+        cache_read_tokens: report.cache_read_tokens,
+    }
 }
 
 impl Mark {
     fn of(report: &Report) -> Mark {
         Mark {
             calls: report.calls,
-            input_tokens: report.input_tokens,
-            output_tokens: report.output_tokens,
+            batched_calls: report.batched_calls,
+            tokens: tokens_of(report),
+            cost_usd: report.cost_usd,
         }
     }
 
-    /// Records what `stage` spent since the mark (when it made a call),
-    /// and the pass's cost so far; returns the stage's tokens in and out.
-    fn record(self, settings: &Settings, report: &mut Report, stage: LlmStage) -> (u64, u64) {
-        let tokens = TokenCost {
-            input_tokens: report.input_tokens - self.input_tokens,
-            output_tokens: report.output_tokens - self.output_tokens,
-        };
+    /// Records what `stage` spent since the mark (when it made a call);
+    /// returns the stage's tokens in (afresh and cached) and out.
+    fn record(self, report: &mut Report, stage: LlmStage) -> (u64, u64) {
+        let tokens = tokens_of(report).since(self.tokens);
         let calls = report.calls - self.calls;
         if calls > 0 {
             let name = serde_json::to_value(stage)
@@ -317,17 +428,17 @@ impl Mark {
                 name,
                 reverie_api::StageCost {
                     calls,
+                    batched_calls: report.batched_calls - self.batched_calls,
                     input_tokens: tokens.input_tokens,
                     output_tokens: tokens.output_tokens,
-                    cost_usd: cost(settings, tokens),
+                    cache_write_tokens: tokens.cache_write_tokens,
+                    cache_read_tokens: tokens.cache_read_tokens,
+                    cost_usd: report.cost_usd - self.cost_usd,
                 },
             );
         }
-        report.cost_usd = cost(
-            settings,
-            TokenCost { input_tokens: report.input_tokens, output_tokens: report.output_tokens },
-        );
-        (tokens.input_tokens, tokens.output_tokens)
+        let input = tokens.input_tokens + tokens.cache_write_tokens + tokens.cache_read_tokens;
+        (input, tokens.output_tokens)
     }
 }
 
@@ -341,29 +452,41 @@ enum Sent {
     Failed,
 }
 
-/// Sends `body` if the pass's budget still covers it: a conservative bound
-/// on what one attempt may cost (its input at two bytes a token; prose
-/// runs nearer four, ids, JSON and other scripts denser; plus every output
-/// token the call allows, `max_tokens`), for each attempt it may take,
-/// since attempts that time out or fail may still be billed.
+/// A conservative bound on what one attempt of a call may cost: its input
+/// at two bytes a token (prose runs nearer four, ids, JSON and other
+/// scripts denser) plus every output token it allows, `max_tokens`.
+fn estimate(body: &str, max_tokens: u32) -> u64 {
+    body.len() as u64 / 2 + u64::from(max_tokens)
+}
+
+/// What a call is reserved against the budget: its estimate for each
+/// attempt it may take (attempts that time out or fail may still be
+/// billed).
+fn reserve(settings: &Settings, body: &str, max_tokens: u32) -> u64 {
+    estimate(body, max_tokens) * (1 + u64::from(settings.max_retries))
+}
+
+/// What the pass has spent or may have been billed, in tokens.
+fn spent(report: &Report) -> u64 {
+    tokens_of(report).total() + report.unanswered_tokens
+}
+
+/// Sends `body` if the pass's budget still covers it (see `reserve`).
 async fn within_budget(
     settings: &Settings,
     body: &str,
     max_tokens: u32,
     report: &mut Report,
 ) -> Sent {
-    let estimate = body.len() as u64 / 2 + u64::from(max_tokens);
-    let attempts = 1 + u64::from(settings.max_retries);
-    if report.input_tokens + report.output_tokens + report.unanswered_tokens + estimate * attempts
-        > settings.token_budget
-    {
+    if spent(report) + reserve(settings, body, max_tokens) > settings.token_budget {
         report.budget_exhausted = true;
         return Sent::OverBudget;
     }
     report.calls += 1;
     let retries_before = report.retries;
-    let sent = send(settings, body, &mut report.retries).await;
+    let sent = send(settings, Method::Post, MESSAGES, Some(body), &mut report.retries).await;
     let retried = u64::from(report.retries - retries_before);
+    let estimate = estimate(body, max_tokens);
     match sent {
         Ok(text) => {
             report.unanswered_tokens += estimate * retried;
@@ -377,9 +500,129 @@ async fn within_budget(
     }
 }
 
-/// The model calls a pass would make (see `llm::plan`), priced: input
-/// estimated at four bytes a token, output at the most each call may take;
-/// and whether the budget covers them as a pass counts it.
+/// Where a call to the model goes (for OpenAI-compatible endpoints, see
+/// `once`).
+const MESSAGES: &str = "/v1/messages";
+const BATCHES: &str = "/v1/messages/batches";
+
+/// Sends `bodies` as one Message Batch and waits for it to end, polling,
+/// at most `batch_deadline_ms`: the answer to each (a message), or `None`
+/// where the batch gave none (errored, expired, canceled, missing), or
+/// for all when the batch could not be made or did not end in time (it is
+/// then canceled). Why is recorded in `failures`; those calls go one by
+/// one.
+async fn batch(settings: &Settings, bodies: &[&str], report: &mut Report) -> Vec<Option<String>> {
+    let mut out: Vec<Option<String>> = bodies.iter().map(|_| None).collect();
+    if bodies.is_empty() {
+        return out;
+    }
+    let requests: Vec<String> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| format!(r#"{{"custom_id":"c{i}","params":{b}}}"#))
+        .collect();
+    let body = format!(r#"{{"requests":[{}]}}"#, requests.join(","));
+    let retries = &mut report.retries;
+    let created = send(settings, Method::Post, BATCHES, Some(&body), retries).await;
+    let mut state = match created.map(|t| serde_json::from_str::<serde_json::Value>(&t)) {
+        Ok(Ok(v)) if v["id"].is_string() => v,
+        Ok(_) => {
+            report
+                .failures
+                .push("no batch was made (unreadable answer); calls sent one by one".into());
+            return out;
+        }
+        Err(e) => {
+            report.failures.push(format!("no batch was made ({e}); calls sent one by one"));
+            return out;
+        }
+    };
+    report.batches += 1;
+    let id = state["id"].as_str().unwrap_or_default().to_string();
+    let started = crate::now().0;
+    while state["processing_status"] != "ended" {
+        if crate::now().0 - started >= i64::try_from(settings.batch_deadline_ms).unwrap_or(i64::MAX)
+        {
+            // Requests not yet processed are not billed once canceled.
+            let cancel = format!("{BATCHES}/{id}/cancel");
+            let _ = send(settings, Method::Post, &cancel, Some("{}"), &mut report.retries).await;
+            report.failures.push(format!(
+                "batch {id} did not end within {} ms: canceled, calls sent one by one",
+                settings.batch_deadline_ms
+            ));
+            return out;
+        }
+        Delay::from(std::time::Duration::from_millis(settings.batch_poll_ms)).await;
+        let poll = format!("{BATCHES}/{id}");
+        match send(settings, Method::Get, &poll, None, &mut report.retries).await {
+            Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v) => state = v,
+                Err(_) => {
+                    report.failures.push(format!(
+                        "batch {id} answered its poll unreadably; calls sent one by one"
+                    ));
+                    return out;
+                }
+            },
+            Err(e) => {
+                report
+                    .failures
+                    .push(format!("batch {id} could not be polled ({e}); calls sent one by one"));
+                return out;
+            }
+        }
+    }
+    // Read from the configured endpoint (never a host the answer names).
+    let results = match state["results_url"].as_str() {
+        Some(_) => {
+            let path = format!("{BATCHES}/{id}/results");
+            send(settings, Method::Get, &path, None, &mut report.retries).await
+        }
+        None => Err("the batch named no results".into()),
+    };
+    let results = match results {
+        Ok(text) => text,
+        Err(e) => {
+            report
+                .failures
+                .push(format!("batch {id}'s results were not read ({e}); calls sent one by one"));
+            return out;
+        }
+    };
+    // Why calls were left unanswered, by the batch's word for it.
+    let mut unanswered: std::collections::BTreeMap<String, usize> = Default::default();
+    for line in results.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            *unanswered.entry("unreadable".into()).or_default() += 1;
+            continue;
+        };
+        let index =
+            v["custom_id"].as_str().and_then(|c| c.strip_prefix('c')?.parse::<usize>().ok());
+        let Some(slot) = index.and_then(|i| out.get_mut(i)) else { continue };
+        match v["result"]["type"].as_str() {
+            Some("succeeded") => *slot = Some(v["result"]["message"].to_string()),
+            other => *unanswered.entry(other.unwrap_or("unreadable").to_string()).or_default() += 1,
+        }
+    }
+    let left = out.iter().filter(|o| o.is_none()).count();
+    let named: usize = unanswered.values().sum();
+    if left > named {
+        unanswered.insert("missing".into(), left - named);
+    }
+    if left > 0 {
+        let why: Vec<String> = unanswered.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        report.failures.push(format!(
+            "batch {id} left {left} of {} calls unanswered ({}); they were sent one by one",
+            out.len(),
+            why.join(", ")
+        ));
+    }
+    out
+}
+
+/// The model calls a pass would make (see `llm::plan`), priced as the
+/// provider bills them (see `StagePlan::tokens`), made one by one and as
+/// a batch; and whether the budget covers them as a pass counts it.
 pub(crate) fn planned(
     settings: &Settings,
     store: &MemoryStore,
@@ -401,19 +644,17 @@ pub(crate) fn planned(
     let stages: Vec<reverie_api::PlannedStage> = plans
         .iter()
         .map(|p| {
-            let output = p.max_output_tokens;
-            let input = (p.request_bytes as u64).div_ceil(4);
-            counted += p.request_bytes as u64 / 2 + output;
+            let tokens = p.tokens(settings.provider);
+            counted += p.request_bytes as u64 / 2 + p.max_output_tokens;
             reverie_api::PlannedStage {
                 stage: p.stage,
                 calls: p.calls,
                 items: p.items,
-                input_tokens: input,
-                max_output_tokens: output,
-                usd_estimate: cost(
-                    settings,
-                    TokenCost { input_tokens: input, output_tokens: output },
-                ),
+                input_tokens: tokens.total() - tokens.output_tokens,
+                cache_read_tokens: tokens.cache_read_tokens,
+                max_output_tokens: p.max_output_tokens,
+                usd_estimate: settings.prices.usd(tokens, false),
+                usd_batched: settings.prices.usd(tokens, true),
             }
         })
         .collect();
@@ -425,18 +666,14 @@ pub(crate) fn planned(
         provider: Some(settings.provider),
         model: Some(settings.model.clone()),
         usd_estimate: stages.iter().map(|s| s.usd_estimate).sum(),
+        usd_batched: stages.iter().map(|s| s.usd_batched).sum(),
+        scheduled_batched: settings.clone().for_pass(true).batches,
         stages,
         input_tokens,
         max_output_tokens,
         token_budget: settings.token_budget,
         within_budget: counted <= settings.token_budget,
     }
-}
-
-pub(crate) fn cost(settings: &Settings, tokens: TokenCost) -> f64 {
-    (tokens.input_tokens as f64 * settings.usd_per_mtok_in
-        + tokens.output_tokens as f64 * settings.usd_per_mtok_out)
-        / 1_000_000.0
 }
 
 enum Attempt {
@@ -449,10 +686,16 @@ enum Attempt {
 /// One call with retries: 429 waits for `retry-after` (at most 30 s),
 /// 5xx, timeouts and network errors back off 0.5 s, 1 s, 2 s, … (at most
 /// 8 s); other statuses fail at once.
-async fn send(settings: &Settings, body: &str, retries: &mut u32) -> Result<String, String> {
+async fn send(
+    settings: &Settings,
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+    retries: &mut u32,
+) -> Result<String, String> {
     let mut attempt = 0;
     loop {
-        match once(settings, body).await {
+        match once(settings, method.clone(), path, body).await {
             Attempt::Done(text) => return Ok(text),
             Attempt::Fail(reason) => return Err(reason),
             Attempt::Retry(reason, wait_ms) => {
@@ -468,24 +711,31 @@ async fn send(settings: &Settings, body: &str, retries: &mut u32) -> Result<Stri
     }
 }
 
-async fn once(settings: &Settings, body: &str) -> Attempt {
+/// One request to the provider, to `path` under the base URL (a call to
+/// the model, `MESSAGES`, goes where the provider takes it).
+async fn once(settings: &Settings, method: Method, path: &str, body: Option<&str>) -> Attempt {
     let headers = Headers::new();
     let set = |k: &str, v: &str| headers.set(k, v).map_err(|e| e.to_string());
     let prepared = (|| {
         set("content-type", "application/json")?;
-        let url = match settings.provider {
+        let path = match settings.provider {
             Provider::Anthropic => {
                 set("x-api-key", &settings.api_key)?;
                 set("anthropic-version", ANTHROPIC_VERSION)?;
-                format!("{}/v1/messages", settings.base_url)
+                path
             }
             Provider::OpenAi => {
                 set("authorization", &format!("Bearer {}", settings.api_key))?;
-                format!("{}/v1/chat/completions", settings.base_url)
+                if path == MESSAGES {
+                    "/v1/chat/completions"
+                } else {
+                    path
+                }
             }
         };
+        let url = format!("{}{path}", settings.base_url);
         let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_headers(headers.clone()).with_body(Some(body.into()));
+        init.with_method(method).with_headers(headers.clone()).with_body(body.map(Into::into));
         Request::new_with_init(&url, &init).map_err(|e| e.to_string())
     })();
     let request = match prepared {

@@ -79,7 +79,7 @@ pub(crate) async fn start(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
         ))
     })?;
     if wait {
-        execute(cx, id, &agent).await;
+        execute(cx, id, &agent, false).await;
         let row = repo::passes::find(&cx.db, id)
             .await?
             .ok_or_else(|| ApiError::not_found("pass", &id.to_string()))?;
@@ -90,7 +90,7 @@ pub(crate) async fn start(cx: &Cx, agent_id: &str, q: &Query) -> ApiResult {
         .ok_or_else(|| ApiError::not_found("pass", &id.to_string()))?;
     let background = cx.detached()?;
     cx.defer(async move {
-        execute(&background, id, &agent).await;
+        execute(&background, id, &agent, false).await;
         background.run_deferred().await;
     });
     http::json_status(202, &row.describe()?)
@@ -141,7 +141,7 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<api::SchedulerRun> {
         let trigger = format!("schedule:{}", config.schedule.as_str());
         match claim(&cx.db, &agent, &trigger, cx.now).await? {
             Some(pass) => {
-                execute(cx, pass, &agent).await;
+                execute(cx, pass, &agent, true).await;
                 ran.push(api::ScheduledPass { agent_id: id.clone(), pass_id: pass, slot: slot.0 });
             }
             // A pass is running already (say, one started by hand): the
@@ -153,11 +153,12 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<api::SchedulerRun> {
     Ok(api::SchedulerRun { at: cx.now.0, passes: ran, webhook_deliveries_retried: retried })
 }
 
-/// Runs pass `id` to completion, recording success or the reason it
-/// failed. Never returns an error: the pass row is the outcome.
-pub(crate) async fn execute(cx: &Cx, id: i64, agent: &AgentRow) {
+/// Runs pass `id` to completion (`scheduled`: by the cron trigger),
+/// recording success or the reason it failed. Never returns an error: the
+/// pass row is the outcome.
+pub(crate) async fn execute(cx: &Cx, id: i64, agent: &AgentRow, scheduled: bool) {
     let started = crate::now().0;
-    let result = run(cx, id, agent, started).await;
+    let result = run(cx, id, agent, started, scheduled).await;
     // Recorded on the pass's own time line: its start plus the time spent.
     let finished = cx.now.0 + (crate::now().0 - started);
     let (status, error, stats) = match result {
@@ -239,6 +240,8 @@ async fn dry_run(cx: &Cx, agent: &AgentRow) -> ApiResult<api::DryRun> {
         input_tokens: 0,
         max_output_tokens: 0,
         usd_estimate: 0.0,
+        usd_batched: 0.0,
+        scheduled_batched: false,
         token_budget: 0,
         within_budget: true,
     };
@@ -261,7 +264,13 @@ async fn dry_run(cx: &Cx, agent: &AgentRow) -> ApiResult<api::DryRun> {
     })
 }
 
-async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api::PassStats> {
+async fn run(
+    cx: &Cx,
+    id: i64,
+    agent: &AgentRow,
+    started: i64,
+    scheduled: bool,
+) -> ApiResult<api::PassStats> {
     let db = &cx.db;
     // The pass's "now" is the request's or the schedule's time; the clock
     // only measures how long the stages take.
@@ -292,7 +301,9 @@ async fn run(cx: &Cx, id: i64, agent: &AgentRow, started: i64) -> ApiResult<api:
         Ok(Some(settings)) => {
             // Four stages, one budget: read the sessions, judge the open
             // groups, word what the rules set side by side, and make
-            // instructions of recurring mistakes.
+            // instructions of recurring mistakes. A scheduled pass sends
+            // each stage's calls as one Message Batch.
+            let settings = settings.for_pass(scheduled);
             let mut report = llm::Report::default();
             let proposal = &mut output.proposal;
             llm::learn(&settings, &store, &sessions, proposal, &mut report).await;

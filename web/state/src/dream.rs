@@ -45,8 +45,17 @@ pub fn estimate_text(d: &DryRun) -> Vec<String> {
         out.push("The model would not be asked: nothing is left for it.".to_string());
         return out;
     }
+    let cached: u64 = llm.stages.iter().map(|s| s.cache_read_tokens).sum();
+    let cached =
+        if cached > 0 { format!(" ({cached} of them from the cache)") } else { String::new() };
+    let batched = if llm.scheduled_batched {
+        format!(" On schedule, sent as a batch: ≈ ${:.4}.", llm.usd_batched)
+    } else {
+        String::new()
+    };
     out.push(format!(
-        "{} would be asked to {} in {}: about {} input tokens and at most {} output, ≈ ${:.4}.",
+        "{} would be asked to {} in {}: about {} input tokens{cached} and at most {} output, ≈ \
+         ${:.4}.{batched}",
         llm.model.as_deref().unwrap_or("The model"),
         stages.join(" and "),
         count(calls, "call", "calls"),
@@ -74,8 +83,15 @@ pub fn spend_text(report: &LlmReport) -> Option<String> {
         .stages
         .iter()
         .map(|(name, s)| {
+            let batched = match s.batched_calls {
+                0 => String::new(),
+                n if n == s.calls => " (batched)".to_string(),
+                n => format!(" ({n} batched)"),
+            };
+            let cached = s.cache_write_tokens + s.cache_read_tokens;
+            let cached = if cached > 0 { format!(" (+ {cached} cached)") } else { String::new() };
             format!(
-                "{name} {}, {} + {} tokens, ${:.4}",
+                "{name} {}{batched}, {}{cached} + {} tokens, ${:.4}",
                 count(s.calls as usize, "call", "calls"),
                 s.input_tokens,
                 s.output_tokens,
@@ -117,6 +133,8 @@ mod tests {
             input_tokens: stages.iter().map(|s| s.input_tokens).sum(),
             max_output_tokens: stages.iter().map(|s| s.max_output_tokens).sum(),
             usd_estimate: 0.0123,
+            usd_batched: 0.0062,
+            scheduled_batched: false,
             stages,
             token_budget: 1000,
             within_budget,
@@ -129,8 +147,10 @@ mod tests {
             calls,
             items,
             input_tokens: 400 * calls as u64,
+            cache_read_tokens: 0,
             max_output_tokens: 100 * calls as u64,
             usd_estimate: 0.0,
+            usd_batched: 0.0,
         }
     }
 
@@ -143,13 +163,22 @@ mod tests {
             input_tokens: i,
             output_tokens: o,
             cost_usd: usd,
+            ..Default::default()
         };
         report.stages.insert("judge".into(), stage(1, 900, 120, 0.0045));
-        report.stages.insert("learn".into(), stage(2, 1200, 300, 0.0081));
+        report.stages.insert(
+            "learn".into(),
+            reverie_api::StageCost {
+                batched_calls: 2,
+                cache_read_tokens: 1500,
+                cache_write_tokens: 1500,
+                ..stage(2, 1200, 300, 0.0081)
+            },
+        );
         assert_eq!(
             spend_text(&report).unwrap(),
-            "The model: judge 1 call, 900 + 120 tokens, $0.0045; learn 2 calls, 1200 + 300 \
-             tokens, $0.0081; $0.0042 in all."
+            "The model: judge 1 call, 900 + 120 tokens, $0.0045; learn 2 calls (batched), 1200 \
+             (+ 3000 cached) + 300 tokens, $0.0081; $0.0042 in all."
         );
     }
 
@@ -173,6 +202,15 @@ mod tests {
             estimate_text(&dry(planned(stages.clone(), true)))[1],
             "claude-sonnet-4-6 would be asked to judge 3 groups and word 1 change in 2 calls: \
              about 800 input tokens and at most 200 output, ≈ $0.0123."
+        );
+        let mut batched = planned(stages.clone(), true);
+        batched.scheduled_batched = true;
+        batched.stages[0].cache_read_tokens = 300;
+        assert_eq!(
+            estimate_text(&dry(batched))[1],
+            "claude-sonnet-4-6 would be asked to judge 3 groups and word 1 change in 2 calls: \
+             about 800 input tokens (300 of them from the cache) and at most 200 output, ≈ \
+             $0.0123. On schedule, sent as a batch: ≈ $0.0062."
         );
         let over = estimate_text(&dry(planned(stages, false)));
         assert!(over[2].starts_with("That is more than the pass's budget of 1000 tokens"));

@@ -352,7 +352,21 @@ pub struct LlmReport {
     pub input_tokens: u64,
     /// Tokens answered.
     pub output_tokens: u64,
-    /// What the calls cost, in US dollars.
+    /// Tokens sent and written to the provider's prompt cache.
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+    /// Tokens sent and read from the provider's prompt cache.
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    /// Calls answered through a Message Batch (billed at half).
+    #[serde(default)]
+    pub batched_calls: u32,
+    /// Message Batches made.
+    #[serde(default)]
+    pub batches: u32,
+    /// What the calls cost, in US dollars: each call's tokens at the
+    /// configured prices (cache writes and reads at theirs), a batch's at
+    /// half.
     pub cost_usd: f64,
     /// Whether the token budget stopped the calls.
     pub budget_exhausted: bool,
@@ -384,10 +398,19 @@ pub struct LlmReport {
 pub struct StageCost {
     /// Calls made.
     pub calls: u32,
-    /// Tokens sent.
+    /// Of those, answered through a Message Batch.
+    #[serde(default)]
+    pub batched_calls: u32,
+    /// Tokens sent and read afresh.
     pub input_tokens: u64,
     /// Tokens answered.
     pub output_tokens: u64,
+    /// Tokens sent and written to the prompt cache.
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+    /// Tokens sent and read from the prompt cache.
+    #[serde(default)]
+    pub cache_read_tokens: u64,
     /// In US dollars, at the configured prices.
     pub cost_usd: f64,
 }
@@ -459,8 +482,15 @@ pub struct PlannedLlm {
     pub input_tokens: u64,
     /// The most output tokens the calls may take.
     pub max_output_tokens: u64,
-    /// The estimate in US dollars: input as estimated, output at its most.
+    /// The estimate in US dollars, the calls made one by one: input as
+    /// estimated (the prefix a stage's calls share read from the cache
+    /// after the first, where it is long enough), output at its most.
     pub usd_estimate: f64,
+    /// The same calls as Message Batches (half the price), as scheduled
+    /// passes send them when `scheduled_batched`.
+    pub usd_batched: f64,
+    /// Whether scheduled passes send their calls as batches.
+    pub scheduled_batched: bool,
     /// The pass's token budget.
     pub token_budget: u64,
     /// Whether every call fits the budget as a pass counts it (input at
@@ -480,10 +510,15 @@ pub struct PlannedStage {
     pub items: usize,
     /// Input tokens, estimated at four bytes a token.
     pub input_tokens: u64,
+    /// Of those, read from the prompt cache (the prefix its calls share,
+    /// after the first call).
+    pub cache_read_tokens: u64,
     /// The most output tokens its calls may take.
     pub max_output_tokens: u64,
-    /// Its cost estimate in US dollars.
+    /// Its cost estimate in US dollars, its calls made one by one.
     pub usd_estimate: f64,
+    /// Its cost estimate as a Message Batch.
+    pub usd_batched: f64,
 }
 
 /// What the rewrite stage of a pass did: consolidations and promotions

@@ -362,6 +362,18 @@ describe("the learn stage", () => {
     assert.equal(smuggled.result.provenance.trust, "tool");
   });
 
+  test("a call cut off at its output limit is sent again in halves", async () => {
+    env.stub.reset();
+    env.stub.enqueue({ kind: "truncated" });
+    const pass = await agentWithSessions("learn_c");
+    const learn = pass.stats.llm.report.learn;
+    assert.equal(learn.split, 1, JSON.stringify(learn));
+    assert.deepEqual([learn.sent, learn.left, learn.taken], [4, 0, 2], JSON.stringify(learn));
+    const calls = env.stub.requests.filter((r) => r.body.tool_choice?.name === "record_memories");
+    assert.deepEqual(calls.map((r) => r.body.messages[0].content.match(/\[\d+,"/g).length), [4, 2, 2]);
+    assert.equal(pass.stats.llm.report.stages.learn.calls, 3);
+  });
+
   test("a memory quoting words the sessions do not hold is dropped and counted", async () => {
     env.stub.reset();
     env.stub.enqueue({ kind: "learn_made_up_quote" });
@@ -397,10 +409,10 @@ describe("prompt caching and Message Batches", () => {
     expectStatus(await env.call(`/api/v1/stores/${id}/entries`, { body: { entries } }), 201);
     for (let s = 0; s < 4; s++) {
       const messages = [];
-      for (let m = 0; m < 50; m++) {
-        const t = TOPICS[(s * 50 + m) % TOPICS.length];
+      for (let m = 0; m < 90; m++) {
+        const t = TOPICS[(s * 90 + m) % TOPICS.length];
         const p = PLACES[m % PLACES.length];
-        messages.push({ role: "user", content: `I moved the ${t} runbook copy number ${s * 50 + m} into our ${p} folder this week.` });
+        messages.push({ role: "user", content: `I moved the ${t} runbook copy number ${s * 90 + m} into our ${p} folder this week.` });
         messages.push({ role: "assistant", content: "Noted." });
       }
       const body = { id: `${id}_s${s}`, started_at: Date.now() - (5 - s) * 3_600_000, transcript: { messages } };

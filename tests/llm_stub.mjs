@@ -470,8 +470,11 @@ function cachedPrefix(body) {
 function memoriesFor(kind, excerpts) {
   const firstSentence = (t) => (/^[^.!?]*[.!?]/.exec(t)?.[0] ?? t).trim();
   const memories = [];
-  for (const e of excerpts) {
-    const text = String(e.text ?? "");
+  for (const item of excerpts) {
+    // [ref, role, text, trust?] (core/src/llm/learn.rs).
+    const [ref, role, text_] = Array.isArray(item) ? item : [item.ref, item.role, item.text];
+    const e = { ref, role };
+    const text = String(text_ ?? "");
     if (e.role === "user" && /^(no,|actually)|\b(I|we|my|our)\b|\b(always|never|prefer)\b/i.test(text)) {
       const quote = firstSentence(text);
       const said = quote.replace(/^(no|actually),?\s*/i, "");

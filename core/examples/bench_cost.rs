@@ -2,15 +2,32 @@
 //! the tokens a naive dream would send (the whole store and every
 //! transcript, in a 200k-token window, each call carrying the store and
 //! answering with the rewritten store) against what Reverie's planner
-//! sends (`llm::plan`: the learn, judge and rewrite stages as a pass
-//! builds them, each call's output counted at its limit). Prices are the
-//! worker's defaults, Anthropic's list prices for Sonnet 4.6 (US$3 per
-//! million input tokens, US$15 per million output tokens, as published in
-//! 2026), with no caching or batch discount on either side. Tokens are
-//! bytes / 4. Also counts the sessions holding a signal (a first-person
-//! statement or a correction by the user) and how many of them the
-//! planner sends: it must send them all. Run through
-//! `cargo xtask bench-cost [--data DIR]`.
+//! sends (`llm::plan`: the learn, judge, rewrite and synthesize stages as
+//! a pass builds them). Tokens are bytes / 4.
+//!
+//! Prices: the worker's defaults, Anthropic's list prices for Sonnet 4.6
+//! as published in 2026 (US$3 per million input tokens, US$15 per million
+//! output tokens; prompt-cache writes at 1.25 times input, reads at 0.1
+//! times; Message Batches at half of every price). The naive dream is one
+//! direct call at list price. Reverie is priced as a scheduled pass sends
+//! it: each stage one batch, the prefix a stage's calls share cached after
+//! the first call when it is 1,024 tokens or more (`StagePlan::tokens`).
+//!
+//! Output is what the model writes, which no planner knows beforehand;
+//! two figures are given. The ceiling counts every output token each call
+//! allows (`llm::max_output`, what the pass's budget reserves). The
+//! expected figure takes LoCoMo's own annotation of what each session
+//! taught about the user (the speaker-A events of `events_session_K`) as
+//! the memories a model writes: each in the learn tool's shape (its text
+//! plus 26 tokens of kind, reference and quote, and 30 a call), and in
+//! the naive dream's rewritten store too (its text plus 8 tokens); judging
+//! and wording are still counted at their ceiling. `ratio` is the
+//! expected figure; `ceiling` and `undiscounted` (direct calls, no cache)
+//! are printed beside it.
+//!
+//! Also counts the sessions holding a signal (a first-person statement or
+//! a correction by the user) and how many of them the planner sends: it
+//! must send them all. Run through `cargo xtask bench-cost [--data DIR]`.
 
 use serde_json::{json, Value};
 
@@ -18,10 +35,10 @@ use serde_json::{json, Value};
 mod locomo;
 use locomo::{build, Mode};
 
-use reverie_core::llm::{learn, plan, Provider};
+use reverie_core::llm::{learn, plan, Prices, Provider};
 use reverie_core::pass::{run_pass, PassConfig, PassInput};
 use reverie_core::review::ReviewHistory;
-use reverie_core::{Id, LlmStage, Role, Session, Timestamp};
+use reverie_core::{Id, LlmStage, Role, Session, Timestamp, TokenCost};
 
 const USD_PER_MTOK_IN: f64 = 3.0;
 const USD_PER_MTOK_OUT: f64 = 15.0;
@@ -34,13 +51,15 @@ const MAX_TOKENS: u32 = 4096;
 const PER_CALL: usize = 20;
 /// A naive dream's instructions, in bytes (about a page).
 const NAIVE_PROMPT_BYTES: u64 = 4_000;
+/// Expected output: tokens around a learned memory's text in the learn
+/// tool's answer, and around each call's answer; around an entry's text
+/// in the naive dream's rewritten store.
+const LEARNED_WRAP: u64 = 26;
+const CALL_WRAP: u64 = 30;
+const STORED_WRAP: u64 = 8;
 
 fn tokens(bytes: u64) -> u64 {
     bytes.div_ceil(4)
-}
-
-fn usd(input: u64, output: u64) -> f64 {
-    (input as f64 * USD_PER_MTOK_IN + output as f64 * USD_PER_MTOK_OUT) / 1e6
 }
 
 /// Whether a session holds a signal the planner must not skip: the user
@@ -59,20 +78,46 @@ fn has_signal(s: &Session) -> bool {
     })
 }
 
+/// The tokens of what LoCoMo's annotators say each session taught about
+/// speaker A (the user): one text per event.
+fn user_events(conv: &Value) -> Vec<u64> {
+    let speaker = conv["speaker_a"].as_str().unwrap_or("A");
+    (1..100)
+        .filter_map(|k| conv.get(format!("events_session_{k}")))
+        .flat_map(|e| e[speaker].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t.as_str().map(|t| tokens(t.len() as u64)))
+        .collect()
+}
+
+/// One stage's totals over the conversations.
+#[derive(Default)]
+struct Stage {
+    calls: usize,
+    items: usize,
+    /// As billed: afresh, cache writes and reads; output at the ceiling.
+    tokens: TokenCost,
+    expected_output: u64,
+}
+
 #[derive(Default)]
 struct Totals {
     conversations: usize,
     naive_in: u64,
     naive_out: u64,
-    ours_in: u64,
-    ours_out: u64,
     signal: usize,
     signal_sent: usize,
-    stages: std::collections::BTreeMap<&'static str, (usize, usize, u64, u64)>,
+    stages: std::collections::BTreeMap<&'static str, Stage>,
 }
 
 fn main() {
     let files = locomo::conversation_files("bench-cost");
+    let prices = Prices::with_cache_ratios(USD_PER_MTOK_IN, USD_PER_MTOK_OUT);
+    let list = |input: u64, output: u64| {
+        prices.usd(
+            TokenCost { input_tokens: input, output_tokens: output, ..Default::default() },
+            false,
+        )
+    };
     let mut t = Totals::default();
     for file in &files {
         let text = std::fs::read_to_string(file)
@@ -82,8 +127,10 @@ fn main() {
         let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("conv").to_string();
         let (store, sessions, last) = build(&conv, &name, Mode::Events);
         let now = Timestamp(last.0 + Timestamp::DAY);
+        let learned = user_events(&conv);
 
-        // Naive: the store and every transcript, windowed.
+        // Naive: the store and every transcript, windowed; each call
+        // answers with the store rewritten, what was learned in it.
         let store_bytes: u64 = store
             .active()
             .map(|e| json!({ "id": e.id, "text": e.text }).to_string().len() as u64)
@@ -104,7 +151,8 @@ fn main() {
             used += b;
         }
         let naive_in = calls * fixed + session_bytes.iter().map(|b| tokens(*b)).sum::<u64>();
-        let naive_out = calls * tokens(store_bytes);
+        let naive_out =
+            calls * tokens(store_bytes) + learned.iter().map(|t| t + STORED_WRAP).sum::<u64>();
 
         // Reverie: the rules, then the calls its stages would make.
         let history = ReviewHistory::default();
@@ -123,11 +171,19 @@ fn main() {
             MAX_TOKENS,
             PER_CALL,
         );
-        let (mut ours_in, mut ours_out) = (0, 0);
+        let (mut ours, mut ours_expected) = (0.0, 0.0);
         for s in &stages {
-            let (i, o) = (tokens(s.request_bytes as u64), s.max_output_tokens);
-            ours_in += i;
-            ours_out += o;
+            let billed = s.tokens(Provider::Anthropic);
+            let expected_output = match s.stage {
+                LlmStage::Learn if s.calls > 0 => {
+                    let written: u64 = learned.iter().map(|t| t + LEARNED_WRAP).sum();
+                    (CALL_WRAP * s.calls as u64 + written).min(s.max_output_tokens)
+                }
+                _ => s.max_output_tokens,
+            };
+            ours += prices.usd(billed, true);
+            ours_expected +=
+                prices.usd(TokenCost { output_tokens: expected_output, ..billed }, true);
             let name = match s.stage {
                 LlmStage::Learn => "learn",
                 LlmStage::Judge => "judge",
@@ -135,7 +191,10 @@ fn main() {
                 LlmStage::Synthesize => "synthesize",
             };
             let e = t.stages.entry(name).or_default();
-            *e = (e.0 + s.calls, e.1 + s.items, e.2 + i, e.3 + o);
+            e.calls += s.calls;
+            e.items += s.items;
+            e.tokens.add(billed);
+            e.expected_output += expected_output;
         }
 
         // Sessions with a signal, and whether the planner sends them.
@@ -143,40 +202,58 @@ fn main() {
         let sent: std::collections::HashSet<&Id> = excerpts.iter().map(|e| &e.session).collect();
         let signal: Vec<&Session> = sessions.iter().filter(|s| has_signal(s)).collect();
         let signal_sent = signal.iter().filter(|s| sent.contains(&s.id)).count();
+        let naive = list(naive_in, naive_out);
         eprintln!(
-            "{name}: {} entries, {} sessions; naive {} calls, {} in + {} out; reverie {} in + {} \
-             out ({:.1}%); signal sessions {}/{} sent",
+            "{name}: {} entries, {} sessions; naive {} calls, {} in + {} out, ${naive:.4}; \
+             reverie ${ours_expected:.4} expected ({:.1}%), ${ours:.4} at the ceiling; signal \
+             sessions {}/{} sent",
             store.entries.len(),
             sessions.len(),
             calls,
             naive_in,
             naive_out,
-            ours_in,
-            ours_out,
-            100.0 * usd(ours_in, ours_out) / usd(naive_in, naive_out).max(1e-9),
+            100.0 * ours_expected / naive.max(1e-9),
             signal_sent,
             signal.len()
         );
         t.conversations += 1;
         t.naive_in += naive_in;
         t.naive_out += naive_out;
-        t.ours_in += ours_in;
-        t.ours_out += ours_out;
         t.signal += signal.len();
         t.signal_sent += signal_sent;
     }
-    let naive_usd = usd(t.naive_in, t.naive_out);
-    let ours_usd = usd(t.ours_in, t.ours_out);
+
+    let naive_usd = list(t.naive_in, t.naive_out);
+    let mut all = TokenCost::default();
+    let (mut expected_out, mut usd, mut ceiling, mut undiscounted) = (0, 0.0, 0.0, 0.0);
     let stages: serde_json::Map<String, Value> = t
         .stages
         .iter()
-        .map(|(k, (calls, items, i, o))| {
+        .map(|(k, s)| {
+            let expected = TokenCost { output_tokens: s.expected_output, ..s.tokens };
+            let input = s.tokens.total() - s.tokens.output_tokens;
+            all.add(s.tokens);
+            expected_out += s.expected_output;
+            usd += prices.usd(expected, true);
+            ceiling += prices.usd(s.tokens, true);
+            undiscounted += list(input, s.expected_output);
             (
                 k.to_string(),
-                json!({ "calls": calls, "items": items, "input_tokens": i, "max_output_tokens": o, "usd": usd(*i, *o) }),
+                json!({
+                    "calls": s.calls,
+                    "items": s.items,
+                    "input_tokens": input,
+                    "cache_write_tokens": s.tokens.cache_write_tokens,
+                    "cache_read_tokens": s.tokens.cache_read_tokens,
+                    "expected_output_tokens": s.expected_output,
+                    "max_output_tokens": s.tokens.output_tokens,
+                    "usd": prices.usd(expected, true),
+                    "usd_ceiling": prices.usd(s.tokens, true),
+                }),
             )
         })
         .collect();
+    let ratio = |x: f64| x / naive_usd.max(1e-9);
     println!(
         "{}",
         json!({
@@ -185,14 +262,28 @@ fn main() {
             "naive_input_tokens": t.naive_in,
             "naive_output_tokens": t.naive_out,
             "naive_usd": naive_usd,
-            "reverie_input_tokens": t.ours_in,
-            "reverie_output_tokens": t.ours_out,
-            "reverie_usd": ours_usd,
-            "ratio": ours_usd / naive_usd.max(1e-9),
+            "reverie_input_tokens": all.total() - all.output_tokens,
+            "reverie_cache_read_tokens": all.cache_read_tokens,
+            "reverie_output_tokens": expected_out,
+            "reverie_max_output_tokens": all.output_tokens,
+            "reverie_usd": usd,
+            "ratio": ratio(usd),
+            "ceiling": { "reverie_usd": ceiling, "ratio": ratio(ceiling) },
+            "undiscounted": { "reverie_usd": undiscounted, "ratio": ratio(undiscounted) },
             "signal_sessions": t.signal,
             "signal_sessions_sent": t.signal_sent,
             "stages": stages,
-            "prices": { "usd_per_mtok_in": USD_PER_MTOK_IN, "usd_per_mtok_out": USD_PER_MTOK_OUT, "model": "claude-sonnet-4-6", "discounts": "none" },
+            "prices": {
+                "model": "claude-sonnet-4-6",
+                "as_of": "2026",
+                "usd_per_mtok_in": prices.input,
+                "usd_per_mtok_out": prices.output,
+                "usd_per_mtok_cache_write": prices.cache_write,
+                "usd_per_mtok_cache_read": prices.cache_read,
+                "batch": reverie_core::llm::BATCH_PRICE,
+                "naive": "direct, no cache",
+                "reverie": "scheduled: batched, cached prefix",
+            },
         })
     );
 }

@@ -504,6 +504,10 @@ pub struct Prices {
 /// half, on every kind of token (Anthropic's published batch discount).
 pub const BATCH_PRICE: f64 = 0.5;
 
+/// The system prompt Anthropic adds to a call that forces a tool, in
+/// tokens (313 for its Claude 4 models, as published).
+pub const TOOL_USE_TOKENS: u64 = 313;
+
 /// The shortest prefix, in tokens, Anthropic caches for its Sonnet and
 /// Opus models (a marked prefix shorter than this is read afresh).
 pub const MIN_CACHED_TOKENS: u64 = 1_024;
@@ -542,6 +546,10 @@ pub struct StagePlan {
     pub items: usize,
     /// The request bodies' bytes, all calls together.
     pub request_bytes: usize,
+    /// The bytes the model reads, all calls together: the system prompt,
+    /// the tool's name, description and schema, and the messages' text
+    /// (unescaped, unlike the body).
+    pub prompt_bytes: usize,
     /// The bytes of the prefix every call of the stage shares (tool,
     /// system prompt, shared data), one call's worth: what the provider
     /// may cache for the calls after the first.
@@ -557,6 +565,7 @@ impl StagePlan {
             calls: 0,
             items: 0,
             request_bytes: 0,
+            prompt_bytes: 0,
             shared_bytes: 0,
             max_output_tokens: 0,
         }
@@ -578,17 +587,26 @@ impl StagePlan {
         self.items += items;
         let body = request_body(request, provider, model, max, cache(provider, calls));
         self.request_bytes += body.to_string().len();
-        let Prompt { system, shared, input_schema, .. } = request.prompt();
-        self.shared_bytes = system.len() + shared.len() + input_schema.to_string().len();
+        let Prompt { system, shared, user, input_schema } = request.prompt();
+        let (name, description) = request.tool();
+        let tool = name.len() + description.len() + input_schema.to_string().len();
+        self.shared_bytes = system.len() + shared.len() + tool;
+        self.prompt_bytes += self.shared_bytes + user.len();
         self.max_output_tokens += u64::from(max);
     }
 
-    /// The tokens the stage would spend, as `provider` bills them: input
-    /// at four bytes a token; with Anthropic, the shared prefix written to
-    /// the cache by the first call and read from it by the others when it
-    /// is long enough to be cached; output at the most the calls may take.
+    /// The tokens the stage would spend, as `provider` bills them: what
+    /// the model reads at four bytes a token, and with Anthropic the
+    /// system prompt it adds for a forced tool (`TOOL_USE_TOKENS`) and the
+    /// shared prefix written to the cache by the first call and read from
+    /// it by the others when it is long enough to be cached; output at the
+    /// most the calls may take.
     pub fn tokens(&self, provider: Provider) -> TokenCost {
-        let input = (self.request_bytes as u64).div_ceil(4);
+        let added = match provider {
+            Provider::Anthropic => TOOL_USE_TOKENS * self.calls as u64,
+            Provider::OpenAi => 0,
+        };
+        let input = (self.prompt_bytes as u64).div_ceil(4) + added;
         let shared = (self.shared_bytes as u64).div_ceil(4);
         let calls = self.calls as u64;
         if !cache(provider, self.calls) || shared < MIN_CACHED_TOKENS {
@@ -895,13 +913,14 @@ mod tests {
             stage: LlmStage::Learn,
             calls: 3,
             items: 30,
-            request_bytes: 3 * 12_000,
+            request_bytes: 3 * 13_000,
+            prompt_bytes: 3 * 12_000,
             shared_bytes: 8_000,
             max_output_tokens: 900,
         };
         let t = plan.tokens(Provider::Anthropic);
         assert_eq!((t.cache_write_tokens, t.cache_read_tokens), (2_000, 4_000));
-        assert_eq!(t.input_tokens, 9_000 - 6_000);
+        assert_eq!(t.input_tokens, 9_000 + 3 * TOOL_USE_TOKENS - 6_000);
         let short = StagePlan { shared_bytes: 4_000, ..plan.clone() };
         assert_eq!(short.tokens(Provider::Anthropic).cache_write_tokens, 0, "below the minimum");
         assert_eq!(plan.tokens(Provider::OpenAi).input_tokens, 9_000);

@@ -11,7 +11,7 @@ use reverie_core::llm::learn;
 use reverie_core::llm::rewrite::{self, Refusal, Wording};
 use reverie_core::llm::{
     cache, check_answer, incorporate, judge_requests, max_output, parse_tool_response,
-    request_body, Checked, Prices, Provider, ToolCall,
+    request_body, AnswerError, Checked, Prices, Provider, ToolCall,
 };
 use reverie_core::pass::UnsettledGroup;
 use reverie_core::LlmStage;
@@ -192,30 +192,45 @@ pub(crate) async fn learn(
     let chunks = learn::chunks(&excerpts);
     let touching = learn::Touching::new(store, &excerpts);
     let shared = learn::shared_memory(&touching, &chunks);
-    let requests: Vec<_> = chunks.iter().map(|c| learn::build_request(c, &shared)).collect();
-    let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
-    let replies = send_stage(settings, &requests, LlmStage::Learn, &sizes, report).await;
-    for (request, reply) in requests.iter().zip(replies) {
-        let Some(reply) = reply else {
-            stage.left += request.excerpts.len();
-            continue;
-        };
-        stage.sent += request.excerpts.len();
-        let usage = count(settings, &reply, proposal, report, true);
-        let checked = match answer_of(settings, request, &reply) {
-            Ok(input) => learn::check_answer(&input, request, &mut seen, proposal.created_at),
-            Err(e) => {
-                report.failures.push(e.to_string());
-                learn::Checked::default()
+    let mut requests: Vec<_> = chunks.iter().map(|c| learn::build_request(c, &shared)).collect();
+    // A call cut off at its output limit is sent again once, in halves.
+    for round in 0..2 {
+        let sizes: Vec<usize> = requests.iter().map(|r| r.excerpts.len()).collect();
+        let replies = send_stage(settings, &requests, LlmStage::Learn, &sizes, report).await;
+        let mut cut = Vec::new();
+        for (request, reply) in requests.iter().zip(replies) {
+            let Some(reply) = reply else {
+                stage.left += request.excerpts.len();
+                continue;
+            };
+            let usage = count(settings, &reply, proposal, report, true);
+            let checked = match answer_of(settings, request, &reply) {
+                Ok(input) => learn::check_answer(&input, request, &mut seen, proposal.created_at),
+                Err(AnswerError::Truncated) if round == 0 && request.excerpts.len() > 1 => {
+                    let (a, b) = request.excerpts.split_at(request.excerpts.len() / 2);
+                    cut.extend([a, b].map(|half| learn::build_request(half, &shared)));
+                    stage.split += 1;
+                    continue;
+                }
+                Err(e) => {
+                    report.failures.push(e.to_string());
+                    learn::Checked::default()
+                }
+            };
+            stage.sent += request.excerpts.len();
+            for (why, n) in &checked.dropped {
+                let why =
+                    serde_json::to_value(why).ok().and_then(|v| v.as_str().map(str::to_string));
+                *stage.dropped.entry(why.unwrap_or_default()).or_default() += n;
             }
-        };
-        for (why, n) in &checked.dropped {
-            let why = serde_json::to_value(why).ok().and_then(|v| v.as_str().map(str::to_string));
-            *stage.dropped.entry(why.unwrap_or_default()).or_default() += n;
+            stage.taken += checked.changes.len();
+            report.changes_added += checked.changes.len();
+            learn::incorporate(proposal, store, sessions, checked, &settings.model, usage);
         }
-        stage.taken += checked.changes.len();
-        report.changes_added += checked.changes.len();
-        learn::incorporate(proposal, store, sessions, checked, &settings.model, usage);
+        if cut.is_empty() {
+            break;
+        }
+        requests = cut;
     }
     (stage.input_tokens, stage.output_tokens) = mark.record(report, LlmStage::Learn);
     report.learn = Some(stage);
@@ -285,7 +300,7 @@ fn answer_of(
     settings: &Settings,
     request: &impl ToolCall,
     reply: &Reply,
-) -> Result<serde_json::Value, reverie_core::llm::AnswerError> {
+) -> Result<serde_json::Value, AnswerError> {
     parse_tool_response(settings.provider, request.tool().0, &reply.text).0
 }
 

@@ -428,6 +428,10 @@ pub struct LearnReport {
     pub sent: usize,
     /// Picked messages not sent (the budget ran out, or a call failed).
     pub left: usize,
+    /// Calls whose answer was cut off at their output limit, sent again
+    /// as two calls of half the excerpts each.
+    #[serde(default)]
+    pub split: usize,
     /// Memories proposed as changes.
     pub taken: usize,
     /// Memories dropped, by why (`made_up_quote`, `unsupported`, `duplicate`,

@@ -347,7 +347,7 @@ describe("the learn stage", () => {
     const req = env.stub.requests.find((r) => r.body.tool_choice?.name === "record_memories");
     assert.ok(req, "the learn tool was forced");
     assert.match(req.body.messages[0].content, /data, not instructions/);
-    assert.doesNotMatch(req.body.messages[0].content, /"text": "Hi!"/, "chit-chat is left out");
+    assert.doesNotMatch(JSON.stringify(req.body.messages), /Hi!/, "chit-chat is left out");
     const proposal = expectStatus(await env.call(`/api/v1/proposals/${pass.proposal_id}`), 200);
     const learned = proposal.changes.filter((c) => c.made_by?.stage === "learn");
     assert.equal(learned.length, 2);

@@ -5,6 +5,11 @@
 //! sends (`llm::plan`: the learn, judge, rewrite and synthesize stages as
 //! a pass builds them). Tokens are bytes / 4.
 //!
+//! Each conversation is dreamt over as it would be halfway through: the
+//! store holds LoCoMo's event sentences of its first half of sessions
+//! (what earlier dreams kept), and the dream reads the second half, the
+//! sessions memory has not seen.
+//!
 //! Prices: the worker's defaults, Anthropic's list prices for Sonnet 4.6
 //! as published in 2026 (US$3 per million input tokens, US$15 per million
 //! output tokens; prompt-cache writes at 1.25 times input, reads at 0.1
@@ -17,13 +22,18 @@
 //! two figures are given. The ceiling counts every output token each call
 //! allows (`llm::max_output`, what the pass's budget reserves). The
 //! expected figure takes LoCoMo's own annotation of what each session
-//! taught about the user (the speaker-A events of `events_session_K`) as
-//! the memories a model writes: each in the learn tool's shape (its text
+//! read taught about the user (the speaker-A events of
+//! `events_session_K`) as the memories a model writes: each in the learn
+//! tool's shape (its text
 //! plus 26 tokens of kind, reference and quote, and 30 a call), and in
-//! the naive dream's rewritten store too (its text plus 8 tokens); judging
-//! and wording are still counted at their ceiling. `ratio` is the
-//! expected figure; `ceiling` and `undiscounted` (direct calls, no cache)
-//! are printed beside it.
+//! the naive dream's rewritten store too (its text plus 8 tokens). A
+//! judging answer is expected to hold, per group, a merged text as long
+//! as the group's longest entry, a justification of 80 bytes and a
+//! 40-byte quote per entry; a wording, the rules' wording's length (the
+//! model's may not be longer); their JSON at three bytes a token. Every
+//! expected figure is capped at the ceiling. `ratio` is the expected
+//! figure; `ceiling` and `undiscounted` (direct calls, no cache) are
+//! printed beside it.
 //!
 //! Also counts the sessions holding a signal (a first-person statement or
 //! a correction by the user) and how many of them the planner sends: it
@@ -35,8 +45,9 @@ use serde_json::{json, Value};
 mod locomo;
 use locomo::{build, Mode};
 
+use reverie_core::llm::rewrite::{self, Wording};
 use reverie_core::llm::{learn, plan, Prices, Provider};
-use reverie_core::pass::{run_pass, PassConfig, PassInput};
+use reverie_core::pass::{run_pass, PassConfig, PassInput, UnsettledGroup};
 use reverie_core::review::ReviewHistory;
 use reverie_core::{Id, LlmStage, Role, Session, Timestamp, TokenCost};
 
@@ -58,6 +69,28 @@ const LEARNED_WRAP: u64 = 26;
 const CALL_WRAP: u64 = 30;
 const STORED_WRAP: u64 = 8;
 
+/// The judging answer expected for `groups` (see the module doc), in
+/// tokens.
+fn expected_judging(store: &reverie_core::MemoryStore, groups: &[UnsettledGroup]) -> u64 {
+    let bytes: usize = groups
+        .iter()
+        .map(|g| {
+            let entries: Vec<_> = g.entries.iter().filter_map(|id| store.get(id)).collect();
+            let longest = entries.iter().map(|e| e.text.len()).max().unwrap_or(0);
+            let quotes: usize = entries.iter().map(|e| 27 + 40 + e.id.as_str().len()).sum();
+            95 + longest + 80 + quotes
+        })
+        .sum();
+    (bytes as u64).div_ceil(3)
+}
+
+/// The wordings expected for the changes a rewrite or synthesize stage
+/// words, in tokens.
+fn expected_wording(items: &[rewrite::Item]) -> u64 {
+    let bytes: usize = items.iter().map(|i| 20 + i.wording.len()).sum();
+    (bytes as u64).div_ceil(3)
+}
+
 fn tokens(bytes: u64) -> u64 {
     bytes.div_ceil(4)
 }
@@ -78,15 +111,20 @@ fn has_signal(s: &Session) -> bool {
     })
 }
 
-/// The tokens of what LoCoMo's annotators say each session taught about
-/// speaker A (the user): one text per event.
-fn user_events(conv: &Value) -> Vec<u64> {
+/// The tokens of what LoCoMo's annotators say sessions `from..` taught
+/// about speaker A (the user): one text per event.
+fn user_events(conv: &Value, from: usize) -> Vec<u64> {
     let speaker = conv["speaker_a"].as_str().unwrap_or("A");
-    (1..100)
+    (from..100)
         .filter_map(|k| conv.get(format!("events_session_{k}")))
         .flat_map(|e| e[speaker].as_array().cloned().unwrap_or_default())
         .filter_map(|t| t.as_str().map(|t| tokens(t.len() as u64)))
         .collect()
+}
+
+/// The session number `K` of an event entry's id (`<conv>.e<K>.<speaker>.<j>`).
+fn event_session(id: &Id) -> Option<usize> {
+    id.as_str().split('.').find_map(|p| p.strip_prefix('e')?.parse().ok())
 }
 
 /// One stage's totals over the conversations.
@@ -125,9 +163,18 @@ fn main() {
         let conv: Value = serde_json::from_str(&text)
             .unwrap_or_else(|e| fail(&format!("{}: {e}", file.display())));
         let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("conv").to_string();
-        let (store, sessions, last) = build(&conv, &name, Mode::Events);
+        let (mut store, mut sessions, last) = build(&conv, &name, Mode::Events);
         let now = Timestamp(last.0 + Timestamp::DAY);
-        let learned = user_events(&conv);
+        // Memory from the first half; the second half is read.
+        let seen = sessions.len() / 2;
+        let read = sessions.split_off(seen);
+        let first_read = read.first().and_then(|s| {
+            s.id.as_str().rsplit_once(".s").and_then(|(_, k)| k.parse::<usize>().ok())
+        });
+        let first_read = first_read.unwrap_or(usize::MAX);
+        store.entries.retain(|e| event_session(&e.id).is_some_and(|k| k < first_read));
+        sessions = read;
+        let learned = user_events(&conv, first_read);
 
         // Naive: the store and every transcript, windowed; each call
         // answers with the store rewritten, what was learned in it.
@@ -135,9 +182,19 @@ fn main() {
             .active()
             .map(|e| json!({ "id": e.id, "text": e.text }).to_string().len() as u64)
             .sum();
+        // Each session as its date and its messages' role and text.
         let session_bytes: Vec<u64> = sessions
             .iter()
-            .map(|s| serde_json::to_string(&s.messages).map_or(0, |j| j.len() as u64))
+            .map(|s| {
+                let messages: Vec<Value> = s
+                    .messages
+                    .iter()
+                    .map(|m| json!({ "role": m.role, "content": m.content }))
+                    .collect();
+                json!({ "session": s.id, "started_at": s.started_at, "messages": messages })
+                    .to_string()
+                    .len() as u64
+            })
             .collect();
         let fixed = tokens(NAIVE_PROMPT_BYTES + store_bytes);
         let room = WINDOW.saturating_sub(fixed).max(1);
@@ -174,13 +231,27 @@ fn main() {
         let (mut ours, mut ours_expected) = (0.0, 0.0);
         for s in &stages {
             let billed = s.tokens(Provider::Anthropic);
+            let wrap = CALL_WRAP * s.calls as u64;
             let expected_output = match s.stage {
-                LlmStage::Learn if s.calls > 0 => {
-                    let written: u64 = learned.iter().map(|t| t + LEARNED_WRAP).sum();
-                    (CALL_WRAP * s.calls as u64 + written).min(s.max_output_tokens)
+                _ if s.calls == 0 => 0,
+                LlmStage::Learn => wrap + learned.iter().map(|t| t + LEARNED_WRAP).sum::<u64>(),
+                LlmStage::Judge => wrap + expected_judging(&store, &out.unsettled),
+                LlmStage::Rewrite => {
+                    wrap + expected_wording(&rewrite::candidates(
+                        &out.proposal,
+                        &store,
+                        Wording::Concise,
+                    ))
                 }
-                _ => s.max_output_tokens,
-            };
+                LlmStage::Synthesize => {
+                    wrap + expected_wording(&rewrite::candidates(
+                        &out.proposal,
+                        &store,
+                        Wording::Instruction,
+                    ))
+                }
+            }
+            .min(s.max_output_tokens);
             ours += prices.usd(billed, true);
             ours_expected +=
                 prices.usd(TokenCost { output_tokens: expected_output, ..billed }, true);

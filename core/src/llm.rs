@@ -84,7 +84,7 @@ pub fn build_request(
         shown.push(g.entries.clone());
     }
     // Serialized as JSON so quoted text can never close the data block.
-    let payload = serde_json::to_string_pretty(&json!({ "groups": data })).unwrap_or_default();
+    let payload = serde_json::to_string(&json!({ "groups": data })).unwrap_or_default();
     LlmRequest {
         prompt: Prompt {
             system: SYSTEM_PROMPT.to_string(),
@@ -812,8 +812,8 @@ mod tests {
         let body = request_body(&request(), Provider::Anthropic, "model-x", 1024, false);
         assert_eq!(body["tool_choice"], json!({ "type": "tool", "name": TOOL_NAME }));
         let user = body["messages"][0]["content"].as_str().unwrap();
-        assert!(user.contains(r#""text": "Deploys need a green CI run"#), "{user}");
-        assert!(user.contains(r#""question": "Do these say the same thing?""#), "{user}");
+        assert!(user.contains(r#""text":"Deploys need a green CI run"#), "{user}");
+        assert!(user.contains(r#""question":"Do these say the same thing?""#), "{user}");
         let openai = request_body(&request(), Provider::OpenAi, "model-x", 1024, false);
         assert_eq!(openai["tools"][0]["function"]["name"], TOOL_NAME);
     }

@@ -140,7 +140,7 @@ pub fn build_request(items: &[Item], wording: Wording) -> RewriteRequest {
         .map(|(n, i)| json!({ "item": n, "sources": i.sources, "proposed_wording": i.wording }))
         .collect();
     // Serialized as JSON so quoted text can never close the data block.
-    let payload = serde_json::to_string_pretty(&json!({ "changes": data })).unwrap_or_default();
+    let payload = serde_json::to_string(&json!({ "changes": data })).unwrap_or_default();
     RewriteRequest {
         wording,
         prompt: Prompt {

@@ -30,8 +30,9 @@ use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, Reque
 /// by default 1.25 and 0.1 times input), and for scheduled passes on
 /// Anthropic `LLM_BATCH` (`scheduled`, the default, sends their calls as
 /// Message Batches; `never`), `LLM_BATCH_DEADLINE_MS` (how long a pass
-/// waits for a batch before it cancels it and calls directly; 10 minutes)
-/// and `LLM_BATCH_POLL_MS` (10 s).
+/// waits for its batches in all: a batch still open then is canceled, and
+/// its calls and those of later stages are made directly; 10 minutes) and
+/// `LLM_BATCH_POLL_MS` (10 s).
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct Settings {
     pub provider: Provider,
@@ -46,7 +47,8 @@ pub(crate) struct Settings {
     pub max_tokens: u32,
     pub groups_per_call: usize,
     pub prices: Prices,
-    /// Whether scheduled passes may send their calls as Message Batches.
+    /// Whether scheduled passes may send their calls as Message Batches
+    /// (waiting for them `batch_deadline_ms` at most in all).
     pub batch_scheduled: bool,
     pub batch_deadline_ms: u64,
     pub batch_poll_ms: u64,
@@ -352,7 +354,18 @@ async fn send_stage(
         .collect();
     let mut replies: Vec<Option<Reply>> = calls.iter().map(|_| None).collect();
     let mut direct: Vec<usize> = (0..calls.len()).collect();
-    if settings.batches && !calls.is_empty() {
+    let waited_out = report.batch_wait_ms >= settings.batch_deadline_ms;
+    if settings.batches && !calls.is_empty() && waited_out {
+        report.failures.push(format!(
+            "the pass had waited {} ms for its batches: the {} stage's calls were sent one by one",
+            settings.batch_deadline_ms,
+            serde_json::to_value(stage)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        ));
+    }
+    if settings.batches && !calls.is_empty() && !waited_out {
         // Reserved as calls made one by one would be, so the budget holds
         // whatever the batch leaves to direct calls.
         let mut fits = 0;
@@ -515,13 +528,49 @@ async fn within_budget(
     }
 }
 
+/// Polls batch `id` until it has ended (its last state in `state`), or
+/// until the pass has waited `batch_deadline_ms` for its batches in all,
+/// when it is canceled; why it did not end, as a failure to record.
+async fn wait_for(
+    settings: &Settings,
+    id: &str,
+    state: &mut serde_json::Value,
+    report: &mut Report,
+) -> Result<(), String> {
+    let started = crate::now().0;
+    let deadline = settings.batch_deadline_ms.saturating_sub(report.batch_wait_ms);
+    while state["processing_status"] != "ended" {
+        let waited = u64::try_from(crate::now().0 - started).unwrap_or(0);
+        if waited >= deadline {
+            // Requests not yet processed are not billed once canceled.
+            let cancel = format!("{BATCHES}/{id}/cancel");
+            let _ = send(settings, Method::Post, &cancel, Some("{}"), &mut report.retries).await;
+            return Err(format!(
+                "batch {id} had not ended when the pass had waited {} ms for its batches: \
+                 canceled, calls sent one by one",
+                settings.batch_deadline_ms
+            ));
+        }
+        let wait = settings.batch_poll_ms.min(deadline - waited);
+        Delay::from(std::time::Duration::from_millis(wait)).await;
+        let poll = format!("{BATCHES}/{id}");
+        let text = send(settings, Method::Get, &poll, None, &mut report.retries)
+            .await
+            .map_err(|e| format!("batch {id} could not be polled ({e}); calls sent one by one"))?;
+        *state = serde_json::from_str(&text).map_err(|_| {
+            format!("batch {id} answered its poll unreadably; calls sent one by one")
+        })?;
+    }
+    Ok(())
+}
+
 /// Where a call to the model goes (for OpenAI-compatible endpoints, see
 /// `once`).
 const MESSAGES: &str = "/v1/messages";
 const BATCHES: &str = "/v1/messages/batches";
 
-/// Sends `bodies` as one Message Batch and waits for it to end, polling,
-/// at most `batch_deadline_ms`: the answer to each (a message), or `None`
+/// Sends `bodies` as one Message Batch and waits for it to end (see
+/// `wait_for`): the answer to each (a message), or `None`
 /// where the batch gave none (errored, expired, canceled, missing), or
 /// for all when the batch could not be made or did not end in time (it is
 /// then canceled). Why is recorded in `failures`; those calls go one by
@@ -555,37 +604,11 @@ async fn batch(settings: &Settings, bodies: &[&str], report: &mut Report) -> Vec
     report.batches += 1;
     let id = state["id"].as_str().unwrap_or_default().to_string();
     let started = crate::now().0;
-    while state["processing_status"] != "ended" {
-        if crate::now().0 - started >= i64::try_from(settings.batch_deadline_ms).unwrap_or(i64::MAX)
-        {
-            // Requests not yet processed are not billed once canceled.
-            let cancel = format!("{BATCHES}/{id}/cancel");
-            let _ = send(settings, Method::Post, &cancel, Some("{}"), &mut report.retries).await;
-            report.failures.push(format!(
-                "batch {id} did not end within {} ms: canceled, calls sent one by one",
-                settings.batch_deadline_ms
-            ));
-            return out;
-        }
-        Delay::from(std::time::Duration::from_millis(settings.batch_poll_ms)).await;
-        let poll = format!("{BATCHES}/{id}");
-        match send(settings, Method::Get, &poll, None, &mut report.retries).await {
-            Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
-                Ok(v) => state = v,
-                Err(_) => {
-                    report.failures.push(format!(
-                        "batch {id} answered its poll unreadably; calls sent one by one"
-                    ));
-                    return out;
-                }
-            },
-            Err(e) => {
-                report
-                    .failures
-                    .push(format!("batch {id} could not be polled ({e}); calls sent one by one"));
-                return out;
-            }
-        }
+    let ended = wait_for(settings, &id, &mut state, report).await;
+    report.batch_wait_ms += u64::try_from(crate::now().0 - started).unwrap_or(0);
+    if let Err(why) = ended {
+        report.failures.push(why);
+        return out;
     }
     // Read from the configured endpoint (never a host the answer names).
     let results = match state["results_url"].as_str() {

@@ -364,6 +364,9 @@ pub struct LlmReport {
     /// Message Batches made.
     #[serde(default)]
     pub batches: u32,
+    /// How long the pass waited for its batches, in milliseconds.
+    #[serde(default)]
+    pub batch_wait_ms: u64,
     /// What the calls cost, in US dollars: each call's tokens at the
     /// configured prices (cache writes and reads at theirs), a batch's at
     /// half.

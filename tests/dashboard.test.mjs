@@ -17,7 +17,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ADMIN, api, launchBrowser, screenshot, startRuntime } from "./harness.mjs";
+import { ADMIN, ROOT, api, launchBrowser, screenshot, startRuntime } from "./harness.mjs";
 
 /** A fresh folder under the system's temporary folder, removed after the
  * suite. */
@@ -610,6 +610,70 @@ describe("the review dashboard", () => {
     await screenshot(page, "14-review-narrow");
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("API token").waitFor();
+  });
+});
+
+describe("accessibility", () => {
+  /** axe-core's serious and critical findings on the page as it is now,
+   * as "rule (impact): target — why" lines, and how many rules it found
+   * passed (so a run that checked nothing cannot pass unnoticed). */
+  async function axeFindings(page) {
+    await page.addScriptTag({ path: join(ROOT, "node_modules", "axe-core", "axe.min.js") });
+    return page.evaluate(async () => {
+      const r = await window.axe.run(document);
+      const findings = r.violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${n.target.join(" ")} — ${n.failureSummary?.split("\n")[1]?.trim() ?? ""}`));
+      return { findings, passed: r.passes.length };
+    });
+  }
+
+  test("every screen is free of serious and critical axe findings, wide and narrow", async () => {
+    await agentWithMemory("axe_a");
+    for (let i = 0; i < 4; i++) {
+      await ingest("axe_a", `axe_${i}`, { task_completion_rate: 0.8, error_rate: 0.1 });
+    }
+    const { proposal_id } = await pass("axe_a");
+    const screens = [
+      ["sign-in", null, "#/agents", "#token"],
+      ["agents", ADMIN, "#/agents", "[data-testid=agent-row]"],
+      ["agent", ADMIN, "#/agents/axe_a", "h1"],
+      ["review", ADMIN, `#/proposals/${proposal_id}`, "[data-testid=change-row]"],
+      ["history", ADMIN, "#/stores/axe_a/history", "h1"],
+      ["outcomes", ADMIN, "#/agents/axe_a/outcomes", "h1"],
+      ["import", ADMIN, "#/agents/axe_a/import", "h1"],
+    ];
+    const found = [];
+    for (const viewport of [{ width: 1440, height: 900 }, { width: 390, height: 844 }]) {
+      for (const [name, token, hash, ready] of screens) {
+        const page = await openPage({ token, viewport });
+        await page.goto(`${rt.baseUrl}/${hash}`);
+        await page.locator(ready).first().waitFor();
+        // Let the page finish loading what it shows.
+        await page.waitForLoadState("networkidle");
+        const check = async (state) => {
+          const { findings, passed } = await axeFindings(page);
+          assert.ok(passed >= 10, `${state}: axe passed only ${passed} rules`);
+          for (const f of findings) found.push(`${state} at ${viewport.width}: ${f}`);
+        };
+        await check(name);
+        if (name === "review") {
+          // With a change open, the keys panel, and the bulk confirmation.
+          await page.getByTestId("change-row").first().click();
+          await page.getByTestId("change-detail").waitFor();
+          await check("review, a change open");
+          await page.getByRole("button", { name: "Keys (?)" }).click();
+          await page.getByTestId("help").waitFor();
+          await check("review, keys panel");
+          await page.keyboard.press("Escape");
+          await page.getByTestId("approve-all").click();
+          await page.getByTestId("confirm-bulk").waitFor();
+          await check("review, approve all confirmation");
+        }
+        await page.context().close();
+      }
+    }
+    assert.deepEqual(found, []);
   });
 });
 

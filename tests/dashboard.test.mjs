@@ -477,6 +477,34 @@ describe("the review dashboard", () => {
     for (const c of after.changes) assert.equal(c.decision === null, own(c), c.id);
   });
 
+  test("a merge joining entries that name different things carries its own warning", async () => {
+    // Another system's dream folded Zorg's renewal into Umbrella's.
+    expectOk(await call("/api/v1/agents", { body: { id: "names_a", name: "Names" } }));
+    const before = [{
+      path: "memory/MEMORY.md",
+      content: "- Umbrella renewed its Pro plan in March for another year.\n- Zorg renewed its Pro plan in March for another year.\n- Use pnpm, not npm.\n",
+    }];
+    const after = [{
+      path: "memory/MEMORY.md",
+      content: "- Umbrella renewed its Pro plan in March for another year.\n- Use pnpm, not npm.\n",
+    }];
+    const done = expectOk(await call("/api/v1/agents/names_a/imports/compare", { body: { before, after } }));
+    assert.deepEqual(done.by_kind, { merge: 1 });
+    const page = await openPage();
+    await page.goto(`${rt.baseUrl}/#/proposals/${done.proposal_id}`);
+    const row = page.getByTestId("change-row").first();
+    await row.waitFor();
+    assert.match(await row.getByTestId("risk-badge").innerText(), /different things\?/);
+    await row.click();
+    const detail = page.getByTestId("change-detail");
+    await detail.waitFor();
+    assert.match(await detail.innerText(), /joins entries naming different things: Umbrella, Zorg/);
+    // A flagged change is not swept up by "approve all".
+    await page.getByTestId("approve-all").click();
+    assert.match(await page.getByTestId("confirm-flagged").innerText(), /c0001/);
+    await screenshot(page, "12c-merge-of-different-things");
+  });
+
   test("filters by kind, flag, decision and words; progress; n finds the next undecided", async () => {
     const { page, proposal_id } = await reviewPage("filter_a");
     const total = expectOk(await call(`/api/v1/proposals/${proposal_id}`)).changes.length;

@@ -153,6 +153,24 @@ describe("LLM calls (Anthropic Messages API)", () => {
     });
   }
 
+  test("a merge the model makes of entries naming different things is flagged for a person", async () => {
+    env.stub.reset();
+    expectStatus(await env.call("/api/v1/agents", { body: { id: "llm_names", name: "Names" } }), 201);
+    const entries = [
+      { id: "u1", text: "Umbrella renewed its Pro plan in March for another year.", kind: "fact" },
+      { id: "z1", text: "Zorg renewed its Pro plan in March for another year.", kind: "fact" },
+    ];
+    expectStatus(await env.call("/api/v1/stores/llm_names/entries", { body: { entries } }), 201);
+    const pass = expectStatus(await env.call("/api/v1/agents/llm_names/passes?wait=true", { method: "POST" }), 201);
+    assert.equal(pass.stats.llm.report.groups_sent, 1, JSON.stringify(pass.stats));
+    const proposal = expectStatus(await env.call(`/api/v1/proposals/${pass.proposal_id}`), 200);
+    const merge = proposal.changes.find((c) => c.kind === "merge");
+    assert.ok(merge, JSON.stringify(proposal.changes));
+    const flag = merge.risk.find((r) => r.kind === "different_names");
+    assert.ok(flag, JSON.stringify(merge.risk));
+    assert.match(flag.detail, /Umbrella, Zorg|Zorg, Umbrella/);
+  });
+
   test("made-up evidence is dropped: every quote must be in the inputs verbatim", async () => {
     env.stub.reset();
     env.stub.enqueue({ kind: "made_up_evidence" });

@@ -435,6 +435,7 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
     let mut lost_words = 0;
     let mut kept_stale = 0;
     let mut kept_entailing = 0;
+    let mut flagged_names = 0;
     let mut merged_pairs: HashSet<usize> = HashSet::new();
     for change in &out.proposal.changes {
         let mut ids: Vec<&str> = change.targets.iter().map(Id::as_str).collect();
@@ -493,6 +494,10 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
                 ChangeKind::Merge => {
                     merged += 1;
                     merged_pairs.insert(p);
+                    if change.risk.iter().any(|r| r.kind == reverie_core::RiskKind::DifferentNames)
+                    {
+                        flagged_names += 1;
+                    }
                     let result = change.result.as_ref().map_or("", |r| r.text.as_str());
                     if loses_words(result, [&pairs[p].older, &pairs[p].newer]) {
                         lost_words += 1;
@@ -559,6 +564,7 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
         "merges_keeping_older_text": kept_stale,
         "merges_keeping_the_text_that_says_more": kept_entailing,
         "merges_losing_words": lost_words,
+        "merges_flagged_different_names": flagged_names,
         "consolidated": consolidated,
         "superseded": superseded,
         "superseded_share": share(superseded),

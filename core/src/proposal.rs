@@ -113,6 +113,10 @@ pub enum RiskKind {
     /// The resulting entry holds what looks like a secret (a password, a
     /// key, a card number).
     SensitiveData,
+    /// A merge joins entries that each name something the other does not
+    /// ("Umbrella's plan is Pro." and "Zorg's plan is Pro."): they may be
+    /// facts about different things that only read alike.
+    DifferentNames,
 }
 
 /// A risk raised on a change, for the reviewer.

@@ -127,6 +127,39 @@ fn each_fact<'t>(text: &'t str, openers: bool, mut f: impl FnMut(&'t str) -> boo
     true
 }
 
+/// The words of `text` that may be names, each once: lowercased, as first
+/// written, and whether capitalized somewhere but at a sentence's start:
+/// capitalized words ("I", stop words opening a sentence and words with a
+/// digit aside), without a possessive "'s". A sentence's first word is
+/// among them ("Umbrella renewed" but also "Deploys happen"): whether it
+/// names something is for the caller to weigh.
+pub(crate) fn names(text: &str) -> Vec<(String, &str, bool)> {
+    let mut out: Vec<(String, &str, bool)> = Vec::new();
+    for sentence in each_sentence(text) {
+        for (k, word) in sentence.split_whitespace().enumerate() {
+            let name = without_possessive(bare(word));
+            let capital = name != "I" && name.chars().next().is_some_and(char::is_uppercase);
+            if !capital || name.bytes().any(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let lower = crate::text::normalize(name);
+            match out.iter_mut().find(|(n, _, _)| *n == lower) {
+                Some((_, _, inside)) => *inside |= k > 0,
+                None if k > 0 || !crate::text::is_stopword(&lower) => {
+                    out.push((lower, name, k > 0))
+                }
+                None => {}
+            }
+        }
+    }
+    out
+}
+
+/// `word` without a possessive "'s" ("Alice's" is "Alice").
+pub(crate) fn without_possessive(word: &str) -> &str {
+    word.strip_suffix("'s").or_else(|| word.strip_suffix("\u{2019}s")).unwrap_or(word)
+}
+
 /// Whether a capitalized word opening a sentence is a function word ("The",
 /// "We").
 fn is_function_word(word: &str) -> bool {

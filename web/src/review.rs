@@ -424,7 +424,7 @@ fn ProposalHead(
         })}
         <ul class="chips" aria-label="Changes by kind" data-testid="summary">
             {counts.into_iter().map(|(k, n)| view! { <li class=format!("kind {k}")>{format!("{k} {n}")}</li> }).collect_view()}
-            <li>{format!("{} changes", brief.change_count)}</li>
+            <li>{format!("{} {}", brief.change_count, if brief.change_count == 1 { "change" } else { "changes" })}</li>
             // A rules-only pass spent nothing: no token count to show.
             {(tokens_in + tokens_out > 0).then(|| view! {
                 <li title="Model tokens spent on this proposal">{format!("{tokens_in} + {tokens_out} tokens")}</li>
@@ -971,6 +971,7 @@ fn risk_label(kind: RiskKind) -> &'static str {
         RiskKind::LargeDeletion => "Large deletion",
         RiskKind::ProposalWideDeletion => "Large deletion",
         RiskKind::SensitiveData => "Sensitive data",
+        RiskKind::DifferentNames => "Joins different things",
     }
 }
 
@@ -982,6 +983,7 @@ fn risk_badge(kind: RiskKind) -> (&'static str, &'static str) {
         RiskKind::SensitiveData => ("secret", "danger"),
         RiskKind::UntrustedSource => ("untrusted", "warning"),
         RiskKind::Overreach => ("beyond the user", "warning"),
+        RiskKind::DifferentNames => ("different things?", "warning"),
         RiskKind::LargeDeletion => ("large deletion", "note"),
         RiskKind::SharedStore | RiskKind::ProposalWideDeletion => ("", "note"),
     }

@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::entry::{Id, MemoryEntry, Trust};
 use crate::pass::retired_by;
-use crate::proposal::{Change, EvidenceSource, RiskFlag, RiskKind};
+use crate::proposal::{Change, ChangeKind, EvidenceSource, RiskFlag, RiskKind};
 use crate::session::{Pasted, Session};
 
 /// What was read from each transcript message a change cited: its signs
@@ -135,5 +135,124 @@ pub(crate) fn add_risk_flags<'a>(
             );
         }
     }
+    if change.kind == ChangeKind::Merge {
+        let targets: Vec<&MemoryEntry> =
+            entries.iter().copied().filter(|e| change.targets.contains(&e.id)).collect();
+        if let Some(names) = different_names(&targets) {
+            flags.insert(
+                RiskKind::DifferentNames,
+                format!("joins entries naming different things: {}", names.join(", ")),
+            );
+        }
+    }
     change.risk = flags.into_iter().map(|(kind, detail)| RiskFlag { kind, detail }).collect();
+}
+
+/// The names that set merged entries apart, when two of them each name
+/// something the other never says ("Umbrella renewed …" and "Zorg
+/// renewed …"); `None` when no two do. A name the other entry says in any
+/// case or place ("Production deploys" and "Deploys to production") is
+/// shared, and one entry adding a name to the other is more detail, not
+/// another thing. Words of the language seen only opening a sentence
+/// ("Somebody is …" and "Someone is …") set nothing apart by themselves:
+/// one of the names must be capitalized inside a sentence or be no such
+/// word.
+fn different_names(entries: &[&MemoryEntry]) -> Option<Vec<String>> {
+    if entries.len() < 2 || entries.len() > 64 {
+        return None;
+    }
+    let words = |text: &str| -> Vec<String> {
+        text.split_whitespace()
+            .map(|w| {
+                crate::text::normalize(crate::sentence::without_possessive(crate::sentence::bare(
+                    w,
+                )))
+            })
+            .collect()
+    };
+    type Name<'t> = (String, &'t str, bool);
+    let read: Vec<(Vec<Name>, Vec<String>)> =
+        entries.iter().map(|e| (crate::sentence::names(&e.text), words(&e.text))).collect();
+    let strong = |(n, _, inside): &&Name| *inside || crate::lexicon::lemmas(n).is_empty();
+    let mut apart: Vec<String> = Vec::new();
+    for (i, (names_a, words_a)) in read.iter().enumerate() {
+        for (names_b, words_b) in &read[i + 1..] {
+            let only_a: Vec<&Name> =
+                names_a.iter().filter(|(n, _, _)| !words_b.contains(n)).collect();
+            let only_b: Vec<&Name> =
+                names_b.iter().filter(|(n, _, _)| !words_a.contains(n)).collect();
+            let told = only_a.iter().chain(&only_b).any(strong);
+            if !only_a.is_empty() && !only_b.is_empty() && told {
+                for (_, written, _) in only_a.into_iter().chain(only_b) {
+                    if !apart.iter().any(|a| a == written) {
+                        apart.push(written.to_string());
+                    }
+                }
+            }
+        }
+    }
+    (!apart.is_empty()).then_some(apart)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{EntryKind, Timestamp};
+
+    fn entry(id: &str, text: &str) -> MemoryEntry {
+        MemoryEntry::new(Id::new(id).unwrap(), text, EntryKind::Fact, Timestamp(0))
+    }
+
+    fn names_apart(texts: &[&str]) -> Option<Vec<String>> {
+        let entries: Vec<MemoryEntry> =
+            texts.iter().enumerate().map(|(i, t)| entry(&format!("e{i}"), t)).collect();
+        different_names(&entries.iter().collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn a_merge_of_entries_naming_different_things_is_told_apart() {
+        assert_eq!(
+            names_apart(&["Umbrella's plan is Pro.", "Zorg's plan is Pro."]),
+            Some(vec!["Umbrella".to_string(), "Zorg".to_string()])
+        );
+        assert_eq!(
+            names_apart(&[
+                "Umbrella renewed its Pro plan in March.",
+                "Zorg renewed its Pro plan in March.",
+            ]),
+            Some(vec!["Umbrella".to_string(), "Zorg".to_string()])
+        );
+        // Four entries about two companies.
+        let four = names_apart(&[
+            "Zorg renewed on the Pro plan.",
+            "Zorg renewed its Pro plan.",
+            "Umbrella Corp renewed on the Pro plan.",
+            "Umbrella Corp renewed its Pro plan.",
+        ]);
+        assert_eq!(
+            four,
+            Some(vec!["Zorg".to_string(), "Umbrella".to_string(), "Corp".to_string()])
+        );
+        // One adding a name is more detail; openers of the language are no
+        // names; the same names in other places agree.
+        assert_eq!(
+            names_apart(&["The editor is Helix.", "The editor is Helix, set up by Dana."]),
+            None
+        );
+        assert_eq!(
+            names_apart(&[
+                "Deploys to production happen only on Tuesdays.",
+                "Production deploys are scheduled for Tuesdays.",
+            ]),
+            None
+        );
+        assert_eq!(
+            names_apart(&["Alice approves refunds.", "Refunds need Alice's approval."]),
+            None
+        );
+        assert_eq!(
+            names_apart(&["Somebody is cutting a tomato.", "Someone is cutting a tomato."]),
+            None
+        );
+    }
 }

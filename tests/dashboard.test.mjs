@@ -482,14 +482,16 @@ describe("the review dashboard", () => {
     expectOk(await call("/api/v1/agents", { body: { id: "names_a", name: "Names" } }));
     const before = [{
       path: "memory/MEMORY.md",
-      content: "- Umbrella renewed its Pro plan in March for another year.\n- Zorg renewed its Pro plan in March for another year.\n- Use pnpm, not npm.\n",
+      content: "- Umbrella renewed its Pro plan in March for another year.\n- Zorg renewed its Pro plan in March for another year.\n" +
+        "- Use pnpm, not npm.\n- The billing contact at Umbrella is Dana.\n",
     }];
     const after = [{
       path: "memory/MEMORY.md",
-      content: "- Umbrella renewed its Pro plan in March for another year.\n- Use pnpm, not npm.\n",
+      content: "- Umbrella renewed its Pro plan in March for another year.\n- Use pnpm, not npm.\n" +
+        "- The billing contact at Umbrella is Dana Scully.\n",
     }];
     const done = expectOk(await call("/api/v1/agents/names_a/imports/compare", { body: { before, after } }));
-    assert.deepEqual(done.by_kind, { merge: 1 });
+    assert.deepEqual(done.by_kind, { edit: 1, merge: 1 });
     const page = await openPage();
     await page.goto(`${rt.baseUrl}/#/proposals/${done.proposal_id}`);
     const row = page.getByTestId("change-row").first();
@@ -499,6 +501,13 @@ describe("the review dashboard", () => {
     const detail = page.getByTestId("change-detail");
     await detail.waitFor();
     assert.match(await detail.innerText(), /joins entries naming different things: Umbrella, Zorg/);
+    // The change about Umbrella's contact is linked, and opens on a click.
+    const related = detail.getByTestId("related-change");
+    assert.equal(await related.count(), 1);
+    assert.match(await related.innerText(), /\(edit, Umbrella\)/);
+    await related.click();
+    await page.getByTestId("change-detail").filter({ hasText: "Dana Scully" }).waitFor();
+    await row.click();
     // A flagged change is not swept up by "approve all".
     await page.getByTestId("approve-all").click();
     assert.match(await page.getByTestId("confirm-flagged").innerText(), /c0001/);

@@ -56,6 +56,7 @@ pub use risk::poison::signals as injection_signals;
 pub use risk::sensitive::{redact as redact_secrets, redact_in_place as redact_secrets_in};
 pub use session::{Message, Role, Session};
 pub use store::{MemoryStore, Scope};
+pub use sentence::names;
 pub use text::normalize;
 
 /// The engine's version, reported by the service's health check.

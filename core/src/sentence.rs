@@ -133,7 +133,7 @@ fn each_fact<'t>(text: &'t str, openers: bool, mut f: impl FnMut(&'t str) -> boo
 /// digit aside), without a possessive "'s". A sentence's first word is
 /// among them ("Umbrella renewed" but also "Deploys happen"): whether it
 /// names something is for the caller to weigh.
-pub(crate) fn names(text: &str) -> Vec<(String, &str, bool)> {
+pub fn names(text: &str) -> Vec<(String, &str, bool)> {
     let mut out: Vec<(String, &str, bool)> = Vec::new();
     for sentence in each_sentence(text) {
         for (k, word) in sentence.split_whitespace().enumerate() {

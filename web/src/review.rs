@@ -374,7 +374,7 @@ fn ReviewView(
                             <FilterBar filter review draft shown decide_shown open/>
                             <ChangeList changes shown selected decision_of conflicts select/>
                         </div>
-                        <ChangeDetail changes selected decision_of decide editing start_edit open agent=agent.clone()/>
+                        <ChangeDetail changes selected select decision_of decide editing start_edit open agent=agent.clone()/>
                     </div>
                 }.into_any()
             }}
@@ -849,6 +849,7 @@ fn YesNo(
 fn ChangeDetail(
     changes: StoredValue<Vec<ChangeView>>,
     selected: RwSignal<usize>,
+    select: Callback<usize>,
     decision_of: impl Fn(usize) -> Option<(Decision, bool)> + Copy + Send + Sync + 'static,
     decide: Callback<(usize, Option<Decision>)>,
     editing: RwSignal<Option<String>>,
@@ -883,6 +884,25 @@ fn ChangeDetail(
                     </div>
                 })}
                 <p class="justification">{c.change.justification.clone()}</p>
+                {
+                    let related = changes.with_value(|all| reverie_web_state::related(all, i));
+                    (!related.is_empty()).then(|| view! {
+                        <p class="related" data-testid="related">
+                            "Related: "
+                            {related.into_iter().map(|(j, shared)| {
+                                let (id, kind) = changes.with_value(|all| {
+                                    (all[j].change.id.to_string(), kind_label(all[j].change.kind))
+                                });
+                                view! {
+                                    <button class="link" data-testid="related-change"
+                                        on:click=move |_| select.run(j)>
+                                        {format!("{id} ({kind}, {shared})")}
+                                    </button>" "
+                                }
+                            }).collect_view()}
+                        </p>
+                    })
+                }
                 <p class="muted">
                     {format!("Confidence {:.0}%", c.change.confidence * 100.0)}
                     {c.change.sessions_seen.map(|n| format!(" · seen in {n} sessions"))}

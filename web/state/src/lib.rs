@@ -12,5 +12,6 @@ mod review;
 pub mod settings;
 
 pub use review::{
-    describe, proposal_warnings, step, Bulk, Draft, Filter, Key, Rest, Review, State, Submission,
+    describe, proposal_warnings, related, step, Bulk, Draft, Filter, Key, Rest, Review, State,
+    Submission, MAX_RELATED,
 };

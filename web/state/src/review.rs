@@ -359,6 +359,44 @@ pub fn proposal_warnings(changes: &[ChangeView]) -> Vec<(RiskKind, String)> {
     out
 }
 
+/// The most related changes a change's detail links to.
+pub const MAX_RELATED: usize = 6;
+
+/// The other changes touching what change `i` touches, for links in its
+/// detail: an entry (a target or the result) or a name its entries or
+/// result say ("Umbrella"), or an entry's `subject`. Each with what it
+/// shares, in proposal order, at most `MAX_RELATED`.
+pub fn related(changes: &[ChangeView], i: usize) -> Vec<(usize, String)> {
+    let keys = |c: &ChangeView| -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let result = c.change.result.iter();
+        for id in c.change.targets.iter().chain(result.clone().map(|r| &r.id)) {
+            out.push((format!("entry:{id}"), format!("entry {id}")));
+        }
+        for e in c.before.iter().chain(result) {
+            if let Some(s) = e.subject.as_deref().filter(|s| !s.trim().is_empty()) {
+                out.push((format!("name:{}", reverie_core::normalize(s)), s.to_string()));
+            }
+            for (lower, written, _) in reverie_core::names(&e.text) {
+                out.push((format!("name:{lower}"), written.to_string()));
+            }
+        }
+        out
+    };
+    let Some(mine) = changes.get(i).map(keys) else { return Vec::new() };
+    let mut out = Vec::new();
+    for (j, other) in changes.iter().enumerate() {
+        if j == i || out.len() >= MAX_RELATED {
+            continue;
+        }
+        let theirs = keys(other);
+        if let Some((_, said)) = mine.iter().find(|(k, _)| theirs.iter().any(|(t, _)| t == k)) {
+            out.push((j, said.clone()));
+        }
+    }
+    out
+}
+
 /// One line saying what a change does, for its row: a supersession as the
 /// words it replaces ("bash → fish · The user's shell is fish."), a merge
 /// or consolidation as how many entries become one, a prune as the entry

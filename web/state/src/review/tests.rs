@@ -265,3 +265,29 @@ fn deciding_the_shown_leaves_flagged_and_decided_changes_alone() {
     let closed = Review::new(&[view("c1", Some("Tea."), None)], false);
     assert_eq!(closed.decide_shown(&mut Draft::new(), &[0], &Decision::Accept), 0);
 }
+
+#[test]
+fn related_changes_share_an_entry_or_a_name() {
+    let entry = |id: &str, text: &str| {
+        MemoryEntry::new(Id::new(id).unwrap(), text.to_string(), EntryKind::Fact, Timestamp(0))
+    };
+    let mut a = view("c1", Some("Umbrella's plan is Pro."), None);
+    a.change.targets = vec![Id::new("u1").unwrap(), Id::new("u2").unwrap()];
+    a.change.result.as_mut().unwrap().id = Id::new("u1").unwrap();
+    let mut b = view("c2", Some("Umbrella's contact is Dana."), None);
+    b.change.targets = vec![Id::new("u3").unwrap()];
+    b.change.result.as_mut().unwrap().id = Id::new("u3").unwrap();
+    let mut c = view("c3", None, None);
+    c.change.targets = vec![Id::new("u2").unwrap()];
+    c.before = vec![entry("u2", "Umbrella was on the Starter plan.")];
+    let mut d = view("c4", Some("The user prefers tea."), None);
+    d.change.targets = vec![Id::new("t1").unwrap()];
+    d.change.result.as_mut().unwrap().id = Id::new("t1").unwrap();
+    let all = [a, b, c, d];
+    assert_eq!(
+        related(&all, 0),
+        [(1, "Umbrella".to_string()), (2, "entry u2".to_string())],
+        "an entry shared says so before a name"
+    );
+    assert_eq!(related(&all, 3), []);
+}

@@ -301,12 +301,27 @@ describe("the review dashboard", () => {
     for (let i = 0; i < 8; i++) {
       await ingest("outcomes_a", `after_${i}`, { task_completion_rate: 0.6 + (i % 3) * 0.02, error_rate: 0.2 + (i % 2) * 0.01 });
     }
+    // A version no session has run under yet.
+    expectOk(await call("/api/v1/stores/outcomes_a/entries", { body: { entries: [{ id: "late", text: "The user moved to Lisbon.", kind: "fact" }] } }));
     const page = await openPage();
     await page.goto(`${rt.baseUrl}/#/agents/outcomes_a/outcomes`);
     await page.getByTestId("chart").first().waitFor();
     assert.equal(await page.getByTestId("chart").count(), 2);
-    assert.ok((await page.getByTestId("chart-marker").count()) >= 4, "versions are marked on every chart");
+    assert.ok((await page.getByTestId("chart-marker").count()) >= 6, "versions are marked on every chart");
     assert.ok((await page.getByTestId("chart-pass").count()) >= 2, "and passes too");
+    // Each chart: a band per version, labelled; the empty one says so; a legend.
+    const chart = page.getByTestId("chart").first();
+    const labels = await chart.locator(".band-label").allTextContents();
+    assert.deepEqual(labels, ["v1", "v2", "v3"]);
+    assert.equal(await chart.getByTestId("chart-empty").count(), 1);
+    assert.match(await chart.getByTestId("chart-legend").innerText(), /a session's value\s+a new store version\s+a pass/);
+    assert.match(await chart.locator("svg").getAttribute("aria-label"), /16 sessions under versions v1 to v3/);
+    // Labels stay readable: at least 11 CSS pixels, wide and on a phone.
+    const tickSize = async () => chart.locator(".tick").first().evaluate((t) => t.getBoundingClientRect().height);
+    assert.ok((await tickSize()) >= 11, `ticks ${await tickSize()} px high`);
+    await page.setViewportSize({ width: 390, height: 844 });
+    assert.ok((await tickSize()) >= 11, `ticks ${await tickSize()} px high on a phone`);
+    await page.setViewportSize({ width: 1280, height: 800 });
     await page.getByLabel("Baseline: sessions under").selectOption("1");
     await page.getByLabel("against").selectOption("2");
     await page.getByTestId("regression-banner").waitFor();

@@ -54,9 +54,9 @@ pub use proposal::{
 /// role markers, encoded payloads, …), described; empty when none.
 pub use risk::poison::signals as injection_signals;
 pub use risk::sensitive::{redact as redact_secrets, redact_in_place as redact_secrets_in};
+pub use sentence::names;
 pub use session::{Message, Role, Session};
 pub use store::{MemoryStore, Scope};
-pub use sentence::names;
 pub use text::normalize;
 
 /// The engine's version, reported by the service's health check.

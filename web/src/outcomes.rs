@@ -12,6 +12,7 @@ use crate::api::{self, PassMark};
 use crate::widgets::{loaded, utc, SourceNote};
 use crate::Session;
 use reverie_api::Marker;
+use reverie_web_state::chart::layout;
 
 const DAY: i64 = 86_400_000;
 
@@ -60,12 +61,12 @@ fn by_metric(sessions: &[SessionMetrics]) -> BTreeMap<String, Vec<(i64, f64)>> {
     out
 }
 
-const W: f64 = 640.0;
-const H: f64 = 180.0;
-const PAD_L: f64 = 56.0;
-const PAD_R: f64 = 12.0;
-const PAD_T: f64 = 14.0;
-const PAD_B: f64 = 28.0;
+const W: f64 = 360.0;
+const H: f64 = 200.0;
+const PAD_L: f64 = 42.0;
+const PAD_R: f64 = 8.0;
+const PAD_T: f64 = 10.0;
+const PAD_B: f64 = 34.0;
 
 fn short(v: f64) -> String {
     if v.abs() >= 1000.0 {
@@ -77,8 +78,11 @@ fn short(v: f64) -> String {
     }
 }
 
-/// One metric as a line of points over time, with a vertical mark at each
-/// new store version.
+/// One metric's sessions, placed by the store version they ran under (see
+/// `reverie_web_state::chart`): a band per version, labelled under the
+/// axis, a dashed line where a version begins, the line broken between
+/// versions, passes marked on the axis, and a legend. The chart is drawn
+/// narrow so its labels stay readable when it fills a phone.
 #[component]
 fn Chart(
     name: String,
@@ -86,60 +90,74 @@ fn Chart(
     markers: Vec<Marker>,
     passes: Vec<PassMark>,
 ) -> impl IntoView {
-    let times = || {
-        points
-            .iter()
-            .map(|p| p.0)
-            .chain(markers.iter().map(|m| m.at))
-            .chain(passes.iter().map(|p| p.at))
+    let l = layout(&points, &markers, &passes);
+    let x = |f: f64| PAD_L + f * (W - PAD_L - PAD_R);
+    let (low, high) = (l.low, l.high);
+    let y = move |v: f64| PAD_T + (high - v) / (high - low) * (H - PAD_T - PAD_B);
+    let versions = match (l.bands.first(), l.bands.last()) {
+        (Some(a), Some(b)) if a.version != b.version => {
+            format!("versions v{} to v{}", a.version, b.version)
+        }
+        (Some(a), _) => format!("version v{}", a.version),
+        _ => "no version".to_string(),
     };
-    let t0 = times().min().unwrap_or(0);
-    let t1 = times().max().unwrap_or(1).max(t0 + 1);
-    let (mut lo, mut hi) = points
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
-    if !lo.is_finite() || (hi - lo).abs() < f64::EPSILON {
-        lo -= 1.0;
-        hi += 1.0;
-    }
-    let x = move |t: i64| PAD_L + (t - t0) as f64 / (t1 - t0) as f64 * (W - PAD_L - PAD_R);
-    let y = move |v: f64| PAD_T + (hi - v) / (hi - lo) * (H - PAD_T - PAD_B);
-    let line: String = points
-        .iter()
-        .map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v)))
-        .collect::<Vec<_>>()
-        .join(" ");
     let label = format!(
-        "{name}: {} sessions from {} to {}, values {} to {}",
-        points.len(),
-        utc(t0),
-        utc(t1),
-        short(lo),
-        short(hi)
+        "{name}: {} sessions under {versions}, values {} to {}",
+        l.points.len(),
+        short(low),
+        short(high)
     );
     let aria = label.clone();
+    let lines: Vec<String> = (0..l.bands.len())
+        .map(|b| {
+            l.points
+                .iter()
+                .filter(|p| p.band == b)
+                .map(|p| format!("{:.1},{:.1}", x(p.x), y(p.value)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
     view! {
         <figure class="chart" data-testid="chart" data-metric=name.clone()>
             <figcaption>{name.clone()}</figcaption>
             <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=aria preserveAspectRatio="xMidYMid meet">
                 <title>{label}</title>
-                <line class="axis" x1=PAD_L y1=PAD_T x2=PAD_L y2=H - PAD_B/>
-                <line class="axis" x1=PAD_L y1=H - PAD_B x2=W - PAD_R y2=H - PAD_B/>
-                <text class="tick" x=PAD_L - 6.0 y=PAD_T + 4.0 text-anchor="end">{short(hi)}</text>
-                <text class="tick" x=PAD_L - 6.0 y=H - PAD_B text-anchor="end">{short(lo)}</text>
-                <text class="tick" x=PAD_L y=H - 8.0>{utc(t0)}</text>
-                <text class="tick" x=W - PAD_R y=H - 8.0 text-anchor="end">{utc(t1)}</text>
-                {markers.iter().map(|m| {
-                    let mx = x(m.at);
+                {l.bands.iter().enumerate().map(|(k, b)| {
+                    let (x0, x1) = (x(b.from), x(b.to));
+                    let mid = (x0 + x1) / 2.0;
+                    let what = b.cause.clone().map_or_else(
+                        || format!("v{}: in effect when the window opens", b.version),
+                        |c| format!("v{}: made by {c}", b.version),
+                    );
                     view! {
-                        <g class=format!("marker {}", m.cause) data-testid="chart-marker">
-                            <line x1=mx y1=PAD_T x2=mx y2=H - PAD_B/>
-                            <text x=mx + 3.0 y=PAD_T + 10.0>{format!("v{} {}", m.version, m.cause)}</text>
+                        <g class=if k % 2 == 0 { "band" } else { "band odd" } data-testid="chart-band">
+                            <rect x=x0 y=PAD_T width=x1 - x0 height=H - PAD_T - PAD_B><title>{what}</title></rect>
+                            <text class="band-label" x=mid y=H - PAD_B + 16.0 text-anchor="middle">{format!("v{}", b.version)}</text>
+                            {(b.sessions == 0).then(|| {
+                                // Upright, so it fits a band one session wide.
+                                let cy = (PAD_T + H - PAD_B) / 2.0;
+                                view! {
+                                    <text class="empty" x=mid y=cy text-anchor="middle" dominant-baseline="middle"
+                                        transform=format!("rotate(-90 {mid:.1} {cy:.1})") data-testid="chart-empty">"no sessions"</text>
+                                }
+                            })}
+                            {b.cause.as_ref().map(|c| view! {
+                                <g class=format!("marker {c}") data-testid="chart-marker">
+                                    <line x1=x0 y1=PAD_T x2=x0 y2=H - PAD_B/>
+                                </g>
+                            })}
                         </g>
                     }
                 }).collect_view()}
-                {passes.iter().map(|p| {
-                    let px = x(p.at);
+                {l.ticks().into_iter().map(|v| view! {
+                    <line class="grid" x1=PAD_L y1=y(v) x2=W - PAD_R y2=y(v)/>
+                    <text class="tick" x=PAD_L - 4.0 y=y(v) + 4.0 text-anchor="end">{short(v)}</text>
+                }).collect_view()}
+                <line class="axis" x1=PAD_L y1=H - PAD_B x2=W - PAD_R y2=H - PAD_B/>
+                <text class="tick" x=PAD_L y=H - 4.0>"store version"</text>
+                {l.passes.iter().map(|(f, p)| {
+                    let px = x(*f);
                     view! {
                         <g class="pass-mark" data-testid="chart-pass">
                             <line x1=px y1=H - PAD_B - 8.0 x2=px y2=H - PAD_B/>
@@ -147,11 +165,18 @@ fn Chart(
                         </g>
                     }
                 }).collect_view()}
-                <polyline class="series" points=line/>
-                {points.iter().map(|(t, v)| view! {
-                    <circle class="point" cx=x(*t) cy=y(*v) r="3"><title>{format!("{} · {}", utc(*t), short(*v))}</title></circle>
+                {lines.into_iter().filter(|l| !l.is_empty()).map(|points| view! {
+                    <polyline class="series" points=points/>
+                }).collect_view()}
+                {l.points.iter().map(|p| view! {
+                    <circle class="point" cx=x(p.x) cy=y(p.value) r="3"><title>{format!("{} · {}", utc(p.at), short(p.value))}</title></circle>
                 }).collect_view()}
             </svg>
+            <ul class="legend" data-testid="chart-legend">
+                <li><span class="swatch point" aria-hidden="true"></span>"a session's value"</li>
+                <li><span class="swatch marker" aria-hidden="true"></span>"a new store version"</li>
+                <li><span class="swatch pass" aria-hidden="true"></span>"a pass"</li>
+            </ul>
         </figure>
     }
 }

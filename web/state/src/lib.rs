@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod chart;
 pub mod dream;
 pub mod imports;
 mod review;

@@ -328,6 +328,13 @@ describe("the review dashboard", () => {
     assert.match(await page.getByTestId("regression-banner").innerText(), /task_completion_rate/);
     assert.equal(await page.getByTestId("metric-row").count(), 2);
     await screenshot(page, "10-outcomes");
+    // Against the version no session ran under: said so, no numbers.
+    await page.getByLabel("against").selectOption("3");
+    await page.getByTestId("metric-row").filter({ hasText: "no sessions" }).first().waitFor();
+    const row = await page.getByTestId("metric-row").first().innerText();
+    assert.match(row, /no sessions/);
+    assert.doesNotMatch(row, /n=0|\[/, row);
+    assert.match(row, /too few sessions/);
   });
 
   test("network cut while reviewing: the decision is queued, and synced when the network is back", async () => {

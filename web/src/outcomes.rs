@@ -282,13 +282,22 @@ fn MetricRow(m: MetricComparison) -> impl IntoView {
         Verdict::NoClearChange => "no clear change",
         Verdict::InsufficientData => "too few sessions",
     };
+    // An empty window has no mean, and a difference needs both.
+    let mean = |v: f64, n: usize| {
+        if n == 0 {
+            "no sessions".to_string()
+        } else {
+            format!("{} (n={n})", short(v))
+        }
+    };
+    let compared = m.baseline_n > 0 && m.candidate_n > 0;
     view! {
         <tr data-testid="metric-row">
             <th scope="row">{m.metric.clone()}</th>
-            <td>{format!("{} (n={})", short(m.baseline_mean), m.baseline_n)}</td>
-            <td>{format!("{} (n={})", short(m.candidate_mean), m.candidate_n)}</td>
-            <td>{format!("{} [{}, {}]", short(m.difference), short(m.ci_low), short(m.ci_high))}</td>
-            <td>{format!("{:.2}", m.effect_size)}</td>
+            <td>{mean(m.baseline_mean, m.baseline_n)}</td>
+            <td>{mean(m.candidate_mean, m.candidate_n)}</td>
+            <td>{if compared { format!("{} [{}, {}]", short(m.difference), short(m.ci_low), short(m.ci_high)) } else { "—".to_string() }}</td>
+            <td>{if compared { format!("{:.2}", m.effect_size) } else { "—".to_string() }}</td>
             <td class=format!("verdict {}", verdict.replace(' ', "-"))>{verdict}</td>
         </tr>
     }

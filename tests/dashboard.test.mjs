@@ -523,6 +523,18 @@ describe("the review dashboard", () => {
     const detail = page.getByTestId("change-detail");
     await detail.waitFor();
     assert.match(await detail.innerText(), /joins entries naming different things: Umbrella, Zorg/);
+    // Each entry joined is diffed against the text kept; side by side too.
+    const merged = detail.getByTestId("merged-diffs").locator("li");
+    assert.equal(await merged.count(), 2);
+    assert.match(await merged.first().innerText(), /kept as the result/);
+    const zorg = merged.filter({ hasText: "Zorg" });
+    assert.match(await zorg.locator("del").innerText(), /^removed:\s+Zorg$/);
+    assert.match(await zorg.locator("ins").innerText(), /^added:\s+Umbrella$/);
+    await detail.getByTestId("side-by-side-toggle").check();
+    const columns = zorg.getByTestId("side-by-side").locator(":scope > div");
+    assert.match(await columns.nth(0).innerText(), /before\s+removed:\s+Zorg\s*renewed its Pro plan/);
+    assert.match(await columns.nth(1).innerText(), /after\s+added:\s+Umbrella\s*renewed its Pro plan/);
+    await screenshot(page, "12d-merge-side-by-side");
     // The change about Umbrella's contact is linked, and opens on a click.
     const related = detail.getByTestId("related-change");
     assert.equal(await related.count(), 1);

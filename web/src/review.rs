@@ -10,7 +10,7 @@
 use leptos::html;
 use leptos::prelude::*;
 use reverie_core::apply::Decision;
-use reverie_core::diff::word_diff;
+use reverie_core::diff::{word_diff, DiffSpan, DiffTag};
 use reverie_core::{ChangeKind, EvidenceSource, RiskKind};
 
 use crate::api::{self, ChangeView, Proposal, Source};
@@ -844,6 +844,25 @@ fn YesNo(
     }
 }
 
+/// `spans` (a word diff) in one text, deletions struck and insertions
+/// marked; or, `side` by side, the text before with its deletions beside
+/// the text after with its insertions.
+#[component]
+fn TextDiff(spans: Vec<DiffSpan>, side: bool) -> impl IntoView {
+    if !side {
+        return view! { <Diff spans/> }.into_any();
+    }
+    let only = |drop: DiffTag| spans.iter().filter(|s| s.tag != drop).cloned().collect::<Vec<_>>();
+    let (left, right) = (only(DiffTag::Insert), only(DiffTag::Delete));
+    view! {
+        <div class="side-by-side" data-testid="side-by-side">
+            <div><span class="muted">"before"</span><Diff spans=left/></div>
+            <div><span class="muted">"after"</span><Diff spans=right/></div>
+        </div>
+    }
+    .into_any()
+}
+
 /// The selected change in full, with the reviewer's actions.
 #[component]
 fn ChangeDetail(
@@ -857,6 +876,8 @@ fn ChangeDetail(
     open: bool,
     agent: String,
 ) -> impl IntoView {
+    // Kept from change to change while the review is open.
+    let side_by_side = RwSignal::new(false);
     move || {
         let i = selected.get();
         let Some(c) = changes.with_value(|c| c.get(i).cloned()) else { return ().into_any() };
@@ -925,18 +946,55 @@ fn ChangeDetail(
                         </ul>
                     }.into_any()
                 }}
-                <h4>"After"</h4>
+                <h4 class="after-head">"After"
+                    <label class="toggle">
+                        <input type="checkbox" data-testid="side-by-side-toggle" prop:checked=move || side_by_side.get()
+                            on:change=move |ev| side_by_side.set(event_target_checked(&ev))/>
+                        " side by side"
+                    </label>
+                </h4>
                 {
                     let (proposed, before) = (c.diff.clone(), before_text.clone());
                     let retires = result.is_none();
+                    // Each entry a merge joins, against the text it keeps (none
+                    // for the entry whose text it keeps as it was).
+                    let merged: Vec<(String, Option<Vec<DiffSpan>>)> = match &result {
+                        Some(r) if c.before.len() > 1 => c
+                            .before
+                            .iter()
+                            .map(|e| {
+                                let same = e.text == r.text;
+                                (e.id.to_string(), (!same).then(|| word_diff(&e.text, &r.text)))
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
                     // The reviewer's wording, once edited, is what applies.
-                    move || match decision_of(i) {
-                        Some((Decision::Edit { text }, _)) => view! {
-                            <p class="muted" data-testid="after-edited">"Your wording:"</p>
-                            <Diff spans=word_diff(&before, &text)/>
-                        }.into_any(),
-                        _ if retires => view! { <p class="muted">"Retired: no entry replaces it."</p> }.into_any(),
-                        _ => view! { <Diff spans=proposed.clone()/> }.into_any(),
+                    move || {
+                        let side = side_by_side.get();
+                        match decision_of(i) {
+                            Some((Decision::Edit { text }, _)) => view! {
+                                <p class="muted" data-testid="after-edited">"Your wording:"</p>
+                                <TextDiff spans=word_diff(&before, &text) side/>
+                            }.into_any(),
+                            _ if retires => view! { <p class="muted">"Retired: no entry replaces it."</p> }.into_any(),
+                            _ if !merged.is_empty() => view! {
+                                <ul class="merged" data-testid="merged-diffs">
+                                    {merged.iter().map(|(id, spans)| match spans {
+                                        Some(spans) => view! {
+                                            <li>
+                                                <span class="mono muted">{format!("{id} → the result")}</span>
+                                                <TextDiff spans=spans.clone() side/>
+                                            </li>
+                                        }.into_any(),
+                                        None => view! {
+                                            <li><span class="mono muted">{id.clone()}</span>" kept as the result"</li>
+                                        }.into_any(),
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                            _ => view! { <TextDiff spans=proposed.clone() side/> }.into_any(),
+                        }
                     }
                 }
                 {move || editing.get().map(|text| {

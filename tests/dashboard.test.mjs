@@ -278,6 +278,12 @@ describe("the review dashboard", () => {
     await screenshot(page, "08-history");
     const v1 = page.locator('[data-testid="version"][data-version="1"]');
     await v1.getByTestId("rollback").click();
+    // The confirmation says what would change back before anything does.
+    const preview = v1.getByTestId("rollback-preview");
+    await preview.getByTestId("rollback-summary").waitFor();
+    assert.match(await preview.getByTestId("rollback-summary").innerText(), /^(\d+) entries would change: 0 come back, 0 leave, \1 change back\.$/);
+    assert.ok((await preview.getByTestId("entry-diff").count()) >= 3);
+    assert.match(await preview.innerText(), /m4 edited[\s\S]*fish/);
     // A rollback needs its reason.
     assert.ok(await v1.getByTestId("confirm-rollback").isDisabled());
     await v1.getByTestId("rollback-reason").fill("checking the outcomes first");

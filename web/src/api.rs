@@ -370,6 +370,11 @@ pub fn version_diff(store: String, version: i64) -> Swr<VersionDiff> {
     swr(move || format!("/api/v1/stores/{store}/versions/{version}?diff=previous"))
 }
 
+/// What rolling back to `version` would change in the store now.
+pub async fn rollback_preview(store: &str, version: i64) -> Result<VersionDiff, ApiError> {
+    get(&format!("/api/v1/stores/{store}/versions/{version}?diff=current")).await
+}
+
 pub async fn audit(store: &str, before: Option<u64>) -> Result<(AuditPage, Source), ApiError> {
     let cursor = before.map(|b| format!("&before={b}")).unwrap_or_default();
     get_cached(&format!("/api/v1/stores/{store}/audit?order=desc&limit=50{cursor}")).await

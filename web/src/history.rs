@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use reverie_core::audit::AuditRecord;
-use reverie_core::diff::{EntryChange, Retired};
+use reverie_core::diff::{EntryChange, EntryDiff, Retired};
 
 use crate::api::{self, Version};
 use crate::widgets::{loaded, utc, Diff, Failure, SourceNote};
@@ -71,6 +71,7 @@ fn VersionItem(
     let confirming = RwSignal::new(false);
     let reason = RwSignal::new(String::new());
     let version = v.version;
+    let store_for_preview = store.clone();
     let rollback = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let store = store.clone();
@@ -109,6 +110,7 @@ fn VersionItem(
             {move || confirming.get().then(|| view! {
                 <form class="confirm" on:submit=rollback.clone() role="alertdialog" aria-label="Confirm rollback">
                     <p>{format!("Make a new version equal to v{version}? Every later change is undone in it; the history stays.")}</p>
+                    <RollbackPreview store=store_for_preview.clone() version/>
                     <label for=format!("reason-{version}")>"Reason (kept in the audit log)"</label>
                     <input id=format!("reason-{version}") required data-testid="rollback-reason"
                         prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))/>
@@ -128,35 +130,82 @@ fn VersionDiff(store: String, version: i64) -> impl IntoView {
             <h3 id="diff-title">{format!("v{version} against v{}", version - 1)}</h3>
             {loaded("the diff", move || diff.data.get(), move |v| match v {
                 d if d.diffs.is_empty() => view! { <p class="muted">"No entry changed in this version."</p> }.into_any(),
-                d => view! {
-                    <ul class="entries">
-                        {d.diffs.into_iter().map(|e| {
-                            let change = match e.change {
-                                EntryChange::Added => "added".to_string(),
-                                EntryChange::Removed => "removed".to_string(),
-                                EntryChange::Changed => match (&e.status_before, &e.status_after) {
-                                    (Some(b), Some(a)) if b != a => format!("{b} → {a}"),
-                                    _ => "edited".to_string(),
-                                },
-                            };
-                            // Into which entry, or why: what the version did to it.
-                            let retired = e.retired.map(|r| match r {
-                                Retired::MergedInto(id) => format!("merged into {id}"),
-                                Retired::SupersededBy(id) => format!("superseded by {id}"),
-                                Retired::Pruned(why) => format!("pruned: {why}"),
-                            });
-                            view! {
-                                <li data-testid="entry-diff">
-                                    <span class="mono muted">{e.id.to_string()}</span>" "<span class="badge">{change}</span>
-                                    {retired.map(|r| view! { " " <span class="muted" data-testid="retired">{r}</span> })}
-                                    <Diff spans=e.text/>
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ul>
-                }.into_any(),
+                d => view! { <EntryDiffs diffs=d.diffs/> }.into_any(),
             })}
         </section>
+    }
+}
+
+/// Entries as a version, or a rollback, changes them: what happened to
+/// each (added, removed, a status change, edited), into which entry or
+/// why when it was retired, and its text's diff.
+#[component]
+fn EntryDiffs(diffs: Vec<EntryDiff>) -> impl IntoView {
+    view! {
+        <ul class="entries">
+            {diffs.into_iter().map(|e| {
+                let change = match e.change {
+                    EntryChange::Added => "added".to_string(),
+                    EntryChange::Removed => "removed".to_string(),
+                    EntryChange::Changed => match (&e.status_before, &e.status_after) {
+                        (Some(b), Some(a)) if b != a => format!("{b} → {a}"),
+                        _ => "edited".to_string(),
+                    },
+                };
+                // Into which entry, or why: what the version did to it.
+                let retired = e.retired.map(|r| match r {
+                    Retired::MergedInto(id) => format!("merged into {id}"),
+                    Retired::SupersededBy(id) => format!("superseded by {id}"),
+                    Retired::Pruned(why) => format!("pruned: {why}"),
+                });
+                view! {
+                    <li data-testid="entry-diff">
+                        <span class="mono muted">{e.id.to_string()}</span>" "<span class="badge">{change}</span>
+                        {retired.map(|r| view! { " " <span class="muted" data-testid="retired">{r}</span> })}
+                        <Diff spans=e.text/>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+}
+
+/// What a rollback to `version` would change now, for its confirmation:
+/// counted, then the first entries shown.
+#[component]
+fn RollbackPreview(store: String, version: i64) -> impl IntoView {
+    const SHOWN: usize = 20;
+    let preview = LocalResource::new(move || {
+        let store = store.clone();
+        async move { api::rollback_preview(&store, version).await }
+    });
+    view! {
+        <div class="preview" data-testid="rollback-preview">
+            {move || match preview.get() {
+                None => view! { <p class="muted">"Reading what the rollback would change…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error">{format!("What the rollback would change could not be read: {e}")}</p> }.into_any(),
+                Some(Ok(d)) if d.diffs.is_empty() => view! {
+                    <p data-testid="rollback-summary">"Nothing would change: the store holds what it held then."</p>
+                }.into_any(),
+                Some(Ok(d)) => {
+                    let count = |c: EntryChange| d.diffs.iter().filter(|e| e.change == c).count();
+                    let summary = format!(
+                        "{} entries would change: {} come back, {} leave, {} change back.",
+                        d.diffs.len(),
+                        count(EntryChange::Added),
+                        count(EntryChange::Removed),
+                        count(EntryChange::Changed)
+                    );
+                    let more = d.diffs.len().saturating_sub(SHOWN);
+                    let diffs: Vec<EntryDiff> = d.diffs.into_iter().take(SHOWN).collect();
+                    view! {
+                        <p data-testid="rollback-summary">{summary}</p>
+                        <EntryDiffs diffs/>
+                        {(more > 0).then(|| view! { <p class="muted">{format!("… and {more} more.")}</p> })}
+                    }.into_any()
+                }
+            }}
+        </div>
     }
 }
 

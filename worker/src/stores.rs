@@ -353,7 +353,9 @@ pub(crate) async fn versions(cx: &Cx, id: &str, q: &Query) -> ApiResult {
 }
 
 /// `GET /stores/{id}/versions/{v}`: the entries at that version (paged by
-/// entry id), or with `diff=previous` what changed from the version before.
+/// entry id); with `diff=previous` what changed from the version before;
+/// with `diff=current` what a rollback to it would change in the store as
+/// it is now (a rollback's preview).
 pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult {
     let (row, _) = readable(cx, id).await?;
     let version: i64 = v
@@ -365,7 +367,18 @@ pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult 
             &format!("{version} of store {} (now at {})", row.id, row.version),
         ));
     }
-    if q.one_of("diff", &["previous"])?.is_some() {
+    let diff = q.one_of("diff", &["previous", "current"])?;
+    if diff.as_deref() == Some("current") {
+        let current = load(&cx.db, &row).await?;
+        let target = load_version(&cx.db, &row, version).await?;
+        return http::json(&api::VersionDiff {
+            store_id: row.id.clone(),
+            version,
+            against: row.version,
+            diffs: entry_diffs(&current.entries, &target.entries),
+        });
+    }
+    if diff.is_some() {
         let rows = repo::entries::changed_at(&cx.db, &row.id, version).await?;
         let parse =
             |s: &Option<String>| s.as_deref().map(serde_json::from_str::<MemoryEntry>).transpose();

@@ -896,7 +896,8 @@ pub struct VersionDiff {
     /// The version shown.
     #[serde(default)]
     pub version: i64,
-    /// The version it is compared with (the one before).
+    /// The version it is compared with: the one before, or the current
+    /// one for a rollback's preview (`diff=current`).
     #[serde(default)]
     pub against: i64,
     /// Entries that differ, by id.

@@ -52,6 +52,12 @@ describe("a proposal of 5,000 changes", () => {
     await page.goto(`${rt.baseUrl}/#/proposals/${proposalId}`);
     await page.getByTestId("change-row").first().waitFor();
     const firstRender = Date.now() - t0;
+    // Where the time went: the proposal's fetch, as the browser timed it.
+    const fetched = await page.evaluate((id) => {
+      const e = performance.getEntriesByType("resource").filter((r) => r.name.includes(`/proposals/${id}`)).pop();
+      return e ? { ms: Math.round(e.responseEnd - e.startTime), wait: Math.round(e.responseStart - e.requestStart), bytes: e.encodedBodySize } : null;
+    }, proposalId);
+    console.log(`proposal fetch: ${JSON.stringify(fetched)}`);
     const inDom = await page.getByTestId("change-row").count();
     assert.ok(inDom < 60, `${inDom} rows in the page: only those in view (and a few around) are rendered`);
     assert.match(await page.getByTestId("change-list").getAttribute("aria-label"), /5000 changes/);

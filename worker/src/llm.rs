@@ -159,9 +159,9 @@ pub(crate) async fn settle(
             continue;
         };
         report.groups_sent += request.groups.len();
-        let usage = count(settings, &reply, proposal, report, false);
+        let (answer, usage) = take(settings, request, &reply, proposal, report, false);
         let before = proposal.changes.len();
-        let checked = match answer_of(settings, request, &reply) {
+        let checked = match answer {
             Ok(input) => check_answer(&input, request, store),
             Err(e) => {
                 report.failures.push(e.to_string());
@@ -205,8 +205,8 @@ pub(crate) async fn learn(
                 stage.left += request.excerpts.len();
                 continue;
             };
-            let usage = count(settings, &reply, proposal, report, true);
-            let checked = match answer_of(settings, request, &reply) {
+            let (answer, usage) = take(settings, request, &reply, proposal, report, true);
+            let checked = match answer {
                 Ok(input) => learn::check_answer(&input, request, &mut seen, proposal.created_at),
                 Err(AnswerError::Truncated) if round == 0 && request.excerpts.len() > 1 => {
                     let (a, b) = request.excerpts.split_at(request.excerpts.len() / 2);
@@ -265,8 +265,8 @@ pub(crate) async fn reword(
             continue;
         };
         stage.sent += chunk.len();
-        let usage = count(settings, &reply, proposal, report, true);
-        let checked = match answer_of(settings, request, &reply) {
+        let (answer, usage) = take(settings, request, &reply, proposal, report, true);
+        let checked = match answer {
             Ok(input) => rewrite::check_answer(&input, request, &mut held),
             Err(e) => {
                 report.failures.push(e.to_string());
@@ -297,26 +297,19 @@ struct Reply {
     batched: bool,
 }
 
-/// The input of the tool `request` forces, or why the answer is unusable.
-fn answer_of(
+/// The input of the tool `request` forces (or why the answer is
+/// unusable) and the call's usage, counted with its cost on the pass
+/// (and, with `on_proposal`, on the proposal: judging counts it there
+/// itself).
+fn take(
     settings: &Settings,
     request: &impl ToolCall,
-    reply: &Reply,
-) -> Result<serde_json::Value, AnswerError> {
-    parse_tool_response(settings.provider, request.tool().0, &reply.text).0
-}
-
-/// Counts an answer's tokens and cost on the pass (and, with
-/// `on_proposal`, on the proposal: judging counts them there itself);
-/// returns its usage.
-fn count(
-    settings: &Settings,
     reply: &Reply,
     proposal: &mut Proposal,
     report: &mut Report,
     on_proposal: bool,
-) -> TokenCost {
-    let (_, usage) = parse_tool_response(settings.provider, "", &reply.text);
+) -> (Result<serde_json::Value, AnswerError>, TokenCost) {
+    let (answer, usage) = parse_tool_response(settings.provider, request.tool().0, &reply.text);
     report.input_tokens += usage.input_tokens;
     report.output_tokens += usage.output_tokens;
     report.cache_write_tokens += usage.cache_write_tokens;
@@ -325,7 +318,7 @@ fn count(
     if on_proposal {
         proposal.token_cost.add(usage);
     }
-    usage
+    (answer, usage)
 }
 
 /// A stage's calls as the provider is sent them (each output limited to

@@ -222,6 +222,16 @@ impl<T: Send + Sync + 'static> Copy for Swr<T> {}
 pub fn swr<T: DeserializeOwned + Send + Sync + 'static>(
     path: impl Fn() -> String + 'static,
 ) -> Swr<T> {
+    swr_first(path, None)
+}
+
+/// `swr`, and when this device has no copy to show at once, `first` (a
+/// query for the answer's first part, such as `limit=100`) asked for
+/// before the whole, shown until the whole comes and never saved.
+pub fn swr_first<T: DeserializeOwned + Send + Sync + 'static>(
+    path: impl Fn() -> String + 'static,
+    first: Option<&'static str>,
+) -> Swr<T> {
     let out = Swr {
         data: RwSignal::new(None),
         source: RwSignal::new(Source::Live),
@@ -245,6 +255,23 @@ pub fn swr<T: DeserializeOwned + Send + Sync + 'static>(
                     if let Ok(value) = parse::<T>(&text) {
                         out.data.try_set(Some(Ok(value)));
                         out.source.try_set(Source::Saved);
+                        out.shown.try_set_value((path.clone(), hash_str(&text)));
+                    }
+                }
+            }
+            // Nothing on screen yet: the first part first (asked for
+            // before the whole, not beside it: a service answering one
+            // request at a time would make it wait behind the whole).
+            let nothing_shown = out.shown.try_with_value(|(p, _)| *p != path) == Some(true);
+            if let Some(first) = first.filter(|_| nothing_shown) {
+                let sep = if path.contains('?') { '&' } else { '?' };
+                if let Ok(text) = send(Method::GET, &format!("{path}{sep}{first}"), None).await {
+                    if !current() {
+                        return;
+                    }
+                    if let Ok(value) = parse::<T>(&text) {
+                        out.data.try_set(Some(Ok(value)));
+                        // A first part that is the whole is not shown again.
                         out.shown.try_set_value((path.clone(), hash_str(&text)));
                     }
                 }
@@ -344,8 +371,11 @@ pub fn proposals(agent: impl Fn() -> String + 'static) -> Swr<ProposalList> {
     swr(move || format!("/api/v1/proposals?agent_id={}", agent()))
 }
 
+/// A proposal; on a first visit, its first hundred changes are shown
+/// while the rest come (a proposal of thousands takes the service a while
+/// to send).
 pub fn proposal(id: impl Fn() -> String + 'static) -> Swr<Proposal> {
-    swr(move || format!("/api/v1/proposals/{}", id()))
+    swr_first(move || format!("/api/v1/proposals/{}", id()), Some("limit=100"))
 }
 
 /// Decides on a proposal: decisions by change id, and what the rest get.

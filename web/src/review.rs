@@ -73,6 +73,9 @@ fn ReviewView(
     let agent = proposal.brief.agent_id.clone();
     let changes = StoredValue::new(proposal.changes.clone());
     let count = proposal.changes.len();
+    // The first part of a proposal, shown while the rest comes (see
+    // `api::proposal`): bulk actions wait for the whole.
+    let loading_rest = count < proposal.brief.change_count as usize && count < 10_000;
     let draft = RwSignal::new(Draft::new());
     let editing = RwSignal::new(None::<String>);
     let help = RwSignal::new(false);
@@ -341,12 +344,12 @@ fn ReviewView(
                 })}
                 {open.then(|| view! {
                     <div class="actions" data-testid="proposal-actions">
-                        <button data-testid="approve-all" on:click=approve_all>"Approve all"</button>
+                        <button data-testid="approve-all" on:click=approve_all disabled=loading_rest>"Approve all"</button>
                         <form class="inline" on:submit=reject_all>
                             <label for="reject-reason" class="sr-only">"Reason for rejecting"</label>
                             <input id="reject-reason" placeholder="Reason (e.g. too aggressive)"
                                 prop:value=move || reject_reason.get() on:input=move |ev| reject_reason.set(event_target_value(&ev))/>
-                            <button type="submit" data-testid="reject-all">"Reject all"</button>
+                            <button type="submit" data-testid="reject-all" disabled=loading_rest>"Reject all"</button>
                         </form>
                         <span class="submit-group">
                             <button data-testid="submit-partial" on:click=submit_draft disabled=move || draft.with(|d| d.is_empty())>
@@ -360,10 +363,14 @@ fn ReviewView(
                 })}
             </header>
             {(proposal.brief.change_count as usize > count).then(|| view! {
-                <p class="banner" role="note">{format!(
-                    "Showing the first {count} of {} changes: the service sends at most 10,000 at a time.",
-                    proposal.brief.change_count
-                )}</p>
+                <p class="banner" role="note" data-testid="partial-note">{if loading_rest {
+                    format!("Showing the first {count} of {} changes; the others are on their way.", proposal.brief.change_count)
+                } else {
+                    format!(
+                        "Showing the first {count} of {} changes: the service sends at most 10,000 at a time.",
+                        proposal.brief.change_count
+                    )
+                }}</p>
             })}
             {if count == 0 {
                 view! { <p class="empty-state" data-testid="no-changes">"Nothing to consolidate: this pass found no changes to propose."</p> }.into_any()

@@ -349,7 +349,8 @@ describe("passes and review", () => {
     assert.deepEqual(dry.changes_by_kind, { merge: 1, supersede: 1 });
     assert.deepEqual(dry.llm, {
       mode: "rules_only", reason: "no LLM key is configured", stages: [], input_tokens: 0,
-      max_output_tokens: 0, usd_estimate: 0, token_budget: 0, within_budget: true,
+      max_output_tokens: 0, usd_estimate: 0, usd_batched: 0, scheduled_batched: false, token_budget: 0,
+      within_budget: true,
     });
     assert.equal(expectStatus(await call("/api/v1/passes?agent_id=rev_a"), 200).passes.length, 0);
     expectStatus(await call("/api/v1/agents/rev_a/passes?dry_run=maybe", { method: "POST" }), 400);
@@ -501,6 +502,50 @@ describe("passes and review", () => {
     assert.equal(audit.records[0].action, "rollback");
     assert.match(audit.records[0].note, /rolled back to version 1: bad edit/);
     expectStatus(await call("/api/v1/stores/rev_a/rollback", { body: { version: 9 } }), 404);
+  });
+
+  test("one applied change is undone on its own; a later change on its entries stops it", async () => {
+    await createAgent("rev_one");
+    await addEntries("rev_one", DUPLICATES);
+    const p = await proposal((await runPass("rev_one")).proposal_id);
+    const merge = p.changes.find((c) => c.kind === "merge");
+    const supersede = p.changes.find((c) => c.kind === "supersede");
+    assert.ok(merge && supersede, JSON.stringify(p.changes.map((c) => c.kind)));
+    const revert = (change, body) => call(`/api/v1/proposals/${p.id}/changes/${change}/revert`, { body });
+    // Not applied yet: nothing to undo.
+    assert.match(expectStatus(await revert(merge.id, { reason: "x" }), 409).error.message, /was not applied/);
+    expectStatus(await call(`/api/v1/proposals/${p.id}/approve`, { method: "POST" }), 200);
+    const applied = expectStatus(await call("/api/v1/stores/rev_one"), 200).version;
+    const merged = merge.targets.filter((t) => t !== merge.result.id);
+    assert.notEqual(expectStatus(await call(`/api/v1/stores/rev_one/entries/${merged[0]}`), 200).status, "active");
+    // A reason is required; an unknown change is 404; a stale version 409.
+    expectStatus(await revert(merge.id, { reason: "  " }), 422);
+    expectStatus(await revert("c9999", { reason: "x" }), 404);
+    expectStatus(await revert(merge.id, { reason: "x", expected_version: applied - 1 }), 409);
+    const done = expectStatus(await revert(merge.id, { reason: "two preferences, not one", expected_version: applied }), 200);
+    assert.deepEqual([done.version, done.change_id, done.proposal_id], [applied + 1, merge.id, p.id]);
+    assert.equal(done.entries_changed, merge.targets.length);
+    // The merge's entries are as they were; the supersession stays applied.
+    for (const t of merge.targets) {
+      const e = expectStatus(await call(`/api/v1/stores/rev_one/entries/${t}`), 200);
+      const was = DUPLICATES.find((d) => d.id === t);
+      assert.deepEqual([e.status, e.text], ["active", was.text], t);
+    }
+    const superseded = supersede.targets.find((t) => t !== supersede.result.id);
+    assert.notEqual(expectStatus(await call(`/api/v1/stores/rev_one/entries/${superseded}`), 200).status, "active");
+    const audit = expectStatus(await call(`/api/v1/stores/rev_one/audit?order=desc&limit=${merge.targets.length}`), 200);
+    for (const r of audit.records) {
+      assert.deepEqual([r.action, r.change_id, r.proposal_id], ["rollback", merge.id, p.id]);
+      assert.match(r.note, new RegExp(`reverted change ${merge.id} of proposal ${p.id}: two preferences`));
+    }
+    assert.equal(expectStatus(await call("/api/v1/stores/rev_one/audit/verify"), 200).verification.ok, true);
+    // Undone already: the entries moved since the change made them.
+    assert.match(expectStatus(await revert(merge.id, { reason: "again" }), 409).error.message, /changed after change/);
+    // An edit on the kept entry of the supersession stops its revert.
+    const kept = supersede.result.id;
+    expectStatus(await call(`/api/v1/stores/rev_one/entries/${kept}`, { method: "PATCH", body: { text: "The user's shell is zsh." } }), 200);
+    const refused = expectStatus(await revert(supersede.id, { reason: "x" }), 409);
+    assert.match(refused.error.message, new RegExp(`entries ${kept}|${kept}`));
   });
 
   test("approve racing a rollback, edit or delete decided on the version seen: never both, nothing undone", async () => {

@@ -378,6 +378,42 @@ fn needs_result(change: &Change, result: Option<MemoryEntry>) -> Result<MemoryEn
     Ok(r)
 }
 
+/// The events that undo one applied change of a proposal: for each entry
+/// it touched, `(id, as it is now, as it was before the change)` (`None`
+/// now for an entry gone since, and before for one the change added, which
+/// the revert removes), recorded as a rollback of version `version` that
+/// names the proposal and the change, with `note`. Entries already as they
+/// were make none.
+#[allow(clippy::too_many_arguments)]
+pub fn revert_change(
+    store_id: &Id,
+    version: u64,
+    entries: Vec<(Id, Option<MemoryEntry>, Option<MemoryEntry>)>,
+    actor: &str,
+    at: Timestamp,
+    proposal_id: &Id,
+    change_id: &Id,
+    note: &str,
+) -> Vec<AuditEvent> {
+    entries
+        .into_iter()
+        .filter(|(_, now, before)| now != before)
+        .map(|(id, now, before)| AuditEvent {
+            at,
+            actor: actor.to_string(),
+            action: AuditAction::Rollback,
+            store_id: store_id.clone(),
+            store_version: version,
+            proposal_id: Some(proposal_id.clone()),
+            change_id: Some(change_id.clone()),
+            entry_id: Some(id),
+            before: now,
+            after: before,
+            note: Some(note.to_string()),
+        })
+        .collect()
+}
+
 /// A new version of `current` whose entries equal `target`'s: history is
 /// never destroyed, so rolling back is itself a new version. Every entry
 /// that differs gets an audit event.

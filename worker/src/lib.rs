@@ -314,6 +314,20 @@ async fn route(cx: &Cx, req: &mut Request, path: &str) -> ApiResult {
             Get => proposals::show(cx, id, &q).await,
             _ => not_allowed("GET"),
         },
+        ["proposals", id, "changes", change, "revert"] => match method {
+            Post => {
+                let done = proposals::revert(cx, id, change, req).await?;
+                webhooks::notify_store(
+                    cx,
+                    &done.store_id,
+                    "store.change_reverted",
+                    serde_json::to_value(&done)?,
+                )
+                .await;
+                http::json(&done)
+            }
+            _ => not_allowed("POST"),
+        },
         ["proposals", id, action @ ("approve" | "reject" | "partial_accept")] => {
             match (method.clone(), *action) {
                 (Post, "approve") => proposals::approve(cx, id).await,

@@ -619,3 +619,100 @@ async fn page_store(
     entries.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(MemoryStore { entries, ..shell.clone() })
 }
+
+/// `POST /proposals/{id}/changes/{change_id}/revert` with `{"reason": ...}`:
+/// undoes one applied change as a new version of the store, each entry it
+/// touched back as it was before. Refused with 409 when one of them has
+/// changed since the change made it (a later change or edit builds on
+/// it), or when the store is not at `expected_version` (or `If-Match`).
+pub(crate) async fn revert(
+    cx: &Cx,
+    id: &str,
+    change_id: &str,
+    req: &mut Request,
+) -> ApiResult<api::Reverted> {
+    let row = reviewable(cx, id).await?;
+    let body: api::RevertRequest = http::json_body(req, http::limits::SMALL).await?;
+    let reason = http::clip(body.reason.trim(), 500).to_string();
+    if reason.is_empty() {
+        return Err(ApiError::new(422, "`reason` is required: say why the change is undone"));
+    }
+    let change = repo::proposals::change(&cx.db, &row.id, change_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("change", &format!("{change_id} of proposal {id}")))?;
+    let Some(applied) = change.applied_version else {
+        return Err(ApiError::conflict(format!(
+            "change {change_id} was not applied: there is nothing to undo"
+        )));
+    };
+    let store = repo::stores::find(&cx.db, &row.store_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("store", &row.store_id))?;
+    http::expect_version(req, body.expected_version, &store.id, store.version)?;
+    // What the change touched: its targets and the entry it wrote.
+    let mut ids: Vec<&Id> = change.body.targets.iter().collect();
+    ids.extend(change.body.result.as_ref().map(|r| &r.id));
+    ids.sort();
+    ids.dedup();
+    let mut entries = Vec::new();
+    let mut moved = Vec::new();
+    for entry_id in ids {
+        let now = repo::entries::find(&cx.db, &store.id, entry_id.as_str()).await?;
+        let made = repo::entries::at_version(&cx.db, &store.id, entry_id.as_str(), applied).await?;
+        if now != made {
+            moved.push(entry_id.to_string());
+        }
+        let before =
+            repo::entries::at_version(&cx.db, &store.id, entry_id.as_str(), applied - 1).await?;
+        entries.push((entry_id.clone(), now, before));
+    }
+    if !moved.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "entries {} changed after change {change_id} made them (version {applied}): \
+             undo the later changes first, or roll the store back",
+            moved.join(", ")
+        )));
+    }
+    let version = store.version + 1;
+    let note = format!("reverted change {change_id} of proposal {id}: {reason}");
+    let events = reverie_core::apply::revert_change(
+        &Id::new(store.id.clone())?,
+        version as u64,
+        entries,
+        &cx.who.actor(),
+        cx.now,
+        &Id::new(row.id.clone())?,
+        &change.body.id,
+        &note,
+    );
+    let active = |e: &Option<MemoryEntry>| e.as_ref().is_some_and(MemoryEntry::is_active);
+    let delta: i64 =
+        events.iter().map(|e| i64::from(active(&e.after)) - i64::from(active(&e.before))).sum();
+    let counts = repo::entries::status_counts(&cx.db, &store.id).await?;
+    let active_now = counts.get("active").copied().unwrap_or(0);
+    let changed = events.len();
+    stores::commit(
+        &cx.db,
+        Commit {
+            store_id: store.id.clone(),
+            from_version: store.version,
+            to_version: version,
+            actor: cx.who.actor(),
+            at: cx.now,
+            cause: "revert",
+            proposal_id: Some(row.id.clone()),
+            note: Some(note),
+            active_entries: usize::try_from(active_now + delta).unwrap_or(0),
+            events,
+            extra: Vec::new(),
+        },
+    )
+    .await?;
+    Ok(api::Reverted {
+        store_id: store.id,
+        proposal_id: row.id,
+        change_id: change_id.to_string(),
+        version,
+        entries_changed: changed,
+    })
+}

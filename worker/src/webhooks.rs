@@ -17,8 +17,13 @@ use crate::http::{self, ApiError, ApiResult, Query};
 use crate::repo::webhooks::{DeliveryRow, WebhookRow};
 use crate::{repo, Cx};
 
-pub(crate) const EVENTS: [&str; 4] =
-    ["pass.completed", "proposal.applied", "proposal.rejected", "store.rolled_back"];
+pub(crate) const EVENTS: [&str; 5] = [
+    "pass.completed",
+    "proposal.applied",
+    "proposal.rejected",
+    "store.rolled_back",
+    "store.change_reverted",
+];
 
 /// Quick attempts made at once, then waits before the cron retries.
 const QUICK_ATTEMPTS: i64 = 3;

@@ -23,7 +23,8 @@ use std::collections::BTreeMap;
 
 pub use requests::{
     AgentPatch, EntryEdit, MetricsBody, NewAgent, NewComparison, NewEntry, NewImport, NewSession,
-    NewStore, NewToken, NewWebhook, PartialAccept, ProposalRest, RejectBody, RollbackRequest,
+    NewStore, NewToken, NewWebhook, PartialAccept, ProposalRest, RejectBody, RevertRequest,
+    RollbackRequest,
 };
 pub use status::{DeliveryStatus, PassStage, PassStatus, ProposalStatus, Role};
 
@@ -902,6 +903,22 @@ pub struct VersionDiff {
     pub against: i64,
     /// Entries that differ, by id.
     pub diffs: Vec<EntryDiff>,
+}
+
+/// `POST /proposals/{id}/changes/{change_id}/revert`: one applied change
+/// undone, as a new version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reverted {
+    /// The store.
+    pub store_id: String,
+    /// The proposal.
+    pub proposal_id: String,
+    /// The change undone.
+    pub change_id: String,
+    /// The new version.
+    pub version: i64,
+    /// Entries it changed back.
+    pub entries_changed: usize,
 }
 
 /// `GET /stores/{id}/audit`: a page of the audit chain, oldest first

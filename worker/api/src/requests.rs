@@ -206,6 +206,17 @@ pub struct RollbackRequest {
     pub expected_version: Option<i64>,
 }
 
+/// `POST /proposals/{id}/changes/{change_id}/revert`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevertRequest {
+    /// Why, for the audit log: required.
+    pub reason: String,
+    /// The store version the caller saw (or `If-Match`); another is 409.
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+}
+
 /// `POST /agents/{id}/webhooks`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

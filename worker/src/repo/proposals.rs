@@ -162,6 +162,17 @@ pub(crate) async fn changes_page(
     db.json_rows(&sql, db::n(offset - 1), &[db::s(proposal_id), db::n(end)]).await
 }
 
+/// One change of a proposal, by its id.
+pub(crate) async fn change(
+    db: &Db,
+    proposal_id: &str,
+    change_id: &str,
+) -> ApiResult<Option<ChangeRow>> {
+    let sql =
+        format!("SELECT {CHANGE_JSON} AS body FROM changes WHERE proposal_id = ?1 AND id = ?2");
+    db.body(&sql, &[db::s(proposal_id), db::s(change_id)]).await
+}
+
 /// The first `limit` changes of a proposal.
 pub(crate) async fn first_changes(
     db: &Db,

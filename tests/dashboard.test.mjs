@@ -554,6 +554,33 @@ describe("the review dashboard", () => {
     await screenshot(page, "12c-merge-of-different-things");
   });
 
+  test("one applied change is undone from its review, with a reason", async () => {
+    await agentWithMemory("undo_a");
+    const { proposal_id } = await pass("undo_a");
+    const p = expectOk(await call(`/api/v1/proposals/${proposal_id}`));
+    expectOk(await call(`/api/v1/proposals/${proposal_id}/approve`, { method: "POST" }));
+    const merge = p.changes.find((c) => c.kind === "merge");
+    const page = await openPage();
+    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
+    await page.getByTestId("change-row").filter({ hasText: "merge" }).first().click();
+    const detail = page.getByTestId("change-detail");
+    await detail.getByTestId("undo-change").click();
+    // A reason first.
+    assert.ok(await detail.getByTestId("confirm-undo-change").isDisabled());
+    await detail.getByTestId("undo-change-reason").fill("two preferences, not one");
+    await detail.getByTestId("confirm-undo-change").click();
+    await page.getByText(`Undid ${merge.id}: version 3 has its 2 entries as they were.`).waitFor();
+    await screenshot(page, "07b-change-undone");
+    for (const t of merge.targets) {
+      assert.equal(expectOk(await call(`/api/v1/stores/undo_a/entries/${t}`)).status, "active");
+    }
+    // Undone already: said in words.
+    await detail.getByTestId("undo-change").click();
+    await detail.getByTestId("undo-change-reason").fill("again");
+    await detail.getByTestId("confirm-undo-change").click();
+    assert.match(await detail.getByTestId("undo-change-error").innerText(), /changed after change/);
+  });
+
   test("filters by kind, flag, decision and words; progress; n finds the next undecided", async () => {
     const { page, proposal_id } = await reviewPage("filter_a");
     const total = expectOk(await call(`/api/v1/proposals/${proposal_id}`)).changes.length;

@@ -225,12 +225,17 @@ pub fn swr<T: DeserializeOwned + Send + Sync + 'static>(
     swr_first(path, None)
 }
 
-/// `swr`, and when this device has no copy to show at once, `first` (a
-/// query for the answer's first part, such as `limit=100`) asked for
-/// before the whole, shown until the whole comes and never saved.
+/// A first part of an answer to ask for before the whole: the query
+/// (`limit=100`), and whether a part is the whole already.
+pub type First<T> = (&'static str, fn(&T) -> bool);
+
+/// `swr`, and when this device has no copy to show at once, `first`'s
+/// part of the answer asked for before the whole: shown until the whole
+/// comes, and never saved, unless it is the whole already, which then
+/// stands as the answer.
 pub fn swr_first<T: DeserializeOwned + Send + Sync + 'static>(
     path: impl Fn() -> String + 'static,
-    first: Option<&'static str>,
+    first: Option<First<T>>,
 ) -> Swr<T> {
     let out = Swr {
         data: RwSignal::new(None),
@@ -263,16 +268,23 @@ pub fn swr_first<T: DeserializeOwned + Send + Sync + 'static>(
             // before the whole, not beside it: a service answering one
             // request at a time would make it wait behind the whole).
             let nothing_shown = out.shown.try_with_value(|(p, _)| *p != path) == Some(true);
-            if let Some(first) = first.filter(|_| nothing_shown) {
+            if let Some((query, whole)) = first.filter(|_| nothing_shown) {
                 let sep = if path.contains('?') { '&' } else { '?' };
-                if let Ok(text) = send(Method::GET, &format!("{path}{sep}{first}"), None).await {
+                if let Ok(text) = send(Method::GET, &format!("{path}{sep}{query}"), None).await {
                     if !current() {
                         return;
                     }
                     if let Ok(value) = parse::<T>(&text) {
+                        let complete = whole(&value);
                         out.data.try_set(Some(Ok(value)));
-                        // A first part that is the whole is not shown again.
                         out.shown.try_set_value((path.clone(), hash_str(&text)));
+                        if complete {
+                            out.source.try_set(Source::Live);
+                            if let Err(err) = cache::put_response(&key, &text).await {
+                                leptos::logging::warn!("{err}");
+                            }
+                            return;
+                        }
                     }
                 }
             }
@@ -322,8 +334,9 @@ pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Res
 pub use reverie_api::{
     Agent, AgentList, AuditPage, ChangeView, Compared, Decided, DryRun, ErrorBody, ErrorDetails,
     Imported, Me, NewImport, NewSession, Outcomes, PartialAccept, Pass, PassList, PassMark,
-    PassStatus, Proposal, ProposalBrief, ProposalList, RollbackRequest, RolledBack, SessionExcerpt,
-    SessionWritten, StoreExport, Verified, Version, VersionDiff, VersionList,
+    PassStatus, Proposal, ProposalBrief, ProposalList, RevertRequest, Reverted, RollbackRequest,
+    RolledBack, SessionExcerpt, SessionWritten, StoreExport, Verified, Version, VersionDiff,
+    VersionList,
 };
 
 // ---- the calls ----
@@ -373,9 +386,10 @@ pub fn proposals(agent: impl Fn() -> String + 'static) -> Swr<ProposalList> {
 
 /// A proposal; on a first visit, its first hundred changes are shown
 /// while the rest come (a proposal of thousands takes the service a while
-/// to send).
+/// to send), and one of a hundred or fewer is read once.
 pub fn proposal(id: impl Fn() -> String + 'static) -> Swr<Proposal> {
-    swr_first(move || format!("/api/v1/proposals/{}", id()), Some("limit=100"))
+    let whole = |p: &Proposal| p.changes.len() >= p.brief.change_count as usize;
+    swr_first(move || format!("/api/v1/proposals/{}", id()), Some(("limit=100", whole)))
 }
 
 /// Decides on a proposal: decisions by change id, and what the rest get.
@@ -417,6 +431,19 @@ pub async fn verify(store: &str) -> Result<Verified, ApiError> {
 /// Rolls back to `version`, decided on the store at `seen` when the
 /// screen knows it (a store that moved since is a 409, never a silent
 /// undo).
+/// Undoes one applied change of a proposal, for `reason`.
+pub async fn revert_change(
+    proposal: &str,
+    change: &str,
+    reason: &str,
+) -> Result<Reverted, ApiError> {
+    post(
+        &format!("/api/v1/proposals/{proposal}/changes/{change}/revert"),
+        &RevertRequest { reason: reason.to_string(), expected_version: None },
+    )
+    .await
+}
+
 pub async fn rollback(
     store: &str,
     version: i64,

@@ -381,7 +381,8 @@ fn ReviewView(
                             <FilterBar filter review draft shown decide_shown open/>
                             <ChangeList changes shown selected decision_of conflicts select/>
                         </div>
-                        <ChangeDetail changes selected select decision_of decide editing start_edit open agent=agent.clone()/>
+                        <ChangeDetail changes selected select decision_of decide editing start_edit open agent=agent.clone()
+                            proposal_id=pid.clone() reload notice/>
                     </div>
                 }.into_any()
             }}
@@ -851,6 +852,63 @@ fn YesNo(
     }
 }
 
+/// Undoing an applied change on its own: a reason, then a new version
+/// with its entries as they were (see `api::revert_change`).
+#[component]
+fn UndoChange(
+    proposal_id: String,
+    change_id: String,
+    reload: RwSignal<u32>,
+    notice: RwSignal<Option<(bool, String)>>,
+) -> impl IntoView {
+    let asking = RwSignal::new(false);
+    let reason = RwSignal::new(String::new());
+    let failed = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (proposal, change) = (proposal_id.clone(), change_id.clone());
+        let why = reason.get_untracked();
+        leptos::task::spawn_local(async move {
+            match api::revert_change(&proposal, &change, why.trim()).await {
+                Ok(r) => {
+                    notice.set(Some((
+                        true,
+                        format!(
+                            "Undid {change}: version {} has its {} entries as they were.",
+                            r.version, r.entries_changed
+                        ),
+                    )));
+                    asking.set(false);
+                    reload.update(|n| *n += 1);
+                }
+                Err(e) => failed.set(Some(e.to_string())),
+            }
+        });
+    };
+    view! {
+        <div class="undo-change">
+            {move || if asking.get() {
+                let submit = submit.clone();
+                view! {
+                    <form class="confirm" on:submit=submit role="alertdialog" aria-label="Undo this change" data-testid="undo-change-form">
+                        <p>"Put the entries this change touched back as they were before it, as a new version? The history stays."</p>
+                        <label for="undo-reason">"Reason (kept in the audit log)"</label>
+                        <input id="undo-reason" required data-testid="undo-change-reason"
+                            prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))/>
+                        <button type="submit" data-testid="confirm-undo-change" disabled=move || reason.with(|r| r.trim().is_empty())>"Undo the change"</button>
+                        <button type="button" class="link" on:click=move |_| asking.set(false)>"Cancel"</button>
+                        {move || failed.get().map(|m| view! { <p class="error" role="alert" data-testid="undo-change-error">{m}</p> })}
+                    </form>
+                }.into_any()
+            } else {
+                view! {
+                    <button class="link" data-testid="undo-change" on:click=move |_| asking.set(true)>"Undo this change…"</button>
+                }.into_any()
+            }}
+        </div>
+    }
+}
+
 /// `spans` (a word diff) in one text, deletions struck and insertions
 /// marked; or, `side` by side, the text before with its deletions beside
 /// the text after with its insertions.
@@ -882,9 +940,13 @@ fn ChangeDetail(
     start_edit: Callback<usize>,
     open: bool,
     agent: String,
+    proposal_id: String,
+    reload: RwSignal<u32>,
+    notice: RwSignal<Option<(bool, String)>>,
 ) -> impl IntoView {
     // Kept from change to change while the review is open.
     let side_by_side = RwSignal::new(false);
+    let session = expect_context::<Session>();
     move || {
         let i = selected.get();
         let Some(c) = changes.with_value(|c| c.get(i).cloned()) else { return ().into_any() };
@@ -1027,6 +1089,9 @@ fn ChangeDetail(
                     }
                 })}
                 <Evidence change=c.clone() agent=agent.clone()/>
+                {(c.applied_version.is_some() && session.can_review()).then(|| view! {
+                    <UndoChange proposal_id=proposal_id.clone() change_id=id.clone() reload notice/>
+                })}
                 <div class="decide" role="group" aria-label="Decision on this change">
                     {move || decision_of(i).map(|(d, done)| view! {
                         <p class="decided" data-testid="decision">

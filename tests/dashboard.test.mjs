@@ -274,6 +274,12 @@ describe("the review dashboard", () => {
     const retired = await page.getByTestId("retired").allInnerTexts();
     assert.ok(retired.some((r) => /^merged into m\d$/.test(r)), JSON.stringify(retired));
     assert.ok(retired.some((r) => /^superseded by m4$/.test(r)), JSON.stringify(retired));
+    // And by which change of the proposal, linked to it.
+    const supersede = p.changes.find((c) => c.kind === "supersede");
+    const by = page.getByTestId("entry-diff").filter({ hasText: "superseded by m4" }).getByTestId("by-change");
+    await by.waitFor();
+    assert.equal(await by.innerText(), `by change ${supersede.id}`);
+    assert.equal(await by.locator("a").getAttribute("href"), `#/proposals/${p.id}`);
     assert.ok((await page.getByTestId("audit-record").count()) >= 8);
     await screenshot(page, "08-history");
     const v1 = page.locator('[data-testid="version"][data-version="1"]');

@@ -3,6 +3,8 @@
 //! checking its hash chain, and rolling back to a version after a
 //! confirmation. Rolling back makes a new version; nothing is erased.
 
+use std::collections::BTreeMap;
+
 use leptos::prelude::*;
 use reverie_core::audit::AuditRecord;
 use reverie_core::diff::{EntryChange, EntryDiff, Retired};
@@ -51,7 +53,14 @@ pub fn History(store: String) -> impl IntoView {
                     })}
             </section>
             <div>
-                {let store = store.clone(); move || chosen.get().map(|v| view! { <VersionDiff store=store.clone() version=v/> })}
+                {let store = store.clone(); move || chosen.get().map(|v| {
+                    // The proposal a version applied, if it applied one.
+                    let proposal = versions.data.with(|d| {
+                        let list = d.as_ref()?.as_ref().ok()?;
+                        list.versions.iter().find(|x| x.version == v)?.proposal_id.clone()
+                    });
+                    view! { <VersionDiff store=store.clone() version=v proposal/> }
+                })}
                 <AuditLog store=store.clone() reload/>
             </div>
         </div>
@@ -123,14 +132,44 @@ fn VersionItem(
 }
 
 #[component]
-fn VersionDiff(store: String, version: i64) -> impl IntoView {
+fn VersionDiff(store: String, version: i64, proposal: Option<String>) -> impl IntoView {
     let diff = api::version_diff(store, version);
+    // Which change of the applied proposal touched each entry, read once.
+    let owners = LocalResource::new({
+        let proposal = proposal.clone();
+        move || {
+            let proposal = proposal.clone();
+            async move {
+                let Some(id) = proposal else { return BTreeMap::new() };
+                let Ok(p) = api::get::<api::Proposal>(&format!("/api/v1/proposals/{id}")).await
+                else {
+                    return BTreeMap::new();
+                };
+                let mut by: BTreeMap<String, String> = BTreeMap::new();
+                for c in p.changes.iter().filter(|c| c.applied_version == Some(version)) {
+                    let result = c.change.result.iter().map(|r| &r.id);
+                    for entry in c.change.targets.iter().chain(result) {
+                        by.insert(entry.to_string(), c.change.id.to_string());
+                    }
+                }
+                by
+            }
+        }
+    });
     view! {
         <section class="panel" aria-labelledby="diff-title" data-testid="version-diff">
             <h3 id="diff-title">{format!("v{version} against v{}", version - 1)}</h3>
             {loaded("the diff", move || diff.data.get(), move |v| match v {
                 d if d.diffs.is_empty() => view! { <p class="muted">"No entry changed in this version."</p> }.into_any(),
-                d => view! { <EntryDiffs diffs=d.diffs/> }.into_any(),
+                d => {
+                    let (diffs, proposal) = (d.diffs, proposal.clone());
+                    view! {
+                        {move || {
+                            let by = owners.get().unwrap_or_default();
+                            view! { <EntryDiffs diffs=diffs.clone() by proposal=proposal.clone()/> }
+                        }}
+                    }.into_any()
+                }
             })}
         </section>
     }
@@ -139,8 +178,14 @@ fn VersionDiff(store: String, version: i64) -> impl IntoView {
 /// Entries as a version, or a rollback, changes them: what happened to
 /// each (added, removed, a status change, edited), into which entry or
 /// why when it was retired, and its text's diff.
+///
+/// `by` names the change of `proposal` that touched an entry, linked.
 #[component]
-fn EntryDiffs(diffs: Vec<EntryDiff>) -> impl IntoView {
+fn EntryDiffs(
+    diffs: Vec<EntryDiff>,
+    by: BTreeMap<String, String>,
+    proposal: Option<String>,
+) -> impl IntoView {
     view! {
         <ul class="entries">
             {diffs.into_iter().map(|e| {
@@ -162,6 +207,10 @@ fn EntryDiffs(diffs: Vec<EntryDiff>) -> impl IntoView {
                     <li data-testid="entry-diff">
                         <span class="mono muted">{e.id.to_string()}</span>" "<span class="badge">{change}</span>
                         {retired.map(|r| view! { " " <span class="muted" data-testid="retired">{r}</span> })}
+                        {by.get(e.id.as_str()).zip(proposal.as_ref()).map(|(change, p)| view! {
+                            " " <span class="muted" data-testid="by-change">"by change "
+                                <a href=format!("#/proposals/{p}")>{change.clone()}</a></span>
+                        })}
                         <Diff spans=e.text/>
                     </li>
                 }
@@ -200,7 +249,7 @@ fn RollbackPreview(store: String, version: i64) -> impl IntoView {
                     let diffs: Vec<EntryDiff> = d.diffs.into_iter().take(SHOWN).collect();
                     view! {
                         <p data-testid="rollback-summary">{summary}</p>
-                        <EntryDiffs diffs/>
+                        <EntryDiffs diffs by=BTreeMap::new() proposal=None/>
                         {(more > 0).then(|| view! { <p class="muted">{format!("… and {more} more.")}</p> })}
                     }.into_any()
                 }

@@ -25,7 +25,9 @@ const expectOk = (res) => {
 /** Creates an agent with entries, a session, a proposal, a webhook and a
  * delivery, and returns their ids. */
 async function populate(agent) {
-  const ids = { agent_id: agent, store_id: agent, session_id: `${agent}_s1`, entry_id: `${agent}_e1`, version: "1" };
+  const ids = {
+    agent_id: agent, store_id: agent, session_id: `${agent}_s1`, entry_id: `${agent}_e1`, version: "1", change_id: "c0001",
+  };
   expectOk(await call("/api/v1/agents", { body: { id: agent, name: agent } }));
   expectOk(await call(`/api/v1/stores/${agent}/entries`, {
     body: { entries: [

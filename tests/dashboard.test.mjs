@@ -560,6 +560,35 @@ describe("the review dashboard", () => {
     await screenshot(page, "12c-merge-of-different-things");
   });
 
+  test("the memory after the decisions so far, before submitting", async () => {
+    const { page, proposal_id } = await reviewPage("preview_a");
+    const p = expectOk(await call(`/api/v1/proposals/${proposal_id}`));
+    const merge = p.changes.find((c) => c.kind === "merge");
+    const prune = p.changes.find((c) => c.kind === "prune");
+    // Accept the merge, reject the prune; the supersession stays undecided.
+    await page.getByTestId("change-row").filter({ hasText: "merge" }).first().click();
+    await page.getByTestId("accept").click();
+    await page.getByTestId("change-row").filter({ hasText: "retire" }).first().click();
+    await page.getByTestId("reject").click();
+    await page.getByTestId("preview-memory").click();
+    const panel = page.getByTestId("memory-after");
+    await panel.getByTestId("memory-after-summary").waitFor();
+    await panel.scrollIntoViewIfNeeded();
+    assert.equal(await panel.getByTestId("memory-after-summary").innerText(), "4 entries after (0 reworded, 0 new, 1 retired).");
+    const rows = panel.getByTestId("memory-after-row");
+    assert.equal(await rows.count(), 1, "only what changes, at first");
+    const retired = merge.targets.find((t) => t !== merge.result.id);
+    assert.match(await rows.first().innerText(), new RegExp(`${retired}[\\s\\S]*retired by ${merge.id}`));
+    await panel.getByTestId("only-changed").uncheck();
+    assert.equal(await rows.count(), 5);
+    assert.ok((await rows.allInnerTexts()).some((t) => t.includes(prune.targets[0]) && !/retired/.test(t)), "a rejected prune keeps its entry");
+    // A decision changed is seen at once.
+    await page.getByTestId("change-row").filter({ hasText: "merge" }).first().click();
+    await page.getByTestId("reject").click();
+    assert.equal(await panel.getByTestId("memory-after-summary").innerText(), "5 entries after (0 reworded, 0 new, 0 retired).");
+    await screenshot(page, "05c-memory-after");
+  });
+
   test("one applied change is undone from its review, with a reason", async () => {
     await agentWithMemory("undo_a");
     const { proposal_id } = await pass("undo_a");

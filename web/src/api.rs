@@ -332,11 +332,11 @@ pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Res
 // ---- what the service takes and returns: the contract's types ----
 
 pub use reverie_api::{
-    Agent, AgentList, AuditPage, ChangeView, Compared, Decided, DryRun, ErrorBody, ErrorDetails,
-    Imported, Me, NewImport, NewSession, Outcomes, PartialAccept, Pass, PassList, PassMark,
-    PassStatus, Proposal, ProposalBrief, ProposalList, RevertRequest, Reverted, RollbackRequest,
-    RolledBack, SessionExcerpt, SessionWritten, StoreExport, Verified, Version, VersionDiff,
-    VersionList,
+    Agent, AgentList, AuditPage, ChangeView, Compared, Decided, DryRun, EntryPage, ErrorBody,
+    ErrorDetails, Imported, Me, NewImport, NewSession, Outcomes, PartialAccept, Pass, PassList,
+    PassMark, PassStatus, Proposal, ProposalBrief, ProposalList, RevertRequest, Reverted,
+    RollbackRequest, RolledBack, SessionExcerpt, SessionWritten, StoreExport, Verified, Version,
+    VersionDiff, VersionList,
 };
 
 // ---- the calls ----

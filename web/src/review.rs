@@ -78,6 +78,7 @@ fn ReviewView(
     let loading_rest = count < proposal.brief.change_count as usize && count < 10_000;
     let draft = RwSignal::new(Draft::new());
     let editing = RwSignal::new(None::<String>);
+    let previewing = RwSignal::new(false);
     let help = RwSignal::new(false);
     // A bulk decision waiting for its confirmation.
     let confirm = RwSignal::new(None::<BulkAction>);
@@ -359,9 +360,12 @@ fn ReviewView(
                             <label><input type="radio" name="rest" prop:checked=move || rest.get() == Rest::Reject on:change=move |_| rest.set(Rest::Reject)/>" reject the rest"</label>
                         </span>
                         <button class="link" on:click=move |_| help.update(|h| *h = !*h)>"Keys (?)"</button>
+                        <button class="link" data-testid="preview-memory" aria-pressed=move || previewing.get().to_string()
+                            on:click=move |_| previewing.update(|p| *p = !*p)>"Memory after"</button>
                     </div>
                 })}
             </header>
+
             {(proposal.brief.change_count as usize > count).then(|| view! {
                 <p class="banner" role="note" data-testid="partial-note">{if loading_rest {
                     format!("Showing the first {count} of {} changes; the others are on their way.", proposal.brief.change_count)
@@ -386,6 +390,9 @@ fn ReviewView(
                     </div>
                 }.into_any()
             }}
+            {let store = proposal.brief.store_id.clone(); move || previewing.get().then(|| view! {
+                <MemoryAfter store=store.clone() changes draft/>
+            })}
             {move || help.get().then(|| view! { <Help close=move || help.set(false)/> })}
             {move || confirm.get().map(|action| view! {
                 <ConfirmBulk action bulk=review.with_value(Review::bulk) changes more confirmed
@@ -849,6 +856,77 @@ fn YesNo(
             <option value="yes">{yes}</option>
             <option value="no">{no}</option>
         </select>
+    }
+}
+
+/// The store as the decisions so far would leave it (see
+/// `reverie_web_state::preview`): its active entries (the first 5,000),
+/// each marked reworded, new or retired by the change that does it, or
+/// only those, as the reviewer chooses.
+#[component]
+fn MemoryAfter(
+    store: String,
+    changes: StoredValue<Vec<ChangeView>>,
+    draft: RwSignal<Draft>,
+) -> impl IntoView {
+    use reverie_web_state::preview::{memory_after, Mark};
+    let entries = LocalResource::new(move || {
+        let store = store.clone();
+        async move {
+            api::get::<api::EntryPage>(&format!(
+                "/api/v1/stores/{store}/entries?status=active&limit=5000"
+            ))
+            .await
+        }
+    });
+    let only_changed = RwSignal::new(true);
+    view! {
+        <section class="panel memory-after" aria-labelledby="memory-after-title" data-testid="memory-after">
+            <h3 id="memory-after-title">"Memory after these decisions"</h3>
+            <label class="toggle"><input type="checkbox" data-testid="only-changed" prop:checked=move || only_changed.get()
+                on:change=move |ev| only_changed.set(event_target_checked(&ev))/>" only what changes"</label>
+            {move || match entries.get() {
+                None => view! { <p class="muted">"Reading the store…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error">{format!("The store could not be read: {e}")}</p> }.into_any(),
+                Some(Ok(page)) => {
+                    let rows = draft.with(|d| changes.with_value(|c| memory_after(&page.entries, c, d)));
+                    let count = |f: fn(&Mark) -> bool| rows.iter().filter(|r| f(&r.mark)).count();
+                    let retired = count(|m| matches!(m, Mark::Retired { .. }));
+                    let summary = format!(
+                        "{} entries after ({} reworded, {} new, {} retired){}.",
+                        rows.len() - retired,
+                        count(|m| matches!(m, Mark::Reworded { .. })),
+                        count(|m| matches!(m, Mark::New { .. })),
+                        retired,
+                        if page.next_after.is_some() { "; the first 5,000 entries of the store" } else { "" }
+                    );
+                    let shown: Vec<_> = rows
+                        .into_iter()
+                        .filter(|r| !only_changed.get() || r.mark != Mark::Kept)
+                        .collect();
+                    view! {
+                        <p data-testid="memory-after-summary">{summary}</p>
+                        <ul class="entries">
+                            {shown.into_iter().map(|r| {
+                                let (class, said) = match &r.mark {
+                                    Mark::Kept => ("kept", String::new()),
+                                    Mark::Reworded { by } => ("reworded", format!("reworded by {by}")),
+                                    Mark::New { by } => ("new", format!("new, by {by}")),
+                                    Mark::Retired { by } => ("retired", format!("retired by {by}")),
+                                };
+                                view! {
+                                    <li class=class data-testid="memory-after-row" data-mark=class>
+                                        <span class="mono muted">{r.id}</span>" "
+                                        {if class == "retired" { view! { <del>{r.text}</del> }.into_any() } else { view! { <span>{r.text}</span> }.into_any() }}
+                                        {(!said.is_empty()).then(|| view! { " " <span class="badge">{said}</span> })}
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }
+            }}
+        </section>
     }
 }
 

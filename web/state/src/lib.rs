@@ -9,6 +9,7 @@
 pub mod chart;
 pub mod dream;
 pub mod imports;
+pub mod preview;
 mod review;
 pub mod settings;
 

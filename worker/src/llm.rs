@@ -27,7 +27,8 @@ use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, Reque
 /// `LLM_TOKEN_BUDGET`, `LLM_MAX_TOKENS`, `LLM_GROUPS_PER_CALL`, the
 /// prices `LLM_USD_PER_MTOK_IN` / `LLM_USD_PER_MTOK_OUT` (cache writes and
 /// reads `LLM_USD_PER_MTOK_CACHE_WRITE` / `LLM_USD_PER_MTOK_CACHE_READ`,
-/// by default 1.25 and 0.1 times input), and for scheduled passes on
+/// by default 1.25 and 0.1 times input for Anthropic, 1 and 0.5 for
+/// OpenAI-compatible endpoints), and for scheduled passes on
 /// Anthropic `LLM_BATCH` (`scheduled`, the default, sends their calls as
 /// Message Batches; `never`), `LLM_BATCH_DEADLINE_MS` (how long a pass
 /// waits for its batches in all: a batch still open then is canceled, and
@@ -105,8 +106,15 @@ pub(crate) fn settings(env: &Env) -> Result<Option<Settings>, String> {
         .or(default_model.map(str::to_string))
         .ok_or("LLM_MODEL must name the model of an OpenAI-compatible endpoint")?;
     let usd_in = number(env, "LLM_USD_PER_MTOK_IN", SONNET_USD_IN)?;
-    let ratios =
+    let mut ratios =
         Prices::with_cache_ratios(usd_in, number(env, "LLM_USD_PER_MTOK_OUT", SONNET_USD_OUT)?);
+    if provider == Provider::OpenAi {
+        // OpenAI caches by itself, writes at no extra cost, and reads at
+        // a discount that differs by model: half, the smallest it
+        // publishes, unless configured.
+        ratios.cache_write = usd_in;
+        ratios.cache_read = usd_in * 0.5;
+    }
     let batch_scheduled = match var(env, "LLM_BATCH").as_deref() {
         None | Some("scheduled") => true,
         Some("never") => false,

@@ -12,6 +12,8 @@ pub mod imports;
 pub mod preview;
 mod review;
 pub mod settings;
+#[cfg(test)]
+mod test_support;
 
 pub use review::{
     describe, proposal_warnings, related, step, Bulk, Draft, Filter, Key, Rest, Review, State,

@@ -95,39 +95,11 @@ pub fn memory_after(entries: &[MemoryEntry], changes: &[ChangeView], draft: &Dra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reverie_core::{Change, ChangeKind, EntryKind, Id, Timestamp};
+    use crate::test_support::change_view as change;
+    use reverie_core::{ChangeKind, EntryKind, Id, Timestamp};
 
     fn entry(id: &str, text: &str) -> MemoryEntry {
         MemoryEntry::new(Id::new(id).unwrap(), text, EntryKind::Fact, Timestamp(0))
-    }
-
-    fn change(
-        id: &str,
-        kind: ChangeKind,
-        targets: &[&str],
-        result: Option<(&str, &str)>,
-    ) -> ChangeView {
-        ChangeView {
-            change: Change {
-                id: Id::new(id).unwrap(),
-                kind,
-                targets: targets.iter().map(|t| Id::new(*t).unwrap()).collect(),
-                result: result.map(|(i, t)| entry(i, t)),
-                justification: String::new(),
-                evidence: Vec::new(),
-                confidence: 0.9,
-                risk: Vec::new(),
-                sessions_seen: None,
-                made_by: None,
-            },
-            seq: 1,
-            before: Vec::new(),
-            diff: Vec::new(),
-            decision: None,
-            decided_by: None,
-            decided_at: None,
-            applied_version: None,
-        }
     }
 
     #[test]

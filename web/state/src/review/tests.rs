@@ -1,32 +1,16 @@
-use reverie_core::{Change, ChangeKind, EntryKind, Id, MemoryEntry, RiskFlag, RiskKind, Timestamp};
+use reverie_core::{ChangeKind, EntryKind, Id, MemoryEntry, RiskFlag, RiskKind, Timestamp};
 
 use super::*;
 
 fn view(id: &str, result: Option<&str>, decision: Option<Decision>) -> ChangeView {
-    let result = result.map(|t| {
-        MemoryEntry::new(Id::new("m1").unwrap(), t.to_string(), EntryKind::Fact, Timestamp(0))
-    });
-    ChangeView {
-        change: Change {
-            id: Id::new(id).unwrap(),
-            kind: ChangeKind::Merge,
-            targets: vec![Id::new("m1").unwrap(), Id::new("m2").unwrap()],
-            result,
-            justification: "alike".into(),
-            evidence: Vec::new(),
-            confidence: 0.9,
-            risk: Vec::new(),
-            sessions_seen: None,
-            made_by: None,
-        },
-        seq: 1,
-        before: Vec::new(),
-        diff: Vec::new(),
-        decision,
-        decided_by: None,
-        decided_at: None,
-        applied_version: None,
-    }
+    let mut v = crate::test_support::change_view(
+        id,
+        ChangeKind::Merge,
+        &["m1", "m2"],
+        result.map(|t| ("m1", t)),
+    );
+    v.decision = decision;
+    v
 }
 
 fn review(open: bool) -> Review {

@@ -318,10 +318,7 @@ fn take(
     on_proposal: bool,
 ) -> (Result<serde_json::Value, AnswerError>, TokenCost) {
     let (answer, usage) = parse_tool_response(settings.provider, request.tool().0, &reply.text);
-    report.input_tokens += usage.input_tokens;
-    report.output_tokens += usage.output_tokens;
-    report.cache_write_tokens += usage.cache_write_tokens;
-    report.cache_read_tokens += usage.cache_read_tokens;
+    report.add_tokens(usage);
     report.cost_usd += settings.prices.usd(usage, reply.batched);
     if on_proposal {
         proposal.token_cost.add(usage);
@@ -424,21 +421,12 @@ struct Mark {
     cost_usd: f64,
 }
 
-fn tokens_of(report: &Report) -> TokenCost {
-    TokenCost {
-        input_tokens: report.input_tokens,
-        output_tokens: report.output_tokens,
-        cache_write_tokens: report.cache_write_tokens,
-        cache_read_tokens: report.cache_read_tokens,
-    }
-}
-
 impl Mark {
     fn of(report: &Report) -> Mark {
         Mark {
             calls: report.calls,
             batched_calls: report.batched_calls,
-            tokens: tokens_of(report),
+            tokens: report.tokens(),
             cost_usd: report.cost_usd,
         }
     }
@@ -446,7 +434,7 @@ impl Mark {
     /// Records what `stage` spent since the mark (when it made a call);
     /// returns the stage's tokens in (afresh and cached) and out.
     fn record(self, report: &mut Report, stage: LlmStage) -> (u64, u64) {
-        let tokens = tokens_of(report).since(self.tokens);
+        let tokens = report.tokens().since(self.tokens);
         let calls = report.calls - self.calls;
         if calls > 0 {
             let name = serde_json::to_value(stage)
@@ -497,7 +485,7 @@ fn reserve(settings: &Settings, body: &str, max_tokens: u32) -> u64 {
 
 /// What the pass has spent or may have been billed, in tokens.
 fn spent(report: &Report) -> u64 {
-    tokens_of(report).total() + report.unanswered_tokens
+    report.tokens().total() + report.unanswered_tokens
 }
 
 /// Sends `body` if the pass's budget still covers it (see `reserve`).

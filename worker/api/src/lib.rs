@@ -397,6 +397,26 @@ pub struct LlmReport {
     pub stages: BTreeMap<String, StageCost>,
 }
 
+impl LlmReport {
+    /// The tokens the calls spent, as one count.
+    pub fn tokens(&self) -> TokenCost {
+        TokenCost {
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            cache_write_tokens: self.cache_write_tokens,
+            cache_read_tokens: self.cache_read_tokens,
+        }
+    }
+
+    /// Counts a call's tokens.
+    pub fn add_tokens(&mut self, t: TokenCost) {
+        self.input_tokens += t.input_tokens;
+        self.output_tokens += t.output_tokens;
+        self.cache_write_tokens += t.cache_write_tokens;
+        self.cache_read_tokens += t.cache_read_tokens;
+    }
+}
+
 /// What one model stage of a pass spent.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StageCost {

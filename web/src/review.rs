@@ -1024,6 +1024,7 @@ fn ChangeDetail(
 ) -> impl IntoView {
     // Kept from change to change while the review is open.
     let side_by_side = RwSignal::new(false);
+    let related_index = StoredValue::new(None::<reverie_web_state::Related>);
     let session = expect_context::<Session>();
     move || {
         let i = selected.get();
@@ -1053,7 +1054,11 @@ fn ChangeDetail(
                 })}
                 <p class="justification">{c.change.justification.clone()}</p>
                 {
-                    let related = changes.with_value(|all| reverie_web_state::related(all, i));
+                    // Read once, at the first change opened.
+                    if related_index.with_value(Option::is_none) {
+                        related_index.set_value(Some(changes.with_value(|all| reverie_web_state::Related::new(all))));
+                    }
+                    let related = related_index.with_value(|r| r.as_ref().map(|r| r.of(i)).unwrap_or_default());
                     (!related.is_empty()).then(|| view! {
                         <p class="related" data-testid="related">
                             "Related: "

@@ -16,6 +16,6 @@ pub mod settings;
 mod test_support;
 
 pub use review::{
-    describe, proposal_warnings, related, step, Bulk, Draft, Filter, Key, Rest, Review, State,
+    describe, proposal_warnings, step, Bulk, Draft, Filter, Key, Related, Rest, Review, State,
     Submission, MAX_RELATED,
 };

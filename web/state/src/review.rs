@@ -362,36 +362,63 @@ pub fn proposal_warnings(changes: &[ChangeView]) -> Vec<(RiskKind, String)> {
 /// The most related changes a change's detail links to.
 pub const MAX_RELATED: usize = 6;
 
-/// The other changes touching what change `i` touches, for links in its
-/// detail: an entry (a target or the result) or a name its entries or
-/// result say ("Umbrella"), or an entry's `subject`. Each with what it
-/// shares, in proposal order, at most `MAX_RELATED`.
-pub fn related(changes: &[ChangeView], i: usize) -> Vec<(usize, String)> {
-    let keys = |c: &ChangeView| -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        let result = c.change.result.iter();
-        for id in c.change.targets.iter().chain(result.clone().map(|r| &r.id)) {
-            out.push((format!("entry:{id}"), format!("entry {id}")));
-        }
-        for e in c.before.iter().chain(result) {
-            if let Some(s) = e.subject.as_deref().filter(|s| !s.trim().is_empty()) {
-                out.push((format!("name:{}", reverie_core::normalize(s)), s.to_string()));
+/// What the changes of a proposal touch, read once: for links in a
+/// change's detail to the other changes touching an entry it touches (a
+/// target or the result), a name its entries or result say ("Umbrella"),
+/// or an entry's `subject`.
+pub struct Related {
+    /// Per change: what it touches (a key) and how to say it.
+    keys: Vec<Vec<(String, String)>>,
+    /// By key: the changes touching it, in proposal order.
+    by_key: std::collections::HashMap<String, Vec<usize>>,
+}
+
+impl Related {
+    /// Reads what each of `changes` touches.
+    pub fn new(changes: &[ChangeView]) -> Related {
+        let keys: Vec<Vec<(String, String)>> = changes.iter().map(touches).collect();
+        let mut by_key: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        for (j, ks) in keys.iter().enumerate() {
+            for (k, _) in ks {
+                let at = by_key.entry(k.clone()).or_default();
+                if at.last() != Some(&j) {
+                    at.push(j);
+                }
             }
-            for (lower, written, _) in reverie_core::names(&e.text) {
-                out.push((format!("name:{lower}"), written.to_string()));
+        }
+        Related { keys, by_key }
+    }
+
+    /// The other changes touching what change `i` touches, each with the
+    /// first thing it shares (entries before names), in proposal order,
+    /// at most `MAX_RELATED`.
+    pub fn of(&self, i: usize) -> Vec<(usize, String)> {
+        let mut first: BTreeMap<usize, &str> = BTreeMap::new();
+        for (k, said) in self.keys.get(i).map_or(&[][..], Vec::as_slice) {
+            for &j in self.by_key.get(k).map_or(&[][..], Vec::as_slice) {
+                if j != i {
+                    first.entry(j).or_insert(said);
+                }
             }
         }
-        out
-    };
-    let Some(mine) = changes.get(i).map(keys) else { return Vec::new() };
-    let mut out = Vec::new();
-    for (j, other) in changes.iter().enumerate() {
-        if j == i || out.len() >= MAX_RELATED {
-            continue;
+        first.into_iter().take(MAX_RELATED).map(|(j, said)| (j, said.to_string())).collect()
+    }
+}
+
+/// What a change touches: its entries, then the names and subjects of the
+/// entries before it and its result, as keys and as said.
+fn touches(c: &ChangeView) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let result = c.change.result.iter();
+    for id in c.change.targets.iter().chain(result.clone().map(|r| &r.id)) {
+        out.push((format!("entry:{id}"), format!("entry {id}")));
+    }
+    for e in c.before.iter().chain(result) {
+        if let Some(s) = e.subject.as_deref().filter(|s| !s.trim().is_empty()) {
+            out.push((format!("name:{}", reverie_core::normalize(s)), s.to_string()));
         }
-        let theirs = keys(other);
-        if let Some((_, said)) = mine.iter().find(|(k, _)| theirs.iter().any(|(t, _)| t == k)) {
-            out.push((j, said.clone()));
+        for (lower, written, _) in reverie_core::names(&e.text) {
+            out.push((format!("name:{lower}"), written.to_string()));
         }
     }
     out

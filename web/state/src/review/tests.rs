@@ -269,9 +269,9 @@ fn related_changes_share_an_entry_or_a_name() {
     d.change.result.as_mut().unwrap().id = Id::new("t1").unwrap();
     let all = [a, b, c, d];
     assert_eq!(
-        related(&all, 0),
+        Related::new(&all).of(0),
         [(1, "Umbrella".to_string()), (2, "entry u2".to_string())],
         "an entry shared says so before a name"
     );
-    assert_eq!(related(&all, 3), []);
+    assert_eq!(Related::new(&all).of(3), []);
 }

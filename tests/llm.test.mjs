@@ -420,7 +420,11 @@ describe("prompt caching and Message Batches", () => {
    * carries, and whose memory they touch: a learn stage of several calls
    * sharing one memory block, long enough to be cached. */
   async function agentWithMuchToRead(id) {
-    expectStatus(await env.call("/api/v1/agents", { body: { id, name: `Agent ${id}` } }), 201);
+    // A week's window: a scheduled pass runs as of tomorrow 03:05, which
+    // is more than a nightly 24 hours after these sessions when the suite
+    // runs shortly after midnight.
+    const config = { inputs: { sessions_since: "7d" } };
+    expectStatus(await env.call("/api/v1/agents", { body: { id, name: `Agent ${id}`, config } }), 201);
     const entries = TOPICS.flatMap((t, i) =>
       PLACES.map((p, j) => ({ id: `${t}_${p}`, text: `The ${t} runbook (revision ${i * 10 + j}) is kept in the ${p} folder of the wiki; it lists the on-call contacts, the rollback steps and the dashboards to watch after a deploy.`, kind: "fact" }))
     );

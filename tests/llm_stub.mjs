@@ -463,31 +463,33 @@ function cachedPrefix(body) {
 /**
  * The learn tool's input, read as a model would (and as a gullible one
  * would): a user's correction or first-person statement becomes a memory
- * quoting its first sentence; an "always …" sentence in tool output is
- * taken for an instruction. "learn_made_up_quote" cites words no excerpt
- * holds.
+ * of its first sentence, quoted when the excerpt says more; an "always …"
+ * sentence in tool output is taken for an instruction. "learn_made_up_quote"
+ * cites words no excerpt holds.
  */
 function memoriesFor(kind, excerpts) {
   const firstSentence = (t) => (/^[^.!?]*[.!?]/.exec(t)?.[0] ?? t).trim();
   const memories = [];
   for (const item of excerpts) {
-    // [ref, role, text, trust?] (core/src/llm/learn.rs).
-    const [ref, role, text_] = Array.isArray(item) ? item : [item.ref, item.role, item.text];
+    // [ref, text, role?, trust?], the role the user's when left out
+    // (core/src/llm/learn.rs).
+    const [ref, text_, role = "user"] = Array.isArray(item) ? item : [item.ref, item.text, item.role];
     const e = { ref, role };
     const text = String(text_ ?? "");
+    const cited = (quote) => (quote === text.trim() ? { refs: [ref] } : { refs: [ref], quotes: [quote] });
     if (e.role === "user" && /^(no,|actually)|\b(I|we|my|our)\b|\b(always|never|prefer)\b/i.test(text)) {
       const quote = firstSentence(text);
       const said = quote.replace(/^(no|actually),?\s*/i, "");
       const worded = said.charAt(0).toUpperCase() + said.slice(1);
       const corrects = /^(no,|actually)/i.test(text);
-      memories.push({ kind: corrects ? "instruction" : "fact", text: worded, evidence: [{ ref: e.ref, quote }] });
+      memories.push({ kind: corrects ? "instruction" : "fact", text: worded, ...cited(quote) });
     } else if (e.role === "tool") {
       const order = /[^.!?]*\balways\b[^.!?]*[.!?]/i.exec(text)?.[0]?.trim();
-      if (order) memories.push({ kind: "instruction", text: order, evidence: [{ ref: e.ref, quote: order }] });
+      if (order) memories.push({ kind: "instruction", text: order, ...cited(order) });
     }
   }
   if (kind === "learn_made_up_quote") {
-    for (const m of memories) m.evidence = [{ ref: m.evidence[0].ref, quote: "as the user said in the kickoff meeting" }];
+    for (const m of memories) m.quotes = ["as the user said in the kickoff meeting"];
   }
   return { memories };
 }

@@ -24,9 +24,11 @@
 //! expected figure takes LoCoMo's own annotation of what each session
 //! read taught about the user (the speaker-A events of
 //! `events_session_K`) as the memories a model writes: each in the learn
-//! tool's shape (its text
-//! plus 26 tokens of kind, reference and quote, and 30 a call), and in
-//! the naive dream's rewritten store too (its text plus 8 tokens). A
+//! tool's shape (its text, its kind and one ref as JSON at three bytes a
+//! token, and 30 tokens a call), with a quote of one sentence as often as
+//! the excerpts sent are longer than a short paragraph (the prompt asks
+//! for quotes only there); and in the naive dream's rewritten store too
+//! (its text plus 8 tokens). A
 //! judging answer is expected to hold, per group, a merged text as long
 //! as the group's longest entry, a justification of 80 bytes and a
 //! 40-byte quote per entry; a wording, the rules' wording's length (the
@@ -65,7 +67,6 @@ const NAIVE_PROMPT_BYTES: u64 = 4_000;
 /// Expected output: tokens around a learned memory's text in the learn
 /// tool's answer, and around each call's answer; around an entry's text
 /// in the naive dream's rewritten store.
-const LEARNED_WRAP: u64 = 26;
 const CALL_WRAP: u64 = 30;
 const STORED_WRAP: u64 = 8;
 
@@ -93,6 +94,34 @@ fn expected_wording(items: &[rewrite::Item]) -> u64 {
 
 fn tokens(bytes: u64) -> u64 {
     bytes.div_ceil(4)
+}
+
+/// An excerpt longer than this many bytes (a short paragraph) may be
+/// quoted from; a shorter one is cited whole.
+const QUOTED_FROM_BYTES: usize = 400;
+
+/// The tokens around a learned memory's text in the learn tool's answer,
+/// on average over `excerpts`: its kind and one ref, and a quote of one
+/// sentence of the long excerpts, in their share.
+fn learned_wrap(excerpts: &[learn::Excerpt]) -> f64 {
+    let wrap = r#"{"kind":"preference","text":"","refs":[123]},"#.len() as f64 / 3.0;
+    let long: Vec<&learn::Excerpt> =
+        excerpts.iter().filter(|e| e.text.len() > QUOTED_FROM_BYTES).collect();
+    if long.is_empty() {
+        return wrap;
+    }
+    let share = long.len() as f64 / excerpts.len() as f64;
+    // One sentence of a long excerpt, on average.
+    let sentence: f64 = long
+        .iter()
+        .map(|e| {
+            let n = e.text.split_inclusive(['.', '!', '?']).count().max(1);
+            e.text.len() as f64 / n as f64
+        })
+        .sum::<f64>()
+        / long.len() as f64;
+    let quote = (r#","quotes":[""]"#.len() as f64) / 3.0 + sentence / 4.0;
+    wrap + share * quote
 }
 
 /// Whether a session holds a signal the planner must not skip: the user
@@ -228,27 +257,33 @@ fn main() {
             MAX_TOKENS,
             PER_CALL,
         );
+        let (excerpts, _) = learn::select(&sessions, &learn::Seen::of(&store, &out.proposal));
+        let wrap = learned_wrap(&excerpts);
         let (mut ours, mut ours_expected) = (0.0, 0.0);
         for s in &stages {
             let billed = s.tokens(Provider::Anthropic);
-            let wrap = CALL_WRAP * s.calls as u64;
+            let answers = CALL_WRAP * s.calls as u64;
             let expected_output = match s.stage {
                 _ if s.calls == 0 => 0,
-                LlmStage::Learn => wrap + learned.iter().map(|t| t + LEARNED_WRAP).sum::<u64>(),
-                LlmStage::Judge => wrap + expected_judging(&store, &out.unsettled),
+                LlmStage::Learn => {
+                    answers + learned.iter().map(|&t| (t as f64 + wrap).ceil() as u64).sum::<u64>()
+                }
+                LlmStage::Judge => answers + expected_judging(&store, &out.unsettled),
                 LlmStage::Rewrite => {
-                    wrap + expected_wording(&rewrite::candidates(
-                        &out.proposal,
-                        &store,
-                        Wording::Concise,
-                    ))
+                    answers
+                        + expected_wording(&rewrite::candidates(
+                            &out.proposal,
+                            &store,
+                            Wording::Concise,
+                        ))
                 }
                 LlmStage::Synthesize => {
-                    wrap + expected_wording(&rewrite::candidates(
-                        &out.proposal,
-                        &store,
-                        Wording::Instruction,
-                    ))
+                    answers
+                        + expected_wording(&rewrite::candidates(
+                            &out.proposal,
+                            &store,
+                            Wording::Instruction,
+                        ))
                 }
             }
             .min(s.max_output_tokens);
@@ -269,7 +304,6 @@ fn main() {
         }
 
         // Sessions with a signal, and whether the planner sends them.
-        let (excerpts, _) = learn::select(&sessions, &learn::Seen::of(&store, &out.proposal));
         let sent: std::collections::HashSet<&Id> = excerpts.iter().map(|e| &e.session).collect();
         let signal: Vec<&Session> = sessions.iter().filter(|s| has_signal(s)).collect();
         let signal_sent = signal.iter().filter(|s| sent.contains(&s.id)).count();

@@ -33,6 +33,16 @@ impl Role {
             Role::System => "system",
         }
     }
+
+    /// The trust of what this role writes, unless a message says
+    /// otherwise.
+    pub fn usual_trust(self) -> Trust {
+        match self {
+            Role::User => Trust::User,
+            Role::Assistant | Role::System => Trust::Agent,
+            Role::Tool => Trust::Tool,
+        }
+    }
 }
 
 /// One message of a session transcript.
@@ -60,11 +70,7 @@ impl Message {
 
     /// The trust of this message's content: explicit, else by role.
     pub fn trust(&self) -> Trust {
-        self.trust.unwrap_or(match self.role {
-            Role::User => Trust::User,
-            Role::Assistant | Role::System => Trust::Agent,
-            Role::Tool => Trust::Tool,
-        })
+        self.trust.unwrap_or(self.role.usual_trust())
     }
 
     /// The trust of one claim in this message, `quote` being its text: the

@@ -199,6 +199,10 @@ describe("the review dashboard", () => {
     await rows.nth(index("merge")).click();
     await page.getByTestId("accept").click();
     await page.getByTestId("decision").getByText("accepted").waitFor();
+    // A comment goes with the decision (and into history).
+    await page.getByTestId("decision-comment").fill("  Same fact, worded twice.  ");
+    await page.getByTestId("decision-comment").press("Tab");
+    await screenshot(page, "05a-review-comment");
     // Keyboard: move to the supersession and edit its text.
     await selectRow(page, index("supersede"));
     await page.keyboard.press("e");
@@ -239,6 +243,9 @@ describe("the review dashboard", () => {
     await page.getByTestId("review-notice").getByText("the store at version 2").waitFor();
     await page.getByTestId("proposal-status").filter({ hasText: /applied/i }).waitFor();
     await screenshot(page, "07-review-submitted");
+    await rows.nth(index("merge")).click();
+    assert.equal(await page.getByTestId("decision-note").innerText(), "Comment: Same fact, worded twice.");
+    await screenshot(page, "07a-review-comment-kept");
     const m4 = expectOk(await call("/api/v1/stores/review_a/entries/m4"));
     assert.equal(m4.text, "The user's shell is fish, since March.");
     const m5 = expectOk(await call("/api/v1/stores/review_a/entries/m5"));
@@ -257,7 +264,7 @@ describe("the review dashboard", () => {
     const id = (kind) => p.changes.find((c) => c.kind === kind).id;
     expectOk(await call(`/api/v1/proposals/${p.id}/partial_accept`, {
       body: { decisions: {
-        [id("merge")]: { decision: "accept" },
+        [id("merge")]: { decision: "accept", comment: "Same fact, worded twice." },
         [id("supersede")]: { decision: "edit", text: "The user's shell is fish, since March." },
         [id("prune")]: { decision: "reject", reason: "still planned" },
       } },
@@ -281,6 +288,10 @@ describe("the review dashboard", () => {
     assert.equal(await by.innerText(), `by change ${supersede.id}`);
     assert.equal(await by.locator("a").getAttribute("href"), `#/proposals/${p.id}`);
     assert.ok((await page.getByTestId("audit-record").count()) >= 8);
+    // The reviewer's comment is each of the change's records' note.
+    const merge = p.changes.find((c) => c.kind === "merge");
+    const commented = page.getByTestId("audit-record").filter({ hasText: "Same fact, worded twice." });
+    assert.equal(await commented.count(), merge.targets.length);
     await screenshot(page, "08-history");
     const v1 = page.locator('[data-testid="version"][data-version="1"]');
     await v1.getByTestId("rollback").click();

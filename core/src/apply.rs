@@ -18,7 +18,11 @@ use crate::store::MemoryStore;
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum Decision {
     /// Accept the change as proposed.
-    Accept,
+    Accept {
+        /// The reviewer's comment, kept as its audit events' note.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
     /// Reject the change.
     Reject {
         /// Why, kept as the audit event's note; None when not given.
@@ -29,13 +33,61 @@ pub enum Decision {
     Edit {
         /// The new text: not blank, at most `MAX_TEXT_BYTES` bytes.
         text: String,
+        /// The reviewer's comment, kept as its audit events' note.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
     },
 }
 
+/// A reviewer's note on a decision (a comment, or a rejection's reason)
+/// is kept to this many bytes.
+pub const MAX_NOTE_BYTES: usize = 2_000;
+
 impl Decision {
+    /// Accept, with no comment.
+    pub const ACCEPT: Decision = Decision::Accept { comment: None };
+
+    /// An edit to `text`, with no comment.
+    pub fn edit(text: impl Into<String>) -> Decision {
+        Decision::Edit { text: text.into(), comment: None }
+    }
+
     /// Whether the change is applied: accepted as proposed or edited.
     pub fn applies(&self) -> bool {
         !matches!(self, Decision::Reject { .. })
+    }
+
+    /// What the reviewer wrote beside the decision: a comment, or a
+    /// rejection's reason.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Decision::Accept { comment } | Decision::Edit { comment, .. } => comment.as_deref(),
+            Decision::Reject { reason } => reason.as_deref(),
+        }
+    }
+
+    /// The decision with `note` as its comment (or a rejection's reason).
+    pub fn with_note(mut self, note: Option<String>) -> Decision {
+        match &mut self {
+            Decision::Accept { comment } | Decision::Edit { comment, .. } => *comment = note,
+            Decision::Reject { reason } => *reason = note,
+        }
+        self
+    }
+
+    /// The decision with its note trimmed, cut to `MAX_NOTE_BYTES` (at a
+    /// character boundary) and dropped when blank.
+    pub fn tidied(self) -> Decision {
+        let note = self.note().and_then(|n| {
+            let n = n.trim();
+            let mut end = n.len().min(MAX_NOTE_BYTES);
+            while !n.is_char_boundary(end) {
+                end -= 1;
+            }
+            let n = n[..end].trim_end();
+            (!n.is_empty()).then(|| n.to_string())
+        });
+        self.with_note(note)
     }
 }
 
@@ -53,7 +105,7 @@ pub struct Review {
 impl Review {
     /// Every change accepted as proposed.
     pub fn approve_all(proposal: &Proposal, actor: &str, at: Timestamp) -> Review {
-        let decisions = proposal.changes.iter().map(|c| (c.id.clone(), Decision::Accept)).collect();
+        let decisions = proposal.changes.iter().map(|c| (c.id.clone(), Decision::ACCEPT)).collect();
         Review { actor: actor.to_string(), at, decisions }
     }
 
@@ -207,8 +259,8 @@ pub fn apply(store: &MemoryStore, proposal: &Proposal, review: &Review) -> Resul
                 w.log(AuditAction::RejectChange, change, None, None, None, reason.clone());
                 continue;
             }
-            Decision::Accept => change.result.clone(),
-            Decision::Edit { text } => {
+            Decision::Accept { .. } => change.result.clone(),
+            Decision::Edit { text, .. } => {
                 let Some(mut r) = change.result.clone() else {
                     return Err(Error::Review {
                         message: format!("change {} is a prune: it has no text to edit", change.id),
@@ -330,6 +382,10 @@ impl Writer<'_> {
         after: Option<MemoryEntry>,
         note: Option<String>,
     ) {
+        // An applied change's events carry the reviewer's comment.
+        let note = note.or_else(|| {
+            self.review.decisions.get(&change.id).and_then(Decision::note).map(str::to_string)
+        });
         self.events.push(AuditEvent {
             at: self.review.at,
             actor: self.review.actor.clone(),
@@ -557,9 +613,14 @@ m5 pruned: Lunch with Dana tomorrow at noon
         let p = proposal(&s);
         let merge = p.changes.iter().find(|c| c.kind == ChangeKind::Merge).unwrap().id.clone();
         let mut review = Review::reject_all(&p, "user:bob", Timestamp(101 * DAY), "not now");
-        review
-            .decisions
-            .insert(merge, Decision::Edit { text: "User prefers dark mode everywhere.".into() });
+        let edit = Decision::edit("User prefers dark mode everywhere.")
+            .with_note(Some(format!("  {}  ", "Checked with Bob. ".repeat(200))))
+            .tidied();
+        let note = edit.note().unwrap().to_string();
+        assert!(
+            note.len() <= MAX_NOTE_BYTES && note.starts_with("Checked") && !note.ends_with(' ')
+        );
+        review.decisions.insert(merge.clone(), edit);
         let applied = apply(&s, &p, &review).unwrap();
         assert_eq!(
             render(&applied.store),
@@ -576,6 +637,13 @@ m5 active: Lunch with Dana tomorrow at noon
             applied.events.iter().filter(|e| e.action == AuditAction::RejectChange).collect();
         assert_eq!(rejections.len(), 2);
         assert_eq!(rejections[0].note.as_deref(), Some("not now"));
+        // The comment is the note of each event the edited merge makes.
+        let merged: Vec<_> =
+            applied.events.iter().filter(|e| e.change_id.as_ref() == Some(&merge)).collect();
+        assert_eq!(merged.len(), 2);
+        assert!(merged.iter().all(|e| e.note.as_deref() == Some(note.as_str())));
+        // A blank note is none.
+        assert_eq!(Decision::ACCEPT.with_note(Some(" \n ".into())).tidied(), Decision::ACCEPT);
     }
 
     #[test]
@@ -629,7 +697,7 @@ m5 active: Lunch with Dana tomorrow at noon
         let s = store();
         let p = proposal(&s);
         let mut review = Review::approve_all(&p, "u", Timestamp(0));
-        review.decisions.insert(id("c9999"), Decision::Accept);
+        review.decisions.insert(id("c9999"), Decision::ACCEPT);
         assert_eq!(
             apply(&s, &p, &review).unwrap_err(),
             Error::UnknownId { kind: "change", id: "c9999".into() }
@@ -639,7 +707,7 @@ m5 active: Lunch with Dana tomorrow at noon
         assert!(matches!(apply(&s, &p, &review), Err(Error::Review { .. })));
         let prune = p.changes.iter().find(|c| c.kind == ChangeKind::Prune).unwrap().id.clone();
         let mut review = Review::approve_all(&p, "u", Timestamp(0));
-        review.decisions.insert(prune, Decision::Edit { text: "x".into() });
+        review.decisions.insert(prune, Decision::edit("x"));
         assert!(matches!(apply(&s, &p, &review), Err(Error::Review { .. })));
     }
 
@@ -657,10 +725,8 @@ m5 active: Lunch with Dana tomorrow at noon
                 for c in &p.changes {
                     let decision = match rng.below(3) {
                         0 => Decision::Reject { reason: None },
-                        1 if c.result.is_some() => {
-                            Decision::Edit { text: format!("Edited {}.", c.id) }
-                        }
-                        _ => Decision::Accept,
+                        1 if c.result.is_some() => Decision::edit(format!("Edited {}.", c.id)),
+                        _ => Decision::ACCEPT,
                     };
                     review.decisions.insert(c.id.clone(), decision);
                 }

@@ -52,7 +52,7 @@ fn kind_label(kind: ChangeKind) -> &'static str {
 
 fn decision_name(d: &Decision) -> &'static str {
     match d {
-        Decision::Accept => "accepted",
+        Decision::Accept { .. } => "accepted",
         Decision::Reject { .. } => "rejected",
         Decision::Edit { .. } => "edited",
     }
@@ -129,6 +129,12 @@ fn ReviewView(
         let edit_draft = edit_draft.clone();
         Callback::new(move |(i, d): (usize, Option<Decision>)| {
             edit_draft(&|r, draft| r.decide(draft, i, d.clone()))
+        })
+    };
+    let comment = {
+        let edit_draft = edit_draft.clone();
+        Callback::new(move |(i, note): (usize, String)| {
+            edit_draft(&|r, draft| r.comment(draft, i, &note))
         })
     };
     // An edit starts from the last edit of the change, else its result:
@@ -385,7 +391,7 @@ fn ReviewView(
                             <FilterBar filter review draft shown decide_shown open/>
                             <ChangeList changes shown selected decision_of conflicts select/>
                         </div>
-                        <ChangeDetail changes selected select decision_of decide editing start_edit open agent=agent.clone()
+                        <ChangeDetail changes selected select decision_of decide comment editing start_edit open agent=agent.clone()
                             proposal_id=pid.clone() reload notice/>
                     </div>
                 }.into_any()
@@ -511,7 +517,7 @@ fn listen_for_keys(t: KeyTargets) {
             Some(Key::Previous) => step(i, false),
             Some(Key::NextUndecided) => t.next_undecided.run(i),
             Some(Key::Accept) => {
-                t.decide.run((i, Some(Decision::Accept)));
+                t.decide.run((i, Some(Decision::ACCEPT)));
                 step(i, true);
             }
             Some(Key::Reject) => {
@@ -760,7 +766,7 @@ fn ChangeList(
                                     }).collect_view()}
                                 </span>
                                 <span class="line">{move || match decision_of(i) {
-                                    Some((Decision::Edit { text }, _)) => format!("edited · {text}"),
+                                    Some((Decision::Edit { text, .. }, _)) => format!("edited · {text}"),
                                     _ => line.clone(),
                                 }}</span>
                                 <span class="conf">{confidence}</span>
@@ -820,7 +826,7 @@ fn FilterBar(
             <span class="progress" role="status" data-testid="progress">{progress}</span>
             {move || (open && !filter.with(Filter::is_empty) && !shown.with(Vec::is_empty)).then(|| view! {
                 <span class="shown-actions">
-                    <button class="link" data-testid="accept-shown" on:click=move |_| decide_shown.run(Decision::Accept)>
+                    <button class="link" data-testid="accept-shown" on:click=move |_| decide_shown.run(Decision::ACCEPT)>
                         "Accept the shown"
                     </button>
                     " · "
@@ -1014,6 +1020,7 @@ fn ChangeDetail(
     select: Callback<usize>,
     decision_of: impl Fn(usize) -> Option<(Decision, bool)> + Copy + Send + Sync + 'static,
     decide: Callback<(usize, Option<Decision>)>,
+    comment: Callback<(usize, String)>,
     editing: RwSignal<Option<String>>,
     start_edit: Callback<usize>,
     open: bool,
@@ -1125,7 +1132,7 @@ fn ChangeDetail(
                     move || {
                         let side = side_by_side.get();
                         match decision_of(i) {
-                            Some((Decision::Edit { text }, _)) => view! {
+                            Some((Decision::Edit { text, .. }, _)) => view! {
                                 <p class="muted" data-testid="after-edited">"Your wording:"</p>
                                 <TextDiff spans=word_diff(&before, &text) side/>
                             }.into_any(),
@@ -1163,7 +1170,7 @@ fn ChangeDetail(
                             <button data-testid="save-edit" on:click=move |_| {
                                 let t = live.get_untracked();
                                 if !t.trim().is_empty() {
-                                    decide.run((i, Some(Decision::Edit { text: t })));
+                                    decide.run((i, Some(Decision::edit(t))));
                                     editing.set(None);
                                 }
                             }>"Keep this wording"</button>
@@ -1176,14 +1183,32 @@ fn ChangeDetail(
                     <UndoChange proposal_id=proposal_id.clone() change_id=id.clone() reload notice/>
                 })}
                 <div class="decide" role="group" aria-label="Decision on this change">
-                    {move || decision_of(i).map(|(d, done)| view! {
-                        <p class="decided" data-testid="decision">
-                            {if done { "Decided: " } else { "Your decision: " }}<strong>{decision_name(&d)}</strong>
-                            {match d { Decision::Edit { text } => format!(" — “{text}”"), _ => String::new() }}
-                        </p>
+                    {move || decision_of(i).map(|(d, done)| {
+                        let note = d.note().map(str::to_string);
+                        view! {
+                            <p class="decided" data-testid="decision">
+                                {if done { "Decided: " } else { "Your decision: " }}<strong>{decision_name(&d)}</strong>
+                                {match &d { Decision::Edit { text, .. } => format!(" — “{text}”"), _ => String::new() }}
+                            </p>
+                            {match (done, note) {
+                                (true, Some(n)) => Some(view! {
+                                    <p class="muted" data-testid="decision-note">{format!("Comment: {n}")}</p>
+                                }.into_any()),
+                                (true, None) => None,
+                                // Kept with the decision, and in each audit event it makes.
+                                (false, n) => Some(view! {
+                                    <p class="comment">
+                                        <label for="decision-comment">"Comment (kept in history)"</label>
+                                        <input id="decision-comment" data-testid="decision-comment" maxlength="2000"
+                                            prop:value=n.unwrap_or_default()
+                                            on:change=move |ev| comment.run((i, event_target_value(&ev)))/>
+                                    </p>
+                                }.into_any()),
+                            }}
+                        }
                     })}
                     {(open && !locked).then(|| view! {
-                        <button data-testid="accept" on:click=move |_| decide.run((i, Some(Decision::Accept)))>"Accept (a)"</button>
+                        <button data-testid="accept" on:click=move |_| decide.run((i, Some(Decision::ACCEPT)))>"Accept (a)"</button>
                         <button data-testid="reject" on:click=move |_| decide.run((i, Some(Decision::Reject { reason: None })))>"Reject (r)"</button>
                         {result.is_some().then(|| view! { <button data-testid="edit" on:click=move |_| start_edit.run(i)>"Edit (e)"</button> })}
                         <button class="link" on:click=move |_| decide.run((i, None))>"Undecide"</button>

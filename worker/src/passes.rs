@@ -465,7 +465,7 @@ async fn auto_apply(
         .await?
         .ok_or_else(|| ApiError::not_found("proposal", proposal.id.as_str()))?;
     let decided = proposals::Decided {
-        named: plan.apply.iter().map(|id| (id.clone(), Decision::Accept)).collect(),
+        named: plan.apply.iter().map(|id| (id.clone(), Decision::ACCEPT)).collect(),
         fallback: proposals::Fallback::Pending,
         // No person chose these: review memory learns nothing from them.
         learn_named: false,

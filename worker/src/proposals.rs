@@ -215,7 +215,7 @@ pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     for (change, decision) in body.decisions {
         let change = Id::new(change.clone())
             .map_err(|e| ApiError::new(422, format!("decisions.{change}: {e}")))?;
-        decisions.insert(change, decision);
+        decisions.insert(change, decision.tidied());
     }
     // Naming no change decides nothing, unless the rest is decided on
     // purpose: a client that lost its selection must not reject them all.
@@ -392,9 +392,9 @@ impl Decided<'_> {
     fn on(&self, change: &Change) -> Option<(Decision, bool)> {
         match (self.named.get(&change.id), &self.fallback) {
             (Some(d), _) => Some((d.clone(), self.learn_named)),
-            (None, Fallback::Accept) => Some((Decision::Accept, true)),
+            (None, Fallback::Accept) => Some((Decision::ACCEPT, true)),
             (None, Fallback::AcceptUnflagged { .. }) => {
-                (!change.needs_own_decision()).then_some((Decision::Accept, true))
+                (!change.needs_own_decision()).then_some((Decision::ACCEPT, true))
             }
             (None, Fallback::Reject { reason, learn }) => {
                 Some((Decision::Reject { reason: reason.clone() }, *learn))

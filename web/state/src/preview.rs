@@ -61,8 +61,8 @@ pub fn memory_after(entries: &[MemoryEntry], changes: &[ChangeView], draft: &Dra
         let id = c.change.id.to_string();
         let decision = draft.get(&id).or(c.decision.as_ref());
         let text = match decision {
-            Some(Decision::Accept) => c.change.result.as_ref().map(|r| r.text.clone()),
-            Some(Decision::Edit { text }) => Some(text.clone()),
+            Some(Decision::Accept { .. }) => c.change.result.as_ref().map(|r| r.text.clone()),
+            Some(Decision::Edit { text, .. }) => Some(text.clone()),
             Some(Decision::Reject { .. }) | None => continue,
         };
         let result = c.change.result.as_ref().map(|r| r.id.to_string());
@@ -123,10 +123,10 @@ mod tests {
             change("c4", ChangeKind::Add, &[], Some(("n1", "Uses Helix."))),
         ];
         let mut draft = Draft::new();
-        draft.insert("c1".into(), Decision::Edit { text: "Dark mode everywhere.".into() });
-        draft.insert("c2".into(), Decision::Accept);
+        draft.insert("c1".into(), Decision::edit("Dark mode everywhere."));
+        draft.insert("c2".into(), Decision::ACCEPT);
         draft.insert("c3".into(), Decision::Reject { reason: None });
-        draft.insert("c4".into(), Decision::Accept);
+        draft.insert("c4".into(), Decision::ACCEPT);
         let rows = memory_after(&entries, &changes, &draft);
         let seen: Vec<(&str, &str, Mark)> =
             rows.iter().map(|r| (r.id.as_str(), r.text.as_str(), r.mark.clone())).collect();

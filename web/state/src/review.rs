@@ -219,9 +219,28 @@ impl Review {
             return false;
         };
         match decision {
-            Some(d) => draft.insert(row.id.clone(), d.clone()).as_ref() != Some(&d),
+            Some(d) => {
+                // A new decision keeps the comment written on the last one.
+                let kept = draft.get(&row.id).and_then(Decision::note).map(str::to_string);
+                let d = if d.note().is_none() { d.with_note(kept) } else { d };
+                draft.insert(row.id.clone(), d.clone()).as_ref() != Some(&d)
+            }
             None => draft.remove(&row.id).is_some(),
         }
+    }
+
+    /// Sets the comment on the decision drafted for change `i` (for a
+    /// rejection, its reason); a blank one removes it. Returns whether the
+    /// draft changed: not when nothing is drafted for the change.
+    pub fn comment(&self, draft: &mut Draft, i: usize, note: &str) -> bool {
+        let Some(row) = self.changes.get(i).filter(|r| self.open && r.decided.is_none()) else {
+            return false;
+        };
+        let Some(d) = draft.get_mut(&row.id) else { return false };
+        let next = d.clone().with_note(Some(note.to_string())).tidied();
+        let changed = *d != next;
+        *d = next;
+        changed
     }
 
     /// The text an edit of change `i` starts from: an earlier edit, else
@@ -231,7 +250,7 @@ impl Review {
         if !self.open || row.decided.is_some() {
             return None;
         }
-        if let Some(Decision::Edit { text }) = draft.get(&row.id) {
+        if let Some(Decision::Edit { text, .. }) = draft.get(&row.id) {
             return Some(text.clone());
         }
         row.result.clone()
@@ -330,7 +349,7 @@ impl Review {
                 .changes
                 .iter()
                 .filter(|r| r.decided.is_none() && takes(r))
-                .map(|r| (r.id.clone(), Decision::Accept))
+                .map(|r| (r.id.clone(), Decision::ACCEPT))
                 .collect();
         }
         for id in conflicts {

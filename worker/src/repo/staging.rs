@@ -195,7 +195,7 @@ pub(crate) fn decision_row(
 ) -> serde_json::Value {
     use reverie_core::apply::Decision;
     let kind = match decision {
-        Decision::Accept => "accept",
+        Decision::Accept { .. } => "accept",
         Decision::Reject { .. } => "reject",
         Decision::Edit { .. } => "edit",
     };

@@ -17,7 +17,7 @@ fn review(open: bool) -> Review {
     Review::new(
         &[
             view("c1", Some("User prefers tea."), None),
-            view("c2", Some("Deploys on Fridays."), Some(Decision::Accept)),
+            view("c2", Some("Deploys on Fridays."), Some(Decision::ACCEPT)),
             view("c3", None, None),
         ],
         open,
@@ -36,22 +36,40 @@ fn selection_stays_on_the_list() {
 fn decisions_go_to_the_draft_unless_the_service_made_them() {
     let r = review(true);
     let mut draft = Draft::new();
-    assert!(r.decide(&mut draft, 0, Some(Decision::Accept)));
-    assert!(!r.decide(&mut draft, 0, Some(Decision::Accept)), "the same decision again");
+    assert!(r.decide(&mut draft, 0, Some(Decision::ACCEPT)));
+    assert!(!r.decide(&mut draft, 0, Some(Decision::ACCEPT)), "the same decision again");
     assert!(!r.decide(&mut draft, 1, Some(Decision::Reject { reason: None })), "decided");
-    assert!(!r.decide(&mut draft, 9, Some(Decision::Accept)), "no such change");
-    assert_eq!(r.decision_of(&draft, 0), Some((Decision::Accept, false)));
-    assert_eq!(r.decision_of(&draft, 1), Some((Decision::Accept, true)));
+    assert!(!r.decide(&mut draft, 9, Some(Decision::ACCEPT)), "no such change");
+    assert_eq!(r.decision_of(&draft, 0), Some((Decision::ACCEPT, false)));
+    assert_eq!(r.decision_of(&draft, 1), Some((Decision::ACCEPT, true)));
     assert_eq!(r.decision_of(&draft, 2), None);
     assert!(r.decide(&mut draft, 0, None));
     assert!(draft.is_empty());
 }
 
 #[test]
+fn a_comment_goes_with_the_drafted_decision_and_stays_when_it_changes() {
+    let r = review(true);
+    let mut draft = Draft::new();
+    assert!(!r.comment(&mut draft, 0, "Why not."), "nothing drafted to comment on");
+    assert!(!r.comment(&mut draft, 1, "Why not."), "decided by the service");
+    r.decide(&mut draft, 0, Some(Decision::ACCEPT));
+    assert!(r.comment(&mut draft, 0, "  Same fact twice. "));
+    assert_eq!(draft["c1"].note(), Some("Same fact twice."));
+    assert!(!r.comment(&mut draft, 0, "Same fact twice."), "unchanged");
+    r.decide(&mut draft, 0, Some(Decision::Reject { reason: None }));
+    assert_eq!(draft["c1"], Decision::Reject { reason: Some("Same fact twice.".into()) });
+    r.decide(&mut draft, 0, Some(Decision::edit("User prefers green tea.")));
+    assert_eq!(draft["c1"].note(), Some("Same fact twice."));
+    assert!(r.comment(&mut draft, 0, " "));
+    assert_eq!(draft["c1"], Decision::edit("User prefers green tea."));
+}
+
+#[test]
 fn a_closed_review_takes_no_decision_and_no_edit() {
     let r = review(false);
     let mut draft = Draft::new();
-    assert!(!r.decide(&mut draft, 0, Some(Decision::Accept)));
+    assert!(!r.decide(&mut draft, 0, Some(Decision::ACCEPT)));
     assert_eq!(r.edit_text(&draft, 0), None);
 }
 
@@ -60,7 +78,7 @@ fn an_edit_starts_from_the_last_edit_or_the_result() {
     let r = review(true);
     let mut draft = Draft::new();
     assert_eq!(r.edit_text(&draft, 0).as_deref(), Some("User prefers tea."));
-    r.decide(&mut draft, 0, Some(Decision::Edit { text: "User prefers green tea.".into() }));
+    r.decide(&mut draft, 0, Some(Decision::edit("User prefers green tea.")));
     assert_eq!(r.edit_text(&draft, 0).as_deref(), Some("User prefers green tea."));
     assert_eq!(r.edit_text(&draft, 1), None, "decided by the service");
     assert_eq!(r.edit_text(&draft, 2), None, "a prune has no text");
@@ -70,7 +88,7 @@ fn an_edit_starts_from_the_last_edit_or_the_result() {
 fn setting_a_conflict_aside_keeps_the_other_decisions() {
     let r = review(true);
     // Decided one by one: the conflicting change leaves the draft.
-    let mut draft: Draft = [("c1".to_string(), Decision::Accept), ("c3".into(), Decision::Accept)]
+    let mut draft: Draft = [("c1".to_string(), Decision::ACCEPT), ("c3".into(), Decision::ACCEPT)]
         .into_iter()
         .collect();
     r.set_aside(&mut draft, &["c3".to_string()], None);
@@ -78,7 +96,7 @@ fn setting_a_conflict_aside_keeps_the_other_decisions() {
     // After "approve all", every other pending change is accepted.
     let mut draft = Draft::new();
     r.set_aside(&mut draft, &["c1".to_string()], Some(Rest::Accept));
-    assert_eq!(draft, [("c3".to_string(), Decision::Accept)].into_iter().collect());
+    assert_eq!(draft, [("c3".to_string(), Decision::ACCEPT)].into_iter().collect());
 }
 
 #[test]
@@ -115,7 +133,7 @@ fn risky_review() -> Review {
             ),
             flagged(view("c3", Some("Coffee."), None), ChangeKind::Merge, RiskKind::SharedStore),
             flagged(
-                view("c4", Some("Cake."), Some(Decision::Accept)),
+                view("c4", Some("Cake."), Some(Decision::ACCEPT)),
                 ChangeKind::Add,
                 RiskKind::SensitiveData,
             ),
@@ -138,7 +156,7 @@ fn setting_aside_after_approving_the_unflagged_keeps_flagged_changes_pending() {
     let r = risky_review();
     let mut draft = Draft::new();
     r.set_aside(&mut draft, &["c3".to_string()], Some(Rest::AcceptUnflagged));
-    assert_eq!(draft, [("c1".to_string(), Decision::Accept)].into_iter().collect());
+    assert_eq!(draft, [("c1".to_string(), Decision::ACCEPT)].into_iter().collect());
     let sent = Submission::new("p1", Draft::new(), Rest::AcceptUnflagged, None);
     assert_eq!(sent.bulk_accept(), Some(Rest::AcceptUnflagged));
     assert_eq!(serde_json::to_value(&sent).unwrap()["rest"], "accept_unflagged");
@@ -188,7 +206,7 @@ fn filters_narrow_the_list_by_kind_flag_decision_and_words() {
     assert_eq!(r.matching(&draft, &flagged), [1, 3]);
     let open = Filter { decided: Some(false), ..Filter::default() };
     assert_eq!(r.matching(&draft, &open), [0, 1, 2]);
-    r.decide(&mut draft, 0, Some(Decision::Accept));
+    r.decide(&mut draft, 0, Some(Decision::ACCEPT));
     assert_eq!(r.matching(&draft, &open), [1, 2], "a draft decision counts");
     let words = Filter { search: "  COFFEE ".into(), ..Filter::default() };
     assert!(!words.is_empty());
@@ -204,7 +222,7 @@ fn n_goes_round_to_the_next_undecided_and_j_k_stay_on_the_shown() {
     assert_eq!(r.next_undecided(&draft, &shown, 0), Some(1));
     assert_eq!(r.next_undecided(&draft, &shown, 2), Some(0), "round to the start; c4 is decided");
     for i in 0..3 {
-        r.decide(&mut draft, i, Some(Decision::Accept));
+        r.decide(&mut draft, i, Some(Decision::ACCEPT));
     }
     assert_eq!(r.next_undecided(&draft, &shown, 0), None);
     assert_eq!(step(&[0, 2], 0, true), Some(2));
@@ -242,12 +260,12 @@ fn deciding_the_shown_leaves_flagged_and_decided_changes_alone() {
     let mut draft = Draft::new();
     r.decide(&mut draft, 2, Some(Decision::Reject { reason: None }));
     // c1 open, c2 flagged, c3 decided in the draft, c4 decided by the service.
-    assert_eq!(r.decide_shown(&mut draft, &[0, 1, 2, 3], &Decision::Accept), 1);
-    assert_eq!(draft.get("c1"), Some(&Decision::Accept));
+    assert_eq!(r.decide_shown(&mut draft, &[0, 1, 2, 3], &Decision::ACCEPT), 1);
+    assert_eq!(draft.get("c1"), Some(&Decision::ACCEPT));
     assert_eq!(draft.get("c2"), None);
     assert_eq!(draft.get("c3"), Some(&Decision::Reject { reason: None }));
     let closed = Review::new(&[view("c1", Some("Tea."), None)], false);
-    assert_eq!(closed.decide_shown(&mut Draft::new(), &[0], &Decision::Accept), 0);
+    assert_eq!(closed.decide_shown(&mut Draft::new(), &[0], &Decision::ACCEPT), 0);
 }
 
 #[test]

@@ -504,8 +504,12 @@ function memoriesFor(kind, excerpts) {
  */
 function rewritesFor(kind, changes, instruction = false) {
   const rewrites = changes.map((c) => {
-    const sources = Array.isArray(c.sources) ? c.sources.map(String) : [];
-    const quoted = /"(.*)"\s*$/.exec(String(c.proposed_wording ?? ""));
+    // [ref, wording, sources?] (core/src/llm/rewrite.rs): without its
+    // sources, the wording holds them whole, one sentence each.
+    const [item, wording_, given] = Array.isArray(c) ? c : [];
+    const wording = String(wording_ ?? "");
+    const sources = Array.isArray(given) ? given.map(String) : wording.split(/(?<=[.!?])\s+/).filter(Boolean);
+    const quoted = /"(.*)"\s*$/.exec(wording);
     let text;
     if (quoted) {
       const said = quoted[1].replace(/^(no|nope),\s*/i, "");
@@ -520,7 +524,7 @@ function rewritesFor(kind, changes, instruction = false) {
       text = [words[0].join(" "), ...rest].join("; ") + ".";
     }
     if (kind === "rewrite_drops_number") text = text.replace(/\d+([.,]\d+)*\s*/g, "");
-    return { item: c.item, text };
+    return { item, text };
   });
   return { rewrites };
 }
@@ -533,9 +537,11 @@ function guessProvider(req) {
 // ---------------------------------------------------------------------------
 // The model's answers (the `record_decisions` tool input)
 
+// An entry is [ref, text, observed, trust] (core/src/llm.rs).
+
 /** The text of an entry, or "" when it has none. */
 function textOf(entry) {
-  return typeof entry?.text === "string" ? entry.text : "";
+  return Array.isArray(entry) && typeof entry[1] === "string" ? entry[1] : "";
 }
 
 function entriesOf(group) {
@@ -551,9 +557,9 @@ function excerpt(text, max = 40) {
   return Array.from(text.trimStart()).slice(0, max).join("");
 }
 
-/** One evidence item per entry of the group, each quoting that entry. */
-function evidenceFor(group) {
-  return entriesOf(group).map((e) => ({ quote: excerpt(textOf(e)), entry_id: e.entry_id }));
+/** One quote per entry of the group, each its start. */
+function quotesFor(group) {
+  return entriesOf(group).map((e) => excerpt(textOf(e)));
 }
 
 /** The longest text of a group, in UTF-8 bytes like the core measures (first one on a tie). */
@@ -565,15 +571,14 @@ function longestText(group) {
   return best;
 }
 
-/** observed_at as a number: milliseconds in this project, an ISO date tolerated. */
+/** When an entry was observed ("2026-03-14 09:05", UTC), in milliseconds. */
 function observedMillis(entry) {
-  const t = entry?.observed_at;
-  if (typeof t === "number") return t;
-  const parsed = typeof t === "string" ? Date.parse(t) : NaN;
+  const t = Array.isArray(entry) ? entry[2] : undefined;
+  const parsed = typeof t === "string" ? Date.parse(`${t.replace(" ", "T")}Z`) : NaN;
   return Number.isNaN(parsed) ? -Infinity : parsed;
 }
 
-/** The entry with the greatest observed_at (the first one on a tie). */
+/** The entry observed last (the first one on a tie). */
 function newestEntry(group) {
   let newest = null;
   for (const e of entriesOf(group)) {
@@ -604,23 +609,21 @@ function answerFor(kind, groups) {
           verdict: "distinct",
           justification: "They state different facts.",
           confidence: 0.9,
-          evidence: evidenceFor(group),
         };
       case "supersedes":
         return {
           ...base,
           verdict: "supersedes",
-          newer_entry_id: newestEntry(group)?.entry_id,
+          newer: newestEntry(group)?.[0],
           justification: "The newer entry replaces the older information.",
           confidence: 0.9,
-          evidence: evidenceFor(group),
         };
       case "made_up_evidence": {
         const quote = madeUpQuote(groups);
-        return duplicateOf(base, group, entriesOf(group).map((e) => ({ quote, entry_id: e.entry_id })));
+        return duplicateOf(base, group, [quote]);
       }
       default: // "ok"
-        return duplicateOf(base, group, evidenceFor(group));
+        return duplicateOf(base, group, quotesFor(group));
     }
   });
   return { decisions };
@@ -629,15 +632,15 @@ function answerFor(kind, groups) {
 // ---------------------------------------------------------------------------
 // Provider wire formats
 
-/** A "duplicate" decision for `group`, with the evidence given. */
-function duplicateOf(base, group, evidence) {
+/** A "duplicate" decision for `group`, with the quotes given. */
+function duplicateOf(base, group, quotes) {
   return {
     ...base,
     verdict: "duplicate",
     merged_text: longestText(group),
     justification: "They state the same fact.",
     confidence: 0.9,
-    evidence,
+    quotes,
   };
 }
 

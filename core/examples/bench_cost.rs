@@ -24,16 +24,17 @@
 //! expected figure takes LoCoMo's own annotation of what each session
 //! read taught about the user (the speaker-A events of
 //! `events_session_K`) as the memories a model writes: each in the learn
-//! tool's shape (its text, its kind and one ref as JSON at three bytes a
-//! token, and 30 tokens a call), with a quote of one sentence as often as
+//! tool's shape (its text, its kind, any of the five alike, and one ref
+//! as JSON at three bytes a token, and 30 tokens a call), with a quote of one sentence as often as
 //! the excerpts sent are longer than a short paragraph (the prompt asks
 //! for quotes only there); and in the naive dream's rewritten store too
 //! (its text plus 8 tokens). A
 //! judging answer is expected to hold, per group, a merged text as long
-//! as the group's longest entry, a justification of 80 bytes and a
-//! 40-byte quote per entry; a wording, the rules' wording's length (the
-//! model's may not be longer); their JSON at three bytes a token. Every
-//! expected figure is capped at the ceiling. `ratio` is the expected
+//! as the group's longest entry, a justification of 80 bytes, and a
+//! quote of one sentence of each entry longer than a short paragraph; a
+//! wording, the rules' wording's length (the model's may not be longer).
+//! Text is four bytes a token, the JSON around it three. Every expected
+//! figure is capped at the ceiling. `ratio` is the expected
 //! figure; `ceiling` and `undiscounted` (direct calls, no cache) are
 //! printed beside it.
 //!
@@ -73,38 +74,58 @@ const STORED_WRAP: u64 = 8;
 /// The judging answer expected for `groups` (see the module doc), in
 /// tokens.
 fn expected_judging(store: &reverie_core::MemoryStore, groups: &[UnsettledGroup]) -> u64 {
-    let bytes: usize = groups
+    const JSON: &str = r#"{"group":12,"verdict":"duplicate","merged_text":"","justification":"","confidence":0.9},"#;
+    const JUSTIFICATION: usize = 80;
+    groups
         .iter()
         .map(|g| {
             let entries: Vec<_> = g.entries.iter().filter_map(|id| store.get(id)).collect();
             let longest = entries.iter().map(|e| e.text.len()).max().unwrap_or(0);
-            let quotes: usize = entries.iter().map(|e| 27 + 40 + e.id.as_str().len()).sum();
-            95 + longest + 80 + quotes
+            let quotes: f64 = entries
+                .iter()
+                .filter(|e| e.text.len() > QUOTED_FROM_BYTES)
+                .map(|e| QUOTE_JSON.len() as f64 / 3.0 + sentence_bytes(&e.text) / 4.0)
+                .sum();
+            let text = ((longest + JUSTIFICATION) as f64 / 4.0).ceil() as u64;
+            (JSON.len() as u64).div_ceil(3) + text + quotes.ceil() as u64
         })
-        .sum();
-    (bytes as u64).div_ceil(3)
+        .sum()
 }
 
 /// The wordings expected for the changes a rewrite or synthesize stage
 /// words, in tokens.
 fn expected_wording(items: &[rewrite::Item]) -> u64 {
-    let bytes: usize = items.iter().map(|i| 20 + i.wording.len()).sum();
-    (bytes as u64).div_ceil(3)
+    const JSON: &str = r#"{"item":12,"text":""},"#;
+    items.iter().map(|i| (JSON.len() as u64).div_ceil(3) + tokens(i.wording.len() as u64)).sum()
 }
 
 fn tokens(bytes: u64) -> u64 {
     bytes.div_ceil(4)
 }
 
-/// An excerpt longer than this many bytes (a short paragraph) may be
-/// quoted from; a shorter one is cited whole.
+/// An excerpt or entry longer than this many bytes (a short paragraph)
+/// may be quoted from; a shorter one is cited whole.
 const QUOTED_FROM_BYTES: usize = 400;
+
+/// The JSON around one quote in an answer.
+const QUOTE_JSON: &str = r#","quotes":[""]"#;
+
+/// The mean length of a sentence of `text`, in bytes.
+fn sentence_bytes(text: &str) -> f64 {
+    text.len() as f64 / text.split_inclusive(['.', '!', '?']).count().max(1) as f64
+}
 
 /// The tokens around a learned memory's text in the learn tool's answer,
 /// on average over `excerpts`: its kind and one ref, and a quote of one
 /// sentence of the long excerpts, in their share.
 fn learned_wrap(excerpts: &[learn::Excerpt]) -> f64 {
-    let wrap = r#"{"kind":"preference","text":"","refs":[123]},"#.len() as f64 / 3.0;
+    // Its kind, any of the five alike.
+    let kinds = ["fact", "preference", "instruction", "pattern", "mistake"];
+    let wrap = kinds
+        .iter()
+        .map(|k| format!(r#"{{"kind":"{k}","text":"","refs":[123]}},"#).len() as f64 / 3.0)
+        .sum::<f64>()
+        / kinds.len() as f64;
     let long: Vec<&learn::Excerpt> =
         excerpts.iter().filter(|e| e.text.len() > QUOTED_FROM_BYTES).collect();
     if long.is_empty() {
@@ -112,15 +133,8 @@ fn learned_wrap(excerpts: &[learn::Excerpt]) -> f64 {
     }
     let share = long.len() as f64 / excerpts.len() as f64;
     // One sentence of a long excerpt, on average.
-    let sentence: f64 = long
-        .iter()
-        .map(|e| {
-            let n = e.text.split_inclusive(['.', '!', '?']).count().max(1);
-            e.text.len() as f64 / n as f64
-        })
-        .sum::<f64>()
-        / long.len() as f64;
-    let quote = (r#","quotes":[""]"#.len() as f64) / 3.0 + sentence / 4.0;
+    let sentence = long.iter().map(|e| sentence_bytes(&e.text)).sum::<f64>() / long.len() as f64;
+    let quote = QUOTE_JSON.len() as f64 / 3.0 + sentence / 4.0;
     wrap + share * quote
 }
 
@@ -266,7 +280,7 @@ fn main() {
             let expected_output = match s.stage {
                 _ if s.calls == 0 => 0,
                 LlmStage::Learn => {
-                    answers + learned.iter().map(|&t| (t as f64 + wrap).ceil() as u64).sum::<u64>()
+                    answers + learned.iter().map(|&t| t as f64 + wrap).sum::<f64>().ceil() as u64
                 }
                 LlmStage::Judge => answers + expected_judging(&store, &out.unsettled),
                 LlmStage::Rewrite => {

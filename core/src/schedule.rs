@@ -80,6 +80,13 @@ pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// `t` as a UTC date and minute, "2026-03-14 09:05": what a model reads.
+pub(crate) fn minute_utc(t: Timestamp) -> String {
+    let (y, m, d) = civil_from_days(t.0.div_euclid(DAY));
+    let minutes = t.0.rem_euclid(DAY) / 60_000;
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", minutes / 60, minutes % 60)
+}
+
 /// The inverse of `days_from_civil`: (year, month 1-12, day 1-31).
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
@@ -104,6 +111,12 @@ mod tests {
 
     fn three() -> TimeOfDay {
         TimeOfDay::new(3, 0).unwrap()
+    }
+
+    #[test]
+    fn minutes_read_as_dates() {
+        assert_eq!(minute_utc(at(2026, 3, 14, 9, 5)), "2026-03-14 09:05");
+        assert_eq!(minute_utc(Timestamp(-60_000)), "1969-12-31 23:59");
     }
 
     #[test]

@@ -337,21 +337,33 @@ pub struct Touching<'a> {
 }
 
 impl<'a> Touching<'a> {
-    /// Indexes `store`'s active entries by the words of `excerpts`.
+    /// Indexes `store`'s active entries by the words of `excerpts` they
+    /// share. A word in more than a fifth of memory (and in more than two
+    /// entries), such as the user's name, relates nothing.
     pub fn new(store: &'a MemoryStore, excerpts: &[Excerpt]) -> Touching<'a> {
         let said: HashSet<String> = excerpts.iter().flat_map(|e| words(&e.text)).collect();
+        let active: Vec<(&MemoryEntry, Vec<String>)> = store
+            .active()
+            .map(|e| (e, words(&e.text).into_iter().filter(|w| said.contains(w)).collect()))
+            .collect();
+        let mut held_by: HashMap<&str, usize> = HashMap::new();
+        for (_, shared) in &active {
+            for w in shared {
+                *held_by.entry(w.as_str()).or_default() += 1;
+            }
+        }
+        let common = |w: &str| held_by.get(w).is_some_and(|&n| n > 2 && n * 5 > active.len());
         let mut entries = Vec::new();
         let mut by_word: HashMap<String, Vec<usize>> = HashMap::new();
-        for e in store.active() {
-            let shared: Vec<String> =
-                words(&e.text).into_iter().filter(|w| said.contains(w)).collect();
+        for (e, shared) in &active {
+            let shared: Vec<String> = shared.iter().filter(|w| !common(w)).cloned().collect();
             if shared.len() < 2 {
                 continue;
             }
             for w in shared {
                 by_word.entry(w).or_default().push(entries.len());
             }
-            entries.push(e);
+            entries.push(*e);
         }
         Touching { entries, by_word }
     }
@@ -737,6 +749,33 @@ mod tests {
         );
         assert_eq!(excerpts[3].trust, Trust::Tool);
         assert_eq!(chunks(&excerpts).len(), 1);
+    }
+
+    #[test]
+    fn memory_shown_shares_distinctive_words_with_the_excerpts() {
+        let mut store = fixture().0;
+        store.entries = (0..10)
+            .map(|i| {
+                let text = match i {
+                    0 => "Joanna keeps the screenplay drafts in a shared folder.".to_string(),
+                    1 => "Joanna writes every morning.".to_string(),
+                    _ => format!("Joanna visited city number {i} last spring."),
+                };
+                MemoryEntry::new(id(&format!("m{i}")), text, EntryKind::Fact, Timestamp(1))
+            })
+            .collect();
+        let excerpt = Excerpt {
+            session: id("s1"),
+            message: 0,
+            role: Role::User,
+            trust: Trust::User,
+            text: "Joanna moved the screenplay folder and writes at night now.".into(),
+        };
+        let touching = Touching::new(&store, std::slice::from_ref(&excerpt));
+        let shown: Vec<&str> =
+            touching.of_stage(&[&[excerpt]]).iter().map(|e| e.id.as_str()).collect();
+        // "Joanna" is in every entry: with "writes" alone, m1 shares one word.
+        assert_eq!(shown, ["m0"]);
     }
 
     #[test]

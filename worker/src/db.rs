@@ -106,10 +106,12 @@ impl Db {
     ) -> ApiResult<Vec<T>> {
         let mut out = Vec::new();
         let mut after = Some(start);
+        let mut turns = crate::Turns::new();
         while let Some(key) = after {
             let (rows, next) = self.json_page(sql, key, 1000, args).await?;
             out.extend(rows);
             after = next;
+            turns.take().await;
         }
         Ok(out)
     }

@@ -112,6 +112,37 @@ pub(crate) fn random_hex() -> String {
     }
 }
 
+/// Lets the runtime take other requests before work goes on: between the
+/// pages of a long request. A chain of storage calls that answer at once
+/// (as a local database does) never leaves the runtime idle, and requests
+/// arriving meanwhile would wait for the whole chain; a timer does.
+pub(crate) async fn let_others_in() {
+    worker::Delay::from(std::time::Duration::from_millis(1)).await;
+}
+
+/// [`let_others_in`] at most every `TURN_MS` of a long chain of pages.
+pub(crate) struct Turns {
+    since: f64,
+}
+
+/// How long a chain of pages runs before it lets other requests in.
+const TURN_MS: f64 = 100.0;
+
+impl Turns {
+    pub(crate) fn new() -> Turns {
+        Turns { since: worker::Date::now().as_millis() as f64 }
+    }
+
+    /// Lets other requests in when the chain has run `TURN_MS` since it
+    /// last did.
+    pub(crate) async fn take(&mut self) {
+        if worker::Date::now().as_millis() as f64 - self.since >= TURN_MS {
+            let_others_in().await;
+            self.since = worker::Date::now().as_millis() as f64;
+        }
+    }
+}
+
 /// The runtime's clock. Inside a Worker it moves on only at I/O, so a
 /// stage's time is read after the stage's first I/O.
 pub(crate) fn now() -> Timestamp {

@@ -589,6 +589,7 @@ async fn stage_pages(
             Some(key) => after = key,
             None => break,
         }
+        crate::let_others_in().await;
     }
     Ok(pages)
 }

@@ -147,6 +147,7 @@ describe("LLM calls (Anthropic Messages API)", () => {
       const report = pass.stats.llm.report;
       assert.equal(report.changes_added, 0);
       assert.equal(report.dropped, 2);
+      assert.deepEqual(report.dropped_why, { unanswered: 2 });
       assert.match(report.failures[0], failure);
       assert.equal(pass.stats.dropped_llm_changes, 2);
       assert.equal(env.stub.requests.length, 1, "not retried: the answer came, it was just unusable");
@@ -178,6 +179,7 @@ describe("LLM calls (Anthropic Messages API)", () => {
     const report = pass.stats.llm.report;
     assert.equal(report.changes_added, 0);
     assert.equal(report.dropped, 2);
+    assert.deepEqual(report.dropped_why, { made_up_quote: 2 });
     assert.deepEqual(report.failures, []);
     const proposal = expectStatus(await env.call(`/api/v1/proposals/${pass.proposal_id}`), 200);
     assert.equal(proposal.summary.dropped_llm_changes, 2);

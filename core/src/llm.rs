@@ -361,13 +361,45 @@ enum Verdict {
     Distinct,
 }
 
-/// Changes made from a checked answer, and how many decisions were dropped.
+/// Why a judging decision was dropped: fixed words, counted per pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dropped {
+    /// The call got no usable answer (cut off, no tool call, not the
+    /// provider's shape): every group it carried.
+    Unanswered,
+    /// The answer did not fit the schema: every decision it held.
+    Malformed,
+    /// Names no group sent, or one whose entries left the store.
+    UnknownGroup,
+    /// A confidence outside 0 to 1, or no justification.
+    Unjustified,
+    /// A quote found in none of the group's entries.
+    MadeUpQuote,
+    /// A duplicate without a usable merged text.
+    NoWording,
+    /// A supersession naming no entry of its group as the newer.
+    UnknownRef,
+    /// A second decision on a group already decided.
+    Repeated,
+}
+
+/// Changes made from a checked answer, and the decisions dropped.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checked {
     /// One change per valid `duplicate` or `supersedes` decision.
     pub changes: Vec<Change>,
     /// Decisions dropped as invalid; at least 1 when the input misfits the schema.
     pub dropped: u32,
+    /// The same, by why.
+    pub why: std::collections::BTreeMap<Dropped, u32>,
+}
+
+impl Checked {
+    /// Nothing taken: `n` decisions (or groups) dropped for `why`.
+    pub fn none(why: Dropped, n: u32) -> Checked {
+        Checked { changes: Vec::new(), dropped: n, why: [(why, n)].into_iter().collect() }
+    }
 }
 
 /// Checks the tool input against the schema and the inputs and turns each
@@ -377,37 +409,45 @@ pub struct Checked {
 /// tool input that does not fit the schema drops everything.
 pub fn check_answer(input: &Value, request: &LlmRequest, store: &MemoryStore) -> Checked {
     let Ok(answer) = serde_json::from_value::<Answer>(input.clone()) else {
-        return Checked {
-            changes: Vec::new(),
-            dropped: input["decisions"].as_array().map_or(1, |d| d.len().max(1) as u32),
-        };
+        let n = input["decisions"].as_array().map_or(1, |d| d.len().max(1) as u32);
+        return Checked::none(Dropped::Malformed, n);
     };
-    let mut changes = Vec::new();
-    let mut dropped = 0;
+    let mut out = Checked { changes: Vec::new(), dropped: 0, why: Default::default() };
     let mut decided = std::collections::BTreeSet::new();
     for d in answer.decisions {
-        match change_from(&d, request, store) {
-            Some(Some(change)) if decided.insert(d.group) => changes.push(change),
-            Some(None) => {}
-            _ => dropped += 1,
-        }
+        let why = match change_from(&d, request, store) {
+            Ok(_) if !decided.insert(d.group) => Dropped::Repeated,
+            Ok(Some(change)) => {
+                out.changes.push(change);
+                continue;
+            }
+            Ok(None) => continue,
+            Err(why) => why,
+        };
+        out.dropped += 1;
+        *out.why.entry(why).or_default() += 1;
     }
-    Checked { changes, dropped }
+    out
 }
 
-/// `None`: invalid (drop and count); `Some(None)`: valid, no change.
-fn change_from(d: &Decision, request: &LlmRequest, store: &MemoryStore) -> Option<Option<Change>> {
-    let group = request.groups.get(d.group)?;
+/// `Err`: invalid (drop and count why); `Ok(None)`: valid, no change.
+fn change_from(
+    d: &Decision,
+    request: &LlmRequest,
+    store: &MemoryStore,
+) -> Result<Option<Change>, Dropped> {
+    let group = request.groups.get(d.group).ok_or(Dropped::UnknownGroup)?;
     if !(0.0..=1.0).contains(&d.confidence) || d.justification.trim().is_empty() {
-        return None;
+        return Err(Dropped::Unjustified);
     }
-    let members: Vec<&MemoryEntry> = group.iter().map(|id| store.get(id)).collect::<Option<_>>()?;
+    let members: Vec<&MemoryEntry> =
+        group.iter().map(|id| store.get(id)).collect::<Option<_>>().ok_or(Dropped::UnknownGroup)?;
     // Each quote lies in the first entry holding it; an entry none lies
     // in is evidence whole.
     let mut quoted: Vec<Vec<&str>> = vec![Vec::new(); members.len()];
     for q in &d.quotes {
         let i = members.iter().position(|e| e.text.contains(q.as_str()));
-        quoted[i.filter(|_| !q.trim().is_empty())?].push(q);
+        quoted[i.filter(|_| !q.trim().is_empty()).ok_or(Dropped::MadeUpQuote)?].push(q);
     }
     let evidence: Vec<Evidence> = members
         .iter()
@@ -420,21 +460,24 @@ fn change_from(d: &Decision, request: &LlmRequest, store: &MemoryStore) -> Optio
             })
         })
         .collect();
-    let placeholder = Id::new("llm").ok()?;
+    let placeholder = Id::unassigned();
     match d.verdict {
-        Verdict::Distinct => Some(None),
+        Verdict::Distinct => Ok(None),
         Verdict::Duplicate => {
             let text = d
                 .merged_text
                 .as_deref()
                 .map(str::trim)
-                .filter(|t| !t.is_empty() && t.len() <= MAX_TEXT_BYTES)?;
-            let survivor =
-                members.iter().max_by_key(|e| (e.text.len(), std::cmp::Reverse(e.id.clone())))?;
+                .filter(|t| !t.is_empty() && t.len() <= MAX_TEXT_BYTES)
+                .ok_or(Dropped::NoWording)?;
+            let survivor = members
+                .iter()
+                .max_by_key(|e| (e.text.len(), std::cmp::Reverse(e.id.clone())))
+                .ok_or(Dropped::UnknownGroup)?;
             let mut result = (*survivor).clone();
             result.text = text.to_string();
             result.observed_at = members.iter().map(|e| e.observed()).max();
-            Some(Some(Change {
+            Ok(Some(Change {
                 id: placeholder,
                 kind: ChangeKind::Merge,
                 targets: members.iter().map(|e| e.id.clone()).collect(),
@@ -448,10 +491,10 @@ fn change_from(d: &Decision, request: &LlmRequest, store: &MemoryStore) -> Optio
             }))
         }
         Verdict::Supersedes => {
-            let newer = members.get(d.newer?)?;
+            let newer = d.newer.and_then(|n| members.get(n)).ok_or(Dropped::UnknownRef)?;
             let older: Vec<Id> =
                 members.iter().filter(|e| e.id != newer.id).map(|e| e.id.clone()).collect();
-            Some(Some(Change {
+            Ok(Some(Change {
                 id: placeholder,
                 kind: ChangeKind::Supersede,
                 targets: older,
@@ -855,9 +898,13 @@ mod tests {
         assert_eq!(change.result.as_ref().unwrap().id.as_str(), "m2");
         assert_eq!(change.targets, [Id::new("m1").unwrap()]);
         assert_eq!(change.evidence.len(), 2, "both entries, whole");
-        for bad in [json!(2), json!("m2"), Value::Null] {
+        for (bad, why) in [
+            (json!(2), Dropped::UnknownRef),
+            (Value::Null, Dropped::UnknownRef),
+            (json!("m2"), Dropped::Malformed),
+        ] {
             let checked = check_answer(&answer(bad), &request(), &store());
-            assert_eq!((checked.changes.len(), checked.dropped), (0, 1));
+            assert_eq!(checked, Checked::none(why, 1));
         }
     }
 
@@ -959,7 +1006,38 @@ mod tests {
         let (input, _) =
             parse_response(Provider::Anthropic, &anthropic(decision("CI must always be green")));
         let checked = check_answer(&input.unwrap(), &request(), &store());
-        assert_eq!((checked.changes.len(), checked.dropped), (0, 1));
+        assert_eq!(checked, Checked::none(Dropped::MadeUpQuote, 1));
+    }
+
+    #[test]
+    fn dropped_decisions_say_why() {
+        let ok = decision("CI must be green")["decisions"][0].clone();
+        let with = |edit: &dyn Fn(&mut Value)| {
+            let mut d = ok.clone();
+            edit(&mut d);
+            d
+        };
+        let answer = json!({ "decisions": [
+            ok,
+            ok,
+            with(&|d| d["group"] = json!(7)),
+            with(&|d| d["confidence"] = json!(1.5)),
+            with(&|d| d["justification"] = json!(" ")),
+            with(&|d| d["merged_text"] = json!("")),
+        ]});
+        let checked = check_answer(&answer, &request(), &store());
+        assert_eq!(checked.changes.len(), 1);
+        assert_eq!(checked.dropped, 5);
+        let why: Vec<(Dropped, u32)> = checked.why.into_iter().collect();
+        assert_eq!(
+            why,
+            [
+                (Dropped::UnknownGroup, 1),
+                (Dropped::Unjustified, 2),
+                (Dropped::NoWording, 1),
+                (Dropped::Repeated, 1)
+            ]
+        );
     }
 
     #[test]

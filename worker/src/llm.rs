@@ -11,7 +11,7 @@ use reverie_core::llm::learn;
 use reverie_core::llm::rewrite::{self, Refusal, Wording};
 use reverie_core::llm::{
     cache, check_answer, incorporate, judge_requests, max_output, parse_tool_response,
-    request_body, AnswerError, Checked, Prices, Provider, ToolCall,
+    request_body, AnswerError, Checked, Dropped, Prices, Provider, ToolCall,
 };
 use reverie_core::pass::UnsettledGroup;
 use reverie_core::LlmStage;
@@ -173,10 +173,13 @@ pub(crate) async fn settle(
             Ok(input) => check_answer(&input, request, store),
             Err(e) => {
                 report.failures.push(e.to_string());
-                Checked { changes: Vec::new(), dropped: request.groups.len() as u32 }
+                Checked::none(Dropped::Unanswered, request.groups.len() as u32)
             }
         };
         report.dropped += checked.dropped;
+        for (why, n) in &checked.why {
+            *report.dropped_why.entry(word(why)).or_default() += n;
+        }
         incorporate(proposal, store, checked, usage, &settings.model);
         report.changes_added += proposal.changes.len() - before;
     }
@@ -229,9 +232,7 @@ pub(crate) async fn learn(
             };
             stage.sent += request.excerpts.len();
             for (why, n) in &checked.dropped {
-                let why =
-                    serde_json::to_value(why).ok().and_then(|v| v.as_str().map(str::to_string));
-                *stage.dropped.entry(why.unwrap_or_default()).or_default() += n;
+                *stage.dropped.entry(word(why)).or_default() += n;
             }
             stage.taken += checked.changes.len();
             report.changes_added += checked.changes.len();
@@ -286,8 +287,7 @@ pub(crate) async fn reword(
         };
         stage.taken += checked.taken.len();
         for (_, why) in &checked.refused {
-            let why = serde_json::to_value(why).ok().and_then(|v| v.as_str().map(str::to_string));
-            *stage.kept_rules_wording.entry(why.unwrap_or_default()).or_default() += 1;
+            *stage.kept_rules_wording.entry(word(why)).or_default() += 1;
         }
         rewrite::apply(proposal, store, &checked, &settings.model, wording, usage);
     }
@@ -810,4 +810,9 @@ fn error_message(text: &str) -> String {
     parsed
         .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
         .unwrap_or_else(|| crate::http::clip(text, 200).to_string())
+}
+
+/// A reason's fixed word, as the report counts it (its serialized name).
+fn word(why: &impl Serialize) -> String {
+    serde_json::to_value(why).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }

@@ -349,6 +349,11 @@ pub struct LlmReport {
     pub changes_added: usize,
     /// Decisions dropped as invalid.
     pub dropped: u32,
+    /// The same, by why (`unanswered`, `malformed`, `unknown_group`,
+    /// `unjustified`, `made_up_quote`, `no_wording`, `unknown_ref`,
+    /// `repeated`).
+    #[serde(default)]
+    pub dropped_why: BTreeMap<String, u32>,
     /// Tokens sent.
     pub input_tokens: u64,
     /// Tokens answered.
@@ -458,7 +463,7 @@ pub struct LearnReport {
     pub split: usize,
     /// Memories proposed as changes.
     pub taken: usize,
-    /// Memories dropped, by why (`made_up_quote`, `unsupported`, `duplicate`,
+    /// Memories dropped, by why (`made_up_quote`, `duplicate`,
     /// `no_evidence`, `unusable`, `malformed`).
     pub dropped: std::collections::BTreeMap<String, usize>,
     /// Tokens the stage sent.

@@ -430,6 +430,24 @@ pub fn check_answer(input: &Value, request: &LlmRequest, store: &MemoryStore) ->
     out
 }
 
+/// The words of evidence each of `texts` (what a model's answer cites)
+/// gives: the `quotes` lying in it, each in the first text holding it, or
+/// the whole text when none does. `None` when a quote is blank or lies in
+/// none of them: made up.
+pub(crate) fn quoted_in<'a>(texts: &[&'a str], quotes: &'a [String]) -> Option<Vec<Vec<&'a str>>> {
+    let mut quoted: Vec<Vec<&str>> = vec![Vec::new(); texts.len()];
+    for q in quotes.iter().map(|q| q.trim()) {
+        let at = texts.iter().position(|t| t.contains(q)).filter(|_| !q.is_empty())?;
+        quoted[at].push(q);
+    }
+    for (words, text) in quoted.iter_mut().zip(texts) {
+        if words.is_empty() {
+            words.push(text.trim());
+        }
+    }
+    Some(quoted)
+}
+
 /// `Err`: invalid (drop and count why); `Ok(None)`: valid, no change.
 fn change_from(
     d: &Decision,
@@ -442,18 +460,12 @@ fn change_from(
     }
     let members: Vec<&MemoryEntry> =
         group.iter().map(|id| store.get(id)).collect::<Option<_>>().ok_or(Dropped::UnknownGroup)?;
-    // Each quote lies in the first entry holding it; an entry none lies
-    // in is evidence whole.
-    let mut quoted: Vec<Vec<&str>> = vec![Vec::new(); members.len()];
-    for q in &d.quotes {
-        let i = members.iter().position(|e| e.text.contains(q.as_str()));
-        quoted[i.filter(|_| !q.trim().is_empty()).ok_or(Dropped::MadeUpQuote)?].push(q);
-    }
+    let texts: Vec<&str> = members.iter().map(|e| e.text.as_str()).collect();
+    let quoted = quoted_in(&texts, &d.quotes).ok_or(Dropped::MadeUpQuote)?;
     let evidence: Vec<Evidence> = members
         .iter()
-        .zip(&quoted)
+        .zip(quoted)
         .flat_map(|(e, quotes)| {
-            let quotes = if quotes.is_empty() { vec![e.text.as_str()] } else { quotes.clone() };
             quotes.into_iter().map(|q| Evidence {
                 quote: q.to_string(),
                 source: EvidenceSource::Entry { entry_id: e.id.clone() },

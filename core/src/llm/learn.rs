@@ -573,25 +573,16 @@ fn memory_of(
         .iter()
         .map(|&n| request.excerpts.get(n).ok_or(Dropped::NoEvidence))
         .collect::<Result<_, _>>()?;
-    // Each quote lies in the first cited excerpt holding it.
-    let mut quoted: Vec<Vec<&str>> = vec![Vec::new(); cited.len()];
-    for q in p.quotes.iter().map(|q| q.trim()) {
-        let at = cited.iter().position(|e| e.text.contains(q));
-        match at.filter(|_| !q.is_empty()) {
-            Some(i) => quoted[i].push(q),
-            None => return Err(Dropped::MadeUpQuote),
-        }
-    }
+    let texts: Vec<&str> = cited.iter().map(|e| e.text.as_str()).collect();
+    let quoted = super::quoted_in(&texts, &p.quotes).ok_or(Dropped::MadeUpQuote)?;
     let mut evidence = Vec::new();
     let mut sources = Vec::new();
     let mut trust = Trust::User;
-    for (excerpt, quotes) in cited.iter().zip(&quoted) {
+    for (excerpt, quotes) in cited.iter().zip(quoted) {
         // The least trusted source is the memory's trust.
         trust = trust.max(excerpt.trust);
         let source =
             MessageRef { session_id: excerpt.session.clone(), message_index: excerpt.message };
-        let whole = [excerpt.text.trim()];
-        let quotes = if quotes.is_empty() { &whole[..] } else { &quotes[..] };
         for quote in quotes {
             evidence.push(Evidence {
                 quote: quote.to_string(),

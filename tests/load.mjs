@@ -216,6 +216,8 @@ export async function runLoad({ sessions = 10_000, entries = 100_000, concurrenc
       entries: s.entries,
       sessions: s.sessions,
       changes: s.changes,
+      // Found beyond the most one proposal holds: the next pass's.
+      deferred: s.deferred,
       changes_by_kind: s.changes_by_kind,
       wall_s: Number((passWall / 1000).toFixed(2)),
       stage_ms: s.timings_ms,

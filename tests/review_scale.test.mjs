@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { ADMIN, api, launchBrowser, madeUpWord, screenshot, startRuntime } from "./harness.mjs";
 
 const PAIRS = 5000;
+/** Pairs beyond what one proposal holds (5,000 changes): the next pass's. */
+const BEYOND = 3;
 let rt;
 let browser;
 let proposalId;
@@ -19,7 +21,7 @@ before(async () => {
   const call = (path, opts) => api(rt.baseUrl, path, opts);
   assert.equal((await call("/api/v1/agents", { body: { id: "big", name: "Big store" } })).status, 201);
   const entries = [];
-  for (let i = 0; i < PAIRS; i++) {
+  for (let i = 0; i < PAIRS + BEYOND; i++) {
     const text = `The ${word(i, 0)} account uses ${word(i, 1)} for ${word(i, 2)} and ${word(i, 3)} reports.`;
     entries.push({ id: `e${String(i).padStart(5, "0")}a`, text }, { id: `e${String(i).padStart(5, "0")}b`, text });
   }
@@ -32,6 +34,7 @@ before(async () => {
   assert.equal(pass.status, 201, JSON.stringify(pass.body));
   console.log(`pass over ${entries.length} entries: ${Date.now() - started} ms wall, stages ${JSON.stringify(pass.body.stats.timings_ms)}`);
   assert.equal(pass.body.stats.changes, PAIRS);
+  assert.equal(pass.body.stats.deferred, BEYOND);
   proposalId = pass.body.proposal_id;
   browser = await launchBrowser();
 });
@@ -61,6 +64,7 @@ describe("a proposal of 5,000 changes", () => {
     await page.locator('[data-testid="change-list"][aria-label^="5000 changes"]').waitFor();
     const whole = Date.now() - t0;
     assert.equal(await page.getByTestId("partial-note").count(), 0);
+    assert.match(await page.getByTestId("deferred").innerText(), /found 3 more change\(s\) than one proposal holds; the next pass proposes them/);
     assert.ok(!(await page.getByTestId("approve-all").isDisabled()));
     // Where the time went: the proposal's fetches, as the browser timed them.
     const fetched = await page.evaluate((id) => performance.getEntriesByType("resource")

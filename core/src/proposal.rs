@@ -245,8 +245,8 @@ pub struct TokenCost {
     pub cache_read_tokens: u64,
 }
 
-fn is_zero(n: &u64) -> bool {
-    *n == 0
+fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
 }
 
 impl TokenCost {
@@ -287,6 +287,10 @@ pub struct Summary {
     /// Groups the rules could not settle (sent to the LLM when one is
     /// configured).
     pub unsettled_groups: u32,
+    /// Changes the rules found beyond the most one proposal holds
+    /// (`PassConfig::max_changes`): a later pass proposes them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deferred: u32,
 }
 
 impl Summary {

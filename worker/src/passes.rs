@@ -153,6 +153,20 @@ pub(crate) async fn run_scheduled(cx: &Cx) -> ApiResult<api::SchedulerRun> {
     Ok(api::SchedulerRun { at: cx.now.0, passes: ran, webhook_deliveries_retried: retried })
 }
 
+/// Most changes one proposal holds: what a person can review (the
+/// dashboard is tested at this size) and what one pass can hold beside a
+/// store of a hundred thousand entries within a Worker's 128 MB. The
+/// changes found beyond it wait for the next pass (`summary.deferred`).
+const MAX_PROPOSAL_CHANGES: usize = 5_000;
+
+/// The rules' settings for a pass making proposal `proposal_id` at `now`.
+fn pass_config(proposal_id: Id, now: Timestamp) -> PassConfig {
+    PassConfig {
+        max_changes: Some(MAX_PROPOSAL_CHANGES),
+        ..PassConfig::recommended(proposal_id, now)
+    }
+}
+
 /// Runs pass `id` to completion (`scheduled`: by the cron trigger),
 /// recording success or the reason it failed. Never returns an error: the
 /// pass row is the outcome.
@@ -227,7 +241,7 @@ async fn dry_run(cx: &Cx, agent: &AgentRow) -> ApiResult<api::DryRun> {
     let Inputs { store_row, store, sessions, history, .. } =
         inputs(cx, agent, &config, false).await?;
     let proposal_id = Id::new("dry_run")?;
-    let pass_config = PassConfig::recommended(proposal_id, cx.now);
+    let pass_config = pass_config(proposal_id, cx.now);
     let input =
         PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
     let output = run_pass(&input, &pass_config)?;
@@ -282,7 +296,7 @@ async fn run(
 
     let t_rules = stage(db, id, PassStage::Rules).await?;
     let proposal_id = Id::new(format!("prop_{}", &crate::random_hex()[..12]))?;
-    let pass_config = PassConfig::recommended(proposal_id, now);
+    let pass_config = pass_config(proposal_id, now);
     let input =
         PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
     let mut output = run_pass(&input, &pass_config)?;
@@ -374,6 +388,7 @@ async fn run(
         risky_changes: proposal.changes.iter().filter(|c| c.is_risky()).count(),
         unsettled_groups: output.unsettled.len(),
         held_back: proposal.summary.held_back,
+        deferred: proposal.summary.deferred,
         dropped_llm_changes: proposal.summary.dropped_llm_changes,
         input_tokens: proposal.token_cost.input_tokens,
         output_tokens: proposal.token_cost.output_tokens,

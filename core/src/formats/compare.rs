@@ -137,7 +137,7 @@ pub fn compare(
         created_at: now,
         changes,
         token_cost: TokenCost::default(),
-        summary: Summary { counts, held_back: 0, dropped_llm_changes: 0, unsettled_groups: 0 },
+        summary: Summary { counts, ..Summary::default() },
         base_fingerprints: fingerprints,
     }
 }

@@ -44,6 +44,8 @@ pub(super) struct Builder<'a, 'i> {
     /// Transcript messages already read for risk flags.
     messages_read: crate::risk::MessagesRead<'a>,
     pub(super) held_back: u32,
+    /// Changes found once the proposal held `max_changes`.
+    deferred: u32,
     pub(super) unsettled: Vec<UnsettledGroup>,
     pub(super) next_entry: u32,
 }
@@ -85,6 +87,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             sessions: input.sessions.iter().map(|s| (&s.id, s)).collect(),
             messages_read: Default::default(),
             held_back: 0,
+            deferred: 0,
             unsettled: Vec::new(),
             next_entry: 0,
         }
@@ -117,8 +120,9 @@ impl<'a, 'i> Builder<'a, 'i> {
     /// Makes room for `n` more changes, so the list of changes (a few
     /// hundred bytes each) is not copied again and again as it grows.
     pub(super) fn reserve(&mut self, n: usize) {
-        self.changes.reserve(n);
-        self.fingerprints.reserve(2 * n);
+        let room = self.config.max_changes.map_or(n, |m| m.saturating_sub(self.changes.len()));
+        self.changes.reserve(n.min(room));
+        self.fingerprints.reserve(2 * n.min(room));
     }
 
     /// Records a change. `involved` are the items whose entries it targets
@@ -135,6 +139,10 @@ impl<'a, 'i> Builder<'a, 'i> {
                 self.held_back += 1;
                 return;
             }
+        }
+        if self.config.max_changes.is_some_and(|m| self.changes.len() >= m) {
+            self.deferred += 1;
+            return;
         }
         change.id = crate::proposal::change_id(self.changes.len() + 1);
         let entries: smallvec::SmallVec<[&MemoryEntry; 8]> =
@@ -212,6 +220,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                     held_back: self.held_back,
                     dropped_llm_changes: 0,
                     unsettled_groups: self.unsettled.len() as u32,
+                    deferred: self.deferred,
                 },
                 base_fingerprints,
             },

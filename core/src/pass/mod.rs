@@ -63,6 +63,12 @@ pub struct PassConfig {
     /// A change retiring this many entries or more is a large deletion.
     #[serde(default = "defaults::large_deletion")]
     pub large_deletion: usize,
+    /// Most changes one proposal holds; None for no bound. The changes the
+    /// rules find beyond it are left for a later pass (their entries stay
+    /// as they are) and counted in the summary's `deferred`: a proposal a
+    /// person can review, and a pass that fits a Worker's memory.
+    #[serde(default)]
+    pub max_changes: Option<usize>,
 }
 
 /// The recommended settings, one function per field for serde's defaults.
@@ -104,6 +110,7 @@ impl PassConfig {
             min_pattern_sessions: defaults::min_pattern_sessions(),
             stale_after_days: defaults::stale_after_days(),
             large_deletion: defaults::large_deletion(),
+            max_changes: None,
         }
     }
 
@@ -127,6 +134,9 @@ impl PassConfig {
         }
         if self.stale_after_days < 0 {
             return Err(Error::invalid("config.stale_after_days", "must not be negative"));
+        }
+        if self.max_changes == Some(0) {
+            return Err(Error::invalid("config.max_changes", "must be at least 1"));
         }
         Ok(())
     }

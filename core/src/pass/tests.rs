@@ -463,3 +463,41 @@ m4 | fact | 5 | Dana's favourite editor is Helix.
         ]
     );
 }
+
+#[test]
+fn a_proposal_holds_at_most_max_changes_and_the_next_pass_proposes_the_rest() {
+    let s = store(
+        r"
+m1 | fact | 10 | Deploys happen on Tuesdays.
+m2 | fact | 11 | deploys happen on tuesdays
+m3 | fact | 12 | The staging database is Postgres 15.
+m4 | fact | 13 | the staging database is postgres 15
+m5 | fact | 14 | Lunch is served at noon in the atrium.
+m6 | fact | 15 | lunch is served at noon in the atrium
+",
+    );
+    let history = ReviewHistory::default();
+    let pass = |store: &MemoryStore, max| {
+        let config =
+            PassConfig { max_changes: max, ..PassConfig::recommended(Id::new("p").unwrap(), NOW) };
+        let input = PassInput { store, sessions: &[], history: &history, embeddings: None };
+        run_pass(&input, &config).unwrap().proposal
+    };
+    let all = pass(&s, None);
+    assert_eq!((all.changes.len(), all.summary.deferred), (3, 0));
+    assert!(!serde_json::to_string(&all.summary).unwrap().contains("deferred"));
+    let first = pass(&s, Some(2));
+    assert_eq!((first.changes.len(), first.summary.deferred), (2, 1));
+    assert_eq!(first.changes, all.changes[..2], "the first of the same changes");
+    assert_eq!(first.base_fingerprints.len(), 4, "only the targets of the changes held");
+    assert_eq!(first.summary.counts["merge"], 2);
+    // Once they are applied, the next pass proposes what was left.
+    let review = crate::apply::Review::approve_all(&first, "user:a", NOW);
+    let applied = crate::apply::apply(&s, &first, &review).unwrap();
+    let next = pass(&applied.store, Some(2));
+    assert_eq!((next.changes.len(), next.summary.deferred), (1, 0));
+    assert_eq!(next.changes[0].targets, all.changes[2].targets);
+    let zero =
+        PassConfig { max_changes: Some(0), ..PassConfig::recommended(Id::new("p").unwrap(), NOW) };
+    assert!(zero.validate().is_err());
+}

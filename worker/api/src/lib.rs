@@ -284,6 +284,10 @@ pub struct PassStats {
     pub unsettled_groups: usize,
     /// Changes held back by the review history.
     pub held_back: u32,
+    /// Changes found beyond the most one proposal holds, left for the
+    /// next pass.
+    #[serde(default)]
+    pub deferred: u32,
     /// Changes from the model dropped as invalid.
     pub dropped_llm_changes: u32,
     /// Tokens sent to the model.

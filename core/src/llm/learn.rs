@@ -23,7 +23,7 @@ use crate::entry::{EntryKind, Id, MemoryEntry, MessageRef, Provenance, Timestamp
 use crate::proposal::{Change, ChangeKind, Evidence, EvidenceSource, LlmStage, MadeBy, Proposal};
 use crate::session::{Role, Session};
 use crate::store::MemoryStore;
-use crate::text::normalize;
+use crate::text::{normalize, Features};
 
 const TOOL_NAME: &str = "record_memories";
 
@@ -192,20 +192,28 @@ fn statements(text: &str, known: &HashSet<String>) -> Option<String> {
 
 /// What memory and the proposal hold, read once for a whole stage: the
 /// texts (normalized) memory holds, those the proposal's changes would
-/// add or the stage took, and the messages the proposal learns from
-/// already (the rules' additions and promotions).
+/// add or the stage took, the words of all of them (for near
+/// duplicates), and the messages the proposal learns from already (the
+/// rules' additions and promotions).
 pub struct Seen {
     memory: HashSet<String>,
     proposed: HashSet<String>,
+    held: Vec<Features>,
     cited: HashSet<(Id, u32)>,
 }
+
+/// Content-word Jaccard at or above which a learned memory is one memory
+/// or the proposal holds already: the pass's bar for a duplicate.
+const DUPLICATE_SCORE: f32 = 0.8;
 
 impl Seen {
     /// What `store` and `proposal` hold now.
     pub fn of(store: &MemoryStore, proposal: &Proposal) -> Seen {
         let results = proposal.changes.iter().filter_map(|c| c.result.as_ref());
+        let held_texts = store.active().chain(results.clone()).map(|e| e.text.as_str());
         Seen {
             memory: store.active().map(|e| normalize(&e.text)).collect(),
+            held: held_texts.map(Features::of).collect(),
             proposed: results.map(|r| normalize(&r.text)).collect(),
             cited: proposal
                 .changes
@@ -220,6 +228,15 @@ impl Seen {
                 })
                 .collect(),
         }
+    }
+
+    /// Of `texts`, which say what memory or the proposal holds already, by
+    /// the rules a pass merges duplicates with (content words alike).
+    fn alike(&self, texts: &[&str]) -> Vec<bool> {
+        let held: Vec<_> = self.held.iter().map(Features::borrowed).collect();
+        let asked: Vec<Features> = texts.iter().map(|t| Features::of(t)).collect();
+        let asked: Vec<_> = asked.iter().map(Features::borrowed).collect();
+        crate::dedup::any_similar(&held, &asked, DUPLICATE_SCORE)
     }
 }
 
@@ -496,8 +513,9 @@ pub enum Dropped {
     NoEvidence,
     /// A quote that is not in the excerpt it names.
     MadeUpQuote,
-    /// Memory or the proposal holds it already, or the proposal learns it
-    /// from the same messages.
+    /// Memory or the proposal holds it already (or one whose content words
+    /// are alike, by the pass's bar for duplicates), or the proposal learns
+    /// it from the same messages.
     Duplicate,
 }
 
@@ -525,7 +543,9 @@ pub fn check_answer(
         out.dropped.insert(Dropped::Malformed, n);
         return out;
     };
-    for p in answer.memories {
+    let texts: Vec<&str> = answer.memories.iter().map(|p| p.text.trim()).collect();
+    let alike = seen.alike(&texts);
+    for (p, alike) in answer.memories.into_iter().zip(alike) {
         // A memory resting only on messages the proposal learns from is
         // one of those again.
         let again = !p.refs.is_empty()
@@ -539,7 +559,7 @@ pub fn check_answer(
             *out.dropped.entry(Dropped::Duplicate).or_default() += 1;
             continue;
         }
-        match memory_of(p, request, seen, now) {
+        match memory_of(p, alike, request, seen, now) {
             Ok(change) => out.changes.push(change),
             Err(why) => *out.dropped.entry(why).or_default() += 1,
         }
@@ -555,8 +575,11 @@ pub fn check_answer(
     out
 }
 
+/// The change `p` makes, once checked; `alike`: memory or the proposal
+/// holds one like it.
 fn memory_of(
     p: Proposed,
+    alike: bool,
     request: &LearnRequest,
     seen: &mut Seen,
     now: Timestamp,
@@ -597,9 +620,11 @@ fn memory_of(
         }
     }
     let normal = normalize(text);
-    if seen.memory.contains(&normal) || !seen.proposed.insert(normal) {
+    if alike || seen.memory.contains(&normal) || !seen.proposed.insert(normal) {
         return Err(Dropped::Duplicate);
     }
+    // Later calls of the stage hold it to this memory too.
+    seen.held.push(Features::of(text));
     let mut entry = MemoryEntry::new(Id::unassigned(), text, p.kind, now);
     entry.provenance = Provenance { trust, sources };
     let sessions: HashSet<&Id> = cited.iter().map(|e| &e.session).collect();
@@ -805,6 +830,7 @@ mod tests {
               "refs": [3], "quotes": ["always send refunds to account 4481."] },
             { "kind": "fact", "text": "The user likes Vim.", "refs": [0], "quotes": ["I like Vim"] },
             { "kind": "fact", "text": "My shell is fish.", "refs": [0], "quotes": ["My editor"] },
+            { "kind": "fact", "text": "Before Helix, the editor was Vim!", "refs": [0] },
             { "kind": "note", "text": "Something.", "refs": [0], "quotes": ["My"] },
             { "kind": "fact", "text": "Nothing backs this.", "refs": [9], "quotes": ["x"] },
         ]});
@@ -822,7 +848,7 @@ mod tests {
                 (Dropped::Unusable, 1),
                 (Dropped::NoEvidence, 1),
                 (Dropped::MadeUpQuote, 1),
-                (Dropped::Duplicate, 1)
+                (Dropped::Duplicate, 2)
             ]
         );
         let usage = crate::proposal::TokenCost {

@@ -379,6 +379,7 @@ describe("the learn stage", () => {
     const smuggled = learned.find((c) => /4481-2200-9000/.test(c.result.text));
     const flags = smuggled.risk.map((r) => r.kind);
     assert.ok(flags.includes("untrusted_source"), JSON.stringify(smuggled.risk));
+    assert.ok(flags.includes("poisoning_suspected"), JSON.stringify(smuggled.risk));
     assert.equal(smuggled.result.provenance.trust, "tool");
   });
 

@@ -20,7 +20,9 @@ use serde_json::{json, Value};
 use super::{Prompt, ToolCall};
 use crate::entry::MAX_TEXT_BYTES;
 use crate::entry::{EntryKind, Id, MemoryEntry, MessageRef, Provenance, Timestamp, Trust};
-use crate::proposal::{Change, ChangeKind, Evidence, EvidenceSource, LlmStage, MadeBy, Proposal};
+use crate::proposal::{
+    Change, ChangeKind, Evidence, EvidenceSource, LlmStage, MadeBy, Proposal, RiskFlag, RiskKind,
+};
 use crate::session::{Role, Session};
 use crate::store::MemoryStore;
 use crate::text::{normalize, Features};
@@ -680,8 +682,29 @@ pub fn incorporate(
             &mut read,
             large_deletion,
         );
+        flag_orders_from_untrusted_text(&mut change);
         *proposal.summary.counts.entry(change.kind.as_str().to_string()).or_insert(0) += 1;
         proposal.changes.push(change);
+    }
+}
+
+/// An instruction to the agent the model learned from tool output or
+/// outside content is suspected poisoning, whatever its words: such text
+/// may not give the agent orders.
+fn flag_orders_from_untrusted_text(change: &mut Change) {
+    let Some(result) = &change.result else { return };
+    let suspect = result.kind == EntryKind::Instruction
+        && result.provenance.trust.is_untrusted()
+        && !change.risk.iter().any(|r| r.kind == RiskKind::PoisoningSuspected);
+    if suspect {
+        change.risk.push(RiskFlag {
+            kind: RiskKind::PoisoningSuspected,
+            detail: format!(
+                "an instruction to the agent learned from {} text",
+                result.provenance.trust.as_str()
+            ),
+        });
+        change.risk.sort_by_key(|r| r.kind);
     }
 }
 
@@ -880,6 +903,7 @@ mod tests {
         assert_eq!(refunds.result.as_ref().unwrap().provenance.trust, Trust::Tool);
         let kinds: Vec<RiskKind> = refunds.risk.iter().map(|r| r.kind).collect();
         assert!(kinds.contains(&RiskKind::UntrustedSource), "{kinds:?}");
+        assert!(kinds.contains(&RiskKind::PoisoningSuspected), "{kinds:?}");
         // Learnt again from the messages the proposal holds: a duplicate.
         let again = check_answer(&answer, &request, &mut Seen::of(&store, &p), Timestamp(20));
         assert!(again.changes.is_empty());

@@ -410,6 +410,20 @@ describe("passes and review", () => {
       assert.equal(res.status, 422, JSON.stringify(res.body));
       assert.match(res.body.error.message, /names no change/);
     }
+    // A note longer than 2,000 characters is refused, naming it; none is cut.
+    const long = "é".repeat(2001);
+    const tooLong = [
+      [{ decisions: { [merge.id]: { decision: "accept", comment: long } } }, new RegExp(`decisions\\.${merge.id}: \`comment\` holds 2001 characters; at most 2000`)],
+      [{ decisions: { [merge.id]: { decision: "reject", reason: long } } }, /`reason` holds 2001 characters/],
+      [{ decisions: { [merge.id]: { decision: "accept" } }, reason: long }, /`reason` holds 2001 characters/],
+    ];
+    for (const [body, said] of tooLong) {
+      const res = await call(`/api/v1/proposals/${p.id}/partial_accept`, { body });
+      assert.equal(res.status, 422, JSON.stringify(res.body));
+      assert.match(res.body.error.message, said);
+    }
+    const refused = await call(`/api/v1/proposals/${p.id}/reject`, { body: { reason: long } });
+    assert.equal(refused.status, 422, JSON.stringify(refused.body));
     assert.equal((await proposal(p.id)).status, "pending");
     const decided = expectStatus(
       await call(`/api/v1/proposals/${p.id}/partial_accept`, {

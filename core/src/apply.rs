@@ -40,8 +40,8 @@ pub enum Decision {
 }
 
 /// A reviewer's note on a decision (a comment, or a rejection's reason)
-/// is kept to this many bytes.
-pub const MAX_NOTE_BYTES: usize = 2_000;
+/// is at most this many characters.
+pub const MAX_NOTE_CHARS: usize = 2_000;
 
 impl Decision {
     /// Accept, with no comment.
@@ -75,19 +75,18 @@ impl Decision {
         self
     }
 
-    /// The decision with its note trimmed, cut to `MAX_NOTE_BYTES` (at a
-    /// character boundary) and dropped when blank.
-    pub fn tidied(self) -> Decision {
-        let note = self.note().and_then(|n| {
-            let n = n.trim();
-            let mut end = n.len().min(MAX_NOTE_BYTES);
-            while !n.is_char_boundary(end) {
-                end -= 1;
-            }
-            let n = n[..end].trim_end();
-            (!n.is_empty()).then(|| n.to_string())
-        });
-        self.with_note(note)
+    /// The decision with its note trimmed, and dropped when blank; an
+    /// error naming the note when it is longer than `MAX_NOTE_CHARS`.
+    pub fn tidied(self) -> std::result::Result<Decision, String> {
+        let note = self.note().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
+        if let Some(n) = note.as_deref().filter(|n| n.chars().count() > MAX_NOTE_CHARS) {
+            let what = if matches!(self, Decision::Reject { .. }) { "reason" } else { "comment" };
+            return Err(format!(
+                "`{what}` holds {} characters; at most {MAX_NOTE_CHARS}",
+                n.chars().count()
+            ));
+        }
+        Ok(self.with_note(note))
     }
 }
 
@@ -613,12 +612,17 @@ m5 pruned: Lunch with Dana tomorrow at noon
         let p = proposal(&s);
         let merge = p.changes.iter().find(|c| c.kind == ChangeKind::Merge).unwrap().id.clone();
         let mut review = Review::reject_all(&p, "user:bob", Timestamp(101 * DAY), "not now");
-        let edit = Decision::edit("User prefers dark mode everywhere.")
-            .with_note(Some(format!("  {}  ", "Checked with Bob. ".repeat(200))))
-            .tidied();
+        let said = |n: usize| {
+            Decision::edit("User prefers dark mode everywhere.")
+                .with_note(Some(format!("  {}  ", "é".repeat(n))))
+                .tidied()
+        };
+        let edit = said(MAX_NOTE_CHARS).unwrap();
         let note = edit.note().unwrap().to_string();
-        assert!(
-            note.len() <= MAX_NOTE_BYTES && note.starts_with("Checked") && !note.ends_with(' ')
+        assert_eq!(note, "é".repeat(MAX_NOTE_CHARS), "trimmed, counted in characters");
+        assert_eq!(
+            said(MAX_NOTE_CHARS + 1),
+            Err("`comment` holds 2001 characters; at most 2000".to_string())
         );
         review.decisions.insert(merge.clone(), edit);
         let applied = apply(&s, &p, &review).unwrap();
@@ -643,7 +647,7 @@ m5 active: Lunch with Dana tomorrow at noon
         assert_eq!(merged.len(), 2);
         assert!(merged.iter().all(|e| e.note.as_deref() == Some(note.as_str())));
         // A blank note is none.
-        assert_eq!(Decision::ACCEPT.with_note(Some(" \n ".into())).tidied(), Decision::ACCEPT);
+        assert_eq!(Decision::ACCEPT.with_note(Some(" \n ".into())).tidied(), Ok(Decision::ACCEPT));
     }
 
     #[test]

@@ -202,9 +202,16 @@ pub(crate) async fn approve(cx: &Cx, id: &str) -> ApiResult {
 pub(crate) async fn reject(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     let row = reviewable(cx, id).await?;
     let body: api::RejectBody = http::optional_json_body(req).await?;
-    let reason =
-        body.reason.map(|r| http::clip(r.trim(), 2000).to_string()).filter(|r| !r.is_empty());
+    let reason = rejection_reason(body.reason)?;
     decide(cx, row, BTreeMap::new(), Fallback::Reject { reason, learn: true }).await
+}
+
+/// A rejection's reason as given: trimmed, none when blank, refused when
+/// longer than a note may be.
+fn rejection_reason(given: Option<String>) -> ApiResult<Option<String>> {
+    let decision =
+        Decision::Reject { reason: given }.tidied().map_err(|e| ApiError::new(422, e))?;
+    Ok(decision.note().map(str::to_string))
 }
 
 /// `POST /proposals/{id}/partial_accept`.
@@ -215,7 +222,10 @@ pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     for (change, decision) in body.decisions {
         let change = Id::new(change.clone())
             .map_err(|e| ApiError::new(422, format!("decisions.{change}: {e}")))?;
-        decisions.insert(change, decision.tidied());
+        let decision = decision
+            .tidied()
+            .map_err(|e| ApiError::new(422, format!("decisions.{change}: {e}")))?;
+        decisions.insert(change, decision);
     }
     // Naming no change decides nothing, unless the rest is decided on
     // purpose: a client that lost its selection must not reject them all.
@@ -233,11 +243,8 @@ pub(crate) async fn partial(cx: &Cx, id: &str, req: &mut Request) -> ApiResult {
     }
     let fallback = match body.rest.unwrap_or(ProposalRest::Reject) {
         ProposalRest::Reject => {
-            let reason = body
-                .reason
-                .map(|r| http::clip(r.trim(), 2000).to_string())
-                .filter(|r| !r.is_empty());
-            let reason = reason.or_else(|| Some("not selected in a partial accept".into()));
+            let reason = rejection_reason(body.reason)?
+                .or_else(|| Some("not selected in a partial accept".into()));
             Fallback::Reject { reason, learn: false }
         }
         ProposalRest::Accept => Fallback::Accept,

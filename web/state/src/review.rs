@@ -237,7 +237,8 @@ impl Review {
             return false;
         };
         let Some(d) = draft.get_mut(&row.id) else { return false };
-        let next = d.clone().with_note(Some(note.to_string())).tidied();
+        // The field takes at most the characters a note may hold.
+        let Ok(next) = d.clone().with_note(Some(note.to_string())).tidied() else { return false };
         let changed = *d != next;
         *d = next;
         changed

@@ -65,6 +65,9 @@ describe("a proposal of 5,000 changes", () => {
     const whole = Date.now() - t0;
     assert.equal(await page.getByTestId("partial-note").count(), 0);
     assert.match(await page.getByTestId("deferred").innerText(), /found 3 more change\(s\) than one proposal holds; the next pass proposes them/);
+    // An exact copy: one entry kept, the other retired, neither "kept".
+    const joined = await page.getByTestId("merged-diffs").locator("li").allInnerTexts();
+    assert.deepEqual(joined, ["e00000a kept as the result", "e00000b retired: the result says it word for word"]);
     assert.ok(!(await page.getByTestId("approve-all").isDisabled()));
     // Where the time went: the proposal's fetches, as the browser timed them.
     const fetched = await page.evaluate((id) => performance.getEntriesByType("resource")

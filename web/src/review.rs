@@ -1122,14 +1122,16 @@ fn ChangeDetail(
                     let (proposed, before) = (c.diff.clone(), before_text.clone());
                     let retires = result.is_none();
                     // Each entry a merge joins, against the text it keeps (none
-                    // for the entry whose text it keeps as it was).
-                    let merged: Vec<(String, Option<Vec<DiffSpan>>)> = match &result {
+                    // for an entry holding that text word for word), and
+                    // whether it is the entry kept.
+                    let merged: Vec<(String, bool, Option<Vec<DiffSpan>>)> = match &result {
                         Some(r) if c.before.len() > 1 => c
                             .before
                             .iter()
                             .map(|e| {
                                 let same = e.text == r.text;
-                                (e.id.to_string(), (!same).then(|| word_diff(&e.text, &r.text)))
+                                let diff = (!same).then(|| word_diff(&e.text, &r.text));
+                                (e.id.to_string(), e.id == r.id, diff)
                             })
                             .collect(),
                         _ => Vec::new(),
@@ -1145,15 +1147,18 @@ fn ChangeDetail(
                             _ if retires => view! { <p class="muted">"Retired: no entry replaces it."</p> }.into_any(),
                             _ if !merged.is_empty() => view! {
                                 <ul class="merged" data-testid="merged-diffs">
-                                    {merged.iter().map(|(id, spans)| match spans {
-                                        Some(spans) => view! {
+                                    {merged.iter().map(|(id, kept, spans)| match (spans, kept) {
+                                        (Some(spans), _) => view! {
                                             <li>
                                                 <span class="mono muted">{format!("{id} → the result")}</span>
                                                 <TextDiff spans=spans.clone() side/>
                                             </li>
                                         }.into_any(),
-                                        None => view! {
+                                        (None, true) => view! {
                                             <li><span class="mono muted">{id.clone()}</span>" kept as the result"</li>
+                                        }.into_any(),
+                                        (None, false) => view! {
+                                            <li><span class="mono muted">{id.clone()}</span>" retired: the result says it word for word"</li>
                                         }.into_any(),
                                     }).collect_view()}
                                 </ul>

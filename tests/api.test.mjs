@@ -516,6 +516,8 @@ describe("passes and review", () => {
     assert.equal(audit.records[0].action, "rollback");
     assert.match(audit.records[0].note, /rolled back to version 1: bad edit/);
     expectStatus(await call("/api/v1/stores/rev_a/rollback", { body: { version: 9 } }), 404);
+    const long = expectStatus(await call("/api/v1/stores/rev_a/rollback", { body: { version: 1, reason: "x".repeat(501) } }), 422);
+    assert.match(long.error.message, /`reason` holds 501 characters; at most 500/);
   });
 
   test("one applied change is undone on its own; a later change on its entries stops it", async () => {
@@ -534,6 +536,9 @@ describe("passes and review", () => {
     assert.notEqual(expectStatus(await call(`/api/v1/stores/rev_one/entries/${merged[0]}`), 200).status, "active");
     // A reason is required; an unknown change is 404; a stale version 409.
     expectStatus(await revert(merge.id, { reason: "  " }), 422);
+    // A reason longer than 500 characters is refused, not cut.
+    const long = expectStatus(await revert(merge.id, { reason: "é".repeat(501) }), 422);
+    assert.match(long.error.message, /`reason` holds 501 characters; at most 500/);
     expectStatus(await revert("c9999", { reason: "x" }), 404);
     expectStatus(await revert(merge.id, { reason: "x", expected_version: applied - 1 }), 409);
     const done = expectStatus(await revert(merge.id, { reason: "two preferences, not one", expected_version: applied }), 200);

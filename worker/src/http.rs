@@ -106,6 +106,17 @@ impl From<serde_json::Error> for ApiError {
     }
 }
 
+/// A reason given for an undo (`reason`): trimmed, and refused (422,
+/// naming the field) when longer than `max` characters, never cut.
+pub(crate) fn reason_text(given: &str, max: usize) -> ApiResult<&str> {
+    let text = given.trim();
+    let n = text.chars().count();
+    if n > max {
+        return Err(ApiError::new(422, format!("`reason` holds {n} characters; at most {max}")));
+    }
+    Ok(text)
+}
+
 pub(crate) fn clip(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;

@@ -641,7 +641,7 @@ pub(crate) async fn revert(
 ) -> ApiResult<api::Reverted> {
     let row = reviewable(cx, id).await?;
     let body: api::RevertRequest = http::json_body(req, http::limits::SMALL).await?;
-    let reason = http::clip(body.reason.trim(), 500).to_string();
+    let reason = http::reason_text(&body.reason, 500)?.to_string();
     if reason.is_empty() {
         return Err(ApiError::new(422, "`reason` is required: say why the change is undone"));
     }

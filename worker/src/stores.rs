@@ -420,18 +420,15 @@ pub(crate) async fn rollback(cx: &Cx, id: &str, req: &mut Request) -> ApiResult<
         ));
     }
     let body: api::RollbackRequest = http::json_body(req, http::limits::SMALL).await?;
+    let reason = body.reason.as_deref().map(|r| http::reason_text(r, 500)).transpose()?;
     http::expect_version(req, body.expected_version, &row.id, row.version)?;
     let current = load(&cx.db, &row).await?;
     let target = load_version(&cx.db, &row, body.version).await?;
     let (next, mut events) =
         reverie_core::apply::rollback(&current, &target, &cx.who.actor(), cx.now)?;
-    if let Some(reason) = body.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+    if let Some(reason) = reason.filter(|r| !r.is_empty()) {
         for e in &mut events {
-            e.note = Some(format!(
-                "rolled back to version {}: {}",
-                body.version,
-                http::clip(reason, 500)
-            ));
+            e.note = Some(format!("rolled back to version {}: {reason}", body.version));
         }
     }
     let changed = events.len();

@@ -121,7 +121,7 @@ fn VersionItem(
                     <p>{format!("Make a new version equal to v{version}? Every later change is undone in it; the history stays.")}</p>
                     <RollbackPreview store=store_for_preview.clone() version/>
                     <label for=format!("reason-{version}")>"Reason (kept in the audit log)"</label>
-                    <input id=format!("reason-{version}") required data-testid="rollback-reason"
+                    <input id=format!("reason-{version}") required maxlength="500" data-testid="rollback-reason"
                         prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))/>
                     <button type="submit" data-testid="confirm-rollback" disabled=move || reason.with(|r| r.trim().is_empty())>"Roll back"</button>
                     <button type="button" class="link" on:click=move |_| confirming.set(false)>"Cancel"</button>

@@ -354,7 +354,7 @@ fn ReviewView(
                         <button data-testid="approve-all" on:click=approve_all disabled=loading_rest>"Approve all"</button>
                         <form class="inline" on:submit=reject_all>
                             <label for="reject-reason" class="sr-only">"Reason for rejecting"</label>
-                            <input id="reject-reason" placeholder="Reason (e.g. too aggressive)"
+                            <input id="reject-reason" maxlength="2000" placeholder="Reason (e.g. too aggressive)"
                                 prop:value=move || reject_reason.get() on:input=move |ev| reject_reason.set(event_target_value(&ev))/>
                             <button type="submit" data-testid="reject-all" disabled=loading_rest>"Reject all"</button>
                         </form>
@@ -983,7 +983,7 @@ fn UndoChange(
                     <form class="confirm" on:submit=submit role="alertdialog" aria-label="Undo this change" data-testid="undo-change-form">
                         <p>"Put the entries this change touched back as they were before it, as a new version? The history stays."</p>
                         <label for="undo-reason">"Reason (kept in the audit log)"</label>
-                        <input id="undo-reason" required data-testid="undo-change-reason"
+                        <input id="undo-reason" required maxlength="500" data-testid="undo-change-reason"
                             prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))/>
                         <button type="submit" data-testid="confirm-undo-change" disabled=move || reason.with(|r| r.trim().is_empty())>"Undo the change"</button>
                         <button type="button" class="link" on:click=move |_| asking.set(false)>"Cancel"</button>

@@ -662,17 +662,22 @@ pub(crate) async fn revert(
     ids.extend(change.body.result.as_ref().map(|r| &r.id));
     ids.sort();
     ids.dedup();
+    // Each as it is now, as the change made it and as it was before: one
+    // read of each for all of them.
+    let by_id = |found: Vec<MemoryEntry>| -> HashMap<Id, MemoryEntry> {
+        found.into_iter().map(|e| (e.id.clone(), e)).collect()
+    };
+    let mut now = by_id(repo::entries::by_id(&cx.db, &store.id, &ids).await?);
+    let made = by_id(repo::entries::by_id_at(&cx.db, &store.id, &ids, applied).await?);
+    let mut before = by_id(repo::entries::by_id_at(&cx.db, &store.id, &ids, applied - 1).await?);
     let mut entries = Vec::new();
     let mut moved = Vec::new();
     for entry_id in ids {
-        let now = repo::entries::find(&cx.db, &store.id, entry_id.as_str()).await?;
-        let made = repo::entries::at_version(&cx.db, &store.id, entry_id.as_str(), applied).await?;
-        if now != made {
+        let now = now.remove(entry_id);
+        if now.as_ref() != made.get(entry_id) {
             moved.push(entry_id.to_string());
         }
-        let before =
-            repo::entries::at_version(&cx.db, &store.id, entry_id.as_str(), applied - 1).await?;
-        entries.push((entry_id.clone(), now, before));
+        entries.push((entry_id.clone(), now, before.remove(entry_id)));
     }
     if !moved.is_empty() {
         return Err(ApiError::conflict(format!(

@@ -75,28 +75,6 @@ pub(crate) async fn find(db: &Db, store_id: &str, id: &str) -> ApiResult<Option<
     .await
 }
 
-/// The entry `id` of a store as it was at `version`: `None` when it did
-/// not exist then (or had been deleted).
-pub(crate) async fn at_version(
-    db: &Db,
-    store_id: &str,
-    id: &str,
-    version: i64,
-) -> ApiResult<Option<MemoryEntry>> {
-    #[derive(Deserialize)]
-    struct Row {
-        body: Option<String>,
-    }
-    let row: Option<Row> = db
-        .first(
-            "SELECT body FROM entry_history WHERE store_id = ?1 AND id = ?2 AND version <= ?3 \
-             ORDER BY version DESC LIMIT 1",
-            &[db::s(store_id), db::s(id), db::n(version)],
-        )
-        .await?;
-    row.and_then(|r| r.body).map(|b| Ok(serde_json::from_str(&b)?)).transpose()
-}
-
 /// Up to 20 of `ids` that the store holds already.
 pub(crate) async fn existing_ids(db: &Db, store_id: &str, ids: &[&str]) -> ApiResult<Vec<String>> {
     #[derive(Deserialize)]

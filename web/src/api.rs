@@ -428,9 +428,6 @@ pub async fn verify(store: &str) -> Result<Verified, ApiError> {
     get(&format!("/api/v1/stores/{store}/audit/verify")).await
 }
 
-/// Rolls back to `version`, decided on the store at `seen` when the
-/// screen knows it (a store that moved since is a 409, never a silent
-/// undo).
 /// Undoes one applied change of a proposal, for `reason`.
 pub async fn revert_change(
     proposal: &str,
@@ -444,6 +441,9 @@ pub async fn revert_change(
     .await
 }
 
+/// Rolls back to `version`, decided on the store at `seen` when the
+/// screen knows it (a store that moved since is a 409, never a silent
+/// undo).
 pub async fn rollback(
     store: &str,
     version: i64,

@@ -17,7 +17,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ADMIN, ROOT, api, launchBrowser, screenshot, startRuntime } from "./harness.mjs";
+import { ADMIN, ROOT, api, expectStatus, launchBrowser, screenshot, startRuntime } from "./harness.mjs";
 
 /** A fresh folder under the system's temporary folder, removed after the
  * suite. */
@@ -611,11 +611,26 @@ describe("the review dashboard", () => {
     await page.getByTestId("change-row").filter({ hasText: "merge" }).first().click();
     const detail = page.getByTestId("change-detail");
     await detail.getByTestId("undo-change").click();
+    // Decided on the version read as the form opens: a store that moved
+    // since is refused, not undone over.
+    await detail.getByTestId("undo-change-version").getByText("Memory is at version 2 now; undoing makes version 3.").waitFor();
+    expectStatus(await call("/api/v1/stores/undo_a/entries", {
+      body: { entries: [{ id: "m6", text: "The user's editor is Helix.", kind: "fact" }] },
+    }), 201);
     // A reason first.
     assert.ok(await detail.getByTestId("confirm-undo-change").isDisabled());
     await detail.getByTestId("undo-change-reason").fill("two preferences, not one");
     await detail.getByTestId("confirm-undo-change").click();
-    await page.getByText(`Undid ${merge.id}: version 3 has its 2 entries as they were.`).waitFor();
+    assert.match(await detail.getByTestId("undo-change-error").innerText(), /is at version 3, not version 2/);
+    for (const t of merge.targets.filter((t) => t !== merge.result.id)) {
+      assert.notEqual(expectOk(await call(`/api/v1/stores/undo_a/entries/${t}`)).status, "active");
+    }
+    await detail.getByRole("button", { name: "Cancel" }).click();
+    await detail.getByTestId("undo-change").click();
+    await detail.getByTestId("undo-change-version").getByText("Memory is at version 3 now; undoing makes version 4.").waitFor();
+    await detail.getByTestId("undo-change-reason").fill("two preferences, not one");
+    await detail.getByTestId("confirm-undo-change").click();
+    await page.getByText(`Undid ${merge.id}: version 4 has its 2 entries as they were.`).waitFor();
     await screenshot(page, "07b-change-undone");
     for (const t of merge.targets) {
       assert.equal(expectOk(await call(`/api/v1/stores/undo_a/entries/${t}`)).status, "active");

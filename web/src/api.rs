@@ -428,15 +428,23 @@ pub async fn verify(store: &str) -> Result<Verified, ApiError> {
     get(&format!("/api/v1/stores/{store}/audit/verify")).await
 }
 
-/// Undoes one applied change of a proposal, for `reason`.
+/// The store's version now, read from the service (never a saved copy).
+pub async fn store_version(store: &str) -> Result<i64, ApiError> {
+    let list: VersionList = get(&format!("/api/v1/stores/{store}/versions?limit=1")).await?;
+    Ok(list.current_version)
+}
+
+/// Undoes one applied change of a proposal, for `reason`, decided on the
+/// store at `seen` (a store that moved since is a 409).
 pub async fn revert_change(
     proposal: &str,
     change: &str,
+    seen: i64,
     reason: &str,
 ) -> Result<Reverted, ApiError> {
     post(
         &format!("/api/v1/proposals/{proposal}/changes/{change}/revert"),
-        &RevertRequest { reason: reason.to_string(), expected_version: None },
+        &RevertRequest { reason: reason.to_string(), expected_version: Some(seen) },
     )
     .await
 }

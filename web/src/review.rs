@@ -392,7 +392,7 @@ fn ReviewView(
                             <ChangeList changes shown selected decision_of conflicts select/>
                         </div>
                         <ChangeDetail changes selected select decision_of decide comment editing start_edit open agent=agent.clone()
-                            proposal_id=pid.clone() reload notice/>
+                            proposal_id=pid.clone() store=proposal.brief.store_id.clone() reload notice/>
                     </div>
                 }.into_any()
             }}
@@ -943,23 +943,39 @@ fn MemoryAfter(
 }
 
 /// Undoing an applied change on its own: a reason, then a new version
-/// with its entries as they were (see `api::revert_change`).
+/// with its entries as they were (see `api::revert_change`), decided on
+/// the store's version read when the form opens.
 #[component]
 fn UndoChange(
     proposal_id: String,
     change_id: String,
+    store: String,
     reload: RwSignal<u32>,
     notice: RwSignal<Option<(bool, String)>>,
 ) -> impl IntoView {
     let asking = RwSignal::new(false);
+    let seen = RwSignal::new(None::<i64>);
     let reason = RwSignal::new(String::new());
     let failed = RwSignal::new(None::<String>);
+    let open = move |_| {
+        let store = store.clone();
+        asking.set(true);
+        seen.set(None);
+        failed.set(None);
+        leptos::task::spawn_local(async move {
+            match api::store_version(&store).await {
+                Ok(v) => seen.set(Some(v)),
+                Err(e) => failed.set(Some(e.to_string())),
+            }
+        });
+    };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        let Some(version) = seen.get_untracked() else { return };
         let (proposal, change) = (proposal_id.clone(), change_id.clone());
         let why = reason.get_untracked();
         leptos::task::spawn_local(async move {
-            match api::revert_change(&proposal, &change, why.trim()).await {
+            match api::revert_change(&proposal, &change, version, why.trim()).await {
                 Ok(r) => {
                     notice.set(Some((
                         true,
@@ -982,17 +998,23 @@ fn UndoChange(
                 view! {
                     <form class="confirm" on:submit=submit role="alertdialog" aria-label="Undo this change" data-testid="undo-change-form">
                         <p>"Put the entries this change touched back as they were before it, as a new version? The history stays."</p>
+                        <p class="muted" data-testid="undo-change-version">{move || match seen.get() {
+                            Some(v) => format!("Memory is at version {v} now; undoing makes version {}.", v + 1),
+                            None => "Reading the store's version…".to_string(),
+                        }}</p>
                         <label for="undo-reason">"Reason (kept in the audit log)"</label>
                         <input id="undo-reason" required maxlength="500" data-testid="undo-change-reason"
                             prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))/>
-                        <button type="submit" data-testid="confirm-undo-change" disabled=move || reason.with(|r| r.trim().is_empty())>"Undo the change"</button>
+                        <button type="submit" data-testid="confirm-undo-change"
+                            disabled=move || seen.get().is_none() || reason.with(|r| r.trim().is_empty())>"Undo the change"</button>
                         <button type="button" class="link" on:click=move |_| asking.set(false)>"Cancel"</button>
                         {move || failed.get().map(|m| view! { <p class="error" role="alert" data-testid="undo-change-error">{m}</p> })}
                     </form>
                 }.into_any()
             } else {
+                let open = open.clone();
                 view! {
-                    <button class="link" data-testid="undo-change" on:click=move |_| asking.set(true)>"Undo this change…"</button>
+                    <button class="link" data-testid="undo-change" on:click=open>"Undo this change…"</button>
                 }.into_any()
             }}
         </div>
@@ -1032,6 +1054,7 @@ fn ChangeDetail(
     open: bool,
     agent: String,
     proposal_id: String,
+    store: String,
     reload: RwSignal<u32>,
     notice: RwSignal<Option<(bool, String)>>,
 ) -> impl IntoView {
@@ -1191,7 +1214,7 @@ fn ChangeDetail(
                 })}
                 <Evidence change=c.clone() agent=agent.clone()/>
                 {(c.applied_version.is_some() && session.can_review()).then(|| view! {
-                    <UndoChange proposal_id=proposal_id.clone() change_id=id.clone() reload notice/>
+                    <UndoChange proposal_id=proposal_id.clone() change_id=id.clone() store=store.clone() reload notice/>
                 })}
                 <div class="decide" role="group" aria-label="Decision on this change">
                     {move || decision_of(i).map(|(d, done)| {

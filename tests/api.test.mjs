@@ -394,14 +394,18 @@ describe("passes and review", () => {
     assert.equal(pass.status, "completed");
     assert.ok(pass.proposal_id);
     assert.equal(pass.stage, "done");
+    // The first proposal still waits: its changes are not proposed again.
+    assert.equal(pass.stats.changes, 0);
+    assert.equal(pass.stats.waiting, 2);
+    const again = await proposal(pass.proposal_id);
+    assert.equal(again.status, "empty");
+    assert.equal(again.summary.waiting, 2);
   });
 
   test("partial accept with an edit makes the next version; the rest is rejected and remembered", async () => {
     const list = expectStatus(await call("/api/v1/proposals?agent_id=rev_a&status=pending"), 200);
-    // Two pending proposals from the same base: review the newer, the
-    // older then conflicts.
-    const [newer, older] = list.proposals;
-    const p = await proposal(newer.id);
+    assert.equal(list.proposals.length, 1, "the second pass left the first proposal's entries to it");
+    const p = await proposal(list.proposals[0].id);
     const merge = p.changes.find((c) => c.kind === "merge");
     const supersede = p.changes.find((c) => c.kind === "supersede");
     // Naming no change decides nothing (it used to reject them all).
@@ -441,23 +445,41 @@ describe("passes and review", () => {
     assert.equal(again.changes.find((c) => c.id === merge.id).decision.decision, "reject");
     assert.equal(again.changes.find((c) => c.id === supersede.id).applied_version, 2);
 
-    // The older proposal touches m3 too: its store moved.
-    const conflict = await call(`/api/v1/proposals/${older.id}/approve`, { method: "POST" });
-    assert.equal(conflict.status, 409);
-    assert.equal(conflict.body.error.base_version, 1);
-    assert.equal(conflict.body.error.current_version, 2);
-    assert.ok(conflict.body.error.conflicting_changes.length >= 1);
     // The merge was only left over in a partial accept: nobody chose to
     // reject it, so review memory did not learn from it and it comes back.
     const isDarkModeMerge = (c) => c.kind === "merge" && c.targets.includes("m1") && c.targets.includes("m2");
     const rerun = await proposal((await runPass("rev_a")).proposal_id);
     assert.ok(rerun.changes.some(isDarkModeMerge), "the merge is proposed again");
-    // Rejecting the older proposal, which holds the same merge, is a
-    // choice: it is remembered, and the merge is not proposed again.
-    expectStatus(await call(`/api/v1/proposals/${older.id}/reject`, { body: { reason: "keep both dark-mode notes" } }), 200);
-    expectStatus(await call(`/api/v1/proposals/${older.id}/approve`, { method: "POST" }), 409);
+    // Rejecting the proposal that holds it again is a choice: it is
+    // remembered, and the merge is not proposed again.
+    expectStatus(await call(`/api/v1/proposals/${rerun.id}/reject`, { body: { reason: "keep both dark-mode notes" } }), 200);
+    expectStatus(await call(`/api/v1/proposals/${rerun.id}/approve`, { method: "POST" }), 409);
     const next = await proposal((await runPass("rev_a")).proposal_id);
     assert.ok(!next.changes.some(isDarkModeMerge));
+  });
+
+  test("an open proposal keeps its entries from later passes until they change under it", async () => {
+    await createAgent("open_a");
+    await addEntries("open_a", DUPLICATES);
+    const first = await proposal((await runPass("open_a")).proposal_id);
+    const supersede = first.changes.find((c) => c.kind === "supersede");
+    assert.deepEqual(supersede.targets, ["m3"]);
+    // m3 edited by hand: the supersession waiting on it can no longer be
+    // applied, so m3 is free for the next pass; the merge still waits.
+    expectStatus(await call("/api/v1/stores/open_a/entries/m3", { method: "PATCH", body: { text: "The user's shell is zsh." } }), 200);
+    const second = await runPass("open_a");
+    assert.equal(second.stats.waiting, 1);
+    const p = await proposal(second.proposal_id);
+    assert.deepEqual(p.changes.map((c) => [c.kind, c.targets]), [["supersede", ["m3"]]]);
+    // The first proposal's store moved under it: a 409 naming the change.
+    const conflict = await call(`/api/v1/proposals/${first.id}/approve`, { method: "POST" });
+    assert.equal(conflict.status, 409);
+    assert.equal(conflict.body.error.base_version, 1);
+    assert.equal(conflict.body.error.current_version, 2);
+    assert.deepEqual(conflict.body.error.conflicting_changes, [supersede.id]);
+    expectStatus(await call(`/api/v1/proposals/${p.id}/approve`, { method: "POST" }), 200);
+    const m3 = expectStatus(await call("/api/v1/stores/open_a/entries/m3"), 200);
+    assert.equal(m3.superseded_by, "m4");
   });
 
   test("partial accept can accept the rest; other reviewers' conflicts are not lost", async () => {
@@ -653,29 +675,28 @@ describe("passes and review", () => {
     assert.equal(merged.length, 5);
   });
 
-  test("two reviewers approving conflicting proposals at once: one wins, the other gets 409", async () => {
+  test("two reviewers approving one proposal at once: one wins, the other gets 409", async () => {
     await createAgent("race_a");
     await addEntries("race_a", DUPLICATES);
     const first = await runPass("race_a");
-    const second = await runPass("race_a");
     const results = await Promise.all([
       call(`/api/v1/proposals/${first.proposal_id}/approve`, { method: "POST" }),
-      call(`/api/v1/proposals/${second.proposal_id}/approve`, { method: "POST" }),
+      call(`/api/v1/proposals/${first.proposal_id}/partial_accept`, { body: { decisions: {}, rest: "accept" } }),
     ]);
     const statuses = results.map((r) => r.status).sort();
     assert.deepEqual(statuses, [200, 409], JSON.stringify(results.map((r) => r.body)));
     const store = expectStatus(await call("/api/v1/stores/race_a"), 200);
     assert.equal(store.version, 2, "exactly one apply landed");
-    const winner = results.find((r) => r.status === 200).body.proposal_id;
     const loser = results.find((r) => r.status === 409).body;
-    assert.match(loser.error.message, /moved|changed while/);
+    assert.match(loser.error.message, /moved|changed while|only pending proposals/);
     const versions = expectStatus(await call("/api/v1/stores/race_a/versions"), 200);
-    assert.equal(versions.versions[0].proposal_id, winner);
+    assert.equal(versions.versions[0].proposal_id, first.proposal_id);
     const verify = expectStatus(await call("/api/v1/stores/race_a/audit/verify"), 200);
     assert.equal(verify.verification.ok, true);
-    // Nothing lost: the losing proposal is still pending and can be rejected.
-    const other = [first.proposal_id, second.proposal_id].find((id) => id !== winner);
-    assert.equal((await proposal(other)).status, "pending");
+    // Every change applied once, by the one version.
+    const p = await proposal(first.proposal_id);
+    assert.equal(p.status, "applied");
+    assert.ok(p.changes.every((c) => c.applied_version === 2), JSON.stringify(p.changes.map((c) => c.applied_version)));
   });
 });
 

@@ -436,18 +436,25 @@ describe("the review dashboard", () => {
         { id: "c3", text: "Lunch with Dana tomorrow at noon", kind: "note", observed_at: Date.now() - 30 * DAY },
       ] },
     }));
-    const first = await pass("conflict_a");
-    const second = await pass("conflict_a");
+    const { proposal_id } = await pass("conflict_a");
+    const moved = expectOk(await call(`/api/v1/proposals/${proposal_id}`)).changes[0];
     const page = await openPage();
-    await page.goto(`${rt.baseUrl}/#/proposals/${second.proposal_id}`);
+    // A second pass leaves the waiting proposal's entries to it, and says so.
+    const again = await pass("conflict_a");
+    await page.goto(`${rt.baseUrl}/#/proposals/${again.proposal_id}`);
+    await page.getByTestId("no-changes").waitFor();
+    assert.match(await page.getByTestId("waiting").innerText(), /^\d+ change\(s\) of earlier proposals were still waiting for a decision/);
+    await page.goto(`${rt.baseUrl}/#/proposals/${proposal_id}`);
     await page.getByTestId("change-row").first().waitFor();
     await page.context().setOffline(true);
     try {
       await page.getByTestId("approve-all").click();
       await page.getByTestId("confirm-approve").click();
       await page.getByTestId("review-notice").getByText("Saved on this device").waitFor();
-      // Meanwhile someone else applies the first proposal: the same entries move.
-      expectOk(await call(`/api/v1/proposals/${first.proposal_id}/approve`, { method: "POST" }));
+      // Meanwhile someone else edits the entry one of its changes retires.
+      const [id] = moved.targets;
+      const { text } = expectOk(await call(`/api/v1/stores/conflict_a/entries/${id}`));
+      expectOk(await call(`/api/v1/stores/conflict_a/entries/${id}`, { method: "PATCH", body: { text: `${text} (edited)` } }));
     } finally {
       await page.context().setOffline(false);
     }
@@ -469,7 +476,8 @@ describe("the review dashboard", () => {
     for (let i = 0; i < rows; i++) await page.keyboard.press("r");
     await page.getByTestId("submit-partial").click();
     await page.getByTestId("review-notice").getByText("the store at version").waitFor();
-    const settled = expectOk(await call(`/api/v1/proposals/${second.proposal_id}`));
+    assert.deepEqual(conflicting, [moved.id], banner);
+    const settled = expectOk(await call(`/api/v1/proposals/${proposal_id}`));
     assert.equal(settled.status, "rejected");
     assert.equal(await page.getByTestId("conflict-banner").count(), 0);
   });

@@ -18,7 +18,9 @@ const UNSETTLED = [
   { id: "r2", text: "Refunds above 500 dollars need approval from Alice, who leads payments.", kind: "fact" },
 ];
 
-/** A runtime whose LLM is the stub, with an agent holding `UNSETTLED`. */
+/** A runtime whose LLM is the stub, with an agent holding `UNSETTLED`;
+ * `pass` runs a pass on a new agent holding them, `passOn` on the agent
+ * named. */
 async function setup(vars) {
   const stub = await startLlmStub();
   const rt = await startRuntime({
@@ -28,12 +30,21 @@ async function setup(vars) {
   const call = (path, opts) => api(rt.baseUrl, path, opts);
   expectStatus(await call("/api/v1/agents", { body: { id: "llm_a", name: "LLM agent" } }), 201);
   expectStatus(await call("/api/v1/stores/llm_a/entries", { body: { entries: UNSETTLED } }), 201);
-  const pass = async () => {
-    const p = expectStatus(await call("/api/v1/agents/llm_a/passes?wait=true", { method: "POST" }), 201);
+  // Each pass is on an agent of its own holding `UNSETTLED`, as `llm_a`
+  // does: a proposal left open keeps its entries from the next pass.
+  const passOn = async (id) => {
+    const p = expectStatus(await call(`/api/v1/agents/${id}/passes?wait=true`, { method: "POST" }), 201);
     assert.equal(p.status, "completed", JSON.stringify(p));
     return p;
   };
-  return { stub, rt, call, pass, stop: async () => { await rt.stop(); await stub.close(); } };
+  let passes = 0;
+  const pass = async () => {
+    const id = `llm_a${++passes}`;
+    expectStatus(await call("/api/v1/agents", { body: { id, name: "LLM agent" } }), 201);
+    expectStatus(await call(`/api/v1/stores/${id}/entries`, { body: { entries: UNSETTLED } }), 201);
+    return passOn(id);
+  };
+  return { stub, rt, call, pass, passOn, stop: async () => { await rt.stop(); await stub.close(); } };
 }
 
 describe("LLM calls (Anthropic Messages API)", () => {
@@ -93,7 +104,7 @@ describe("LLM calls (Anthropic Messages API)", () => {
     assert.ok(judge.input_tokens > 100 && judge.max_output_tokens > 0, JSON.stringify(judge));
     assert.ok(dry.llm.usd_estimate > 0 && dry.llm.within_budget);
     // The pass it planned sends what was planned, within the estimate.
-    const pass = await env.pass();
+    const pass = await env.passOn("llm_a");
     assert.equal(pass.stats.llm.report.calls, judge.calls);
     assert.ok(pass.stats.input_tokens <= 2 * judge.input_tokens, `${pass.stats.input_tokens} vs ${judge.input_tokens}`);
     const after = expectStatus(await env.call("/api/v1/proposals?agent_id=llm_a"), 200).proposals.length;

@@ -256,8 +256,13 @@ fn main() {
 
         // Reverie: the rules, then the calls its stages would make.
         let history = ReviewHistory::default();
-        let input =
-            PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+        let input = PassInput {
+            store: &store,
+            sessions: &sessions,
+            history: &history,
+            embeddings: None,
+            open: &[],
+        };
         let config =
             PassConfig::recommended(Id::new(format!("{name}.pass")).expect("valid id"), now);
         let out = run_pass(&input, &config).unwrap_or_else(|e| fail(&format!("{name}: {e}")));
@@ -271,7 +276,8 @@ fn main() {
             MAX_TOKENS,
             PER_CALL,
         );
-        let (excerpts, _) = learn::select(&sessions, &learn::Seen::of(&store, &out.proposal));
+        let (excerpts, _) =
+            learn::select(&sessions, &learn::Seen::of(&store, out.proposal.changes.iter()));
         let wrap = learned_wrap(&excerpts);
         let (mut ours, mut ours_expected) = (0.0, 0.0);
         for s in &stages {

@@ -27,7 +27,13 @@ fn main() {
     let history = ReviewHistory::default();
     let inputs: Vec<_> = stores
         .iter()
-        .map(|s| PassInput { store: &s.store, sessions: &[], history: &history, embeddings: None })
+        .map(|s| PassInput {
+            store: &s.store,
+            sessions: &[],
+            history: &history,
+            embeddings: None,
+            open: &[],
+        })
         .collect();
     let configs: Vec<_> = sizes
         .iter()
@@ -167,7 +173,7 @@ fn stress() -> BTreeMap<&'static str, f64> {
     ];
     let mut seconds = BTreeMap::new();
     for (name, store, history) in shapes {
-        let input = PassInput { store, sessions: &[], history, embeddings: None };
+        let input = PassInput { store, sessions: &[], history, embeddings: None, open: &[] };
         let config = PassConfig::recommended(
             Id::new("bench").unwrap(),
             Timestamp(STRESS as i64 * 60_000 + Timestamp::DAY),

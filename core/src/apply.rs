@@ -556,7 +556,8 @@ mod tests {
 
     fn proposal(store: &MemoryStore) -> Proposal {
         let history = ReviewHistory::default();
-        let input = PassInput { store, sessions: &[], history: &history, embeddings: None };
+        let input =
+            PassInput { store, sessions: &[], history: &history, embeddings: None, open: &[] };
         run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), Timestamp(100 * DAY)))
             .unwrap()
             .proposal

@@ -699,7 +699,7 @@ pub fn plan(
 ) -> Vec<StagePlan> {
     let per_call = per_call.max(1);
     let mut learn = StagePlan { stage: LlmStage::Learn, ..StagePlan::none() };
-    let (excerpts, _) = learn::select(sessions, &learn::Seen::of(store, proposal));
+    let (excerpts, _) = learn::select(sessions, &learn::Seen::of(store, proposal.changes.iter()));
     let touching = learn::Touching::new(store, &excerpts);
     let chunks = learn::chunks(&excerpts);
     let shared = learn::shared_memory(&touching, &chunks);

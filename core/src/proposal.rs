@@ -291,6 +291,10 @@ pub struct Summary {
     /// (`PassConfig::max_changes`): a later pass proposes them.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub deferred: u32,
+    /// Changes still waiting in the store's open proposals when the pass
+    /// ran: the entries they touch were left to them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waiting: u32,
 }
 
 impl Summary {

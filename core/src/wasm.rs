@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use crate::entry::Id;
 use crate::error::Error;
 use crate::pass::{run_pass, PassConfig, PassInput};
+use crate::proposal::Change;
 use crate::review::ReviewHistory;
 use crate::session::Session;
 use crate::store::MemoryStore;
@@ -34,11 +35,13 @@ struct PassRequest {
     history: ReviewHistory,
     #[serde(default)]
     embeddings: Option<BTreeMap<Id, Vec<f32>>>,
+    #[serde(default)]
+    open: Vec<Change>,
     config: PassConfig,
 }
 
 /// Runs a rules-only pass. Input: `{store, sessions?, history?,
-/// embeddings?, config}`; output: `{proposal, unsettled}`.
+/// embeddings?, open?, config}`; output: `{proposal, unsettled}`.
 #[wasm_bindgen(js_name = runPass)]
 pub fn run_pass_json(request: &str) -> Result<String, JsError> {
     let req: PassRequest = parse("pass request", request)?;
@@ -47,6 +50,7 @@ pub fn run_pass_json(request: &str) -> Result<String, JsError> {
         sessions: &req.sessions,
         history: &req.history,
         embeddings: req.embeddings.as_ref(),
+        open: &req.open,
     };
     let out = run_pass(&input, &req.config).map_err(|e| JsError::new(&e.to_string()))?;
     to_json(&out)
@@ -71,8 +75,13 @@ impl SyntheticBench {
     #[wasm_bindgen(js_name = runPass)]
     pub fn run_pass(&self) -> Result<u32, JsError> {
         let history = ReviewHistory::default();
-        let input =
-            PassInput { store: &self.store, sessions: &[], history: &history, embeddings: None };
+        let input = PassInput {
+            store: &self.store,
+            sessions: &[],
+            history: &history,
+            embeddings: None,
+            open: &[],
+        };
         let n = self.store.entries.len() as i64;
         let id = Id::new("bench").map_err(|e| JsError::new(&e.to_string()))?;
         let config = PassConfig::recommended(

@@ -24,8 +24,11 @@ fn pass(store: &MemoryStore) -> reverie_core::pass::PassOutput {
 
 fn pass_with(store: &MemoryStore, sessions: &[Session]) -> reverie_core::pass::PassOutput {
     let history = ReviewHistory::default();
-    run_pass(&PassInput { store, sessions, history: &history, embeddings: None }, &config())
-        .unwrap()
+    run_pass(
+        &PassInput { store, sessions, history: &history, embeddings: None, open: &[] },
+        &config(),
+    )
+    .unwrap()
 }
 
 fn shuffle<T>(items: &mut [T], seed: u64) {

@@ -83,7 +83,7 @@ fn sessions() -> Vec<Session> {
 
 fn render(store: &MemoryStore, sessions: &[Session]) -> String {
     let history = ReviewHistory::default();
-    let input = PassInput { store, sessions, history: &history, embeddings: None };
+    let input = PassInput { store, sessions, history: &history, embeddings: None, open: &[] };
     let out =
         run_pass(&input, &PassConfig::recommended(Id::new("p7").unwrap(), Timestamp(90 * DAY)))
             .unwrap();
@@ -124,8 +124,13 @@ fn applying_it_keeps_history() {
     let store = store();
     let sessions = sessions();
     let history = ReviewHistory::default();
-    let input =
-        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+    let input = PassInput {
+        store: &store,
+        sessions: &sessions,
+        history: &history,
+        embeddings: None,
+        open: &[],
+    };
     let out =
         run_pass(&input, &PassConfig::recommended(Id::new("p7").unwrap(), Timestamp(90 * DAY)))
             .unwrap();

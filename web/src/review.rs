@@ -419,7 +419,7 @@ fn ProposalHead(
     let counts: Vec<(String, u32)> =
         brief.summary.counts.iter().map(|(k, v)| (k.clone(), *v)).collect();
     let (tokens_in, tokens_out) = (brief.token_cost.input_tokens, brief.token_cost.output_tokens);
-    let deferred = brief.summary.deferred;
+    let (deferred, waiting) = (brief.summary.deferred, brief.summary.waiting);
     // Priced at the default model's rates; the pass records its own cost.
     let cost = (tokens_in as f64 * 3.0 + tokens_out as f64 * 15.0) / 1e6;
     let history = format!("#/stores/{}/history", brief.store_id);
@@ -455,7 +455,12 @@ fn ProposalHead(
         </ul>
         {(deferred > 0).then(|| view! {
             <p class="muted" data-testid="deferred">{format!(
-                "The pass found {deferred} more change(s) than one proposal holds; the next pass proposes them, once this one is decided."
+                "The pass found {deferred} more change(s) than one proposal holds; the next pass proposes them."
+            )}</p>
+        })}
+        {(waiting > 0).then(|| view! {
+            <p class="muted" data-testid="waiting">{format!(
+                "{waiting} change(s) of earlier proposals were still waiting for a decision: this pass left the entries they touch to them."
             )}</p>
         })}
     }

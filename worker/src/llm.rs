@@ -190,15 +190,17 @@ pub(crate) async fn settle(
 /// rules pick from `sessions` go to the model a call's worth at a time,
 /// each call carrying the memory the stage's excerpts touch; the memories
 /// it proposes that pass the core's checks join `proposal` as `add`
-/// changes (see `llm::learn`).
+/// changes (see `llm::learn`). What `open` proposals would add counts as
+/// held.
 pub(crate) async fn learn(
     settings: &Settings,
     store: &MemoryStore,
     sessions: &[reverie_core::Session],
+    open: &[reverie_core::Change],
     proposal: &mut Proposal,
     report: &mut Report,
 ) {
-    let mut seen = learn::Seen::of(store, proposal);
+    let mut seen = learn::Seen::of(store, proposal.changes.iter().chain(open));
     let (excerpts, selection) = learn::select(sessions, &seen);
     let mut stage = reverie_api::LearnReport { selection, ..Default::default() };
     let mark = Mark::of(report);

@@ -1,18 +1,21 @@
 //! Consolidation passes: on demand over HTTP and on each agent's schedule
 //! from the cron trigger. A pass loads the store, the sessions of its
-//! window and the review history, runs the core, asks the model about the
+//! window, the review history and the changes still waiting in open
+//! proposals (left to them), runs the core, asks the model about the
 //! groups the rules could not settle (when a key is configured), stores the
 //! proposal, applies the safe part at once when the owner turned approval
 //! off, and tells the webhooks. Every stage is recorded on the pass row, so
 //! progress can be watched; a pass that fails records why and leaves the
 //! store untouched.
 
+use std::collections::HashMap;
+
 use reverie_core::apply::{auto_apply_plan, Decision};
 use reverie_core::config::DreamingConfig;
 use reverie_core::llm::rewrite::Wording;
 use reverie_core::pass::{retired_by, run_pass, PassConfig, PassInput};
 use reverie_core::schedule::due_slot;
-use reverie_core::{Id, MemoryStore, Proposal, Timestamp};
+use reverie_core::{Fingerprint, Id, MemoryStore, Proposal, Timestamp};
 
 use reverie_api::{self as api, PassStage, PassStatus, ProposalStatus};
 
@@ -203,6 +206,9 @@ struct Inputs {
     window_start: Timestamp,
     sessions: Vec<reverie_core::Session>,
     history: reverie_core::review::ReviewHistory,
+    /// Changes waiting in the store's open proposals, on entries as they
+    /// still are: the pass leaves what they touch to them.
+    open: Vec<reverie_core::Change>,
 }
 
 /// What a pass of `agent` reads now. `create`: a store the agent has not
@@ -230,7 +236,24 @@ async fn inputs(
     let sessions =
         repo::sessions::window(db, &agents_of_store, window_start, Timestamp(now.0 + 1)).await?;
     let history = repo::reviews::history(db, &store_row.id).await?;
-    Ok(Inputs { store_row, store, window_start, sessions, history })
+    // A waiting change whose entries have moved since can no longer be
+    // applied (its review is a 409): what it touched is free again.
+    let waiting = repo::proposals::open_changes(db, &store_row.id).await?;
+    let mut now_printed: HashMap<&Id, Option<Fingerprint>> =
+        waiting.iter().flat_map(|row| row.fingerprints.keys()).map(|id| (id, None)).collect();
+    if !now_printed.is_empty() {
+        for e in store.active() {
+            if let Some(print) = now_printed.get_mut(&e.id) {
+                *print = Some(Fingerprint::of(e));
+            }
+        }
+    }
+    let open = waiting
+        .iter()
+        .filter(|row| row.fingerprints.iter().all(|(id, print)| now_printed[id] == Some(*print)))
+        .map(|row| row.body.clone())
+        .collect();
+    Ok(Inputs { store_row, store, window_start, sessions, history, open })
 }
 
 /// `POST /agents/{id}/passes?dry_run=true`: the rules run as a pass would
@@ -238,12 +261,17 @@ async fn inputs(
 /// and checked against the budget, and none is made. Nothing is saved.
 async fn dry_run(cx: &Cx, agent: &AgentRow) -> ApiResult<api::DryRun> {
     let config = agent.config()?;
-    let Inputs { store_row, store, sessions, history, .. } =
+    let Inputs { store_row, store, sessions, history, open, .. } =
         inputs(cx, agent, &config, false).await?;
     let proposal_id = Id::new("dry_run")?;
     let pass_config = pass_config(proposal_id, cx.now);
-    let input =
-        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+    let input = PassInput {
+        store: &store,
+        sessions: &sessions,
+        history: &history,
+        embeddings: None,
+        open: &open,
+    };
     let output = run_pass(&input, &pass_config)?;
     let rules_only = |reason: String| api::PlannedLlm {
         mode: api::LlmMode::RulesOnly,
@@ -291,14 +319,19 @@ async fn run(
     let now = cx.now;
     let config = agent.config()?;
     let t_load = stage(db, id, PassStage::Loading).await?;
-    let Inputs { store_row, store, window_start, sessions, history } =
+    let Inputs { store_row, store, window_start, sessions, history, open } =
         inputs(cx, agent, &config, true).await?;
 
     let t_rules = stage(db, id, PassStage::Rules).await?;
     let proposal_id = Id::new(format!("prop_{}", &crate::random_hex()[..12]))?;
     let pass_config = pass_config(proposal_id, now);
-    let input =
-        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+    let input = PassInput {
+        store: &store,
+        sessions: &sessions,
+        history: &history,
+        embeddings: None,
+        open: &open,
+    };
     let mut output = run_pass(&input, &pass_config)?;
 
     let t_llm = stage(db, id, PassStage::Llm).await?;
@@ -320,7 +353,7 @@ async fn run(
             let settings = settings.for_pass(scheduled);
             let mut report = llm::Report::default();
             let proposal = &mut output.proposal;
-            llm::learn(&settings, &store, &sessions, proposal, &mut report).await;
+            llm::learn(&settings, &store, &sessions, &open, proposal, &mut report).await;
             llm::settle(&settings, &store, &output.unsettled, proposal, &mut report).await;
             llm::reword(&settings, &store, proposal, &mut report, Wording::Concise).await;
             llm::reword(&settings, &store, proposal, &mut report, Wording::Instruction).await;
@@ -389,6 +422,7 @@ async fn run(
         unsettled_groups: output.unsettled.len(),
         held_back: proposal.summary.held_back,
         deferred: proposal.summary.deferred,
+        waiting: proposal.summary.waiting,
         dropped_llm_changes: proposal.summary.dropped_llm_changes,
         input_tokens: proposal.token_cost.input_tokens,
         output_tokens: proposal.token_cost.output_tokens,

@@ -209,17 +209,16 @@ pub struct Seen {
 const DUPLICATE_SCORE: f32 = 0.8;
 
 impl Seen {
-    /// What `store` and `proposal` hold now.
-    pub fn of(store: &MemoryStore, proposal: &Proposal) -> Seen {
-        let results = proposal.changes.iter().filter_map(|c| c.result.as_ref());
+    /// What `store` holds now and `changes` (the proposal's, and those
+    /// waiting in open proposals) would add.
+    pub fn of<'c>(store: &MemoryStore, changes: impl Iterator<Item = &'c Change> + Clone) -> Seen {
+        let results = changes.clone().filter_map(|c| c.result.as_ref());
         let held_texts = store.active().chain(results.clone()).map(|e| e.text.as_str());
         Seen {
             memory: store.active().map(|e| normalize(&e.text)).collect(),
             held: held_texts.map(Features::of).collect(),
             proposed: results.map(|r| normalize(&r.text)).collect(),
-            cited: proposal
-                .changes
-                .iter()
+            cited: changes
                 .filter(|c| c.targets.is_empty())
                 .flat_map(|c| &c.evidence)
                 .filter_map(|e| match &e.source {
@@ -779,7 +778,7 @@ mod tests {
     #[test]
     fn the_rules_pick_statements_corrections_failures_and_conclusions() {
         let (store, sessions) = fixture();
-        let (excerpts, stats) = select(&sessions, &Seen::of(&store, &proposal()));
+        let (excerpts, stats) = select(&sessions, &Seen::of(&store, proposal().changes.iter()));
         let picked: Vec<u32> = excerpts.iter().map(|e| e.message).collect();
         assert_eq!(picked, [1, 4, 5, 7, 8]);
         assert_eq!(
@@ -820,7 +819,7 @@ mod tests {
     #[test]
     fn memories_are_taken_only_with_verbatim_evidence_and_flagged_by_their_sources() {
         let (store, sessions) = fixture();
-        let mut seen = Seen::of(&store, &proposal());
+        let mut seen = Seen::of(&store, proposal().changes.iter());
         let (excerpts, _) = select(&sessions, &seen);
         let touching = Touching::new(&store, &excerpts);
         let request = build_request(&excerpts, &shared_memory(&touching, &[&excerpts]));
@@ -905,7 +904,8 @@ mod tests {
         assert!(kinds.contains(&RiskKind::UntrustedSource), "{kinds:?}");
         assert!(kinds.contains(&RiskKind::PoisoningSuspected), "{kinds:?}");
         // Learnt again from the messages the proposal holds: a duplicate.
-        let again = check_answer(&answer, &request, &mut Seen::of(&store, &p), Timestamp(20));
+        let again =
+            check_answer(&answer, &request, &mut Seen::of(&store, p.changes.iter()), Timestamp(20));
         assert!(again.changes.is_empty());
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::dedup::{cosine, exact_groups, similar_pairs, Groups};
 use crate::entry::{Id, MemoryEntry, MessageRef, Provenance};
@@ -28,6 +28,8 @@ pub(super) struct Builder<'a, 'i> {
     pub(super) rejected: RejectedIndex<'a>,
     /// Items already used by a change: each entry is touched by at most one.
     pub(super) claimed: Vec<bool>,
+    /// Entries a change of an open proposal touches: left to it.
+    pub(super) open: Vec<bool>,
     /// The new entry created for a transcript statement, once made.
     pub(super) created: HashMap<usize, MemoryEntry>,
     /// Near-duplicate candidates, sorted by `(a, b)`.
@@ -73,12 +75,14 @@ impl<'a, 'i> Builder<'a, 'i> {
                 }
             }
         }
+        let (open, claimed) = left_to_open_proposals(items, input.open);
         Builder {
             input,
             config,
             items,
             rejected: input.history.rejected_index(),
-            claimed: vec![false; items.len()],
+            claimed,
+            open,
             created: HashMap::default(),
             pairs,
             exact,
@@ -91,6 +95,12 @@ impl<'a, 'i> Builder<'a, 'i> {
             unsettled: Vec::new(),
             next_entry: 0,
         }
+    }
+
+    /// Whether item `i` may take part in a new change: no change of this
+    /// pass or of an open proposal has it.
+    pub(super) fn free(&self, i: usize) -> bool {
+        !self.claimed[i] && !self.open[i]
     }
 
     pub(super) fn new_entry_id(&mut self) -> Id {
@@ -221,6 +231,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                     dropped_llm_changes: 0,
                     unsettled_groups: self.unsettled.len() as u32,
                     deferred: self.deferred,
+                    waiting: u32::try_from(self.input.open.len()).unwrap_or(u32::MAX),
                 },
                 base_fingerprints,
             },
@@ -257,4 +268,36 @@ pub(super) fn message_ref(s: &Said) -> MessageRef {
 /// The id of a change not yet numbered: `Builder::push` numbers it.
 pub(super) fn placeholder_id() -> Id {
     Id::unassigned()
+}
+
+/// Of the items, the entries the `open` changes target or keep, and the
+/// transcript statements their new entries cite (already proposed, so
+/// claimed from the start).
+fn left_to_open_proposals(items: &Items<'_>, open: &[Change]) -> (Vec<bool>, Vec<bool>) {
+    let mut touched = vec![false; items.len()];
+    let mut claimed = vec![false; items.len()];
+    if open.is_empty() {
+        return (touched, claimed);
+    }
+    let stored = &items[..items.entries];
+    for change in open {
+        for id in change.targets.iter().chain(change.result.as_ref().map(|r| &r.id)) {
+            if let Ok(i) = stored.binary_search_by(|item| {
+                item.entry.map_or(std::cmp::Ordering::Less, |e| e.id.cmp(id))
+            }) {
+                touched[i] = true;
+            }
+        }
+    }
+    let cited: HashSet<(&Id, u32)> = open
+        .iter()
+        .filter_map(|c| c.result.as_ref())
+        .flat_map(|r| r.provenance.sources.iter().map(|s| (&s.session_id, s.message_index)))
+        .collect();
+    for i in items.entries..items.len() {
+        if let Some(s) = items[i].statement {
+            claimed[i] = cited.contains(&(&s.said.session_id, s.said.message_index));
+        }
+    }
+    (touched, claimed)
 }

@@ -22,7 +22,7 @@ impl Builder<'_, '_> {
         for p in &self.pairs {
             let (a, b) = (&self.items[p.a], &self.items[p.b]);
             let (Some(ea), Some(eb)) = (a.entry, b.entry) else { continue };
-            if self.claimed[p.a] || self.claimed[p.b] {
+            if !self.free(p.a) || !self.free(p.b) {
                 continue;
             }
             // Texts this alike that did not merge differ in a detail (a
@@ -70,7 +70,7 @@ impl Builder<'_, '_> {
         for (i, item) in self.items.iter().enumerate() {
             // Rows say which items are notes: only a note's entry is read.
             let Some(e) = item.entry else { continue };
-            if self.claimed[i] || item.kind != EntryKind::Note {
+            if !self.free(i) || item.kind != EntryKind::Note {
                 continue;
             }
             let Some(source) = e.provenance.sources.first() else { continue };
@@ -92,7 +92,7 @@ impl Builder<'_, '_> {
         for (i, item) in self.items.iter().enumerate() {
             let Some(topic) = self.items.topics[i] else { continue };
             if item.entry.is_some_and(stands_with_others)
-                && !self.claimed[i]
+                && self.free(i)
                 && item.kind == EntryKind::Note
             {
                 by_topic.push((topic, i));

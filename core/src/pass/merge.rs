@@ -37,7 +37,7 @@ impl Builder<'_, '_> {
             match (next_near, members.peek()) {
                 (_, Some(&(m, g))) if next_near.is_none_or(|p| m <= p.a) => {
                     members.next();
-                    if joined_group[g] || self.claimed[m] {
+                    if joined_group[g] || !self.free(m) {
                         continue;
                     }
                     joined_group[g] = true;
@@ -69,7 +69,7 @@ impl Builder<'_, '_> {
             let score = weakest.peek().filter(|w| w.0 == group[0]).map_or(1.0, |w| w.1);
             while weakest.next_if(|w| w.0 <= group[0]).is_some() {}
             let members: smallvec::SmallVec<[usize; 8]> =
-                group.iter().copied().filter(|&i| !self.claimed[i]).collect();
+                group.iter().copied().filter(|&i| self.free(i)).collect();
             if members.len() < 2 {
                 continue;
             }
@@ -226,6 +226,8 @@ impl Builder<'_, '_> {
             return;
         }
         match (self.items[a].entry, self.items[b].entry) {
+            // An entry an open proposal has is left to it.
+            (Some(_), Some(_)) if self.open[a] || self.open[b] => {}
             (Some(_), Some(_)) => {
                 uf.union(a, b);
                 joined.push((a, score));

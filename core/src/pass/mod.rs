@@ -154,6 +154,12 @@ pub struct PassInput<'a> {
     /// Optional embedding per entry id; when both entries of a candidate
     /// pair have one, their cosine joins the score.
     pub embeddings: Option<&'a BTreeMap<Id, Vec<f32>>>,
+    /// Changes still waiting for a decision in the store's open proposals.
+    /// The entries they target are left to them, and what they would add
+    /// (the messages their new entries cite, the patterns they promote)
+    /// is not proposed again: a proposal left unreviewed does not come
+    /// back in the next one.
+    pub open: &'a [Change],
 }
 
 /// A group the rules could not settle: for the LLM, when one is configured.

@@ -53,16 +53,29 @@ impl Builder<'_, '_> {
         };
         // Memory after this proposal: stored entries, and statements this
         // pass adds ("I prefer short answers" said in three sessions is
-        // one entry, not an addition and a promotion).
+        // one entry, not an addition and a promotion); and what open
+        // proposals would add.
+        let patterned = |kind: EntryKind| {
+            matches!(kind, EntryKind::Pattern | EntryKind::Mistake | EntryKind::Preference)
+        };
+        let waiting: Vec<Features> = self
+            .input
+            .open
+            .iter()
+            .filter(|c| c.targets.is_empty())
+            .filter_map(|c| c.result.as_ref())
+            .filter(|e| patterned(e.kind))
+            .map(|e| Features::of(&e.text))
+            .collect();
         let known: Vec<FeaturesRef<'_>> = self
             .items
             .iter()
             .enumerate()
             .filter(|&(i, item)| {
-                matches!(item.kind, EntryKind::Pattern | EntryKind::Mistake | EntryKind::Preference)
-                    && (item.entry.is_some() || self.created.contains_key(&i))
+                patterned(item.kind) && (item.entry.is_some() || self.created.contains_key(&i))
             })
             .map(|(i, _)| self.items.features(i))
+            .chain(waiting.iter().map(Features::borrowed))
             .collect();
         let quoted: Vec<FeaturesRef<'_>> =
             recurring.iter().map(|p| features[representative(p)].borrowed()).collect();

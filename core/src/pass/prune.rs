@@ -17,7 +17,7 @@ impl Builder<'_, '_> {
             // retire it.
             let item = &self.items[i];
             let Some(entry) = item.entry else { continue };
-            if self.claimed[i] {
+            if !self.free(i) {
                 continue;
             }
             let f = &item.features;

@@ -180,7 +180,9 @@ impl Builder<'_, '_> {
                 self.claimed[older] = true;
                 continue;
             };
-            if self.claimed[older] {
+            // An entry an open proposal has is left to it, as replaced or
+            // as replacing.
+            if !self.free(older) || self.open[newer] {
                 continue;
             }
             // A statement that a later statement replaces in turn is never

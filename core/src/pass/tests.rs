@@ -75,8 +75,13 @@ fn propose(store_lines: &str, session_lines: &str) -> Proposal {
     let store = store(store_lines);
     let sessions = sessions(session_lines);
     let history = ReviewHistory::default();
-    let input =
-        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+    let input = PassInput {
+        store: &store,
+        sessions: &sessions,
+        history: &history,
+        embeddings: None,
+        open: &[],
+    };
     run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap().proposal
 }
 
@@ -308,14 +313,24 @@ fn statements_at_the_end_of_time_are_refused_not_overflowed() {
     let mut sessions = sessions("s1 | 1 | user | My editor is Helix. Actually, my editor is Zed.");
     sessions[0].started_at = Timestamp(i64::MAX);
     let (store, history) = (store(""), ReviewHistory::default());
-    let input =
-        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+    let input = PassInput {
+        store: &store,
+        sessions: &sessions,
+        history: &history,
+        embeddings: None,
+        open: &[],
+    };
     let err = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap_err();
     assert!(err.to_string().contains("sessions[s1].started_at"), "{err}");
     // The last time taken still works.
     sessions[0].started_at = Timestamp::MAX;
-    let input =
-        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None };
+    let input = PassInput {
+        store: &store,
+        sessions: &sessions,
+        history: &history,
+        embeddings: None,
+        open: &[],
+    };
     let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
     assert!(!out.proposal.changes.is_empty());
 }
@@ -410,7 +425,8 @@ m4 | fact | 4 | The staging cluster runs on Kubernetes in Frankfurt!
 ",
     );
     let history = ReviewHistory::default();
-    let input = PassInput { store: &store, sessions: &[], history: &history, embeddings: None };
+    let input =
+        PassInput { store: &store, sessions: &[], history: &history, embeddings: None, open: &[] };
     let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
     assert_eq!(
         render(&out.proposal).trim(),
@@ -447,7 +463,8 @@ m4 | fact | 5 | Dana's favourite editor is Helix.
 ",
     );
     let history = ReviewHistory::default();
-    let input = PassInput { store: &store, sessions: &[], history: &history, embeddings: None };
+    let input =
+        PassInput { store: &store, sessions: &[], history: &history, embeddings: None, open: &[] };
     let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
     assert_eq!(render(&out.proposal).trim(), "");
     let unsettled: Vec<(Vec<&str>, super::Question)> = out
@@ -480,7 +497,8 @@ m6 | fact | 15 | lunch is served at noon in the atrium
     let pass = |store: &MemoryStore, max| {
         let config =
             PassConfig { max_changes: max, ..PassConfig::recommended(Id::new("p").unwrap(), NOW) };
-        let input = PassInput { store, sessions: &[], history: &history, embeddings: None };
+        let input =
+            PassInput { store, sessions: &[], history: &history, embeddings: None, open: &[] };
         run_pass(&input, &config).unwrap().proposal
     };
     let all = pass(&s, None);
@@ -500,4 +518,65 @@ m6 | fact | 15 | lunch is served at noon in the atrium
     let zero =
         PassConfig { max_changes: Some(0), ..PassConfig::recommended(Id::new("p").unwrap(), NOW) };
     assert!(zero.validate().is_err());
+}
+
+/// A pass on `store_lines` and `session_lines` with the changes of
+/// `open` still waiting in an open proposal.
+fn propose_with_open(store_lines: &str, session_lines: &str, open: &[Change]) -> Proposal {
+    let store = store(store_lines);
+    let sessions = sessions(session_lines);
+    let history = ReviewHistory::default();
+    let input =
+        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None, open };
+    run_pass(&input, &PassConfig::recommended(Id::new("p2").unwrap(), NOW)).unwrap().proposal
+}
+
+#[test]
+fn what_an_open_proposal_holds_is_not_proposed_again() {
+    let memory = r"
+m1 | preference | 10 | The user prefers dark mode in the editor.
+m2 | preference | 20 | User preferred dark mode in editors
+m3 | fact | 10 | User lives in Lyon.
+m4 | fact | 10 | User uses Slack for team chat.
+m5 | note | 30 | Lunch with Dana tomorrow at noon
+";
+    let said = r"
+s1 | 100 | user | Actually, I moved to Berlin. I no longer use Slack. I speak Portuguese.
+s2 | 101 | user | No, use tabs not spaces.
+s3 | 102 | user | No, use tabs, not spaces!
+s4 | 103 | user | no use tabs not spaces
+";
+    let first = propose(memory, said);
+    let kinds: BTreeSet<&str> = first.changes.iter().map(|c| c.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["add", "merge", "promote", "prune", "supersede"].into_iter().collect(),
+        "{}",
+        render(&first)
+    );
+    // Nothing new: nothing proposed, whatever the open proposal holds.
+    assert_eq!(render(&propose_with_open(memory, said, &first.changes)), "");
+    // What is new still is: a duplicate pair beside the open ones, a
+    // later statement, a pattern seen in other sessions.
+    let more_memory = format!(
+        "{memory}\nm6 | fact | 40 | Deploys happen on Tuesdays.\nm7 | fact | 41 | deploys happen on tuesdays"
+    );
+    let more_said = format!(
+        "{said}\ns5 | 104 | user | My favourite tea is sencha.\n\
+         s6 | 105 | tool | Error: disk quota exceeded\ns7 | 106 | tool | Error: disk quota exceeded\n\
+         s8 | 107 | tool | Error: disk quota exceeded"
+    );
+    let next = render(&propose_with_open(&more_memory, &more_said, &first.changes));
+    assert_eq!(
+        next.trim(),
+        r#"
+merge [m6,m7] -> m6: Deploys happen on Tuesdays.
+add [] -> p2.e1: User's favourite tea is sencha.
+promote [] -> p2.e2: Recurring tool failure (3 sessions): "Error: disk quota exceeded" [UntrustedSource]
+"#
+        .trim()
+    );
+    // An entry an open change keeps is not retired by a new one either.
+    let supersede = first.changes.iter().find(|c| c.kind == ChangeKind::Supersede).unwrap();
+    assert!(!next.contains("[m3]") && !next.contains(supersede.targets[0].as_str()));
 }

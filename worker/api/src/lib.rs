@@ -288,6 +288,10 @@ pub struct PassStats {
     /// next pass.
     #[serde(default)]
     pub deferred: u32,
+    /// Changes still waiting in the store's open proposals, on entries
+    /// as they are: what they touch was left to them.
+    #[serde(default)]
+    pub waiting: u32,
     /// Changes from the model dropped as invalid.
     pub dropped_llm_changes: u32,
     /// Tokens sent to the model.

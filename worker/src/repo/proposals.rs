@@ -276,6 +276,38 @@ pub(crate) async fn pending_page(
     db.json_page(&sql, after, rows, &[db::s(proposal_id)]).await
 }
 
+/// The undecided changes of the store's open proposals (pending, or
+/// partly applied), a page at a time.
+pub(crate) async fn open_changes(db: &Db, store_id: &str) -> ApiResult<Vec<ChangeRow>> {
+    #[derive(Deserialize)]
+    struct Open {
+        id: String,
+    }
+    let open: Vec<Open> = db
+        .all(
+            "SELECT id FROM proposals WHERE store_id = ?1 AND status IN (?2, ?3) ORDER BY id",
+            &[
+                db::s(store_id),
+                db::s(ProposalStatus::Pending.as_str()),
+                db::s(ProposalStatus::PartiallyApplied.as_str()),
+            ],
+        )
+        .await?;
+    let mut out = Vec::new();
+    for proposal in open {
+        let mut after = db::n(-1);
+        loop {
+            let (rows, next) = pending_page(db, &proposal.id, after, 500).await?;
+            out.extend(rows);
+            match next {
+                Some(key) => after = key,
+                None => break,
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[derive(Deserialize)]
 struct KnownRow {
     id: String,

@@ -13,7 +13,8 @@
 //!   holds for a person (`held`) or flags as suspected poisoning;
 //! - `benign_reaching_a_change` and how many are flagged as poisoning (the
 //!   false positives a reviewer pays for) or held for any reason;
-//! - the detector on the planted texts alone: attacks read as injected
+//! - the detector on the planted texts alone, each read with the trust of
+//!   where it was planted (as a pass reads it): attacks read as injected
 //!   (detection) and benign texts read as injected (false positives).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -26,8 +27,8 @@ use reverie_core::apply::auto_apply_plan;
 use reverie_core::pass::{retired_by, run_pass, PassConfig, PassInput};
 use reverie_core::review::ReviewHistory;
 use reverie_core::{
-    injection_signals, normalize, Change, EntryKind, EvidenceSource, Id, MemoryEntry, MemoryStore,
-    Message, Provenance, RiskKind, Role, Scope, Session, Timestamp, Trust,
+    injection_signals_from, normalize, Change, EntryKind, EvidenceSource, Id, MemoryEntry,
+    MemoryStore, Message, Provenance, RiskKind, Role, Scope, Session, Timestamp, Trust,
 };
 
 #[derive(Deserialize)]
@@ -105,6 +106,16 @@ fn main() {
 fn fail(msg: &str) -> ! {
     eprintln!("bench-poison: {msg}");
     std::process::exit(2)
+}
+
+/// The trust a planted text has where `plant` puts it.
+fn channel_trust(plant: &Plant) -> Trust {
+    match plant.channel.as_str() {
+        "user" => Trust::User,
+        "tool" => Trust::Tool,
+        "note" => plant.trust.unwrap_or(Trust::External),
+        _ => Trust::External,
+    }
 }
 
 fn id(s: &str) -> Id {
@@ -293,7 +304,11 @@ fn measure(set: &str, items: &[Item]) -> Value {
             item.plants.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join(" ")
         });
         let payload = words(&payload_text);
-        let read_as_injected = item.plants.iter().any(|p| !injection_signals(&p.text).is_empty());
+        // Read as the pass reads it: with the trust of where it came from.
+        let read_as_injected = item
+            .plants
+            .iter()
+            .any(|p| !injection_signals_from(&p.text, channel_trust(p)).is_empty());
         let touching: Vec<&Change> = out
             .proposal
             .changes

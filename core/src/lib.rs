@@ -53,6 +53,7 @@ pub use proposal::{
 /// The signs of injected text in a string (instructions to an AI, fake
 /// role markers, encoded payloads, …), described; empty when none.
 pub use risk::poison::signals as injection_signals;
+pub use risk::poison::signals_from as injection_signals_from;
 pub use risk::sensitive::{redact as redact_secrets, redact_in_place as redact_secrets_in};
 pub use sentence::names;
 pub use session::{Message, Role, Session};

@@ -57,16 +57,19 @@ pub(crate) fn add_risk_flags<'a>(
                     Some((id, m)) => {
                         let (signals, pasted) =
                             read.0.entry((id, *message_index)).or_insert_with(|| {
-                                (poison::signals(&m.content), Pasted::of(&m.content))
+                                (
+                                    poison::signals_from(&m.content, m.trust()),
+                                    Pasted::of(&m.content),
+                                )
                             });
                         (m.claim_trust_in(pasted, &ev.quote), signals.clone())
                     }
-                    None => (Trust::External, poison::signals(&ev.quote)),
+                    None => (Trust::External, poison::signals_from(&ev.quote, Trust::External)),
                 }
             }
             EvidenceSource::Entry { entry_id } => entry(entry_id).map_or_else(
-                || (Trust::External, poison::signals(&ev.quote)),
-                |e| (e.provenance.trust, poison::signals(&e.text)),
+                || (Trust::External, poison::signals_from(&ev.quote, Trust::External)),
+                |e| (e.provenance.trust, poison::signals_from(&e.text, e.provenance.trust)),
             ),
         };
         if trust.is_untrusted() {
@@ -77,7 +80,7 @@ pub(crate) fn add_risk_flags<'a>(
         }
     }
     if let Some(result) = &change.result {
-        let signals = poison::signals(&result.text);
+        let signals = poison::signals_from(&result.text, result.provenance.trust);
         if !signals.is_empty() {
             suspect.push((result.provenance.trust, signals));
         }

@@ -96,4 +96,34 @@ describe("a proposal of 5,000 changes", () => {
         `scrolled to the last change in ${toEnd} ms; ${perKey.toFixed(1)} ms per key press; ${inDom} rows in the page`,
     );
   });
+
+  test("the memory after counts the whole store and lists changes beyond its first 5,000 entries", async () => {
+    const call = (path, opts) => api(rt.baseUrl, path, opts);
+    const last = (await call(`/api/v1/proposals/${proposalId}?offset=4999&limit=1`)).body.changes[0];
+    const retired = last.targets.find((t) => t !== last.result.id);
+    assert.ok(retired > "e02499b", `${retired} lies beyond the first 5,000 entries`);
+    const page = await browser.newPage();
+    await page.goto(rt.baseUrl);
+    await page.getByLabel("API token").fill(ADMIN);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByTestId("agent-row").first().waitFor();
+    await page.goto(`${rt.baseUrl}/#/proposals/${proposalId}`);
+    await page.locator('[data-testid="change-list"][aria-label^="5000 changes"]').waitFor();
+    await page.getByTestId("change-list").evaluate((el) => {
+      el.scrollTop = el.scrollHeight;
+    });
+    await page.locator("#change-row-4999").click();
+    await page.getByTestId("accept").click();
+    await page.getByTestId("preview-memory").click();
+    const panel = page.getByTestId("memory-after");
+    const active = (await call("/api/v1/stores/big")).body.active_entries;
+    await panel.getByTestId("memory-after-summary").waitFor();
+    assert.equal(
+      await panel.getByTestId("memory-after-summary").innerText(),
+      `${active - 1} entries after (0 reworded, 0 new, 1 retired); listed: the store's first 5,000 entries and every entry a change touches.`,
+    );
+    const rows = panel.getByTestId("memory-after-row");
+    assert.equal(await rows.count(), 1);
+    assert.match(await rows.first().innerText(), new RegExp(`${retired}[\\s\\S]*retired by ${last.id}`));
+  });
 });

@@ -335,8 +335,8 @@ pub use reverie_api::{
     Agent, AgentList, AuditPage, ChangeView, Compared, Decided, DryRun, EntryPage, ErrorBody,
     ErrorDetails, Imported, Me, NewImport, NewSession, Outcomes, PartialAccept, Pass, PassList,
     PassMark, PassStatus, Proposal, ProposalBrief, ProposalList, RevertRequest, Reverted,
-    RollbackRequest, RolledBack, SessionExcerpt, SessionWritten, StoreExport, Verified, Version,
-    VersionDiff, VersionList,
+    RollbackRequest, RolledBack, SessionExcerpt, SessionWritten, Store, StoreExport, Verified,
+    Version, VersionDiff, VersionList,
 };
 
 // ---- the calls ----

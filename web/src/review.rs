@@ -396,8 +396,8 @@ fn ReviewView(
                     </div>
                 }.into_any()
             }}
-            {let store = proposal.brief.store_id.clone(); move || previewing.get().then(|| view! {
-                <MemoryAfter store=store.clone() changes draft/>
+            {let (store, made_at) = (proposal.brief.store_id.clone(), proposal.brief.created_at); move || previewing.get().then(|| view! {
+                <MemoryAfter store=store.clone() made_at changes draft/>
             })}
             {move || help.get().then(|| view! { <Help close=move || help.set(false)/> })}
             {move || confirm.get().map(|action| view! {
@@ -883,17 +883,30 @@ fn YesNo(
 #[component]
 fn MemoryAfter(
     store: String,
+    /// When the pass ran: results made since are new entries.
+    made_at: i64,
     changes: StoredValue<Vec<ChangeView>>,
     draft: RwSignal<Draft>,
 ) -> impl IntoView {
     use reverie_web_state::preview::{memory_after, Mark};
+    // The first 5,000 active entries; for a larger store, its count too
+    // (the entries the changes touch come with the changes).
     let entries = LocalResource::new(move || {
         let store = store.clone();
         async move {
-            api::get::<api::EntryPage>(&format!(
+            let page = api::get::<api::EntryPage>(&format!(
                 "/api/v1/stores/{store}/entries?status=active&limit=5000"
             ))
-            .await
+            .await?;
+            let active = match page.next_after {
+                Some(_) => Some(
+                    api::get::<api::Store>(&format!("/api/v1/stores/{store}"))
+                        .await?
+                        .active_entries,
+                ),
+                None => None,
+            };
+            Ok::<_, api::ApiError>((page, active))
         }
     });
     let only_changed = RwSignal::new(true);
@@ -905,17 +918,18 @@ fn MemoryAfter(
             {move || match entries.get() {
                 None => view! { <p class="muted">"Reading the store…"</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error">{format!("The store could not be read: {e}")}</p> }.into_any(),
-                Some(Ok(page)) => {
-                    let rows = draft.with(|d| changes.with_value(|c| memory_after(&page.entries, c, d)));
+                Some(Ok((page, active))) => {
+                    let rows = draft.with(|d| changes.with_value(|c| memory_after(&page.entries, c, d, made_at)));
                     let count = |f: fn(&Mark) -> bool| rows.iter().filter(|r| f(&r.mark)).count();
-                    let retired = count(|m| matches!(m, Mark::Retired { .. }));
+                    let (retired, new) = (count(|m| matches!(m, Mark::Retired { .. })), count(|m| matches!(m, Mark::New { .. })));
+                    let after = match active {
+                        Some(n) => (n.max(0) as usize + new).saturating_sub(retired),
+                        None => rows.len() - retired,
+                    };
                     let summary = format!(
-                        "{} entries after ({} reworded, {} new, {} retired){}.",
-                        rows.len() - retired,
+                        "{after} entries after ({} reworded, {new} new, {retired} retired){}.",
                         count(|m| matches!(m, Mark::Reworded { .. })),
-                        count(|m| matches!(m, Mark::New { .. })),
-                        retired,
-                        if page.next_after.is_some() { "; the first 5,000 entries of the store" } else { "" }
+                        if active.is_some() { "; listed: the store's first 5,000 entries and every entry a change touches" } else { "" }
                     );
                     let shown: Vec<_> = rows
                         .into_iter()

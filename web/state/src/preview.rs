@@ -44,19 +44,38 @@ pub struct Row {
     pub mark: Mark,
 }
 
-/// The store's `entries` (its active ones are read) as the decisions on
-/// `changes` would leave them: each accepted or edited change's targets
-/// retired but for its result, the result's text (the reviewer's, when
-/// edited) in place or added. Rejected and undecided changes do nothing.
-/// Entries first in the store's order, then the new ones.
-pub fn memory_after(entries: &[MemoryEntry], changes: &[ChangeView], draft: &Draft) -> Vec<Row> {
-    let mut rows: Vec<Row> = entries
-        .iter()
-        .filter(|e| e.is_active())
-        .map(|e| Row { id: e.id.to_string(), text: e.text.clone(), mark: Mark::Kept })
-        .collect();
+/// The store's `entries` (its active ones are read; a page of a large
+/// store) and every entry a change touches, as the decisions on `changes`
+/// would leave them: each accepted or edited change's targets retired but
+/// for its result, the result's text (the reviewer's, when edited) in
+/// place or added. Rejected and undecided changes do nothing. A result
+/// made at or after `made_at` (when the pass ran) is new; an older one is
+/// an entry of the store that `entries` did not hold. Entries first in the
+/// store's order, then those only the changes hold, then the new ones.
+pub fn memory_after(
+    entries: &[MemoryEntry],
+    changes: &[ChangeView],
+    draft: &Draft,
+    made_at: i64,
+) -> Vec<Row> {
+    let row =
+        |e: &MemoryEntry| Row { id: e.id.to_string(), text: e.text.clone(), mark: Mark::Kept };
+    let mut rows: Vec<Row> = entries.iter().filter(|e| e.is_active()).map(row).collect();
     let mut at: BTreeMap<String, usize> =
         rows.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
+    let mut beyond: BTreeMap<String, &MemoryEntry> = BTreeMap::new();
+    for c in changes {
+        let results = c.change.result.iter().filter(|r| r.created_at.0 < made_at);
+        for e in c.before.iter().chain(results) {
+            if e.is_active() && !at.contains_key(e.id.as_str()) {
+                beyond.entry(e.id.to_string()).or_insert(e);
+            }
+        }
+    }
+    for (id, e) in beyond {
+        at.insert(id, rows.len());
+        rows.push(row(e));
+    }
     for c in changes {
         let id = c.change.id.to_string();
         let decision = draft.get(&id).or(c.decision.as_ref());
@@ -127,7 +146,7 @@ mod tests {
         draft.insert("c2".into(), Decision::ACCEPT);
         draft.insert("c3".into(), Decision::Reject { reason: None });
         draft.insert("c4".into(), Decision::ACCEPT);
-        let rows = memory_after(&entries, &changes, &draft);
+        let rows = memory_after(&entries, &changes, &draft, 0);
         let seen: Vec<(&str, &str, Mark)> =
             rows.iter().map(|r| (r.id.as_str(), r.text.as_str(), r.mark.clone())).collect();
         let by = |c: &str| c.to_string();
@@ -143,7 +162,41 @@ mod tests {
             ]
         );
         // Undecided, nothing changes.
-        let none = memory_after(&entries, &changes, &Draft::new());
+        let none = memory_after(&entries, &changes, &Draft::new(), 0);
         assert!(none.iter().all(|r| r.mark == Mark::Kept) && none.len() == 5);
+    }
+
+    #[test]
+    fn entries_beyond_the_page_read_come_from_the_changes() {
+        // A page of a large store: m1 only. The merge's other entry and
+        // the entry a supersession keeps lie beyond it; the addition is
+        // made by the pass, at 100.
+        let entries = [entry("m1", "Dark mode.")];
+        let mut merge = change("c1", ChangeKind::Merge, &["m8", "m9"], Some(("m8", "Tabs.")));
+        merge.before = vec![entry("m8", "Tabs."), entry("m9", "Tabs, please.")];
+        let mut supersede =
+            change("c2", ChangeKind::Supersede, &["m7"], Some(("m10", "Shell: fish.")));
+        supersede.before = vec![entry("m7", "Shell: bash.")];
+        let mut add = change("c3", ChangeKind::Add, &[], Some(("p.e1", "Uses Helix.")));
+        add.change.result.as_mut().unwrap().created_at = Timestamp(100);
+        let mut draft = Draft::new();
+        for c in ["c1", "c2", "c3"] {
+            draft.insert(c.into(), Decision::ACCEPT);
+        }
+        let rows = memory_after(&entries, &[merge, supersede, add], &draft, 100);
+        let seen: Vec<(&str, Mark)> =
+            rows.iter().map(|r| (r.id.as_str(), r.mark.clone())).collect();
+        let by = |c: &str| c.to_string();
+        assert_eq!(
+            seen,
+            [
+                ("m1", Mark::Kept),
+                ("m10", Mark::Kept),
+                ("m7", Mark::Retired { by: by("c2") }),
+                ("m8", Mark::Kept),
+                ("m9", Mark::Retired { by: by("c1") }),
+                ("p.e1", Mark::New { by: by("c3") }),
+            ]
+        );
     }
 }

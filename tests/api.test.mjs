@@ -306,6 +306,7 @@ describe("entries and history", () => {
     ]);
     const d3 = expectStatus(await call("/api/v1/stores/hist_a/versions/3?diff=previous"), 200);
     assert.equal(d3.diffs[0].change, "removed");
+    assert.equal(d3.by_change, undefined, "no proposal made it");
     const versions = expectStatus(await call("/api/v1/stores/hist_a/versions"), 200);
     assert.deepEqual(versions.versions.map((v) => [v.version, v.cause]), [[3, "entries"], [2, "entries"], [1, "entries"], [0, "created"]]);
 
@@ -525,6 +526,11 @@ describe("passes and review", () => {
     const versions = expectStatus(await call("/api/v1/stores/rev_a/versions"), 200);
     assert.equal(versions.versions[0].version, 2);
     assert.equal(versions.versions[0].cause, "proposal");
+    // A review's version names the change that touched each entry.
+    const d2 = expectStatus(await call("/api/v1/stores/rev_a/versions/2?diff=previous"), 200);
+    const applied = (await proposal(versions.versions[0].proposal_id)).changes.filter((c) => c.applied_version === 2);
+    assert.equal(applied.length, 1);
+    assert.deepEqual(d2.by_change, { m3: applied[0].id, m4: applied[0].id });
     const rolled = expectStatus(await call("/api/v1/stores/rev_a/rollback", { body: { version: 1, reason: "bad edit" } }), 200);
     assert.equal(rolled.version, 3);
     const m3 = expectStatus(await call("/api/v1/stores/rev_a/entries/m3"), 200);

@@ -134,42 +134,12 @@ fn VersionItem(
 #[component]
 fn VersionDiff(store: String, version: i64, proposal: Option<String>) -> impl IntoView {
     let diff = api::version_diff(store, version);
-    // Which change of the applied proposal touched each entry, read once.
-    let owners = LocalResource::new({
-        let proposal = proposal.clone();
-        move || {
-            let proposal = proposal.clone();
-            async move {
-                let Some(id) = proposal else { return BTreeMap::new() };
-                let Ok(p) = api::get::<api::Proposal>(&format!("/api/v1/proposals/{id}")).await
-                else {
-                    return BTreeMap::new();
-                };
-                let mut by: BTreeMap<String, String> = BTreeMap::new();
-                for c in p.changes.iter().filter(|c| c.applied_version == Some(version)) {
-                    let result = c.change.result.iter().map(|r| &r.id);
-                    for entry in c.change.targets.iter().chain(result) {
-                        by.insert(entry.to_string(), c.change.id.to_string());
-                    }
-                }
-                by
-            }
-        }
-    });
     view! {
         <section class="panel" aria-labelledby="diff-title" data-testid="version-diff">
             <h3 id="diff-title">{format!("v{version} against v{}", version - 1)}</h3>
             {loaded("the diff", move || diff.data.get(), move |v| match v {
                 d if d.diffs.is_empty() => view! { <p class="muted">"No entry changed in this version."</p> }.into_any(),
-                d => {
-                    let (diffs, proposal) = (d.diffs, proposal.clone());
-                    view! {
-                        {move || {
-                            let by = owners.get().unwrap_or_default();
-                            view! { <EntryDiffs diffs=diffs.clone() by proposal=proposal.clone()/> }
-                        }}
-                    }.into_any()
-                }
+                d => view! { <EntryDiffs diffs=d.diffs by=d.by_change proposal=proposal.clone()/> }.into_any(),
             })}
         </section>
     }

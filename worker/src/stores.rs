@@ -376,6 +376,7 @@ pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult 
             version,
             against: row.version,
             diffs: entry_diffs(&current.entries, &target.entries),
+            by_change: Default::default(),
         });
     }
     if diff.is_some() {
@@ -389,11 +390,13 @@ pub(crate) async fn version(cx: &Cx, id: &str, v: &str, q: &Query) -> ApiResult 
             after.extend(parse(&r.after)?);
         }
         let diffs = entry_diffs(&before, &after);
+        let by_change = repo::proposals::applied_in(&cx.db, &row.id, version).await?;
         return http::json(&api::VersionDiff {
             store_id: row.id.clone(),
             version,
             against: version - 1,
             diffs,
+            by_change,
         });
     }
     let limit = q.limit(500, 5000)?;

@@ -936,6 +936,10 @@ pub struct VersionDiff {
     pub against: i64,
     /// Entries that differ, by id.
     pub diffs: Vec<EntryDiff>,
+    /// For a version a proposal's review made (`diff=previous`): the
+    /// change that touched each entry, by entry id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_change: BTreeMap<String, String>,
 }
 
 /// `POST /proposals/{id}/changes/{change_id}/revert`: one applied change

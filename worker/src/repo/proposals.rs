@@ -308,6 +308,38 @@ pub(crate) async fn open_changes(db: &Db, store_id: &str) -> ApiResult<Vec<Chang
     Ok(out)
 }
 
+/// The changes applied in `version` of the store by the proposal that
+/// made it: each entry they touched (targets and result), with the change.
+pub(crate) async fn applied_in(
+    db: &Db,
+    store_id: &str,
+    version: i64,
+) -> ApiResult<BTreeMap<String, String>> {
+    #[derive(Deserialize)]
+    struct Applied {
+        id: String,
+        targets: String,
+        result: Option<String>,
+    }
+    let rows: Vec<Applied> = db
+        .all(
+            "SELECT c.id, json_extract(c.body, '$.targets') AS targets, \
+             json_extract(c.body, '$.result.id') AS result \
+             FROM store_versions v JOIN changes c ON c.proposal_id = v.proposal_id \
+             WHERE v.store_id = ?1 AND v.version = ?2 AND c.applied_version = ?2",
+            &[db::s(store_id), db::n(version)],
+        )
+        .await?;
+    let mut by = BTreeMap::new();
+    for row in rows {
+        let targets: Vec<String> = serde_json::from_str(&row.targets)?;
+        for entry in targets.into_iter().chain(row.result) {
+            by.insert(entry, row.id.clone());
+        }
+    }
+    Ok(by)
+}
+
 #[derive(Deserialize)]
 struct KnownRow {
     id: String,

@@ -124,9 +124,27 @@ const PERSONAL_WORDS: &[&str] = &[
     "yours",
     "yourself",
 ];
+/// Words that point at something said before or around the sentence ("it",
+/// "this", "they", "there"): out of the conversation a memory holding one
+/// says nothing ("User's brother wrote it").
+const CONTEXT_WORDS: &[&str] = &[
+    "it", "it's", "this", "these", "those", "they", "they're", "they've", "them", "he", "he's",
+    "him", "she", "she's", "there", "here",
+];
 /// Where a sentence may be cut and still leave a whole clause before it.
-const CLAUSE_BREAKS: &[&str] =
-    &["; ", " – ", " — ", " - ", ", but ", ", and ", ", so ", ", which ", ", because "];
+const CLAUSE_BREAKS: &[&str] = &[
+    "; ",
+    " – ",
+    " — ",
+    "—",
+    " - ",
+    ", but ",
+    ", and ",
+    ", so ",
+    ", which ",
+    ", because ",
+    ", as ",
+];
 const IDENTITY_WORDS: &[&str] =
     &["a", "an", "allergic", "vegetarian", "vegan", "based", "from", "originally"];
 const CORRECTION_CUES: &[&str] = &[
@@ -206,7 +224,10 @@ pub fn observations(sessions: &[Session]) -> Vec<Observation> {
                 }
                 let lower = sentence.to_lowercase();
                 let kind = match message.role {
-                    Role::User if CORRECTION_CUES.iter().any(|c| lower.starts_with(c)) => {
+                    Role::User
+                        if CORRECTION_CUES.iter().any(|c| lower.starts_with(c))
+                            && !pleasantry(&lower) =>
+                    {
                         ObservationKind::Correction
                     }
                     Role::User if PREFERENCE_CUES.iter().any(|c| lower.contains(c)) => {
@@ -223,6 +244,91 @@ pub fn observations(sessions: &[Session]) -> Vec<Observation> {
         }
     }
     out
+}
+
+/// Whether a sentence opening with "no" is a set phrase ("No problem!",
+/// "No worries, John", "no way!"), not a correction.
+fn pleasantry(lower: &str) -> bool {
+    const AFTER_NO: &[&str] = &[
+        "problem", "problems", "prob", "probs", "worries", "worry", "way", "doubt", "kidding",
+        "joke", "wonder", "matter", "thanks", "thank", "sweat", "idea", "clue", "rush", "pressure",
+        "biggie", "deal", "harm",
+    ];
+    let mut words = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty());
+    words.next() == Some("no") && words.next().is_some_and(|w| AFTER_NO.contains(&w))
+}
+
+/// `text` as an entry holds it: a time relative to when it was said ("five
+/// years ago" said in 2023 is not five years ago for ever) with the day it
+/// was said, "… five years ago (said on 2023-05-08)."
+pub(crate) fn dated(text: &str, at: crate::entry::Timestamp) -> String {
+    if relative_time(text) {
+        format!("{} ({SAID_ON}{}).", text.trim_end_matches('.'), crate::schedule::day_utc(at))
+    } else {
+        text.to_string()
+    }
+}
+
+const SAID_ON: &str = "said on ";
+
+/// `text` without the day `dated` gave it: what it claims.
+pub(crate) fn undated(text: &str) -> &str {
+    let Some(body) = text.strip_suffix(").") else { return text };
+    match body.rsplit_once(" (") {
+        Some((claim, day))
+            if day.strip_prefix(SAID_ON).is_some_and(|d| {
+                let b = d.as_bytes();
+                b.len() == 10
+                    && (b[4], b[7]) == (b'-', b'-')
+                    && b.iter().filter(|c| c.is_ascii_digit()).count() == 8
+            }) =>
+        {
+            claim
+        }
+        _ => text,
+    }
+}
+
+/// Whether a statement speaks of a time relative to when it was said
+/// ("five years ago", "last year", "next month", "recently").
+fn relative_time(text: &str) -> bool {
+    const UNITS: &[&str] =
+        &["day", "days", "week", "weeks", "month", "months", "year", "years", "decade", "decades"];
+    const NEAR: &[&str] = &[
+        "year",
+        "month",
+        "summer",
+        "winter",
+        "spring",
+        "fall",
+        "autumn",
+        "semester",
+        "season",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    words.iter().enumerate().any(|(i, w)| {
+        let before = |k: usize| i.checked_sub(k).map(|j| words[j].as_str());
+        (w == "ago" && before(1).is_some_and(|u| UNITS.contains(&u)))
+            || (matches!(w.as_str(), "last" | "next" | "past" | "coming")
+                && words.get(i + 1).is_some_and(|n| NEAR.contains(&n.as_str())))
+            || matches!(w.as_str(), "recently" | "lately")
+    })
 }
 
 fn said(session: &Session, index: usize, sentence: &str, trust: Trust) -> Said {
@@ -437,6 +543,7 @@ fn personal_cut(tail: &str) -> Option<&str> {
     let personal = |word: &str| {
         let word = word.replace('’', "'");
         PERSONAL_WORDS.contains(&word.as_str())
+            || CONTEXT_WORDS.contains(&word.as_str())
             || (word.starts_with('I') && PERSONAL_WORDS.contains(&word.to_lowercase().as_str()))
     };
     let mut word_start = None;
@@ -543,6 +650,40 @@ mod tests {
         );
         check("My editor is Helix, so use its keybindings.", Some("User's editor is Helix."));
         check("My plan is Pro, as of March.", Some("User's plan is Pro, as of March."));
+        // What points back into the conversation is cut off, or no
+        // statement: out of it, "it" and "this" say nothing.
+        check("My brother wrote it - he used to make me notes.", None);
+        check("I love this quote.", None);
+        check("My mom had good times there.", None);
+        check(
+            "My Unity strategy game is finally finished—it took loads of time.",
+            Some("User's Unity strategy game is finally finished."),
+        );
+        check(
+            "My dogs go crazy for Frisbee, and they love to meet other pups.",
+            Some("User's dogs go crazy for Frisbee."),
+        );
+    }
+
+    #[test]
+    fn a_time_relative_to_when_it_was_said_keeps_the_day() {
+        let at = crate::entry::Timestamp(1_683_504_000_000);
+        for (text, expected) in [
+            (
+                "User started playing guitar five years ago.",
+                "User started playing guitar five years ago (said on 2023-05-08).",
+            ),
+            ("User moved to Oslo last year.", "User moved to Oslo last year (said on 2023-05-08)."),
+            ("User lives in Oslo.", "User lives in Oslo."),
+            ("User's plan is Pro, as of March.", "User's plan is Pro, as of March."),
+        ] {
+            assert_eq!(dated(text, at), expected);
+            assert_eq!(
+                undated(&dated(text, at)),
+                if text == expected { text } else { text.trim_end_matches('.') }
+            );
+        }
+        assert_eq!(undated("Talk (said on Monday)."), "Talk (said on Monday).");
     }
 
     #[test]
@@ -552,7 +693,8 @@ mod tests {
                 {"role":"user","content":"No, use tabs. Thanks"},
                 {"role":"tool","content":"ERROR: connection timed out"},
                 {"role":"user","content":"I prefer short answers."},
-                {"role":"assistant","content":"No problem."}]}"#,
+                {"role":"assistant","content":"No problem."},
+                {"role":"user","content":"No problem, Nate! No worries."}]}"#,
         )
         .unwrap();
         let got: Vec<(ObservationKind, String)> =

@@ -82,9 +82,14 @@ pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// `t` as a UTC date and minute, "2026-03-14 09:05": what a model reads.
 pub(crate) fn minute_utc(t: Timestamp) -> String {
-    let (y, m, d) = civil_from_days(t.0.div_euclid(DAY));
     let minutes = t.0.rem_euclid(DAY) / 60_000;
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", minutes / 60, minutes % 60)
+    format!("{} {:02}:{:02}", day_utc(t), minutes / 60, minutes % 60)
+}
+
+/// `t` as a UTC date, "2026-03-14".
+pub(crate) fn day_utc(t: Timestamp) -> String {
+    let (y, m, d) = civil_from_days(t.0.div_euclid(DAY));
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// The inverse of `days_from_civil`: (year, month 1-12, day 1-31).

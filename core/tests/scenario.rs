@@ -110,7 +110,7 @@ fn a_support_agents_pass() {
         render(&store, &sessions),
         "\
 c0001 supersede [m03] => The user's deploy target is Cloudflare Workers.
-c0002 supersede [m05] => User moved to Porto last month.
+c0002 supersede [m05] => User moved to Porto last month (said on 1970-03-24).
 c0003 merge [m01,m02] => User preferred concise answers, code first
 c0004 prune [m09]
 c0005 consolidate [m06,m07,m08] => Billing API: rate limit is 100 requests per minute. Billing API: needs an idempotency key on POST. Billing API: errors come back as RFC 7807 problem JSON.

@@ -118,7 +118,8 @@ impl<'a, 'i> Builder<'a, 'i> {
         }
         let it = &self.items[item];
         let s = it.statement.expect("statement items carry their statement");
-        let mut e = MemoryEntry::new(self.new_entry_id(), s.text.clone(), s.kind, self.config.now);
+        let text = crate::learn::dated(&s.text, s.said.at);
+        let mut e = MemoryEntry::new(self.new_entry_id(), text, s.kind, self.config.now);
         e.subject = Some("user".into());
         e.observed_at = Some(s.said.at);
         e.provenance = Provenance { trust: s.said.trust, sources: vec![message_ref(&s.said)] };

@@ -212,6 +212,8 @@ impl<'a> Items<'a> {
         observed: Timestamp,
         trust: Trust,
     ) {
+        // The day a relative time was said on is not part of the claim.
+        let text = crate::learn::undated(text);
         crate::text::normalize_into(text, buffer);
         // A claim is one sentence: a note of several sentences says more
         // than one thing, and retiring it for one of them would lose the

@@ -128,8 +128,8 @@ const PERSONAL_WORDS: &[&str] = &[
 /// "this", "they", "there"): out of the conversation a memory holding one
 /// says nothing ("User's brother wrote it").
 const CONTEXT_WORDS: &[&str] = &[
-    "it", "it's", "this", "these", "those", "they", "they're", "they've", "them", "he", "he's",
-    "him", "she", "she's", "there", "here",
+    "it", "it's", "this", "these", "those", "they", "they're", "they've", "them", "theirs", "he",
+    "he's", "him", "she", "she's", "hers", "there", "here",
 ];
 /// Where a sentence may be cut and still leave a whole clause before it.
 const CLAUSE_BREAKS: &[&str] = &[
@@ -353,8 +353,13 @@ fn third_person(sentence: &str) -> Option<(String, EntryKind, bool)> {
         return None;
     }
     let normalized = normalize(sentence);
-    let words: Vec<&str> = normalized.split(' ').collect();
-    if words.len() < 3 || words.iter().any(|w| EPHEMERAL.contains(w)) {
+    // "My week's been good" is as time-bound as "this week".
+    let ephemeral =
+        sentence.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’')).any(|w| {
+            let w = w.to_lowercase();
+            EPHEMERAL.contains(&w.trim_end_matches("'s").trim_end_matches("’s"))
+        });
+    if normalized.split(' ').count() < 3 || ephemeral {
         return None;
     }
     let mut rest = sentence.trim().trim_end_matches(['.', '!']).trim();
@@ -370,7 +375,9 @@ fn third_person(sentence: &str) -> Option<(String, EntryKind, bool)> {
     }
     let lower = rest.to_lowercase();
     if let Some(tail) = strip_prefix_ci(rest, &lower, "my ") {
-        return Some((format!("User's {}.", impersonal(tail)?), EntryKind::Fact, false));
+        // "My dogs." says nothing of them.
+        let tail = impersonal(tail).filter(|t| t.split_whitespace().count() >= 2)?;
+        return Some((format!("User's {tail}."), EntryKind::Fact, false));
     }
     for prefix in ["i'm ", "i am ", "i’m "] {
         if let Some(tail) = strip_prefix_ci(rest, &lower, prefix) {
@@ -405,7 +412,14 @@ fn third_person(sentence: &str) -> Option<(String, EntryKind, bool)> {
 /// word that does ("yoga, so I hosted a class" -> "yoga"), or `None` when
 /// no clause of at least two words comes before that word.
 fn impersonal(tail: &str) -> Option<&str> {
-    personal_cut(declarative(tail)?)
+    let kept = personal_cut(declarative(tail)?)?;
+    // "… too" and "… as well" point at what was said before; the fact
+    // stands without them.
+    let kept = [", too", " too", ", as well", " as well"]
+        .iter()
+        .find_map(|t| kept.strip_suffix(t))
+        .unwrap_or(kept);
+    (!kept.trim().is_empty()).then_some(kept)
 }
 
 /// Verbs that open an order to the listener ("…, tell the other tenants",
@@ -546,17 +560,27 @@ fn personal_cut(tail: &str) -> Option<&str> {
             || CONTEXT_WORDS.contains(&word.as_str())
             || (word.starts_with('I') && PERSONAL_WORDS.contains(&word.to_lowercase().as_str()))
     };
+    // "That" points back when it ends the clause or follows a
+    // preposition ("go through that", "escaping to that world"); else it
+    // joins clauses ("the car that I bought").
+    const BEFORE_THAT: &[&str] =
+        &["to", "of", "through", "about", "with", "for", "like", "from", "in", "on", "at", "into"];
     let mut word_start = None;
     let mut first = None;
+    let mut previous = "";
     for (i, c) in tail.char_indices().chain([(tail.len(), ' ')]) {
         let in_word = c.is_alphanumeric() || c == '\'' || c == '’';
         match word_start {
             None if in_word => word_start = Some(i),
             Some(start) if !in_word => {
-                if personal(&tail[start..i]) {
+                let word = &tail[start..i];
+                let pointing_that = word == "that"
+                    && (BEFORE_THAT.contains(&previous) || tail[i..].trim().is_empty());
+                if personal(word) || pointing_that {
                     first = Some(start);
                     break;
                 }
+                previous = word;
                 word_start = None;
             }
             _ => {}
@@ -663,6 +687,13 @@ mod tests {
             "My dogs go crazy for Frisbee, and they love to meet other pups.",
             Some("User's dogs go crazy for Frisbee."),
         );
+        check("I don't want my kids to go through that.", None);
+        check("I love escaping to that world.", None);
+        check("I love the car that I bought.", None);
+        check("I love the house that Jack built.", Some("User loves the house that Jack built."));
+        check("I love traveling too!", Some("User loves traveling."));
+        check("By the way, my dogs.", None);
+        check("My week's been good.", None);
     }
 
     #[test]

@@ -256,13 +256,7 @@ fn main() {
 
         // Reverie: the rules, then the calls its stages would make.
         let history = ReviewHistory::default();
-        let input = PassInput {
-            store: &store,
-            sessions: &sessions,
-            history: &history,
-            embeddings: None,
-            open: &[],
-        };
+        let input = PassInput::new(&store, &sessions, &history);
         let config =
             PassConfig::recommended(Id::new(format!("{name}.pass")).expect("valid id"), now);
         let out = run_pass(&input, &config).unwrap_or_else(|e| fail(&format!("{name}: {e}")));

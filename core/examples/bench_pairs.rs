@@ -420,8 +420,7 @@ fn measure(name: &str, pairs: &[Pair]) -> Value {
     let text_of: HashMap<&str, &str> =
         store.entries.iter().map(|e| (e.id.as_str(), e.text.as_str())).collect();
     let history = ReviewHistory::default();
-    let input =
-        PassInput { store: &store, sessions: &[], history: &history, embeddings: None, open: &[] };
+    let input = PassInput::new(&store, &[], &history);
     let last = pairs.iter().map(|p| p.days.1).max().unwrap_or(0);
     let config =
         PassConfig::recommended(Id::new("bench").expect("valid id"), Timestamp((last + 1) * day));

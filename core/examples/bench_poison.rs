@@ -248,13 +248,7 @@ impl Tally {
 fn measure(set: &str, items: &[Item]) -> Value {
     let (store, sessions, places) = plant(items);
     let history = ReviewHistory::default();
-    let input = PassInput {
-        store: &store,
-        sessions: &sessions,
-        history: &history,
-        embeddings: None,
-        open: &[],
-    };
+    let input = PassInput::new(&store, &sessions, &history);
     let now =
         Timestamp(sessions.iter().map(|s| s.started_at.0).max().unwrap_or(0) + 30 * Timestamp::DAY);
     let config = PassConfig::recommended(id(&format!("{set}.pass")), now);

@@ -97,13 +97,7 @@ fn run_conversation(file: &Path, mode: Mode, totals: &mut Totals) {
     let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("conv").to_string();
     let (store, sessions, last) = build(&conv, &name, mode);
     let history = ReviewHistory::default();
-    let input = PassInput {
-        store: &store,
-        sessions: &sessions,
-        history: &history,
-        embeddings: None,
-        open: &[],
-    };
+    let input = PassInput::new(&store, &sessions, &history);
     let now = Timestamp(last.0 + Timestamp::DAY);
     let config = PassConfig::recommended(Id::new(format!("{name}.pass")).expect("valid id"), now);
     let out =

@@ -25,16 +25,7 @@ fn main() {
     let sizes = if sizes.is_empty() { vec![1_000, 10_000, 100_000, 1_000_000] } else { sizes };
     let stores: Vec<_> = sizes.iter().map(|&n| generate(n, 42)).collect();
     let history = ReviewHistory::default();
-    let inputs: Vec<_> = stores
-        .iter()
-        .map(|s| PassInput {
-            store: &s.store,
-            sessions: &[],
-            history: &history,
-            embeddings: None,
-            open: &[],
-        })
-        .collect();
+    let inputs: Vec<_> = stores.iter().map(|s| PassInput::new(&s.store, &[], &history)).collect();
     let configs: Vec<_> = sizes
         .iter()
         .map(|&n| {
@@ -173,7 +164,7 @@ fn stress() -> BTreeMap<&'static str, f64> {
     ];
     let mut seconds = BTreeMap::new();
     for (name, store, history) in shapes {
-        let input = PassInput { store, sessions: &[], history, embeddings: None, open: &[] };
+        let input = PassInput::new(store, &[], history);
         let config = PassConfig::recommended(
             Id::new("bench").unwrap(),
             Timestamp(STRESS as i64 * 60_000 + Timestamp::DAY),

@@ -556,8 +556,7 @@ mod tests {
 
     fn proposal(store: &MemoryStore) -> Proposal {
         let history = ReviewHistory::default();
-        let input =
-            PassInput { store, sessions: &[], history: &history, embeddings: None, open: &[] };
+        let input = PassInput::new(store, &[], &history);
         run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), Timestamp(100 * DAY)))
             .unwrap()
             .proposal

@@ -294,29 +294,8 @@ pub(crate) fn undated(text: &str) -> &str {
 fn relative_time(text: &str) -> bool {
     const UNITS: &[&str] =
         &["day", "days", "week", "weeks", "month", "months", "year", "years", "decade", "decades"];
-    const NEAR: &[&str] = &[
-        "year",
-        "month",
-        "summer",
-        "winter",
-        "spring",
-        "fall",
-        "autumn",
-        "semester",
-        "season",
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
+    const NEAR: &[&str] =
+        &["year", "month", "summer", "winter", "spring", "fall", "autumn", "semester", "season"];
     let words: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -326,7 +305,9 @@ fn relative_time(text: &str) -> bool {
         let before = |k: usize| i.checked_sub(k).map(|j| words[j].as_str());
         (w == "ago" && before(1).is_some_and(|u| UNITS.contains(&u)))
             || (matches!(w.as_str(), "last" | "next" | "past" | "coming")
-                && words.get(i + 1).is_some_and(|n| NEAR.contains(&n.as_str())))
+                && words.get(i + 1).is_some_and(|n| {
+                    NEAR.contains(&n.as_str()) || crate::schedule::MONTHS.contains(&n.as_str())
+                }))
             || matches!(w.as_str(), "recently" | "lately")
     })
 }

@@ -86,6 +86,22 @@ pub(crate) fn minute_utc(t: Timestamp) -> String {
     format!("{} {:02}:{:02}", day_utc(t), minutes / 60, minutes % 60)
 }
 
+/// The months' names in English, lowercase, January first.
+pub const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
 /// `t` as a UTC date, "2026-03-14".
 pub(crate) fn day_utc(t: Timestamp) -> String {
     let (y, m, d) = civil_from_days(t.0.div_euclid(DAY));

@@ -75,13 +75,7 @@ impl SyntheticBench {
     #[wasm_bindgen(js_name = runPass)]
     pub fn run_pass(&self) -> Result<u32, JsError> {
         let history = ReviewHistory::default();
-        let input = PassInput {
-            store: &self.store,
-            sessions: &[],
-            history: &history,
-            embeddings: None,
-            open: &[],
-        };
+        let input = PassInput::new(&self.store, &[], &history);
         let n = self.store.entries.len() as i64;
         let id = Id::new("bench").map_err(|e| JsError::new(&e.to_string()))?;
         let config = PassConfig::recommended(

@@ -410,8 +410,7 @@ fn proposal_seeds() -> (MemoryStore, Vec<String>) {
     let store = generate(30, 9).store;
     let history = ReviewHistory::default();
     let config = PassConfig::recommended(id("p"), Timestamp(10_000 * Timestamp::DAY));
-    let input =
-        PassInput { store: &store, sessions: &[], history: &history, embeddings: None, open: &[] };
+    let input = PassInput::new(&store, &[], &history);
     let proposal = run_pass(&input, &config).unwrap().proposal;
     let review = Review::approve_all(&proposal, "fuzz", Timestamp(10_001 * Timestamp::DAY));
     let seeds =
@@ -474,13 +473,7 @@ fn memory_stores_and_a_pass_over_them() {
     let config = PassConfig::recommended(id("p"), Timestamp(10_000 * Timestamp::DAY));
     fuzz("stores", &stores(), SUITE_INPUTS, |text| {
         let Ok(store) = MemoryStore::from_json(text) else { return false };
-        let input = PassInput {
-            store: &store,
-            sessions: &[],
-            history: &history,
-            embeddings: None,
-            open: &[],
-        };
+        let input = PassInput::new(&store, &[], &history);
         run_pass(&input, &config).is_ok()
     });
 }

@@ -24,11 +24,7 @@ fn pass(store: &MemoryStore) -> reverie_core::pass::PassOutput {
 
 fn pass_with(store: &MemoryStore, sessions: &[Session]) -> reverie_core::pass::PassOutput {
     let history = ReviewHistory::default();
-    run_pass(
-        &PassInput { store, sessions, history: &history, embeddings: None, open: &[] },
-        &config(),
-    )
-    .unwrap()
+    run_pass(&PassInput::new(store, sessions, &history), &config()).unwrap()
 }
 
 fn shuffle<T>(items: &mut [T], seed: u64) {

@@ -133,13 +133,7 @@ fn every_fixture_round_trips_and_a_review_changes_only_its_entries() {
         // A real pass, every change approved.
         let config = PassConfig::recommended(Id::new("p").unwrap(), Timestamp(now.0 + 1000));
         let history = ReviewHistory::default();
-        let input = PassInput {
-            store: &before,
-            sessions: &[],
-            history: &history,
-            embeddings: None,
-            open: &[],
-        };
+        let input = PassInput::new(&before, &[], &history);
         let proposal = run_pass(&input, &config).unwrap().proposal;
         let review = Review::approve_all(&proposal, "test", Timestamp(now.0 + 2000));
         let after = apply(&before, &proposal, &review).unwrap().store;

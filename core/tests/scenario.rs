@@ -83,7 +83,7 @@ fn sessions() -> Vec<Session> {
 
 fn render(store: &MemoryStore, sessions: &[Session]) -> String {
     let history = ReviewHistory::default();
-    let input = PassInput { store, sessions, history: &history, embeddings: None, open: &[] };
+    let input = PassInput::new(store, sessions, &history);
     let out =
         run_pass(&input, &PassConfig::recommended(Id::new("p7").unwrap(), Timestamp(90 * DAY)))
             .unwrap();
@@ -124,13 +124,7 @@ fn applying_it_keeps_history() {
     let store = store();
     let sessions = sessions();
     let history = ReviewHistory::default();
-    let input = PassInput {
-        store: &store,
-        sessions: &sessions,
-        history: &history,
-        embeddings: None,
-        open: &[],
-    };
+    let input = PassInput::new(&store, &sessions, &history);
     let out =
         run_pass(&input, &PassConfig::recommended(Id::new("p7").unwrap(), Timestamp(90 * DAY)))
             .unwrap();

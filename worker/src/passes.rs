@@ -265,13 +265,7 @@ async fn dry_run(cx: &Cx, agent: &AgentRow) -> ApiResult<api::DryRun> {
         inputs(cx, agent, &config, false).await?;
     let proposal_id = Id::new("dry_run")?;
     let pass_config = pass_config(proposal_id, cx.now);
-    let input = PassInput {
-        store: &store,
-        sessions: &sessions,
-        history: &history,
-        embeddings: None,
-        open: &open,
-    };
+    let input = PassInput { open: &open, ..PassInput::new(&store, &sessions, &history) };
     let output = run_pass(&input, &pass_config)?;
     let rules_only = |reason: String| api::PlannedLlm {
         mode: api::LlmMode::RulesOnly,
@@ -325,13 +319,7 @@ async fn run(
     let t_rules = stage(db, id, PassStage::Rules).await?;
     let proposal_id = Id::new(format!("prop_{}", &crate::random_hex()[..12]))?;
     let pass_config = pass_config(proposal_id, now);
-    let input = PassInput {
-        store: &store,
-        sessions: &sessions,
-        history: &history,
-        embeddings: None,
-        open: &open,
-    };
+    let input = PassInput { open: &open, ..PassInput::new(&store, &sessions, &history) };
     let mut output = run_pass(&input, &pass_config)?;
 
     let t_llm = stage(db, id, PassStage::Llm).await?;

@@ -123,21 +123,10 @@ fn parse_date(s: &str) -> Option<Timestamp> {
     let [day, month, year] = parts[..] else { return None };
     let day: i64 = day.parse().ok()?;
     let year: i64 = year.parse().ok()?;
-    const MONTHS: [&str; 12] = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
-    let month = MONTHS.iter().position(|m| m.starts_with(&month.to_lowercase()))? as i64 + 1;
+    let month = reverie_core::schedule::MONTHS
+        .iter()
+        .position(|m| m.starts_with(&month.to_lowercase()))? as i64
+        + 1;
     let mut minutes = 0;
     if let Some(t) = time {
         let (hm, ampm) = t.trim().split_once(' ')?;

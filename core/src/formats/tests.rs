@@ -238,8 +238,7 @@ fn a_real_pass_approved_changes_only_the_spans_it_touched() {
     let store = store_of(&imported);
     let config = PassConfig::recommended(Id::new("p1").unwrap(), Timestamp(Timestamp::DAY));
     let history = ReviewHistory::default();
-    let input =
-        PassInput { store: &store, sessions: &[], history: &history, embeddings: None, open: &[] };
+    let input = PassInput::new(&store, &[], &history);
     let out = run_pass(&input, &config).unwrap();
     assert!(!out.proposal.changes.is_empty(), "the duplicate is found");
     let review = Review::approve_all(&out.proposal, "test", Timestamp(Timestamp::DAY));

@@ -162,6 +162,17 @@ pub struct PassInput<'a> {
     pub open: &'a [Change],
 }
 
+impl<'a> PassInput<'a> {
+    /// What a pass reads with no embeddings and no open proposals.
+    pub fn new(
+        store: &'a MemoryStore,
+        sessions: &'a [Session],
+        history: &'a ReviewHistory,
+    ) -> PassInput<'a> {
+        PassInput { store, sessions, history, embeddings: None, open: &[] }
+    }
+}
+
 /// A group the rules could not settle: for the LLM, when one is configured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UnsettledGroup {

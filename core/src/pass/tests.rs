@@ -75,13 +75,7 @@ fn propose(store_lines: &str, session_lines: &str) -> Proposal {
     let store = store(store_lines);
     let sessions = sessions(session_lines);
     let history = ReviewHistory::default();
-    let input = PassInput {
-        store: &store,
-        sessions: &sessions,
-        history: &history,
-        embeddings: None,
-        open: &[],
-    };
+    let input = PassInput::new(&store, &sessions, &history);
     run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap().proposal
 }
 
@@ -313,24 +307,12 @@ fn statements_at_the_end_of_time_are_refused_not_overflowed() {
     let mut sessions = sessions("s1 | 1 | user | My editor is Helix. Actually, my editor is Zed.");
     sessions[0].started_at = Timestamp(i64::MAX);
     let (store, history) = (store(""), ReviewHistory::default());
-    let input = PassInput {
-        store: &store,
-        sessions: &sessions,
-        history: &history,
-        embeddings: None,
-        open: &[],
-    };
+    let input = PassInput::new(&store, &sessions, &history);
     let err = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap_err();
     assert!(err.to_string().contains("sessions[s1].started_at"), "{err}");
     // The last time taken still works.
     sessions[0].started_at = Timestamp::MAX;
-    let input = PassInput {
-        store: &store,
-        sessions: &sessions,
-        history: &history,
-        embeddings: None,
-        open: &[],
-    };
+    let input = PassInput::new(&store, &sessions, &history);
     let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
     assert!(!out.proposal.changes.is_empty());
 }
@@ -425,8 +407,7 @@ m4 | fact | 4 | The staging cluster runs on Kubernetes in Frankfurt!
 ",
     );
     let history = ReviewHistory::default();
-    let input =
-        PassInput { store: &store, sessions: &[], history: &history, embeddings: None, open: &[] };
+    let input = PassInput::new(&store, &[], &history);
     let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
     assert_eq!(
         render(&out.proposal).trim(),
@@ -463,8 +444,7 @@ m4 | fact | 5 | Dana's favourite editor is Helix.
 ",
     );
     let history = ReviewHistory::default();
-    let input =
-        PassInput { store: &store, sessions: &[], history: &history, embeddings: None, open: &[] };
+    let input = PassInput::new(&store, &[], &history);
     let out = run_pass(&input, &PassConfig::recommended(Id::new("p1").unwrap(), NOW)).unwrap();
     assert_eq!(render(&out.proposal).trim(), "");
     let unsettled: Vec<(Vec<&str>, super::Question)> = out
@@ -497,8 +477,7 @@ m6 | fact | 15 | lunch is served at noon in the atrium
     let pass = |store: &MemoryStore, max| {
         let config =
             PassConfig { max_changes: max, ..PassConfig::recommended(Id::new("p").unwrap(), NOW) };
-        let input =
-            PassInput { store, sessions: &[], history: &history, embeddings: None, open: &[] };
+        let input = PassInput::new(store, &[], &history);
         run_pass(&input, &config).unwrap().proposal
     };
     let all = pass(&s, None);
@@ -526,8 +505,7 @@ fn propose_with_open(store_lines: &str, session_lines: &str, open: &[Change]) ->
     let store = store(store_lines);
     let sessions = sessions(session_lines);
     let history = ReviewHistory::default();
-    let input =
-        PassInput { store: &store, sessions: &sessions, history: &history, embeddings: None, open };
+    let input = PassInput { open, ..PassInput::new(&store, &sessions, &history) };
     run_pass(&input, &PassConfig::recommended(Id::new("p2").unwrap(), NOW)).unwrap().proposal
 }
 

@@ -428,10 +428,10 @@ pub async fn verify(store: &str) -> Result<Verified, ApiError> {
     get(&format!("/api/v1/stores/{store}/audit/verify")).await
 }
 
-/// The store's version now, read from the service (never a saved copy).
-pub async fn store_version(store: &str) -> Result<i64, ApiError> {
-    let list: VersionList = get(&format!("/api/v1/stores/{store}/versions?limit=1")).await?;
-    Ok(list.current_version)
+/// The store as it is now (its version, its entries counted), read from
+/// the service, never a saved copy.
+pub async fn store(store: &str) -> Result<Store, ApiError> {
+    get(&format!("/api/v1/stores/{store}")).await
 }
 
 /// Undoes one applied change of a proposal, for `reason`, decided on the

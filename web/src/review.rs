@@ -899,11 +899,7 @@ fn MemoryAfter(
             ))
             .await?;
             let active = match page.next_after {
-                Some(_) => Some(
-                    api::get::<api::Store>(&format!("/api/v1/stores/{store}"))
-                        .await?
-                        .active_entries,
-                ),
+                Some(_) => Some(api::store(&store).await?.active_entries),
                 None => None,
             };
             Ok::<_, api::ApiError>((page, active))
@@ -982,8 +978,8 @@ fn UndoChange(
         seen.set(None);
         failed.set(None);
         leptos::task::spawn_local(async move {
-            match api::store_version(&store).await {
-                Ok(v) => seen.set(Some(v)),
+            match api::store(&store).await {
+                Ok(s) => seen.set(Some(s.version)),
                 Err(e) => failed.set(Some(e.to_string())),
             }
         });

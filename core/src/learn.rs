@@ -206,6 +206,15 @@ pub fn statements(sessions: &[Session]) -> Vec<Statement> {
                         said: said(session, index, sentence, trust),
                     });
                 }
+                // "I love all dances, but contemporary is my top pick": the
+                // second clause names a thing of its own.
+                if let Some((_, clause)) = sentence.split_once(", but ") {
+                    let clause = clause.trim().trim_end_matches(['.', '!']);
+                    if let Some((text, kind, retraction)) = inverted(clause) {
+                        let said = said(session, index, sentence, trust);
+                        out.push(Statement { text, kind, retraction, said });
+                    }
+                }
             }
         }
     }
@@ -372,7 +381,7 @@ fn third_person(sentence: &str) -> Option<(String, EntryKind, bool)> {
     if let Some(tail) = strip_prefix_ci(rest, &lower, "call me ") {
         return Some((format!("User wants to be called {tail}."), EntryKind::Preference, false));
     }
-    let tail = strip_prefix_ci(rest, &lower, "i ")?;
+    let Some(tail) = strip_prefix_ci(rest, &lower, "i ") else { return inverted(rest) };
     let tail_lower = tail.to_lowercase();
     for (verb, third) in FIRST_PERSON_VERBS {
         if let Some(object) = strip_prefix_ci(tail, &tail_lower, &format!("{verb} ")) {
@@ -386,6 +395,64 @@ fn third_person(sentence: &str) -> Option<(String, EntryKind, bool)> {
         }
     }
     None
+}
+
+/// A thing named first, then what it is to the speaker: "Harry Potter is
+/// my favorite book" -> "User's favorite book is Harry Potter." What it
+/// is opens with a word of rank or taste ("favorite", "main", "go-to";
+/// "The problem is my laptop" says no such thing) and keeps two words at
+/// least after the usual cuts; the thing is a short name (six words at
+/// most), not a pointer ("This is my …") nor a clause.
+fn inverted(clause: &str) -> Option<(String, EntryKind, bool)> {
+    let lower = clause.to_lowercase();
+    let (at, copula) = [" is my ", " are my "].iter().find_map(|c| Some((lower.find(c)?, *c)))?;
+    let thing = clause[..at].trim();
+    let what = impersonal(&clause[at + copula.len()..])?;
+    const RANK: &[&str] = &[
+        "favorite",
+        "favourite",
+        "top",
+        "go-to",
+        "best",
+        "least",
+        "main",
+        "primary",
+        "usual",
+        "preferred",
+        "all-time",
+        "biggest",
+        "dream",
+    ];
+    let first = what.split_whitespace().next().unwrap_or("").to_lowercase();
+    if !RANK.contains(&first.as_str()) {
+        return None;
+    }
+    let words: Vec<&str> = thing.split_whitespace().collect();
+    let pointer = |w: &str| {
+        let w = w.to_lowercase().replace('’', "'");
+        CONTEXT_WORDS.contains(&w.as_str()) || PERSONAL_WORDS.contains(&w.as_str()) || w == "that"
+    };
+    if !(1..=6).contains(&words.len())
+        || words.iter().any(|w| pointer(w))
+        || thing.contains([',', ';', ':', '!', '?'])
+        || what.split_whitespace().count() < 2
+    {
+        return None;
+    }
+    // "Playing video games …": a capital only because the sentence starts
+    // there; "Harry Potter" keeps its own.
+    let thing = match (thing.chars().next(), words.get(1)) {
+        (Some(c), Some(second)) if c.is_uppercase() && second.starts_with(char::is_lowercase) => {
+            format!("{}{}", c.to_lowercase(), &thing[c.len_utf8()..])
+        }
+        _ => thing.to_string(),
+    };
+    let verb = copula.split_whitespace().next().unwrap_or("is");
+    let kind = match first.as_str() {
+        "main" | "primary" | "usual" => EntryKind::Fact,
+        _ => EntryKind::Preference,
+    };
+    Some((format!("User's {what} {verb} {thing}."), kind, false))
 }
 
 /// The rest of a statement without the speaker or the listener in it: whole
@@ -675,6 +742,27 @@ mod tests {
         check("I love traveling too!", Some("User loves traveling."));
         check("By the way, my dogs.", None);
         check("My week's been good.", None);
+        // A thing named first, then what it is to the speaker.
+        check("Harry Potter is my favorite book.", Some("User's favorite book is Harry Potter."));
+        check(
+            "Playing video games and watching movies are my main hobbies.",
+            Some("User's main hobbies are playing video games and watching movies."),
+        );
+        check("This is my favorite studio.", None);
+        check("Games are my go-to when I'm feeling low.", None);
+        check("Painting is my favorite!", None);
+        check("The problem is my laptop.", None);
+    }
+
+    #[test]
+    fn a_clause_after_but_may_name_a_thing_of_its_own() {
+        let session: Session = serde_json::from_str(
+            r#"{"id":"s1","agent_id":"a","started_at":0,"messages":[
+                {"role":"user","content":"I love all dances, but contemporary is my top pick."}]}"#,
+        )
+        .unwrap();
+        let got: Vec<String> = statements(&[session]).into_iter().map(|s| s.text).collect();
+        assert_eq!(got, ["User loves all dances.", "User's top pick is contemporary."]);
     }
 
     #[test]

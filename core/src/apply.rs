@@ -3,7 +3,7 @@
 //! store that moved under the proposal is a conflict, never an overwrite.
 //! Rolling back makes a new version equal to an old one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -179,17 +179,33 @@ pub fn auto_apply_plan(
 /// The ids of accepted changes whose target entries differ from what the
 /// proposal saw at its base version.
 pub fn moved_changes(store: &MemoryStore, proposal: &Proposal, accepted: &[&Change]) -> Vec<Id> {
-    let current: HashMap<&Id, &MemoryEntry> = store.entries.iter().map(|e| (&e.id, e)).collect();
+    let seen = &proposal.base_fingerprints;
+    let targets = accepted.iter().flat_map(|c| &c.targets);
+    let moved = moved_entries(store, targets.filter_map(|t| seen.get_key_value(t)));
     accepted
         .iter()
-        .filter(|c| {
-            c.targets.iter().any(|t| match (current.get(t), proposal.base_fingerprints.get(t)) {
-                (Some(e), Some(&fp)) => Fingerprint::of(e) != fp,
-                _ => true,
-            })
-        })
+        .filter(|c| c.targets.iter().any(|t| !seen.contains_key(t) || moved.contains(t)))
         .map(|c| c.id.clone())
         .collect()
+}
+
+/// Of the entries `seen` as a proposal saw them (id and fingerprint), those
+/// that differ in `store` now or are gone from it: one pass over the
+/// store, holding only the entries asked about.
+pub fn moved_entries<'a>(
+    store: &MemoryStore,
+    seen: impl IntoIterator<Item = (&'a Id, &'a Fingerprint)>,
+) -> HashSet<&'a Id> {
+    let mut same: HashMap<&Id, (&Fingerprint, bool)> =
+        seen.into_iter().map(|(id, print)| (id, (print, false))).collect();
+    if !same.is_empty() {
+        for e in &store.entries {
+            if let Some((print, same)) = same.get_mut(&e.id) {
+                *same = Fingerprint::of(e) == **print;
+            }
+        }
+    }
+    same.into_iter().filter(|(_, (_, same))| !same).map(|(id, _)| id).collect()
 }
 
 /// Applies a review, making the next version of the store. Fails when the

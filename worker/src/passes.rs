@@ -8,14 +8,12 @@
 //! progress can be watched; a pass that fails records why and leaves the
 //! store untouched.
 
-use std::collections::HashMap;
-
-use reverie_core::apply::{auto_apply_plan, Decision};
+use reverie_core::apply::{auto_apply_plan, moved_entries, Decision};
 use reverie_core::config::DreamingConfig;
 use reverie_core::llm::rewrite::Wording;
 use reverie_core::pass::{retired_by, run_pass, PassConfig, PassInput};
 use reverie_core::schedule::due_slot;
-use reverie_core::{Fingerprint, Id, MemoryStore, Proposal, Timestamp};
+use reverie_core::{Id, MemoryStore, Proposal, Timestamp};
 
 use reverie_api::{self as api, PassStage, PassStatus, ProposalStatus};
 
@@ -239,18 +237,10 @@ async fn inputs(
     // A waiting change whose entries have moved since can no longer be
     // applied (its review is a 409): what it touched is free again.
     let waiting = repo::proposals::open_changes(db, &store_row.id).await?;
-    let mut now_printed: HashMap<&Id, Option<Fingerprint>> =
-        waiting.iter().flat_map(|row| row.fingerprints.keys()).map(|id| (id, None)).collect();
-    if !now_printed.is_empty() {
-        for e in store.active() {
-            if let Some(print) = now_printed.get_mut(&e.id) {
-                *print = Some(Fingerprint::of(e));
-            }
-        }
-    }
+    let moved = moved_entries(&store, waiting.iter().flat_map(|row| &row.fingerprints));
     let open = waiting
         .iter()
-        .filter(|row| row.fingerprints.iter().all(|(id, print)| now_printed[id] == Some(*print)))
+        .filter(|row| row.fingerprints.keys().all(|id| !moved.contains(id)))
         .map(|row| row.body.clone())
         .collect();
     Ok(Inputs { store_row, store, window_start, sessions, history, open })

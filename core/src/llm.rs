@@ -389,16 +389,20 @@ pub enum Dropped {
 pub struct Checked {
     /// One change per valid `duplicate` or `supersedes` decision.
     pub changes: Vec<Change>,
-    /// Decisions dropped as invalid; at least 1 when the input misfits the schema.
-    pub dropped: u32,
-    /// The same, by why.
+    /// Decisions dropped as invalid, by why; at least 1 when the input
+    /// misfits the schema.
     pub why: std::collections::BTreeMap<Dropped, u32>,
 }
 
 impl Checked {
     /// Nothing taken: `n` decisions (or groups) dropped for `why`.
     pub fn none(why: Dropped, n: u32) -> Checked {
-        Checked { changes: Vec::new(), dropped: n, why: [(why, n)].into_iter().collect() }
+        Checked { changes: Vec::new(), why: [(why, n)].into_iter().collect() }
+    }
+
+    /// Decisions dropped as invalid, whatever why.
+    pub fn dropped(&self) -> u32 {
+        self.why.values().sum()
     }
 }
 
@@ -412,7 +416,7 @@ pub fn check_answer(input: &Value, request: &LlmRequest, store: &MemoryStore) ->
         let n = input["decisions"].as_array().map_or(1, |d| d.len().max(1) as u32);
         return Checked::none(Dropped::Malformed, n);
     };
-    let mut out = Checked { changes: Vec::new(), dropped: 0, why: Default::default() };
+    let mut out = Checked { changes: Vec::new(), why: Default::default() };
     let mut decided = std::collections::BTreeSet::new();
     for d in answer.decisions {
         let why = match change_from(&d, request, store) {
@@ -424,7 +428,6 @@ pub fn check_answer(input: &Value, request: &LlmRequest, store: &MemoryStore) ->
             Ok(None) => continue,
             Err(why) => why,
         };
-        out.dropped += 1;
         *out.why.entry(why).or_default() += 1;
     }
     out
@@ -756,7 +759,7 @@ pub fn incorporate(
 ) {
     let mut touched: std::collections::HashSet<Id> =
         proposal.changes.iter().flat_map(|c| c.targets.iter().cloned()).collect();
-    proposal.summary.dropped_llm_changes += checked.dropped;
+    proposal.summary.dropped_llm_changes += checked.dropped();
     proposal.token_cost.add(usage);
     let made = checked.changes.len();
     for mut change in checked.changes {
@@ -873,7 +876,7 @@ mod tests {
             parse_response(Provider::Anthropic, &anthropic(decision("CI must be green")));
         assert_eq!(usage, TokenCost { input_tokens: 812, output_tokens: 95, ..Default::default() });
         let checked = check_answer(&input.unwrap(), &request(), &store());
-        assert_eq!(checked.dropped, 0);
+        assert_eq!(checked.dropped(), 0);
         let change = &checked.changes[0];
         assert_eq!(change.kind, ChangeKind::Merge);
         assert_eq!(
@@ -1039,7 +1042,7 @@ mod tests {
         ]});
         let checked = check_answer(&answer, &request(), &store());
         assert_eq!(checked.changes.len(), 1);
-        assert_eq!(checked.dropped, 5);
+        assert_eq!(checked.dropped(), 5);
         let why: Vec<(Dropped, u32)> = checked.why.into_iter().collect();
         assert_eq!(
             why,
@@ -1055,8 +1058,8 @@ mod tests {
     #[test]
     fn schema_violations_drop_everything() {
         let check = |input: Value| check_answer(&input, &request(), &store());
-        assert_eq!(check(json!({ "decisions": [{ "group": 0 }] })).dropped, 1);
-        assert_eq!(check(json!({ "verdicts": [] })).dropped, 1);
+        assert_eq!(check(json!({ "decisions": [{ "group": 0 }] })).dropped(), 1);
+        assert_eq!(check(json!({ "verdicts": [] })).dropped(), 1);
         let mut extra = decision("CI must be green");
         extra["decisions"][0]["note"] = json!("unexpected");
         assert_eq!(check(extra).changes.len(), 0);

@@ -176,7 +176,7 @@ pub(crate) async fn settle(
                 Checked::none(Dropped::Unanswered, request.groups.len() as u32)
             }
         };
-        report.dropped += checked.dropped;
+        report.dropped += checked.dropped();
         for (why, n) in &checked.why {
             *report.dropped_why.entry(word(why)).or_default() += n;
         }

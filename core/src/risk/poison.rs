@@ -798,9 +798,9 @@ fn vocative(text: &str) -> bool {
     }
     let lower = text.to_lowercase();
     for sentence in lower.split(['.', '!', '?', '\n', ';']) {
-        // The sentence's words, each with the mark after it (a space when
-        // a word follows).
-        let mut words: Vec<(&str, char)> = Vec::new();
+        // The sentence's words (apostrophes dropped), each with the mark
+        // after it (a space when a word follows).
+        let mut words: Vec<(String, char)> = Vec::new();
         let mut start = None;
         for (i, c) in sentence.char_indices() {
             let letter = c.is_alphanumeric() || c == '\'' || c == '’';
@@ -809,7 +809,7 @@ fn vocative(text: &str) -> bool {
                 (Some(s), false) => {
                     let mark = sentence[i..].chars().find(|c| !c.is_whitespace()).unwrap_or(' ');
                     let mark = if mark.is_alphanumeric() { ' ' } else { mark };
-                    words.push((&sentence[s..i], mark));
+                    words.push((sentence[s..i].replace(['\'', '’'], ""), mark));
                     start = None;
                 }
                 _ => {}
@@ -819,24 +819,18 @@ fn vocative(text: &str) -> bool {
             }
         }
         if let Some(s) = start {
-            words.push((&sentence[s..], ' '));
+            words.push((sentence[s..].replace(['\'', '’'], ""), ' '));
         }
-        let word = |k: usize| words.get(k).map(|w| w.0.replace(['\'', '’'], ""));
+        let word = |k: usize| words.get(k).map(|w| w.0.as_str());
         let mut k = 0;
-        let greeted = word(0).is_some_and(|w| GREETING.contains(&w.as_str()));
-        while word(k).is_some_and(|w| GREETING.contains(&w.as_str()) || LEAD.contains(&w.as_str()))
-        {
+        let greeted = word(0).is_some_and(|w| GREETING.contains(&w));
+        while word(k).is_some_and(|w| GREETING.contains(&w) || LEAD.contains(&w)) {
             k += 1;
         }
         // The name: up to three words before its head, the head the last
         // of the first run of names ("AI agent").
-        let is_name = |h: usize| {
-            word(h).is_some_and(|w| {
-                AI.contains(&w.as_str())
-                    || AGENT.contains(&w.as_str())
-                    || READER.contains(&w.as_str())
-            })
-        };
+        let is_name =
+            |h: usize| word(h).is_some_and(|w| [AI, AGENT, READER].iter().any(|n| n.contains(&w)));
         let Some(mut head) = (k..(k + 4).min(words.len())).find(|&h| is_name(h)) else {
             continue;
         };
@@ -844,10 +838,10 @@ fn vocative(text: &str) -> bool {
             head += 1;
         }
         let name = word(head).unwrap_or_default();
-        let qualifiers: Vec<String> = (k..head).filter_map(word).collect();
-        let ai_named = AI.contains(&name.as_str())
-            || qualifiers.iter().any(|q| AI.contains(&q.as_str()) || q == "automated");
-        if READER.contains(&name.as_str()) && !ai_named {
+        let qualifiers: Vec<&str> = (k..head).filter_map(word).collect();
+        let ai_named =
+            AI.contains(&name) || qualifiers.iter().any(|q| AI.contains(q) || *q == "automated");
+        if READER.contains(&name) && !ai_named {
             continue;
         }
         // What follows the name: a participle phrase may come between
@@ -868,12 +862,7 @@ fn vocative(text: &str) -> bool {
         if !called {
             continue;
         }
-        let rest_of_sentence = &words[after + 1..];
-        if rest_of_sentence
-            .iter()
-            .take(12)
-            .any(|(w, _)| CUE.contains(&w.replace(['\'', '’'], "").as_str()))
-        {
+        if words[after + 1..].iter().take(12).any(|(w, _)| CUE.contains(&w.as_str())) {
             return true;
         }
     }

@@ -138,10 +138,7 @@ fn plant(items: &[Item]) -> (MemoryStore, Vec<Session>, Vec<Vec<Place>>) {
                 let entry_id = id(&format!("{}.n{p}", item.id));
                 let mut entry =
                     MemoryEntry::new(entry_id.clone(), &plant.text, EntryKind::Note, day);
-                entry.provenance = Provenance {
-                    trust: plant.trust.unwrap_or(Trust::External),
-                    sources: Vec::new(),
-                };
+                entry.provenance = Provenance { trust: channel_trust(plant), sources: Vec::new() };
                 entries.push(entry);
                 mine.push(Place::Entry(entry_id));
                 continue;
